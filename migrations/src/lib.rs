@@ -1,0 +1,16 @@
+//! Coffer's schema, as sea-orm migrations that run unchanged on SQLite and PostgreSQL.
+//! Only the sea-query builder is used, so each backend gets its own DDL at run time.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_identity;
+
+/// Applies Coffer's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_create_identity::Migration)]
+    }
+}

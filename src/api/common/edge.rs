@@ -1,0 +1,192 @@
+//! The request edge: every request passes here before any dialect sees it. In order: request id
+//! and span, body limit, credential check, rate limit, role check; on the way out, errors are
+//! rendered in the dialect's shape and the request is counted in the metrics.
+
+use std::{net::IpAddr, sync::Arc, time::Instant};
+
+use poem::{
+    Endpoint, IntoResponse, Request, Response,
+    http::{HeaderValue, Method, header},
+};
+use tracing::Instrument;
+
+use super::{ErrorContext, RequestId, core_error_from_poem, dialect::route_label, new_request_id, render_error};
+use crate::{
+    auth::Credential,
+    domain::identity::Principal,
+    error::CoreError,
+    rate_limit::{Decision, RateKey},
+    state::AppState,
+};
+
+/// Paths served without a credential: discovery, token issue, login, health, metrics and docs.
+pub fn is_public(method: &Method, path: &str) -> bool {
+    let p = path.trim_end_matches('/');
+    match p {
+        "" | "/v2.0" | "/v3" | "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/login" | "/favicon.ico" => true,
+        "/v2.0/tokens" | "/v3/auth/tokens" => method == Method::POST,
+        _ => p.starts_with("/docs") || p.starts_with("/openapi/"),
+    }
+}
+
+/// Wraps the whole application.
+pub async fn edge<E: Endpoint>(next: Arc<E>, mut req: Request, state: AppState) -> poem::Result<Response> {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(new_request_id);
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let ctx = ErrorContext {
+        dialect: super::Dialect::from_path(&path),
+        request_id: request_id.clone(),
+        base_url: state.settings.base_url().to_owned(),
+    };
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    req.extensions_mut().insert(ctx.clone());
+
+    let span = tracing::info_span!("request", request_id = %request_id, method = %method, path = %path, dialect = ctx.dialect.name());
+    state.metrics.started();
+    let (mut resp, matched) = guarded(next, req, &state, &ctx).instrument(span.clone()).await;
+    state.metrics.finished();
+
+    let status = resp.status().as_u16();
+    let route = if matched { route_label(ctx.dialect, &path) } else { "unmatched".into() };
+    let elapsed = started.elapsed();
+    state.metrics.observe(ctx.dialect.name(), method.as_str(), &route, status, elapsed);
+    span.in_scope(|| tracing::info!(status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request finished"));
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-request-id", value.clone());
+        resp.headers_mut().insert("x-compute-request-id", value);
+    }
+    Ok(resp)
+}
+
+/// Runs the checks and the endpoint; answers the response and whether a route matched.
+async fn guarded<E: Endpoint>(next: Arc<E>, mut req: Request, state: &AppState, ctx: &ErrorContext) -> (Response, bool) {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let client = client_ip(&req);
+    let public = is_public(&method, &path);
+
+    if let Err(err) = limit_body(&mut req, state.settings.body_limit).await {
+        return (render_error(&err, ctx), true);
+    }
+
+    let principal = match credential(&req) {
+        Some(cred) => match state.auth.authenticate(&cred, client).await {
+            Ok(p) => Some(p),
+            Err(_) if public => None,
+            Err(err) => {
+                state.metrics.auth_failure(ctx.dialect.name());
+                let resp = with_limit_headers(render_error(&err, ctx), state.limiter.check(RateKey::Address(client)));
+                return (resp, true);
+            }
+        },
+        None => None,
+    };
+
+    let decision = state.limiter.check(match &principal {
+        Some(p) => RateKey::User(p.user_id),
+        None => RateKey::Address(client),
+    });
+    if let Decision::Refused { retry_after_secs, .. } = decision {
+        let resp = render_error(&CoreError::RateLimited { retry_after_secs }, ctx);
+        return (with_limit_headers(resp, decision), true);
+    }
+
+    if !public {
+        let refusal = match &principal {
+            None => {
+                state.metrics.auth_failure(ctx.dialect.name());
+                Some(CoreError::Unauthorized("authentication required".into()))
+            }
+            Some(p) if !is_read(&method) && !p.can_write() => Some(CoreError::Forbidden(format!(
+                "user '{}' has a read-only role or key and may not {} here",
+                p.user_name, method
+            ))),
+            Some(_) => None,
+        };
+        if let Some(err) = refusal {
+            return (with_limit_headers(render_error(&err, ctx), decision), true);
+        }
+    }
+    if let Some(p) = principal {
+        req.extensions_mut().insert::<Principal>(p);
+    }
+
+    let (resp, matched) = match next.call(req).await {
+        Ok(resp) => (resp.into_response(), true),
+        Err(err) => {
+            let core = core_error_from_poem(err, &path, method.as_str());
+            let matched = !matches!(core, CoreError::NoRoute(_));
+            (render_error(&core, ctx), matched)
+        }
+    };
+    (with_limit_headers(resp, decision), matched)
+}
+
+fn is_read(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Refuses bodies over `limit`: by `Content-Length` when given, else by reading at most `limit` bytes.
+async fn limit_body(req: &mut Request, limit: usize) -> Result<(), CoreError> {
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > limit as u64 => Err(CoreError::PayloadTooLarge { limit }),
+        Some(_) => Ok(()),
+        None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
+            let body = req.take_body().into_bytes_limit(limit).await.map_err(|e| match e {
+                poem::error::ReadBodyError::PayloadTooLarge => CoreError::PayloadTooLarge { limit },
+                other => CoreError::BadRequest(format!("cannot read the request body: {other}")),
+            })?;
+            req.set_body(body);
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+/// The credential a request carries: a token in any of the dialects' headers or cookie, else Basic.
+fn credential(req: &Request) -> Option<Credential> {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    if let Some(token) = header("x-auth-token").or_else(|| header("opscenter-session")) {
+        return Some(Credential::Token(token.to_owned()));
+    }
+    if let Some(auth) = header("authorization") {
+        let (scheme, value) = auth.split_once(' ').unwrap_or((auth, ""));
+        if scheme.eq_ignore_ascii_case("bearer") {
+            return Some(Credential::Token(value.trim().to_owned()));
+        }
+        if scheme.eq_ignore_ascii_case("basic") {
+            return Some(Credential::Basic(value.trim().to_owned()));
+        }
+    }
+    header("cookie").and_then(|cookies| {
+        cookies
+            .split(';')
+            .filter_map(|c| c.trim().split_once('='))
+            .find(|(name, _)| *name == "TWISTED_SESSION")
+            .map(|(_, value)| Credential::Token(value.trim_matches('"').to_owned()))
+    })
+}
+
+/// The peer address (the limiter's key before authentication).
+pub fn client_ip(req: &Request) -> IpAddr {
+    req.remote_addr().as_socket_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+fn with_limit_headers(mut resp: Response, decision: Decision) -> Response {
+    let (limit, remaining) = match decision {
+        Decision::Allowed { limit, remaining } => (limit, remaining),
+        Decision::Refused { limit, .. } => (limit, 0),
+    };
+    resp.headers_mut().insert("x-ratelimit-limit", HeaderValue::from(limit));
+    resp.headers_mut().insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+    resp
+}

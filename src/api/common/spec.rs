@@ -1,0 +1,59 @@
+//! OpenAPI documents: one per dialect, a merged one at `/openapi.json`, and the Swagger UI page
+//! at `/docs` with a selector between them.
+
+use serde_json::{Map, Value};
+
+/// Merges several OpenAPI 3 documents: paths, component schemas, security schemes and tags.
+pub fn merge(title: &str, version: &str, docs: &[Value]) -> Value {
+    let mut paths = Map::new();
+    let mut schemas = Map::new();
+    let mut security = Map::new();
+    let mut tags: Vec<Value> = Vec::new();
+    for doc in docs {
+        for (section, target) in [("paths", &mut paths)] {
+            if let Some(Value::Object(items)) = doc.get(section) {
+                target.extend(items.clone());
+            }
+        }
+        if let Some(Value::Object(items)) = doc.pointer("/components/schemas") {
+            schemas.extend(items.clone());
+        }
+        if let Some(Value::Object(items)) = doc.pointer("/components/securitySchemes") {
+            security.extend(items.clone());
+        }
+        if let Some(Value::Array(items)) = doc.get("tags") {
+            for tag in items {
+                if !tags.iter().any(|t| t.get("name") == tag.get("name")) {
+                    tags.push(tag.clone());
+                }
+            }
+        }
+    }
+    let mut merged = serde_json::json!({
+        "openapi": "3.0.0",
+        "info": { "title": title, "version": version },
+        "tags": tags,
+        "paths": paths,
+        "components": { "schemas": schemas, "securitySchemes": security },
+    });
+    if let Some(servers) = docs.first().and_then(|d| d.get("servers")) {
+        merged["servers"] = servers.clone();
+    }
+    merged
+}
+
+/// The Swagger UI page with a selector over `specs` (name, URL); `?spec=<name>` picks one.
+/// `template` is poem-openapi's self-contained Swagger UI page (assets inlined, no CDN).
+pub fn swagger_page(template: &str, specs: &[(&str, String)]) -> String {
+    let options: String = specs.iter().map(|(name, url)| format!("<option value=\"{name}\" data-url=\"{url}\">{name}</option>")).collect();
+    let urls: String = specs.iter().map(|(name, url)| format!("\"{name}\":\"{url}\",")).collect();
+    let selector = format!(
+        "<div style=\"padding:8px 16px;font-family:sans-serif;background:#1b1b1b;color:#fff\">Coffer API: \
+         <select id=\"dialect\" onchange=\"location.search='?spec='+this.value\">{options}</select></div>\n<div id=\"ui\"></div>"
+    );
+    let picker = format!(
+        "(function(){{const urls={{{urls}}};const want=new URLSearchParams(location.search).get('spec')||'all';\
+         const sel=document.getElementById('dialect');if(urls[want]){{sel.value=want;}}return urls[sel.value];}})()"
+    );
+    template.replacen("<div id=\"ui\"></div>", &selector, 1).replacen("spec: spec,", &format!("url: {picker},"), 1)
+}

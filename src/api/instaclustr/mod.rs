@@ -1,0 +1,4 @@
+//! Instaclustr provisioning API v1. Its endpoints arrive with the dialect's issue; today this module
+//! owns the dialect's error shape, used by the edge for its paths.
+
+pub mod error;

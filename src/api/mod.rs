@@ -1,0 +1,109 @@
+//! The HTTP surface: one OpenAPI service per dialect, mounted side by side behind one edge.
+
+pub mod admin;
+pub mod common;
+pub mod identity;
+pub mod instaclustr;
+pub mod opscenter;
+pub mod rackspace_backup;
+pub mod rackspace_db;
+
+use std::sync::Arc;
+
+use poem::{
+    Endpoint, EndpointExt, IntoEndpoint, Response, Route, get, handler,
+    http::StatusCode,
+    web::{Data, Html},
+};
+use poem_openapi::OpenApiService;
+use serde_json::Value;
+
+use crate::state::AppState;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn identity_service(base: &str) -> OpenApiService<(identity::IdentityApi, identity::TokensApi), ()> {
+    OpenApiService::new(identity::api(), "Coffer identity (Keystone v2.0 and v3)", VERSION).server(base)
+}
+
+fn opscenter_service(base: &str) -> OpenApiService<opscenter::SessionApi, ()> {
+    OpenApiService::new(opscenter::api(), "Coffer: OpsCenter backup API", VERSION).server(base)
+}
+
+fn admin_service(base: &str) -> OpenApiService<admin::AccountsApi, ()> {
+    OpenApiService::new(admin::api(), "Coffer admin API", VERSION).server(base)
+}
+
+/// Each dialect's OpenAPI document, by file name stem.
+pub fn specs(base: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("admin", admin_service(base).spec()),
+        ("identity", identity_service(base).spec()),
+        ("opscenter", opscenter_service(base).spec()),
+    ]
+}
+
+/// All dialects in one document.
+pub fn merged_spec(base: &str) -> String {
+    let docs: Vec<Value> = specs(base).iter().filter_map(|(_, s)| serde_json::from_str(s).ok()).collect();
+    serde_json::to_string_pretty(&common::spec::merge("Coffer", VERSION, &docs)).unwrap_or_default()
+}
+
+/// The whole application with its edge, ready to serve.
+pub fn app(state: AppState) -> impl Endpoint {
+    let base = state.settings.base_url().to_owned();
+    let identity = Arc::new(identity_service(&base).into_endpoint());
+    let opscenter = Arc::new(opscenter_service(&base).into_endpoint());
+    let admin = admin_service(&base);
+    let swagger_template = admin.swagger_ui_html();
+    let admin = Arc::new(admin.into_endpoint());
+
+    let documents: Vec<(&'static str, String)> = specs(&base);
+    let mut selector: Vec<(&str, String)> = vec![("all", "/openapi.json".to_owned())];
+    selector.extend(documents.iter().map(|(name, _)| (*name, format!("/openapi/{name}.json"))));
+    let docs_page = common::spec::swagger_page(&swagger_template, &selector);
+    let merged = merged_spec(&base);
+
+    let mut route = Route::new()
+        .at("/", identity.clone())
+        .nest_no_strip("/v2.0", identity.clone())
+        .nest_no_strip("/v3", identity)
+        .at("/login", opscenter.clone())
+        .at("/logout", opscenter)
+        .nest_no_strip("/admin/v1", admin)
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
+        .at("/metrics", get(metrics))
+        .at("/docs", get(poem::endpoint::make_sync(move |_| Html(docs_page.clone()))))
+        .at("/openapi.json", get(poem::endpoint::make_sync(move |_| json_response(merged.clone()))));
+    for (name, doc) in documents {
+        route = route.at(format!("/openapi/{name}.json"), get(poem::endpoint::make_sync(move |_| json_response(doc.clone()))));
+    }
+    let edge_state = state.clone();
+    route.data(state).around(move |ep, req| common::edge::edge(ep, req, edge_state.clone()))
+}
+
+fn json_response(body: String) -> Response {
+    Response::builder().content_type("application/json").body(body)
+}
+
+/// Liveness: the process answers.
+#[handler]
+fn healthz() -> poem::web::Json<Value> {
+    poem::web::Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Readiness: the database answers.
+#[handler]
+async fn readyz(state: Data<&AppState>) -> Response {
+    let ok = crate::persistence::ping(&state.db).await;
+    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = serde_json::json!({ "status": if ok { "ready" } else { "unavailable" }, "database": ok });
+    Response::builder().status(status).content_type("application/json").body(body.to_string())
+}
+
+/// Prometheus text.
+#[handler]
+fn metrics(state: Data<&AppState>) -> Response {
+    Response::builder().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+}

@@ -1,0 +1,127 @@
+//! Settings: defaults < TOML file (`--config`) < `COFFER_*` environment < command-line flags.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+/// Everything a Coffer process is configured with.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Directory holding the SQLite database, the token key and the local store.
+    pub data_dir: PathBuf,
+    /// Database URL; SQLite in `data_dir` when absent.
+    pub database_url: Option<String>,
+    /// The URL clients reach this server at; used in service catalogs and links.
+    pub public_url: String,
+    /// Regions advertised in the service catalog, upper case.
+    pub regions: Vec<String>,
+    /// Token lifetime in seconds.
+    pub token_ttl_secs: u64,
+    /// Secret that signs tokens; generated and kept in `data_dir/jwt.key` when absent.
+    pub jwt_secret: Option<String>,
+    /// Password of the first `admin` user; random and printed once when absent.
+    pub admin_password: Option<String>,
+    pub rate_limit: RateLimitSettings,
+    /// Largest accepted request body in bytes.
+    pub body_limit: usize,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// Seconds a verified Basic credential stays cached.
+    pub basic_cache_secs: u64,
+}
+
+/// Request limits per authenticated user and per client address.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RateLimitSettings {
+    pub per_second: u32,
+    pub burst: u32,
+    /// Limit for requests that carry no valid credential (login, token issue), per client address.
+    pub anonymous_per_second: u32,
+    /// Failed logins allowed per client address per minute before it is refused for a while.
+    pub failed_logins_per_minute: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8888".parse().expect("valid default address"),
+            data_dir: PathBuf::from("./coffer-data"),
+            database_url: None,
+            public_url: "http://127.0.0.1:8888".into(),
+            regions: ["DFW", "IAD", "ORD", "HKG", "SYD"].map(String::from).to_vec(),
+            token_ttl_secs: 24 * 3600,
+            jwt_secret: None,
+            admin_password: None,
+            rate_limit: RateLimitSettings {
+                per_second: 35,
+                burst: 35,
+                anonymous_per_second: 35,
+                failed_logins_per_minute: 20,
+            },
+            body_limit: 1 << 20,
+            log_format: "text".into(),
+            basic_cache_secs: 60,
+        }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("public_url", &self.public_url)
+            .field("regions", &self.regions)
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("jwt_secret", &redacted(&self.jwt_secret))
+            .field("admin_password", &redacted(&self.admin_password))
+            .field("rate_limit", &self.rate_limit)
+            .field("body_limit", &self.body_limit)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+/// Hides the password part of a database URL.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Settings {
+    /// Loads settings from defaults, an optional TOML file and `COFFER_*` variables
+    /// (`COFFER_RATE_LIMIT__PER_SECOND` reaches nested keys).
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, figment::Error> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        fig.merge(Env::prefixed("COFFER_").split("__")).extract()
+    }
+
+    /// The database URL in force: the configured one, or SQLite inside the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("coffer.db").display()),
+        }
+    }
+
+    /// `public_url` without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        self.public_url.trim_end_matches('/')
+    }
+}

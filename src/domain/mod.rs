@@ -1,0 +1,3 @@
+//! The unified model every dialect translates to and from. No web or database types here.
+
+pub mod identity;

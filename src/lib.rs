@@ -1,0 +1,15 @@
+//! Coffer: one backup service behind the OpsCenter, Instaclustr, Rackspace Cloud Databases and
+//! Rackspace Cloud Backup APIs.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod metrics;
+pub mod persistence;
+pub mod rate_limit;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

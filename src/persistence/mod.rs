@@ -1,0 +1,55 @@
+//! Everything that touches the database: connection, migrations, entities and the queries the
+//! rest of the crate calls. Nothing outside this module imports sea-orm.
+
+pub mod entities;
+pub mod identity;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, SqlErr};
+
+use crate::error::CoreError;
+
+/// The database handle shared by the whole process.
+pub type Db = DatabaseConnection;
+
+/// Connects to `url` (sqlite:// or postgres://) with quiet statement logging.
+pub async fn connect(url: &str) -> Result<Db, CoreError> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30));
+    if url.starts_with("sqlite:") {
+        opts.max_connections(8);
+    } else {
+        opts.max_connections(16);
+    }
+    let db = Database::connect(opts)
+        .await
+        .map_err(|e| CoreError::Unavailable(format!("cannot open database {}: {e}", crate::config::redact_url(url))))?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+    }
+    Ok(db)
+}
+
+/// Brings the schema up to date; the same migrations serve SQLite and PostgreSQL.
+pub async fn migrate(db: &Db) -> Result<(), CoreError> {
+    Migrator::up(db, None).await?;
+    Ok(())
+}
+
+/// Answers whether the database is reachable (for `/readyz`).
+pub async fn ping(db: &Db) -> bool {
+    db.ping().await.is_ok()
+}
+
+impl From<DbErr> for CoreError {
+    fn from(err: DbErr) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => CoreError::Conflict("an object with this name already exists".into()),
+            _ => CoreError::Internal(anyhow::Error::new(err).context("database")),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Building and running the server. Tests call the same `Application::build` with port 0.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use poem::{
+    Server,
+    listener::{Acceptor, Listener, TcpListener},
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    auth::{Auth, TokenKeys, accounts},
+    config::Settings,
+    error::CoreError,
+    metrics::Metrics,
+    persistence,
+    rate_limit::Limiters,
+    state::AppState,
+};
+
+/// Opens the data directory and database, migrates, and creates the first admin on an empty
+/// database. Answers the state and, when it was generated, the admin password to print once.
+pub async fn prepare(settings: Settings) -> Result<(AppState, Option<String>), CoreError> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .map_err(|e| CoreError::Unavailable(format!("cannot create data directory {}: {e}", settings.data_dir.display())))?;
+    let db = persistence::connect(&settings.database_url()).await?;
+    persistence::migrate(&db).await?;
+    let generated = accounts::bootstrap(&db, settings.admin_password.as_deref()).await?;
+    let secret = TokenKeys::load_secret(settings.jwt_secret.as_deref(), &settings.data_dir)?;
+    let keys = TokenKeys::new(&secret, settings.token_ttl_secs);
+    let state = AppState {
+        auth: Auth::new(db.clone(), keys, &settings),
+        limiter: Limiters::new(&settings.rate_limit),
+        metrics: Metrics::default(),
+        db,
+        settings: Arc::new(settings),
+    };
+    Ok((state, generated))
+}
+
+/// A bound, ready server.
+pub struct Application {
+    addr: SocketAddr,
+    state: AppState,
+    acceptor: poem::listener::TcpAcceptor,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    /// Binds `settings.listen` and prepares the state. An empty `public_url` becomes the bound address.
+    pub async fn build(mut settings: Settings) -> Result<(Self, Option<String>), CoreError> {
+        let acceptor = TcpListener::bind(settings.listen)
+            .into_acceptor()
+            .await
+            .map_err(|e| CoreError::Unavailable(format!("cannot listen on {}: {e}", settings.listen)))?;
+        let addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .ok_or_else(|| CoreError::internal(anyhow::anyhow!("listener has no address")))?;
+        if settings.public_url.trim().is_empty() {
+            settings.public_url = format!("http://{addr}");
+        }
+        let (state, generated) = prepare(settings).await?;
+        Ok((Self { addr, state, acceptor, shutdown: CancellationToken::new() }, generated))
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Cancelling this token stops the server gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled (or SIGINT/SIGTERM when `signals` is set).
+    pub async fn run_until_stopped(self, signals: bool) -> std::io::Result<()> {
+        let shutdown = self.shutdown.clone();
+        if signals {
+            let token = shutdown.clone();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                tracing::info!("shutdown requested; finishing requests in flight");
+                token.cancel();
+            });
+        }
+        let housekeeping = {
+            let (state, token) = (self.state.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tokio::select! {
+                        _ = token.cancelled() => break,
+                        _ = tick.tick() => {
+                            state.auth.housekeeping().await;
+                            state.limiter.housekeeping();
+                        }
+                    }
+                }
+            })
+        };
+        tracing::info!(address = %self.addr, public_url = %self.state.settings.public_url, "coffer is serving");
+        let app = crate::api::app(self.state.clone());
+        let result = Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(app, async move { shutdown.cancelled().await }, Some(Duration::from_secs(10)))
+            .await;
+        housekeeping.abort();
+        self.state.db.clone().close().await.ok();
+        result
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

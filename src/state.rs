@@ -1,0 +1,15 @@
+//! The one application state, cloned into every handler.
+
+use std::sync::Arc;
+
+use crate::{auth::Auth, config::Settings, metrics::Metrics, persistence::Db, rate_limit::Limiters};
+
+/// Everything a request handler may need.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub auth: Auth,
+    pub limiter: Limiters,
+    pub metrics: Metrics,
+    pub settings: Arc<Settings>,
+}
