@@ -80,7 +80,10 @@ pub fn app(state: AppState) -> impl Endpoint {
         route = route.at(format!("/openapi/{name}.json"), get(poem::endpoint::make_sync(move |_| json_response(doc.clone()))));
     }
     let edge_state = state.clone();
-    route.data(state).around(move |ep, req| common::edge::edge(ep, req, edge_state.clone()))
+    route
+        .data(state)
+        .with(poem::middleware::CatchPanic::new().with_handler(|_| common::panic_response()))
+        .around(move |ep, req| common::edge::edge(ep, req, edge_state.clone()))
 }
 
 fn json_response(body: String) -> Response {

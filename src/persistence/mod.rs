@@ -45,6 +45,34 @@ pub async fn ping(db: &Db) -> bool {
     db.ping().await.is_ok()
 }
 
+/// Creates database `name` on the PostgreSQL server `admin_url` points at and answers its URL.
+/// Used by tests (a fresh database per test) and by operators preparing a scale-out database.
+pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<String, CoreError> {
+    check_identifier(name)?;
+    let admin = connect(admin_url).await?;
+    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+    admin.close().await.ok();
+    let mut url = url::Url::parse(admin_url).map_err(|e| CoreError::BadRequest(format!("bad database URL: {e}")))?;
+    url.set_path(&format!("/{name}"));
+    Ok(url.to_string())
+}
+
+/// Drops database `name`, disconnecting whoever still uses it.
+pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<(), CoreError> {
+    check_identifier(name)?;
+    let admin = connect(admin_url).await?;
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await?;
+    admin.close().await.ok();
+    Ok(())
+}
+
+fn check_identifier(name: &str) -> Result<(), CoreError> {
+    if name.is_empty() || name.len() > 63 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(CoreError::BadRequest(format!("'{name}' is not a plain database name")));
+    }
+    Ok(())
+}
+
 impl From<DbErr> for CoreError {
     fn from(err: DbErr) -> Self {
         match err.sql_err() {

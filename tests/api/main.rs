@@ -1,1 +1,10 @@
+//! Coffer's integration tests: one binary, the real server on a random port, real HTTP.
 
+mod auth;
+mod cli;
+mod helpers;
+mod identity;
+mod keystoneauth;
+mod limits;
+mod ops;
+mod roles;

@@ -120,7 +120,15 @@ async fn guarded<E: Endpoint>(next: Arc<E>, mut req: Request, state: &AppState, 
     }
 
     let (resp, matched) = match next.call(req).await {
-        Ok(resp) => (resp.into_response(), true),
+        Ok(resp) => {
+            let resp = resp.into_response();
+            if resp.extensions().get::<super::Panicked>().is_some() {
+                let err = CoreError::internal(anyhow::anyhow!("handler panicked on {method} {path}"));
+                (render_error(&err, ctx), true)
+            } else {
+                (resp, true)
+            }
+        }
         Err(err) => {
             let core = core_error_from_poem(err, &path, method.as_str());
             let matched = !matches!(core, CoreError::NoRoute(_));

@@ -95,6 +95,17 @@ pub fn principal(req: &Request) -> Result<&Principal, CoreError> {
     req.extensions().get::<Principal>().ok_or_else(|| CoreError::Unauthorized("authentication required".into()))
 }
 
+/// Marks the response poem's panic catcher produced, so the edge renders it in the dialect's shape.
+#[derive(Clone, Copy, Debug)]
+pub struct Panicked;
+
+/// The response for a handler that panicked.
+pub fn panic_response() -> Response {
+    let mut resp = Response::builder().status(StatusCode::INTERNAL_SERVER_ERROR).finish();
+    resp.extensions_mut().insert(Panicked);
+    resp
+}
+
 /// A fresh request id.
 pub fn new_request_id() -> String {
     Uuid::new_v4().simple().to_string()

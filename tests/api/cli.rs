@@ -1,0 +1,59 @@
+//! The `coffer` command line against the same database the server uses.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::helpers::{basic, spawn_app};
+
+fn coffer(app: &crate::helpers::TestApp, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(["--data-dir", app.data_dir.to_str().unwrap(), "--database-url", &app.database_url])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("coffer runs");
+    assert!(out.status.success(), "coffer {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn cli_creates_tenants_users_and_keys_that_the_server_accepts() {
+    let app = spawn_app().await;
+    coffer(&app, &["tenant", "add", "5678"]);
+    assert!(coffer(&app, &["tenant", "list"]).lines().any(|l| l.starts_with("5678\t")));
+    coffer(&app, &["user", "add", "carl", "--tenant", "5678", "--role", "reader", "--password", "carl-secret-1"]);
+    let users = coffer(&app, &["user", "list"]);
+    assert!(users.lines().any(|l| l.starts_with("carl\t5678\treader")), "{users}");
+
+    let key = coffer(&app, &["key", "create", "--user", "carl", "--name", "script"]).trim().to_owned();
+    assert!(key.starts_with("ck_"));
+    let me: Value = app.whoami(("authorization", &basic("carl", &key))).await.json().await.unwrap();
+    assert_eq!(me["tenant"], "5678");
+    assert_eq!(me["role"], "reader");
+
+    coffer(&app, &["user", "passwd", "carl", "--password", "carl-secret-2"]);
+    app.state.auth.forget_cached_credentials();
+    assert_eq!(app.whoami(("authorization", &basic("carl", "carl-secret-2"))).await.status(), 200);
+
+    let listed = coffer(&app, &["key", "list", "--user", "carl"]);
+    let id = listed.split('\t').next().unwrap().to_owned();
+    assert!(!listed.contains(&key), "listings never show the secret");
+    coffer(&app, &["key", "revoke", &id]);
+    app.state.auth.forget_cached_credentials();
+    assert_eq!(app.whoami(("authorization", &basic("carl", &key))).await.status(), 401);
+
+    coffer(&app, &["user", "delete", "carl"]);
+    assert!(!coffer(&app, &["user", "list"]).contains("carl"));
+}
+
+#[test]
+fn cli_refuses_a_reserved_tenant_name_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(["--data-dir", dir.path().to_str().unwrap(), "tenant", "add", "backups"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reserved"));
+}

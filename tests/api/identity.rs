@@ -1,0 +1,189 @@
+//! Keystone v2.0 and v3 documents, asserted field by field.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_PASSWORD, TestApp, spawn_app};
+
+const REGIONS: [&str; 5] = ["DFW", "IAD", "ORD", "HKG", "SYD"];
+
+async fn v2_tokens(app: &TestApp, auth: Value) -> reqwest::Response {
+    app.client.post(app.url("/v2.0/tokens")).json(&json!({ "auth": auth })).send().await.unwrap()
+}
+
+fn is_millisecond_utc(s: &str) -> bool {
+    // YYYY-MM-DDTHH:MM:SS.fffZ
+    s.len() == 24 && s.ends_with('Z') && &s[4..5] == "-" && &s[10..11] == "T" && &s[19..20] == "." && s[20..23].chars().all(|c| c.is_ascii_digit())
+}
+
+fn assert_v2_access(app: &TestApp, body: &Value, tenant: &str, user: &str, authenticated_by: &str) {
+    let access = &body["access"];
+    let token = &access["token"];
+    assert!(token["id"].as_str().unwrap().len() > 20);
+    let expires = token["expires"].as_str().unwrap();
+    assert!(is_millisecond_utc(expires), "expires was {expires}");
+    let expires_at = chrono::DateTime::parse_from_rfc3339(expires).unwrap();
+    assert!(expires_at > chrono::Utc::now() + chrono::Duration::hours(23));
+    assert_eq!(token["tenant"], json!({ "id": tenant, "name": tenant }));
+    assert_eq!(token["RAX-AUTH:authenticatedBy"], json!([authenticated_by]));
+
+    assert_eq!(access["user"]["name"], user);
+    assert!(uuid::Uuid::parse_str(access["user"]["id"].as_str().unwrap()).is_ok());
+    assert!(access["user"]["roles"].as_array().unwrap().iter().all(|r| r["name"].is_string() && r["id"].is_string()));
+    assert_eq!(access["user"]["RAX-AUTH:defaultRegion"], "DFW");
+
+    let catalog = access["serviceCatalog"].as_array().unwrap();
+    let expected = [("cloudDatabases", "rax:database"), ("cloudDatabases", "database"), ("cloudBackup", "rax:backup")];
+    assert_eq!(catalog.len(), expected.len());
+    let url = format!("{}/v1.0/{tenant}", app.base);
+    for (name, ty) in expected {
+        let entry = catalog.iter().find(|e| e["type"] == ty).unwrap_or_else(|| panic!("no {ty} in the catalog"));
+        assert_eq!(entry["name"], name);
+        let endpoints = entry["endpoints"].as_array().unwrap();
+        let regions: Vec<&str> = endpoints.iter().map(|e| e["region"].as_str().unwrap()).collect();
+        assert_eq!(regions, REGIONS);
+        for e in endpoints {
+            assert_eq!(e["publicURL"], url.as_str());
+            assert_eq!(e["internalURL"], url.as_str());
+            assert_eq!(e["tenantId"], tenant);
+        }
+    }
+}
+
+#[tokio::test]
+async fn v2_password_credentials_answer_200_with_the_access_document_and_catalog() {
+    let app = spawn_app().await;
+    let resp = v2_tokens(&app, json!({ "passwordCredentials": { "username": "admin", "password": ADMIN_PASSWORD }, "tenantId": "default" })).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_v2_access(&app, &body, "default", "admin", "PASSWORD");
+
+    let token = body["access"]["token"]["id"].as_str().unwrap();
+    let me: Value = app.whoami(("x-auth-token", token)).await.json().await.unwrap();
+    assert_eq!(me["user"], "admin");
+}
+
+#[tokio::test]
+async fn v2_rackspace_api_key_credentials_answer_a_token() {
+    let app = spawn_app().await;
+    let session = app.user_with_role("alice", "operator", None).await;
+    let (key, _) = app.api_key(&session, false).await;
+    let resp = v2_tokens(&app, json!({ "RAX-KSKEY:apiKeyCredentials": { "username": "alice", "apiKey": key } })).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_v2_access(&app, &body, "default", "alice", "APIKEY");
+    assert_eq!(body["access"]["user"]["roles"][0]["name"], "operator");
+}
+
+#[tokio::test]
+async fn v2_token_credentials_answer_a_fresh_token_for_the_same_user() {
+    let app = spawn_app().await;
+    let session = app.login("admin", ADMIN_PASSWORD).await;
+    let resp = v2_tokens(&app, json!({ "token": { "id": session }, "tenantId": "default" })).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_v2_access(&app, &body, "default", "admin", "TOKEN");
+    assert_ne!(body["access"]["token"]["id"], session.as_str());
+}
+
+#[tokio::test]
+async fn v2_bad_credentials_answer_401_with_an_unauthorized_fault() {
+    let app = spawn_app().await;
+    for auth in [
+        json!({ "passwordCredentials": { "username": "admin", "password": "wrong" } }),
+        json!({ "RAX-KSKEY:apiKeyCredentials": { "username": "admin", "apiKey": "ck_nothere_secret" } }),
+        json!({ "token": { "id": "not-a-token" } }),
+    ] {
+        let resp = v2_tokens(&app, auth.clone()).await;
+        assert_eq!(resp.status(), 401, "{auth}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["unauthorized"]["code"], 401);
+        assert!(body["unauthorized"]["message"].is_string());
+    }
+    let malformed = v2_tokens(&app, json!({ "nothing": true })).await;
+    assert_eq!(malformed.status(), 400);
+    assert_eq!(malformed.json::<Value>().await.unwrap()["badRequest"]["code"], 400);
+}
+
+#[tokio::test]
+async fn v2_tenant_is_matched_loosely_and_a_foreign_tenant_is_refused() {
+    let app = spawn_app().await;
+    app.tenant("1234").await;
+    app.user_with_role("bob", "operator", Some("1234")).await;
+    let creds = json!({ "username": "bob", "password": "bob-password" });
+
+    // pyrax's fallback sends the user name as tenantId.
+    for tenant in [json!("1234"), json!(1234), json!("bob")] {
+        let resp = v2_tokens(&app, json!({ "passwordCredentials": creds, "tenantId": tenant })).await;
+        assert_eq!(resp.status(), 200, "tenantId {tenant}");
+        assert_eq!(resp.json::<Value>().await.unwrap()["access"]["token"]["tenant"]["id"], "1234");
+    }
+    let foreign = v2_tokens(&app, json!({ "passwordCredentials": creds, "tenantName": "default" })).await;
+    assert_eq!(foreign.status(), 401);
+
+    // An admin may scope to any tenant.
+    let admin = v2_tokens(&app, json!({ "passwordCredentials": { "username": "admin", "password": ADMIN_PASSWORD }, "tenantId": "1234" })).await;
+    assert_eq!(admin.status(), 200);
+    let body: Value = admin.json().await.unwrap();
+    assert_v2_access(&app, &body, "1234", "admin", "PASSWORD");
+    let me: Value = app.whoami(("x-auth-token", body["access"]["token"]["id"].as_str().unwrap())).await.json().await.unwrap();
+    assert_eq!(me["tenant"], "1234");
+}
+
+#[tokio::test]
+async fn v3_password_answers_201_with_the_subject_token_and_the_catalog() {
+    let app = spawn_app().await;
+    let body = json!({ "auth": {
+        "identity": { "methods": ["password"], "password": { "user": { "name": "admin", "password": ADMIN_PASSWORD, "domain": { "id": "default" } } } },
+        "scope": { "project": { "id": "default" } }
+    }});
+    let resp = app.client.post(app.url("/v3/auth/tokens")).json(&body).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let token = resp.headers()["x-subject-token"].to_str().unwrap().to_owned();
+    let body: Value = resp.json().await.unwrap();
+    let t = &body["token"];
+    let expires = chrono::DateTime::parse_from_rfc3339(t["expires_at"].as_str().unwrap()).unwrap();
+    assert!(expires > chrono::Utc::now());
+    assert_eq!(t["methods"], json!(["password"]));
+    assert_eq!(t["user"]["name"], "admin");
+    assert_eq!(t["project"]["id"], "default");
+    assert_eq!(t["project"]["name"], "default");
+    assert_eq!(t["roles"][0]["name"], "admin");
+    let catalog = t["catalog"].as_array().unwrap();
+    let database = catalog.iter().find(|e| e["type"] == "database").unwrap();
+    let endpoints = database["endpoints"].as_array().unwrap();
+    assert_eq!(endpoints.len(), 2 * REGIONS.len());
+    let dfw_public = endpoints.iter().find(|e| e["region_id"] == "DFW" && e["interface"] == "public").unwrap();
+    assert_eq!(dfw_public["url"], format!("{}/v1.0/default", app.base));
+    assert_eq!(dfw_public["region"], "DFW");
+    assert!(catalog.iter().any(|e| e["type"] == "rax:backup" && e["name"] == "cloudBackup"));
+
+    assert_eq!(app.whoami(("x-auth-token", &token)).await.status(), 200);
+}
+
+#[tokio::test]
+async fn v3_bad_password_answers_401_in_keystone_shape() {
+    let app = spawn_app().await;
+    let body = json!({ "auth": { "identity": { "methods": ["password"], "password": { "user": { "name": "admin", "password": "wrong" } } } } });
+    let resp = app.client.post(app.url("/v3/auth/tokens")).json(&body).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], 401);
+    assert_eq!(body["error"]["title"], "Unauthorized");
+}
+
+#[tokio::test]
+async fn discovery_documents_describe_both_versions() {
+    let app = spawn_app().await;
+    let root = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(root.status(), 300);
+    let root: Value = root.json().await.unwrap();
+    let ids: Vec<&str> = root["versions"]["values"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["v3.14", "v2.0"]);
+
+    let v2: Value = app.client.get(app.url("/v2.0")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v2["version"]["id"], "v2.0");
+    assert_eq!(v2["version"]["links"][0]["href"], format!("{}/v2.0/", app.base));
+    let v3: Value = app.client.get(app.url("/v3")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v3["version"]["id"], "v3.14");
+    assert_eq!(v3["version"]["links"][0]["href"], format!("{}/v3/", app.base));
+}
