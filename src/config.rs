@@ -58,12 +58,7 @@ impl Default for Settings {
             token_ttl_secs: 24 * 3600,
             jwt_secret: None,
             admin_password: None,
-            rate_limit: RateLimitSettings {
-                per_second: 35,
-                burst: 35,
-                anonymous_per_second: 35,
-                failed_logins_per_minute: 20,
-            },
+            rate_limit: RateLimitSettings { per_second: 35, burst: 35, anonymous_per_second: 35, failed_logins_per_minute: 20 },
             body_limit: 1 << 20,
             log_format: "text".into(),
             basic_cache_secs: 60,
@@ -104,12 +99,12 @@ pub fn redact_url(url: &str) -> String {
 impl Settings {
     /// Loads settings from defaults, an optional TOML file and `COFFER_*` variables
     /// (`COFFER_RATE_LIMIT__PER_SECOND` reaches nested keys).
-    pub fn load(file: Option<&std::path::Path>) -> Result<Self, figment::Error> {
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, Box<figment::Error>> {
         let mut fig = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = file {
             fig = fig.merge(Toml::file_exact(path));
         }
-        fig.merge(Env::prefixed("COFFER_").split("__")).extract()
+        fig.merge(Env::prefixed("COFFER_").split("__")).extract().map_err(Box::new)
     }
 
     /// The database URL in force: the configured one, or SQLite inside the data directory.

@@ -36,11 +36,7 @@ fn admin_service(base: &str) -> OpenApiService<admin::AccountsApi, ()> {
 
 /// Each dialect's OpenAPI document, by file name stem.
 pub fn specs(base: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("admin", admin_service(base).spec()),
-        ("identity", identity_service(base).spec()),
-        ("opscenter", opscenter_service(base).spec()),
-    ]
+    vec![("admin", admin_service(base).spec()), ("identity", identity_service(base).spec()), ("opscenter", opscenter_service(base).spec())]
 }
 
 /// All dialects in one document.

@@ -143,11 +143,14 @@ impl Auth {
             return Err(CoreError::Unauthorized("the token has been revoked".into()));
         }
         let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now);
-        let (user, home) = self.user_and_tenant(claims.sub).await?.ok_or_else(|| CoreError::Unauthorized("the token's user no longer exists".into()))?;
+        let (user, home) =
+            self.user_and_tenant(claims.sub).await?.ok_or_else(|| CoreError::Unauthorized("the token's user no longer exists".into()))?;
         let tenant = if claims.tid == home.id {
             home
         } else if user.role == Role::Admin {
-            repo::get_tenant(&self.inner.db, claims.tid).await?.ok_or_else(|| CoreError::Unauthorized("the token's tenant no longer exists".into()))?
+            repo::get_tenant(&self.inner.db, claims.tid)
+                .await?
+                .ok_or_else(|| CoreError::Unauthorized("the token's tenant no longer exists".into()))?
         } else {
             return Err(CoreError::Unauthorized("the token is not valid for this user".into()));
         };

@@ -60,7 +60,8 @@ impl TokenKeys {
             Ok(bytes) if bytes.len() >= 32 => Ok(bytes),
             _ => {
                 let secret = super::secrets::random_string(64).into_bytes();
-                write_private(&path, &secret).map_err(|e| CoreError::internal(anyhow::Error::new(e).context(format!("writing {}", path.display()))))?;
+                write_private(&path, &secret)
+                    .map_err(|e| CoreError::internal(anyhow::Error::new(e).context(format!("writing {}", path.display()))))?;
                 Ok(secret)
             }
         }
@@ -69,7 +70,13 @@ impl TokenKeys {
     pub fn issue(&self, user_id: Uuid, tenant_id: Uuid) -> CoreResult<IssuedToken> {
         let now = Utc::now();
         let expires_at = now + chrono::Duration::seconds(self.ttl_secs);
-        let claims = Claims { sub: user_id, tid: tenant_id, jti: Uuid::new_v4().simple().to_string(), iat: now.timestamp(), exp: expires_at.timestamp() };
+        let claims = Claims {
+            sub: user_id,
+            tid: tenant_id,
+            jti: Uuid::new_v4().simple().to_string(),
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+        };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(CoreError::internal)?;
         Ok(IssuedToken {
             token,
@@ -84,12 +91,10 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub", "jti"]);
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => CoreError::Unauthorized("the token has expired".into()),
-                _ => CoreError::Unauthorized("the token is not valid".into()),
-            })
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map(|data| data.claims).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => CoreError::Unauthorized("the token has expired".into()),
+            _ => CoreError::Unauthorized("the token is not valid".into()),
+        })
     }
 }
 

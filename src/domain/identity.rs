@@ -130,9 +130,31 @@ impl Principal {
 /// and it must not be one of the words the routes reserve.
 pub fn validate_tenant_name(name: &str) -> Result<(), String> {
     const RESERVED: &[&str] = &[
-        "backups", "instances", "ha", "flavors", "backup", "agent", "user", "backup-configuration",
-        "restore", "system", "activity", "cleanup", "v1.0", "v2.0", "v3", "admin", "provisioning",
-        "login", "logout", "docs", "openapi", "openapi.json", "healthz", "readyz", "metrics",
+        "backups",
+        "instances",
+        "ha",
+        "flavors",
+        "backup",
+        "agent",
+        "user",
+        "backup-configuration",
+        "restore",
+        "system",
+        "activity",
+        "cleanup",
+        "v1.0",
+        "v2.0",
+        "v3",
+        "admin",
+        "provisioning",
+        "login",
+        "logout",
+        "docs",
+        "openapi",
+        "openapi.json",
+        "healthz",
+        "readyz",
+        "metrics",
     ];
     if name.is_empty() || name.len() > 64 {
         return Err("tenant name must be 1 to 64 characters".into());

@@ -145,11 +145,8 @@ pub async fn create_api_key(db: &Db, user_id: Uuid, name: &str, prefix: &str, se
 
 /// The live (not revoked) key with this public prefix, with its secret hash.
 pub async fn find_live_api_key(db: &Db, prefix: &str) -> CoreResult<Option<(ApiKey, String)>> {
-    let row = api_keys::Entity::find()
-        .filter(api_keys::Column::Prefix.eq(prefix))
-        .filter(api_keys::Column::RevokedAt.is_null())
-        .one(db)
-        .await?;
+    let row =
+        api_keys::Entity::find().filter(api_keys::Column::Prefix.eq(prefix)).filter(api_keys::Column::RevokedAt.is_null()).one(db).await?;
     Ok(row.map(|m| {
         let hash = m.secret_hash.clone();
         (api_key(m), hash)
@@ -157,11 +154,8 @@ pub async fn find_live_api_key(db: &Db, prefix: &str) -> CoreResult<Option<(ApiK
 }
 
 pub async fn list_api_keys(db: &Db, user_id: Uuid) -> CoreResult<Vec<ApiKey>> {
-    let rows = api_keys::Entity::find()
-        .filter(api_keys::Column::UserId.eq(user_id))
-        .order_by_asc(api_keys::Column::CreatedAt)
-        .all(db)
-        .await?;
+    let rows =
+        api_keys::Entity::find().filter(api_keys::Column::UserId.eq(user_id)).order_by_asc(api_keys::Column::CreatedAt).all(db).await?;
     Ok(rows.into_iter().map(api_key).collect())
 }
 
@@ -201,11 +195,8 @@ pub async fn purge_expired_revocations(db: &Db) -> CoreResult<u64> {
 
 /// The stable integer a dialect shows for `target` of `kind`, created on first use.
 pub async fn alias_for(db: &Db, kind: &str, target: Uuid) -> CoreResult<i64> {
-    let existing = aliases::Entity::find()
-        .filter(aliases::Column::Kind.eq(kind))
-        .filter(aliases::Column::TargetId.eq(target))
-        .one(db)
-        .await?;
+    let existing =
+        aliases::Entity::find().filter(aliases::Column::Kind.eq(kind)).filter(aliases::Column::TargetId.eq(target)).one(db).await?;
     if let Some(row) = existing {
         return Ok(row.id);
     }

@@ -17,9 +17,7 @@ pub type Db = DatabaseConnection;
 /// Connects to `url` (sqlite:// or postgres://) with quiet statement logging.
 pub async fn connect(url: &str) -> Result<Db, CoreError> {
     let mut opts = ConnectOptions::new(url.to_owned());
-    opts.sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(30));
+    opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         opts.max_connections(8);
     } else {

@@ -82,7 +82,8 @@ async fn basic_with_an_api_key_is_accepted_until_the_key_is_revoked() {
     let other_user = app.whoami(("authorization", &basic("someone", &key))).await;
     assert_eq!(other_user.status(), 401, "a key only works with its own user name");
 
-    let listed: Value = app.client.get(app.url("/admin/v1/keys")).header("x-auth-token", &session).send().await.unwrap().json().await.unwrap();
+    let listed: Value =
+        app.client.get(app.url("/admin/v1/keys")).header("x-auth-token", &session).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed[0]["id"], id.as_str());
     assert!(listed[0].get("key").is_none(), "a listing never shows the secret");
     assert!(!listed.to_string().contains(&key));

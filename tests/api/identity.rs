@@ -12,7 +12,12 @@ async fn v2_tokens(app: &TestApp, auth: Value) -> reqwest::Response {
 
 fn is_millisecond_utc(s: &str) -> bool {
     // YYYY-MM-DDTHH:MM:SS.fffZ
-    s.len() == 24 && s.ends_with('Z') && &s[4..5] == "-" && &s[10..11] == "T" && &s[19..20] == "." && s[20..23].chars().all(|c| c.is_ascii_digit())
+    s.len() == 24
+        && s.ends_with('Z')
+        && &s[4..5] == "-"
+        && &s[10..11] == "T"
+        && &s[19..20] == "."
+        && s[20..23].chars().all(|c| c.is_ascii_digit())
 }
 
 fn assert_v2_access(app: &TestApp, body: &Value, tenant: &str, user: &str, authenticated_by: &str) {
@@ -52,7 +57,8 @@ fn assert_v2_access(app: &TestApp, body: &Value, tenant: &str, user: &str, authe
 #[tokio::test]
 async fn v2_password_credentials_answer_200_with_the_access_document_and_catalog() {
     let app = spawn_app().await;
-    let resp = v2_tokens(&app, json!({ "passwordCredentials": { "username": "admin", "password": ADMIN_PASSWORD }, "tenantId": "default" })).await;
+    let resp =
+        v2_tokens(&app, json!({ "passwordCredentials": { "username": "admin", "password": ADMIN_PASSWORD }, "tenantId": "default" })).await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_v2_access(&app, &body, "default", "admin", "PASSWORD");
@@ -121,7 +127,8 @@ async fn v2_tenant_is_matched_loosely_and_a_foreign_tenant_is_refused() {
     assert_eq!(foreign.status(), 401);
 
     // An admin may scope to any tenant.
-    let admin = v2_tokens(&app, json!({ "passwordCredentials": { "username": "admin", "password": ADMIN_PASSWORD }, "tenantId": "1234" })).await;
+    let admin =
+        v2_tokens(&app, json!({ "passwordCredentials": { "username": "admin", "password": ADMIN_PASSWORD }, "tenantId": "1234" })).await;
     assert_eq!(admin.status(), 200);
     let body: Value = admin.json().await.unwrap();
     assert_v2_access(&app, &body, "1234", "admin", "PASSWORD");
@@ -163,7 +170,8 @@ async fn v3_password_answers_201_with_the_subject_token_and_the_catalog() {
 #[tokio::test]
 async fn v3_bad_password_answers_401_in_keystone_shape() {
     let app = spawn_app().await;
-    let body = json!({ "auth": { "identity": { "methods": ["password"], "password": { "user": { "name": "admin", "password": "wrong" } } } } });
+    let body =
+        json!({ "auth": { "identity": { "methods": ["password"], "password": { "user": { "name": "admin", "password": "wrong" } } } } });
     let resp = app.client.post(app.url("/v3/auth/tokens")).json(&body).send().await.unwrap();
     assert_eq!(resp.status(), 401);
     let body: Value = resp.json().await.unwrap();

@@ -13,7 +13,10 @@ pub fn python() -> Option<String> {
     let local = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python");
     let found = from_env.or_else(|| local.exists().then(|| local.display().to_string()));
     if found.is_none() {
-        assert!(std::env::var("CI").is_err(), "CI must run the client compatibility tests: run scripts/test.sh, which prepares the virtualenv");
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run the client compatibility tests: run scripts/test.sh, which prepares the virtualenv"
+        );
         eprintln!("SKIPPED: no client virtualenv (COFFER_TEST_PYTHON); run scripts/test.sh to include the client tests");
     }
     found
@@ -25,9 +28,11 @@ async fn keystoneauth_v2_v3_and_generic_password_plugins_get_a_token_and_the_cat
     let app = spawn_app().await;
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/keystoneauth_login.py");
     let base = app.base.clone();
-    let out = tokio::task::spawn_blocking(move || Command::new(python).arg(script).args([base.as_str(), "admin", ADMIN_PASSWORD, "default"]).output().unwrap())
-        .await
-        .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(python).arg(script).args([base.as_str(), "admin", ADMIN_PASSWORD, "default"]).output().unwrap()
+    })
+    .await
+    .unwrap();
     assert!(out.status.success(), "keystoneauth failed: {}", String::from_utf8_lossy(&out.stderr));
     let results: Value = serde_json::from_slice(&out.stdout).unwrap();
     for plugin in ["v2", "v3", "generic"] {

@@ -9,13 +9,11 @@ use crate::helpers::{ADMIN_PASSWORD, TestApp, basic, spawn_app};
 /// Sends GETs as fast as it can until the first 429; answers (successes before it, the 429, elapsed).
 async fn until_limited(app: &TestApp, path: &str, token: &str) -> (u32, reqwest::Response, std::time::Duration) {
     let started = Instant::now();
-    let mut passed = 0;
-    for _ in 0..300 {
+    for passed in 0..300 {
         let resp = app.client.get(app.url(path)).header("x-auth-token", token).send().await.unwrap();
         if resp.status() == 429 {
             return (passed, resp, started.elapsed());
         }
-        passed += 1;
     }
     panic!("no 429 after 300 requests to {path}");
 }

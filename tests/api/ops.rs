@@ -31,9 +31,17 @@ async fn metrics_count_requests_by_dialect_route_and_status_and_count_429s_and_a
     let value = |needle: &str| -> u64 {
         text.lines().find(|l| l.starts_with(needle)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(0)
     };
-    assert_eq!(value(r#"coffer_http_requests_total{dialect="admin",method="GET",route="/admin/v1/whoami",status="200"}"#) >= 3 + 35, true, "{text}");
-    assert_eq!(value(r#"coffer_http_requests_total{dialect="clouddatabases",method="GET",route="/v1.0/{tenant}/backups/{id}",status="401"}"#), 1, "{text}");
-    assert_eq!(value(r#"coffer_http_requests_total{dialect="opscenter",method="GET",route="/{cluster_id}/backups",status="401"}"#), 1, "{text}");
+    assert!(value(r#"coffer_http_requests_total{dialect="admin",method="GET",route="/admin/v1/whoami",status="200"}"#) >= 3 + 35, "{text}");
+    assert_eq!(
+        value(r#"coffer_http_requests_total{dialect="clouddatabases",method="GET",route="/v1.0/{tenant}/backups/{id}",status="401"}"#),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        value(r#"coffer_http_requests_total{dialect="opscenter",method="GET",route="/{cluster_id}/backups",status="401"}"#),
+        1,
+        "{text}"
+    );
     assert!(value(r#"coffer_rate_limited_total{dialect="admin"}"#) >= 1, "{text}");
     assert!(value(r#"coffer_auth_failures_total{dialect="opscenter"}"#) >= 1, "{text}");
     assert!(value(r#"coffer_auth_failures_total{dialect="clouddatabases"}"#) >= 1, "{text}");
@@ -58,7 +66,8 @@ async fn the_committed_openapi_documents_match_the_code() {
     let base = coffer::config::Settings::default();
     for (name, spec) in coffer::api::specs(base.base_url()) {
         let path = dir.join(format!("{name}.json"));
-        let committed = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} is missing; run `cargo run -- openapi --out openapi`", path.display()));
+        let committed = std::fs::read_to_string(&path)
+            .unwrap_or_else(|_| panic!("{} is missing; run `cargo run -- openapi --out openapi`", path.display()));
         assert_eq!(committed.trim_end(), spec.trim_end(), "{} is stale; run `cargo run -- openapi --out openapi`", path.display());
     }
 }

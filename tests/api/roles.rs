@@ -10,11 +10,19 @@ async fn a_reader_gets_403_on_writes_in_every_dialect_and_can_still_read() {
     let reader = app.user_with_role("rita", "reader", None).await;
     assert_eq!(app.whoami(("x-auth-token", &reader)).await.status(), 200);
 
-    let resp = app.client.post(app.url("/admin/v1/keys")).header("x-auth-token", &reader).json(&json!({ "name": "k" })).send().await.unwrap();
+    let resp =
+        app.client.post(app.url("/admin/v1/keys")).header("x-auth-token", &reader).json(&json!({ "name": "k" })).send().await.unwrap();
     assert_eq!(resp.status(), 403);
     assert_eq!(resp.json::<Value>().await.unwrap()["error"]["code"], 403);
 
-    let resp = app.client.post(app.url("/v1.0/default/backups")).header("x-auth-token", &reader).json(&json!({ "backup": {} })).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url("/v1.0/default/backups"))
+        .header("x-auth-token", &reader)
+        .json(&json!({ "backup": {} }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
     assert_eq!(resp.json::<Value>().await.unwrap()["forbidden"]["code"], 403);
 
@@ -35,7 +43,8 @@ async fn a_read_only_key_cannot_write_even_for_an_operator() {
     let auth = basic("oscar", &key);
     let me: Value = app.whoami(("authorization", &auth)).await.json().await.unwrap();
     assert_eq!(me["read_only"], true);
-    let resp = app.client.post(app.url("/admin/v1/keys")).header("authorization", &auth).json(&json!({ "name": "k" })).send().await.unwrap();
+    let resp =
+        app.client.post(app.url("/admin/v1/keys")).header("authorization", &auth).json(&json!({ "name": "k" })).send().await.unwrap();
     assert_eq!(resp.status(), 403);
 }
 
@@ -43,7 +52,9 @@ async fn a_read_only_key_cannot_write_even_for_an_operator() {
 async fn an_operator_cannot_manage_users_or_tenants() {
     let app = spawn_app().await;
     let operator = app.user_with_role("olga", "operator", None).await;
-    for (method, path) in [("GET", "/admin/v1/users"), ("POST", "/admin/v1/users"), ("GET", "/admin/v1/tenants"), ("POST", "/admin/v1/tenants")] {
+    for (method, path) in
+        [("GET", "/admin/v1/users"), ("POST", "/admin/v1/users"), ("GET", "/admin/v1/tenants"), ("POST", "/admin/v1/tenants")]
+    {
         let req = app.client.request(method.parse().unwrap(), app.url(path)).header("x-auth-token", &operator);
         let req = if method == "POST" { req.json(&json!({ "name": "x", "password": "whatever1", "role": "admin" })) } else { req };
         let resp = req.send().await.unwrap();
@@ -51,7 +62,8 @@ async fn an_operator_cannot_manage_users_or_tenants() {
         assert!(resp.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().contains("admin"));
     }
     // Every user may manage its own keys and password.
-    let resp = app.client.post(app.url("/admin/v1/keys")).header("x-auth-token", &operator).json(&json!({ "name": "mine" })).send().await.unwrap();
+    let resp =
+        app.client.post(app.url("/admin/v1/keys")).header("x-auth-token", &operator).json(&json!({ "name": "mine" })).send().await.unwrap();
     assert_eq!(resp.status(), 201);
     let resp = app
         .client

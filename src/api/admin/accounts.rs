@@ -217,7 +217,13 @@ impl AccountsApi {
 
     /// Sets a user's password (an admin for anyone, every user for itself).
     #[oai(path = "/users/:name/password", method = "put", operation_id = "admin_set_password", tag = "AdminTag::Users")]
-    async fn set_password(&self, state: Data<&AppState>, caller: Caller, name: Path<String>, body: Json<NewPassword>) -> poem::Result<NoContent> {
+    async fn set_password(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        name: Path<String>,
+        body: Json<NewPassword>,
+    ) -> poem::Result<NoContent> {
         let p = caller.principal();
         if name.0 != p.user_name {
             require_admin(p)?;

@@ -121,7 +121,10 @@ mod tests {
     #[test]
     fn route_labels_hide_ids_tenants_and_clusters() {
         assert_eq!(route_label(Dialect::OpsCenter, "/Test_Cluster/backups/restore/tag1"), "/{cluster_id}/backups/restore/tag1");
-        assert_eq!(route_label(Dialect::CloudDatabases, "/v1.0/1234/backups/0c1b5616-2d67-4a3f-9a6c-2f1b3a4c5d6e"), "/v1.0/{tenant}/backups/{id}");
+        assert_eq!(
+            route_label(Dialect::CloudDatabases, "/v1.0/1234/backups/0c1b5616-2d67-4a3f-9a6c-2f1b3a4c5d6e"),
+            "/v1.0/{tenant}/backups/{id}"
+        );
         assert_eq!(route_label(Dialect::CloudBackup, "/v1.0/backup/42"), "/v1.0/backup/{id}");
         assert_eq!(route_label(Dialect::Instaclustr, "/provisioning/v1/abc/backups"), "/provisioning/v1/{cluster_id}/backups");
     }

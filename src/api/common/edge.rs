@@ -105,10 +105,9 @@ async fn guarded<E: Endpoint>(next: Arc<E>, mut req: Request, state: &AppState, 
                 state.metrics.auth_failure(ctx.dialect.name());
                 Some(CoreError::Unauthorized("authentication required".into()))
             }
-            Some(p) if !is_read(&method) && !p.can_write() => Some(CoreError::Forbidden(format!(
-                "user '{}' has a read-only role or key and may not {} here",
-                p.user_name, method
-            ))),
+            Some(p) if !is_read(&method) && !p.can_write() => {
+                Some(CoreError::Forbidden(format!("user '{}' has a read-only role or key and may not {} here", p.user_name, method)))
+            }
             Some(_) => None,
         };
         if let Some(err) = refusal {

@@ -52,10 +52,7 @@ pub fn render_error(err: &CoreError, ctx: &ErrorContext) -> Response {
         Dialect::IdentityV3 | Dialect::Admin | Dialect::Ops => crate::api::identity::error::body(err, ctx),
     };
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = Response::builder()
-        .status(status)
-        .content_type("application/json")
-        .body(serde_json::to_vec(&body).unwrap_or_default());
+    let mut resp = Response::builder().status(status).content_type("application/json").body(serde_json::to_vec(&body).unwrap_or_default());
     if status == StatusCode::UNAUTHORIZED {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"coffer\""));
     }

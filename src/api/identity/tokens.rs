@@ -155,7 +155,8 @@ impl TokensApi {
         } else {
             return Err(CoreError::BadRequest("supported methods are password and token".into()).into());
         };
-        let project = auth.scope.as_ref().and_then(|s| s.get("project")).and_then(|p| p.get("id").or_else(|| p.get("name"))).and_then(Value::as_str);
+        let project =
+            auth.scope.as_ref().and_then(|s| s.get("project")).and_then(|p| p.get("id").or_else(|| p.get("name"))).and_then(Value::as_str);
         let principal = state.auth.scope(principal, project).await?;
         let issued = state.auth.issue_token(&principal)?;
         let body = v3_token(&state, &principal, &issued, &identity.methods);

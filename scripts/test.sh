@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs every Coffer test: unit tests, the API tests on SQLite, the API tests again on a real
+# PostgreSQL, and the client-compatibility tests (real Python client libraries from a virtualenv
+# this script prepares). It starts or installs what it needs and says what it skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*" >&2; }
+in_ci() { [ "${CI:-}" = "true" ]; }
+
+# --- Python client libraries -------------------------------------------------------------
+VENV="${COFFER_TEST_VENV:-$PWD/.venv-test}"
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating the client virtualenv in $VENV"
+  python3 -m venv "$VENV"
+fi
+say "installing client libraries (tests/compat/requirements.txt)"
+"$VENV/bin/pip" install -q --disable-pip-version-check -r tests/compat/requirements.txt
+export COFFER_TEST_PYTHON="$VENV/bin/python"
+
+# --- PostgreSQL on 127.0.0.1:5432 --------------------------------------------------------
+PG_URL="${COFFER_TEST_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+pg_up() { command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; }
+start_postgres() {
+  if ! command -v pg_ctlcluster >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing PostgreSQL from Debian packages"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    local installed=1
+  fi
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    local version
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    say "starting PostgreSQL $version"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    for _ in $(seq 1 30); do pg_up && break; sleep 1; done
+    if [ "${installed:-0}" = 1 ] && pg_up; then
+      # A fresh Debian cluster wants a password over TCP; give the test user one.
+      su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\"" && PG_URL="postgres://postgres:postgres@127.0.0.1:5432/postgres"
+    fi
+  fi
+}
+pg_up || start_postgres
+
+# --- Tests ---------------------------------------------------------------------------------
+say "unit and API tests on SQLite"
+cargo test --workspace --locked
+
+if pg_up; then
+  say "API tests on PostgreSQL ($PG_URL, a fresh database per test)"
+  COFFER_TEST_DATABASE_URL="$PG_URL" cargo test --locked --test api
+elif in_ci; then
+  echo "PostgreSQL is required in CI but could not be started on 127.0.0.1:5432" >&2
+  exit 1
+else
+  say "SKIPPED: API tests on PostgreSQL (nothing answers on 127.0.0.1:5432 and it could not be started)"
+fi
