@@ -12,4 +12,5 @@ pub mod persistence;
 pub mod rate_limit;
 pub mod startup;
 pub mod state;
+pub mod store;
 pub mod telemetry;

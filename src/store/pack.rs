@@ -1,0 +1,78 @@
+//! Pack files: many sealed chunks in one object, so small chunks do not become small objects. A
+//! pack ends with its sealed header (which chunk sits where), the header length and a magic; the
+//! same header is written beside it as the pack's index object.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{StoreError, codec::ChunkId};
+
+/// A pack is closed once it holds this many bytes.
+pub const TARGET_PACK_SIZE: usize = 16 << 20;
+const MAGIC: &[u8; 4] = b"CPK1";
+
+/// Where one chunk sits inside a pack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackEntry {
+    pub id: ChunkId,
+    pub offset: u64,
+    /// Stored (sealed) length.
+    pub len: u32,
+    /// Plaintext length.
+    pub raw_len: u32,
+}
+
+/// The header of a pack, also stored as `index/<pack>`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PackHeader {
+    pub pack: String,
+    pub created_at: DateTime<Utc>,
+    pub entries: Vec<PackEntry>,
+}
+
+/// Accumulates sealed chunks until the pack is full.
+#[derive(Default)]
+pub struct PackBuilder {
+    buf: Vec<u8>,
+    entries: Vec<PackEntry>,
+}
+
+/// A closed pack, ready to upload.
+pub struct FinishedPack {
+    pub id: String,
+    pub bytes: Vec<u8>,
+    pub header: PackHeader,
+    /// The sealed header, stored as the index object.
+    pub sealed_header: Vec<u8>,
+}
+
+impl PackBuilder {
+    pub fn add(&mut self, id: ChunkId, sealed: &[u8], raw_len: usize) {
+        self.entries.push(PackEntry { id, offset: self.buf.len() as u64, len: sealed.len() as u32, raw_len: raw_len as u32 });
+        self.buf.extend_from_slice(sealed);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.buf.len() >= TARGET_PACK_SIZE
+    }
+
+    /// Closes the pack: appends the sealed header, its length and the magic.
+    pub fn finish(self, seal: impl Fn(&[u8]) -> Vec<u8>) -> FinishedPack {
+        let id = blake3::hash(&self.buf).to_hex().to_string();
+        let header = PackHeader { pack: id.clone(), created_at: Utc::now(), entries: self.entries };
+        let sealed_header = seal(&serde_json::to_vec(&header).expect("a header serialises"));
+        let mut bytes = self.buf;
+        bytes.extend_from_slice(&sealed_header);
+        bytes.extend_from_slice(&(sealed_header.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(MAGIC);
+        FinishedPack { id, bytes, header, sealed_header }
+    }
+}
+
+pub fn parse_header(plain: &[u8]) -> Result<PackHeader, StoreError> {
+    serde_json::from_slice(plain).map_err(|e| StoreError::Corrupt(format!("pack header: {e}")))
+}

@@ -1,0 +1,229 @@
+use std::{collections::BTreeMap, os::unix::fs::PermissionsExt, path::Path, sync::Arc};
+
+use super::*;
+
+/// Writes a small tree: text and random files of several sizes, a nested directory, a link.
+fn make_tree(root: &Path) {
+    std::fs::create_dir_all(root.join("a/b")).unwrap();
+    std::fs::write(root.join("a/text.txt"), "hello world\n".repeat(100_000)).unwrap();
+    let random: Vec<u8> = (0..3_000_000).map(|_| rand::random::<u8>()).collect();
+    std::fs::write(root.join("a/b/random.bin"), &random).unwrap();
+    std::fs::write(root.join("empty"), b"").unwrap();
+    std::fs::write(root.join("small"), b"tiny").unwrap();
+    std::fs::set_permissions(root.join("small"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::symlink("a/text.txt", root.join("link")).unwrap();
+}
+
+/// Scans a tree the simple way (the real scanner lives in sources).
+fn items(root: &Path) -> Vec<Item> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            let meta = e.path().symlink_metadata().unwrap();
+            let rel = e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let mtime_ns = meta.modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
+            let source = if meta.is_dir() {
+                stack.push(e.path());
+                ItemSource::Dir
+            } else if meta.file_type().is_symlink() {
+                ItemSource::Symlink(std::fs::read_link(e.path()).unwrap().to_string_lossy().into_owned())
+            } else {
+                ItemSource::File(e.path())
+            };
+            out.push(Item { path: rel, source, size: meta.len(), mode: meta.permissions().mode(), mtime_ns });
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+fn digest(root: &Path) -> BTreeMap<String, (String, u32, i64)> {
+    let mut out = BTreeMap::new();
+    for item in items(root) {
+        let p = root.join(&item.path);
+        let meta = p.symlink_metadata().unwrap();
+        let content = match item.source {
+            ItemSource::File(_) => blake3::hash(&std::fs::read(&p).unwrap()).to_hex().to_string(),
+            ItemSource::Symlink(t) => format!("-> {t}"),
+            _ => "dir".into(),
+        };
+        let mtime = if meta.is_dir() { 0 } else { item.mtime_ns };
+        out.insert(item.path, (content, meta.permissions().mode() & 0o7777, mtime));
+    }
+    out
+}
+
+fn request(snapshot: &str, root: &Path, parent: Option<&str>) -> BackupRequest {
+    BackupRequest {
+        snapshot: snapshot.into(),
+        node: "node1".into(),
+        items: items(root),
+        parent: parent.map(str::to_owned),
+        metadata: serde_json::json!({}),
+        throttle_bytes_per_sec: None,
+    }
+}
+
+async fn memory_store(key: Option<[u8; 32]>) -> Arc<Store> {
+    Store::open(Arc::new(ObjectStoreBackend::memory()), key).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_tree_restores_bit_exact_with_modes_and_mtimes_plain_and_encrypted() {
+    for key in [None, Some([5u8; 32])] {
+        let src = tempfile::tempdir().unwrap();
+        make_tree(src.path());
+        let store = memory_store(key).await;
+        let manifest = store.backup(request("s1", src.path(), None), Arc::default()).await.unwrap();
+        assert_eq!(manifest.totals.files, 4);
+        assert!(manifest.errors.is_empty());
+
+        let out = tempfile::tempdir().unwrap();
+        let req = RestoreRequest {
+            snapshot: "s1".into(),
+            node: "node1".into(),
+            target: out.path().into(),
+            include: vec![],
+            overwrite: false,
+            throttle_bytes_per_sec: None,
+        };
+        let summary = store.restore(req, Arc::default()).await.unwrap();
+        assert_eq!(summary.files, 4);
+        assert_eq!(digest(src.path()), digest(out.path()));
+        assert!(store.verify("s1").await.unwrap().ok());
+    }
+}
+
+#[tokio::test]
+async fn a_second_snapshot_stores_only_what_changed_and_reads_only_changed_files() {
+    let src = tempfile::tempdir().unwrap();
+    make_tree(src.path());
+    let store = memory_store(None).await;
+    let first = store.backup(request("s1", src.path(), None), Arc::default()).await.unwrap();
+    std::fs::write(src.path().join("small"), b"changed").unwrap();
+    let second = store.backup(request("s2", src.path(), Some("s1")), Arc::default()).await.unwrap();
+    assert_eq!(second.totals.new_chunks, 1);
+    assert!(second.totals.new_bytes_stored < first.totals.new_bytes_stored / 100);
+    assert_eq!(second.totals.unchanged_files, 3);
+
+    let out = tempfile::tempdir().unwrap();
+    let req = RestoreRequest {
+        snapshot: "s2".into(),
+        node: "node1".into(),
+        target: out.path().into(),
+        include: vec![],
+        overwrite: false,
+        throttle_bytes_per_sec: None,
+    };
+    store.restore(req, Arc::default()).await.unwrap();
+    assert_eq!(digest(src.path()), digest(out.path()));
+}
+
+#[tokio::test]
+async fn a_damaged_chunk_is_named_by_verify_and_refused_by_restore() {
+    let src = tempfile::tempdir().unwrap();
+    make_tree(src.path());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(Arc::new(ObjectStoreBackend::local(dir.path()).unwrap()), None).await.unwrap();
+    store.backup(request("s1", src.path(), None), Arc::default()).await.unwrap();
+    let pack = walk_files(&dir.path().join("data")).into_iter().next().unwrap();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes[10] ^= 0xff;
+    std::fs::write(&pack, bytes).unwrap();
+
+    let report = store.verify("s1").await.unwrap();
+    assert!(!report.ok());
+    assert!(report.problems[0].contains("snapshot s1") && report.problems[0].contains("damaged"), "{:?}", report.problems);
+
+    let out = tempfile::tempdir().unwrap();
+    let req = RestoreRequest {
+        snapshot: "s1".into(),
+        node: "node1".into(),
+        target: out.path().into(),
+        include: vec![],
+        overwrite: false,
+        throttle_bytes_per_sec: None,
+    };
+    let err = store.restore(req, Arc::default()).await.unwrap_err();
+    assert!(matches!(err, StoreError::CorruptChunk { .. }), "{err}");
+}
+
+fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(walk_files(&p)) } else { out.push(p) }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn garbage_collection_keeps_chunks_other_snapshots_use_and_removes_the_rest() {
+    let src = tempfile::tempdir().unwrap();
+    make_tree(src.path());
+    let store = memory_store(None).await;
+    store.backup(request("s1", src.path(), None), Arc::default()).await.unwrap();
+    let unique: Vec<u8> = (0..2_000_000).map(|_| rand::random::<u8>()).collect();
+    std::fs::write(src.path().join("only-in-s2"), &unique).unwrap();
+    store.backup(request("s2", src.path(), Some("s1")), Arc::default()).await.unwrap();
+    let (chunks_before, _) = store.counts().await;
+
+    store.delete_snapshot("s2").await.unwrap();
+    let report = store.gc().await.unwrap();
+    assert!(report.chunks_removed >= 1, "{report:?}");
+    let (chunks_after, _) = store.counts().await;
+    assert_eq!(chunks_after as u64, chunks_before as u64 - report.chunks_removed);
+    let id = store.codec.chunk_id(&unique[..]);
+    let _ = id;
+    assert!(store.verify("s1").await.unwrap().ok());
+    let out = tempfile::tempdir().unwrap();
+    let req = RestoreRequest {
+        snapshot: "s1".into(),
+        node: "node1".into(),
+        target: out.path().into(),
+        include: vec![],
+        overwrite: false,
+        throttle_bytes_per_sec: None,
+    };
+    store.restore(req, Arc::default()).await.unwrap();
+    std::fs::remove_file(src.path().join("only-in-s2")).unwrap();
+    assert_eq!(digest(src.path()), digest(out.path()));
+}
+
+#[tokio::test]
+async fn a_stream_item_is_stored_and_read_back_in_order() {
+    let store = memory_store(None).await;
+    let data: Vec<u8> = (0..5_000_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+    let item = Item {
+        path: "dump.sql".into(),
+        source: ItemSource::Stream(Box::new(std::io::Cursor::new(data.clone()))),
+        size: 0,
+        mode: 0o600,
+        mtime_ns: 0,
+    };
+    let req = BackupRequest {
+        snapshot: "d1".into(),
+        node: "db".into(),
+        items: vec![item],
+        parent: None,
+        metadata: serde_json::json!({"kind": "dump"}),
+        throttle_bytes_per_sec: None,
+    };
+    let manifest = store.backup(req, Arc::default()).await.unwrap();
+    assert_eq!(manifest.totals.bytes, data.len() as u64);
+    let (back, n) = store.read_entry("d1", "db", "dump.sql", Vec::new()).await.unwrap();
+    assert_eq!(n, data.len() as u64);
+    assert!(back == data);
+}
+
+#[tokio::test]
+async fn an_encrypted_repository_refuses_a_missing_or_wrong_key() {
+    let backend: Arc<dyn Backend> = Arc::new(ObjectStoreBackend::memory());
+    Store::open(backend.clone(), Some([1; 32])).await.unwrap();
+    assert!(matches!(Store::open(backend.clone(), None).await, Err(StoreError::WrongKey)));
+    assert!(matches!(Store::open(backend.clone(), Some([2; 32])).await, Err(StoreError::WrongKey)));
+    assert!(Store::open(backend, Some([1; 32])).await.is_ok());
+}
