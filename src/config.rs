@@ -34,6 +34,12 @@ pub struct Settings {
     pub log_format: String,
     /// Seconds a verified Basic credential stays cached.
     pub basic_cache_secs: u64,
+    /// Passphrase that encrypts new backup repositories; none stores chunks unencrypted.
+    pub store_key: Option<String>,
+    /// Key material that seals secrets at rest; generated into `data_dir/secret.key` when absent.
+    pub secret_key: Option<String>,
+    /// Tasks the server's own agent runs at once.
+    pub local_workers: usize,
 }
 
 /// Request limits per authenticated user and per client address.
@@ -62,6 +68,9 @@ impl Default for Settings {
             body_limit: 1 << 20,
             log_format: "text".into(),
             basic_cache_secs: 60,
+            store_key: None,
+            secret_key: None,
+            local_workers: 2,
         }
     }
 }
@@ -81,6 +90,9 @@ impl std::fmt::Debug for Settings {
             .field("rate_limit", &self.rate_limit)
             .field("body_limit", &self.body_limit)
             .field("log_format", &self.log_format)
+            .field("store_key", &redacted(&self.store_key))
+            .field("secret_key", &redacted(&self.secret_key))
+            .field("local_workers", &self.local_workers)
             .finish()
     }
 }

@@ -4,6 +4,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_identity;
+mod m20261123_000002_create_engine;
 
 /// Applies Coffer's migrations in order.
 pub struct Migrator;
@@ -11,6 +12,6 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_identity::Migration)]
+        vec![Box::new(m20261123_000001_create_identity::Migration), Box::new(m20261123_000002_create_engine::Migration)]
     }
 }

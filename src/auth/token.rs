@@ -60,7 +60,7 @@ impl TokenKeys {
             Ok(bytes) if bytes.len() >= 32 => Ok(bytes),
             _ => {
                 let secret = super::secrets::random_string(64).into_bytes();
-                write_private(&path, &secret)
+                crate::crypto::write_private(&path, &secret)
                     .map_err(|e| CoreError::internal(anyhow::Error::new(e).context(format!("writing {}", path.display()))))?;
                 Ok(secret)
             }
@@ -96,18 +96,6 @@ impl TokenKeys {
             _ => CoreError::Unauthorized("the token is not valid".into()),
         })
     }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)?.write_all(bytes)
 }
 
 #[cfg(test)]

@@ -1,3 +1,8 @@
 //! The unified model every dialect translates to and from. No web or database types here.
 
+pub mod agent;
+pub mod backup;
 pub mod identity;
+pub mod operation;
+pub mod source;
+pub mod state;

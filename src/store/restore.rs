@@ -243,7 +243,12 @@ impl Store {
             sink.flush().map_err(|e| StoreError::Io { path: "restore target".into(), message: e.to_string() })?;
             Ok((sink, total))
         });
-        let mut chunks = futures_util::stream::iter(entry.chunks.iter().map(|c| self.read_chunk(snapshot, &c.id))).buffered(4);
+        let ids: Vec<ChunkId> = entry.chunks.iter().map(|c| c.id).collect();
+        let mut chunks = futures_util::stream::iter(ids.into_iter().map(|id| {
+            let (store, snapshot) = (self.clone(), snapshot.to_owned());
+            async move { store.read_chunk(&snapshot, &id).await }
+        }))
+        .buffered(4);
         let mut failure = None;
         while let Some(chunk) = chunks.next().await {
             match chunk {

@@ -1,7 +1,17 @@
 //! sea-orm entities, one module per table.
 
+pub mod agents;
 pub mod aliases;
 pub mod api_keys;
+pub mod backup_nodes;
+pub mod backups;
+pub mod destinations;
+pub mod events;
+pub mod nodes;
+pub mod operations;
+pub mod plans;
 pub mod revoked_tokens;
+pub mod sources;
+pub mod tasks;
 pub mod tenants;
 pub mod users;

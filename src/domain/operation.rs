@@ -1,0 +1,198 @@
+//! Operations: every data-changing request becomes one, then per-node tasks that agents claim,
+//! report progress on and finish.
+
+use std::{fmt, str::FromStr};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{backup::Selection, state::State};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationKind {
+    Backup,
+    Restore,
+    Copy,
+    Delete,
+    Verify,
+}
+
+impl OperationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationKind::Backup => "backup",
+            OperationKind::Restore => "restore",
+            OperationKind::Copy => "copy",
+            OperationKind::Delete => "delete",
+            OperationKind::Verify => "verify",
+        }
+    }
+}
+
+impl fmt::Display for OperationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OperationKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [OperationKind::Backup, OperationKind::Restore, OperationKind::Copy, OperationKind::Delete, OperationKind::Verify]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown operation kind '{s}'"))
+    }
+}
+
+/// Options every data-moving operation accepts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OperationOptions {
+    /// Bytes per second per task; none = unlimited.
+    #[serde(default)]
+    pub throttle_bytes_per_sec: Option<u64>,
+    /// Nodes (by name) left out.
+    #[serde(default)]
+    pub excluded_nodes: Vec<String>,
+    /// Go on when a node's agent is down: that node is skipped instead of failing the operation.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// An asynchronous request with per-node tasks.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Operation {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub kind: OperationKind,
+    pub state: State,
+    pub source_id: Option<Uuid>,
+    pub backup_id: Option<Uuid>,
+    /// 0..=1, the mean of its tasks' progress.
+    pub progress: f64,
+    pub options: OperationOptions,
+    /// Kind-specific request details (restore target, ...).
+    pub params: serde_json::Value,
+    /// Kind-specific outcome (restored source id, verify report, ...).
+    pub result: serde_json::Value,
+    pub error: Option<String>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A task's progress as agents report it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskProgress {
+    pub files_total: i64,
+    pub files_done: i64,
+    pub bytes_total: i64,
+    pub bytes_done: i64,
+}
+
+impl TaskProgress {
+    pub fn fraction(&self) -> f64 {
+        if self.bytes_total > 0 {
+            (self.bytes_done as f64 / self.bytes_total as f64).clamp(0.0, 1.0)
+        } else if self.files_total > 0 {
+            (self.files_done as f64 / self.files_total as f64).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
+}
+
+/// One node's share of an operation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Task {
+    pub id: Uuid,
+    pub operation_id: Uuid,
+    pub node_id: Option<Uuid>,
+    pub node_name: String,
+    pub agent_id: Uuid,
+    pub state: State,
+    pub spec: TaskSpec,
+    pub progress: TaskProgress,
+    pub attempts: i32,
+    pub error: Option<String>,
+    pub result: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// What a task does: everything an agent needs, so it can run without the database.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TaskSpec {
+    /// Back up a machine's files under `root`.
+    BackupTree { snapshot: String, node_key: String, root: String, selection: Selection, parent: Option<String> },
+    /// Back up a cluster node's data directory (selected keyspaces and tables).
+    BackupClusterNode { snapshot: String, node_key: String, data_dir: String, selection: Selection, parent: Option<String> },
+    /// Dump a database into the store.
+    BackupDatabase { snapshot: String, node_key: String, datastore: String, location: String },
+    /// Restore files under `target`.
+    RestoreTree { snapshot: String, node_key: String, target: String, include: Vec<String>, overwrite: bool },
+    /// Restore table files into a node's data directory, optionally clearing the tables first.
+    RestoreClusterNode { snapshot: String, node_key: String, data_dir: String, selection: Selection, truncate: bool },
+    /// Load a dump into a new database.
+    RestoreDatabase { snapshot: String, node_key: String, datastore: String, target: String },
+    /// Re-read and check every chunk of a snapshot.
+    Verify { snapshot: String },
+    /// Remove snapshots from the store and collect garbage.
+    DeleteSnapshots { snapshots: Vec<String> },
+}
+
+impl TaskSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TaskSpec::BackupTree { .. } => "backup_tree",
+            TaskSpec::BackupClusterNode { .. } => "backup_cluster_node",
+            TaskSpec::BackupDatabase { .. } => "backup_database",
+            TaskSpec::RestoreTree { .. } => "restore_tree",
+            TaskSpec::RestoreClusterNode { .. } => "restore_cluster_node",
+            TaskSpec::RestoreDatabase { .. } => "restore_database",
+            TaskSpec::Verify { .. } => "verify",
+            TaskSpec::DeleteSnapshots { .. } => "delete_snapshots",
+        }
+    }
+}
+
+/// A claimed task as handed to an agent.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Assignment {
+    pub task_id: Uuid,
+    pub operation_id: Uuid,
+    pub destination_id: Uuid,
+    pub spec: TaskSpec,
+    pub throttle_bytes_per_sec: Option<u64>,
+    /// The store encryption key (hex) when the store is encrypted.
+    pub store_key: Option<String>,
+    pub lease_secs: u64,
+}
+
+/// How a task ended, as an agent reports it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TaskOutcome {
+    pub state: State,
+    pub error: Option<String>,
+    pub progress: TaskProgress,
+    /// Counts and facts: files, bytes, stored bytes, per-table detail, skipped items.
+    pub result: serde_json::Value,
+}
+
+/// One line of the activity log.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Event {
+    pub id: i64,
+    pub tenant_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub message: String,
+    pub operation_id: Option<Uuid>,
+    pub backup_id: Option<Uuid>,
+    pub source_id: Option<Uuid>,
+}

@@ -1,0 +1,312 @@
+//! The engine: every data-changing request becomes an operation row first, then per-node tasks
+//! that agents claim with a lease, report progress on and finish. The engine knows nothing of HTTP
+//! or dialects; they all call it through the functions here.
+
+mod local;
+mod orchestrate;
+pub mod stores;
+pub mod worker;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+pub use orchestrate::{BackupSpec, RestoreSpec, RestoreTarget};
+pub use stores::StoreRegistry;
+
+use crate::{
+    config::Settings,
+    crypto::SecretBox,
+    domain::{
+        agent::{Agent, LOCAL_AGENT},
+        identity::{Principal, Role},
+        source::{InstanceConfig, Node, NodeSpec, Source, SourceKind},
+    },
+    error::{CoreError, CoreResult},
+    persistence::{Db, engine as repo},
+    sources::database::{DatabaseLocation, DatastoreKind},
+};
+
+/// How long a claimed task stays an agent's without a progress report.
+pub const LEASE_SECS: i64 = 60;
+
+/// The engine handle; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    settings: Arc<Settings>,
+    stores: StoreRegistry,
+    secrets: SecretBox,
+    wake: Notify,
+    server_destination: Uuid,
+    /// Lease owner name of this process.
+    owner: String,
+}
+
+/// A registered source with its nodes (locations of instances are never shown).
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceView {
+    #[serde(flatten)]
+    pub source: Source,
+    pub nodes: Vec<NodeView>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeView {
+    pub id: Uuid,
+    pub name: String,
+    pub agent: String,
+    /// Data directory or root; for instances, the location without any password.
+    pub location: String,
+    pub datacenter: Option<String>,
+}
+
+/// How to register an instance.
+#[derive(Clone, Debug, Deserialize)]
+pub struct InstanceSpec {
+    pub name: String,
+    /// `sqlite`, `postgresql` or `mysql`.
+    pub datastore: String,
+    #[serde(default)]
+    pub datastore_version: String,
+    /// A SQLite file path, or a postgres:// / mysql:// URL.
+    pub location: String,
+    #[serde(default = "crate::domain::source::local_agent")]
+    pub agent: String,
+    #[serde(default)]
+    pub flavor: String,
+    #[serde(default)]
+    pub flavor_ram_mb: u32,
+    #[serde(default)]
+    pub volume_gb: u32,
+}
+
+fn tenant_scope(p: &Principal) -> Option<Uuid> {
+    if p.role == Role::Admin { None } else { Some(p.tenant_id) }
+}
+
+impl Engine {
+    /// Opens the engine over `db` and prepares the server's own destination.
+    pub async fn new(db: Db, settings: Arc<Settings>) -> CoreResult<Self> {
+        let secrets = SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir)?;
+        let key = settings.store_key.as_deref().map(|k| crate::crypto::derive_key("coffer 2026-11-23 store key", k.as_bytes()));
+        let server_destination = repo::ensure_server_destination(&db).await?.id;
+        let stores = StoreRegistry::new(db.clone(), &settings.data_dir, key);
+        let owner = format!("{}:{}:{}", hostname(), std::process::id(), Uuid::new_v4().simple());
+        Ok(Self { inner: Arc::new(Inner { db, settings, stores, secrets, wake: Notify::new(), server_destination, owner }) })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn stores(&self) -> &StoreRegistry {
+        &self.inner.stores
+    }
+
+    pub fn server_destination(&self) -> Uuid {
+        self.inner.server_destination
+    }
+
+    /// Starts the in-process agent and the lease reaper; recovers what a crash left running.
+    pub async fn start(&self, shutdown: tokio_util::sync::CancellationToken) -> CoreResult<()> {
+        self.recover().await?;
+        local::spawn(self.clone(), shutdown);
+        Ok(())
+    }
+
+    fn wake_local(&self) {
+        self.inner.wake.notify_waiters();
+    }
+
+    // ---- agents ----
+
+    /// The server's own agent for a tenant.
+    pub async fn local_agent(&self, tenant_id: Uuid) -> CoreResult<Agent> {
+        repo::get_or_create_agent(&self.inner.db, tenant_id, LOCAL_AGENT, &hostname()).await
+    }
+
+    /// Registers (or finds again) a remote agent of the caller's tenant.
+    pub async fn register_agent(&self, caller: &Principal, name: &str, hostname: &str) -> CoreResult<Agent> {
+        if name.is_empty() || name.len() > 128 || name == LOCAL_AGENT || name.contains('/') {
+            return Err(CoreError::BadRequest(format!("'{name}' cannot name an agent")));
+        }
+        let agent = repo::get_or_create_agent(&self.inner.db, caller.tenant_id, name, hostname).await?;
+        repo::touch_agent(&self.inner.db, agent.id, Some(hostname)).await?;
+        Ok(agent)
+    }
+
+    /// The caller's agent `id`, or 404.
+    pub async fn agent_of(&self, caller: &Principal, id: Uuid) -> CoreResult<Agent> {
+        repo::get_agent(&self.inner.db, id).await?.filter(|a| caller.can_see_tenant(a.tenant_id)).ok_or_else(|| CoreError::not_found("agent", id.to_string()))
+    }
+
+    pub async fn list_agents(&self, caller: &Principal) -> CoreResult<Vec<Agent>> {
+        repo::list_agents(&self.inner.db, caller.tenant_id).await
+    }
+
+    async fn agent_named(&self, tenant_id: Uuid, name: &str) -> CoreResult<Agent> {
+        if name == LOCAL_AGENT {
+            return self.local_agent(tenant_id).await;
+        }
+        repo::agent_by_name(&self.inner.db, tenant_id, name)
+            .await?
+            .ok_or_else(|| CoreError::BadRequest(format!("no agent named '{name}' has registered; start `coffer agent --name {name}` first")))
+    }
+
+    // ---- sources ----
+
+    fn view(&self, source: Source, nodes: Vec<Node>, agents: &[Agent]) -> SourceView {
+        let nodes = nodes
+            .into_iter()
+            .map(|n| {
+                let location = if source.kind == SourceKind::Instance || source.kind == SourceKind::HaGroup {
+                    self.inner.secrets.open(&n.location).map(|l| crate::config::redact_url(&l)).unwrap_or_else(|_| "<sealed>".into())
+                } else {
+                    n.location.clone()
+                };
+                NodeView {
+                    id: n.id,
+                    name: n.name,
+                    agent: agents.iter().find(|a| a.id == n.agent_id).map(|a| a.name.clone()).unwrap_or_else(|| n.agent_id.to_string()),
+                    location,
+                    datacenter: n.datacenter,
+                }
+            })
+            .collect();
+        SourceView { source, nodes }
+    }
+
+    async fn create_source(&self, tenant_id: Uuid, kind: SourceKind, name: &str, config: serde_json::Value, specs: Vec<NodeSpec>, seal: bool) -> CoreResult<SourceView> {
+        if name.trim().is_empty() || name.len() > 255 {
+            return Err(CoreError::BadRequest("a name needs 1 to 255 characters".into()));
+        }
+        if repo::find_source_by_name(&self.inner.db, tenant_id, kind, name).await?.is_some() {
+            return Err(CoreError::Conflict(format!("a {kind} named '{name}' already exists")));
+        }
+        let source = Source { id: Uuid::new_v4(), tenant_id, kind, name: name.to_owned(), config, created_at: Utc::now() };
+        let mut nodes = Vec::new();
+        let mut agents = Vec::new();
+        for (i, spec) in specs.into_iter().enumerate() {
+            let agent = self.agent_named(tenant_id, &spec.agent).await?;
+            if !agents.iter().any(|a: &Agent| a.id == agent.id) {
+                agents.push(agent.clone());
+            }
+            nodes.push(Node {
+                id: Uuid::new_v4(),
+                source_id: source.id,
+                name: spec.name,
+                agent_id: agent.id,
+                location: if seal { self.inner.secrets.seal(&spec.location) } else { spec.location },
+                commitlog_dir: spec.commitlog_dir,
+                datacenter: spec.datacenter,
+                rack: spec.rack,
+                position: i as i32,
+            });
+        }
+        repo::create_source(&self.inner.db, &source, &nodes).await?;
+        repo::add_event(&self.inner.db, tenant_id, "source.created", &format!("{kind} '{name}' registered with {} node(s)", nodes.len()), None, None, Some(source.id)).await?;
+        Ok(self.view(source, nodes, &agents))
+    }
+
+    /// Registers a cluster: each node is a data directory reached by an agent.
+    pub async fn add_cluster(&self, caller: &Principal, name: &str, nodes: Vec<NodeSpec>) -> CoreResult<SourceView> {
+        if nodes.is_empty() {
+            return Err(CoreError::BadRequest("a cluster needs at least one node".into()));
+        }
+        let dcs: Vec<String> = nodes.iter().map(|n| n.datacenter.clone().unwrap_or_else(|| "dc1".into())).collect();
+        let config = serde_json::json!({ "datacenters": dcs.iter().collect::<std::collections::BTreeSet<_>>() });
+        self.create_source(caller.tenant_id, SourceKind::Cluster, name, config, nodes, false).await
+    }
+
+    /// Registers a machine: an agent's file system under a root directory.
+    pub async fn add_machine(&self, caller: &Principal, name: &str, agent: &str, root: &str) -> CoreResult<SourceView> {
+        let node = NodeSpec { name: name.to_owned(), agent: agent.to_owned(), location: root.to_owned(), commitlog_dir: None, datacenter: None, rack: None };
+        self.create_source(caller.tenant_id, SourceKind::Machine, name, serde_json::json!({ "root": root }), vec![node], false).await
+    }
+
+    /// Registers a database instance; its location is sealed at rest.
+    pub async fn add_instance(&self, caller: &Principal, spec: InstanceSpec) -> CoreResult<SourceView> {
+        let kind: DatastoreKind = spec.datastore.parse().map_err(|e: crate::sources::database::DatabaseError| CoreError::BadRequest(e.to_string()))?;
+        DatabaseLocation::new(kind, spec.location.clone()).database_name().map_err(|e| CoreError::BadRequest(e.to_string()))?;
+        let config = InstanceConfig {
+            datastore: kind.as_str().to_owned(),
+            datastore_version: spec.datastore_version,
+            flavor: spec.flavor,
+            flavor_ram_mb: spec.flavor_ram_mb,
+            volume_gb: spec.volume_gb,
+            restored_from: None,
+        };
+        let node = NodeSpec { name: spec.name.clone(), agent: spec.agent, location: spec.location, commitlog_dir: None, datacenter: None, rack: None };
+        self.create_source(caller.tenant_id, SourceKind::Instance, &spec.name, serde_json::to_value(config).expect("config"), vec![node], true).await
+    }
+
+    /// Registers an HA group of existing instances of the caller's tenant.
+    pub async fn add_ha_group(&self, caller: &Principal, name: &str, members: &[Uuid]) -> CoreResult<SourceView> {
+        if members.is_empty() {
+            return Err(CoreError::BadRequest("an HA group needs at least one instance".into()));
+        }
+        let mut specs = Vec::new();
+        for id in members {
+            let member = self.source(caller, *id).await?;
+            if member.source.kind != SourceKind::Instance {
+                return Err(CoreError::BadRequest(format!("{id} is not an instance")));
+            }
+            let node = repo::nodes_of(&self.inner.db, member.source.id).await?.into_iter().next().ok_or_else(|| CoreError::internal(anyhow::anyhow!("instance without node")))?;
+            let agent = repo::get_agent(&self.inner.db, node.agent_id).await?.map(|a| a.name).unwrap_or_else(|| LOCAL_AGENT.into());
+            specs.push(NodeSpec { name: member.source.name.clone(), agent, location: self.inner.secrets.open(&node.location)?, commitlog_dir: None, datacenter: None, rack: None });
+        }
+        let first = self.source(caller, members[0]).await?.source.config;
+        let mut config = first;
+        config["members"] = serde_json::json!(members);
+        self.create_source(caller.tenant_id, SourceKind::HaGroup, name, config, specs, true).await
+    }
+
+    /// A source of the caller's tenant, or 404.
+    pub async fn source(&self, caller: &Principal, id: Uuid) -> CoreResult<SourceView> {
+        let source = repo::get_source(&self.inner.db, tenant_scope(caller), id).await?.ok_or_else(|| CoreError::not_found("source", id.to_string()))?;
+        let nodes = repo::nodes_of(&self.inner.db, id).await?;
+        let agents = repo::list_agents(&self.inner.db, source.tenant_id).await?;
+        Ok(self.view(source, nodes, &agents))
+    }
+
+    pub async fn source_by_name(&self, caller: &Principal, kind: SourceKind, name: &str) -> CoreResult<SourceView> {
+        let found = repo::find_source_by_name(&self.inner.db, caller.tenant_id, kind, name).await?.ok_or_else(|| CoreError::not_found(kind_word(kind), name))?;
+        self.source(caller, found.id).await
+    }
+
+    pub async fn list_sources(&self, caller: &Principal, kind: Option<SourceKind>) -> CoreResult<Vec<SourceView>> {
+        let sources = repo::list_sources(&self.inner.db, Some(caller.tenant_id), kind).await?;
+        let agents = repo::list_agents(&self.inner.db, caller.tenant_id).await?;
+        let mut out = Vec::new();
+        for s in sources {
+            let nodes = repo::nodes_of(&self.inner.db, s.id).await?;
+            out.push(self.view(s, nodes, &agents));
+        }
+        Ok(out)
+    }
+
+    pub async fn events(&self, caller: &Principal, limit: u64) -> CoreResult<Vec<crate::domain::operation::Event>> {
+        repo::list_events(&self.inner.db, Some(caller.tenant_id), limit).await
+    }
+}
+
+fn kind_word(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Cluster => "cluster",
+        SourceKind::Instance => "instance",
+        SourceKind::HaGroup => "ha group",
+        SourceKind::Machine => "machine",
+    }
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|s| s.trim().to_owned())).unwrap_or_else(|| "localhost".into())
+}

@@ -1,0 +1,677 @@
+//! Operations from request to end: creating them with their tasks, handing tasks to agents,
+//! recording progress, and finishing the operation (and its backup) exactly once.
+
+use chrono::{Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{Engine, LEASE_SECS, tenant_scope};
+use crate::{
+    domain::{
+        agent::Agent,
+        backup::{Backup, BackupNode, Selection},
+        identity::Principal,
+        operation::{Assignment, Operation, OperationKind, OperationOptions, Task, TaskOutcome, TaskProgress, TaskSpec},
+        source::{InstanceConfig, Node, NodeSpec, SourceKind},
+        state::State,
+    },
+    error::{CoreError, CoreResult},
+    persistence::engine::{self as repo, OperationPatch},
+    sources::database::{DatabaseLocation, DatastoreKind},
+};
+
+/// Tasks interrupted this many times fail instead of starting again.
+const MAX_ATTEMPTS: i32 = 3;
+
+/// What a backup request asks for.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct BackupSpec {
+    pub source_id: Uuid,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// Base it on the latest completed backup of the source (unless `parent_id` names one).
+    #[serde(default)]
+    pub incremental: bool,
+    #[serde(default)]
+    pub parent_id: Option<Uuid>,
+    #[serde(default)]
+    pub selection: Selection,
+    #[serde(default)]
+    pub options: OperationOptions,
+    #[serde(default)]
+    pub plan_id: Option<Uuid>,
+}
+
+/// Where a restore writes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RestoreTarget {
+    /// The nodes the backup came from (clusters: table files back in place; machines: the root).
+    SameNodes {
+        #[serde(default)]
+        truncate: bool,
+    },
+    /// A new cluster of the same topology, one data directory per node in order.
+    NewCluster {
+        name: String,
+        locations: Vec<String>,
+    },
+    /// A directory on an agent (the backup's own agent when not named).
+    Path {
+        path: String,
+        #[serde(default)]
+        agent: Option<String>,
+        #[serde(default)]
+        overwrite: bool,
+    },
+    /// A new database instance loaded from the dump; the original is untouched.
+    NewInstance {
+        name: String,
+        #[serde(default)]
+        flavor: Option<String>,
+        #[serde(default)]
+        flavor_ram_mb: Option<u32>,
+        #[serde(default)]
+        volume_gb: Option<u32>,
+    },
+}
+
+/// What a restore request asks for.
+#[derive(Clone, Debug, Deserialize)]
+pub struct RestoreSpec {
+    pub backup_id: Uuid,
+    pub target: RestoreTarget,
+    #[serde(default)]
+    pub selection: Selection,
+    #[serde(default)]
+    pub options: OperationOptions,
+}
+
+fn new_operation(tenant_id: Uuid, kind: OperationKind, caller: &Principal, source_id: Option<Uuid>, backup_id: Option<Uuid>, options: OperationOptions, params: Value) -> Operation {
+    Operation {
+        id: Uuid::new_v4(),
+        tenant_id,
+        kind,
+        state: State::Queued,
+        source_id,
+        backup_id,
+        progress: 0.0,
+        options,
+        params,
+        result: Value::Null,
+        error: None,
+        created_by: caller.user_name.clone(),
+        created_at: Utc::now(),
+        started_at: None,
+        finished_at: None,
+    }
+}
+
+fn new_task(op: &Operation, node: Option<&Node>, agent_id: Uuid, spec: TaskSpec) -> Task {
+    Task {
+        id: Uuid::new_v4(),
+        operation_id: op.id,
+        node_id: node.map(|n| n.id),
+        node_name: node.map(|n| n.name.clone()).unwrap_or_else(|| "server".into()),
+        agent_id,
+        state: State::Queued,
+        spec,
+        progress: TaskProgress::default(),
+        attempts: 0,
+        error: None,
+        result: Value::Null,
+        created_at: Utc::now(),
+        started_at: None,
+        finished_at: None,
+    }
+}
+
+fn sum(v: &Value, key: &str) -> i64 {
+    v.get(key).and_then(Value::as_i64).unwrap_or(0)
+}
+
+impl Engine {
+    // ---- starting operations ----
+
+    /// Starts a backup: the backup and operation rows first, then one task per node.
+    pub async fn start_backup(&self, caller: &Principal, spec: BackupSpec) -> CoreResult<(Operation, Backup)> {
+        let db = &self.inner.db;
+        let source = self.source(caller, spec.source_id).await?.source;
+        if repo::has_backup_in_progress(db, source.id).await? {
+            return Err(CoreError::Unprocessable(format!("a backup of {} '{}' is already in progress", source.kind, source.name)));
+        }
+        let parent = match spec.parent_id {
+            Some(id) => {
+                let p = repo::get_backup(db, Some(source.tenant_id), id).await?.ok_or_else(|| CoreError::not_found("backup", id.to_string()))?;
+                if p.source_id != source.id || !p.state.is_success() {
+                    return Err(CoreError::BadRequest(format!("backup {id} is not a completed backup of this source")));
+                }
+                Some(p)
+            }
+            None if spec.incremental => Some(
+                repo::list_backups(db, Some(source.tenant_id), Some(source.id))
+                    .await?
+                    .into_iter()
+                    .find(|b| b.state.is_success())
+                    .ok_or_else(|| CoreError::BadRequest(format!("{} '{}' has no completed backup to base an incremental one on", source.kind, source.name)))?,
+            ),
+            None => None,
+        };
+        if source.kind == SourceKind::Machine && !spec.selection.keyspaces.is_empty() {
+            return Err(CoreError::BadRequest("keyspaces only apply to clusters".into()));
+        }
+        let mut nodes = repo::nodes_of(db, source.id).await?;
+        if source.kind == SourceKind::HaGroup {
+            nodes.truncate(1);
+        }
+        for excluded in &spec.options.excluded_nodes {
+            if !nodes.iter().any(|n| &n.name == excluded) {
+                return Err(CoreError::BadRequest(format!("excluded node '{excluded}' is not a node of '{}'", source.name)));
+            }
+        }
+        nodes.retain(|n| !spec.options.excluded_nodes.contains(&n.name));
+        if nodes.is_empty() {
+            return Err(CoreError::BadRequest("every node is excluded; nothing to back up".into()));
+        }
+
+        let now = Utc::now();
+        let backup_id = Uuid::new_v4();
+        let name = if spec.name.trim().is_empty() { format!("{}-{}", source.name, now.format("%Y%m%d-%H%M%S")) } else { spec.name.clone() };
+        let tag = spec.tag.clone().unwrap_or_else(|| backup_id.to_string());
+        let mut backup = Backup {
+            id: backup_id,
+            tenant_id: source.tenant_id,
+            source_id: source.id,
+            parent_id: parent.as_ref().map(|p| p.id),
+            plan_id: spec.plan_id,
+            operation_id: None,
+            destination_id: parent.as_ref().map(|p| p.destination_id).unwrap_or(self.inner.server_destination),
+            name,
+            description: spec.description.clone(),
+            tag,
+            selection: spec.selection.clone(),
+            state: State::Queued,
+            size_bytes: 0,
+            stored_bytes: 0,
+            file_count: 0,
+            error: None,
+            metadata: json!({
+                "source_kind": source.kind,
+                "source_name": source.name,
+                "config": source.config,
+                "nodes": nodes.iter().map(|n| json!({"id": n.id, "name": n.name, "datacenter": n.datacenter, "rack": n.rack})).collect::<Vec<_>>(),
+            }),
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+        };
+        let mut op = new_operation(source.tenant_id, OperationKind::Backup, caller, Some(source.id), Some(backup_id), spec.options.clone(), json!({ "incremental": parent.is_some() }));
+        backup.operation_id = Some(op.id);
+
+        let agents = repo::list_agents(db, source.tenant_id).await?;
+        let mut tasks = Vec::new();
+        for node in &nodes {
+            let snapshot = backup_id.to_string();
+            let node_key = node.id.to_string();
+            let parent_snapshot = parent.as_ref().map(|p| p.id.to_string());
+            let task_spec = match source.kind {
+                SourceKind::Cluster => TaskSpec::BackupClusterNode { snapshot, node_key, data_dir: node.location.clone(), selection: spec.selection.clone(), parent: parent_snapshot },
+                SourceKind::Machine => TaskSpec::BackupTree { snapshot, node_key, root: node.location.clone(), selection: spec.selection.clone(), parent: parent_snapshot },
+                SourceKind::Instance | SourceKind::HaGroup => {
+                    let config: InstanceConfig = serde_json::from_value(source.config.clone()).unwrap_or_default();
+                    TaskSpec::BackupDatabase { snapshot, node_key, datastore: config.datastore, location: node.location.clone() }
+                }
+            };
+            let mut task = new_task(&op, Some(node), node.agent_id, task_spec);
+            let up = agents.iter().find(|a| a.id == node.agent_id).is_some_and(|a| a.is_up(now));
+            if !up {
+                if !spec.options.force {
+                    return Err(CoreError::Unavailable(format!("node '{}' is down (its agent has not been heard from); use force to back up the other nodes", node.name)));
+                }
+                task.state = State::Skipped;
+                task.error = Some("node down".into());
+                task.finished_at = Some(now);
+            }
+            tasks.push(task);
+        }
+        if tasks.iter().all(|t| t.state == State::Skipped) {
+            return Err(CoreError::Unavailable("every node is down".into()));
+        }
+        op.params["nodes"] = json!(nodes.len());
+        repo::insert_operation(db, &op, &tasks, Some(&backup)).await?;
+        repo::add_event(db, source.tenant_id, "backup.started", &format!("backup '{}' of {} '{}' started", backup.name, source.kind, source.name), Some(op.id), Some(backup.id), Some(source.id)).await?;
+        self.wake_local();
+        Ok((op, backup))
+    }
+
+    /// Starts a restore of a completed backup.
+    pub async fn start_restore(&self, caller: &Principal, spec: RestoreSpec) -> CoreResult<Operation> {
+        let db = &self.inner.db;
+        let backup = self.backup(caller, spec.backup_id).await?;
+        if !backup.state.is_success() {
+            return Err(CoreError::Unprocessable(format!("backup {} is {}, not complete; only complete backups can be restored", backup.id, backup.state)));
+        }
+        let source = repo::get_source(db, Some(backup.tenant_id), backup.source_id).await?.ok_or_else(|| CoreError::not_found("source", backup.source_id.to_string()))?;
+        let parts: Vec<BackupNode> = repo::backup_nodes_of(db, backup.id).await?.into_iter().filter(|n| n.state.is_success()).collect();
+        let original_nodes = repo::nodes_of(db, source.id).await?;
+        let mut op = new_operation(backup.tenant_id, OperationKind::Restore, caller, Some(source.id), Some(backup.id), spec.options.clone(), serde_json::to_value(&spec.target).unwrap_or(Value::Null));
+        let mut tasks = Vec::new();
+        let snapshot = backup.id.to_string();
+        let node_of = |part: &BackupNode| original_nodes.iter().find(|n| n.id == part.node_id).cloned();
+        match &spec.target {
+            RestoreTarget::SameNodes { truncate } => {
+                for part in &parts {
+                    let node = node_of(part).ok_or_else(|| CoreError::Conflict(format!("node '{}' no longer exists; restore to a new cluster instead", part.node_name)))?;
+                    let task_spec = match source.kind {
+                        SourceKind::Cluster => TaskSpec::RestoreClusterNode {
+                            snapshot: snapshot.clone(),
+                            node_key: part.node_id.to_string(),
+                            data_dir: node.location.clone(),
+                            selection: spec.selection.clone(),
+                            truncate: *truncate,
+                        },
+                        SourceKind::Machine => TaskSpec::RestoreTree { snapshot: snapshot.clone(), node_key: part.node_id.to_string(), target: node.location.clone(), include: spec.selection.include.clone(), overwrite: true },
+                        _ => return Err(CoreError::BadRequest("a database backup restores into a new instance".into())),
+                    };
+                    tasks.push(new_task(&op, Some(&node), node.agent_id, task_spec));
+                }
+            }
+            RestoreTarget::NewCluster { name, locations } => {
+                if source.kind != SourceKind::Cluster {
+                    return Err(CoreError::BadRequest("only cluster backups restore into a new cluster".into()));
+                }
+                if locations.len() != parts.len() {
+                    return Err(CoreError::BadRequest(format!("the backup has {} node(s); give exactly that many data directories", parts.len())));
+                }
+                let agents = repo::list_agents(db, backup.tenant_id).await?;
+                let specs: Vec<NodeSpec> = parts
+                    .iter()
+                    .zip(locations)
+                    .map(|(part, location)| {
+                        let old = node_of(part);
+                        NodeSpec {
+                            name: part.node_name.clone(),
+                            agent: old.as_ref().and_then(|o| agents.iter().find(|a| a.id == o.agent_id)).map(|a| a.name.clone()).unwrap_or_else(crate::domain::source::local_agent),
+                            location: location.clone(),
+                            commitlog_dir: None,
+                            datacenter: old.as_ref().and_then(|o| o.datacenter.clone()),
+                            rack: old.as_ref().and_then(|o| o.rack.clone()),
+                        }
+                    })
+                    .collect();
+                let mut config = source.config.clone();
+                config["restored_from"] = json!(backup.id);
+                let created = self.create_source(backup.tenant_id, SourceKind::Cluster, name, config, specs, false).await?;
+                let new_nodes = repo::nodes_of(db, created.source.id).await?;
+                for (part, node) in parts.iter().zip(&new_nodes) {
+                    let task_spec = TaskSpec::RestoreClusterNode { snapshot: snapshot.clone(), node_key: part.node_id.to_string(), data_dir: node.location.clone(), selection: spec.selection.clone(), truncate: false };
+                    tasks.push(new_task(&op, Some(node), node.agent_id, task_spec));
+                }
+                op.result = json!({ "source_id": created.source.id, "name": name });
+            }
+            RestoreTarget::Path { path, agent, overwrite } => {
+                if matches!(source.kind, SourceKind::Instance | SourceKind::HaGroup) {
+                    return Err(CoreError::BadRequest("a database backup restores into a new instance".into()));
+                }
+                for part in &parts {
+                    let node = node_of(part);
+                    let agent_id = match agent {
+                        Some(name) => self.agent_named(backup.tenant_id, name).await?.id,
+                        None => node.as_ref().map(|n| n.agent_id).ok_or_else(|| CoreError::BadRequest("name the agent to restore on".into()))?,
+                    };
+                    let target = if parts.len() > 1 { format!("{}/{}", path.trim_end_matches('/'), part.node_name) } else { path.clone() };
+                    let task_spec = TaskSpec::RestoreTree { snapshot: snapshot.clone(), node_key: part.node_id.to_string(), target, include: spec.selection.include.clone(), overwrite: *overwrite };
+                    let mut task = new_task(&op, node.as_ref(), agent_id, task_spec);
+                    task.node_name = part.node_name.clone();
+                    tasks.push(task);
+                }
+            }
+            RestoreTarget::NewInstance { name, flavor, flavor_ram_mb, volume_gb } => {
+                if !matches!(source.kind, SourceKind::Instance | SourceKind::HaGroup) {
+                    return Err(CoreError::BadRequest("only database backups restore into a new instance".into()));
+                }
+                let part = parts.first().ok_or_else(|| CoreError::Unprocessable("the backup holds no data".into()))?;
+                let node = node_of(part).ok_or_else(|| CoreError::Conflict("the backed-up instance no longer exists".into()))?;
+                let mut config: InstanceConfig = serde_json::from_value(source.config.clone()).unwrap_or_default();
+                let kind: DatastoreKind = config.datastore.parse().map_err(|e: crate::sources::database::DatabaseError| CoreError::internal(anyhow::Error::new(e)))?;
+                let original = DatabaseLocation::new(kind, self.inner.secrets.open(&node.location)?);
+                let db_name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).take(40).collect();
+                let db_name = format!("restored_{db_name}_{}", &Uuid::new_v4().simple().to_string()[..8]);
+                let target = original.with_database_name(&db_name).map_err(|e| CoreError::BadRequest(e.to_string()))?;
+                if let Some(f) = flavor {
+                    config.flavor = f.clone();
+                }
+                if let Some(r) = flavor_ram_mb {
+                    config.flavor_ram_mb = *r;
+                }
+                if let Some(v) = volume_gb {
+                    config.volume_gb = *v;
+                }
+                config.restored_from = Some(backup.id);
+                let agent = repo::get_agent(db, node.agent_id).await?.map(|a| a.name).unwrap_or_else(crate::domain::source::local_agent);
+                let node_spec = NodeSpec { name: name.clone(), agent, location: target.location.clone(), commitlog_dir: None, datacenter: None, rack: None };
+                let created = self.create_source(backup.tenant_id, SourceKind::Instance, name, serde_json::to_value(&config).expect("config"), vec![node_spec], true).await?;
+                let new_node = repo::nodes_of(db, created.source.id).await?.into_iter().next().ok_or_else(|| CoreError::internal(anyhow::anyhow!("new instance without node")))?;
+                let task_spec = TaskSpec::RestoreDatabase { snapshot: snapshot.clone(), node_key: part.node_id.to_string(), datastore: config.datastore.clone(), target: new_node.location.clone() };
+                tasks.push(new_task(&op, Some(&new_node), new_node.agent_id, task_spec));
+                op.result = json!({ "source_id": created.source.id, "name": name });
+            }
+        }
+        if tasks.is_empty() {
+            return Err(CoreError::Unprocessable("the backup holds no node data to restore".into()));
+        }
+        repo::insert_operation(db, &op, &tasks, None).await?;
+        repo::add_event(db, backup.tenant_id, "restore.started", &format!("restore of backup '{}' started", backup.name), Some(op.id), Some(backup.id), Some(source.id)).await?;
+        self.wake_local();
+        Ok(op)
+    }
+
+    /// Starts a verification: every chunk of the backup is re-read and its hash checked.
+    pub async fn start_verify(&self, caller: &Principal, backup_id: Uuid) -> CoreResult<Operation> {
+        let backup = self.backup(caller, backup_id).await?;
+        if !backup.state.is_success() {
+            return Err(CoreError::Unprocessable(format!("backup {} is {}; only complete backups can be verified", backup.id, backup.state)));
+        }
+        let local = self.local_agent(backup.tenant_id).await?;
+        let op = new_operation(backup.tenant_id, OperationKind::Verify, caller, Some(backup.source_id), Some(backup.id), OperationOptions::default(), Value::Null);
+        let task = new_task(&op, None, local.id, TaskSpec::Verify { snapshot: backup.id.to_string() });
+        repo::insert_operation(&self.inner.db, &op, &[task], None).await?;
+        self.wake_local();
+        Ok(op)
+    }
+
+    /// Deletes a backup and every incremental built on it; their data goes unless other backups use it.
+    pub async fn delete_backup(&self, caller: &Principal, backup_id: Uuid) -> CoreResult<Operation> {
+        let db = &self.inner.db;
+        let backup = self.backup(caller, backup_id).await?;
+        let mut doomed = vec![backup.clone()];
+        let mut i = 0;
+        while i < doomed.len() {
+            let children = repo::children_of(db, doomed[i].id).await?;
+            doomed.extend(children);
+            i += 1;
+        }
+        if let Some(busy) = doomed.iter().find(|b| !b.state.is_terminal()) {
+            return Err(CoreError::Unprocessable(format!("backup {} is still {}; wait for it to end", busy.id, busy.state)));
+        }
+        let local = self.local_agent(backup.tenant_id).await?;
+        let ids: Vec<Uuid> = doomed.iter().map(|b| b.id).collect();
+        let op = new_operation(backup.tenant_id, OperationKind::Delete, caller, Some(backup.source_id), Some(backup.id), OperationOptions::default(), json!({ "backups": ids }));
+        let task = new_task(&op, None, local.id, TaskSpec::DeleteSnapshots { snapshots: ids.iter().map(Uuid::to_string).collect() });
+        repo::insert_operation(db, &op, &[task], None).await?;
+        repo::add_event(db, backup.tenant_id, "backup.deleting", &format!("deleting backup '{}' and {} incremental(s)", backup.name, ids.len() - 1), Some(op.id), Some(backup.id), Some(backup.source_id)).await?;
+        self.wake_local();
+        Ok(op)
+    }
+
+    /// Asks an operation to stop: queued tasks end at once, running ones at their next report.
+    pub async fn cancel(&self, caller: &Principal, operation_id: Uuid) -> CoreResult<Operation> {
+        let db = &self.inner.db;
+        let op = self.operation(caller, operation_id).await?;
+        if op.state.is_terminal() {
+            return Err(CoreError::Unprocessable(format!("operation {} already ended ({})", op.id, op.state)));
+        }
+        repo::request_task_cancel(db, op.id).await?;
+        for t in repo::tasks_of(db, op.id).await? {
+            repo::set_task_state(db, t.id, &[State::Queued], State::Cancelled, Some("cancelled before it started".into())).await?;
+        }
+        repo::transition_operation(db, op.id, &[State::Running], State::Cancelling, OperationPatch::default()).await?;
+        self.maybe_finish(op.id).await?;
+        self.operation(caller, operation_id).await
+    }
+
+    // ---- reading ----
+
+    pub async fn backup(&self, caller: &Principal, id: Uuid) -> CoreResult<Backup> {
+        repo::get_backup(&self.inner.db, tenant_scope(caller), id).await?.ok_or_else(|| CoreError::not_found("backup", id.to_string()))
+    }
+
+    pub async fn backups(&self, caller: &Principal, source_id: Option<Uuid>) -> CoreResult<Vec<Backup>> {
+        repo::list_backups(&self.inner.db, Some(caller.tenant_id), source_id).await
+    }
+
+    pub async fn backup_nodes(&self, caller: &Principal, id: Uuid) -> CoreResult<Vec<BackupNode>> {
+        self.backup(caller, id).await?;
+        repo::backup_nodes_of(&self.inner.db, id).await
+    }
+
+    pub async fn operation(&self, caller: &Principal, id: Uuid) -> CoreResult<Operation> {
+        repo::get_operation(&self.inner.db, tenant_scope(caller), id).await?.ok_or_else(|| CoreError::not_found("operation", id.to_string()))
+    }
+
+    pub async fn operations(&self, caller: &Principal, limit: u64) -> CoreResult<Vec<Operation>> {
+        repo::list_operations(&self.inner.db, Some(caller.tenant_id), limit).await
+    }
+
+    pub async fn tasks(&self, caller: &Principal, operation_id: Uuid) -> CoreResult<Vec<Task>> {
+        self.operation(caller, operation_id).await?;
+        let mut tasks = repo::tasks_of(&self.inner.db, operation_id).await?;
+        for t in &mut tasks {
+            hide_secrets(&mut t.spec);
+        }
+        Ok(tasks)
+    }
+
+    // ---- agents' side ----
+
+    /// Hands the agent its oldest queued task, with a lease; `None` when it has nothing to do.
+    pub async fn claim(&self, agent: &Agent) -> CoreResult<Option<Assignment>> {
+        let db = &self.inner.db;
+        repo::touch_agent(db, agent.id, None).await?;
+        let Some(task) = repo::claim_task(db, agent.id, &self.inner.owner, Duration::seconds(LEASE_SECS)).await? else { return Ok(None) };
+        let Some(op) = repo::get_operation(db, None, task.operation_id).await? else { return Ok(None) };
+        repo::transition_operation(db, op.id, &[State::Queued], State::Running, OperationPatch { started: true, ..Default::default() }).await?;
+        if let Some(backup_id) = op.backup_id.filter(|_| op.kind == OperationKind::Backup)
+            && let Some(mut b) = repo::get_backup(db, None, backup_id).await?
+            && b.state == State::Queued
+        {
+            b.state = State::Running;
+            b.updated_at = Utc::now();
+            repo::save_backup(db, &b).await?;
+        }
+        let destination_id = match op.backup_id {
+            Some(id) => repo::get_backup(db, None, id).await?.map(|b| b.destination_id).unwrap_or(self.inner.server_destination),
+            None => self.inner.server_destination,
+        };
+        let mut spec = task.spec.clone();
+        match &mut spec {
+            TaskSpec::BackupDatabase { location, .. } | TaskSpec::RestoreDatabase { target: location, .. } => *location = self.inner.secrets.open(location)?,
+            _ => {}
+        }
+        Ok(Some(Assignment {
+            task_id: task.id,
+            operation_id: op.id,
+            destination_id,
+            spec,
+            throttle_bytes_per_sec: op.options.throttle_bytes_per_sec,
+            store_key: self.inner.stores.key().map(hex::encode),
+            lease_secs: LEASE_SECS as u64,
+        }))
+    }
+
+    /// Records progress; answers whether the agent should stop (cancelled, or no longer its task).
+    pub async fn report(&self, agent: &Agent, task_id: Uuid, progress: &TaskProgress) -> CoreResult<bool> {
+        let db = &self.inner.db;
+        repo::touch_agent(db, agent.id, None).await?;
+        let Some(cancel) = repo::report_progress(db, task_id, agent.id, progress, Duration::seconds(LEASE_SECS)).await? else { return Ok(true) };
+        if let Some(task) = repo::get_task(db, task_id).await? {
+            self.update_progress(task.operation_id).await?;
+        }
+        Ok(cancel)
+    }
+
+    /// Records how a task ended and finishes its operation when it was the last.
+    pub async fn finish(&self, agent: &Agent, task_id: Uuid, outcome: TaskOutcome) -> CoreResult<()> {
+        let db = &self.inner.db;
+        let task = repo::get_task(db, task_id).await?.filter(|t| t.agent_id == agent.id).ok_or_else(|| CoreError::not_found("task", task_id.to_string()))?;
+        if !repo::finish_task(db, task_id, agent.id, &outcome).await? {
+            return Err(CoreError::Conflict(format!("task {task_id} is no longer running on this agent")));
+        }
+        self.maybe_finish(task.operation_id).await
+    }
+
+    async fn update_progress(&self, operation_id: Uuid) -> CoreResult<()> {
+        let tasks = repo::tasks_of(&self.inner.db, operation_id).await?;
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let mean = tasks.iter().map(|t| if t.state.is_terminal() { 1.0 } else { t.progress.fraction() }).sum::<f64>() / tasks.len() as f64;
+        repo::set_operation_progress(&self.inner.db, operation_id, mean).await
+    }
+
+    /// Ends the operation when all its tasks have ended; exactly one caller does the ending.
+    pub(crate) async fn maybe_finish(&self, operation_id: Uuid) -> CoreResult<()> {
+        let db = &self.inner.db;
+        let tasks = repo::tasks_of(db, operation_id).await?;
+        if tasks.iter().any(|t| !t.state.is_terminal()) {
+            return self.update_progress(operation_id).await;
+        }
+        let Some(op) = repo::get_operation(db, None, operation_id).await? else { return Ok(()) };
+        if op.state.is_terminal() {
+            return Ok(());
+        }
+        let cancelled = tasks.iter().any(|t| t.state == State::Cancelled);
+        let failed: Vec<&Task> = tasks.iter().filter(|t| t.state == State::Failed).collect();
+        let partial = tasks.iter().any(|t| matches!(t.state, State::SucceededWithErrors | State::Skipped));
+        let state = if !failed.is_empty() {
+            State::Failed
+        } else if cancelled {
+            State::Cancelled
+        } else if partial {
+            State::SucceededWithErrors
+        } else {
+            State::Succeeded
+        };
+        let error = if failed.is_empty() { None } else { Some(failed.iter().map(|t| format!("{}: {}", t.node_name, t.error.as_deref().unwrap_or("failed"))).collect::<Vec<_>>().join("; ")) };
+        let result = match op.kind {
+            OperationKind::Verify | OperationKind::Delete => tasks.first().map(|t| t.result.clone()).unwrap_or(Value::Null),
+            _ => {
+                let mut r = if op.result.is_object() { op.result.clone() } else { json!({}) };
+                r["files"] = json!(tasks.iter().map(|t| sum(&t.result, "files")).sum::<i64>());
+                r["bytes"] = json!(tasks.iter().map(|t| sum(&t.result, "bytes")).sum::<i64>());
+                r
+            }
+        };
+        let patch = OperationPatch { progress: Some(1.0), error: error.clone(), result: Some(result), started: op.started_at.is_none() };
+        if !repo::transition_operation(db, op.id, &[State::Queued, State::Running, State::Cancelling], state, patch).await? {
+            return Ok(());
+        }
+        match op.kind {
+            OperationKind::Backup => self.finish_backup(&op, &tasks, state, error).await?,
+            OperationKind::Delete => self.finish_delete(&op, state, error).await?,
+            _ => {
+                let msg = format!("{} {}{}", op.kind, state, error.map(|e| format!(": {e}")).unwrap_or_default());
+                repo::add_event(db, op.tenant_id, &format!("{}.{}", op.kind, state), &msg, Some(op.id), op.backup_id, op.source_id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn finish_backup(&self, op: &Operation, tasks: &[Task], state: State, error: Option<String>) -> CoreResult<()> {
+        let db = &self.inner.db;
+        let Some(backup_id) = op.backup_id else { return Ok(()) };
+        let Some(mut backup) = repo::get_backup(db, None, backup_id).await? else { return Ok(()) };
+        for t in tasks {
+            if let Some(node_id) = t.node_id {
+                let node = BackupNode {
+                    backup_id,
+                    node_id,
+                    node_name: t.node_name.clone(),
+                    state: t.state,
+                    files: sum(&t.result, "files"),
+                    bytes: sum(&t.result, "bytes"),
+                    stored_bytes: sum(&t.result, "stored_bytes"),
+                    detail: json!({ "tables": t.result.get("tables").cloned().unwrap_or(json!({})), "errors": t.result.get("errors").cloned().unwrap_or(json!([])), "error": t.error }),
+                };
+                repo::save_backup_node(db, &node).await?;
+            }
+        }
+        backup.state = state;
+        backup.error = error;
+        backup.size_bytes = tasks.iter().map(|t| sum(&t.result, "bytes")).sum();
+        backup.stored_bytes = tasks.iter().map(|t| sum(&t.result, "stored_bytes")).sum();
+        backup.file_count = tasks.iter().map(|t| sum(&t.result, "files")).sum();
+        backup.updated_at = Utc::now();
+        if state.is_success() {
+            backup.completed_at = Some(backup.updated_at);
+        } else {
+            // Manifests a failed backup left behind would keep its chunks alive; drop them.
+            match self.inner.stores.store(backup.destination_id, backup.tenant_id).await {
+                Ok(store) => {
+                    if let Err(e) = store.delete_snapshot(&backup.id.to_string()).await {
+                        tracing::warn!(backup = %backup.id, error = %e, "could not remove the manifests of a failed backup");
+                    }
+                }
+                Err(e) => tracing::warn!(backup = %backup.id, error = %e, "could not open the store to clean up a failed backup"),
+            }
+        }
+        repo::save_backup(db, &backup).await?;
+        let msg = format!("backup '{}' {}{}", backup.name, state, backup.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default());
+        repo::add_event(db, backup.tenant_id, &format!("backup.{state}"), &msg, Some(op.id), Some(backup.id), Some(backup.source_id)).await
+    }
+
+    async fn finish_delete(&self, op: &Operation, state: State, error: Option<String>) -> CoreResult<()> {
+        let db = &self.inner.db;
+        let ids: Vec<Uuid> = op.params.get("backups").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+        for id in ids.iter().rev() {
+            if state.is_success() {
+                repo::delete_backup_row(db, *id).await?;
+            } else if let Some(mut b) = repo::get_backup(db, None, *id).await? {
+                b.state = State::DeleteFailed;
+                b.error = error.clone();
+                repo::save_backup(db, &b).await?;
+            }
+        }
+        let msg = if state.is_success() { format!("deleted {} backup(s)", ids.len()) } else { format!("delete failed: {}", error.unwrap_or_default()) };
+        repo::add_event(db, op.tenant_id, &format!("delete.{state}"), &msg, Some(op.id), op.backup_id, op.source_id).await
+    }
+
+    // ---- recovery ----
+
+    /// After a restart: tasks this server's agents were running were interrupted; they start
+    /// again (up to three attempts) or fail. Operations whose tasks all ended are finished.
+    pub async fn recover(&self) -> CoreResult<()> {
+        let db = &self.inner.db;
+        for op in repo::operations_in(db, &[State::Queued, State::Running, State::Cancelling]).await? {
+            let local = self.local_agent(op.tenant_id).await?;
+            for t in repo::running_tasks_of_agent(db, local.id).await? {
+                self.requeue_or_fail(&t, "the server restarted while it ran").await?;
+            }
+            self.maybe_finish(op.id).await?;
+        }
+        Ok(())
+    }
+
+    /// Gives tasks whose agent stopped reporting to their agent again, or fails them.
+    pub async fn reap_expired(&self) -> CoreResult<()> {
+        for t in repo::expired_tasks(&self.inner.db).await? {
+            self.requeue_or_fail(&t, "its agent stopped reporting").await?;
+            self.maybe_finish(t.operation_id).await?;
+        }
+        Ok(())
+    }
+
+    async fn requeue_or_fail(&self, t: &Task, why: &str) -> CoreResult<()> {
+        let db = &self.inner.db;
+        if t.attempts >= MAX_ATTEMPTS {
+            repo::set_task_state(db, t.id, &[State::Running], State::Failed, Some(format!("interrupted {} times; last because {why}", t.attempts))).await?;
+        } else {
+            tracing::warn!(task = %t.id, node = %t.node_name, "task interrupted ({why}); queued again");
+            repo::set_task_state(db, t.id, &[State::Running], State::Queued, None).await?;
+            self.wake_local();
+        }
+        Ok(())
+    }
+}
+
+/// Removes connection strings from task specs shown to users.
+fn hide_secrets(spec: &mut TaskSpec) {
+    if let TaskSpec::BackupDatabase { location, .. } | TaskSpec::RestoreDatabase { target: location, .. } = spec {
+        *location = "<sealed>".into();
+    }
+}

@@ -1,0 +1,210 @@
+//! Running one task beside the data: what every agent does, in-process or remote. The task's
+//! spec carries everything needed; the store is handed in already opened.
+
+use std::{
+    collections::BTreeMap,
+    io::Read,
+    path::Path,
+    sync::{Arc, atomic::Ordering},
+};
+
+use serde_json::{Value, json};
+
+use crate::{
+    domain::{
+        operation::{Assignment, TaskOutcome, TaskProgress, TaskSpec},
+        state::State,
+    },
+    sources::{
+        cluster,
+        database::{self, DatabaseLocation, DumpStream},
+        tree,
+    },
+    store::{BackupRequest, EntryKind, Item, ItemSource, Manifest, Progress, RestoreRequest, Store, StoreError},
+};
+
+/// The file name a database dump has inside its snapshot.
+pub const DUMP_ENTRY: &str = "dump";
+
+/// A failed task with its message.
+struct Failed(String);
+
+impl From<StoreError> for Failed {
+    fn from(e: StoreError) -> Self {
+        Failed(e.to_string())
+    }
+}
+
+impl From<crate::sources::SourceError> for Failed {
+    fn from(e: crate::sources::SourceError) -> Self {
+        Failed(e.to_string())
+    }
+}
+
+impl From<database::DatabaseError> for Failed {
+    fn from(e: database::DatabaseError) -> Self {
+        Failed(e.to_string())
+    }
+}
+
+/// The live counters of a running task as a report.
+pub fn snapshot(progress: &Progress) -> TaskProgress {
+    TaskProgress {
+        files_total: progress.files_total.load(Ordering::Relaxed) as i64,
+        files_done: progress.files_done.load(Ordering::Relaxed) as i64,
+        bytes_total: progress.bytes_total.load(Ordering::Relaxed) as i64,
+        bytes_done: progress.bytes_done.load(Ordering::Relaxed) as i64,
+    }
+}
+
+/// Runs a task to its end. Never panics on bad input: every failure becomes a Failed outcome.
+pub async fn execute(assignment: &Assignment, store: Arc<Store>, progress: Arc<Progress>) -> TaskOutcome {
+    let result = run(assignment, &store, &progress).await;
+    let (state, error, result) = match result {
+        Ok((state, value)) => (state, None, value),
+        Err(Failed(msg)) if progress.is_cancelled() => (State::Cancelled, Some(msg), Value::Null),
+        Err(Failed(msg)) => (State::Failed, Some(msg), Value::Null),
+    };
+    TaskOutcome { state, error, progress: snapshot(&progress), result }
+}
+
+/// Counts of a written manifest, and per keyspace.table detail for cluster nodes.
+fn backup_result(manifest: &Manifest, per_table: bool) -> Value {
+    let mut detail: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    if per_table {
+        for e in manifest.entries.iter().filter(|e| e.kind == EntryKind::File) {
+            let mut parts = e.path.split('/');
+            if let (Some(ks), Some(dir)) = (parts.next(), parts.next()) {
+                let entry = detail.entry(format!("{ks}.{}", cluster::table_name(dir))).or_default();
+                entry.0 += 1;
+                entry.1 += e.size;
+            }
+        }
+    }
+    let t = &manifest.totals;
+    json!({
+        "files": t.files,
+        "bytes": t.bytes,
+        "stored_bytes": t.new_bytes_stored,
+        "new_chunks": t.new_chunks,
+        "reused_chunks": t.reused_chunks,
+        "unchanged_files": t.unchanged_files,
+        "errors": manifest.errors.iter().map(|e| json!({"path": e.path, "message": e.message})).collect::<Vec<_>>(),
+        "tables": detail.into_iter().map(|(k, (files, bytes))| (k, json!({"files": files, "bytes": bytes}))).collect::<serde_json::Map<_, _>>(),
+    })
+}
+
+fn done(manifest: &Manifest, per_table: bool) -> (State, Value) {
+    let state = if manifest.errors.is_empty() { State::Succeeded } else { State::SucceededWithErrors };
+    (state, backup_result(manifest, per_table))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Failed> + Send + 'static) -> Result<T, Failed> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Failed(format!("worker thread failed: {e}")))?
+}
+
+/// A dump as a reader that fails at its end when the dumper failed, so a broken dump never
+/// becomes a complete backup.
+struct CheckedDump(Option<DumpStream>);
+
+impl Read for CheckedDump {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(stream) = self.0.as_mut() else { return Ok(0) };
+        let n = stream.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            let stream = self.0.take().expect("checked above");
+            stream.finish().map_err(std::io::Error::other)?;
+        }
+        Ok(n)
+    }
+}
+
+async fn run(a: &Assignment, store: &Arc<Store>, progress: &Arc<Progress>) -> Result<(State, Value), Failed> {
+    let throttle = a.throttle_bytes_per_sec;
+    match &a.spec {
+        TaskSpec::BackupTree { snapshot, node_key, root, selection, parent } => {
+            let (root, selection) = (root.clone(), selection.clone());
+            let items = blocking(move || Ok(tree::scan(Path::new(&root), &selection)?)).await?;
+            let req = BackupRequest { snapshot: snapshot.clone(), node: node_key.clone(), items, parent: parent.clone(), metadata: json!({}), throttle_bytes_per_sec: throttle };
+            Ok(done(&store.backup(req, progress.clone()).await?, false))
+        }
+        TaskSpec::BackupClusterNode { snapshot, node_key, data_dir, selection, parent } => {
+            let (dir, sel) = (data_dir.clone(), selection.clone());
+            let items = blocking(move || Ok(cluster::scan(Path::new(&dir), &sel)?)).await?;
+            let req = BackupRequest { snapshot: snapshot.clone(), node: node_key.clone(), items, parent: parent.clone(), metadata: json!({}), throttle_bytes_per_sec: throttle };
+            Ok(done(&store.backup(req, progress.clone()).await?, true))
+        }
+        TaskSpec::BackupDatabase { snapshot, node_key, datastore, location } => {
+            let kind = datastore.parse::<database::DatastoreKind>()?;
+            let stream = database::start_dump(&DatabaseLocation::new(kind, location.clone())).await?;
+            let item = Item { path: DUMP_ENTRY.into(), source: ItemSource::Stream(Box::new(CheckedDump(Some(stream)))), size: 0, mode: 0o600, mtime_ns: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) };
+            let req = BackupRequest {
+                snapshot: snapshot.clone(),
+                node: node_key.clone(),
+                items: vec![item],
+                parent: None,
+                metadata: json!({ "datastore": datastore }),
+                throttle_bytes_per_sec: throttle,
+            };
+            Ok(done(&store.backup(req, progress.clone()).await?, false))
+        }
+        TaskSpec::RestoreTree { snapshot, node_key, target, include, overwrite } => {
+            let req = RestoreRequest { snapshot: snapshot.clone(), node: node_key.clone(), target: target.into(), include: include.clone(), overwrite: *overwrite, throttle_bytes_per_sec: throttle };
+            let summary = store.restore(req, progress.clone()).await?;
+            Ok((State::Succeeded, json!({ "files": summary.files, "bytes": summary.bytes, "skipped": summary.skipped })))
+        }
+        TaskSpec::RestoreClusterNode { snapshot, node_key, data_dir, selection, truncate } => {
+            let manifest = store.manifest(snapshot, node_key).await?;
+            let include: Vec<String> = manifest
+                .entries
+                .iter()
+                .filter(|e| e.kind == EntryKind::Dir && e.path.matches('/').count() == 1)
+                .filter(|e| {
+                    let (ks, dir) = e.path.split_once('/').unwrap_or_default();
+                    cluster::selected(selection, ks, cluster::table_name(dir))
+                })
+                .map(|e| e.path.clone())
+                .collect();
+            if include.is_empty() {
+                return Err(Failed("the backup holds none of the selected keyspaces or tables".into()));
+            }
+            std::fs::create_dir_all(data_dir).map_err(|e| Failed(format!("{data_dir}: {e}")))?;
+            if *truncate {
+                let (dir, sel) = (data_dir.clone(), selection.clone());
+                blocking(move || Ok(cluster::truncate(Path::new(&dir), &sel)?)).await?;
+            }
+            let req = RestoreRequest { snapshot: snapshot.clone(), node: node_key.clone(), target: data_dir.into(), include, overwrite: true, throttle_bytes_per_sec: throttle };
+            let summary = store.restore(req, progress.clone()).await?;
+            Ok((State::Succeeded, json!({ "files": summary.files, "bytes": summary.bytes })))
+        }
+        TaskSpec::RestoreDatabase { snapshot, node_key, datastore, target } => {
+            let kind = datastore.parse::<database::DatastoreKind>()?;
+            let location = DatabaseLocation::new(kind, target.clone());
+            let sink = database::start_load(&location).await?;
+            let outcome = store.read_entry(snapshot, node_key, DUMP_ENTRY, sink).await;
+            match outcome {
+                Ok((sink, bytes)) => {
+                    blocking(move || Ok(sink.finish()?)).await?;
+                    progress.bytes_done.store(bytes, Ordering::Relaxed);
+                    Ok((State::Succeeded, json!({ "bytes": bytes, "database": location.redacted() })))
+                }
+                Err(e) => {
+                    let _ = database::drop_database(&location).await;
+                    Err(e.into())
+                }
+            }
+        }
+        TaskSpec::Verify { snapshot } => {
+            let report = store.verify(snapshot).await?;
+            let value = serde_json::to_value(&report).unwrap_or(Value::Null);
+            if report.ok() { Ok((State::Succeeded, value)) } else { Err(Failed(report.problems.join("; "))) }
+        }
+        TaskSpec::DeleteSnapshots { snapshots } => {
+            for s in snapshots {
+                store.delete_snapshot(s).await?;
+            }
+            let report = store.gc().await?;
+            Ok((State::Succeeded, serde_json::to_value(report).unwrap_or(Value::Null)))
+        }
+    }
+}

@@ -1,0 +1,714 @@
+//! Queries for the engine: agents, destinations, sources and nodes, backups, operations, tasks
+//! and events. Task claiming takes a row lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, Statement, TransactionTrait,
+    sea_query::{Expr, ExprTrait},
+};
+use uuid::Uuid;
+
+use super::{
+    Db,
+    entities::{agents, backup_nodes, backups, destinations, events, nodes, operations, sources, tasks},
+};
+use crate::{
+    domain::{
+        agent::Agent,
+        backup::{Backup, BackupNode, Selection},
+        operation::{Event, Operation, OperationKind, Task, TaskOutcome, TaskProgress, TaskSpec},
+        source::{Node, Source, SourceKind},
+        state::State,
+    },
+    error::{CoreError, CoreResult},
+};
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> CoreError {
+    CoreError::internal(anyhow::anyhow!("stored {what} is unreadable: {e}"))
+}
+
+fn state(s: &str) -> CoreResult<State> {
+    s.parse().map_err(|e| corrupt("state", e))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, v: serde_json::Value) -> CoreResult<T> {
+    serde_json::from_value(v).map_err(|e| corrupt(what, e))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).expect("domain values serialise")
+}
+
+// ---- agents ----
+
+fn agent(m: agents::Model) -> Agent {
+    Agent { id: m.id, tenant_id: m.tenant_id, name: m.name, hostname: m.hostname, last_seen_at: m.last_seen_at, created_at: m.created_at }
+}
+
+/// The agent `name` of a tenant, created on first use.
+pub async fn get_or_create_agent(db: &Db, tenant_id: Uuid, name: &str, hostname: &str) -> CoreResult<Agent> {
+    if let Some(found) = agent_by_name(db, tenant_id, name).await? {
+        return Ok(found);
+    }
+    let row = agents::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        tenant_id: Set(tenant_id),
+        name: Set(name.to_owned()),
+        hostname: Set(hostname.to_owned()),
+        last_seen_at: Set(None),
+        created_at: Set(Utc::now()),
+    };
+    match row.insert(db).await {
+        Ok(m) => Ok(agent(m)),
+        Err(_) => agent_by_name(db, tenant_id, name).await?.ok_or_else(|| CoreError::Conflict(format!("agent '{name}' could not be created"))),
+    }
+}
+
+pub async fn agent_by_name(db: &Db, tenant_id: Uuid, name: &str) -> CoreResult<Option<Agent>> {
+    let row = agents::Entity::find().filter(agents::Column::TenantId.eq(tenant_id)).filter(agents::Column::Name.eq(name)).one(db).await?;
+    Ok(row.map(agent))
+}
+
+/// Agents of every tenant with this name (the server's `local` agents).
+pub async fn agents_named(db: &Db, name: &str) -> CoreResult<Vec<Agent>> {
+    Ok(agents::Entity::find().filter(agents::Column::Name.eq(name)).all(db).await?.into_iter().map(agent).collect())
+}
+
+pub async fn get_agent(db: &Db, id: Uuid) -> CoreResult<Option<Agent>> {
+    Ok(agents::Entity::find_by_id(id).one(db).await?.map(agent))
+}
+
+pub async fn list_agents(db: &Db, tenant_id: Uuid) -> CoreResult<Vec<Agent>> {
+    Ok(agents::Entity::find().filter(agents::Column::TenantId.eq(tenant_id)).order_by_asc(agents::Column::Name).all(db).await?.into_iter().map(agent).collect())
+}
+
+pub async fn touch_agent(db: &Db, id: Uuid, hostname: Option<&str>) -> CoreResult<()> {
+    let mut update = agents::Entity::update_many().col_expr(agents::Column::LastSeenAt, Expr::value(Utc::now())).filter(agents::Column::Id.eq(id));
+    if let Some(h) = hostname {
+        update = update.col_expr(agents::Column::Hostname, Expr::value(h.to_owned()));
+    }
+    update.exec(db).await?;
+    Ok(())
+}
+
+// ---- destinations ----
+
+/// A destination row, with its secret still sealed.
+#[derive(Clone, Debug)]
+pub struct DestinationRow {
+    pub id: Uuid,
+    pub tenant_id: Option<Uuid>,
+    pub name: String,
+    pub kind: String,
+    pub config: serde_json::Value,
+    pub sealed_secret: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+fn destination(m: destinations::Model) -> DestinationRow {
+    DestinationRow { id: m.id, tenant_id: m.tenant_id, name: m.name, kind: m.kind, config: m.config, sealed_secret: m.secret, created_at: m.created_at }
+}
+
+/// The server's own store destination, created on first use.
+pub async fn ensure_server_destination(db: &Db) -> CoreResult<DestinationRow> {
+    let found = destinations::Entity::find().filter(destinations::Column::Kind.eq("server")).filter(destinations::Column::TenantId.is_null()).one(db).await?;
+    if let Some(m) = found {
+        return Ok(destination(m));
+    }
+    let row = destinations::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        tenant_id: Set(None),
+        name: Set("server".into()),
+        kind: Set("server".into()),
+        config: Set(serde_json::json!({})),
+        secret: Set(None),
+        created_at: Set(Utc::now()),
+    };
+    Ok(destination(row.insert(db).await?))
+}
+
+pub async fn get_destination(db: &Db, id: Uuid) -> CoreResult<Option<DestinationRow>> {
+    Ok(destinations::Entity::find_by_id(id).one(db).await?.map(destination))
+}
+
+// ---- sources and nodes ----
+
+fn source(m: sources::Model) -> CoreResult<Source> {
+    Ok(Source {
+        id: m.id,
+        tenant_id: m.tenant_id,
+        kind: m.kind.parse().map_err(|e| corrupt("source kind", e))?,
+        name: m.name,
+        config: m.config,
+        created_at: m.created_at,
+    })
+}
+
+fn node(m: nodes::Model) -> Node {
+    Node {
+        id: m.id,
+        source_id: m.source_id,
+        name: m.name,
+        agent_id: m.agent_id,
+        location: m.location,
+        commitlog_dir: m.commitlog_dir,
+        datacenter: m.datacenter,
+        rack: m.rack,
+        position: m.position,
+    }
+}
+
+/// Creates a source and its nodes in one transaction. Node locations are stored as given
+/// (the engine seals secret ones before calling).
+pub async fn create_source(db: &Db, source_row: &Source, node_rows: &[Node]) -> CoreResult<()> {
+    let txn = db.begin().await?;
+    sources::ActiveModel {
+        id: Set(source_row.id),
+        tenant_id: Set(source_row.tenant_id),
+        kind: Set(source_row.kind.as_str().to_owned()),
+        name: Set(source_row.name.clone()),
+        config: Set(source_row.config.clone()),
+        created_at: Set(source_row.created_at),
+        deleted_at: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    for n in node_rows {
+        nodes::ActiveModel {
+            id: Set(n.id),
+            source_id: Set(n.source_id),
+            name: Set(n.name.clone()),
+            agent_id: Set(n.agent_id),
+            location: Set(n.location.clone()),
+            commitlog_dir: Set(n.commitlog_dir.clone()),
+            datacenter: Set(n.datacenter.clone()),
+            rack: Set(n.rack.clone()),
+            position: Set(n.position),
+        }
+        .insert(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A live source of the tenant (admins pass `None` to see every tenant).
+pub async fn get_source(db: &Db, tenant_id: Option<Uuid>, id: Uuid) -> CoreResult<Option<Source>> {
+    let mut q = sources::Entity::find_by_id(id).filter(sources::Column::DeletedAt.is_null());
+    if let Some(t) = tenant_id {
+        q = q.filter(sources::Column::TenantId.eq(t));
+    }
+    q.one(db).await?.map(source).transpose()
+}
+
+pub async fn find_source_by_name(db: &Db, tenant_id: Uuid, kind: SourceKind, name: &str) -> CoreResult<Option<Source>> {
+    let row = sources::Entity::find()
+        .filter(sources::Column::TenantId.eq(tenant_id))
+        .filter(sources::Column::Kind.eq(kind.as_str()))
+        .filter(sources::Column::Name.eq(name))
+        .filter(sources::Column::DeletedAt.is_null())
+        .one(db)
+        .await?;
+    row.map(source).transpose()
+}
+
+pub async fn list_sources(db: &Db, tenant_id: Option<Uuid>, kind: Option<SourceKind>) -> CoreResult<Vec<Source>> {
+    let mut q = sources::Entity::find().filter(sources::Column::DeletedAt.is_null()).order_by_asc(sources::Column::CreatedAt);
+    if let Some(t) = tenant_id {
+        q = q.filter(sources::Column::TenantId.eq(t));
+    }
+    if let Some(k) = kind {
+        q = q.filter(sources::Column::Kind.eq(k.as_str()));
+    }
+    q.all(db).await?.into_iter().map(source).collect()
+}
+
+pub async fn update_source_config(db: &Db, id: Uuid, config: serde_json::Value) -> CoreResult<()> {
+    sources::Entity::update_many().col_expr(sources::Column::Config, Expr::value(config)).filter(sources::Column::Id.eq(id)).exec(db).await?;
+    Ok(())
+}
+
+pub async fn mark_source_deleted(db: &Db, id: Uuid) -> CoreResult<()> {
+    sources::Entity::update_many().col_expr(sources::Column::DeletedAt, Expr::value(Utc::now())).filter(sources::Column::Id.eq(id)).exec(db).await?;
+    Ok(())
+}
+
+pub async fn nodes_of(db: &Db, source_id: Uuid) -> CoreResult<Vec<Node>> {
+    Ok(nodes::Entity::find().filter(nodes::Column::SourceId.eq(source_id)).order_by_asc(nodes::Column::Position).all(db).await?.into_iter().map(node).collect())
+}
+
+pub async fn get_node(db: &Db, id: Uuid) -> CoreResult<Option<Node>> {
+    Ok(nodes::Entity::find_by_id(id).one(db).await?.map(node))
+}
+
+// ---- backups ----
+
+fn backup(m: backups::Model) -> CoreResult<Backup> {
+    Ok(Backup {
+        id: m.id,
+        tenant_id: m.tenant_id,
+        source_id: m.source_id,
+        parent_id: m.parent_id,
+        plan_id: m.plan_id,
+        operation_id: m.operation_id,
+        destination_id: m.destination_id,
+        name: m.name,
+        description: m.description,
+        tag: m.tag,
+        selection: from_json::<Selection>("selection", m.selection)?,
+        state: state(&m.state)?,
+        size_bytes: m.size_bytes,
+        stored_bytes: m.stored_bytes,
+        file_count: m.file_count,
+        error: m.error,
+        metadata: m.metadata,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        completed_at: m.completed_at,
+    })
+}
+
+fn backup_model(b: &Backup) -> backups::ActiveModel {
+    backups::ActiveModel {
+        id: Set(b.id),
+        tenant_id: Set(b.tenant_id),
+        source_id: Set(b.source_id),
+        parent_id: Set(b.parent_id),
+        plan_id: Set(b.plan_id),
+        operation_id: Set(b.operation_id),
+        destination_id: Set(b.destination_id),
+        name: Set(b.name.clone()),
+        description: Set(b.description.clone()),
+        tag: Set(b.tag.clone()),
+        selection: Set(to_json(&b.selection)),
+        state: Set(b.state.as_str().to_owned()),
+        size_bytes: Set(b.size_bytes),
+        stored_bytes: Set(b.stored_bytes),
+        file_count: Set(b.file_count),
+        error: Set(b.error.clone()),
+        metadata: Set(b.metadata.clone()),
+        created_at: Set(b.created_at),
+        updated_at: Set(b.updated_at),
+        completed_at: Set(b.completed_at),
+    }
+}
+
+pub async fn get_backup(db: &Db, tenant_id: Option<Uuid>, id: Uuid) -> CoreResult<Option<Backup>> {
+    let mut q = backups::Entity::find_by_id(id);
+    if let Some(t) = tenant_id {
+        q = q.filter(backups::Column::TenantId.eq(t));
+    }
+    q.one(db).await?.map(backup).transpose()
+}
+
+/// Backups of a tenant, newest first, optionally of one source.
+pub async fn list_backups(db: &Db, tenant_id: Option<Uuid>, source_id: Option<Uuid>) -> CoreResult<Vec<Backup>> {
+    let mut q = backups::Entity::find().order_by_desc(backups::Column::CreatedAt).order_by_desc(backups::Column::Id);
+    if let Some(t) = tenant_id {
+        q = q.filter(backups::Column::TenantId.eq(t));
+    }
+    if let Some(s) = source_id {
+        q = q.filter(backups::Column::SourceId.eq(s));
+    }
+    q.all(db).await?.into_iter().map(backup).collect()
+}
+
+pub async fn children_of(db: &Db, parent: Uuid) -> CoreResult<Vec<Backup>> {
+    backups::Entity::find().filter(backups::Column::ParentId.eq(parent)).all(db).await?.into_iter().map(backup).collect()
+}
+
+pub async fn save_backup(db: &impl ConnectionTrait, b: &Backup) -> CoreResult<()> {
+    let exists = backups::Entity::find_by_id(b.id).one(db).await?.is_some();
+    let model = backup_model(b);
+    if exists {
+        model.reset_all().update(db).await?;
+    } else {
+        model.insert(db).await?;
+    }
+    Ok(())
+}
+
+pub async fn delete_backup_row(db: &Db, id: Uuid) -> CoreResult<()> {
+    backup_nodes::Entity::delete_many().filter(backup_nodes::Column::BackupId.eq(id)).exec(db).await?;
+    backups::Entity::delete_by_id(id).exec(db).await?;
+    Ok(())
+}
+
+/// Whether the source has a backup still being made.
+pub async fn has_backup_in_progress(db: &Db, source_id: Uuid) -> CoreResult<bool> {
+    let n = backups::Entity::find()
+        .filter(backups::Column::SourceId.eq(source_id))
+        .filter(backups::Column::State.is_in([State::Queued.as_str(), State::Running.as_str(), State::Cancelling.as_str()]))
+        .count(db)
+        .await?;
+    Ok(n > 0)
+}
+
+pub async fn save_backup_node(db: &impl ConnectionTrait, n: &BackupNode) -> CoreResult<()> {
+    backup_nodes::Entity::delete_many()
+        .filter(backup_nodes::Column::BackupId.eq(n.backup_id))
+        .filter(backup_nodes::Column::NodeId.eq(n.node_id))
+        .exec(db)
+        .await?;
+    backup_nodes::ActiveModel {
+        backup_id: Set(n.backup_id),
+        node_id: Set(n.node_id),
+        node_name: Set(n.node_name.clone()),
+        state: Set(n.state.as_str().to_owned()),
+        files: Set(n.files),
+        bytes: Set(n.bytes),
+        stored_bytes: Set(n.stored_bytes),
+        detail: Set(n.detail.clone()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn backup_nodes_of(db: &Db, backup_id: Uuid) -> CoreResult<Vec<BackupNode>> {
+    backup_nodes::Entity::find()
+        .filter(backup_nodes::Column::BackupId.eq(backup_id))
+        .order_by_asc(backup_nodes::Column::NodeName)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| {
+            Ok(BackupNode {
+                backup_id: m.backup_id,
+                node_id: m.node_id,
+                node_name: m.node_name,
+                state: state(&m.state)?,
+                files: m.files,
+                bytes: m.bytes,
+                stored_bytes: m.stored_bytes,
+                detail: m.detail,
+            })
+        })
+        .collect()
+}
+
+// ---- operations and tasks ----
+
+fn operation(m: operations::Model) -> CoreResult<Operation> {
+    Ok(Operation {
+        id: m.id,
+        tenant_id: m.tenant_id,
+        kind: m.kind.parse::<OperationKind>().map_err(|e| corrupt("operation kind", e))?,
+        state: state(&m.state)?,
+        source_id: m.source_id,
+        backup_id: m.backup_id,
+        progress: m.progress,
+        options: from_json("options", m.options)?,
+        params: m.params,
+        result: m.result,
+        error: m.error,
+        created_by: m.created_by,
+        created_at: m.created_at,
+        started_at: m.started_at,
+        finished_at: m.finished_at,
+    })
+}
+
+fn task(m: tasks::Model) -> CoreResult<Task> {
+    Ok(Task {
+        id: m.id,
+        operation_id: m.operation_id,
+        node_id: m.node_id,
+        node_name: m.node_name,
+        agent_id: m.agent_id,
+        state: state(&m.state)?,
+        spec: from_json::<TaskSpec>("task spec", m.spec)?,
+        progress: from_json::<TaskProgress>("task progress", m.progress)?,
+        attempts: m.attempts,
+        error: m.error,
+        result: m.result,
+        created_at: m.created_at,
+        started_at: m.started_at,
+        finished_at: m.finished_at,
+    })
+}
+
+/// Writes an operation, its tasks and (when given) its backup in one transaction.
+pub async fn insert_operation(db: &Db, op: &Operation, new_tasks: &[Task], new_backup: Option<&Backup>) -> CoreResult<()> {
+    let txn = db.begin().await?;
+    if let Some(b) = new_backup {
+        backup_model(b).insert(&txn).await?;
+    }
+    operations::ActiveModel {
+        id: Set(op.id),
+        tenant_id: Set(op.tenant_id),
+        kind: Set(op.kind.as_str().to_owned()),
+        state: Set(op.state.as_str().to_owned()),
+        source_id: Set(op.source_id),
+        backup_id: Set(op.backup_id),
+        progress: Set(op.progress),
+        options: Set(to_json(&op.options)),
+        params: Set(op.params.clone()),
+        result: Set(op.result.clone()),
+        error: Set(op.error.clone()),
+        created_by: Set(op.created_by.clone()),
+        created_at: Set(op.created_at),
+        started_at: Set(op.started_at),
+        finished_at: Set(op.finished_at),
+    }
+    .insert(&txn)
+    .await?;
+    for t in new_tasks {
+        tasks::ActiveModel {
+            id: Set(t.id),
+            operation_id: Set(t.operation_id),
+            node_id: Set(t.node_id),
+            node_name: Set(t.node_name.clone()),
+            agent_id: Set(t.agent_id),
+            state: Set(t.state.as_str().to_owned()),
+            spec: Set(to_json(&t.spec)),
+            progress: Set(to_json(&t.progress)),
+            attempts: Set(t.attempts),
+            lease_owner: Set(None),
+            lease_expires_at: Set(None),
+            cancel_requested: Set(false),
+            error: Set(t.error.clone()),
+            result: Set(t.result.clone()),
+            created_at: Set(t.created_at),
+            started_at: Set(None),
+            finished_at: Set(t.finished_at),
+        }
+        .insert(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+pub async fn get_operation(db: &Db, tenant_id: Option<Uuid>, id: Uuid) -> CoreResult<Option<Operation>> {
+    let mut q = operations::Entity::find_by_id(id);
+    if let Some(t) = tenant_id {
+        q = q.filter(operations::Column::TenantId.eq(t));
+    }
+    q.one(db).await?.map(operation).transpose()
+}
+
+/// Operations newest first.
+pub async fn list_operations(db: &Db, tenant_id: Option<Uuid>, limit: u64) -> CoreResult<Vec<Operation>> {
+    let mut q = operations::Entity::find().order_by_desc(operations::Column::CreatedAt).limit(limit);
+    if let Some(t) = tenant_id {
+        q = q.filter(operations::Column::TenantId.eq(t));
+    }
+    q.all(db).await?.into_iter().map(operation).collect()
+}
+
+/// Operations in one of `states` (recovery).
+pub async fn operations_in(db: &Db, states: &[State]) -> CoreResult<Vec<Operation>> {
+    let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+    operations::Entity::find().filter(operations::Column::State.is_in(names)).all(db).await?.into_iter().map(operation).collect()
+}
+
+pub async fn tasks_of(db: &Db, operation_id: Uuid) -> CoreResult<Vec<Task>> {
+    tasks::Entity::find().filter(tasks::Column::OperationId.eq(operation_id)).order_by_asc(tasks::Column::NodeName).all(db).await?.into_iter().map(task).collect()
+}
+
+pub async fn get_task(db: &Db, id: Uuid) -> CoreResult<Option<Task>> {
+    tasks::Entity::find_by_id(id).one(db).await?.map(task).transpose()
+}
+
+/// Moves an operation to `to` only if it is in one of `from`; answers whether it moved.
+pub async fn transition_operation(db: &Db, id: Uuid, from: &[State], to: State, patch: OperationPatch) -> CoreResult<bool> {
+    let names: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    let mut update = operations::Entity::update_many().col_expr(operations::Column::State, Expr::value(to.as_str())).filter(operations::Column::Id.eq(id)).filter(operations::Column::State.is_in(names));
+    if let Some(p) = patch.progress {
+        update = update.col_expr(operations::Column::Progress, Expr::value(p));
+    }
+    if let Some(e) = patch.error {
+        update = update.col_expr(operations::Column::Error, Expr::value(e));
+    }
+    if let Some(r) = patch.result {
+        update = update.col_expr(operations::Column::Result, Expr::value(r));
+    }
+    if patch.started {
+        update = update.col_expr(operations::Column::StartedAt, Expr::value(Utc::now()));
+    }
+    if to.is_terminal() {
+        update = update.col_expr(operations::Column::FinishedAt, Expr::value(Utc::now()));
+    }
+    Ok(update.exec(db).await?.rows_affected == 1)
+}
+
+/// Optional fields set with a transition.
+#[derive(Default)]
+pub struct OperationPatch {
+    pub progress: Option<f64>,
+    pub error: Option<String>,
+    pub result: Option<serde_json::Value>,
+    pub started: bool,
+}
+
+pub async fn set_operation_progress(db: &Db, id: Uuid, progress: f64) -> CoreResult<()> {
+    operations::Entity::update_many().col_expr(operations::Column::Progress, Expr::value(progress)).filter(operations::Column::Id.eq(id)).exec(db).await?;
+    Ok(())
+}
+
+/// Claims the oldest queued task of `agent_id` with a lease; `None` when there is none.
+pub async fn claim_task(db: &Db, agent_id: Uuid, owner: &str, lease: Duration) -> CoreResult<Option<Task>> {
+    let txn = db.begin().await?;
+    let candidate = if txn.get_database_backend() == DbBackend::Postgres {
+        let stmt = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM tasks WHERE agent_id = $1 AND state = 'queued' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+            [agent_id.into()],
+        );
+        txn.query_one_raw(stmt).await?.map(|row| row.try_get::<Uuid>("", "id")).transpose()?
+    } else {
+        tasks::Entity::find()
+            .filter(tasks::Column::AgentId.eq(agent_id))
+            .filter(tasks::Column::State.eq(State::Queued.as_str()))
+            .order_by_asc(tasks::Column::CreatedAt)
+            .one(&txn)
+            .await?
+            .map(|m| m.id)
+    };
+    let Some(id) = candidate else {
+        txn.commit().await?;
+        return Ok(None);
+    };
+    let now = Utc::now();
+    let res = tasks::Entity::update_many()
+        .col_expr(tasks::Column::State, Expr::value(State::Running.as_str()))
+        .col_expr(tasks::Column::LeaseOwner, Expr::value(owner.to_owned()))
+        .col_expr(tasks::Column::LeaseExpiresAt, Expr::value(now + lease))
+        .col_expr(tasks::Column::StartedAt, Expr::value(now))
+        .col_expr(tasks::Column::Attempts, Expr::col(tasks::Column::Attempts).add(1))
+        .filter(tasks::Column::Id.eq(id))
+        .filter(tasks::Column::State.eq(State::Queued.as_str()))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    if res.rows_affected != 1 {
+        return Ok(None);
+    }
+    get_task(db, id).await
+}
+
+/// Records progress and renews the lease; answers whether cancellation was requested, or
+/// `None` when the task is no longer this agent's to run.
+pub async fn report_progress(db: &Db, task_id: Uuid, agent_id: Uuid, progress: &TaskProgress, lease: Duration) -> CoreResult<Option<bool>> {
+    let res = tasks::Entity::update_many()
+        .col_expr(tasks::Column::Progress, Expr::value(to_json(progress)))
+        .col_expr(tasks::Column::LeaseExpiresAt, Expr::value(Utc::now() + lease))
+        .filter(tasks::Column::Id.eq(task_id))
+        .filter(tasks::Column::AgentId.eq(agent_id))
+        .filter(tasks::Column::State.eq(State::Running.as_str()))
+        .exec(db)
+        .await?;
+    if res.rows_affected != 1 {
+        return Ok(None);
+    }
+    Ok(tasks::Entity::find_by_id(task_id).one(db).await?.map(|t| t.cancel_requested))
+}
+
+/// Ends a running task with its outcome; answers whether it was still running.
+pub async fn finish_task(db: &Db, task_id: Uuid, agent_id: Uuid, outcome: &TaskOutcome) -> CoreResult<bool> {
+    let res = tasks::Entity::update_many()
+        .col_expr(tasks::Column::State, Expr::value(outcome.state.as_str()))
+        .col_expr(tasks::Column::Progress, Expr::value(to_json(&outcome.progress)))
+        .col_expr(tasks::Column::Error, Expr::value(outcome.error.clone()))
+        .col_expr(tasks::Column::Result, Expr::value(outcome.result.clone()))
+        .col_expr(tasks::Column::FinishedAt, Expr::value(Utc::now()))
+        .col_expr(tasks::Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .filter(tasks::Column::Id.eq(task_id))
+        .filter(tasks::Column::AgentId.eq(agent_id))
+        .filter(tasks::Column::State.eq(State::Running.as_str()))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Sets a task's state without an agent (cancel before start, skip, fail on recovery).
+pub async fn set_task_state(db: &Db, task_id: Uuid, from: &[State], to: State, error: Option<String>) -> CoreResult<bool> {
+    let names: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    let mut update = tasks::Entity::update_many()
+        .col_expr(tasks::Column::State, Expr::value(to.as_str()))
+        .col_expr(tasks::Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .filter(tasks::Column::Id.eq(task_id))
+        .filter(tasks::Column::State.is_in(names));
+    if let Some(e) = error {
+        update = update.col_expr(tasks::Column::Error, Expr::value(e));
+    }
+    if to.is_terminal() {
+        update = update.col_expr(tasks::Column::FinishedAt, Expr::value(Utc::now()));
+    }
+    Ok(update.exec(db).await?.rows_affected == 1)
+}
+
+pub async fn request_task_cancel(db: &Db, operation_id: Uuid) -> CoreResult<()> {
+    tasks::Entity::update_many()
+        .col_expr(tasks::Column::CancelRequested, Expr::value(true))
+        .filter(tasks::Column::OperationId.eq(operation_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Running tasks whose lease has run out (their agent died or lost contact).
+pub async fn expired_tasks(db: &Db) -> CoreResult<Vec<Task>> {
+    tasks::Entity::find()
+        .filter(tasks::Column::State.eq(State::Running.as_str()))
+        .filter(tasks::Column::LeaseExpiresAt.lt(Utc::now()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(task)
+        .collect()
+}
+
+/// Running tasks of one agent (the local agent after a restart).
+pub async fn running_tasks_of_agent(db: &Db, agent_id: Uuid) -> CoreResult<Vec<Task>> {
+    tasks::Entity::find()
+        .filter(tasks::Column::State.eq(State::Running.as_str()))
+        .filter(tasks::Column::AgentId.eq(agent_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(task)
+        .collect()
+}
+
+// ---- events ----
+
+pub async fn add_event(db: &Db, tenant_id: Uuid, kind: &str, message: &str, operation_id: Option<Uuid>, backup_id: Option<Uuid>, source_id: Option<Uuid>) -> CoreResult<()> {
+    events::ActiveModel {
+        tenant_id: Set(tenant_id),
+        at: Set(Utc::now()),
+        kind: Set(kind.to_owned()),
+        message: Set(message.to_owned()),
+        operation_id: Set(operation_id),
+        backup_id: Set(backup_id),
+        source_id: Set(source_id),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Events newest first.
+pub async fn list_events(db: &Db, tenant_id: Option<Uuid>, limit: u64) -> CoreResult<Vec<Event>> {
+    let mut q = events::Entity::find().order_by_desc(events::Column::Id).limit(limit);
+    if let Some(t) = tenant_id {
+        q = q.filter(events::Column::TenantId.eq(t));
+    }
+    Ok(q.all(db)
+        .await?
+        .into_iter()
+        .map(|m| Event {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            at: m.at,
+            kind: m.kind,
+            message: m.message,
+            operation_id: m.operation_id,
+            backup_id: m.backup_id,
+            source_id: m.source_id,
+        })
+        .collect())
+}
