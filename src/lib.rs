@@ -1,6 +1,7 @@
 //! Coffer: one backup service behind the OpsCenter, Instaclustr, Rackspace Cloud Databases and
 //! Rackspace Cloud Backup APIs.
 
+pub mod agent;
 pub mod api;
 pub mod auth;
 pub mod cli;

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::{Auth, TokenKeys, accounts},
+    engine::Engine,
     config::Settings,
     error::CoreError,
     metrics::Metrics,
@@ -28,12 +29,15 @@ pub async fn prepare(settings: Settings) -> Result<(AppState, Option<String>), C
     let generated = accounts::bootstrap(&db, settings.admin_password.as_deref()).await?;
     let secret = TokenKeys::load_secret(settings.jwt_secret.as_deref(), &settings.data_dir)?;
     let keys = TokenKeys::new(&secret, settings.token_ttl_secs);
+    let settings = Arc::new(settings);
+    let engine = Engine::new(db.clone(), settings.clone()).await?;
     let state = AppState {
+        engine,
         auth: Auth::new(db.clone(), keys, &settings),
         limiter: Limiters::new(&settings.rate_limit),
         metrics: Metrics::default(),
         db,
-        settings: Arc::new(settings),
+        settings,
     };
     Ok((state, generated))
 }
@@ -104,6 +108,10 @@ impl Application {
                 }
             })
         };
+        if let Err(e) = self.state.engine.start(shutdown.clone()).await {
+            tracing::error!(error = %e, "the engine could not start");
+            return Err(std::io::Error::other(e.to_string()));
+        }
         tracing::info!(address = %self.addr, public_url = %self.state.settings.public_url, "coffer is serving");
         let app = crate::api::app(self.state.clone());
         let result = Server::new_with_acceptor(self.acceptor)

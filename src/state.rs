@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use crate::{auth::Auth, config::Settings, metrics::Metrics, persistence::Db, rate_limit::Limiters};
+use crate::{auth::Auth, config::Settings, engine::Engine, metrics::Metrics, persistence::Db, rate_limit::Limiters};
 
 /// Everything a request handler may need.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub auth: Auth,
+    pub engine: Engine,
     pub limiter: Limiters,
     pub metrics: Metrics,
     pub settings: Arc<Settings>,

@@ -1,6 +1,7 @@
 //! The HTTP surface: one OpenAPI service per dialect, mounted side by side behind one edge.
 
 pub mod admin;
+pub mod agent;
 pub mod common;
 pub mod identity;
 pub mod instaclustr;
@@ -30,7 +31,11 @@ fn opscenter_service(base: &str) -> OpenApiService<opscenter::SessionApi, ()> {
     OpenApiService::new(opscenter::api(), "Coffer: OpsCenter backup API", VERSION).server(base)
 }
 
-fn admin_service(base: &str) -> OpenApiService<admin::AccountsApi, ()> {
+fn agent_service(base: &str) -> OpenApiService<agent::AgentApi, ()> {
+    OpenApiService::new(agent::AgentApi, "Coffer agent protocol", VERSION).server(base)
+}
+
+fn admin_service(base: &str) -> OpenApiService<(admin::AccountsApi, admin::EngineApi), ()> {
     OpenApiService::new(admin::api(), "Coffer admin API", VERSION).server(base)
 }
 
@@ -67,6 +72,8 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/login", opscenter.clone())
         .at("/logout", opscenter)
         .nest_no_strip("/admin/v1", admin)
+        .nest("/agent/v1/stores", agent::store_routes())
+        .nest_no_strip("/agent/v1", Arc::new(agent_service(&base).into_endpoint()))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/metrics", get(metrics))

@@ -37,7 +37,7 @@ impl Dialect {
             "provisioning" => Dialect::Instaclustr,
             "v2.0" => Dialect::IdentityV2,
             "v3" => Dialect::IdentityV3,
-            "admin" => Dialect::Admin,
+            "admin" | "agent" => Dialect::Admin,
             "healthz" | "readyz" | "metrics" | "docs" | "openapi.json" | "openapi" | "favicon.ico" => Dialect::Ops,
             "v1.0" => {
                 let second = segs.next().unwrap_or("");

@@ -19,6 +19,9 @@ use crate::{
     state::AppState,
 };
 
+/// Largest object an agent may upload through the store proxy.
+const STORE_BODY_LIMIT: usize = 256 << 20;
+
 /// Paths served without a credential: discovery, token issue, login, health, metrics and docs.
 pub fn is_public(method: &Method, path: &str) -> bool {
     let p = path.trim_end_matches('/');
@@ -73,7 +76,9 @@ async fn guarded<E: Endpoint>(next: Arc<E>, mut req: Request, state: &AppState, 
     let client = client_ip(&req);
     let public = is_public(&method, &path);
 
-    if let Err(err) = limit_body(&mut req, state.settings.body_limit).await {
+    // Agents upload whole packs through the store proxy.
+    let body_limit = if path.starts_with("/agent/v1/stores/") { STORE_BODY_LIMIT } else { state.settings.body_limit };
+    if let Err(err) = limit_body(&mut req, body_limit).await {
         return (render_error(&err, ctx), true);
     }
 

@@ -1,0 +1,195 @@
+//! Sources, backups, restores, operations and events over `/admin/v1`: what the dialects do
+//! not create themselves, and what scripts and the CLI drive.
+
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, Object, OpenApi, Tags,
+    param::{Path, Query},
+    payload::Json,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{
+    api::common::security::Caller,
+    domain::{backup::Selection, operation::OperationOptions, source::{NodeSpec, SourceKind}},
+    engine::{BackupSpec, InstanceSpec, RestoreSpec, RestoreTarget},
+    error::CoreError,
+    state::AppState,
+};
+
+#[derive(Tags)]
+enum EngineTag {
+    /// Clusters, instances, HA groups and machines.
+    Sources,
+    /// Workers beside the data.
+    Agents,
+    /// Backups, restores and verification.
+    Backups,
+    /// Asynchronous operations and the activity log.
+    Operations,
+}
+
+/// The engine part of the admin API.
+pub struct EngineApi;
+
+#[derive(ApiResponse)]
+enum Created {
+    #[oai(status = 201)]
+    Created(Json<Value>),
+}
+
+#[derive(ApiResponse)]
+enum Accepted {
+    /// The operation was recorded and runs in the background.
+    #[oai(status = 202)]
+    Accepted(Json<Value>),
+}
+
+/// A machine: an agent's file system under a root directory.
+#[derive(Object)]
+struct NewMachine {
+    name: String,
+    #[oai(default = "local_agent")]
+    agent: String,
+    root: String,
+}
+
+fn local_agent() -> String {
+    crate::domain::source::local_agent()
+}
+
+fn parse<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> Result<T, CoreError> {
+    serde_json::from_value(body).map_err(|e| CoreError::BadRequest(format!("malformed {what}: {e}")))
+}
+
+fn value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+#[OpenApi(prefix_path = "/admin/v1")]
+impl EngineApi {
+    /// Registers a cluster: `{"name", "nodes": [{"name", "agent", "location" (data directory), "datacenter", "rack", "commitlog_dir"}]}`.
+    #[oai(path = "/clusters", method = "post", operation_id = "admin_add_cluster", tag = "EngineTag::Sources")]
+    async fn add_cluster(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Created> {
+        let name = body.0.get("name").and_then(Value::as_str).ok_or_else(|| CoreError::BadRequest("name is required".into()))?.to_owned();
+        let nodes: Vec<NodeSpec> = parse("nodes", body.0.get("nodes").cloned().unwrap_or(Value::Null))?;
+        Ok(Created::Created(Json(value(&state.engine.add_cluster(caller.principal(), &name, nodes).await?))))
+    }
+
+    /// Registers a database instance: `{"name", "datastore": "sqlite|postgresql|mysql", "location", "agent", "flavor", "volume_gb"}`.
+    #[oai(path = "/instances", method = "post", operation_id = "admin_add_instance", tag = "EngineTag::Sources")]
+    async fn add_instance(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Created> {
+        let spec: InstanceSpec = parse("instance", body.0)?;
+        Ok(Created::Created(Json(value(&state.engine.add_instance(caller.principal(), spec).await?))))
+    }
+
+    /// Registers an HA group of instances: `{"name", "members": [instance ids]}`.
+    #[oai(path = "/ha-groups", method = "post", operation_id = "admin_add_ha_group", tag = "EngineTag::Sources")]
+    async fn add_ha_group(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Created> {
+        let name = body.0.get("name").and_then(Value::as_str).ok_or_else(|| CoreError::BadRequest("name is required".into()))?.to_owned();
+        let members: Vec<Uuid> = parse("members", body.0.get("members").cloned().unwrap_or(Value::Null))?;
+        Ok(Created::Created(Json(value(&state.engine.add_ha_group(caller.principal(), &name, &members).await?))))
+    }
+
+    /// Registers a machine.
+    #[oai(path = "/machines", method = "post", operation_id = "admin_add_machine", tag = "EngineTag::Sources")]
+    async fn add_machine(&self, state: Data<&AppState>, caller: Caller, body: Json<NewMachine>) -> poem::Result<Created> {
+        Ok(Created::Created(Json(value(&state.engine.add_machine(caller.principal(), &body.name, &body.agent, &body.root).await?))))
+    }
+
+    /// Lists sources, optionally of one kind (`cluster`, `instance`, `ha_group`, `machine`).
+    #[oai(path = "/sources", method = "get", operation_id = "admin_list_sources", tag = "EngineTag::Sources")]
+    async fn list_sources(&self, state: Data<&AppState>, caller: Caller, kind: Query<Option<String>>) -> poem::Result<Json<Value>> {
+        let kind = kind.0.map(|k| k.parse::<SourceKind>()).transpose().map_err(CoreError::BadRequest)?;
+        Ok(Json(value(&state.engine.list_sources(caller.principal(), kind).await?)))
+    }
+
+    /// One source with its nodes.
+    #[oai(path = "/sources/:id", method = "get", operation_id = "admin_get_source", tag = "EngineTag::Sources")]
+    async fn get_source(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>) -> poem::Result<Json<Value>> {
+        Ok(Json(value(&state.engine.source(caller.principal(), id.0).await?)))
+    }
+
+    /// Lists the tenant's agents with when they were last heard from.
+    #[oai(path = "/agents", method = "get", operation_id = "admin_list_agents", tag = "EngineTag::Agents")]
+    async fn list_agents(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Value>> {
+        let now = chrono::Utc::now();
+        let agents: Vec<Value> = state.engine.list_agents(caller.principal()).await?.into_iter().map(|a| json!({ "up": a.is_up(now), "agent": a })).collect();
+        Ok(Json(Value::Array(agents)))
+    }
+
+    /// Starts a backup: `{"source_id", "name", "description", "incremental", "parent_id", "selection": {"keyspaces", "tables", "include", "exclude"}, "options": {"throttle_bytes_per_sec", "excluded_nodes", "force"}}`.
+    #[oai(path = "/backups", method = "post", operation_id = "admin_start_backup", tag = "EngineTag::Backups")]
+    async fn start_backup(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Accepted> {
+        let spec: BackupSpec = parse("backup request", body.0)?;
+        let (op, backup) = state.engine.start_backup(caller.principal(), spec).await?;
+        Ok(Accepted::Accepted(Json(json!({ "operation": op, "backup": backup }))))
+    }
+
+    /// Lists backups, newest first, optionally of one source.
+    #[oai(path = "/backups", method = "get", operation_id = "admin_list_backups", tag = "EngineTag::Backups")]
+    async fn list_backups(&self, state: Data<&AppState>, caller: Caller, source_id: Query<Option<Uuid>>) -> poem::Result<Json<Value>> {
+        Ok(Json(value(&state.engine.backups(caller.principal(), source_id.0).await?)))
+    }
+
+    /// One backup with its per-node parts.
+    #[oai(path = "/backups/:id", method = "get", operation_id = "admin_get_backup", tag = "EngineTag::Backups")]
+    async fn get_backup(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>) -> poem::Result<Json<Value>> {
+        let backup = state.engine.backup(caller.principal(), id.0).await?;
+        let nodes = state.engine.backup_nodes(caller.principal(), id.0).await?;
+        let mut v = value(&backup);
+        v["nodes"] = value(&nodes);
+        Ok(Json(v))
+    }
+
+    /// Deletes a backup and its incrementals; chunks no other backup uses are removed.
+    #[oai(path = "/backups/:id", method = "delete", operation_id = "admin_delete_backup", tag = "EngineTag::Backups")]
+    async fn delete_backup(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>) -> poem::Result<Accepted> {
+        Ok(Accepted::Accepted(Json(value(&state.engine.delete_backup(caller.principal(), id.0).await?))))
+    }
+
+    /// Re-reads every chunk of a backup and checks its hash.
+    #[oai(path = "/backups/:id/verify", method = "post", operation_id = "admin_verify_backup", tag = "EngineTag::Backups")]
+    async fn verify_backup(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>) -> poem::Result<Accepted> {
+        Ok(Accepted::Accepted(Json(value(&state.engine.start_verify(caller.principal(), id.0).await?))))
+    }
+
+    /// Restores a backup: `{"target": {"type": "same_nodes", "truncate"} | {"type": "new_cluster", "name", "locations"} | {"type": "path", "path", "agent", "overwrite"} | {"type": "new_instance", "name"}, "selection", "options"}`.
+    #[oai(path = "/backups/:id/restore", method = "post", operation_id = "admin_restore_backup", tag = "EngineTag::Backups")]
+    async fn restore_backup(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>, body: Json<Value>) -> poem::Result<Accepted> {
+        let target: RestoreTarget = parse("restore target", body.0.get("target").cloned().unwrap_or(Value::Null))?;
+        let selection: Selection = parse("selection", body.0.get("selection").cloned().unwrap_or(json!({})))?;
+        let options: OperationOptions = parse("options", body.0.get("options").cloned().unwrap_or(json!({})))?;
+        let op = state.engine.start_restore(caller.principal(), RestoreSpec { backup_id: id.0, target, selection, options }).await?;
+        Ok(Accepted::Accepted(Json(value(&op))))
+    }
+
+    /// Lists operations, newest first.
+    #[oai(path = "/operations", method = "get", operation_id = "admin_list_operations", tag = "EngineTag::Operations")]
+    async fn list_operations(&self, state: Data<&AppState>, caller: Caller, limit: Query<Option<u64>>) -> poem::Result<Json<Value>> {
+        Ok(Json(value(&state.engine.operations(caller.principal(), limit.0.unwrap_or(100).min(1000)).await?)))
+    }
+
+    /// One operation with its per-node tasks and their progress.
+    #[oai(path = "/operations/:id", method = "get", operation_id = "admin_get_operation", tag = "EngineTag::Operations")]
+    async fn get_operation(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>) -> poem::Result<Json<Value>> {
+        let op = state.engine.operation(caller.principal(), id.0).await?;
+        let tasks = state.engine.tasks(caller.principal(), id.0).await?;
+        let mut v = value(&op);
+        v["tasks"] = value(&tasks);
+        Ok(Json(v))
+    }
+
+    /// Asks an operation to stop.
+    #[oai(path = "/operations/:id/cancel", method = "post", operation_id = "admin_cancel_operation", tag = "EngineTag::Operations")]
+    async fn cancel_operation(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>) -> poem::Result<Accepted> {
+        Ok(Accepted::Accepted(Json(value(&state.engine.cancel(caller.principal(), id.0).await?))))
+    }
+
+    /// The activity log, newest first.
+    #[oai(path = "/events", method = "get", operation_id = "admin_list_events", tag = "EngineTag::Operations")]
+    async fn list_events(&self, state: Data<&AppState>, caller: Caller, limit: Query<Option<u64>>) -> poem::Result<Json<Value>> {
+        Ok(Json(value(&state.engine.events(caller.principal(), limit.0.unwrap_or(100).min(1000)).await?)))
+    }
+}
