@@ -51,6 +51,185 @@ enum Command {
         #[arg(long, default_value = "openapi")]
         out: PathBuf,
     },
+    /// Run an agent beside data on this machine, working for a server.
+    Agent {
+        #[arg(long, env = "COFFER_SERVER", default_value = "http://127.0.0.1:8888")]
+        server: String,
+        /// A user's API key or token (operator or admin) to register with.
+        #[arg(long, env = "COFFER_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The agent's name; nodes name it to be backed up by it.
+        #[arg(long)]
+        name: String,
+    },
+    /// Register clusters.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// Register database instances.
+    #[command(subcommand)]
+    Instance(InstanceCommand),
+    /// Register machines (file trees).
+    #[command(subcommand)]
+    Machine(MachineCommand),
+    /// Back up a source through a running server.
+    Backup(BackupArgs),
+    /// Restore a backup through a running server.
+    Restore(RestoreArgs),
+    /// Re-read every chunk of a backup and check its hash.
+    Verify(VerifyArgs),
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    #[arg(long, env = "COFFER_SERVER", default_value = "http://127.0.0.1:8888")]
+    server: String,
+    #[arg(long, env = "COFFER_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    #[arg(long, env = "COFFER_USER")]
+    user: Option<String>,
+    #[arg(long, env = "COFFER_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+}
+
+impl ServerArgs {
+    fn client(self) -> anyhow::Result<crate::cli_client::ServerClient> {
+        crate::cli_client::ServerClient::new(&self.server, self.token, self.user, self.password)
+    }
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    /// Source id or name.
+    source: String,
+    /// Base it on the latest completed backup.
+    #[arg(long)]
+    incremental: bool,
+    #[arg(long)]
+    name: Option<String>,
+    /// Only these keyspaces (clusters).
+    #[arg(long = "keyspace")]
+    keyspaces: Vec<String>,
+    /// Only these tables, as keyspace.table (clusters).
+    #[arg(long = "table")]
+    tables: Vec<String>,
+    /// Only paths matching these globs (machines).
+    #[arg(long = "include")]
+    include: Vec<String>,
+    /// Leave out paths matching these globs (machines).
+    #[arg(long = "exclude")]
+    exclude: Vec<String>,
+    /// Return once the backup has started.
+    #[arg(long)]
+    no_wait: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(Args)]
+struct RestoreArgs {
+    backup: uuid::Uuid,
+    /// Restore files under this directory (machines, or a cluster node's files).
+    #[arg(long)]
+    to: Option<String>,
+    /// The agent that writes `--to` (default: the backup's own).
+    #[arg(long)]
+    agent: Option<String>,
+    /// Replace existing files under `--to`.
+    #[arg(long)]
+    overwrite: bool,
+    /// Back onto the nodes the backup came from.
+    #[arg(long)]
+    same_nodes: bool,
+    /// With --same-nodes: empty the selected tables first.
+    #[arg(long)]
+    truncate: bool,
+    /// Into a new cluster of this name; give one --location per node.
+    #[arg(long)]
+    new_cluster: Option<String>,
+    #[arg(long = "location")]
+    locations: Vec<String>,
+    /// Into a new database instance of this name.
+    #[arg(long)]
+    new_instance: Option<String>,
+    #[arg(long = "keyspace")]
+    keyspaces: Vec<String>,
+    #[arg(long = "table")]
+    tables: Vec<String>,
+    #[arg(long)]
+    no_wait: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    backup: uuid::Uuid,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Register a cluster; each --node is `name=10.0.0.1,location=/var/lib/cassandra/data[,agent=local][,dc=dc1][,rack=r1][,commitlog=DIR]`.
+    Add {
+        name: String,
+        #[arg(long, default_value = accounts::DEFAULT_TENANT)]
+        tenant: String,
+        #[arg(long = "node", required = true)]
+        nodes: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum InstanceCommand {
+    /// Register a database instance (a SQLite file, or a postgres:// or mysql:// URL).
+    Add {
+        name: String,
+        #[arg(long, default_value = accounts::DEFAULT_TENANT)]
+        tenant: String,
+        #[arg(long)]
+        datastore: String,
+        #[arg(long)]
+        location: String,
+        #[arg(long, default_value = "local")]
+        agent: String,
+        #[arg(long, default_value = "")]
+        datastore_version: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum MachineCommand {
+    /// Register a machine: a directory tree reached by an agent.
+    Add {
+        name: String,
+        #[arg(long, default_value = accounts::DEFAULT_TENANT)]
+        tenant: String,
+        #[arg(long)]
+        root: String,
+        #[arg(long, default_value = "local")]
+        agent: String,
+    },
+}
+
+fn parse_node(spec: &str) -> anyhow::Result<crate::domain::source::NodeSpec> {
+    let mut node = crate::domain::source::NodeSpec { name: String::new(), agent: "local".into(), location: String::new(), commitlog_dir: None, datacenter: None, rack: None };
+    for part in spec.split(',') {
+        let (k, v) = part.split_once('=').ok_or_else(|| anyhow::anyhow!("'{part}' is not key=value"))?;
+        match k.trim() {
+            "name" => node.name = v.to_owned(),
+            "location" | "data_dir" => node.location = v.to_owned(),
+            "agent" => node.agent = v.to_owned(),
+            "dc" | "datacenter" => node.datacenter = Some(v.to_owned()),
+            "rack" => node.rack = Some(v.to_owned()),
+            "commitlog" => node.commitlog_dir = Some(v.to_owned()),
+            other => anyhow::bail!("unknown node key '{other}'"),
+        }
+    }
+    if node.name.is_empty() || node.location.is_empty() {
+        anyhow::bail!("a node needs name= and location=");
+    }
+    Ok(node)
 }
 
 #[derive(Args)]
@@ -64,6 +243,9 @@ struct ServeArgs {
     /// `text` or `json`.
     #[arg(long)]
     log_format: Option<String>,
+    /// Seed a demo tenant (user `demo`, password `demo-password`) with a 3-node cluster, a SQLite instance and a machine.
+    #[arg(long)]
+    demo: bool,
 }
 
 #[derive(Subcommand)]
@@ -158,12 +340,17 @@ pub async fn run() -> anyhow::Result<()> {
         if let Some(format) = &args.log_format {
             settings.log_format = format.clone();
         }
+        settings.demo |= args.demo;
     }
     crate::telemetry::init(&settings.log_format);
 
     match cli.command {
         Command::Serve(_) => {
+            let demo = settings.demo;
             let (app, generated) = Application::build(settings).await?;
+            if demo {
+                println!("Demo tenant '{}': user '{}', password '{}'", crate::demo::TENANT, crate::demo::USER, crate::demo::PASSWORD);
+            }
             if let Some(password) = generated {
                 println!("Created tenant '{}' and user '{}' with password: {password}", accounts::DEFAULT_TENANT, accounts::DEFAULT_ADMIN);
                 println!("This password is shown once; change it with `coffer user passwd admin`.");
@@ -184,17 +371,30 @@ pub async fn run() -> anyhow::Result<()> {
                 println!("wrote {}", path.display());
             }
         }
+        Command::Agent { server, token, name } => {
+            let client = crate::agent::AgentClient::register(&server, &token, &name).await?;
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                stop.cancel();
+            });
+            crate::agent::run(client, shutdown).await?;
+        }
+        Command::Backup(args) => backup(args).await?,
+        Command::Restore(args) => restore(args).await?,
+        Command::Verify(args) => verify(args).await?,
         command => {
             std::fs::create_dir_all(&settings.data_dir)?;
             let db = persistence::connect(&settings.database_url()).await?;
             persistence::migrate(&db).await?;
-            manage(&db, command).await?;
+            manage(&db, command, &settings).await?;
         }
     }
     Ok(())
 }
 
-async fn manage(db: &persistence::Db, command: Command) -> Result<(), CoreError> {
+async fn manage(db: &persistence::Db, command: Command, settings: &Settings) -> Result<(), CoreError> {
     match command {
         Command::Tenant(TenantCommand::Add { name }) => {
             let t = accounts::create_tenant(db, &name).await?;
@@ -244,7 +444,97 @@ async fn manage(db: &persistence::Db, command: Command) -> Result<(), CoreError>
             repo::revoke_api_key(db, id).await?;
             println!("revoked key {id}");
         }
-        Command::Serve(_) | Command::Migrate | Command::Openapi { .. } => unreachable!("handled by run"),
+        Command::Cluster(ClusterCommand::Add { name, tenant, nodes }) => {
+            let nodes = nodes.iter().map(|n| parse_node(n)).collect::<anyhow::Result<Vec<_>>>().map_err(|e| CoreError::BadRequest(e.to_string()))?;
+            let (engine, caller) = engine_for(db, settings, &tenant).await?;
+            let view = engine.add_cluster(&caller, &name, nodes).await?;
+            println!("{}", view.source.id);
+        }
+        Command::Instance(InstanceCommand::Add { name, tenant, datastore, location, agent, datastore_version }) => {
+            let (engine, caller) = engine_for(db, settings, &tenant).await?;
+            let spec = crate::engine::InstanceSpec { name, datastore, datastore_version, location, agent, flavor: String::new(), flavor_ram_mb: 0, volume_gb: 0 };
+            println!("{}", engine.add_instance(&caller, spec).await?.source.id);
+        }
+        Command::Machine(MachineCommand::Add { name, tenant, root, agent }) => {
+            let (engine, caller) = engine_for(db, settings, &tenant).await?;
+            println!("{}", engine.add_machine(&caller, &name, &agent, &root).await?.source.id);
+        }
+        _ => unreachable!("handled by run"),
     }
     Ok(())
+}
+
+/// The engine and a caller acting for `tenant` (the CLI works on the database directly).
+async fn engine_for(db: &persistence::Db, settings: &Settings, tenant: &str) -> Result<(crate::engine::Engine, crate::domain::identity::Principal), CoreError> {
+    let t = accounts::tenant_by_name(db, tenant).await?;
+    let engine = crate::engine::Engine::new(db.clone(), std::sync::Arc::new(settings.clone())).await?;
+    let caller = crate::domain::identity::Principal {
+        user_id: uuid::Uuid::nil(),
+        user_name: "cli".into(),
+        tenant_id: t.id,
+        tenant_name: t.name,
+        role: Role::Operator,
+        credential: crate::domain::identity::CredentialKind::BasicPassword,
+        read_only: false,
+        token: None,
+    };
+    Ok((engine, caller))
+}
+
+/// Prints an operation's end and fails the command when it did not succeed.
+fn report(op: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(op)?);
+    match op["state"].as_str() {
+        Some("succeeded") | Some("succeeded_with_errors") => Ok(()),
+        other => anyhow::bail!("operation ended {}: {}", other.unwrap_or("?"), op["error"].as_str().unwrap_or("")),
+    }
+}
+
+async fn backup(args: BackupArgs) -> anyhow::Result<()> {
+    let client = args.server.client()?;
+    let source_id = client.source_id(&args.source).await?;
+    let body = serde_json::json!({
+        "source_id": source_id,
+        "name": args.name.unwrap_or_default(),
+        "incremental": args.incremental,
+        "selection": { "keyspaces": args.keyspaces, "tables": args.tables, "include": args.include, "exclude": args.exclude },
+    });
+    let started = client.call(reqwest::Method::POST, "/admin/v1/backups", Some(body)).await?;
+    let op_id = started["operation"]["id"].as_str().unwrap_or_default().to_owned();
+    eprintln!("backup {} started (operation {op_id})", started["backup"]["id"].as_str().unwrap_or_default());
+    if args.no_wait {
+        println!("{}", serde_json::to_string_pretty(&started)?);
+        return Ok(());
+    }
+    report(&client.wait(&op_id).await?)
+}
+
+async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
+    let client = args.server.client()?;
+    let target = if let Some(name) = args.new_cluster {
+        serde_json::json!({ "type": "new_cluster", "name": name, "locations": args.locations })
+    } else if let Some(name) = args.new_instance {
+        serde_json::json!({ "type": "new_instance", "name": name })
+    } else if let Some(path) = args.to {
+        serde_json::json!({ "type": "path", "path": path, "agent": args.agent, "overwrite": args.overwrite })
+    } else if args.same_nodes {
+        serde_json::json!({ "type": "same_nodes", "truncate": args.truncate })
+    } else {
+        anyhow::bail!("say where: --to PATH, --same-nodes, --new-cluster NAME or --new-instance NAME");
+    };
+    let body = serde_json::json!({ "target": target, "selection": { "keyspaces": args.keyspaces, "tables": args.tables } });
+    let op = client.call(reqwest::Method::POST, &format!("/admin/v1/backups/{}/restore", args.backup), Some(body)).await?;
+    let op_id = op["id"].as_str().unwrap_or_default().to_owned();
+    eprintln!("restore started (operation {op_id})");
+    if args.no_wait {
+        println!("{}", serde_json::to_string_pretty(&op)?);
+        return Ok(());
+    }
+    report(&client.wait(&op_id).await?)
+}
+
+async fn verify(args: VerifyArgs) -> anyhow::Result<()> {
+    let client = args.server.client()?;
+    let op = client.call(reqwest::Method::POST, &format!("/admin/v1/backups/{}/verify", args.backup), None).await?;
+    report(&client.wait(op["id"].as_str().unwrap_or_default()).await?)
 }

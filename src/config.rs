@@ -40,6 +40,8 @@ pub struct Settings {
     pub secret_key: Option<String>,
     /// Tasks the server's own agent runs at once.
     pub local_workers: usize,
+    /// Seed the demo tenant (`serve --demo`).
+    pub demo: bool,
 }
 
 /// Request limits per authenticated user and per client address.
@@ -71,6 +73,7 @@ impl Default for Settings {
             store_key: None,
             secret_key: None,
             local_workers: 2,
+            demo: false,
         }
     }
 }

@@ -31,6 +31,9 @@ pub async fn prepare(settings: Settings) -> Result<(AppState, Option<String>), C
     let keys = TokenKeys::new(&secret, settings.token_ttl_secs);
     let settings = Arc::new(settings);
     let engine = Engine::new(db.clone(), settings.clone()).await?;
+    if settings.demo {
+        crate::demo::seed(&engine, &settings.data_dir).await?;
+    }
     let state = AppState {
         engine,
         auth: Auth::new(db.clone(), keys, &settings),
