@@ -158,7 +158,7 @@ mod tests {
         let paths: Vec<String> = scan(dir.path(), &sel).unwrap().into_iter().map(|i| i.path).collect();
         assert_eq!(paths, ["Keyspace1", "Keyspace1/users-0123456789abcdef0123456789abcdef", "Keyspace1/users-0123456789abcdef0123456789abcdef/nb-1-big-Data.db"]);
         let bad = Selection { tables: vec!["Keyspace1.nope".into()], ..Default::default() };
-        assert!(scan(dir.path(), &bad).unwrap_err().to_string().contains("does not exist"));
+        assert!(scan(dir.path(), &bad).err().unwrap().to_string().contains("does not exist"));
     }
 
     #[test]

@@ -147,3 +147,123 @@ impl TestApp {
         self.client.get(self.url("/admin/v1/whoami")).header(header.0, header.1).send().await.unwrap()
     }
 }
+
+/// Polls an operation until it ends (bounded); answers its final body.
+pub async fn wait_for(app: &TestApp, token: &str, operation_id: &str) -> Value {
+    for _ in 0..600 {
+        let op: Value = app.client.get(app.url(&format!("/admin/v1/operations/{operation_id}"))).header("x-auth-token", token).send().await.unwrap().json().await.unwrap();
+        if !matches!(op["state"].as_str(), Some("queued" | "running" | "cancelling")) {
+            return op;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("operation {operation_id} did not end within a minute");
+}
+
+/// POSTs JSON with a token and answers (status, body).
+pub async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let resp = app.client.post(app.url(path)).header("x-auth-token", token).json(&body).send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+pub async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
+    let resp = app.client.get(app.url(path)).header("x-auth-token", token).send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// Starts a backup through the admin API and waits for it; answers the finished operation.
+pub async fn backup_and_wait(app: &TestApp, token: &str, body: Value) -> Value {
+    let (status, started) = post(app, token, "/admin/v1/backups", body).await;
+    assert_eq!(status, 202, "{started}");
+    wait_for(app, token, started["operation"]["id"].as_str().unwrap()).await
+}
+
+/// Restores through the admin API and waits; answers the finished operation.
+pub async fn restore_and_wait(app: &TestApp, token: &str, backup_id: &str, body: Value) -> Value {
+    let (status, op) = post(app, token, &format!("/admin/v1/backups/{backup_id}/restore"), body).await;
+    assert_eq!(status, 202, "{op}");
+    wait_for(app, token, op["id"].as_str().unwrap()).await
+}
+
+pub mod tree {
+    //! Generated file trees and their fingerprints.
+
+    use std::{collections::BTreeMap, os::unix::fs::PermissionsExt, path::Path};
+
+    /// Writes `files` files of mixed sizes (some compressible) under `root`, deterministic in `seed`.
+    pub fn generate(root: &Path, files: usize, seed: u64) {
+        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for i in 0..files {
+            let dir = root.join(format!("d{:02}/e{}", i % 20, i % 3));
+            std::fs::create_dir_all(&dir).unwrap();
+            let size = match next() % 10 {
+                0 => (next() % 3_000_000) as usize,
+                1..=3 => (next() % 100_000) as usize,
+                _ => (next() % 8_000) as usize,
+            };
+            let data: Vec<u8> = if i % 2 == 0 {
+                let words = ["alpha ", "betas ", "gamma ", "delta ", "backup"];
+                (0..size).map(|j| words[(j / 6 + i) % 5].as_bytes()[j % 6]).collect()
+            } else {
+                (0..size).map(|_| next() as u8).collect()
+            };
+            let path = dir.join(format!("f{i}.bin"));
+            std::fs::write(&path, data).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(if i % 7 == 0 { 0o600 } else { 0o644 })).unwrap();
+            let mtime = filetime::FileTime::from_unix_time(1_700_000_000 + i as i64, 0);
+            filetime::set_file_mtime(&path, mtime).unwrap();
+        }
+    }
+
+    /// Every regular file's content hash, mode and mtime, by relative path.
+    pub fn fingerprint(root: &Path) -> BTreeMap<String, (String, u32, i64)> {
+        let mut out = BTreeMap::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let p = e.unwrap().path();
+                let meta = p.symlink_metadata().unwrap();
+                if meta.is_dir() {
+                    stack.push(p);
+                } else {
+                    let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                    let hash = blake3::hash(&std::fs::read(&p).unwrap()).to_hex().to_string();
+                    let mtime = filetime::FileTime::from_last_modification_time(&meta).unix_seconds();
+                    out.insert(rel, (hash, meta.permissions().mode() & 0o7777, mtime));
+                }
+            }
+        }
+        out
+    }
+
+    /// Rewrites a 64 KiB (or smaller) region in `pct`% of the files, and moves their mtime.
+    pub fn mutate(root: &Path, pct: usize) -> usize {
+        let mut files: Vec<_> = fingerprint(root).into_keys().collect();
+        files.sort();
+        let step = 100 / pct.max(1);
+        let mut changed = 0;
+        for (i, rel) in files.iter().enumerate().filter(|(i, _)| i % step == 0) {
+            let p = root.join(rel);
+            let mut data = std::fs::read(&p).unwrap();
+            let n = data.len().min(64 << 10);
+            for b in &mut data[..n] {
+                *b = b.wrapping_add(1 + (i % 7) as u8);
+            }
+            if data.is_empty() {
+                data.push(1);
+            }
+            std::fs::write(&p, data).unwrap();
+            filetime::set_file_mtime(&p, filetime::FileTime::from_unix_time(1_800_000_000 + i as i64, 0)).unwrap();
+            changed += 1;
+        }
+        changed
+    }
+}

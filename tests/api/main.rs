@@ -2,6 +2,7 @@
 
 mod auth;
 mod cli;
+mod engine;
 mod helpers;
 mod identity;
 mod keystoneauth;

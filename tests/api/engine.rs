@@ -1,0 +1,186 @@
+//! The engine over real data: trees, incrementals, verification, corruption, deletion.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_PASSWORD, TestApp, backup_and_wait, get, post, restore_and_wait, spawn_app, tree, wait_for};
+
+async fn machine(app: &TestApp, token: &str, name: &str, root: &std::path::Path) -> String {
+    let (status, body) = post(app, token, "/admin/v1/machines", json!({ "name": name, "root": root })).await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+fn store_bytes(app: &TestApp) -> u64 {
+    fn walk(p: &std::path::Path) -> u64 {
+        std::fs::read_dir(p).map(|rd| rd.filter_map(|e| e.ok()).map(|e| if e.path().is_dir() { walk(&e.path()) } else { e.metadata().map(|m| m.len()).unwrap_or(0) }).sum()).unwrap_or(0)
+    }
+    walk(&app.data_dir.join("store"))
+}
+
+#[tokio::test]
+async fn a_tree_of_thousands_of_files_restores_elsewhere_bit_exact_with_modes_and_mtimes() {
+    let app = spawn_app().await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let src = tempfile::tempdir().unwrap();
+    tree::generate(src.path(), 2500, 1);
+    let id = machine(&app, &token, "files", src.path()).await;
+
+    let op = backup_and_wait(&app, &token, json!({ "source_id": id, "name": "first" })).await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+    let backup_id = op["backup_id"].as_str().unwrap();
+    let (_, backup) = get(&app, &token, &format!("/admin/v1/backups/{backup_id}")).await;
+    assert_eq!(backup["state"], "succeeded");
+    assert_eq!(backup["file_count"], 2500);
+    assert!(backup["completed_at"].is_string());
+
+    let out = tempfile::tempdir().unwrap();
+    let restored = restore_and_wait(&app, &token, backup_id, json!({ "target": { "type": "path", "path": out.path() } })).await;
+    assert_eq!(restored["state"], "succeeded", "{restored}");
+    assert_eq!(tree::fingerprint(src.path()), tree::fingerprint(out.path()));
+}
+
+#[tokio::test]
+async fn a_second_backup_after_a_five_percent_change_stores_a_small_fraction_and_restores_whole() {
+    let app = spawn_app().await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let src = tempfile::tempdir().unwrap();
+    tree::generate(src.path(), 1000, 2);
+    let id = machine(&app, &token, "files", src.path()).await;
+    let first = backup_and_wait(&app, &token, json!({ "source_id": id })).await;
+    let first_id = first["backup_id"].as_str().unwrap().to_owned();
+    let after_first = store_bytes(&app);
+
+    assert!(tree::mutate(src.path(), 5) >= 50);
+    let second = backup_and_wait(&app, &token, json!({ "source_id": id, "incremental": true })).await;
+    assert_eq!(second["state"], "succeeded", "{second}");
+    let second_id = second["backup_id"].as_str().unwrap();
+    let (_, b1) = get(&app, &token, &format!("/admin/v1/backups/{first_id}")).await;
+    let (_, b2) = get(&app, &token, &format!("/admin/v1/backups/{second_id}")).await;
+    assert_eq!(b2["parent_id"], first_id.as_str());
+    let (s1, s2) = (b1["stored_bytes"].as_i64().unwrap(), b2["stored_bytes"].as_i64().unwrap());
+    assert!(s2 * 5 < s1, "the incremental stored {s2} bytes against {s1} for the full one");
+    let grown = store_bytes(&app) - after_first;
+    assert!(grown * 5 < after_first, "the store grew by {grown} bytes after {after_first}");
+
+    let out = tempfile::tempdir().unwrap();
+    let restored = restore_and_wait(&app, &token, second_id, json!({ "target": { "type": "path", "path": out.path() } })).await;
+    assert_eq!(restored["state"], "succeeded", "{restored}");
+    assert_eq!(tree::fingerprint(src.path()), tree::fingerprint(out.path()));
+}
+
+#[tokio::test]
+async fn a_corrupted_chunk_is_named_by_verify_and_a_restore_refuses_it_clearly() {
+    let app = spawn_app().await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let src = tempfile::tempdir().unwrap();
+    tree::generate(src.path(), 50, 3);
+    let id = machine(&app, &token, "files", src.path()).await;
+    let op = backup_and_wait(&app, &token, json!({ "source_id": id })).await;
+    let backup_id = op["backup_id"].as_str().unwrap();
+
+    let (status, ok) = post(&app, &token, &format!("/admin/v1/backups/{backup_id}/verify"), json!({})).await;
+    assert_eq!(status, 202);
+    let ok = wait_for(&app, &token, ok["id"].as_str().unwrap()).await;
+    assert_eq!(ok["state"], "succeeded", "{ok}");
+    assert!(ok["result"]["chunks"].as_u64().unwrap() > 0);
+
+    let store = app.data_dir.join("store");
+    let pack = walk_files(&store).into_iter().find(|p| p.strip_prefix(&store).unwrap().components().nth(1).is_some_and(|c| c.as_os_str() == "data")).unwrap();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes[100] ^= 0x55;
+    std::fs::write(&pack, bytes).unwrap();
+
+    let (_, bad) = post(&app, &token, &format!("/admin/v1/backups/{backup_id}/verify"), json!({})).await;
+    let bad = wait_for(&app, &token, bad["id"].as_str().unwrap()).await;
+    assert_eq!(bad["state"], "failed");
+    let error = bad["error"].as_str().unwrap();
+    assert!(error.contains(backup_id) && error.contains("damaged"), "{error}");
+
+    let out = tempfile::tempdir().unwrap();
+    let restored = restore_and_wait(&app, &token, backup_id, json!({ "target": { "type": "path", "path": out.path() } })).await;
+    assert_eq!(restored["state"], "failed");
+    assert!(restored["error"].as_str().unwrap().contains("damaged"), "{restored}");
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(walk_files(&p)) } else { out.push(p) }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn deleting_a_parent_deletes_its_incremental_and_keeps_chunks_a_third_backup_uses() {
+    let app = spawn_app().await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let src = tempfile::tempdir().unwrap();
+    tree::generate(src.path(), 200, 4);
+    let id = machine(&app, &token, "files", src.path()).await;
+    let parent = backup_and_wait(&app, &token, json!({ "source_id": id })).await["backup_id"].as_str().unwrap().to_owned();
+    tree::mutate(src.path(), 10);
+    let child = backup_and_wait(&app, &token, json!({ "source_id": id, "incremental": true })).await["backup_id"].as_str().unwrap().to_owned();
+    let third = backup_and_wait(&app, &token, json!({ "source_id": id })).await["backup_id"].as_str().unwrap().to_owned();
+
+    let resp = app.client.delete(app.url(&format!("/admin/v1/backups/{parent}"))).header("x-auth-token", &token).send().await.unwrap();
+    assert_eq!(resp.status(), 202);
+    let op: Value = resp.json().await.unwrap();
+    let done = wait_for(&app, &token, op["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    for gone in [&parent, &child] {
+        let (status, body) = get(&app, &token, &format!("/admin/v1/backups/{gone}")).await;
+        assert_eq!(status, 404, "{body}");
+    }
+    let (_, list) = get(&app, &token, "/admin/v1/backups").await;
+    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|b| b["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [third.as_str()]);
+
+    let out = tempfile::tempdir().unwrap();
+    let restored = restore_and_wait(&app, &token, &third, json!({ "target": { "type": "path", "path": out.path() } })).await;
+    assert_eq!(restored["state"], "succeeded", "{restored}");
+    assert_eq!(tree::fingerprint(src.path()), tree::fingerprint(out.path()));
+    let (_, verified) = post(&app, &token, &format!("/admin/v1/backups/{third}/verify"), json!({})).await;
+    assert_eq!(wait_for(&app, &token, verified["id"].as_str().unwrap()).await["state"], "succeeded");
+}
+
+#[tokio::test]
+async fn another_tenants_backups_and_operations_are_not_found() {
+    let app = spawn_app().await;
+    app.tenant("other").await;
+    let mine = app.user_with_role("ops", "operator", None).await;
+    let theirs = app.user_with_role("them", "operator", Some("other")).await;
+    let src = tempfile::tempdir().unwrap();
+    tree::generate(src.path(), 5, 5);
+    let id = machine(&app, &mine, "files", src.path()).await;
+    let op = backup_and_wait(&app, &mine, json!({ "source_id": id })).await;
+    let backup_id = op["backup_id"].as_str().unwrap();
+    for path in [format!("/admin/v1/backups/{backup_id}"), format!("/admin/v1/operations/{}", op["id"].as_str().unwrap()), format!("/admin/v1/sources/{id}")] {
+        let (status, body) = get(&app, &theirs, &path).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_eq!(body["error"]["code"], 404);
+    }
+    let (status, _) = post(&app, &theirs, "/admin/v1/backups", json!({ "source_id": id })).await;
+    assert_eq!(status, 404);
+    let admin = app.login("admin", ADMIN_PASSWORD).await;
+    assert_eq!(get(&app, &admin, &format!("/admin/v1/backups/{backup_id}")).await.0, 200);
+}
+
+#[tokio::test]
+async fn bad_backup_requests_get_clear_errors() {
+    let app = spawn_app().await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let src = tempfile::tempdir().unwrap();
+    tree::generate(src.path(), 3, 6);
+    let id = machine(&app, &token, "files", src.path()).await;
+    let (status, body) = post(&app, &token, "/admin/v1/backups", json!({ "source_id": id, "incremental": true })).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("no completed backup"));
+    let (status, _) = post(&app, &token, "/admin/v1/backups", json!({ "source_id": uuid::Uuid::new_v4() })).await;
+    assert_eq!(status, 404);
+    let (status, body) = post(&app, &token, "/admin/v1/backups", json!({ "source": "nope" })).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = post(&app, &token, "/admin/v1/machines", json!({ "name": "files", "root": "/tmp" })).await;
+    assert_eq!(status, 409, "{body}");
+}
