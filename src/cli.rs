@@ -213,7 +213,14 @@ enum MachineCommand {
 }
 
 fn parse_node(spec: &str) -> anyhow::Result<crate::domain::source::NodeSpec> {
-    let mut node = crate::domain::source::NodeSpec { name: String::new(), agent: "local".into(), location: String::new(), commitlog_dir: None, datacenter: None, rack: None };
+    let mut node = crate::domain::source::NodeSpec {
+        name: String::new(),
+        agent: "local".into(),
+        location: String::new(),
+        commitlog_dir: None,
+        datacenter: None,
+        rack: None,
+    };
     for part in spec.split(',') {
         let (k, v) = part.split_once('=').ok_or_else(|| anyhow::anyhow!("'{part}' is not key=value"))?;
         match k.trim() {
@@ -445,14 +452,27 @@ async fn manage(db: &persistence::Db, command: Command, settings: &Settings) -> 
             println!("revoked key {id}");
         }
         Command::Cluster(ClusterCommand::Add { name, tenant, nodes }) => {
-            let nodes = nodes.iter().map(|n| parse_node(n)).collect::<anyhow::Result<Vec<_>>>().map_err(|e| CoreError::BadRequest(e.to_string()))?;
+            let nodes = nodes
+                .iter()
+                .map(|n| parse_node(n))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map_err(|e| CoreError::BadRequest(e.to_string()))?;
             let (engine, caller) = engine_for(db, settings, &tenant).await?;
             let view = engine.add_cluster(&caller, &name, nodes).await?;
             println!("{}", view.source.id);
         }
         Command::Instance(InstanceCommand::Add { name, tenant, datastore, location, agent, datastore_version }) => {
             let (engine, caller) = engine_for(db, settings, &tenant).await?;
-            let spec = crate::engine::InstanceSpec { name, datastore, datastore_version, location, agent, flavor: String::new(), flavor_ram_mb: 0, volume_gb: 0 };
+            let spec = crate::engine::InstanceSpec {
+                name,
+                datastore,
+                datastore_version,
+                location,
+                agent,
+                flavor: String::new(),
+                flavor_ram_mb: 0,
+                volume_gb: 0,
+            };
             println!("{}", engine.add_instance(&caller, spec).await?.source.id);
         }
         Command::Machine(MachineCommand::Add { name, tenant, root, agent }) => {
@@ -465,7 +485,11 @@ async fn manage(db: &persistence::Db, command: Command, settings: &Settings) -> 
 }
 
 /// The engine and a caller acting for `tenant` (the CLI works on the database directly).
-async fn engine_for(db: &persistence::Db, settings: &Settings, tenant: &str) -> Result<(crate::engine::Engine, crate::domain::identity::Principal), CoreError> {
+async fn engine_for(
+    db: &persistence::Db,
+    settings: &Settings,
+    tenant: &str,
+) -> Result<(crate::engine::Engine, crate::domain::identity::Principal), CoreError> {
     let t = accounts::tenant_by_name(db, tenant).await?;
     let engine = crate::engine::Engine::new(db.clone(), std::sync::Arc::new(settings.clone())).await?;
     let caller = crate::domain::identity::Principal {

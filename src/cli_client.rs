@@ -18,7 +18,9 @@ impl ServerClient {
     pub fn new(server: &str, token: Option<String>, user: Option<String>, password: Option<String>) -> anyhow::Result<Self> {
         let auth = match (token, user, password) {
             (Some(t), _, _) => ("x-auth-token".to_owned(), t),
-            (None, Some(u), Some(p)) => ("authorization".to_owned(), format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}")))),
+            (None, Some(u), Some(p)) => {
+                ("authorization".to_owned(), format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))))
+            }
             _ => bail!("give --token (or COFFER_TOKEN), or --user and --password (COFFER_USER, COFFER_PASSWORD)"),
         };
         Ok(Self { http: reqwest::Client::new(), server: server.trim_end_matches('/').to_owned(), auth })
@@ -33,7 +35,10 @@ impl ServerClient {
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         if !status.is_success() {
-            let message = serde_json::from_str::<Value>(&text).ok().and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(str::to_owned)).unwrap_or(text);
+            let message = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or(text);
             bail!("{status}: {message}");
         }
         Ok(if text.is_empty() { Value::Null } else { serde_json::from_str(&text)? })
@@ -45,7 +50,12 @@ impl ServerClient {
             return Ok(id_or_name.to_owned());
         }
         let sources = self.call(reqwest::Method::GET, "/admin/v1/sources", None).await?;
-        let found = sources.as_array().into_iter().flatten().find(|s| s["name"] == id_or_name).with_context(|| format!("no source named '{id_or_name}'"))?;
+        let found = sources
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["name"] == id_or_name)
+            .with_context(|| format!("no source named '{id_or_name}'"))?;
         Ok(found["id"].as_str().unwrap_or_default().to_owned())
     }
 
@@ -53,7 +63,9 @@ impl ServerClient {
     pub async fn wait(&self, operation_id: &str) -> anyhow::Result<Value> {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(1000);
-            bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {percent}%").expect("template").progress_chars("=> "));
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {percent}%").expect("template").progress_chars("=> "),
+            );
             bar
         });
         loop {

@@ -37,7 +37,8 @@ impl SecretBox {
                     Ok(bytes) if bytes.len() >= 32 => bytes,
                     _ => {
                         let fresh = crate::auth::secrets::random_string(64).into_bytes();
-                        write_private(&path, &fresh).map_err(|e| CoreError::internal(anyhow::Error::new(e).context(format!("writing {}", path.display()))))?;
+                        write_private(&path, &fresh)
+                            .map_err(|e| CoreError::internal(anyhow::Error::new(e).context(format!("writing {}", path.display()))))?;
                         fresh
                     }
                 }
@@ -56,13 +57,18 @@ impl SecretBox {
     /// Opens a sealed value; values that were never sealed pass through unchanged.
     pub fn open(&self, stored: &str) -> CoreResult<String> {
         let Some(body) = stored.strip_prefix(PREFIX) else { return Ok(stored.to_owned()) };
-        let raw = base64::engine::general_purpose::STANDARD_NO_PAD.decode(body).map_err(|_| CoreError::internal(anyhow::anyhow!("sealed value is not base64")))?;
+        let raw = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(body)
+            .map_err(|_| CoreError::internal(anyhow::anyhow!("sealed value is not base64")))?;
         if raw.len() < 24 {
             return Err(CoreError::internal(anyhow::anyhow!("sealed value too short")));
         }
         let (nonce, ct) = raw.split_at(24);
         let nonce = XNonce::try_from(nonce).map_err(|_| CoreError::internal(anyhow::anyhow!("bad nonce")))?;
-        let plain = self.cipher.decrypt(&nonce, ct).map_err(|_| CoreError::internal(anyhow::anyhow!("a sealed secret does not open with the configured secret_key")))?;
+        let plain = self
+            .cipher
+            .decrypt(&nonce, ct)
+            .map_err(|_| CoreError::internal(anyhow::anyhow!("a sealed secret does not open with the configured secret_key")))?;
         String::from_utf8(plain).map_err(|_| CoreError::internal(anyhow::anyhow!("sealed value is not text")))
     }
 }

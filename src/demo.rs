@@ -53,9 +53,13 @@ async fn write_sqlite(path: &Path) -> CoreResult<()> {
     }
     let opts = SqliteConnectOptions::new().filename(path).create_if_missing(true);
     let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.map_err(CoreError::internal)?;
-    sqlx::query("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT, balance REAL)").execute(&mut conn).await.map_err(CoreError::internal)?;
+    sqlx::query("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT, balance REAL)")
+        .execute(&mut conn)
+        .await
+        .map_err(CoreError::internal)?;
     for i in 1..=200 {
-        let sql = format!("INSERT INTO customers (id, name, email, balance) VALUES ({i}, 'customer {i}', 'c{i}@example.test', {}.5)", i * 3);
+        let sql =
+            format!("INSERT INTO customers (id, name, email, balance) VALUES ({i}, 'customer {i}', 'c{i}@example.test', {}.5)", i * 3);
         sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await.map_err(CoreError::internal)?;
     }
     conn.close().await.map_err(CoreError::internal)?;
@@ -118,7 +122,12 @@ pub async fn seed(engine: &Engine, data_dir: &Path) -> CoreResult<()> {
     }
     if engine.source_by_name(&caller, SourceKind::Machine, "demo-machine").await.is_err() {
         let files = root.join("files");
-        for (name, body) in [("etc/app.conf", "listen = 8080\n"), ("www/index.html", "<h1>hello</h1>\n"), ("logs/app.log", "started\n"), ("data/report.csv", "a,b\n1,2\n")] {
+        for (name, body) in [
+            ("etc/app.conf", "listen = 8080\n"),
+            ("www/index.html", "<h1>hello</h1>\n"),
+            ("logs/app.log", "started\n"),
+            ("data/report.csv", "a,b\n1,2\n"),
+        ] {
             let p = files.join(name);
             std::fs::create_dir_all(p.parent().expect("has a parent")).map_err(CoreError::internal)?;
             std::fs::write(p, body).map_err(CoreError::internal)?;

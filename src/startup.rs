@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::{Auth, TokenKeys, accounts},
-    engine::Engine,
     config::Settings,
+    engine::Engine,
     error::CoreError,
     metrics::Metrics,
     persistence,

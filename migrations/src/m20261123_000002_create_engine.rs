@@ -22,8 +22,10 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("agents_tenant_name").table(Agents::Table).col(Agents::TenantId).col(Agents::Name).unique().to_owned())
-            .await?;
+        m.create_index(
+            Index::create().name("agents_tenant_name").table(Agents::Table).col(Agents::TenantId).col(Agents::Name).unique().to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -55,7 +57,13 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create().name("sources_tenant_kind_name").table(Sources::Table).col(Sources::TenantId).col(Sources::Kind).col(Sources::Name).to_owned(),
+            Index::create()
+                .name("sources_tenant_kind_name")
+                .table(Sources::Table)
+                .col(Sources::TenantId)
+                .col(Sources::Kind)
+                .col(Sources::Name)
+                .to_owned(),
         )
         .await?;
 
@@ -124,8 +132,10 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("backups_tenant_source").table(Backups::Table).col(Backups::TenantId).col(Backups::SourceId).to_owned())
-            .await?;
+        m.create_index(
+            Index::create().name("backups_tenant_source").table(Backups::Table).col(Backups::TenantId).col(Backups::SourceId).to_owned(),
+        )
+        .await?;
         m.create_index(Index::create().name("backups_parent").table(Backups::Table).col(Backups::ParentId).to_owned()).await?;
 
         m.create_table(
@@ -167,8 +177,15 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("operations_tenant_created").table(Operations::Table).col(Operations::TenantId).col(Operations::CreatedAt).to_owned())
-            .await?;
+        m.create_index(
+            Index::create()
+                .name("operations_tenant_created")
+                .table(Operations::Table)
+                .col(Operations::TenantId)
+                .col(Operations::CreatedAt)
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -194,7 +211,8 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("tasks_agent_state").table(Tasks::Table).col(Tasks::AgentId).col(Tasks::State).to_owned()).await?;
+        m.create_index(Index::create().name("tasks_agent_state").table(Tasks::Table).col(Tasks::AgentId).col(Tasks::State).to_owned())
+            .await?;
         m.create_index(Index::create().name("tasks_operation").table(Tasks::Table).col(Tasks::OperationId).to_owned()).await?;
 
         m.create_table(
@@ -233,7 +251,6 @@ impl MigrationTrait for Migration {
         Ok(())
     }
 }
-
 
 #[derive(DeriveIden)]
 enum Agents {

@@ -73,7 +73,14 @@ impl Backend for HttpBackend {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
-        let resp = self.http.get(format!("{}/list", self.base)).query(&[("prefix", prefix)]).header("x-auth-token", &self.token).send().await.map_err(transport)?;
+        let resp = self
+            .http
+            .get(format!("{}/list", self.base))
+            .query(&[("prefix", prefix)])
+            .header("x-auth-token", &self.token)
+            .send()
+            .await
+            .map_err(transport)?;
         check(prefix, resp).await?.json().await.map_err(transport)
     }
 

@@ -35,7 +35,12 @@ impl AgentClient {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(300)).build()?;
         let server = server.trim_end_matches('/').to_owned();
         let hostname = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
-        let resp = http.post(format!("{server}/agent/v1/register")).header("x-auth-token", credential).json(&json!({ "name": name, "hostname": hostname })).send().await?;
+        let resp = http
+            .post(format!("{server}/agent/v1/register"))
+            .header("x-auth-token", credential)
+            .json(&json!({ "name": name, "hostname": hostname }))
+            .send()
+            .await?;
         if !resp.status().is_success() {
             bail!("registration refused ({}): {}", resp.status(), resp.text().await.unwrap_or_default());
         }
@@ -63,7 +68,13 @@ impl AgentClient {
     }
 
     async fn report(&self, task: Uuid, progress: &Progress) -> anyhow::Result<bool> {
-        let resp = self.http.post(self.url(&format!("/tasks/{task}/progress"))).header("x-auth-token", &self.token).json(&worker::snapshot(progress)).send().await?;
+        let resp = self
+            .http
+            .post(self.url(&format!("/tasks/{task}/progress")))
+            .header("x-auth-token", &self.token)
+            .json(&worker::snapshot(progress))
+            .send()
+            .await?;
         if !resp.status().is_success() {
             bail!("progress refused ({})", resp.status());
         }
@@ -72,7 +83,8 @@ impl AgentClient {
     }
 
     async fn finish(&self, task: Uuid, outcome: &TaskOutcome) -> anyhow::Result<()> {
-        let resp = self.http.post(self.url(&format!("/tasks/{task}/finish"))).header("x-auth-token", &self.token).json(outcome).send().await?;
+        let resp =
+            self.http.post(self.url(&format!("/tasks/{task}/finish"))).header("x-auth-token", &self.token).json(outcome).send().await?;
         if !resp.status().is_success() {
             bail!("finish refused ({}): {}", resp.status(), resp.text().await.unwrap_or_default());
         }
@@ -106,7 +118,8 @@ pub async fn run(client: AgentClient, shutdown: CancellationToken) -> anyhow::Re
         let store = match stores.get(&assignment.destination_id) {
             Some(s) => Ok(s.clone()),
             None => {
-                let key = assignment.store_key.as_deref().map(|k| hex::decode(k).ok().and_then(|b| <[u8; 32]>::try_from(b).ok())).unwrap_or(None);
+                let key =
+                    assignment.store_key.as_deref().map(|k| hex::decode(k).ok().and_then(|b| <[u8; 32]>::try_from(b).ok())).unwrap_or(None);
                 Store::open(Arc::new(client.backend(assignment.destination_id)), key).await.inspect(|s| {
                     stores.insert(assignment.destination_id, s.clone());
                 })
@@ -114,7 +127,12 @@ pub async fn run(client: AgentClient, shutdown: CancellationToken) -> anyhow::Re
         };
         let progress = Arc::new(Progress::default());
         let outcome = match store {
-            Err(e) => TaskOutcome { state: crate::domain::state::State::Failed, error: Some(e.to_string()), progress: Default::default(), result: Value::Null },
+            Err(e) => TaskOutcome {
+                state: crate::domain::state::State::Failed,
+                error: Some(e.to_string()),
+                progress: Default::default(),
+                result: Value::Null,
+            },
             Ok(store) => {
                 let ticker = {
                     let (client, progress) = (client.clone(), progress.clone());

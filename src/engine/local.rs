@@ -73,7 +73,9 @@ pub async fn run(engine: &Engine, agent: &Agent, assignment: Assignment) {
     let task_id = assignment.task_id;
     let progress = Arc::new(Progress::default());
     let outcome = match engine.stores().store(assignment.destination_id, agent.tenant_id).await {
-        Err(e) => TaskOutcome { state: State::Failed, error: Some(e.to_string()), progress: Default::default(), result: serde_json::Value::Null },
+        Err(e) => {
+            TaskOutcome { state: State::Failed, error: Some(e.to_string()), progress: Default::default(), result: serde_json::Value::Null }
+        }
         Ok(store) => {
             let ticker = {
                 let (engine, agent, progress) = (engine.clone(), agent.clone(), progress.clone());
@@ -97,4 +99,3 @@ pub async fn run(engine: &Engine, agent: &Agent, assignment: Assignment) {
         tracing::warn!(task = %task_id, error = %e, "could not record the end of a task");
     }
 }
-

@@ -145,7 +145,10 @@ impl Engine {
 
     /// The caller's agent `id`, or 404.
     pub async fn agent_of(&self, caller: &Principal, id: Uuid) -> CoreResult<Agent> {
-        repo::get_agent(&self.inner.db, id).await?.filter(|a| caller.can_see_tenant(a.tenant_id)).ok_or_else(|| CoreError::not_found("agent", id.to_string()))
+        repo::get_agent(&self.inner.db, id)
+            .await?
+            .filter(|a| caller.can_see_tenant(a.tenant_id))
+            .ok_or_else(|| CoreError::not_found("agent", id.to_string()))
     }
 
     pub async fn list_agents(&self, caller: &Principal) -> CoreResult<Vec<Agent>> {
@@ -156,9 +159,9 @@ impl Engine {
         if name == LOCAL_AGENT {
             return self.local_agent(tenant_id).await;
         }
-        repo::agent_by_name(&self.inner.db, tenant_id, name)
-            .await?
-            .ok_or_else(|| CoreError::BadRequest(format!("no agent named '{name}' has registered; start `coffer agent --name {name}` first")))
+        repo::agent_by_name(&self.inner.db, tenant_id, name).await?.ok_or_else(|| {
+            CoreError::BadRequest(format!("no agent named '{name}' has registered; start `coffer agent --name {name}` first"))
+        })
     }
 
     // ---- sources ----
@@ -184,7 +187,15 @@ impl Engine {
         SourceView { source, nodes }
     }
 
-    async fn create_source(&self, tenant_id: Uuid, kind: SourceKind, name: &str, config: serde_json::Value, specs: Vec<NodeSpec>, seal: bool) -> CoreResult<SourceView> {
+    async fn create_source(
+        &self,
+        tenant_id: Uuid,
+        kind: SourceKind,
+        name: &str,
+        config: serde_json::Value,
+        specs: Vec<NodeSpec>,
+        seal: bool,
+    ) -> CoreResult<SourceView> {
         if name.trim().is_empty() || name.len() > 255 {
             return Err(CoreError::BadRequest("a name needs 1 to 255 characters".into()));
         }
@@ -212,7 +223,16 @@ impl Engine {
             });
         }
         repo::create_source(&self.inner.db, &source, &nodes).await?;
-        repo::add_event(&self.inner.db, tenant_id, "source.created", &format!("{kind} '{name}' registered with {} node(s)", nodes.len()), None, None, Some(source.id)).await?;
+        repo::add_event(
+            &self.inner.db,
+            tenant_id,
+            "source.created",
+            &format!("{kind} '{name}' registered with {} node(s)", nodes.len()),
+            None,
+            None,
+            Some(source.id),
+        )
+        .await?;
         Ok(self.view(source, nodes, &agents))
     }
 
@@ -228,13 +248,21 @@ impl Engine {
 
     /// Registers a machine: an agent's file system under a root directory.
     pub async fn add_machine(&self, caller: &Principal, name: &str, agent: &str, root: &str) -> CoreResult<SourceView> {
-        let node = NodeSpec { name: name.to_owned(), agent: agent.to_owned(), location: root.to_owned(), commitlog_dir: None, datacenter: None, rack: None };
+        let node = NodeSpec {
+            name: name.to_owned(),
+            agent: agent.to_owned(),
+            location: root.to_owned(),
+            commitlog_dir: None,
+            datacenter: None,
+            rack: None,
+        };
         self.create_source(caller.tenant_id, SourceKind::Machine, name, serde_json::json!({ "root": root }), vec![node], false).await
     }
 
     /// Registers a database instance; its location is sealed at rest.
     pub async fn add_instance(&self, caller: &Principal, spec: InstanceSpec) -> CoreResult<SourceView> {
-        let kind: DatastoreKind = spec.datastore.parse().map_err(|e: crate::sources::database::DatabaseError| CoreError::BadRequest(e.to_string()))?;
+        let kind: DatastoreKind =
+            spec.datastore.parse().map_err(|e: crate::sources::database::DatabaseError| CoreError::BadRequest(e.to_string()))?;
         DatabaseLocation::new(kind, spec.location.clone()).database_name().map_err(|e| CoreError::BadRequest(e.to_string()))?;
         let config = InstanceConfig {
             datastore: kind.as_str().to_owned(),
@@ -244,8 +272,23 @@ impl Engine {
             volume_gb: spec.volume_gb,
             restored_from: None,
         };
-        let node = NodeSpec { name: spec.name.clone(), agent: spec.agent, location: spec.location, commitlog_dir: None, datacenter: None, rack: None };
-        self.create_source(caller.tenant_id, SourceKind::Instance, &spec.name, serde_json::to_value(config).expect("config"), vec![node], true).await
+        let node = NodeSpec {
+            name: spec.name.clone(),
+            agent: spec.agent,
+            location: spec.location,
+            commitlog_dir: None,
+            datacenter: None,
+            rack: None,
+        };
+        self.create_source(
+            caller.tenant_id,
+            SourceKind::Instance,
+            &spec.name,
+            serde_json::to_value(config).expect("config"),
+            vec![node],
+            true,
+        )
+        .await
     }
 
     /// Registers an HA group of existing instances of the caller's tenant.
@@ -259,9 +302,20 @@ impl Engine {
             if member.source.kind != SourceKind::Instance {
                 return Err(CoreError::BadRequest(format!("{id} is not an instance")));
             }
-            let node = repo::nodes_of(&self.inner.db, member.source.id).await?.into_iter().next().ok_or_else(|| CoreError::internal(anyhow::anyhow!("instance without node")))?;
+            let node = repo::nodes_of(&self.inner.db, member.source.id)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| CoreError::internal(anyhow::anyhow!("instance without node")))?;
             let agent = repo::get_agent(&self.inner.db, node.agent_id).await?.map(|a| a.name).unwrap_or_else(|| LOCAL_AGENT.into());
-            specs.push(NodeSpec { name: member.source.name.clone(), agent, location: self.inner.secrets.open(&node.location)?, commitlog_dir: None, datacenter: None, rack: None });
+            specs.push(NodeSpec {
+                name: member.source.name.clone(),
+                agent,
+                location: self.inner.secrets.open(&node.location)?,
+                commitlog_dir: None,
+                datacenter: None,
+                rack: None,
+            });
         }
         let first = self.source(caller, members[0]).await?.source.config;
         let mut config = first;
@@ -271,14 +325,18 @@ impl Engine {
 
     /// A source of the caller's tenant, or 404.
     pub async fn source(&self, caller: &Principal, id: Uuid) -> CoreResult<SourceView> {
-        let source = repo::get_source(&self.inner.db, tenant_scope(caller), id).await?.ok_or_else(|| CoreError::not_found("source", id.to_string()))?;
+        let source = repo::get_source(&self.inner.db, tenant_scope(caller), id)
+            .await?
+            .ok_or_else(|| CoreError::not_found("source", id.to_string()))?;
         let nodes = repo::nodes_of(&self.inner.db, id).await?;
         let agents = repo::list_agents(&self.inner.db, source.tenant_id).await?;
         Ok(self.view(source, nodes, &agents))
     }
 
     pub async fn source_by_name(&self, caller: &Principal, kind: SourceKind, name: &str) -> CoreResult<SourceView> {
-        let found = repo::find_source_by_name(&self.inner.db, caller.tenant_id, kind, name).await?.ok_or_else(|| CoreError::not_found(kind_word(kind), name))?;
+        let found = repo::find_source_by_name(&self.inner.db, caller.tenant_id, kind, name)
+            .await?
+            .ok_or_else(|| CoreError::not_found(kind_word(kind), name))?;
         self.source(caller, found.id).await
     }
 
@@ -308,5 +366,9 @@ fn kind_word(kind: SourceKind) -> &'static str {
 }
 
 fn hostname() -> String {
-    std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()).or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|s| s.trim().to_owned())).unwrap_or_else(|| "localhost".into())
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|s| s.trim().to_owned()))
+        .unwrap_or_else(|| "localhost".into())
 }

@@ -57,10 +57,7 @@ pub enum RestoreTarget {
         truncate: bool,
     },
     /// A new cluster of the same topology, one data directory per node in order.
-    NewCluster {
-        name: String,
-        locations: Vec<String>,
-    },
+    NewCluster { name: String, locations: Vec<String> },
     /// A directory on an agent (the backup's own agent when not named).
     Path {
         path: String,
@@ -92,7 +89,15 @@ pub struct RestoreSpec {
     pub options: OperationOptions,
 }
 
-fn new_operation(tenant_id: Uuid, kind: OperationKind, caller: &Principal, source_id: Option<Uuid>, backup_id: Option<Uuid>, options: OperationOptions, params: Value) -> Operation {
+fn new_operation(
+    tenant_id: Uuid,
+    kind: OperationKind,
+    caller: &Principal,
+    source_id: Option<Uuid>,
+    backup_id: Option<Uuid>,
+    options: OperationOptions,
+    params: Value,
+) -> Operation {
     Operation {
         id: Uuid::new_v4(),
         tenant_id,
@@ -147,7 +152,9 @@ impl Engine {
         }
         let parent = match spec.parent_id {
             Some(id) => {
-                let p = repo::get_backup(db, Some(source.tenant_id), id).await?.ok_or_else(|| CoreError::not_found("backup", id.to_string()))?;
+                let p = repo::get_backup(db, Some(source.tenant_id), id)
+                    .await?
+                    .ok_or_else(|| CoreError::not_found("backup", id.to_string()))?;
                 if p.source_id != source.id || !p.state.is_success() {
                     return Err(CoreError::BadRequest(format!("backup {id} is not a completed backup of this source")));
                 }
@@ -158,7 +165,12 @@ impl Engine {
                     .await?
                     .into_iter()
                     .find(|b| b.state.is_success())
-                    .ok_or_else(|| CoreError::BadRequest(format!("{} '{}' has no completed backup to base an incremental one on", source.kind, source.name)))?,
+                    .ok_or_else(|| {
+                        CoreError::BadRequest(format!(
+                            "{} '{}' has no completed backup to base an incremental one on",
+                            source.kind, source.name
+                        ))
+                    })?,
             ),
             None => None,
         };
@@ -210,7 +222,15 @@ impl Engine {
             updated_at: now,
             completed_at: None,
         };
-        let mut op = new_operation(source.tenant_id, OperationKind::Backup, caller, Some(source.id), Some(backup_id), spec.options.clone(), json!({ "incremental": parent.is_some() }));
+        let mut op = new_operation(
+            source.tenant_id,
+            OperationKind::Backup,
+            caller,
+            Some(source.id),
+            Some(backup_id),
+            spec.options.clone(),
+            json!({ "incremental": parent.is_some() }),
+        );
         backup.operation_id = Some(op.id);
 
         let agents = repo::list_agents(db, source.tenant_id).await?;
@@ -220,8 +240,20 @@ impl Engine {
             let node_key = node.id.to_string();
             let parent_snapshot = parent.as_ref().map(|p| p.id.to_string());
             let task_spec = match source.kind {
-                SourceKind::Cluster => TaskSpec::BackupClusterNode { snapshot, node_key, data_dir: node.location.clone(), selection: spec.selection.clone(), parent: parent_snapshot },
-                SourceKind::Machine => TaskSpec::BackupTree { snapshot, node_key, root: node.location.clone(), selection: spec.selection.clone(), parent: parent_snapshot },
+                SourceKind::Cluster => TaskSpec::BackupClusterNode {
+                    snapshot,
+                    node_key,
+                    data_dir: node.location.clone(),
+                    selection: spec.selection.clone(),
+                    parent: parent_snapshot,
+                },
+                SourceKind::Machine => TaskSpec::BackupTree {
+                    snapshot,
+                    node_key,
+                    root: node.location.clone(),
+                    selection: spec.selection.clone(),
+                    parent: parent_snapshot,
+                },
                 SourceKind::Instance | SourceKind::HaGroup => {
                     let config: InstanceConfig = serde_json::from_value(source.config.clone()).unwrap_or_default();
                     TaskSpec::BackupDatabase { snapshot, node_key, datastore: config.datastore, location: node.location.clone() }
@@ -231,7 +263,10 @@ impl Engine {
             let up = agents.iter().find(|a| a.id == node.agent_id).is_some_and(|a| a.is_up(now));
             if !up {
                 if !spec.options.force {
-                    return Err(CoreError::Unavailable(format!("node '{}' is down (its agent has not been heard from); use force to back up the other nodes", node.name)));
+                    return Err(CoreError::Unavailable(format!(
+                        "node '{}' is down (its agent has not been heard from); use force to back up the other nodes",
+                        node.name
+                    )));
                 }
                 task.state = State::Skipped;
                 task.error = Some("node down".into());
@@ -244,7 +279,16 @@ impl Engine {
         }
         op.params["nodes"] = json!(nodes.len());
         repo::insert_operation(db, &op, &tasks, Some(&backup)).await?;
-        repo::add_event(db, source.tenant_id, "backup.started", &format!("backup '{}' of {} '{}' started", backup.name, source.kind, source.name), Some(op.id), Some(backup.id), Some(source.id)).await?;
+        repo::add_event(
+            db,
+            source.tenant_id,
+            "backup.started",
+            &format!("backup '{}' of {} '{}' started", backup.name, source.kind, source.name),
+            Some(op.id),
+            Some(backup.id),
+            Some(source.id),
+        )
+        .await?;
         self.wake_local();
         Ok((op, backup))
     }
@@ -254,19 +298,34 @@ impl Engine {
         let db = &self.inner.db;
         let backup = self.backup(caller, spec.backup_id).await?;
         if !backup.state.is_success() {
-            return Err(CoreError::Unprocessable(format!("backup {} is {}, not complete; only complete backups can be restored", backup.id, backup.state)));
+            return Err(CoreError::Unprocessable(format!(
+                "backup {} is {}, not complete; only complete backups can be restored",
+                backup.id, backup.state
+            )));
         }
-        let source = repo::get_source(db, Some(backup.tenant_id), backup.source_id).await?.ok_or_else(|| CoreError::not_found("source", backup.source_id.to_string()))?;
+        let source = repo::get_source(db, Some(backup.tenant_id), backup.source_id)
+            .await?
+            .ok_or_else(|| CoreError::not_found("source", backup.source_id.to_string()))?;
         let parts: Vec<BackupNode> = repo::backup_nodes_of(db, backup.id).await?.into_iter().filter(|n| n.state.is_success()).collect();
         let original_nodes = repo::nodes_of(db, source.id).await?;
-        let mut op = new_operation(backup.tenant_id, OperationKind::Restore, caller, Some(source.id), Some(backup.id), spec.options.clone(), serde_json::to_value(&spec.target).unwrap_or(Value::Null));
+        let mut op = new_operation(
+            backup.tenant_id,
+            OperationKind::Restore,
+            caller,
+            Some(source.id),
+            Some(backup.id),
+            spec.options.clone(),
+            serde_json::to_value(&spec.target).unwrap_or(Value::Null),
+        );
         let mut tasks = Vec::new();
         let snapshot = backup.id.to_string();
         let node_of = |part: &BackupNode| original_nodes.iter().find(|n| n.id == part.node_id).cloned();
         match &spec.target {
             RestoreTarget::SameNodes { truncate } => {
                 for part in &parts {
-                    let node = node_of(part).ok_or_else(|| CoreError::Conflict(format!("node '{}' no longer exists; restore to a new cluster instead", part.node_name)))?;
+                    let node = node_of(part).ok_or_else(|| {
+                        CoreError::Conflict(format!("node '{}' no longer exists; restore to a new cluster instead", part.node_name))
+                    })?;
                     let task_spec = match source.kind {
                         SourceKind::Cluster => TaskSpec::RestoreClusterNode {
                             snapshot: snapshot.clone(),
@@ -275,7 +334,13 @@ impl Engine {
                             selection: spec.selection.clone(),
                             truncate: *truncate,
                         },
-                        SourceKind::Machine => TaskSpec::RestoreTree { snapshot: snapshot.clone(), node_key: part.node_id.to_string(), target: node.location.clone(), include: spec.selection.include.clone(), overwrite: true },
+                        SourceKind::Machine => TaskSpec::RestoreTree {
+                            snapshot: snapshot.clone(),
+                            node_key: part.node_id.to_string(),
+                            target: node.location.clone(),
+                            include: spec.selection.include.clone(),
+                            overwrite: true,
+                        },
                         _ => return Err(CoreError::BadRequest("a database backup restores into a new instance".into())),
                     };
                     tasks.push(new_task(&op, Some(&node), node.agent_id, task_spec));
@@ -286,7 +351,10 @@ impl Engine {
                     return Err(CoreError::BadRequest("only cluster backups restore into a new cluster".into()));
                 }
                 if locations.len() != parts.len() {
-                    return Err(CoreError::BadRequest(format!("the backup has {} node(s); give exactly that many data directories", parts.len())));
+                    return Err(CoreError::BadRequest(format!(
+                        "the backup has {} node(s); give exactly that many data directories",
+                        parts.len()
+                    )));
                 }
                 let agents = repo::list_agents(db, backup.tenant_id).await?;
                 let specs: Vec<NodeSpec> = parts
@@ -296,7 +364,11 @@ impl Engine {
                         let old = node_of(part);
                         NodeSpec {
                             name: part.node_name.clone(),
-                            agent: old.as_ref().and_then(|o| agents.iter().find(|a| a.id == o.agent_id)).map(|a| a.name.clone()).unwrap_or_else(crate::domain::source::local_agent),
+                            agent: old
+                                .as_ref()
+                                .and_then(|o| agents.iter().find(|a| a.id == o.agent_id))
+                                .map(|a| a.name.clone())
+                                .unwrap_or_else(crate::domain::source::local_agent),
                             location: location.clone(),
                             commitlog_dir: None,
                             datacenter: old.as_ref().and_then(|o| o.datacenter.clone()),
@@ -309,7 +381,13 @@ impl Engine {
                 let created = self.create_source(backup.tenant_id, SourceKind::Cluster, name, config, specs, false).await?;
                 let new_nodes = repo::nodes_of(db, created.source.id).await?;
                 for (part, node) in parts.iter().zip(&new_nodes) {
-                    let task_spec = TaskSpec::RestoreClusterNode { snapshot: snapshot.clone(), node_key: part.node_id.to_string(), data_dir: node.location.clone(), selection: spec.selection.clone(), truncate: false };
+                    let task_spec = TaskSpec::RestoreClusterNode {
+                        snapshot: snapshot.clone(),
+                        node_key: part.node_id.to_string(),
+                        data_dir: node.location.clone(),
+                        selection: spec.selection.clone(),
+                        truncate: false,
+                    };
                     tasks.push(new_task(&op, Some(node), node.agent_id, task_spec));
                 }
                 op.result = json!({ "source_id": created.source.id, "name": name });
@@ -322,10 +400,18 @@ impl Engine {
                     let node = node_of(part);
                     let agent_id = match agent {
                         Some(name) => self.agent_named(backup.tenant_id, name).await?.id,
-                        None => node.as_ref().map(|n| n.agent_id).ok_or_else(|| CoreError::BadRequest("name the agent to restore on".into()))?,
+                        None => {
+                            node.as_ref().map(|n| n.agent_id).ok_or_else(|| CoreError::BadRequest("name the agent to restore on".into()))?
+                        }
                     };
                     let target = if parts.len() > 1 { format!("{}/{}", path.trim_end_matches('/'), part.node_name) } else { path.clone() };
-                    let task_spec = TaskSpec::RestoreTree { snapshot: snapshot.clone(), node_key: part.node_id.to_string(), target, include: spec.selection.include.clone(), overwrite: *overwrite };
+                    let task_spec = TaskSpec::RestoreTree {
+                        snapshot: snapshot.clone(),
+                        node_key: part.node_id.to_string(),
+                        target,
+                        include: spec.selection.include.clone(),
+                        overwrite: *overwrite,
+                    };
                     let mut task = new_task(&op, node.as_ref(), agent_id, task_spec);
                     task.node_name = part.node_name.clone();
                     tasks.push(task);
@@ -338,9 +424,13 @@ impl Engine {
                 let part = parts.first().ok_or_else(|| CoreError::Unprocessable("the backup holds no data".into()))?;
                 let node = node_of(part).ok_or_else(|| CoreError::Conflict("the backed-up instance no longer exists".into()))?;
                 let mut config: InstanceConfig = serde_json::from_value(source.config.clone()).unwrap_or_default();
-                let kind: DatastoreKind = config.datastore.parse().map_err(|e: crate::sources::database::DatabaseError| CoreError::internal(anyhow::Error::new(e)))?;
+                let kind: DatastoreKind = config
+                    .datastore
+                    .parse()
+                    .map_err(|e: crate::sources::database::DatabaseError| CoreError::internal(anyhow::Error::new(e)))?;
                 let original = DatabaseLocation::new(kind, self.inner.secrets.open(&node.location)?);
-                let db_name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).take(40).collect();
+                let db_name: String =
+                    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).take(40).collect();
                 let db_name = format!("restored_{db_name}_{}", &Uuid::new_v4().simple().to_string()[..8]);
                 let target = original.with_database_name(&db_name).map_err(|e| CoreError::BadRequest(e.to_string()))?;
                 if let Some(f) = flavor {
@@ -354,10 +444,35 @@ impl Engine {
                 }
                 config.restored_from = Some(backup.id);
                 let agent = repo::get_agent(db, node.agent_id).await?.map(|a| a.name).unwrap_or_else(crate::domain::source::local_agent);
-                let node_spec = NodeSpec { name: name.clone(), agent, location: target.location.clone(), commitlog_dir: None, datacenter: None, rack: None };
-                let created = self.create_source(backup.tenant_id, SourceKind::Instance, name, serde_json::to_value(&config).expect("config"), vec![node_spec], true).await?;
-                let new_node = repo::nodes_of(db, created.source.id).await?.into_iter().next().ok_or_else(|| CoreError::internal(anyhow::anyhow!("new instance without node")))?;
-                let task_spec = TaskSpec::RestoreDatabase { snapshot: snapshot.clone(), node_key: part.node_id.to_string(), datastore: config.datastore.clone(), target: new_node.location.clone() };
+                let node_spec = NodeSpec {
+                    name: name.clone(),
+                    agent,
+                    location: target.location.clone(),
+                    commitlog_dir: None,
+                    datacenter: None,
+                    rack: None,
+                };
+                let created = self
+                    .create_source(
+                        backup.tenant_id,
+                        SourceKind::Instance,
+                        name,
+                        serde_json::to_value(&config).expect("config"),
+                        vec![node_spec],
+                        true,
+                    )
+                    .await?;
+                let new_node = repo::nodes_of(db, created.source.id)
+                    .await?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| CoreError::internal(anyhow::anyhow!("new instance without node")))?;
+                let task_spec = TaskSpec::RestoreDatabase {
+                    snapshot: snapshot.clone(),
+                    node_key: part.node_id.to_string(),
+                    datastore: config.datastore.clone(),
+                    target: new_node.location.clone(),
+                };
                 tasks.push(new_task(&op, Some(&new_node), new_node.agent_id, task_spec));
                 op.result = json!({ "source_id": created.source.id, "name": name });
             }
@@ -366,7 +481,16 @@ impl Engine {
             return Err(CoreError::Unprocessable("the backup holds no node data to restore".into()));
         }
         repo::insert_operation(db, &op, &tasks, None).await?;
-        repo::add_event(db, backup.tenant_id, "restore.started", &format!("restore of backup '{}' started", backup.name), Some(op.id), Some(backup.id), Some(source.id)).await?;
+        repo::add_event(
+            db,
+            backup.tenant_id,
+            "restore.started",
+            &format!("restore of backup '{}' started", backup.name),
+            Some(op.id),
+            Some(backup.id),
+            Some(source.id),
+        )
+        .await?;
         self.wake_local();
         Ok(op)
     }
@@ -375,10 +499,21 @@ impl Engine {
     pub async fn start_verify(&self, caller: &Principal, backup_id: Uuid) -> CoreResult<Operation> {
         let backup = self.backup(caller, backup_id).await?;
         if !backup.state.is_success() {
-            return Err(CoreError::Unprocessable(format!("backup {} is {}; only complete backups can be verified", backup.id, backup.state)));
+            return Err(CoreError::Unprocessable(format!(
+                "backup {} is {}; only complete backups can be verified",
+                backup.id, backup.state
+            )));
         }
         let local = self.local_agent(backup.tenant_id).await?;
-        let op = new_operation(backup.tenant_id, OperationKind::Verify, caller, Some(backup.source_id), Some(backup.id), OperationOptions::default(), Value::Null);
+        let op = new_operation(
+            backup.tenant_id,
+            OperationKind::Verify,
+            caller,
+            Some(backup.source_id),
+            Some(backup.id),
+            OperationOptions::default(),
+            Value::Null,
+        );
         let task = new_task(&op, None, local.id, TaskSpec::Verify { snapshot: backup.id.to_string() });
         repo::insert_operation(&self.inner.db, &op, &[task], None).await?;
         self.wake_local();
@@ -401,10 +536,27 @@ impl Engine {
         }
         let local = self.local_agent(backup.tenant_id).await?;
         let ids: Vec<Uuid> = doomed.iter().map(|b| b.id).collect();
-        let op = new_operation(backup.tenant_id, OperationKind::Delete, caller, Some(backup.source_id), Some(backup.id), OperationOptions::default(), json!({ "backups": ids }));
+        let op = new_operation(
+            backup.tenant_id,
+            OperationKind::Delete,
+            caller,
+            Some(backup.source_id),
+            Some(backup.id),
+            OperationOptions::default(),
+            json!({ "backups": ids }),
+        );
         let task = new_task(&op, None, local.id, TaskSpec::DeleteSnapshots { snapshots: ids.iter().map(Uuid::to_string).collect() });
         repo::insert_operation(db, &op, &[task], None).await?;
-        repo::add_event(db, backup.tenant_id, "backup.deleting", &format!("deleting backup '{}' and {} incremental(s)", backup.name, ids.len() - 1), Some(op.id), Some(backup.id), Some(backup.source_id)).await?;
+        repo::add_event(
+            db,
+            backup.tenant_id,
+            "backup.deleting",
+            &format!("deleting backup '{}' and {} incremental(s)", backup.name, ids.len() - 1),
+            Some(op.id),
+            Some(backup.id),
+            Some(backup.source_id),
+        )
+        .await?;
         self.wake_local();
         Ok(op)
     }
@@ -441,7 +593,9 @@ impl Engine {
     }
 
     pub async fn operation(&self, caller: &Principal, id: Uuid) -> CoreResult<Operation> {
-        repo::get_operation(&self.inner.db, tenant_scope(caller), id).await?.ok_or_else(|| CoreError::not_found("operation", id.to_string()))
+        repo::get_operation(&self.inner.db, tenant_scope(caller), id)
+            .await?
+            .ok_or_else(|| CoreError::not_found("operation", id.to_string()))
     }
 
     pub async fn operations(&self, caller: &Principal, limit: u64) -> CoreResult<Vec<Operation>> {
@@ -465,7 +619,8 @@ impl Engine {
         repo::touch_agent(db, agent.id, None).await?;
         let Some(task) = repo::claim_task(db, agent.id, &self.inner.owner, Duration::seconds(LEASE_SECS)).await? else { return Ok(None) };
         let Some(op) = repo::get_operation(db, None, task.operation_id).await? else { return Ok(None) };
-        repo::transition_operation(db, op.id, &[State::Queued], State::Running, OperationPatch { started: true, ..Default::default() }).await?;
+        repo::transition_operation(db, op.id, &[State::Queued], State::Running, OperationPatch { started: true, ..Default::default() })
+            .await?;
         if let Some(backup_id) = op.backup_id.filter(|_| op.kind == OperationKind::Backup)
             && let Some(mut b) = repo::get_backup(db, None, backup_id).await?
             && b.state == State::Queued
@@ -480,7 +635,9 @@ impl Engine {
         };
         let mut spec = task.spec.clone();
         match &mut spec {
-            TaskSpec::BackupDatabase { location, .. } | TaskSpec::RestoreDatabase { target: location, .. } => *location = self.inner.secrets.open(location)?,
+            TaskSpec::BackupDatabase { location, .. } | TaskSpec::RestoreDatabase { target: location, .. } => {
+                *location = self.inner.secrets.open(location)?
+            }
             _ => {}
         }
         Ok(Some(Assignment {
@@ -498,7 +655,9 @@ impl Engine {
     pub async fn report(&self, agent: &Agent, task_id: Uuid, progress: &TaskProgress) -> CoreResult<bool> {
         let db = &self.inner.db;
         repo::touch_agent(db, agent.id, None).await?;
-        let Some(cancel) = repo::report_progress(db, task_id, agent.id, progress, Duration::seconds(LEASE_SECS)).await? else { return Ok(true) };
+        let Some(cancel) = repo::report_progress(db, task_id, agent.id, progress, Duration::seconds(LEASE_SECS)).await? else {
+            return Ok(true);
+        };
         if let Some(task) = repo::get_task(db, task_id).await? {
             self.update_progress(task.operation_id).await?;
         }
@@ -508,7 +667,10 @@ impl Engine {
     /// Records how a task ended and finishes its operation when it was the last.
     pub async fn finish(&self, agent: &Agent, task_id: Uuid, outcome: TaskOutcome) -> CoreResult<()> {
         let db = &self.inner.db;
-        let task = repo::get_task(db, task_id).await?.filter(|t| t.agent_id == agent.id).ok_or_else(|| CoreError::not_found("task", task_id.to_string()))?;
+        let task = repo::get_task(db, task_id)
+            .await?
+            .filter(|t| t.agent_id == agent.id)
+            .ok_or_else(|| CoreError::not_found("task", task_id.to_string()))?;
         if !repo::finish_task(db, task_id, agent.id, &outcome).await? {
             return Err(CoreError::Conflict(format!("task {task_id} is no longer running on this agent")));
         }
@@ -547,7 +709,17 @@ impl Engine {
         } else {
             State::Succeeded
         };
-        let error = if failed.is_empty() { None } else { Some(failed.iter().map(|t| format!("{}: {}", t.node_name, t.error.as_deref().unwrap_or("failed"))).collect::<Vec<_>>().join("; ")) };
+        let error = if failed.is_empty() {
+            None
+        } else {
+            Some(
+                failed
+                    .iter()
+                    .map(|t| format!("{}: {}", t.node_name, t.error.as_deref().unwrap_or("failed")))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        };
         let result = match op.kind {
             OperationKind::Verify | OperationKind::Delete => tasks.first().map(|t| t.result.clone()).unwrap_or(Value::Null),
             _ => {
@@ -627,7 +799,11 @@ impl Engine {
                 repo::save_backup(db, &b).await?;
             }
         }
-        let msg = if state.is_success() { format!("deleted {} backup(s)", ids.len()) } else { format!("delete failed: {}", error.unwrap_or_default()) };
+        let msg = if state.is_success() {
+            format!("deleted {} backup(s)", ids.len())
+        } else {
+            format!("delete failed: {}", error.unwrap_or_default())
+        };
         repo::add_event(db, op.tenant_id, &format!("delete.{state}"), &msg, Some(op.id), op.backup_id, op.source_id).await
     }
 
@@ -659,7 +835,14 @@ impl Engine {
     async fn requeue_or_fail(&self, t: &Task, why: &str) -> CoreResult<()> {
         let db = &self.inner.db;
         if t.attempts >= MAX_ATTEMPTS {
-            repo::set_task_state(db, t.id, &[State::Running], State::Failed, Some(format!("interrupted {} times; last because {why}", t.attempts))).await?;
+            repo::set_task_state(
+                db,
+                t.id,
+                &[State::Running],
+                State::Failed,
+                Some(format!("interrupted {} times; last because {why}", t.attempts)),
+            )
+            .await?;
         } else {
             tracing::warn!(task = %t.id, node = %t.node_name, "task interrupted ({why}); queued again");
             repo::set_task_state(db, t.id, &[State::Running], State::Queued, None).await?;

@@ -41,7 +41,9 @@ impl StoreRegistry {
 
     /// The backend of a tenant's repository in a destination.
     pub async fn backend(&self, destination_id: Uuid, tenant_id: Uuid) -> CoreResult<Arc<dyn Backend>> {
-        let dest = repo::get_destination(&self.db, destination_id).await?.ok_or_else(|| CoreError::not_found("destination", destination_id.to_string()))?;
+        let dest = repo::get_destination(&self.db, destination_id)
+            .await?
+            .ok_or_else(|| CoreError::not_found("destination", destination_id.to_string()))?;
         match dest.kind.as_str() {
             "server" => Ok(Arc::new(ObjectStoreBackend::local(&self.root.join(tenant_id.to_string())).map_err(store_error)?)),
             other => Err(CoreError::BadRequest(format!("destination kind '{other}' is not supported yet"))),

@@ -125,19 +125,39 @@ async fn run(a: &Assignment, store: &Arc<Store>, progress: &Arc<Progress>) -> Re
         TaskSpec::BackupTree { snapshot, node_key, root, selection, parent } => {
             let (root, selection) = (root.clone(), selection.clone());
             let items = blocking(move || Ok(tree::scan(Path::new(&root), &selection)?)).await?;
-            let req = BackupRequest { snapshot: snapshot.clone(), node: node_key.clone(), items, parent: parent.clone(), metadata: json!({}), throttle_bytes_per_sec: throttle };
+            let req = BackupRequest {
+                snapshot: snapshot.clone(),
+                node: node_key.clone(),
+                items,
+                parent: parent.clone(),
+                metadata: json!({}),
+                throttle_bytes_per_sec: throttle,
+            };
             Ok(done(&store.backup(req, progress.clone()).await?, false))
         }
         TaskSpec::BackupClusterNode { snapshot, node_key, data_dir, selection, parent } => {
             let (dir, sel) = (data_dir.clone(), selection.clone());
             let items = blocking(move || Ok(cluster::scan(Path::new(&dir), &sel)?)).await?;
-            let req = BackupRequest { snapshot: snapshot.clone(), node: node_key.clone(), items, parent: parent.clone(), metadata: json!({}), throttle_bytes_per_sec: throttle };
+            let req = BackupRequest {
+                snapshot: snapshot.clone(),
+                node: node_key.clone(),
+                items,
+                parent: parent.clone(),
+                metadata: json!({}),
+                throttle_bytes_per_sec: throttle,
+            };
             Ok(done(&store.backup(req, progress.clone()).await?, true))
         }
         TaskSpec::BackupDatabase { snapshot, node_key, datastore, location } => {
             let kind = datastore.parse::<database::DatastoreKind>()?;
             let stream = database::start_dump(&DatabaseLocation::new(kind, location.clone())).await?;
-            let item = Item { path: DUMP_ENTRY.into(), source: ItemSource::Stream(Box::new(CheckedDump(Some(stream)))), size: 0, mode: 0o600, mtime_ns: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) };
+            let item = Item {
+                path: DUMP_ENTRY.into(),
+                source: ItemSource::Stream(Box::new(CheckedDump(Some(stream)))),
+                size: 0,
+                mode: 0o600,
+                mtime_ns: chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
+            };
             let req = BackupRequest {
                 snapshot: snapshot.clone(),
                 node: node_key.clone(),
@@ -149,7 +169,14 @@ async fn run(a: &Assignment, store: &Arc<Store>, progress: &Arc<Progress>) -> Re
             Ok(done(&store.backup(req, progress.clone()).await?, false))
         }
         TaskSpec::RestoreTree { snapshot, node_key, target, include, overwrite } => {
-            let req = RestoreRequest { snapshot: snapshot.clone(), node: node_key.clone(), target: target.into(), include: include.clone(), overwrite: *overwrite, throttle_bytes_per_sec: throttle };
+            let req = RestoreRequest {
+                snapshot: snapshot.clone(),
+                node: node_key.clone(),
+                target: target.into(),
+                include: include.clone(),
+                overwrite: *overwrite,
+                throttle_bytes_per_sec: throttle,
+            };
             let summary = store.restore(req, progress.clone()).await?;
             Ok((State::Succeeded, json!({ "files": summary.files, "bytes": summary.bytes, "skipped": summary.skipped })))
         }
@@ -173,7 +200,14 @@ async fn run(a: &Assignment, store: &Arc<Store>, progress: &Arc<Progress>) -> Re
                 let (dir, sel) = (data_dir.clone(), selection.clone());
                 blocking(move || Ok(cluster::truncate(Path::new(&dir), &sel)?)).await?;
             }
-            let req = RestoreRequest { snapshot: snapshot.clone(), node: node_key.clone(), target: data_dir.into(), include, overwrite: true, throttle_bytes_per_sec: throttle };
+            let req = RestoreRequest {
+                snapshot: snapshot.clone(),
+                node: node_key.clone(),
+                target: data_dir.into(),
+                include,
+                overwrite: true,
+                throttle_bytes_per_sec: throttle,
+            };
             let summary = store.restore(req, progress.clone()).await?;
             Ok((State::Succeeded, json!({ "files": summary.files, "bytes": summary.bytes })))
         }

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    Statement, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
@@ -61,7 +61,9 @@ pub async fn get_or_create_agent(db: &Db, tenant_id: Uuid, name: &str, hostname:
     };
     match row.insert(db).await {
         Ok(m) => Ok(agent(m)),
-        Err(_) => agent_by_name(db, tenant_id, name).await?.ok_or_else(|| CoreError::Conflict(format!("agent '{name}' could not be created"))),
+        Err(_) => {
+            agent_by_name(db, tenant_id, name).await?.ok_or_else(|| CoreError::Conflict(format!("agent '{name}' could not be created")))
+        }
     }
 }
 
@@ -80,11 +82,19 @@ pub async fn get_agent(db: &Db, id: Uuid) -> CoreResult<Option<Agent>> {
 }
 
 pub async fn list_agents(db: &Db, tenant_id: Uuid) -> CoreResult<Vec<Agent>> {
-    Ok(agents::Entity::find().filter(agents::Column::TenantId.eq(tenant_id)).order_by_asc(agents::Column::Name).all(db).await?.into_iter().map(agent).collect())
+    Ok(agents::Entity::find()
+        .filter(agents::Column::TenantId.eq(tenant_id))
+        .order_by_asc(agents::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(agent)
+        .collect())
 }
 
 pub async fn touch_agent(db: &Db, id: Uuid, hostname: Option<&str>) -> CoreResult<()> {
-    let mut update = agents::Entity::update_many().col_expr(agents::Column::LastSeenAt, Expr::value(Utc::now())).filter(agents::Column::Id.eq(id));
+    let mut update =
+        agents::Entity::update_many().col_expr(agents::Column::LastSeenAt, Expr::value(Utc::now())).filter(agents::Column::Id.eq(id));
     if let Some(h) = hostname {
         update = update.col_expr(agents::Column::Hostname, Expr::value(h.to_owned()));
     }
@@ -107,12 +117,24 @@ pub struct DestinationRow {
 }
 
 fn destination(m: destinations::Model) -> DestinationRow {
-    DestinationRow { id: m.id, tenant_id: m.tenant_id, name: m.name, kind: m.kind, config: m.config, sealed_secret: m.secret, created_at: m.created_at }
+    DestinationRow {
+        id: m.id,
+        tenant_id: m.tenant_id,
+        name: m.name,
+        kind: m.kind,
+        config: m.config,
+        sealed_secret: m.secret,
+        created_at: m.created_at,
+    }
 }
 
 /// The server's own store destination, created on first use.
 pub async fn ensure_server_destination(db: &Db) -> CoreResult<DestinationRow> {
-    let found = destinations::Entity::find().filter(destinations::Column::Kind.eq("server")).filter(destinations::Column::TenantId.is_null()).one(db).await?;
+    let found = destinations::Entity::find()
+        .filter(destinations::Column::Kind.eq("server"))
+        .filter(destinations::Column::TenantId.is_null())
+        .one(db)
+        .await?;
     if let Some(m) = found {
         return Ok(destination(m));
     }
@@ -225,17 +247,32 @@ pub async fn list_sources(db: &Db, tenant_id: Option<Uuid>, kind: Option<SourceK
 }
 
 pub async fn update_source_config(db: &Db, id: Uuid, config: serde_json::Value) -> CoreResult<()> {
-    sources::Entity::update_many().col_expr(sources::Column::Config, Expr::value(config)).filter(sources::Column::Id.eq(id)).exec(db).await?;
+    sources::Entity::update_many()
+        .col_expr(sources::Column::Config, Expr::value(config))
+        .filter(sources::Column::Id.eq(id))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
 pub async fn mark_source_deleted(db: &Db, id: Uuid) -> CoreResult<()> {
-    sources::Entity::update_many().col_expr(sources::Column::DeletedAt, Expr::value(Utc::now())).filter(sources::Column::Id.eq(id)).exec(db).await?;
+    sources::Entity::update_many()
+        .col_expr(sources::Column::DeletedAt, Expr::value(Utc::now()))
+        .filter(sources::Column::Id.eq(id))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
 pub async fn nodes_of(db: &Db, source_id: Uuid) -> CoreResult<Vec<Node>> {
-    Ok(nodes::Entity::find().filter(nodes::Column::SourceId.eq(source_id)).order_by_asc(nodes::Column::Position).all(db).await?.into_iter().map(node).collect())
+    Ok(nodes::Entity::find()
+        .filter(nodes::Column::SourceId.eq(source_id))
+        .order_by_asc(nodes::Column::Position)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(node)
+        .collect())
 }
 
 pub async fn get_node(db: &Db, id: Uuid) -> CoreResult<Option<Node>> {
@@ -505,7 +542,14 @@ pub async fn operations_in(db: &Db, states: &[State]) -> CoreResult<Vec<Operatio
 }
 
 pub async fn tasks_of(db: &Db, operation_id: Uuid) -> CoreResult<Vec<Task>> {
-    tasks::Entity::find().filter(tasks::Column::OperationId.eq(operation_id)).order_by_asc(tasks::Column::NodeName).all(db).await?.into_iter().map(task).collect()
+    tasks::Entity::find()
+        .filter(tasks::Column::OperationId.eq(operation_id))
+        .order_by_asc(tasks::Column::NodeName)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(task)
+        .collect()
 }
 
 pub async fn get_task(db: &Db, id: Uuid) -> CoreResult<Option<Task>> {
@@ -515,7 +559,10 @@ pub async fn get_task(db: &Db, id: Uuid) -> CoreResult<Option<Task>> {
 /// Moves an operation to `to` only if it is in one of `from`; answers whether it moved.
 pub async fn transition_operation(db: &Db, id: Uuid, from: &[State], to: State, patch: OperationPatch) -> CoreResult<bool> {
     let names: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
-    let mut update = operations::Entity::update_many().col_expr(operations::Column::State, Expr::value(to.as_str())).filter(operations::Column::Id.eq(id)).filter(operations::Column::State.is_in(names));
+    let mut update = operations::Entity::update_many()
+        .col_expr(operations::Column::State, Expr::value(to.as_str()))
+        .filter(operations::Column::Id.eq(id))
+        .filter(operations::Column::State.is_in(names));
     if let Some(p) = patch.progress {
         update = update.col_expr(operations::Column::Progress, Expr::value(p));
     }
@@ -544,7 +591,11 @@ pub struct OperationPatch {
 }
 
 pub async fn set_operation_progress(db: &Db, id: Uuid, progress: f64) -> CoreResult<()> {
-    operations::Entity::update_many().col_expr(operations::Column::Progress, Expr::value(progress)).filter(operations::Column::Id.eq(id)).exec(db).await?;
+    operations::Entity::update_many()
+        .col_expr(operations::Column::Progress, Expr::value(progress))
+        .filter(operations::Column::Id.eq(id))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
@@ -675,7 +726,15 @@ pub async fn running_tasks_of_agent(db: &Db, agent_id: Uuid) -> CoreResult<Vec<T
 
 // ---- events ----
 
-pub async fn add_event(db: &Db, tenant_id: Uuid, kind: &str, message: &str, operation_id: Option<Uuid>, backup_id: Option<Uuid>, source_id: Option<Uuid>) -> CoreResult<()> {
+pub async fn add_event(
+    db: &Db,
+    tenant_id: Uuid,
+    kind: &str,
+    message: &str,
+    operation_id: Option<Uuid>,
+    backup_id: Option<Uuid>,
+    source_id: Option<Uuid>,
+) -> CoreResult<()> {
     events::ActiveModel {
         tenant_id: Set(tenant_id),
         at: Set(Utc::now()),

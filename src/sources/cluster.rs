@@ -134,7 +134,12 @@ mod tests {
     use super::*;
 
     fn layout(root: &Path) {
-        for f in ["Keyspace1/users-0123456789abcdef0123456789abcdef/nb-1-big-Data.db", "Keyspace1/dates/nb-1-big-Data.db", "OpsCenter/events-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/nb-1-big-Data.db", "Keyspace1/users-0123456789abcdef0123456789abcdef/snapshots/x/y.db"] {
+        for f in [
+            "Keyspace1/users-0123456789abcdef0123456789abcdef/nb-1-big-Data.db",
+            "Keyspace1/dates/nb-1-big-Data.db",
+            "OpsCenter/events-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/nb-1-big-Data.db",
+            "Keyspace1/users-0123456789abcdef0123456789abcdef/snapshots/x/y.db",
+        ] {
             let p = root.join(f);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, f.as_bytes()).unwrap();
@@ -146,7 +151,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         layout(dir.path());
         let found = discover(dir.path()).unwrap();
-        let names: Vec<(&str, Vec<&str>)> = found.iter().map(|(k, ts)| (k.as_str(), ts.iter().map(|t| t.table.as_str()).collect())).collect();
+        let names: Vec<(&str, Vec<&str>)> =
+            found.iter().map(|(k, ts)| (k.as_str(), ts.iter().map(|t| t.table.as_str()).collect())).collect();
         assert_eq!(names, [("Keyspace1", vec!["dates", "users"]), ("OpsCenter", vec!["events"])]);
     }
 
@@ -156,7 +162,14 @@ mod tests {
         layout(dir.path());
         let sel = Selection { tables: vec!["Keyspace1.users".into()], ..Default::default() };
         let paths: Vec<String> = scan(dir.path(), &sel).unwrap().into_iter().map(|i| i.path).collect();
-        assert_eq!(paths, ["Keyspace1", "Keyspace1/users-0123456789abcdef0123456789abcdef", "Keyspace1/users-0123456789abcdef0123456789abcdef/nb-1-big-Data.db"]);
+        assert_eq!(
+            paths,
+            [
+                "Keyspace1",
+                "Keyspace1/users-0123456789abcdef0123456789abcdef",
+                "Keyspace1/users-0123456789abcdef0123456789abcdef/nb-1-big-Data.db"
+            ]
+        );
         let bad = Selection { tables: vec!["Keyspace1.nope".into()], ..Default::default() };
         assert!(scan(dir.path(), &bad).err().unwrap().to_string().contains("does not exist"));
     }

@@ -59,8 +59,17 @@ pub fn scan(root: &Path, selection: &Selection) -> Result<Vec<Item>, SourceError
     Ok(items)
 }
 
-fn walk(root: &Path, dir: &Path, rel_dir: &str, included: bool, include: &Patterns, exclude: &Patterns, out: &mut Vec<Item>) -> Result<bool, SourceError> {
-    let mut names: Vec<_> = std::fs::read_dir(dir).map_err(|e| SourceError::io(dir, e))?.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+fn walk(
+    root: &Path,
+    dir: &Path,
+    rel_dir: &str,
+    included: bool,
+    include: &Patterns,
+    exclude: &Patterns,
+    out: &mut Vec<Item>,
+) -> Result<bool, SourceError> {
+    let mut names: Vec<_> =
+        std::fs::read_dir(dir).map_err(|e| SourceError::io(dir, e))?.filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
     names.sort();
     let mut any = false;
     for name in names {
@@ -94,7 +103,11 @@ mod tests {
     use super::*;
 
     fn paths(root: &Path, include: &[&str], exclude: &[&str]) -> Vec<String> {
-        let sel = Selection { include: include.iter().map(|s| s.to_string()).collect(), exclude: exclude.iter().map(|s| s.to_string()).collect(), ..Default::default() };
+        let sel = Selection {
+            include: include.iter().map(|s| s.to_string()).collect(),
+            exclude: exclude.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
         scan(root, &sel).unwrap().into_iter().map(|i| i.path).collect()
     }
 
@@ -106,7 +119,10 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, b"x").unwrap();
         }
-        assert_eq!(paths(dir.path(), &[], &[]), ["data", "data/x", "data/x/y.bin", "etc", "etc/app.conf", "etc/app.tmp", "logs", "logs/a.log"]);
+        assert_eq!(
+            paths(dir.path(), &[], &[]),
+            ["data", "data/x", "data/x/y.bin", "etc", "etc/app.conf", "etc/app.tmp", "logs", "logs/a.log"]
+        );
         assert_eq!(paths(dir.path(), &[], &["*.tmp", "logs"]), ["data", "data/x", "data/x/y.bin", "etc", "etc/app.conf"]);
         assert_eq!(paths(dir.path(), &["etc"], &["*.tmp"]), ["etc", "etc/app.conf"]);
         let abs = format!("{}/data/x", dir.path().display());

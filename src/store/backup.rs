@@ -89,15 +89,19 @@ struct Throttle {
 }
 
 impl Throttle {
-    fn account(&self, n: usize) {
+    /// Counts `n` bytes and sleeps while ahead of the rate, waking to notice a cancellation.
+    fn account(&self, n: usize, progress: &Progress) -> Result<(), StoreError> {
         let total = self.bytes.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
         if let Some(rate) = self.rate.filter(|r| *r > 0) {
             let due = Duration::from_secs_f64(total as f64 / rate as f64);
-            let elapsed = self.start.elapsed();
-            if due > elapsed {
-                std::thread::sleep(due - elapsed);
+            while let Some(wait) = due.checked_sub(self.start.elapsed()).filter(|w| !w.is_zero()) {
+                if progress.is_cancelled() {
+                    return Err(StoreError::Cancelled);
+                }
+                std::thread::sleep(wait.min(Duration::from_millis(100)));
             }
         }
+        Ok(())
     }
 }
 
@@ -143,7 +147,7 @@ impl Writer {
             self.counters.reused_chunks.fetch_add(1, Ordering::Relaxed);
         }
         self.progress.bytes_done.fetch_add(data.len() as u64, Ordering::Relaxed);
-        self.throttle.account(data.len());
+        self.throttle.account(data.len(), &self.progress)?;
         Ok(ChunkRef { id, len: data.len() as u32 })
     }
 

@@ -202,8 +202,11 @@ impl Store {
                         let total = throttle.2.fetch_add(plain.len() as u64, Ordering::Relaxed) + plain.len() as u64;
                         if let Some(rate) = throttle.0.filter(|r| *r > 0) {
                             let due = Duration::from_secs_f64(total as f64 / rate as f64);
-                            if let Some(wait) = due.checked_sub(throttle.1.elapsed()) {
-                                std::thread::sleep(wait);
+                            while let Some(wait) = due.checked_sub(throttle.1.elapsed()).filter(|w| !w.is_zero()) {
+                                if progress.is_cancelled() {
+                                    return Err(StoreError::Cancelled);
+                                }
+                                std::thread::sleep(wait.min(Duration::from_millis(100)));
                             }
                         }
                     }

@@ -12,7 +12,13 @@ async fn machine(app: &TestApp, token: &str, name: &str, root: &std::path::Path)
 
 fn store_bytes(app: &TestApp) -> u64 {
     fn walk(p: &std::path::Path) -> u64 {
-        std::fs::read_dir(p).map(|rd| rd.filter_map(|e| e.ok()).map(|e| if e.path().is_dir() { walk(&e.path()) } else { e.metadata().map(|m| m.len()).unwrap_or(0) }).sum()).unwrap_or(0)
+        std::fs::read_dir(p)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| if e.path().is_dir() { walk(&e.path()) } else { e.metadata().map(|m| m.len()).unwrap_or(0) })
+                    .sum()
+            })
+            .unwrap_or(0)
     }
     walk(&app.data_dir.join("store"))
 }
@@ -85,7 +91,10 @@ async fn a_corrupted_chunk_is_named_by_verify_and_a_restore_refuses_it_clearly()
     assert!(ok["result"]["chunks"].as_u64().unwrap() > 0);
 
     let store = app.data_dir.join("store");
-    let pack = walk_files(&store).into_iter().find(|p| p.strip_prefix(&store).unwrap().components().nth(1).is_some_and(|c| c.as_os_str() == "data")).unwrap();
+    let pack = walk_files(&store)
+        .into_iter()
+        .find(|p| p.strip_prefix(&store).unwrap().components().nth(1).is_some_and(|c| c.as_os_str() == "data"))
+        .unwrap();
     let mut bytes = std::fs::read(&pack).unwrap();
     bytes[100] ^= 0x55;
     std::fs::write(&pack, bytes).unwrap();
@@ -121,7 +130,8 @@ async fn deleting_a_parent_deletes_its_incremental_and_keeps_chunks_a_third_back
     let id = machine(&app, &token, "files", src.path()).await;
     let parent = backup_and_wait(&app, &token, json!({ "source_id": id })).await["backup_id"].as_str().unwrap().to_owned();
     tree::mutate(src.path(), 10);
-    let child = backup_and_wait(&app, &token, json!({ "source_id": id, "incremental": true })).await["backup_id"].as_str().unwrap().to_owned();
+    let child =
+        backup_and_wait(&app, &token, json!({ "source_id": id, "incremental": true })).await["backup_id"].as_str().unwrap().to_owned();
     let third = backup_and_wait(&app, &token, json!({ "source_id": id })).await["backup_id"].as_str().unwrap().to_owned();
 
     let resp = app.client.delete(app.url(&format!("/admin/v1/backups/{parent}"))).header("x-auth-token", &token).send().await.unwrap();
@@ -156,7 +166,11 @@ async fn another_tenants_backups_and_operations_are_not_found() {
     let id = machine(&app, &mine, "files", src.path()).await;
     let op = backup_and_wait(&app, &mine, json!({ "source_id": id })).await;
     let backup_id = op["backup_id"].as_str().unwrap();
-    for path in [format!("/admin/v1/backups/{backup_id}"), format!("/admin/v1/operations/{}", op["id"].as_str().unwrap()), format!("/admin/v1/sources/{id}")] {
+    for path in [
+        format!("/admin/v1/backups/{backup_id}"),
+        format!("/admin/v1/operations/{}", op["id"].as_str().unwrap()),
+        format!("/admin/v1/sources/{id}"),
+    ] {
         let (status, body) = get(&app, &theirs, &path).await;
         assert_eq!(status, 404, "{path}: {body}");
         assert_eq!(body["error"]["code"], 404);

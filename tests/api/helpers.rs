@@ -151,7 +151,16 @@ impl TestApp {
 /// Polls an operation until it ends (bounded); answers its final body.
 pub async fn wait_for(app: &TestApp, token: &str, operation_id: &str) -> Value {
     for _ in 0..600 {
-        let op: Value = app.client.get(app.url(&format!("/admin/v1/operations/{operation_id}"))).header("x-auth-token", token).send().await.unwrap().json().await.unwrap();
+        let op: Value = app
+            .client
+            .get(app.url(&format!("/admin/v1/operations/{operation_id}")))
+            .header("x-auth-token", token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if !matches!(op["state"].as_str(), Some("queued" | "running" | "cancelling")) {
             return op;
         }

@@ -2,6 +2,7 @@
 
 mod auth;
 mod cli;
+mod databases;
 mod engine;
 mod helpers;
 mod identity;

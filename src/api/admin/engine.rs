@@ -12,7 +12,11 @@ use uuid::Uuid;
 
 use crate::{
     api::common::security::Caller,
-    domain::{backup::Selection, operation::OperationOptions, source::{NodeSpec, SourceKind}},
+    domain::{
+        backup::Selection,
+        operation::OperationOptions,
+        source::{NodeSpec, SourceKind},
+    },
     engine::{BackupSpec, InstanceSpec, RestoreSpec, RestoreTarget},
     error::CoreError,
     state::AppState,
@@ -115,7 +119,8 @@ impl EngineApi {
     #[oai(path = "/agents", method = "get", operation_id = "admin_list_agents", tag = "EngineTag::Agents")]
     async fn list_agents(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Value>> {
         let now = chrono::Utc::now();
-        let agents: Vec<Value> = state.engine.list_agents(caller.principal()).await?.into_iter().map(|a| json!({ "up": a.is_up(now), "agent": a })).collect();
+        let agents: Vec<Value> =
+            state.engine.list_agents(caller.principal()).await?.into_iter().map(|a| json!({ "up": a.is_up(now), "agent": a })).collect();
         Ok(Json(Value::Array(agents)))
     }
 

@@ -91,7 +91,14 @@ impl AgentApi {
 
     /// Records a running task's progress and renews its lease.
     #[oai(path = "/agents/:id/tasks/:task/progress", method = "post", operation_id = "agent_progress")]
-    async fn progress(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>, task: Path<Uuid>, body: Json<Value>) -> poem::Result<Json<Stop>> {
+    async fn progress(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        id: Path<Uuid>,
+        task: Path<Uuid>,
+        body: Json<Value>,
+    ) -> poem::Result<Json<Stop>> {
         let agent = state.engine.agent_of(caller.principal(), id.0).await?;
         let progress: TaskProgress = parse("progress", body.0)?;
         Ok(Json(Stop { cancel: state.engine.report(&agent, task.0, &progress).await? }))
@@ -99,7 +106,14 @@ impl AgentApi {
 
     /// Records how a task ended.
     #[oai(path = "/agents/:id/tasks/:task/finish", method = "post", operation_id = "agent_finish")]
-    async fn finish(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>, task: Path<Uuid>, body: Json<Value>) -> poem::Result<Done> {
+    async fn finish(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        id: Path<Uuid>,
+        task: Path<Uuid>,
+        body: Json<Value>,
+    ) -> poem::Result<Done> {
         let agent = state.engine.agent_of(caller.principal(), id.0).await?;
         let outcome: TaskOutcome = parse("outcome", body.0)?;
         state.engine.finish(&agent, task.0, outcome).await?;

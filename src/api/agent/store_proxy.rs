@@ -64,7 +64,12 @@ async fn get_object(state: Data<&AppState>, req: &Request, Path((destination, ke
 }
 
 #[handler]
-async fn put_object(state: Data<&AppState>, req: &Request, Path((destination, key)): Path<(Uuid, String)>, body: Body) -> poem::Result<StatusCode> {
+async fn put_object(
+    state: Data<&AppState>,
+    req: &Request,
+    Path((destination, key)): Path<(Uuid, String)>,
+    body: Body,
+) -> poem::Result<StatusCode> {
     check_key(&key)?;
     let backend = backend(&state, req, destination).await?;
     let bytes = body.into_bytes().await.map_err(|e| CoreError::BadRequest(format!("cannot read the body: {e}")))?;
@@ -86,7 +91,12 @@ struct ListQuery {
 }
 
 #[handler]
-async fn list_objects(state: Data<&AppState>, req: &Request, Path(destination): Path<Uuid>, Query(q): Query<ListQuery>) -> poem::Result<poem::web::Json<Vec<crate::store::ObjectInfo>>> {
+async fn list_objects(
+    state: Data<&AppState>,
+    req: &Request,
+    Path(destination): Path<Uuid>,
+    Query(q): Query<ListQuery>,
+) -> poem::Result<poem::web::Json<Vec<crate::store::ObjectInfo>>> {
     let listed = backend(&state, req, destination).await?.list(&q.prefix).await.map_err(store_failure)?;
     Ok(poem::web::Json(listed))
 }
