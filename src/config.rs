@@ -42,6 +42,8 @@ pub struct Settings {
     pub local_workers: usize,
     /// Seed the demo tenant (`serve --demo`).
     pub demo: bool,
+    /// An agent not heard from for this many seconds is down: its nodes are skipped (force) or fail.
+    pub agent_down_after_secs: u64,
 }
 
 /// Request limits per authenticated user and per client address.
@@ -74,6 +76,7 @@ impl Default for Settings {
             secret_key: None,
             local_workers: 2,
             demo: false,
+            agent_down_after_secs: 30,
         }
     }
 }

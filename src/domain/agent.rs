@@ -7,8 +7,6 @@ use uuid::Uuid;
 
 /// The name of the server's in-process agent.
 pub const LOCAL_AGENT: &str = "local";
-/// An agent not heard from for this long is considered down.
-pub const AGENT_DOWN_AFTER_SECS: i64 = 30;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Agent {
@@ -25,8 +23,8 @@ impl Agent {
         self.name == LOCAL_AGENT
     }
 
-    /// Whether the agent answered recently (the local agent always counts as up).
-    pub fn is_up(&self, now: DateTime<Utc>) -> bool {
-        self.is_local() || self.last_seen_at.is_some_and(|t| (now - t).num_seconds() < AGENT_DOWN_AFTER_SECS)
+    /// Whether the agent was heard from within `down_after_secs` (the local agent is always up).
+    pub fn is_up(&self, now: DateTime<Utc>, down_after_secs: u64) -> bool {
+        self.is_local() || self.last_seen_at.is_some_and(|t| (now - t).num_milliseconds() < (down_after_secs as i64).saturating_mul(1000))
     }
 }

@@ -260,7 +260,7 @@ impl Engine {
                 }
             };
             let mut task = new_task(&op, Some(node), node.agent_id, task_spec);
-            let up = agents.iter().find(|a| a.id == node.agent_id).is_some_and(|a| a.is_up(now));
+            let up = agents.iter().find(|a| a.id == node.agent_id).is_some_and(|a| a.is_up(now, self.inner.settings.agent_down_after_secs));
             if !up {
                 if !spec.options.force {
                     return Err(CoreError::Unavailable(format!(
@@ -823,10 +823,27 @@ impl Engine {
         Ok(())
     }
 
-    /// Gives tasks whose agent stopped reporting to their agent again, or fails them.
+    /// Gives tasks whose agent stopped reporting to their agent again, or fails them; queued
+    /// tasks of an agent that went down are skipped (force) or fail.
     pub async fn reap_expired(&self) -> CoreResult<()> {
-        for t in repo::expired_tasks(&self.inner.db).await? {
+        let db = &self.inner.db;
+        for t in repo::expired_tasks(db).await? {
             self.requeue_or_fail(&t, "its agent stopped reporting").await?;
+            self.maybe_finish(t.operation_id).await?;
+        }
+        let now = Utc::now();
+        for t in repo::queued_tasks(db).await? {
+            let Some(agent) = repo::get_agent(db, t.agent_id).await? else { continue };
+            if agent.is_up(now, self.inner.settings.agent_down_after_secs) {
+                continue;
+            }
+            let force = repo::get_operation(db, None, t.operation_id).await?.is_some_and(|op| op.options.force);
+            let (state, why) = if force {
+                (State::Skipped, "node down; skipped (force)")
+            } else {
+                (State::Failed, "node down: its agent is not reachable")
+            };
+            repo::set_task_state(db, t.id, &[State::Queued], state, Some(format!("{}: {why}", agent.name))).await?;
             self.maybe_finish(t.operation_id).await?;
         }
         Ok(())

@@ -600,44 +600,45 @@ pub async fn set_operation_progress(db: &Db, id: Uuid, progress: f64) -> CoreRes
 }
 
 /// Claims the oldest queued task of `agent_id` with a lease; `None` when there is none.
+/// PostgreSQL locks the row with `FOR UPDATE SKIP LOCKED`, so replicas never hand out the same
+/// task; SQLite does the pick and the update in one statement.
 pub async fn claim_task(db: &Db, agent_id: Uuid, owner: &str, lease: Duration) -> CoreResult<Option<Task>> {
-    let txn = db.begin().await?;
-    let candidate = if txn.get_database_backend() == DbBackend::Postgres {
+    let now = Utc::now();
+    let backend = db.get_database_backend();
+    let claimed: Option<Uuid> = if backend == DbBackend::Postgres {
+        let txn = db.begin().await?;
         let stmt = Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT id FROM tasks WHERE agent_id = $1 AND state = 'queued' ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
             [agent_id.into()],
         );
-        txn.query_one_raw(stmt).await?.map(|row| row.try_get::<Uuid>("", "id")).transpose()?
-    } else {
-        tasks::Entity::find()
-            .filter(tasks::Column::AgentId.eq(agent_id))
-            .filter(tasks::Column::State.eq(State::Queued.as_str()))
-            .order_by_asc(tasks::Column::CreatedAt)
-            .one(&txn)
-            .await?
-            .map(|m| m.id)
-    };
-    let Some(id) = candidate else {
+        let id = txn.query_one_raw(stmt).await?.map(|row| row.try_get::<Uuid>("", "id")).transpose()?;
+        if let Some(id) = id {
+            tasks::Entity::update_many()
+                .col_expr(tasks::Column::State, Expr::value(State::Running.as_str()))
+                .col_expr(tasks::Column::LeaseOwner, Expr::value(owner.to_owned()))
+                .col_expr(tasks::Column::LeaseExpiresAt, Expr::value(now + lease))
+                .col_expr(tasks::Column::StartedAt, Expr::value(now))
+                .col_expr(tasks::Column::Attempts, Expr::col(tasks::Column::Attempts).add(1))
+                .filter(tasks::Column::Id.eq(id))
+                .exec(&txn)
+                .await?;
+        }
         txn.commit().await?;
-        return Ok(None);
+        id
+    } else {
+        let stmt = Statement::from_sql_and_values(
+            backend,
+            "UPDATE tasks SET state = 'running', lease_owner = ?, lease_expires_at = ?, started_at = ?, attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM tasks WHERE agent_id = ? AND state = 'queued' ORDER BY created_at LIMIT 1) AND state = 'queued' RETURNING id",
+            [owner.into(), (now + lease).into(), now.into(), agent_id.into()],
+        );
+        db.query_one_raw(stmt).await?.map(|row| row.try_get::<Uuid>("", "id")).transpose()?
     };
-    let now = Utc::now();
-    let res = tasks::Entity::update_many()
-        .col_expr(tasks::Column::State, Expr::value(State::Running.as_str()))
-        .col_expr(tasks::Column::LeaseOwner, Expr::value(owner.to_owned()))
-        .col_expr(tasks::Column::LeaseExpiresAt, Expr::value(now + lease))
-        .col_expr(tasks::Column::StartedAt, Expr::value(now))
-        .col_expr(tasks::Column::Attempts, Expr::col(tasks::Column::Attempts).add(1))
-        .filter(tasks::Column::Id.eq(id))
-        .filter(tasks::Column::State.eq(State::Queued.as_str()))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    if res.rows_affected != 1 {
-        return Ok(None);
+    match claimed {
+        Some(id) => get_task(db, id).await,
+        None => Ok(None),
     }
-    get_task(db, id).await
 }
 
 /// Records progress and renews the lease; answers whether cancellation was requested, or
@@ -710,6 +711,11 @@ pub async fn expired_tasks(db: &Db) -> CoreResult<Vec<Task>> {
         .into_iter()
         .map(task)
         .collect()
+}
+
+/// Tasks waiting for an agent.
+pub async fn queued_tasks(db: &Db) -> CoreResult<Vec<Task>> {
+    tasks::Entity::find().filter(tasks::Column::State.eq(State::Queued.as_str())).all(db).await?.into_iter().map(task).collect()
 }
 
 /// Running tasks of one agent (the local agent after a restart).

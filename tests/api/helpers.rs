@@ -29,6 +29,9 @@ pub async fn spawn_app() -> TestApp {
 
 /// Spawns the server after `configure` has adjusted its settings.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    if std::env::var("RUST_LOG").is_ok() {
+        coffer::telemetry::init("text");
+    }
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),

@@ -1,5 +1,6 @@
 //! Coffer's integration tests: one binary, the real server on a random port, real HTTP.
 
+mod agents;
 mod auth;
 mod cli;
 mod databases;

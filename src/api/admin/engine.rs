@@ -118,9 +118,9 @@ impl EngineApi {
     /// Lists the tenant's agents with when they were last heard from.
     #[oai(path = "/agents", method = "get", operation_id = "admin_list_agents", tag = "EngineTag::Agents")]
     async fn list_agents(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Value>> {
-        let now = chrono::Utc::now();
-        let agents: Vec<Value> =
-            state.engine.list_agents(caller.principal()).await?.into_iter().map(|a| json!({ "up": a.is_up(now), "agent": a })).collect();
+        let (now, down_after) = (chrono::Utc::now(), state.settings.agent_down_after_secs);
+        let agents = state.engine.list_agents(caller.principal()).await?;
+        let agents: Vec<Value> = agents.into_iter().map(|a| json!({ "up": a.is_up(now, down_after), "agent": a })).collect();
         Ok(Json(Value::Array(agents)))
     }
 

@@ -1,0 +1,187 @@
+//! Remote agents: three `coffer agent` processes on 127.0.0.1 act as a 3-node cluster.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, backup_and_wait, get, post, restore_and_wait, spawn_app, tree};
+
+/// A running `coffer agent`; killed when dropped.
+pub struct AgentProcess(Child);
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub async fn start_agent(app: &TestApp, credential: &str, name: &str) -> AgentProcess {
+    let child = Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(["agent", "--server", &app.base, "--token", credential, "--name", name])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("coffer agent starts");
+    let process = AgentProcess(child);
+    for _ in 0..100 {
+        let (_, agents) = get(app, credential, "/admin/v1/agents").await;
+        if agents.as_array().into_iter().flatten().any(|a| a["agent"]["name"] == name && a["up"] == true) {
+            return process;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("agent {name} did not register within 10 s");
+}
+
+const TABLES: &[(&str, &str)] = &[
+    ("Keyspace1", "users-0123456789abcdef0123456789abcdef"),
+    ("Keyspace1", "dates-89abcdef0123456789abcdef01234567"),
+    ("OpsCenter", "events-fedcba9876543210fedcba9876543210"),
+    ("Other", "things-00112233445566778899aabbccddeeff"),
+];
+
+fn node_data(root: &Path, node: usize) -> PathBuf {
+    let data = root.join(format!("node{node}/data"));
+    for (i, (ks, table)) in TABLES.iter().enumerate() {
+        let dir = data.join(ks).join(table);
+        tree::generate(&dir, 6, (node * 100 + i) as u64);
+    }
+    data
+}
+
+fn table_dir(data: &Path, ks: &str, prefix: &str) -> PathBuf {
+    data.join(ks).join(TABLES.iter().find(|(k, t)| *k == ks && t.starts_with(prefix)).unwrap().1)
+}
+
+#[tokio::test]
+async fn three_remote_agents_back_up_two_keyspaces_and_restore_a_table_and_a_new_cluster() {
+    let app = spawn_app().await;
+    let session = app.user_with_role("ops", "operator", None).await;
+    let (key, _) = app.api_key(&session, false).await;
+    let _agents =
+        [start_agent(&app, &key, "agent1").await, start_agent(&app, &key, "agent2").await, start_agent(&app, &key, "agent3").await];
+
+    let root = tempfile::tempdir().unwrap();
+    let nodes: Vec<PathBuf> = (1..=3).map(|i| node_data(root.path(), i)).collect();
+    let node_specs: Vec<Value> = nodes
+        .iter()
+        .enumerate()
+        .map(
+            |(i, d)| json!({ "name": format!("10.0.0.{}", i + 1), "agent": format!("agent{}", i + 1), "location": d, "datacenter": "dc1" }),
+        )
+        .collect();
+    let (status, cluster) = post(&app, &session, "/admin/v1/clusters", json!({ "name": "Prod", "nodes": node_specs })).await;
+    assert_eq!(status, 201, "{cluster}");
+    assert_eq!(cluster["nodes"][1]["agent"], "agent2");
+
+    let original: Vec<_> =
+        nodes.iter().map(|d| (tree::fingerprint(&d.join("Keyspace1")), tree::fingerprint(&d.join("OpsCenter")))).collect();
+    let op =
+        backup_and_wait(&app, &session, json!({ "source_id": cluster["id"], "selection": { "keyspaces": ["Keyspace1", "OpsCenter"] } }))
+            .await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+    let backup_id = op["backup_id"].as_str().unwrap().to_owned();
+    let (_, backup) = get(&app, &session, &format!("/admin/v1/backups/{backup_id}")).await;
+    let parts = backup["nodes"].as_array().unwrap();
+    assert_eq!(parts.len(), 3);
+    for part in parts {
+        let tables: Vec<&str> = part["detail"]["tables"].as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(tables, ["Keyspace1.dates", "Keyspace1.users", "OpsCenter.events"], "{part}");
+        assert_eq!(part["files"], 18);
+    }
+
+    // Damage users on every node, change dates; restore only users, truncating it first.
+    for d in &nodes {
+        let users = table_dir(d, "Keyspace1", "users");
+        tree::mutate(&users, 50);
+        std::fs::write(users.join("stray-Data.db"), b"not from the backup").unwrap();
+        tree::mutate(&table_dir(d, "Keyspace1", "dates"), 100);
+    }
+    let changed_dates: Vec<_> = nodes.iter().map(|d| tree::fingerprint(&table_dir(d, "Keyspace1", "dates"))).collect();
+    let restored = restore_and_wait(
+        &app,
+        &session,
+        &backup_id,
+        json!({ "target": { "type": "same_nodes", "truncate": true }, "selection": { "tables": ["Keyspace1.users"] } }),
+    )
+    .await;
+    assert_eq!(restored["state"], "succeeded", "{restored}");
+    for (i, d) in nodes.iter().enumerate() {
+        let users = tree::fingerprint(&d.join("Keyspace1")).into_iter().filter(|(p, _)| p.starts_with("users-")).collect::<Vec<_>>();
+        let expected = original[i].0.clone().into_iter().filter(|(p, _)| p.starts_with("users-")).collect::<Vec<_>>();
+        assert_eq!(users, expected, "node {i}: users is back exactly, the stray file is gone");
+        assert_eq!(tree::fingerprint(&table_dir(d, "Keyspace1", "dates")), changed_dates[i], "node {i}: dates was not selected");
+    }
+
+    // The whole backup into a new cluster of three new directories.
+    let targets: Vec<PathBuf> = (1..=3).map(|i| root.path().join(format!("new{i}/data"))).collect();
+    let restored = restore_and_wait(
+        &app,
+        &session,
+        &backup_id,
+        json!({ "target": { "type": "new_cluster", "name": "Prod-copy", "locations": targets } }),
+    )
+    .await;
+    assert_eq!(restored["state"], "succeeded", "{restored}");
+    for (i, t) in targets.iter().enumerate() {
+        assert_eq!((tree::fingerprint(&t.join("Keyspace1")), tree::fingerprint(&t.join("OpsCenter"))), original[i], "new node {i}");
+        assert!(!t.join("Other").exists(), "a keyspace outside the backup is not created");
+    }
+    let (_, copy) = get(&app, &session, &format!("/admin/v1/sources/{}", restored["result"]["source_id"].as_str().unwrap())).await;
+    assert_eq!(copy["name"], "Prod-copy");
+    let agents: Vec<&str> = copy["nodes"].as_array().unwrap().iter().map(|n| n["agent"].as_str().unwrap()).collect();
+    assert_eq!(agents, ["agent1", "agent2", "agent3"]);
+}
+
+#[tokio::test]
+async fn excluded_nodes_are_left_out_and_an_unknown_one_is_refused() {
+    let app = spawn_app().await;
+    let session = app.user_with_role("ops", "operator", None).await;
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (node_data(root.path(), 1), node_data(root.path(), 2));
+    let (_, cluster) = post(
+        &app,
+        &session,
+        "/admin/v1/clusters",
+        json!({ "name": "Two", "nodes": [{ "name": "n1", "location": a }, { "name": "n2", "location": b }] }),
+    )
+    .await;
+    let (status, refused) =
+        post(&app, &session, "/admin/v1/backups", json!({ "source_id": cluster["id"], "options": { "excluded_nodes": ["n9"] } })).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("n9"));
+    let op = backup_and_wait(&app, &session, json!({ "source_id": cluster["id"], "options": { "excluded_nodes": ["n1"] } })).await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+    let nodes: Vec<&str> = op["tasks"].as_array().unwrap().iter().map(|t| t["node_name"].as_str().unwrap()).collect();
+    assert_eq!(nodes, ["n2"]);
+}
+
+#[tokio::test]
+async fn a_node_whose_agent_is_down_fails_the_backup_unless_forced_and_is_then_skipped() {
+    let app = crate::helpers::spawn_app_with(|s| s.agent_down_after_secs = 1).await;
+    let session = app.user_with_role("ops", "operator", None).await;
+    let (key, _) = app.api_key(&session, false).await;
+    let agent = start_agent(&app, &key, "agent1").await;
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (node_data(root.path(), 1), node_data(root.path(), 2));
+    let nodes = json!([{ "name": "n1", "agent": "agent1", "location": a }, { "name": "n2", "location": b }]);
+    let (_, cluster) = post(&app, &session, "/admin/v1/clusters", json!({ "name": "Half", "nodes": nodes })).await;
+    drop(agent);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+
+    let (status, refused) = post(&app, &session, "/admin/v1/backups", json!({ "source_id": cluster["id"] })).await;
+    assert_eq!(status, 503, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("n1"));
+
+    let op = backup_and_wait(&app, &session, json!({ "source_id": cluster["id"], "options": { "force": true } })).await;
+    assert_eq!(op["state"], "succeeded_with_errors", "{op}");
+    let states: Vec<(&str, &str)> =
+        op["tasks"].as_array().unwrap().iter().map(|t| (t["node_name"].as_str().unwrap(), t["state"].as_str().unwrap())).collect();
+    assert_eq!(states, [("n1", "skipped"), ("n2", "succeeded")]);
+    let (_, backup) = get(&app, &session, &format!("/admin/v1/backups/{}", op["backup_id"].as_str().unwrap())).await;
+    assert_eq!(backup["state"], "succeeded_with_errors");
+}
