@@ -40,6 +40,35 @@ start_postgres() {
   fi
 }
 pg_up || start_postgres
+export COFFER_TEST_PG_ADMIN_URL="$PG_URL"
+
+# --- MariaDB on 127.0.0.1:3306 (root, empty password) --------------------------------------
+maria_up() { command -v mariadb >/dev/null 2>&1 && mariadb -h 127.0.0.1 -u root -e 'SELECT 1' >/dev/null 2>&1; }
+start_mariadb() {
+  if ! command -v mariadbd >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing MariaDB from Debian packages"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server mariadb-client >/dev/null
+  fi
+  if command -v mariadbd >/dev/null 2>&1; then
+    say "starting MariaDB"
+    mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql --bind-address=127.0.0.1 || true
+    for _ in $(seq 1 30); do
+      mariadb -u root -e 'SELECT 1' >/dev/null 2>&1 && break
+      sleep 1
+    done
+    # A fresh install lets root in only over the socket; allow the empty password over TCP too.
+    maria_up || mariadb -u root -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')" || true
+  fi
+}
+maria_up || start_mariadb
+if ! maria_up; then
+  if in_ci; then
+    echo "MariaDB is required in CI but could not be started on 127.0.0.1:3306" >&2
+    exit 1
+  fi
+  say "MariaDB is not reachable on 127.0.0.1:3306: its tests will say SKIPPED"
+fi
 
 # --- Tests ---------------------------------------------------------------------------------
 say "unit and API tests on SQLite"

@@ -17,7 +17,10 @@ use crate::{
         state::State,
     },
     error::{CoreError, CoreResult},
-    persistence::engine::{self as repo, OperationPatch},
+    persistence::{
+        ConnectionTrait, TransactionTrait,
+        engine::{self as repo, OperationPatch},
+    },
     sources::database::{DatabaseLocation, DatastoreKind},
 };
 
@@ -729,25 +732,47 @@ impl Engine {
                 r
             }
         };
+        // The operation's end and its backup's end are one transaction: whoever sees the
+        // operation ended also sees the backup ended.
         let patch = OperationPatch { progress: Some(1.0), error: error.clone(), result: Some(result), started: op.started_at.is_none() };
-        if !repo::transition_operation(db, op.id, &[State::Queued, State::Running, State::Cancelling], state, patch).await? {
+        let txn = db.begin().await?;
+        if !repo::transition_operation(&txn, op.id, &[State::Queued, State::Running, State::Cancelling], state, patch).await? {
+            txn.rollback().await?;
             return Ok(());
         }
-        match op.kind {
-            OperationKind::Backup => self.finish_backup(&op, &tasks, state, error).await?,
-            OperationKind::Delete => self.finish_delete(&op, state, error).await?,
-            _ => {
-                let msg = format!("{} {}{}", op.kind, state, error.map(|e| format!(": {e}")).unwrap_or_default());
-                repo::add_event(db, op.tenant_id, &format!("{}.{}", op.kind, state), &msg, Some(op.id), op.backup_id, op.source_id).await?;
+        let ended_backup = match op.kind {
+            OperationKind::Backup => self.finish_backup(&txn, &op, &tasks, state, error.clone()).await?,
+            OperationKind::Delete => {
+                finish_delete(&txn, &op, state, error.clone()).await?;
+                None
             }
-        }
-        Ok(())
+            _ => None,
+        };
+        txn.commit().await?;
+        let msg = match (&ended_backup, op.kind) {
+            (Some(backup), _) => {
+                self.after_failed_backup(backup).await;
+                format!("backup '{}' {state}{}", backup.name, backup.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default())
+            }
+            (None, OperationKind::Delete) if state.is_success() => {
+                format!("deleted {} backup(s)", op.params.get("backups").and_then(Value::as_array).map(Vec::len).unwrap_or(0))
+            }
+            _ => format!("{} {state}{}", op.kind, error.map(|e| format!(": {e}")).unwrap_or_default()),
+        };
+        repo::add_event(db, op.tenant_id, &format!("{}.{state}", op.kind), &msg, Some(op.id), op.backup_id, op.source_id).await
     }
 
-    async fn finish_backup(&self, op: &Operation, tasks: &[Task], state: State, error: Option<String>) -> CoreResult<()> {
-        let db = &self.inner.db;
-        let Some(backup_id) = op.backup_id else { return Ok(()) };
-        let Some(mut backup) = repo::get_backup(db, None, backup_id).await? else { return Ok(()) };
+    /// Records the end of a backup inside the operation's ending transaction.
+    async fn finish_backup(
+        &self,
+        db: &impl ConnectionTrait,
+        op: &Operation,
+        tasks: &[Task],
+        state: State,
+        error: Option<String>,
+    ) -> CoreResult<Option<Backup>> {
+        let Some(backup_id) = op.backup_id else { return Ok(None) };
+        let Some(mut backup) = repo::get_backup(db, None, backup_id).await? else { return Ok(None) };
         for t in tasks {
             if let Some(node_id) = t.node_id {
                 let node = BackupNode {
@@ -771,40 +796,24 @@ impl Engine {
         backup.updated_at = Utc::now();
         if state.is_success() {
             backup.completed_at = Some(backup.updated_at);
-        } else {
-            // Manifests a failed backup left behind would keep its chunks alive; drop them.
-            match self.inner.stores.store(backup.destination_id, backup.tenant_id).await {
-                Ok(store) => {
-                    if let Err(e) = store.delete_snapshot(&backup.id.to_string()).await {
-                        tracing::warn!(backup = %backup.id, error = %e, "could not remove the manifests of a failed backup");
-                    }
-                }
-                Err(e) => tracing::warn!(backup = %backup.id, error = %e, "could not open the store to clean up a failed backup"),
-            }
         }
         repo::save_backup(db, &backup).await?;
-        let msg = format!("backup '{}' {}{}", backup.name, state, backup.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default());
-        repo::add_event(db, backup.tenant_id, &format!("backup.{state}"), &msg, Some(op.id), Some(backup.id), Some(backup.source_id)).await
+        Ok(Some(backup))
     }
 
-    async fn finish_delete(&self, op: &Operation, state: State, error: Option<String>) -> CoreResult<()> {
-        let db = &self.inner.db;
-        let ids: Vec<Uuid> = op.params.get("backups").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
-        for id in ids.iter().rev() {
-            if state.is_success() {
-                repo::delete_backup_row(db, *id).await?;
-            } else if let Some(mut b) = repo::get_backup(db, None, *id).await? {
-                b.state = State::DeleteFailed;
-                b.error = error.clone();
-                repo::save_backup(db, &b).await?;
-            }
+    /// Manifests a failed backup left behind would keep its chunks alive; drop them.
+    async fn after_failed_backup(&self, backup: &Backup) {
+        if backup.state.is_success() {
+            return;
         }
-        let msg = if state.is_success() {
-            format!("deleted {} backup(s)", ids.len())
-        } else {
-            format!("delete failed: {}", error.unwrap_or_default())
-        };
-        repo::add_event(db, op.tenant_id, &format!("delete.{state}"), &msg, Some(op.id), op.backup_id, op.source_id).await
+        match self.inner.stores.store(backup.destination_id, backup.tenant_id).await {
+            Ok(store) => {
+                if let Err(e) = store.delete_snapshot(&backup.id.to_string()).await {
+                    tracing::warn!(backup = %backup.id, error = %e, "could not remove the manifests of a failed backup");
+                }
+            }
+            Err(e) => tracing::warn!(backup = %backup.id, error = %e, "could not open the store to clean up a failed backup"),
+        }
     }
 
     // ---- recovery ----
@@ -867,6 +876,21 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Removes the rows of deleted backups, or marks them DeleteFailed, inside the ending transaction.
+async fn finish_delete(db: &impl ConnectionTrait, op: &Operation, state: State, error: Option<String>) -> CoreResult<()> {
+    let ids: Vec<Uuid> = op.params.get("backups").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+    for id in ids.iter().rev() {
+        if state.is_success() {
+            repo::delete_backup_row(db, *id).await?;
+        } else if let Some(mut b) = repo::get_backup(db, None, *id).await? {
+            b.state = State::DeleteFailed;
+            b.error = error.clone();
+            repo::save_backup(db, &b).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Removes connection strings from task specs shown to users.

@@ -20,13 +20,16 @@ pub fn store_error(e: StoreError) -> CoreError {
     }
 }
 
+/// Opened repositories by (destination, tenant).
+type OpenStores = HashMap<(Uuid, Uuid), Arc<Store>>;
+
 /// The stores this process has opened.
 #[derive(Clone)]
 pub struct StoreRegistry {
     db: Db,
     root: PathBuf,
     key: Option<[u8; 32]>,
-    open: Arc<Mutex<HashMap<(Uuid, Uuid), Arc<Store>>>>,
+    open: Arc<Mutex<OpenStores>>,
 }
 
 impl StoreRegistry {

@@ -331,7 +331,7 @@ fn backup_model(b: &Backup) -> backups::ActiveModel {
     }
 }
 
-pub async fn get_backup(db: &Db, tenant_id: Option<Uuid>, id: Uuid) -> CoreResult<Option<Backup>> {
+pub async fn get_backup(db: &impl ConnectionTrait, tenant_id: Option<Uuid>, id: Uuid) -> CoreResult<Option<Backup>> {
     let mut q = backups::Entity::find_by_id(id);
     if let Some(t) = tenant_id {
         q = q.filter(backups::Column::TenantId.eq(t));
@@ -366,7 +366,7 @@ pub async fn save_backup(db: &impl ConnectionTrait, b: &Backup) -> CoreResult<()
     Ok(())
 }
 
-pub async fn delete_backup_row(db: &Db, id: Uuid) -> CoreResult<()> {
+pub async fn delete_backup_row(db: &impl ConnectionTrait, id: Uuid) -> CoreResult<()> {
     backup_nodes::Entity::delete_many().filter(backup_nodes::Column::BackupId.eq(id)).exec(db).await?;
     backups::Entity::delete_by_id(id).exec(db).await?;
     Ok(())
@@ -557,7 +557,13 @@ pub async fn get_task(db: &Db, id: Uuid) -> CoreResult<Option<Task>> {
 }
 
 /// Moves an operation to `to` only if it is in one of `from`; answers whether it moved.
-pub async fn transition_operation(db: &Db, id: Uuid, from: &[State], to: State, patch: OperationPatch) -> CoreResult<bool> {
+pub async fn transition_operation(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    from: &[State],
+    to: State,
+    patch: OperationPatch,
+) -> CoreResult<bool> {
     let names: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     let mut update = operations::Entity::update_many()
         .col_expr(operations::Column::State, Expr::value(to.as_str()))

@@ -8,7 +8,8 @@ pub mod identity;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, SqlErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, SqlErr};
+pub use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use crate::error::CoreError;
 

@@ -76,6 +76,9 @@ struct Target {
     offset: u64,
 }
 
+/// A needed chunk, where it is stored, and where it goes.
+type Blob = (ChunkId, Location, Vec<Target>);
+
 impl Store {
     /// Restores one node's snapshot under `req.target`, checking every chunk's hash as it writes.
     pub async fn restore(self: &Arc<Self>, req: RestoreRequest, progress: Arc<Progress>) -> Result<RestoreSummary, StoreError> {
@@ -130,7 +133,7 @@ impl Store {
         progress.files_total.store(summary.files, Ordering::Relaxed);
         progress.bytes_total.store(summary.bytes, Ordering::Relaxed);
 
-        let mut by_pack: HashMap<Arc<str>, Vec<(ChunkId, Location, Vec<Target>)>> = HashMap::new();
+        let mut by_pack: HashMap<Arc<str>, Vec<Blob>> = HashMap::new();
         {
             let index = self.index.read().await;
             for (id, targets) in needs {
@@ -166,12 +169,12 @@ impl Store {
     async fn restore_pack(
         &self,
         pack: Arc<str>,
-        blobs: Vec<(ChunkId, Location, Vec<Target>)>,
+        blobs: Vec<Blob>,
         progress: Arc<Progress>,
         throttle: Arc<(Option<u64>, std::time::Instant, AtomicU64)>,
     ) -> Result<(), StoreError> {
         let key = keys::pack(&pack);
-        let mut spans: Vec<Vec<(ChunkId, Location, Vec<Target>)>> = Vec::new();
+        let mut spans: Vec<Vec<Blob>> = Vec::new();
         for blob in blobs {
             match spans.last_mut() {
                 Some(span) if blob.1.offset <= span.last().map(|b| b.1.offset + u64::from(b.1.len)).unwrap_or(0) + MERGE_GAP => {

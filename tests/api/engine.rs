@@ -198,3 +198,45 @@ async fn bad_backup_requests_get_clear_errors() {
     let (status, body) = post(&app, &token, "/admin/v1/machines", json!({ "name": "files", "root": "/tmp" })).await;
     assert_eq!(status, 409, "{body}");
 }
+
+#[tokio::test]
+async fn a_throttled_backup_moves_at_its_rate_and_a_cancelled_one_is_never_restorable() {
+    let app = spawn_app().await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let src = tempfile::tempdir().unwrap();
+    let mut x = 88172645463325252u64;
+    let data: Vec<u8> = (0..6_000_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(src.path().join("big.bin"), data).unwrap();
+    let id = machine(&app, &token, "files", src.path()).await;
+    let (status, started) =
+        post(&app, &token, "/admin/v1/backups", json!({ "source_id": id, "options": { "throttle_bytes_per_sec": 1_000_000 } })).await;
+    assert_eq!(status, 202, "{started}");
+    let op_id = started["operation"]["id"].as_str().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let (_, running) = get(&app, &token, &format!("/admin/v1/operations/{op_id}")).await;
+    assert_eq!(running["state"], "running", "{running}");
+    let done = running["tasks"][0]["progress"]["bytes_done"].as_i64().unwrap();
+    assert!(done > 0 && done <= 4_000_000, "at 1 MB/s about 2 MB should be done, not {done}");
+    assert!(running["progress"].as_f64().unwrap() < 0.7);
+
+    let (status, _) = post(&app, &token, &format!("/admin/v1/operations/{op_id}/cancel"), json!({})).await;
+    assert_eq!(status, 202);
+    let ended = wait_for(&app, &token, op_id).await;
+    assert_eq!(ended["state"], "cancelled", "{ended}");
+    let backup_id = started["backup"]["id"].as_str().unwrap();
+    let (_, backup) = get(&app, &token, &format!("/admin/v1/backups/{backup_id}")).await;
+    assert_eq!(backup["state"], "cancelled");
+    let (status, refused) =
+        post(&app, &token, &format!("/admin/v1/backups/{backup_id}/restore"), json!({ "target": { "type": "path", "path": "/tmp/x" } }))
+            .await;
+    assert_eq!(status, 422, "{refused}");
+    let (_, events) = get(&app, &token, "/admin/v1/events").await;
+    assert!(events.as_array().unwrap().iter().any(|e| e["kind"] == "backup.cancelled"), "{events}");
+}

@@ -10,4 +10,5 @@ mod identity;
 mod keystoneauth;
 mod limits;
 mod ops;
+mod recovery;
 mod roles;
