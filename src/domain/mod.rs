@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod backup;
+pub mod destination;
 pub mod identity;
 pub mod operation;
 pub mod source;
