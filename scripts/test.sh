@@ -70,6 +70,26 @@ if ! maria_up; then
   say "MariaDB is not reachable on 127.0.0.1:3306: its tests will say SKIPPED"
 fi
 
+# --- Azurite (Azure Blob emulator) on 127.0.0.1:10000; moto (S3) is started by the tests ------
+azurite_up() { curl -s -o /dev/null --max-time 2 http://127.0.0.1:10000/; }
+if ! azurite_up; then
+  TOOLS="$PWD/.tools"
+  if [ ! -x "$TOOLS/node_modules/.bin/azurite-blob" ]; then
+    say "installing Azurite from npm into $TOOLS"
+    mkdir -p "$TOOLS" && npm install --silent --no-audit --no-fund --prefix "$TOOLS" azurite@3.35.0 >/dev/null
+  fi
+  say "starting Azurite"
+  AZ_DATA=$(mktemp -d)
+  "$TOOLS/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort 10000 --location "$AZ_DATA" --silent --skipApiVersionCheck >/dev/null 2>&1 &
+  AZURITE_PID=$!
+  trap 'kill $AZURITE_PID 2>/dev/null || true; rm -rf "$AZ_DATA"' EXIT
+  for _ in $(seq 1 30); do azurite_up && break; sleep 1; done
+fi
+if ! azurite_up; then
+  in_ci && { echo "Azurite is required in CI but could not be started on 127.0.0.1:10000" >&2; exit 1; }
+  say "Azurite is not reachable on 127.0.0.1:10000: the Azure tests will say SKIPPED"
+fi
+
 # --- Tests ---------------------------------------------------------------------------------
 say "unit and API tests on SQLite"
 cargo test --workspace --locked

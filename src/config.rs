@@ -44,6 +44,8 @@ pub struct Settings {
     pub demo: bool,
     /// An agent not heard from for this many seconds is down: its nodes are skipped (force) or fail.
     pub agent_down_after_secs: u64,
+    /// Attempts for a failing storage request before the task fails.
+    pub storage_retries: usize,
 }
 
 /// Request limits per authenticated user and per client address.
@@ -77,6 +79,7 @@ impl Default for Settings {
             local_workers: 2,
             demo: false,
             agent_down_after_secs: 30,
+            storage_retries: 3,
         }
     }
 }

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_identity;
 mod m20261123_000002_create_engine;
+mod m20261123_000003_create_backup_copies;
 
 /// Applies Coffer's migrations in order.
 pub struct Migrator;
@@ -12,6 +13,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_create_identity::Migration), Box::new(m20261123_000002_create_engine::Migration)]
+        vec![
+            Box::new(m20261123_000001_create_identity::Migration),
+            Box::new(m20261123_000002_create_engine::Migration),
+            Box::new(m20261123_000003_create_backup_copies::Migration),
+        ]
     }
 }

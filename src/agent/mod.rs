@@ -147,7 +147,7 @@ pub async fn run(client: AgentClient, shutdown: CancellationToken) -> anyhow::Re
                         }
                     })
                 };
-                let outcome = worker::execute(&assignment, store, progress).await;
+                let outcome = worker::execute(&assignment, store, None, progress).await;
                 ticker.abort();
                 outcome
             }

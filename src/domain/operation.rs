@@ -140,10 +140,20 @@ pub enum TaskSpec {
     RestoreClusterNode { snapshot: String, node_key: String, data_dir: String, selection: Selection, truncate: bool },
     /// Load a dump into a new database.
     RestoreDatabase { snapshot: String, node_key: String, datastore: String, target: String },
-    /// Re-read and check every chunk of a snapshot.
-    Verify { snapshot: String },
-    /// Remove snapshots from the store and collect garbage.
-    DeleteSnapshots { snapshots: Vec<String> },
+    /// Re-read and check every chunk of a snapshot (in `destination` when not the backup's own).
+    Verify {
+        snapshot: String,
+        #[serde(default)]
+        destination: Option<Uuid>,
+    },
+    /// Remove snapshots from a destination's store and collect garbage.
+    DeleteSnapshots {
+        snapshots: Vec<String>,
+        #[serde(default)]
+        destination: Option<Uuid>,
+    },
+    /// Copy a snapshot into another destination, moving only the chunks it lacks.
+    CopySnapshot { snapshot: String, to: Uuid },
 }
 
 impl TaskSpec {
@@ -157,6 +167,15 @@ impl TaskSpec {
             TaskSpec::RestoreDatabase { .. } => "restore_database",
             TaskSpec::Verify { .. } => "verify",
             TaskSpec::DeleteSnapshots { .. } => "delete_snapshots",
+            TaskSpec::CopySnapshot { .. } => "copy_snapshot",
+        }
+    }
+
+    /// The destination the task works in, when it names one.
+    pub fn destination(&self) -> Option<Uuid> {
+        match self {
+            TaskSpec::Verify { destination, .. } | TaskSpec::DeleteSnapshots { destination, .. } => *destination,
+            _ => None,
         }
     }
 }

@@ -72,11 +72,20 @@ async fn work(engine: Engine, shutdown: CancellationToken) {
 pub async fn run(engine: &Engine, agent: &Agent, assignment: Assignment) {
     let task_id = assignment.task_id;
     let progress = Arc::new(Progress::default());
-    let outcome = match engine.stores().store(assignment.destination_id, agent.tenant_id).await {
+    let target = match &assignment.spec {
+        crate::domain::operation::TaskSpec::CopySnapshot { to, .. } => Some(engine.stores().store(*to, agent.tenant_id).await),
+        _ => None,
+    };
+    let stores = match (engine.stores().store(assignment.destination_id, agent.tenant_id).await, target) {
+        (Ok(store), None) => Ok((store, None)),
+        (Ok(store), Some(Ok(target))) => Ok((store, Some(target))),
+        (Err(e), _) | (_, Some(Err(e))) => Err(e),
+    };
+    let outcome = match stores {
         Err(e) => {
             TaskOutcome { state: State::Failed, error: Some(e.to_string()), progress: Default::default(), result: serde_json::Value::Null }
         }
-        Ok(store) => {
+        Ok((store, target)) => {
             let ticker = {
                 let (engine, agent, progress) = (engine.clone(), agent.clone(), progress.clone());
                 tokio::spawn(async move {
@@ -90,7 +99,7 @@ pub async fn run(engine: &Engine, agent: &Agent, assignment: Assignment) {
                     }
                 })
             };
-            let outcome = worker::execute(&assignment, store, progress).await;
+            let outcome = worker::execute(&assignment, store, target, progress).await;
             ticker.abort();
             outcome
         }

@@ -2,6 +2,7 @@
 //! that agents claim with a lease, report progress on and finish. The engine knows nothing of HTTP
 //! or dialects; they all call it through the functions here.
 
+mod destinations;
 mod local;
 mod orchestrate;
 pub mod stores;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+pub use destinations::DestinationSpec;
 pub use orchestrate::{BackupSpec, RestoreSpec, RestoreTarget};
 pub use stores::StoreRegistry;
 
@@ -98,7 +100,7 @@ impl Engine {
         let secrets = SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir)?;
         let key = settings.store_key.as_deref().map(|k| crate::crypto::derive_key("coffer 2026-11-23 store key", k.as_bytes()));
         let server_destination = repo::ensure_server_destination(&db).await?.id;
-        let stores = StoreRegistry::new(db.clone(), &settings.data_dir, key);
+        let stores = StoreRegistry::new(db.clone(), &settings.data_dir, key, secrets.clone(), settings.storage_retries);
         let owner = format!("{}:{}:{}", hostname(), std::process::id(), Uuid::new_v4().simple());
         Ok(Self { inner: Arc::new(Inner { db, settings, stores, secrets, wake: Notify::new(), server_destination, owner }) })
     }

@@ -48,6 +48,9 @@ pub struct BackupSpec {
     pub options: OperationOptions,
     #[serde(default)]
     pub plan_id: Option<Uuid>,
+    /// Where the data goes; the server's own store when absent.
+    #[serde(default)]
+    pub destination_id: Option<Uuid>,
 }
 
 /// Where a restore writes.
@@ -90,6 +93,9 @@ pub struct RestoreSpec {
     pub selection: Selection,
     #[serde(default)]
     pub options: OperationOptions,
+    /// Read from this destination (the backup's own or one holding a copy).
+    #[serde(default)]
+    pub destination_id: Option<Uuid>,
 }
 
 fn new_operation(
@@ -205,7 +211,10 @@ impl Engine {
             parent_id: parent.as_ref().map(|p| p.id),
             plan_id: spec.plan_id,
             operation_id: None,
-            destination_id: parent.as_ref().map(|p| p.destination_id).unwrap_or(self.inner.server_destination),
+            destination_id: match spec.destination_id {
+                Some(id) => self.destination_row(caller, id).await?.id,
+                None => parent.as_ref().map(|p| p.destination_id).unwrap_or(self.inner.server_destination),
+            },
             name,
             description: spec.description.clone(),
             tag,
@@ -311,15 +320,16 @@ impl Engine {
             .ok_or_else(|| CoreError::not_found("source", backup.source_id.to_string()))?;
         let parts: Vec<BackupNode> = repo::backup_nodes_of(db, backup.id).await?.into_iter().filter(|n| n.state.is_success()).collect();
         let original_nodes = repo::nodes_of(db, source.id).await?;
-        let mut op = new_operation(
-            backup.tenant_id,
-            OperationKind::Restore,
-            caller,
-            Some(source.id),
-            Some(backup.id),
-            spec.options.clone(),
-            serde_json::to_value(&spec.target).unwrap_or(Value::Null),
-        );
+        let mut params = serde_json::to_value(&spec.target).unwrap_or(Value::Null);
+        if let Some(from) = spec.destination_id {
+            let copies = repo::backup_copies_of(db, backup.id).await?;
+            if from != backup.destination_id && !copies.contains(&from) {
+                return Err(CoreError::BadRequest(format!("destination {from} holds no copy of backup {}", backup.id)));
+            }
+            params["destination_id"] = json!(from);
+        }
+        let mut op =
+            new_operation(backup.tenant_id, OperationKind::Restore, caller, Some(source.id), Some(backup.id), spec.options.clone(), params);
         let mut tasks = Vec::new();
         let snapshot = backup.id.to_string();
         let node_of = |part: &BackupNode| original_nodes.iter().find(|n| n.id == part.node_id).cloned();
@@ -517,7 +527,7 @@ impl Engine {
             OperationOptions::default(),
             Value::Null,
         );
-        let task = new_task(&op, None, local.id, TaskSpec::Verify { snapshot: backup.id.to_string() });
+        let task = new_task(&op, None, local.id, TaskSpec::Verify { snapshot: backup.id.to_string(), destination: None });
         repo::insert_operation(&self.inner.db, &op, &[task], None).await?;
         self.wake_local();
         Ok(op)
@@ -548,8 +558,20 @@ impl Engine {
             OperationOptions::default(),
             json!({ "backups": ids }),
         );
-        let task = new_task(&op, None, local.id, TaskSpec::DeleteSnapshots { snapshots: ids.iter().map(Uuid::to_string).collect() });
-        repo::insert_operation(db, &op, &[task], None).await?;
+        let mut destinations: Vec<Uuid> = Vec::new();
+        for b in &doomed {
+            for d in std::iter::once(b.destination_id).chain(repo::backup_copies_of(db, b.id).await?) {
+                if !destinations.contains(&d) {
+                    destinations.push(d);
+                }
+            }
+        }
+        let snapshots: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let tasks: Vec<Task> = destinations
+            .iter()
+            .map(|d| new_task(&op, None, local.id, TaskSpec::DeleteSnapshots { snapshots: snapshots.clone(), destination: Some(*d) }))
+            .collect();
+        repo::insert_operation(db, &op, &tasks, None).await?;
         repo::add_event(
             db,
             backup.tenant_id,
@@ -562,6 +584,50 @@ impl Engine {
         .await?;
         self.wake_local();
         Ok(op)
+    }
+
+    /// Copies a complete backup into another destination (only chunks it lacks travel); the
+    /// backup then lists that destination among its copies.
+    pub async fn start_copy(&self, caller: &Principal, backup_id: Uuid, to: Uuid) -> CoreResult<Operation> {
+        let db = &self.inner.db;
+        let backup = self.backup(caller, backup_id).await?;
+        if !backup.state.is_success() {
+            return Err(CoreError::Unprocessable(format!("backup {} is {}; only complete backups can be copied", backup.id, backup.state)));
+        }
+        let target = self.destination_row(caller, to).await?;
+        if target.id == backup.destination_id || repo::backup_copies_of(db, backup.id).await?.contains(&target.id) {
+            return Err(CoreError::Conflict(format!("destination '{}' already holds backup {}", target.name, backup.id)));
+        }
+        let local = self.local_agent(backup.tenant_id).await?;
+        let op = new_operation(
+            backup.tenant_id,
+            OperationKind::Copy,
+            caller,
+            Some(backup.source_id),
+            Some(backup.id),
+            OperationOptions::default(),
+            json!({ "to": target.id }),
+        );
+        let task = new_task(&op, None, local.id, TaskSpec::CopySnapshot { snapshot: backup.id.to_string(), to: target.id });
+        repo::insert_operation(db, &op, &[task], None).await?;
+        repo::add_event(
+            db,
+            backup.tenant_id,
+            "copy.started",
+            &format!("copying backup '{}' to '{}'", backup.name, target.name),
+            Some(op.id),
+            Some(backup.id),
+            Some(backup.source_id),
+        )
+        .await?;
+        self.wake_local();
+        Ok(op)
+    }
+
+    /// Destinations holding a complete copy of a backup besides its own.
+    pub async fn backup_copies(&self, caller: &Principal, backup_id: Uuid) -> CoreResult<Vec<Uuid>> {
+        self.backup(caller, backup_id).await?;
+        repo::backup_copies_of(&self.inner.db, backup_id).await
     }
 
     /// Asks an operation to stop: queued tasks end at once, running ones at their next report.
@@ -632,9 +698,11 @@ impl Engine {
             b.updated_at = Utc::now();
             repo::save_backup(db, &b).await?;
         }
-        let destination_id = match op.backup_id {
-            Some(id) => repo::get_backup(db, None, id).await?.map(|b| b.destination_id).unwrap_or(self.inner.server_destination),
-            None => self.inner.server_destination,
+        let requested = op.params.get("destination_id").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok());
+        let destination_id = match (task.spec.destination().or(requested), op.backup_id) {
+            (Some(d), _) => d,
+            (None, Some(id)) => repo::get_backup(db, None, id).await?.map(|b| b.destination_id).unwrap_or(self.inner.server_destination),
+            (None, None) => self.inner.server_destination,
         };
         let mut spec = task.spec.clone();
         match &mut spec {
@@ -724,7 +792,9 @@ impl Engine {
             )
         };
         let result = match op.kind {
-            OperationKind::Verify | OperationKind::Delete => tasks.first().map(|t| t.result.clone()).unwrap_or(Value::Null),
+            OperationKind::Verify | OperationKind::Delete | OperationKind::Copy => {
+                tasks.first().map(|t| t.result.clone()).unwrap_or(Value::Null)
+            }
             _ => {
                 let mut r = if op.result.is_object() { op.result.clone() } else { json!({}) };
                 r["files"] = json!(tasks.iter().map(|t| sum(&t.result, "files")).sum::<i64>());
@@ -749,6 +819,13 @@ impl Engine {
             _ => None,
         };
         txn.commit().await?;
+        if op.kind == OperationKind::Copy
+            && state.is_success()
+            && let (Some(backup), Some(to)) =
+                (op.backup_id, op.params.get("to").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok()))
+        {
+            repo::add_backup_copy(db, backup, to).await?;
+        }
         let msg = match (&ended_backup, op.kind) {
             (Some(backup), _) => {
                 self.after_failed_backup(backup).await;

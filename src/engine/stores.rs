@@ -1,15 +1,33 @@
 //! Opening destination stores: each tenant has its own repository in each destination, opened
-//! once per process and shared.
+//! once per process and shared. Destinations are `object_store` backends; secrets are opened
+//! only here, when a backend is built.
 
-use std::{collections::HashMap, path::PathBuf, sync::Arc};
+use std::{
+    collections::HashMap,
+    ops::Range,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
+use async_trait::async_trait;
+use bytes::Bytes;
+use object_store::{ObjectStore, RetryConfig};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use crate::{
+    crypto::SecretBox,
+    domain::destination::DestinationConfig,
     error::{CoreError, CoreResult},
-    persistence::{Db, engine as repo},
-    store::{Backend, ObjectStoreBackend, Store, StoreError},
+    persistence::{
+        Db,
+        engine::{self as repo, DestinationRow},
+    },
+    store::{Backend, ObjectInfo, ObjectStoreBackend, Store, StoreError},
 };
 
 /// Converts store failures for callers outside the store.
@@ -29,12 +47,27 @@ pub struct StoreRegistry {
     db: Db,
     root: PathBuf,
     key: Option<[u8; 32]>,
+    secrets: SecretBox,
+    retries: usize,
     open: Arc<Mutex<OpenStores>>,
 }
 
+fn invalid(what: &str, e: impl std::fmt::Display) -> CoreError {
+    CoreError::BadRequest(format!("{what}: {e}"))
+}
+
+/// `base/coffer/<tenant>`, the repository of a tenant inside a destination.
+fn repository_prefix(base: Option<&str>, tenant_id: Uuid) -> String {
+    let base = base.map(|b| b.trim_matches('/')).filter(|b| !b.is_empty());
+    match base {
+        Some(b) => format!("{b}/coffer/{tenant_id}"),
+        None => format!("coffer/{tenant_id}"),
+    }
+}
+
 impl StoreRegistry {
-    pub fn new(db: Db, data_dir: &std::path::Path, key: Option<[u8; 32]>) -> Self {
-        Self { db, root: data_dir.join("store"), key, open: Arc::default() }
+    pub fn new(db: Db, data_dir: &std::path::Path, key: Option<[u8; 32]>, secrets: SecretBox, retries: usize) -> Self {
+        Self { db, root: data_dir.join("store"), key, secrets, retries, open: Arc::default() }
     }
 
     /// The encryption key new repositories get (and existing encrypted ones need).
@@ -42,15 +75,80 @@ impl StoreRegistry {
         self.key
     }
 
+    fn retry(&self) -> RetryConfig {
+        RetryConfig { max_retries: self.retries, retry_timeout: Duration::from_secs(30), ..Default::default() }
+    }
+
+    /// Builds the backend of a tenant's repository in a destination.
+    pub async fn backend_for(&self, row: &DestinationRow, tenant_id: Uuid) -> CoreResult<Arc<dyn Backend>> {
+        let config: DestinationConfig = serde_json::from_value(row.config.clone()).unwrap_or_default();
+        let secret = row.sealed_secret.as_deref().map(|s| self.secrets.open(s)).transpose()?;
+        let label = format!("{} destination '{}'", row.kind, row.name);
+        let backend: Arc<dyn Backend> = match row.kind.as_str() {
+            "server" => Arc::new(ObjectStoreBackend::local(&self.root.join(tenant_id.to_string())).map_err(store_error)?),
+            "localfs" => {
+                let path = PathBuf::from(config.path.clone().unwrap_or_default());
+                let dir = path.join("coffer").join(tenant_id.to_string());
+                Arc::new(ObjectStoreBackend::local(&dir).map_err(|e| CoreError::BadRequest(format!("{label}: {e}")))?)
+            }
+            "s3" => {
+                let full = config.path.clone().unwrap_or_default();
+                let (bucket, prefix) = full
+                    .trim_matches('/')
+                    .split_once('/')
+                    .map(|(b, p)| (b.to_owned(), Some(p.to_owned())))
+                    .unwrap_or((full.trim_matches('/').to_owned(), None));
+                let mut b = object_store::aws::AmazonS3Builder::new()
+                    .with_bucket_name(bucket)
+                    .with_region(config.region.clone().unwrap_or_else(|| "us-east-1".into()))
+                    .with_virtual_hosted_style_request(!config.path_style)
+                    .with_retry(self.retry());
+                if let Some(endpoint) = &config.endpoint {
+                    b = b.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
+                }
+                if let (Some(key), Some(secret)) = (&config.access_key, &secret) {
+                    b = b.with_access_key_id(key).with_secret_access_key(secret);
+                }
+                if config.server_side_encryption {
+                    let key: object_store::aws::AmazonS3ConfigKey = "aws_server_side_encryption".parse().map_err(|e| invalid(&label, e))?;
+                    b = b.with_config(key, "AES256");
+                }
+                let store: Arc<dyn ObjectStore> = Arc::new(b.build().map_err(|e| invalid(&label, e))?);
+                Arc::new(ObjectStoreBackend::new(store, &repository_prefix(prefix.as_deref(), tenant_id), label))
+            }
+            "azure" => {
+                let mut b = object_store::azure::MicrosoftAzureBuilder::new()
+                    .with_container_name(config.container_name.clone().unwrap_or_default())
+                    .with_retry(self.retry());
+                if config.use_emulator {
+                    b = b.with_use_emulator(true);
+                }
+                if let Some(account) = &config.storage_account_name {
+                    b = b.with_account(account);
+                }
+                if let Some(key) = &secret {
+                    b = b.with_access_key(key);
+                }
+                if let Some(endpoint) = config.endpoint.clone().filter(|_| !config.use_emulator) {
+                    b = b.with_allow_http(endpoint.starts_with("http://")).with_endpoint(endpoint);
+                }
+                let store: Arc<dyn ObjectStore> = Arc::new(b.build().map_err(|e| invalid(&label, e))?);
+                Arc::new(ObjectStoreBackend::new(store, &repository_prefix(config.subfolder.as_deref(), tenant_id), label))
+            }
+            other => return Err(CoreError::BadRequest(format!("destination kind '{other}' is not supported"))),
+        };
+        Ok(match config.throttle_bytes_per_second {
+            0 => backend,
+            rate => Arc::new(Throttled { inner: backend, rate, start: Instant::now(), bytes: AtomicU64::new(0) }),
+        })
+    }
+
     /// The backend of a tenant's repository in a destination.
     pub async fn backend(&self, destination_id: Uuid, tenant_id: Uuid) -> CoreResult<Arc<dyn Backend>> {
-        let dest = repo::get_destination(&self.db, destination_id)
+        let row = repo::get_destination(&self.db, destination_id)
             .await?
             .ok_or_else(|| CoreError::not_found("destination", destination_id.to_string()))?;
-        match dest.kind.as_str() {
-            "server" => Ok(Arc::new(ObjectStoreBackend::local(&self.root.join(tenant_id.to_string())).map_err(store_error)?)),
-            other => Err(CoreError::BadRequest(format!("destination kind '{other}' is not supported yet"))),
-        }
+        self.backend_for(&row, tenant_id).await
     }
 
     /// The opened repository of a tenant in a destination.
@@ -63,5 +161,60 @@ impl StoreRegistry {
         let store = Store::open(backend, self.key).await.map_err(store_error)?;
         open.insert((destination_id, tenant_id), store.clone());
         Ok(store)
+    }
+
+    /// Drops opened stores of a destination whose settings changed.
+    pub async fn forget(&self, destination_id: Uuid) {
+        self.open.lock().await.retain(|(d, _), _| *d != destination_id);
+    }
+}
+
+/// A backend limited to a number of bytes per second (a destination's throttle).
+struct Throttled {
+    inner: Arc<dyn Backend>,
+    rate: u64,
+    start: Instant,
+    bytes: AtomicU64,
+}
+
+impl Throttled {
+    async fn pace(&self, n: usize) {
+        let total = self.bytes.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        let due = Duration::from_secs_f64(total as f64 / self.rate as f64);
+        if let Some(wait) = due.checked_sub(self.start.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for Throttled {
+    async fn put(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
+        self.pace(data.len()).await;
+        self.inner.put(key, data).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
+        let data = self.inner.get(key).await?;
+        self.pace(data.len()).await;
+        Ok(data)
+    }
+
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
+        let data = self.inner.get_range(key, range).await?;
+        self.pace(data.len()).await;
+        Ok(data)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        self.inner.list(prefix).await
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
     }
 }

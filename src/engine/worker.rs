@@ -58,8 +58,9 @@ pub fn snapshot(progress: &Progress) -> TaskProgress {
 }
 
 /// Runs a task to its end. Never panics on bad input: every failure becomes a Failed outcome.
-pub async fn execute(assignment: &Assignment, store: Arc<Store>, progress: Arc<Progress>) -> TaskOutcome {
-    let result = run(assignment, &store, &progress).await;
+/// `target` is the destination store of a copy task.
+pub async fn execute(assignment: &Assignment, store: Arc<Store>, target: Option<Arc<Store>>, progress: Arc<Progress>) -> TaskOutcome {
+    let result = run(assignment, &store, target.as_ref(), &progress).await;
     let (state, error, result) = match result {
         Ok((state, value)) => (state, None, value),
         Err(Failed(msg)) if progress.is_cancelled() => (State::Cancelled, Some(msg), Value::Null),
@@ -119,7 +120,7 @@ impl Read for CheckedDump {
     }
 }
 
-async fn run(a: &Assignment, store: &Arc<Store>, progress: &Arc<Progress>) -> Result<(State, Value), Failed> {
+async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, progress: &Arc<Progress>) -> Result<(State, Value), Failed> {
     let throttle = a.throttle_bytes_per_sec;
     match &a.spec {
         TaskSpec::BackupTree { snapshot, node_key, root, selection, parent } => {
@@ -228,12 +229,21 @@ async fn run(a: &Assignment, store: &Arc<Store>, progress: &Arc<Progress>) -> Re
                 }
             }
         }
-        TaskSpec::Verify { snapshot } => {
+        TaskSpec::Verify { snapshot, .. } => {
             let report = store.verify(snapshot).await?;
             let value = serde_json::to_value(&report).unwrap_or(Value::Null);
             if report.ok() { Ok((State::Succeeded, value)) } else { Err(Failed(report.problems.join("; "))) }
         }
-        TaskSpec::DeleteSnapshots { snapshots } => {
+        TaskSpec::CopySnapshot { snapshot, .. } => {
+            let target = target.ok_or_else(|| Failed("copy tasks run on the server's own agent".into()))?;
+            let report = store.copy_snapshot(snapshot, target, progress.clone()).await?;
+            let verified = target.verify(snapshot).await?;
+            if !verified.ok() {
+                return Err(Failed(format!("the copy does not verify: {}", verified.problems.join("; "))));
+            }
+            Ok((State::Succeeded, serde_json::to_value(report).unwrap_or(Value::Null)))
+        }
+        TaskSpec::DeleteSnapshots { snapshots, .. } => {
             for s in snapshots {
                 store.delete_snapshot(s).await?;
             }

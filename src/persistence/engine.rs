@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     Db,
-    entities::{agents, backup_nodes, backups, destinations, events, nodes, operations, sources, tasks},
+    entities::{agents, backup_copies, backup_nodes, backups, destinations, events, nodes, operations, sources, tasks},
 };
 use crate::{
     domain::{
@@ -148,6 +148,78 @@ pub async fn ensure_server_destination(db: &Db) -> CoreResult<DestinationRow> {
         created_at: Set(Utc::now()),
     };
     Ok(destination(row.insert(db).await?))
+}
+
+/// The server's destinations and the tenant's own, oldest first.
+pub async fn list_destinations(db: &Db, tenant_id: Uuid) -> CoreResult<Vec<DestinationRow>> {
+    let rows = destinations::Entity::find()
+        .filter(destinations::Column::TenantId.is_null().or(destinations::Column::TenantId.eq(tenant_id)))
+        .order_by_asc(destinations::Column::CreatedAt)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(destination).collect())
+}
+
+pub async fn global_destination_named(db: &Db, name: &str) -> CoreResult<Option<DestinationRow>> {
+    let row = destinations::Entity::find()
+        .filter(destinations::Column::TenantId.is_null())
+        .filter(destinations::Column::Name.eq(name))
+        .one(db)
+        .await?;
+    Ok(row.map(destination))
+}
+
+/// Inserts or replaces a destination.
+pub async fn save_destination(db: &Db, d: &DestinationRow) -> CoreResult<()> {
+    let model = destinations::ActiveModel {
+        id: Set(d.id),
+        tenant_id: Set(d.tenant_id),
+        name: Set(d.name.clone()),
+        kind: Set(d.kind.clone()),
+        config: Set(d.config.clone()),
+        secret: Set(d.sealed_secret.clone()),
+        created_at: Set(d.created_at),
+    };
+    if destinations::Entity::find_by_id(d.id).one(db).await?.is_some() {
+        model.update(db).await?;
+    } else {
+        model.insert(db).await?;
+    }
+    Ok(())
+}
+
+pub async fn delete_destination(db: &Db, id: Uuid) -> CoreResult<()> {
+    destinations::Entity::delete_by_id(id).exec(db).await?;
+    Ok(())
+}
+
+/// Whether any backup keeps data in the destination.
+pub async fn destination_in_use(db: &Db, id: Uuid) -> CoreResult<bool> {
+    Ok(backups::Entity::find().filter(backups::Column::DestinationId.eq(id)).count(db).await? > 0
+        || backup_copies::Entity::find().filter(backup_copies::Column::DestinationId.eq(id)).count(db).await? > 0)
+}
+
+// ---- copies of backups in other destinations ----
+
+/// Records that `destination` holds a complete copy of `backup`.
+pub async fn add_backup_copy(db: &Db, backup: Uuid, destination: Uuid) -> CoreResult<()> {
+    backup_copies::Entity::delete_many()
+        .filter(backup_copies::Column::BackupId.eq(backup))
+        .filter(backup_copies::Column::DestinationId.eq(destination))
+        .exec(db)
+        .await?;
+    backup_copies::ActiveModel { backup_id: Set(backup), destination_id: Set(destination), created_at: Set(Utc::now()) }.insert(db).await?;
+    Ok(())
+}
+
+/// Destinations holding a complete copy of `backup` besides its own.
+pub async fn backup_copies_of(db: &impl ConnectionTrait, backup: Uuid) -> CoreResult<Vec<Uuid>> {
+    let rows = backup_copies::Entity::find()
+        .filter(backup_copies::Column::BackupId.eq(backup))
+        .order_by_asc(backup_copies::Column::CreatedAt)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.destination_id).collect())
 }
 
 pub async fn get_destination(db: &Db, id: Uuid) -> CoreResult<Option<DestinationRow>> {
@@ -367,6 +439,7 @@ pub async fn save_backup(db: &impl ConnectionTrait, b: &Backup) -> CoreResult<()
 }
 
 pub async fn delete_backup_row(db: &impl ConnectionTrait, id: Uuid) -> CoreResult<()> {
+    backup_copies::Entity::delete_many().filter(backup_copies::Column::BackupId.eq(id)).exec(db).await?;
     backup_nodes::Entity::delete_many().filter(backup_nodes::Column::BackupId.eq(id)).exec(db).await?;
     backups::Entity::delete_by_id(id).exec(db).await?;
     Ok(())

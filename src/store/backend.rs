@@ -80,7 +80,12 @@ fn backend_error(key: &str, err: object_store::Error) -> StoreError {
 #[async_trait]
 impl Backend for ObjectStoreBackend {
     async fn put(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
-        self.store.put(&self.path(key), PutPayload::from_bytes(data)).await.map(|_| ()).map_err(|e| backend_error(key, e))
+        self.store.put(&self.path(key), PutPayload::from_bytes(data)).await.map(|_| ()).map_err(|e| match e {
+            object_store::Error::NotFound { source, .. } => {
+                StoreError::Backend(format!("the bucket or container does not exist ({source})"))
+            }
+            other => backend_error(key, other),
+        })
     }
 
     async fn get(&self, key: &str) -> Result<Bytes, StoreError> {

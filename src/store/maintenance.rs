@@ -121,7 +121,7 @@ impl Store {
         Ok(report)
     }
 
-    async fn put_pack(&self, builder: PackBuilder) -> Result<(), StoreError> {
+    pub(super) async fn put_pack(&self, builder: PackBuilder) -> Result<(), StoreError> {
         let pack = builder.finish(|b| self.codec.seal(b));
         self.backend.put(&keys::pack(&pack.id), Bytes::from(pack.bytes)).await?;
         self.backend.put(&keys::index(&pack.id), Bytes::from(pack.sealed_header)).await?;

@@ -8,6 +8,7 @@
 pub mod backend;
 mod backup;
 pub mod codec;
+mod copy;
 mod lock;
 mod maintenance;
 pub mod manifest;
@@ -29,6 +30,7 @@ use tokio::sync::RwLock;
 pub use backend::{Backend, ObjectInfo, ObjectStoreBackend};
 pub use backup::{BackupRequest, Item, ItemSource};
 pub use codec::ChunkId;
+pub use copy::CopyReport;
 pub use maintenance::{GcReport, VerifyReport};
 pub use manifest::{Entry, EntryKind, Manifest, Totals};
 pub use restore::{RestoreRequest, RestoreSummary};

@@ -4,6 +4,7 @@ mod agents;
 mod auth;
 mod cli;
 mod databases;
+mod destinations;
 mod engine;
 mod helpers;
 mod identity;

@@ -17,7 +17,7 @@ use crate::{
         operation::OperationOptions,
         source::{NodeSpec, SourceKind},
     },
-    engine::{BackupSpec, InstanceSpec, RestoreSpec, RestoreTarget},
+    engine::{BackupSpec, DestinationSpec, InstanceSpec, RestoreSpec, RestoreTarget},
     error::CoreError,
     state::AppState,
 };
@@ -32,6 +32,23 @@ enum EngineTag {
     Backups,
     /// Asynchronous operations and the activity log.
     Operations,
+    /// Where backups are stored.
+    Destinations,
+}
+
+#[derive(ApiResponse)]
+enum NoContent {
+    #[oai(status = 204)]
+    Done,
+}
+
+fn destination_json(state: &AppState, row: crate::persistence::engine::DestinationRow) -> Value {
+    let secret = state.engine.redacted_secret(&row);
+    let mut v = value(&state.engine.destination_view(row));
+    if let Some(s) = secret {
+        v["secret"] = json!(s);
+    }
+    v
 }
 
 /// The engine part of the admin API.
@@ -145,6 +162,7 @@ impl EngineApi {
         let nodes = state.engine.backup_nodes(caller.principal(), id.0).await?;
         let mut v = value(&backup);
         v["nodes"] = value(&nodes);
+        v["copies"] = value(&state.engine.backup_copies(caller.principal(), id.0).await?);
         Ok(Json(v))
     }
 
@@ -166,8 +184,66 @@ impl EngineApi {
         let target: RestoreTarget = parse("restore target", body.0.get("target").cloned().unwrap_or(Value::Null))?;
         let selection: Selection = parse("selection", body.0.get("selection").cloned().unwrap_or(json!({})))?;
         let options: OperationOptions = parse("options", body.0.get("options").cloned().unwrap_or(json!({})))?;
-        let op = state.engine.start_restore(caller.principal(), RestoreSpec { backup_id: id.0, target, selection, options }).await?;
+        let destination_id: Option<Uuid> = parse("destination_id", body.0.get("destination_id").cloned().unwrap_or(Value::Null))?;
+        let op = state
+            .engine
+            .start_restore(caller.principal(), RestoreSpec { backup_id: id.0, target, selection, options, destination_id })
+            .await?;
         Ok(Accepted::Accepted(Json(value(&op))))
+    }
+
+    /// Copies a backup to another destination (`{"destination_id"}`) or region (`{"region": "IAD"}`); only chunks the target lacks travel.
+    #[oai(path = "/backups/:id/copy", method = "post", operation_id = "admin_copy_backup", tag = "EngineTag::Backups")]
+    async fn copy_backup(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>, body: Json<Value>) -> poem::Result<Accepted> {
+        let to = match (body.0.get("destination_id").and_then(Value::as_str), body.0.get("region").and_then(Value::as_str)) {
+            (Some(d), _) => Uuid::parse_str(d).map_err(|_| CoreError::BadRequest(format!("'{d}' is not a destination id")))?,
+            (None, Some(region)) => state.engine.region_destination(region).await?,
+            (None, None) => return Err(CoreError::BadRequest("give destination_id or region".into()).into()),
+        };
+        Ok(Accepted::Accepted(Json(value(&state.engine.start_copy(caller.principal(), id.0, to).await?))))
+    }
+
+    /// Lists the destinations the caller may use (the server's own, regions, and the tenant's); secrets are redacted.
+    #[oai(path = "/destinations", method = "get", operation_id = "admin_list_destinations", tag = "EngineTag::Destinations")]
+    async fn list_destinations(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Value>> {
+        let rows = state.engine.destinations(caller.principal()).await?;
+        Ok(Json(Value::Array(rows.into_iter().map(|r| destination_json(&state, r)).collect())))
+    }
+
+    /// Adds a destination after writing, reading and deleting a probe object in it: `{"name", "kind": "localfs|s3|azure", "path", "region", "endpoint", "path_style", "access_key", "secret", "server_side_encryption", "storage_account_name", "container_name", "subfolder", "use_emulator", "throttle_bytes_per_second"}`.
+    #[oai(path = "/destinations", method = "post", operation_id = "admin_add_destination", tag = "EngineTag::Destinations")]
+    async fn add_destination(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Created> {
+        let spec: DestinationSpec = parse("destination", body.0)?;
+        let row = state.engine.add_destination(caller.principal(), spec).await?;
+        Ok(Created::Created(Json(destination_json(&state, row))))
+    }
+
+    /// One destination; its secret is redacted.
+    #[oai(path = "/destinations/:id", method = "get", operation_id = "admin_get_destination", tag = "EngineTag::Destinations")]
+    async fn get_destination(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>) -> poem::Result<Json<Value>> {
+        let row = state.engine.destination_row(caller.principal(), id.0).await?;
+        Ok(Json(destination_json(&state, row)))
+    }
+
+    /// Replaces a destination's settings (the secret is kept unless a new one is given), validating it again.
+    #[oai(path = "/destinations/:id", method = "put", operation_id = "admin_update_destination", tag = "EngineTag::Destinations")]
+    async fn update_destination(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        id: Path<Uuid>,
+        body: Json<Value>,
+    ) -> poem::Result<Json<Value>> {
+        let spec: DestinationSpec = parse("destination", body.0)?;
+        let row = state.engine.update_destination(caller.principal(), id.0, spec).await?;
+        Ok(Json(destination_json(&state, row)))
+    }
+
+    /// Removes a destination that holds no backup.
+    #[oai(path = "/destinations/:id", method = "delete", operation_id = "admin_delete_destination", tag = "EngineTag::Destinations")]
+    async fn delete_destination(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>) -> poem::Result<NoContent> {
+        state.engine.delete_destination(caller.principal(), id.0).await?;
+        Ok(NoContent::Done)
     }
 
     /// Lists operations, newest first.

@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod aliases;
 pub mod api_keys;
+pub mod backup_copies;
 pub mod backup_nodes;
 pub mod backups;
 pub mod destinations;

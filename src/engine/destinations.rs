@@ -1,0 +1,196 @@
+//! Destinations: registering them (validated by writing, reading and deleting a probe object),
+//! keeping their secrets sealed, and the region destinations every server has.
+
+use chrono::Utc;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::Engine;
+use crate::{
+    domain::{
+        destination::{Destination, DestinationConfig, normalize_kind, redact_secret},
+        identity::Principal,
+    },
+    error::{CoreError, CoreResult},
+    persistence::engine::{self as repo, DestinationRow},
+    store::StoreError,
+};
+
+/// A destination as a client describes it; `secret` is the S3 secret key or Azure storage key.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct DestinationSpec {
+    #[serde(default)]
+    pub name: String,
+    pub kind: String,
+    #[serde(flatten)]
+    pub config: DestinationConfig,
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+/// Regions Cloud Databases knows but this service does not serve.
+fn region_name(region: &str) -> String {
+    region.trim().to_ascii_uppercase()
+}
+
+impl Engine {
+    pub(crate) fn destination_view(&self, row: DestinationRow) -> Destination {
+        Destination {
+            id: row.id,
+            tenant_id: row.tenant_id,
+            name: row.name,
+            kind: row.kind,
+            config: serde_json::from_value(row.config).unwrap_or_default(),
+            has_secret: row.sealed_secret.is_some(),
+            created_at: row.created_at,
+        }
+    }
+
+    /// The secret of a destination, redacted for display.
+    pub fn redacted_secret(&self, row: &DestinationRow) -> Option<String> {
+        row.sealed_secret.as_ref().map(|s| self.inner.secrets.open(s).map(|plain| redact_secret(&plain)).unwrap_or_else(|_| "****".into()))
+    }
+
+    /// A destination the caller may use: the server's, a region's, or one of its tenant's.
+    pub async fn destination_row(&self, caller: &Principal, id: Uuid) -> CoreResult<DestinationRow> {
+        repo::get_destination(&self.inner.db, id)
+            .await?
+            .filter(|d| {
+                d.tenant_id.is_none() || d.tenant_id == Some(caller.tenant_id) || caller.role == crate::domain::identity::Role::Admin
+            })
+            .ok_or_else(|| CoreError::not_found("destination", id.to_string()))
+    }
+
+    pub async fn destinations(&self, caller: &Principal) -> CoreResult<Vec<DestinationRow>> {
+        repo::list_destinations(&self.inner.db, caller.tenant_id).await
+    }
+
+    fn check_spec(spec: &DestinationSpec) -> CoreResult<&'static str> {
+        let kind = normalize_kind(&spec.kind)
+            .ok_or_else(|| CoreError::BadRequest(format!("unknown destination kind '{}' (server, localfs, s3, azure)", spec.kind)))?;
+        let c = &spec.config;
+        match kind {
+            "server" => return Err(CoreError::BadRequest("the server destination exists already; it cannot be added".into())),
+            "localfs" if c.path.as_deref().is_none_or(|p| !p.starts_with('/')) => {
+                return Err(CoreError::BadRequest("a localfs destination needs an absolute path".into()));
+            }
+            "s3" if c.path.as_deref().is_none_or(|p| p.trim_matches('/').is_empty()) => {
+                return Err(CoreError::BadRequest("an s3 destination needs a path: bucket[/prefix]".into()));
+            }
+            "s3" if c.access_key.is_some() != spec.secret.is_some() => {
+                return Err(CoreError::BadRequest("give both access_key and its secret, or neither for ambient credentials".into()));
+            }
+            "azure" if c.container_name.as_deref().is_none_or(str::is_empty) => {
+                return Err(CoreError::BadRequest("an azure destination needs container_name".into()));
+            }
+            "azure" if !c.use_emulator && (c.storage_account_name.is_none() || spec.secret.is_none()) => {
+                return Err(CoreError::BadRequest("an azure destination needs storage_account_name and storage_key".into()));
+            }
+            _ => {}
+        }
+        Ok(kind)
+    }
+
+    /// Writes, reads back and deletes a probe object; any failure is a 400 with the provider's reason.
+    async fn probe(&self, row: &DestinationRow, tenant_id: Uuid) -> CoreResult<()> {
+        let backend = self.inner.stores.backend_for(row, tenant_id).await?;
+        let key = format!("probe-{}", Uuid::new_v4().simple());
+        let body = bytes::Bytes::from_static(b"coffer destination probe");
+        let reason = |e: StoreError| CoreError::BadRequest(format!("destination '{}' failed validation: {e}", row.name));
+        backend.put(&key, body.clone()).await.map_err(reason)?;
+        let back = backend.get(&key).await.map_err(reason)?;
+        backend.delete(&key).await.map_err(reason)?;
+        if back != body {
+            return Err(CoreError::BadRequest(format!("destination '{}' failed validation: it returned different bytes", row.name)));
+        }
+        Ok(())
+    }
+
+    /// Adds a destination after validating it; its secret is sealed at rest.
+    pub async fn add_destination(&self, caller: &Principal, spec: DestinationSpec) -> CoreResult<DestinationRow> {
+        let kind = Self::check_spec(&spec)?;
+        let name =
+            if spec.name.trim().is_empty() { format!("{kind}-{}", &Uuid::new_v4().simple().to_string()[..8]) } else { spec.name.clone() };
+        let row = DestinationRow {
+            id: Uuid::new_v4(),
+            tenant_id: Some(caller.tenant_id),
+            name,
+            kind: kind.to_owned(),
+            config: serde_json::to_value(&spec.config).map_err(CoreError::internal)?,
+            sealed_secret: spec.secret.as_deref().map(|s| self.inner.secrets.seal(s)),
+            created_at: Utc::now(),
+        };
+        self.probe(&row, caller.tenant_id).await?;
+        repo::save_destination(&self.inner.db, &row).await?;
+        Ok(row)
+    }
+
+    /// Replaces a destination's settings (and its secret when one is given), validating again.
+    pub async fn update_destination(&self, caller: &Principal, id: Uuid, spec: DestinationSpec) -> CoreResult<DestinationRow> {
+        let existing = self.destination_row(caller, id).await?;
+        if existing.tenant_id.is_none() {
+            return Err(CoreError::Forbidden("the server's own destinations cannot be changed".into()));
+        }
+        let kind = Self::check_spec(&DestinationSpec {
+            secret: spec.secret.clone().or_else(|| existing.sealed_secret.as_ref().map(|_| "kept".into())),
+            ..spec.clone()
+        })?;
+        let row = DestinationRow {
+            kind: kind.to_owned(),
+            name: if spec.name.trim().is_empty() { existing.name.clone() } else { spec.name.clone() },
+            config: serde_json::to_value(&spec.config).map_err(CoreError::internal)?,
+            sealed_secret: match spec.secret.as_deref() {
+                Some(s) => Some(self.inner.secrets.seal(s)),
+                None => existing.sealed_secret.clone(),
+            },
+            ..existing
+        };
+        self.probe(&row, caller.tenant_id).await?;
+        repo::save_destination(&self.inner.db, &row).await?;
+        self.inner.stores.forget(row.id).await;
+        Ok(row)
+    }
+
+    /// Removes a destination no backup keeps data in.
+    pub async fn delete_destination(&self, caller: &Principal, id: Uuid) -> CoreResult<()> {
+        let row = self.destination_row(caller, id).await?;
+        if row.tenant_id.is_none() {
+            return Err(CoreError::Forbidden("the server's own destinations cannot be removed".into()));
+        }
+        if repo::destination_in_use(&self.inner.db, id).await? {
+            return Err(CoreError::Conflict(format!("destination '{}' still holds backups; delete them first", row.name)));
+        }
+        repo::delete_destination(&self.inner.db, id).await?;
+        self.inner.stores.forget(id).await;
+        Ok(())
+    }
+
+    /// The destination of a region (created on first use under the data directory); unknown
+    /// regions are refused with 400.
+    pub async fn region_destination(&self, region: &str) -> CoreResult<Uuid> {
+        let region = region_name(region);
+        if !self.inner.settings.regions.iter().any(|r| r.eq_ignore_ascii_case(&region)) {
+            return Err(CoreError::BadRequest(format!(
+                "region '{region}' is not served here (regions: {})",
+                self.inner.settings.regions.join(", ")
+            )));
+        }
+        let name = format!("region:{region}");
+        if let Some(row) = repo::global_destination_named(&self.inner.db, &name).await? {
+            return Ok(row.id);
+        }
+        let path = self.inner.settings.data_dir.join("regions").join(&region);
+        let path = std::path::absolute(&path).map_err(CoreError::internal)?;
+        let row = DestinationRow {
+            id: Uuid::new_v4(),
+            tenant_id: None,
+            name,
+            kind: "localfs".into(),
+            config: serde_json::json!({ "path": path, "region": region }),
+            sealed_secret: None,
+            created_at: Utc::now(),
+        };
+        repo::save_destination(&self.inner.db, &row).await?;
+        Ok(row.id)
+    }
+}

@@ -1,0 +1,257 @@
+//! Destinations on real servers on 127.0.0.1: moto (S3) started per test, Azurite (Azure Blob)
+//! started by scripts/test.sh on its default port.
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+
+use crate::{
+    helpers::{TestApp, backup_and_wait, get, post, restore_and_wait, spawn_app, tree, wait_for},
+    keystoneauth::python,
+};
+
+/// A moto S3 server on a free port; killed when dropped.
+struct Moto {
+    child: Child,
+    endpoint: String,
+    port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn moto(port: Option<u16>) -> Option<Moto> {
+    let python = python()?;
+    let bin = std::path::Path::new(&python).with_file_name("moto_server");
+    let port = port.unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    let child = Command::new(bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server starts");
+    let server = Moto { child, endpoint: format!("http://127.0.0.1:{port}"), port };
+    for _ in 0..100 {
+        if reqwest::get(&server.endpoint).await.is_ok() {
+            return Some(server);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("moto did not start");
+}
+
+fn make_container(args: &[&str]) {
+    let python = python().expect("client virtualenv");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/make_container.py");
+    let out = Command::new(python).arg(script).args(args).output().unwrap();
+    assert!(out.status.success(), "make_container {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+async fn azurite_up() -> bool {
+    if reqwest::get("http://127.0.0.1:10000/").await.is_ok() {
+        return true;
+    }
+    assert!(std::env::var("CI").is_err(), "CI must run the Azure tests, but Azurite is not listening on 127.0.0.1:10000");
+    eprintln!("SKIPPED: Azurite is not listening on 127.0.0.1:10000 (scripts/test.sh starts it)");
+    false
+}
+
+async fn machine(app: &TestApp, token: &str, root: &std::path::Path) -> String {
+    let (status, body) = post(app, token, "/admin/v1/machines", json!({ "name": "files", "root": root })).await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+async fn round_trip(app: &TestApp, token: &str, destination: &str, src: &std::path::Path) -> String {
+    let id = machine(app, token, src).await;
+    let op = backup_and_wait(app, token, json!({ "source_id": id, "destination_id": destination })).await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+    let backup_id = op["backup_id"].as_str().unwrap().to_owned();
+    let out = tempfile::tempdir().unwrap();
+    let restored = restore_and_wait(app, token, &backup_id, json!({ "target": { "type": "path", "path": out.path() } })).await;
+    assert_eq!(restored["state"], "succeeded", "{restored}");
+    assert_eq!(tree::fingerprint(src), tree::fingerprint(out.path()));
+    backup_id
+}
+
+#[tokio::test]
+async fn a_tree_backed_up_to_s3_restores_bit_exact_and_the_secret_never_shows() {
+    let Some(s3) = moto(None).await else { return };
+    make_container(&["s3", &s3.endpoint, "backups"]);
+    let app = spawn_app().await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let secret = "SKTEST-very-secret-value";
+    let (status, dest) = post(
+        &app,
+        &token,
+        "/admin/v1/destinations",
+        json!({ "name": "moto", "kind": "s3", "path": "backups/team-a", "endpoint": s3.endpoint, "path_style": true, "region": "us-east-1", "access_key": "AKTEST", "secret": secret }),
+    )
+    .await;
+    assert_eq!(status, 201, "{dest}");
+    assert_eq!(dest["config"]["access_key"], "AKTEST");
+    assert!(!dest.to_string().contains(secret), "{dest}");
+    assert!(dest["secret"].as_str().unwrap().contains('*'));
+    let dest_id = dest["id"].as_str().unwrap().to_owned();
+    let (_, listed) = get(&app, &token, "/admin/v1/destinations").await;
+    assert!(!listed.to_string().contains(secret));
+    let (_, one) = get(&app, &token, &format!("/admin/v1/destinations/{dest_id}")).await;
+    assert!(!one.to_string().contains(secret));
+    if app.database_url.starts_with("sqlite:") {
+        let db = std::fs::read(app.data_dir.join("coffer.db")).unwrap();
+        assert!(!db.windows(secret.len()).any(|w| w == secret.as_bytes()), "the database file holds the secret in clear");
+    }
+
+    let src = tempfile::tempdir().unwrap();
+    tree::generate(src.path(), 300, 11);
+    round_trip(&app, &token, &dest_id, src.path()).await;
+}
+
+#[tokio::test]
+async fn a_destination_that_fails_its_probe_is_refused_with_the_providers_reason() {
+    let Some(s3) = moto(None).await else { return };
+    let app = spawn_app().await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let (status, body) = post(
+        &app,
+        &token,
+        "/admin/v1/destinations",
+        json!({ "kind": "s3", "path": "no-such-bucket", "endpoint": s3.endpoint, "path_style": true, "access_key": "AK", "secret": "SK" }),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("failed validation") && message.to_lowercase().contains("bucket"), "{message}");
+    let (status, body) = post(&app, &token, "/admin/v1/destinations", json!({ "kind": "tape" })).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = post(&app, &token, "/admin/v1/destinations", json!({ "kind": "localfs", "path": "relative/dir" })).await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test]
+async fn a_tree_backed_up_to_azure_restores_bit_exact() {
+    if python().is_none() || !azurite_up().await {
+        return;
+    }
+    let container = format!("c{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    make_container(&["azure", &container]);
+    let app = spawn_app().await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let (status, dest) = post(
+        &app,
+        &token,
+        "/admin/v1/destinations",
+        json!({ "name": "azurite", "kind": "azure", "container_name": container, "subfolder": "my/backups", "use_emulator": true }),
+    )
+    .await;
+    assert_eq!(status, 201, "{dest}");
+    let src = tempfile::tempdir().unwrap();
+    tree::generate(src.path(), 200, 12);
+    round_trip(&app, &token, dest["id"].as_str().unwrap(), src.path()).await;
+}
+
+#[tokio::test]
+async fn a_backup_copied_to_s3_and_to_a_region_restores_from_either_after_the_original_is_gone() {
+    let Some(s3) = moto(None).await else { return };
+    make_container(&["s3", &s3.endpoint, "copies"]);
+    let app = spawn_app().await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let (_, dest) = post(
+        &app,
+        &token,
+        "/admin/v1/destinations",
+        json!({ "kind": "s3", "path": "copies", "endpoint": s3.endpoint, "path_style": true, "access_key": "AKTEST", "secret": "SKTEST" }),
+    )
+    .await;
+    let s3_id = dest["id"].as_str().unwrap().to_owned();
+    let src = tempfile::tempdir().unwrap();
+    tree::generate(src.path(), 200, 13);
+    let id = machine(&app, &token, src.path()).await;
+    let op = backup_and_wait(&app, &token, json!({ "source_id": id })).await;
+    let backup_id = op["backup_id"].as_str().unwrap().to_owned();
+    let expected = tree::fingerprint(src.path());
+
+    let (status, copy) = post(&app, &token, &format!("/admin/v1/backups/{backup_id}/copy"), json!({ "destination_id": s3_id })).await;
+    assert_eq!(status, 202, "{copy}");
+    let copied = wait_for(&app, &token, copy["id"].as_str().unwrap()).await;
+    assert_eq!(copied["state"], "succeeded", "{copied}");
+    assert!(copied["result"]["new_chunks"].as_u64().unwrap() > 0);
+    let (_, region) = post(&app, &token, &format!("/admin/v1/backups/{backup_id}/copy"), json!({ "region": "iad" })).await;
+    let region_op = wait_for(&app, &token, region["id"].as_str().unwrap()).await;
+    assert_eq!(region_op["state"], "succeeded", "{region_op}");
+    let (status, refused) = post(&app, &token, &format!("/admin/v1/backups/{backup_id}/copy"), json!({ "region": "LON" })).await;
+    assert_eq!(status, 400, "{refused}");
+    let (status, again) = post(&app, &token, &format!("/admin/v1/backups/{backup_id}/copy"), json!({ "destination_id": s3_id })).await;
+    assert_eq!(status, 409, "{again}");
+
+    let (_, backup) = get(&app, &token, &format!("/admin/v1/backups/{backup_id}")).await;
+    let copies: Vec<String> = backup["copies"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+    assert_eq!(copies.len(), 2);
+    assert!(copies.contains(&s3_id));
+
+    // The original data and the server's own store are lost; the copies still restore.
+    std::fs::remove_dir_all(src.path()).unwrap();
+    std::fs::remove_dir_all(app.data_dir.join("store")).unwrap();
+    for from in &copies {
+        let out = tempfile::tempdir().unwrap();
+        let restored =
+            restore_and_wait(&app, &token, &backup_id, json!({ "destination_id": from, "target": { "type": "path", "path": out.path() } }))
+                .await;
+        assert_eq!(restored["state"], "succeeded", "{restored}");
+        assert_eq!(tree::fingerprint(out.path()), expected);
+    }
+}
+
+#[tokio::test]
+async fn a_backup_to_s3_that_goes_away_fails_cleanly_and_succeeds_once_it_is_back() {
+    let Some(s3) = moto(None).await else { return };
+    make_container(&["s3", &s3.endpoint, "flaky"]);
+    let app = spawn_app().await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let (_, dest) = post(
+        &app,
+        &token,
+        "/admin/v1/destinations",
+        json!({ "kind": "s3", "path": "flaky", "endpoint": s3.endpoint, "path_style": true, "access_key": "AKTEST", "secret": "SKTEST" }),
+    )
+    .await;
+    let dest_id = dest["id"].as_str().unwrap().to_owned();
+    let src = tempfile::tempdir().unwrap();
+    tree::generate(src.path(), 400, 14);
+    let id = machine(&app, &token, src.path()).await;
+    let port = s3.port;
+    let (status, started) = post(
+        &app,
+        &token,
+        "/admin/v1/backups",
+        json!({ "source_id": id, "destination_id": dest_id, "options": { "throttle_bytes_per_sec": 20_000_000 } }),
+    )
+    .await;
+    assert_eq!(status, 202, "{started}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(s3);
+    let ended = wait_for(&app, &token, started["operation"]["id"].as_str().unwrap()).await;
+    assert_eq!(ended["state"], "failed", "{ended}");
+    assert!(ended["error"].as_str().unwrap().contains("unavailable") || ended["error"].as_str().unwrap().contains("storage"), "{ended}");
+    let (_, backup) = get(&app, &token, &format!("/admin/v1/backups/{}", started["backup"]["id"].as_str().unwrap())).await;
+    assert_eq!(backup["state"], "failed");
+
+    let _s3 = moto(Some(port)).await.unwrap();
+    make_container(&["s3", &format!("http://127.0.0.1:{port}"), "flaky"]);
+    let op = backup_and_wait(&app, &token, json!({ "source_id": id, "destination_id": dest_id })).await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+    let out = tempfile::tempdir().unwrap();
+    let restored =
+        restore_and_wait(&app, &token, op["backup_id"].as_str().unwrap(), json!({ "target": { "type": "path", "path": out.path() } }))
+            .await;
+    assert_eq!(restored["state"], "succeeded");
+    assert_eq!(tree::fingerprint(src.path()), tree::fingerprint(out.path()));
+    let _: Value = Value::Null;
+}
