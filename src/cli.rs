@@ -77,6 +77,14 @@ enum Command {
     Restore(RestoreArgs),
     /// Re-read every chunk of a backup and check its hash.
     Verify(VerifyArgs),
+    /// Apply every plan's retention now.
+    Prune(ServerOnly),
+}
+
+#[derive(Args)]
+struct ServerOnly {
+    #[command(flatten)]
+    server: ServerArgs,
 }
 
 #[derive(Args)]
@@ -391,6 +399,10 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Backup(args) => backup(args).await?,
         Command::Restore(args) => restore(args).await?,
         Command::Verify(args) => verify(args).await?,
+        Command::Prune(args) => {
+            let answer = args.server.client()?.call(reqwest::Method::POST, "/admin/v1/prune", None).await?;
+            println!("deleting {} backup(s)", answer["deleting"]);
+        }
         command => {
             std::fs::create_dir_all(&settings.data_dir)?;
             let db = persistence::connect(&settings.database_url()).await?;

@@ -46,6 +46,8 @@ pub struct Settings {
     pub agent_down_after_secs: u64,
     /// Attempts for a failing storage request before the task fails.
     pub storage_retries: usize,
+    /// How often the scheduler looks for due plans, in milliseconds.
+    pub scheduler_tick_ms: u64,
 }
 
 /// Request limits per authenticated user and per client address.
@@ -80,6 +82,7 @@ impl Default for Settings {
             demo: false,
             agent_down_after_secs: 30,
             storage_retries: 3,
+            scheduler_tick_ms: 1000,
         }
     }
 }

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_identity;
 mod m20261123_000002_create_engine;
 mod m20261123_000003_create_backup_copies;
+mod m20261123_000004_add_plan_options;
 
 /// Applies Coffer's migrations in order.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_identity::Migration),
             Box::new(m20261123_000002_create_engine::Migration),
             Box::new(m20261123_000003_create_backup_copies::Migration),
+            Box::new(m20261123_000004_add_plan_options::Migration),
         ]
     }
 }

@@ -5,5 +5,6 @@ pub mod backup;
 pub mod destination;
 pub mod identity;
 pub mod operation;
+pub mod plan;
 pub mod source;
 pub mod state;

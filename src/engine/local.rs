@@ -32,6 +32,21 @@ pub(super) fn spawn(engine: Engine, shutdown: CancellationToken) {
             }
         });
     }
+    {
+        let (engine, shutdown) = (engine.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_millis(engine.inner.settings.scheduler_tick_ms)) => {
+                        if let Err(e) = engine.run_due_plans().await {
+                            tracing::warn!(error = %e, "the scheduler could not fire due plans");
+                        }
+                    }
+                }
+            }
+        });
+    }
     for _ in 0..engine.inner.settings.local_workers.max(1) {
         tokio::spawn(work(engine.clone(), shutdown.clone()));
     }

@@ -5,6 +5,7 @@
 mod destinations;
 mod local;
 mod orchestrate;
+mod plans;
 pub mod stores;
 pub mod worker;
 
@@ -17,6 +18,7 @@ use uuid::Uuid;
 
 pub use destinations::DestinationSpec;
 pub use orchestrate::{BackupSpec, RestoreSpec, RestoreTarget};
+pub use plans::PlanSpec;
 pub use stores::StoreRegistry;
 
 use crate::{

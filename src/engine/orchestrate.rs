@@ -826,6 +826,9 @@ impl Engine {
         {
             repo::add_backup_copy(db, backup, to).await?;
         }
+        if let Some(plan) = ended_backup.as_ref().filter(|b| b.state.is_success()).and_then(|b| b.plan_id) {
+            self.apply_plan_retention(plan).await?;
+        }
         let msg = match (&ended_backup, op.kind) {
             (Some(backup), _) => {
                 self.after_failed_backup(backup).await;

@@ -239,6 +239,12 @@ impl Store {
         self.index.read().await.chunks.contains_key(id)
     }
 
+    /// Every chunk id the store holds (after reading new index objects).
+    pub async fn chunk_ids(&self) -> Result<HashSet<ChunkId>, StoreError> {
+        self.refresh_index().await?;
+        Ok(self.index.read().await.chunks.keys().copied().collect())
+    }
+
     /// Number of chunks and packs the index knows.
     pub async fn counts(&self) -> (usize, usize) {
         let index = self.index.read().await;

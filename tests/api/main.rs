@@ -11,5 +11,6 @@ mod identity;
 mod keystoneauth;
 mod limits;
 mod ops;
+mod plans;
 mod recovery;
 mod roles;

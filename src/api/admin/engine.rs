@@ -17,7 +17,7 @@ use crate::{
         operation::OperationOptions,
         source::{NodeSpec, SourceKind},
     },
-    engine::{BackupSpec, DestinationSpec, InstanceSpec, RestoreSpec, RestoreTarget},
+    engine::{BackupSpec, DestinationSpec, InstanceSpec, PlanSpec, RestoreSpec, RestoreTarget},
     error::CoreError,
     state::AppState,
 };
@@ -34,6 +34,8 @@ enum EngineTag {
     Operations,
     /// Where backups are stored.
     Destinations,
+    /// Schedules and retention.
+    Plans,
 }
 
 #[derive(ApiResponse)]
@@ -244,6 +246,43 @@ impl EngineApi {
     async fn delete_destination(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>) -> poem::Result<NoContent> {
         state.engine.delete_destination(caller.principal(), id.0).await?;
         Ok(NoContent::Done)
+    }
+
+    /// Creates a plan: `{"source_id", "name", "schedule": {"type": "interval", "first_run", "every_secs"} | {"type": "calendar", "frequency": "hourly|daily|weekly", "hour", "minute", "day_of_week", "utc_offset_minutes"}, "retention": {"keep_last", "max_age_secs"}, "selection", "options", "destination_id", "enabled"}`.
+    #[oai(path = "/plans", method = "post", operation_id = "admin_create_plan", tag = "EngineTag::Plans")]
+    async fn create_plan(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Created> {
+        let spec: PlanSpec = parse("plan", body.0)?;
+        Ok(Created::Created(Json(value(&state.engine.create_plan(caller.principal(), spec).await?))))
+    }
+
+    /// Lists the tenant's plans with their next run.
+    #[oai(path = "/plans", method = "get", operation_id = "admin_list_plans", tag = "EngineTag::Plans")]
+    async fn list_plans(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Value>> {
+        Ok(Json(value(&state.engine.plans(caller.principal()).await?)))
+    }
+
+    #[oai(path = "/plans/:id", method = "get", operation_id = "admin_get_plan", tag = "EngineTag::Plans")]
+    async fn get_plan(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>) -> poem::Result<Json<Value>> {
+        Ok(Json(value(&state.engine.plan(caller.principal(), id.0).await?)))
+    }
+
+    /// Replaces a plan; its next run is computed again.
+    #[oai(path = "/plans/:id", method = "put", operation_id = "admin_update_plan", tag = "EngineTag::Plans")]
+    async fn update_plan(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>, body: Json<Value>) -> poem::Result<Json<Value>> {
+        let spec: PlanSpec = parse("plan", body.0)?;
+        Ok(Json(value(&state.engine.update_plan(caller.principal(), id.0, spec).await?)))
+    }
+
+    #[oai(path = "/plans/:id", method = "delete", operation_id = "admin_delete_plan", tag = "EngineTag::Plans")]
+    async fn delete_plan(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>) -> poem::Result<NoContent> {
+        state.engine.delete_plan(caller.principal(), id.0).await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Applies every plan's retention now; answers how many backups are being deleted.
+    #[oai(path = "/prune", method = "post", operation_id = "admin_prune", tag = "EngineTag::Plans")]
+    async fn prune(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Value>> {
+        Ok(Json(json!({ "deleting": state.engine.prune(caller.principal()).await? })))
     }
 
     /// Lists operations, newest first.

@@ -16,6 +16,7 @@ pub struct Model {
     pub next_run_at: Option<ChronoDateTimeUtc>,
     pub last_run_at: Option<ChronoDateTimeUtc>,
     pub created_at: ChronoDateTimeUtc,
+    pub options: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,184 @@
+//! Plans: what to back up, when, and how long to keep it. OpsCenter job schedules are intervals
+//! from a first run; Cloud Backup configurations are hourly, daily or weekly at a time of day.
+
+use chrono::{DateTime, Datelike, Duration, TimeZone, Timelike, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{backup::Selection, operation::OperationOptions};
+
+/// When a plan runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Schedule {
+    /// From `first_run`, every `every_secs` seconds; once when `every_secs` is absent.
+    Interval { first_run: DateTime<Utc>, every_secs: Option<u64> },
+    /// At `hour:minute` (local to `utc_offset_minutes`) every hour, day, or week on `day_of_week` (0 = Sunday).
+    Calendar {
+        frequency: Frequency,
+        #[serde(default)]
+        hour: u32,
+        #[serde(default)]
+        minute: u32,
+        #[serde(default)]
+        day_of_week: Option<u32>,
+        #[serde(default)]
+        utc_offset_minutes: i32,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Frequency {
+    Hourly,
+    Daily,
+    Weekly,
+}
+
+/// How long a plan's backups are kept; both rules apply when both are set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    /// Keep only the newest N completed backups.
+    #[serde(default)]
+    pub keep_last: Option<u32>,
+    /// Delete completed backups older than this.
+    #[serde(default)]
+    pub max_age_secs: Option<u64>,
+}
+
+impl Retention {
+    pub fn is_empty(&self) -> bool {
+        self.keep_last.is_none() && self.max_age_secs.is_none()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub source_id: Uuid,
+    pub name: String,
+    pub schedule: Schedule,
+    pub retention: Retention,
+    pub selection: Selection,
+    #[serde(default)]
+    pub options: OperationOptions,
+    pub destination_id: Option<Uuid>,
+    pub enabled: bool,
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub last_run_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Schedule {
+    /// Checks the numbers a client gave.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Schedule::Interval { every_secs: Some(0), .. } => Err("an interval must be at least one second".into()),
+            Schedule::Calendar { hour, minute, day_of_week, utc_offset_minutes, .. } => {
+                if *hour > 23 || *minute > 59 || day_of_week.is_some_and(|d| d > 6) || utc_offset_minutes.abs() > 14 * 60 {
+                    Err("hour 0-23, minute 0-59, day_of_week 0-6 and an offset within ±14 h".into())
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The first run time strictly after `t`, if any.
+    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Schedule::Interval { first_run, every_secs } => {
+                if *first_run > t {
+                    return Some(*first_run);
+                }
+                let every = (*every_secs)? as i64;
+                let elapsed = (t - *first_run).num_seconds();
+                Some(*first_run + Duration::seconds((elapsed / every + 1) * every))
+            }
+            Schedule::Calendar { frequency, hour, minute, day_of_week, utc_offset_minutes } => {
+                let offset = Duration::minutes(i64::from(*utc_offset_minutes));
+                let local = t + offset;
+                let mut candidate = Utc
+                    .with_ymd_and_hms(
+                        local.year(),
+                        local.month(),
+                        local.day(),
+                        if *frequency == Frequency::Hourly { local.hour() } else { *hour },
+                        *minute,
+                        0,
+                    )
+                    .single()?;
+                let step = match frequency {
+                    Frequency::Hourly => Duration::hours(1),
+                    Frequency::Daily | Frequency::Weekly => Duration::days(1),
+                };
+                for _ in 0..400 {
+                    let matches_day =
+                        *frequency != Frequency::Weekly || day_of_week.is_none_or(|d| candidate.weekday().num_days_from_sunday() == d);
+                    if candidate > local && matches_day {
+                        return Some(candidate - offset);
+                    }
+                    candidate += step;
+                }
+                None
+            }
+        }
+    }
+
+    /// Run times in `(after, until]`, oldest first, at most `limit`.
+    pub fn due_between(&self, after: DateTime<Utc>, until: DateTime<Utc>, limit: usize) -> Vec<DateTime<Utc>> {
+        let mut out = Vec::new();
+        let mut t = after;
+        while out.len() < limit {
+            match self.next_after(t) {
+                Some(n) if n <= until => {
+                    out.push(n);
+                    t = n;
+                }
+                _ => break,
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn an_interval_runs_from_its_first_run_every_interval_and_once_without_one() {
+        let s = Schedule::Interval { first_run: at("2026-01-01T00:00:00Z"), every_secs: Some(3600) };
+        assert_eq!(s.next_after(at("2025-12-31T00:00:00Z")), Some(at("2026-01-01T00:00:00Z")));
+        assert_eq!(s.next_after(at("2026-01-01T00:00:00Z")), Some(at("2026-01-01T01:00:00Z")));
+        assert_eq!(s.next_after(at("2026-01-01T05:30:00Z")), Some(at("2026-01-01T06:00:00Z")));
+        let once = Schedule::Interval { first_run: at("2026-01-01T00:00:00Z"), every_secs: None };
+        assert_eq!(once.next_after(at("2026-01-01T00:00:00Z")), None);
+    }
+
+    #[test]
+    fn calendar_schedules_honour_hour_day_of_week_and_offset() {
+        let daily = Schedule::Calendar { frequency: Frequency::Daily, hour: 2, minute: 30, day_of_week: None, utc_offset_minutes: -300 };
+        // 02:30 at UTC-5 is 07:30 UTC.
+        assert_eq!(daily.next_after(at("2026-03-04T06:00:00Z")), Some(at("2026-03-04T07:30:00Z")));
+        assert_eq!(daily.next_after(at("2026-03-04T08:00:00Z")), Some(at("2026-03-05T07:30:00Z")));
+        let weekly = Schedule::Calendar { frequency: Frequency::Weekly, hour: 0, minute: 0, day_of_week: Some(0), utc_offset_minutes: 0 };
+        assert_eq!(weekly.next_after(at("2026-03-04T00:00:00Z")), Some(at("2026-03-08T00:00:00Z")));
+        let hourly = Schedule::Calendar { frequency: Frequency::Hourly, hour: 0, minute: 15, day_of_week: None, utc_offset_minutes: 0 };
+        assert_eq!(hourly.next_after(at("2026-03-04T10:20:00Z")), Some(at("2026-03-04T11:15:00Z")));
+    }
+
+    #[test]
+    fn due_times_between_two_moments_are_listed_oldest_first() {
+        let s = Schedule::Interval { first_run: at("2026-01-01T00:00:00Z"), every_secs: Some(60) };
+        let due = s.due_between(at("2025-12-31T23:59:00Z"), at("2026-01-01T00:03:00Z"), 10);
+        assert_eq!(due.len(), 4);
+        assert_eq!(due[3], at("2026-01-01T00:03:00Z"));
+    }
+}

@@ -1,0 +1,232 @@
+//! Plans, the scheduler that fires them, and retention. With several servers on one PostgreSQL
+//! database, each run is claimed by moving the plan's next run time conditionally, so exactly one
+//! server starts it. A run that cannot start is recorded as Missed; one that finds the previous
+//! backup still going is recorded as Skipped.
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{BackupSpec, Engine};
+use crate::{
+    domain::{
+        backup::Selection,
+        identity::{CredentialKind, Principal, Role},
+        operation::{Operation, OperationKind, OperationOptions},
+        plan::{Plan, Retention, Schedule},
+        state::State,
+    },
+    error::{CoreError, CoreResult},
+    persistence::engine as repo,
+};
+
+/// At most this many missed runs are recorded at once (after a long outage).
+const MAX_MISSED: usize = 10;
+
+/// A plan as a client describes it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct PlanSpec {
+    pub source_id: Uuid,
+    #[serde(default)]
+    pub name: String,
+    pub schedule: Schedule,
+    #[serde(default)]
+    pub retention: Retention,
+    #[serde(default)]
+    pub selection: Selection,
+    #[serde(default)]
+    pub options: OperationOptions,
+    #[serde(default)]
+    pub destination_id: Option<Uuid>,
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+/// The identity scheduled work runs as.
+fn scheduler(tenant_id: Uuid) -> Principal {
+    Principal {
+        user_id: Uuid::nil(),
+        user_name: "scheduler".into(),
+        tenant_id,
+        tenant_name: String::new(),
+        role: Role::Operator,
+        credential: CredentialKind::Token,
+        read_only: false,
+        token: None,
+    }
+}
+
+/// The first run a new or changed plan waits for: an interval's first run even when it is past
+/// (so runs missed since are recorded), otherwise the next calendar time.
+fn first_due(schedule: &Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match schedule {
+        Schedule::Interval { first_run, .. } => Some(*first_run),
+        other => other.next_after(now),
+    }
+}
+
+impl Engine {
+    async fn plan_from_spec(&self, caller: &Principal, id: Uuid, created_at: DateTime<Utc>, mut spec: PlanSpec) -> CoreResult<Plan> {
+        spec.schedule.validate().map_err(CoreError::BadRequest)?;
+        // Whole seconds: every database stores them exactly, so due times compare equal.
+        if let Schedule::Interval { first_run, .. } = &mut spec.schedule {
+            *first_run = first_run.trunc_subsecs(0);
+        }
+        let source = self.source(caller, spec.source_id).await?.source;
+        if let Some(d) = spec.destination_id {
+            self.destination_row(caller, d).await?;
+        }
+        Ok(Plan {
+            id,
+            tenant_id: source.tenant_id,
+            source_id: source.id,
+            name: if spec.name.trim().is_empty() { format!("{} schedule", source.name) } else { spec.name },
+            next_run_at: if spec.enabled { first_due(&spec.schedule, Utc::now()) } else { None },
+            schedule: spec.schedule,
+            retention: spec.retention,
+            selection: spec.selection,
+            options: spec.options,
+            destination_id: spec.destination_id,
+            enabled: spec.enabled,
+            last_run_at: None,
+            created_at,
+        })
+    }
+
+    pub async fn create_plan(&self, caller: &Principal, spec: PlanSpec) -> CoreResult<Plan> {
+        let plan = self.plan_from_spec(caller, Uuid::new_v4(), Utc::now(), spec).await?;
+        repo::save_plan(&self.inner.db, &plan).await?;
+        Ok(plan)
+    }
+
+    pub async fn update_plan(&self, caller: &Principal, id: Uuid, spec: PlanSpec) -> CoreResult<Plan> {
+        let old = self.plan(caller, id).await?;
+        let mut plan = self.plan_from_spec(caller, id, old.created_at, spec).await?;
+        plan.last_run_at = old.last_run_at;
+        repo::save_plan(&self.inner.db, &plan).await?;
+        Ok(plan)
+    }
+
+    pub async fn plan(&self, caller: &Principal, id: Uuid) -> CoreResult<Plan> {
+        repo::get_plan(&self.inner.db, Some(caller.tenant_id), id).await?.ok_or_else(|| CoreError::not_found("plan", id.to_string()))
+    }
+
+    pub async fn plans(&self, caller: &Principal) -> CoreResult<Vec<Plan>> {
+        repo::list_plans(&self.inner.db, caller.tenant_id).await
+    }
+
+    pub async fn delete_plan(&self, caller: &Principal, id: Uuid) -> CoreResult<()> {
+        self.plan(caller, id).await?;
+        repo::delete_plan(&self.inner.db, id).await
+    }
+
+    /// Records a run that did not happen, as an operation that ended at once.
+    async fn record_run(&self, plan: &Plan, state: State, why: String, due: DateTime<Utc>) -> CoreResult<()> {
+        let now = Utc::now();
+        let op = Operation {
+            id: Uuid::new_v4(),
+            tenant_id: plan.tenant_id,
+            kind: OperationKind::Backup,
+            state,
+            source_id: Some(plan.source_id),
+            backup_id: None,
+            progress: 1.0,
+            options: plan.options.clone(),
+            params: json!({ "plan_id": plan.id, "due_at": due }),
+            result: serde_json::Value::Null,
+            error: Some(why.clone()),
+            created_by: "scheduler".into(),
+            created_at: now,
+            started_at: None,
+            finished_at: Some(now),
+        };
+        repo::insert_operation(&self.inner.db, &op, &[], None).await?;
+        repo::add_event(
+            &self.inner.db,
+            plan.tenant_id,
+            &format!("plan.{state}"),
+            &format!("plan '{}': run due {due} {state}: {why}", plan.name),
+            Some(op.id),
+            None,
+            Some(plan.source_id),
+        )
+        .await
+    }
+
+    /// Fires every due plan once; called every second by the scheduler loop.
+    pub async fn run_due_plans(&self) -> CoreResult<()> {
+        let now = Utc::now();
+        for plan in repo::due_plans(&self.inner.db, now).await? {
+            let Some(seen) = plan.next_run_at else { continue };
+            let next = plan.schedule.next_after(now);
+            if !repo::claim_plan_run(&self.inner.db, plan.id, seen, next, now).await? {
+                continue;
+            }
+            // Every due time up to now: the latest runs, earlier ones were missed.
+            let mut due = vec![seen];
+            due.extend(plan.schedule.due_between(seen, now, MAX_MISSED + 1));
+            let latest = due.pop().unwrap_or(seen);
+            for missed in due.iter().rev().take(MAX_MISSED).rev() {
+                self.record_run(&plan, State::Missed, "the server was not running when it was due".into(), *missed).await?;
+            }
+            let spec = BackupSpec {
+                source_id: plan.source_id,
+                name: format!("{} {}", plan.name, latest.format("%Y-%m-%d %H:%M:%S")),
+                description: format!("scheduled by plan '{}'", plan.name),
+                tag: None,
+                incremental: false,
+                parent_id: None,
+                selection: plan.selection.clone(),
+                options: plan.options.clone(),
+                plan_id: Some(plan.id),
+                destination_id: plan.destination_id,
+            };
+            match self.start_backup(&scheduler(plan.tenant_id), spec).await {
+                Ok(_) => {}
+                Err(CoreError::Unprocessable(why)) => self.record_run(&plan, State::Skipped, why, latest).await?,
+                Err(e) => self.record_run(&plan, State::Missed, e.to_string(), latest).await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a plan's retention to its completed backups.
+    pub async fn apply_plan_retention(&self, plan_id: Uuid) -> CoreResult<usize> {
+        let Some(plan) = repo::get_plan(&self.inner.db, None, plan_id).await? else { return Ok(0) };
+        if plan.retention.is_empty() {
+            return Ok(0);
+        }
+        let backups: Vec<_> = repo::list_backups(&self.inner.db, Some(plan.tenant_id), Some(plan.source_id))
+            .await?
+            .into_iter()
+            .filter(|b| b.plan_id == Some(plan.id) && b.state.is_success())
+            .collect();
+        let now = Utc::now();
+        let mut deleted = 0;
+        for (i, b) in backups.iter().enumerate() {
+            let too_many = plan.retention.keep_last.is_some_and(|n| i >= n as usize);
+            let too_old = plan.retention.max_age_secs.is_some_and(|age| b.created_at < now - Duration::seconds(age as i64));
+            if too_many || too_old {
+                match self.delete_backup(&scheduler(plan.tenant_id), b.id).await {
+                    Ok(_) => deleted += 1,
+                    Err(e) => tracing::warn!(backup = %b.id, error = %e, "retention could not delete a backup"),
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Applies the retention of every plan of the caller's tenant now (`coffer prune`).
+    pub async fn prune(&self, caller: &Principal) -> CoreResult<usize> {
+        let mut deleted = 0;
+        for plan in self.plans(caller).await? {
+            deleted += self.apply_plan_retention(plan.id).await?;
+        }
+        Ok(deleted)
+    }
+}
