@@ -553,6 +553,8 @@ async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         serde_json::json!({ "type": "new_instance", "name": name })
     } else if let Some(path) = args.to {
         serde_json::json!({ "type": "path", "path": path, "agent": args.agent, "overwrite": args.overwrite })
+    } else if args.truncate && !args.same_nodes {
+        anyhow::bail!("--truncate applies with --same-nodes");
     } else if args.same_nodes {
         serde_json::json!({ "type": "same_nodes", "truncate": args.truncate })
     } else {

@@ -204,7 +204,7 @@ impl Engine {
             return Err(CoreError::BadRequest("a name needs 1 to 255 characters".into()));
         }
         if repo::find_source_by_name(&self.inner.db, tenant_id, kind, name).await?.is_some() {
-            return Err(CoreError::Conflict(format!("a {kind} named '{name}' already exists")));
+            return Err(CoreError::Conflict(format!("{} named '{name}' already exists", with_article(kind_word(kind)))));
         }
         let source = Source { id: Uuid::new_v4(), tenant_id, kind, name: name.to_owned(), config, created_at: Utc::now() };
         let mut nodes = Vec::new();
@@ -358,6 +358,11 @@ impl Engine {
     pub async fn events(&self, caller: &Principal, limit: u64) -> CoreResult<Vec<crate::domain::operation::Event>> {
         repo::list_events(&self.inner.db, Some(caller.tenant_id), limit).await
     }
+}
+
+fn with_article(word: &str) -> String {
+    let article = if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {word}")
 }
 
 fn kind_word(kind: SourceKind) -> &'static str {

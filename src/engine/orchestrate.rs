@@ -183,6 +183,9 @@ impl Engine {
             ),
             None => None,
         };
+        if let Some(bad) = spec.selection.tables.iter().find(|t| t.split_once('.').is_none_or(|(k, t)| k.is_empty() || t.is_empty())) {
+            return Err(CoreError::BadRequest(format!("table '{bad}' is not written keyspace.table")));
+        }
         if source.kind == SourceKind::Machine && !spec.selection.keyspaces.is_empty() {
             return Err(CoreError::BadRequest("keyspaces only apply to clusters".into()));
         }

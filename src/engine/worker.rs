@@ -197,10 +197,12 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
                 return Err(Failed("the backup holds none of the selected keyspaces or tables".into()));
             }
             std::fs::create_dir_all(data_dir).map_err(|e| Failed(format!("{data_dir}: {e}")))?;
-            if *truncate {
-                let (dir, sel) = (data_dir.clone(), selection.clone());
-                blocking(move || Ok(cluster::truncate(Path::new(&dir), &sel)?)).await?;
-            }
+            let keep: std::collections::HashSet<String> = manifest
+                .entries
+                .iter()
+                .filter(|e| e.kind == EntryKind::File && include.iter().any(|i| e.path.starts_with(&format!("{i}/"))))
+                .map(|e| e.path.clone())
+                .collect();
             let req = RestoreRequest {
                 snapshot: snapshot.clone(),
                 node: node_key.clone(),
@@ -210,6 +212,11 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
                 throttle_bytes_per_sec: throttle,
             };
             let summary = store.restore(req, progress.clone()).await?;
+            // Only once every file is back: what the backup did not hold goes.
+            if *truncate {
+                let (dir, sel) = (data_dir.clone(), selection.clone());
+                blocking(move || Ok(cluster::truncate(Path::new(&dir), &sel, &keep)?)).await?;
+            }
             Ok((State::Succeeded, json!({ "files": summary.files, "bytes": summary.bytes })))
         }
         TaskSpec::RestoreDatabase { snapshot, node_key, datastore, target } => {

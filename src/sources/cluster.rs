@@ -108,22 +108,40 @@ fn collect(root: &Path, rel: &str, out: &mut Vec<Item>) -> Result<(), SourceErro
     Ok(())
 }
 
-/// Empties the selected table directories (restore with truncate).
-pub fn truncate(data_dir: &Path, selection: &Selection) -> Result<u64, SourceError> {
+/// Removes from the selected table directories every file that is not in `keep` (relative
+/// paths): after a restore with truncate, the tables hold exactly what the backup held.
+pub fn truncate(data_dir: &Path, selection: &Selection, keep: &std::collections::HashSet<String>) -> Result<u64, SourceError> {
     let mut removed = 0;
     for (ks, tables) in discover(data_dir)? {
         for t in tables.iter().filter(|t| selected(selection, &ks, &t.table)) {
-            let dir = data_dir.join(&ks).join(&t.dir);
-            for e in std::fs::read_dir(&dir).map_err(|e| SourceError::io(&dir, e))? {
-                let e = e.map_err(|e| SourceError::io(&dir, e))?;
-                let name = e.file_name().to_string_lossy().into_owned();
-                if SKIPPED.contains(&name.as_str()) {
-                    continue;
-                }
-                let p = e.path();
-                if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) }.map_err(|e| SourceError::io(&p, e))?;
+            removed += remove_extras(data_dir, &format!("{ks}/{}", t.dir), true, keep)?;
+        }
+    }
+    Ok(removed)
+}
+
+fn remove_extras(root: &Path, rel: &str, table_dir: bool, keep: &std::collections::HashSet<String>) -> Result<u64, SourceError> {
+    let dir = root.join(rel);
+    let mut removed = 0;
+    for e in std::fs::read_dir(&dir).map_err(|e| SourceError::io(&dir, e))? {
+        let e = e.map_err(|e| SourceError::io(&dir, e))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let path = format!("{rel}/{name}");
+        if table_dir && SKIPPED.contains(&name.as_str()) {
+            continue;
+        }
+        let p = e.path();
+        if p.is_dir() {
+            let prefix = format!("{path}/");
+            if keep.iter().any(|k| k.starts_with(&prefix)) {
+                removed += remove_extras(root, &path, false, keep)?;
+            } else {
+                std::fs::remove_dir_all(&p).map_err(|e| SourceError::io(&p, e))?;
                 removed += 1;
             }
+        } else if !keep.contains(&path) {
+            std::fs::remove_file(&p).map_err(|e| SourceError::io(&p, e))?;
+            removed += 1;
         }
     }
     Ok(removed)
@@ -179,7 +197,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         layout(dir.path());
         let sel = Selection { tables: vec!["Keyspace1.dates".into()], ..Default::default() };
-        assert_eq!(truncate(dir.path(), &sel).unwrap(), 1);
+        assert_eq!(truncate(dir.path(), &sel, &Default::default()).unwrap(), 1);
         assert!(!dir.path().join("Keyspace1/dates/nb-1-big-Data.db").exists());
         assert!(dir.path().join("Keyspace1/users-0123456789abcdef0123456789abcdef/nb-1-big-Data.db").exists());
     }

@@ -61,6 +61,12 @@ fn destination(root: &Path, rel: &str) -> Result<PathBuf, StoreError> {
     Ok(root.join(rel_path))
 }
 
+/// The temporary name a restored file is written under before it replaces `dest`.
+fn temporary(dest: &Path) -> PathBuf {
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dest.with_file_name(format!(".{name}.coffer-restore-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]))
+}
+
 fn system_time(ns: i64) -> SystemTime {
     if ns >= 0 { UNIX_EPOCH + Duration::from_nanos(ns as u64) } else { UNIX_EPOCH - Duration::from_nanos(ns.unsigned_abs()) }
 }
@@ -89,7 +95,7 @@ impl Store {
 
         let mut summary = RestoreSummary::default();
         let mut needs: HashMap<ChunkId, Vec<Target>> = HashMap::new();
-        let mut written: Vec<(PathBuf, &Entry)> = Vec::new();
+        let mut written: Vec<(PathBuf, PathBuf, &Entry)> = Vec::new();
         for entry in &entries {
             let dest = destination(&req.target, &entry.path)?;
             match entry.kind {
@@ -117,22 +123,52 @@ impl Store {
                     if let Some(parent) = dest.parent() {
                         std::fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
                     }
-                    let file = std::fs::File::create(&dest).map_err(|e| StoreError::io(&dest, e))?;
-                    file.set_len(entry.size).map_err(|e| StoreError::io(&dest, e))?;
+                    // Written beside the destination and renamed over it only once every chunk
+                    // checked out, so a damaged backup never replaces good data.
+                    let temp = temporary(&dest);
+                    let file = std::fs::File::create(&temp).map_err(|e| StoreError::io(&temp, e))?;
+                    file.set_len(entry.size).map_err(|e| StoreError::io(&temp, e))?;
                     let mut offset = 0;
                     for c in &entry.chunks {
-                        needs.entry(c.id).or_default().push(Target { path: dest.clone(), offset });
+                        needs.entry(c.id).or_default().push(Target { path: temp.clone(), offset });
                         offset += u64::from(c.len);
                     }
                     summary.files += 1;
                     summary.bytes += entry.size;
-                    written.push((dest, entry));
+                    written.push((dest, temp, entry));
                 }
             }
         }
         progress.files_total.store(summary.files, Ordering::Relaxed);
         progress.bytes_total.store(summary.bytes, Ordering::Relaxed);
 
+        let outcome = self.fill(&req, needs, progress.clone()).await;
+        if let Err(e) = outcome {
+            for (_, temp, _) in &written {
+                let _ = std::fs::remove_file(temp);
+            }
+            return Err(e);
+        }
+        for (dest, temp, entry) in &written {
+            std::fs::rename(temp, dest).map_err(|e| StoreError::io(dest, e))?;
+            apply_metadata(dest, entry)?;
+            progress.files_done.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut dirs: Vec<&&Entry> = entries.iter().filter(|e| e.kind == EntryKind::Dir).collect();
+        dirs.sort_by_key(|e| std::cmp::Reverse(e.path.matches('/').count()));
+        for entry in dirs {
+            apply_metadata(&destination(&req.target, &entry.path)?, entry)?;
+        }
+        Ok(summary)
+    }
+
+    /// Reads every needed chunk once, checks it, and writes it at its offsets.
+    async fn fill(
+        self: &Arc<Self>,
+        req: &RestoreRequest,
+        needs: HashMap<ChunkId, Vec<Target>>,
+        progress: Arc<Progress>,
+    ) -> Result<(), StoreError> {
         let mut by_pack: HashMap<Arc<str>, Vec<Blob>> = HashMap::new();
         {
             let index = self.index.read().await;
@@ -153,17 +189,7 @@ impl Store {
         .buffer_unordered(3)
         .try_collect::<Vec<()>>()
         .await?;
-
-        for (dest, entry) in &written {
-            apply_metadata(dest, entry)?;
-            progress.files_done.fetch_add(1, Ordering::Relaxed);
-        }
-        let mut dirs: Vec<&&Entry> = entries.iter().filter(|e| e.kind == EntryKind::Dir).collect();
-        dirs.sort_by_key(|e| std::cmp::Reverse(e.path.matches('/').count()));
-        for entry in dirs {
-            apply_metadata(&destination(&req.target, &entry.path)?, entry)?;
-        }
-        Ok(summary)
+        Ok(())
     }
 
     async fn restore_pack(

@@ -109,6 +109,12 @@ async fn a_corrupted_chunk_is_named_by_verify_and_a_restore_refuses_it_clearly()
     let restored = restore_and_wait(&app, &token, backup_id, json!({ "target": { "type": "path", "path": out.path() } })).await;
     assert_eq!(restored["state"], "failed");
     assert!(restored["error"].as_str().unwrap().contains("damaged"), "{restored}");
+
+    // Restoring over the live files fails too, and leaves every one of them as it was.
+    let before = tree::fingerprint(src.path());
+    let in_place = restore_and_wait(&app, &token, backup_id, json!({ "target": { "type": "same_nodes" } })).await;
+    assert_eq!(in_place["state"], "failed", "{in_place}");
+    assert_eq!(tree::fingerprint(src.path()), before, "a failed restore must not touch the files it would replace");
 }
 
 fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -183,7 +183,12 @@ impl EngineApi {
     /// Restores a backup: `{"target": {"type": "same_nodes", "truncate"} | {"type": "new_cluster", "name", "locations"} | {"type": "path", "path", "agent", "overwrite"} | {"type": "new_instance", "name"}, "selection", "options"}`.
     #[oai(path = "/backups/:id/restore", method = "post", operation_id = "admin_restore_backup", tag = "EngineTag::Backups")]
     async fn restore_backup(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>, body: Json<Value>) -> poem::Result<Accepted> {
-        let target: RestoreTarget = parse("restore target", body.0.get("target").cloned().unwrap_or(Value::Null))?;
+        let target = body.0.get("target").cloned().ok_or_else(|| {
+            CoreError::BadRequest(
+                "target is required: {\"type\": \"same_nodes\" | \"new_cluster\" | \"path\" | \"new_instance\", ...}".into(),
+            )
+        })?;
+        let target: RestoreTarget = parse("restore target", target)?;
         let selection: Selection = parse("selection", body.0.get("selection").cloned().unwrap_or(json!({})))?;
         let options: OperationOptions = parse("options", body.0.get("options").cloned().unwrap_or(json!({})))?;
         let destination_id: Option<Uuid> = parse("destination_id", body.0.get("destination_id").cloned().unwrap_or(Value::Null))?;

@@ -82,6 +82,9 @@ pub fn core_error_from_poem(err: poem::Error, path: &str, method: &str) -> CoreE
         StatusCode::UNSUPPORTED_MEDIA_TYPE => CoreError::UnsupportedMediaType(message),
         StatusCode::UNAUTHORIZED => CoreError::Unauthorized("authentication required".into()),
         StatusCode::FORBIDDEN => CoreError::Forbidden(message),
+        s if s.is_client_error() && message.starts_with("failed to parse path") => {
+            CoreError::BadRequest(format!("a path segment is not valid here (ids are UUIDs): {path}"))
+        }
         s if s.is_client_error() => CoreError::BadRequest(message),
         _ => CoreError::internal(anyhow::anyhow!(message)),
     }

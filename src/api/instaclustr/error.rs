@@ -11,6 +11,6 @@ pub fn body(err: &CoreError, ctx: &ErrorContext) -> Value {
         "message": ctx.public_message(err),
         "errorDetails": {},
         "code": status,
-        "link": format!("{}/docs?spec=instaclustr", ctx.base_url),
+        "link": format!("{}/docs", ctx.base_url),
     })
 }
