@@ -41,7 +41,12 @@ fn admin_service(base: &str) -> OpenApiService<(admin::AccountsApi, admin::Engin
 
 /// Each dialect's OpenAPI document, by file name stem.
 pub fn specs(base: &str) -> Vec<(&'static str, String)> {
-    vec![("admin", admin_service(base).spec()), ("identity", identity_service(base).spec()), ("opscenter", opscenter_service(base).spec())]
+    vec![
+        ("admin", admin_service(base).spec()),
+        ("agent", agent_service(base).spec()),
+        ("identity", identity_service(base).spec()),
+        ("opscenter", opscenter_service(base).spec()),
+    ]
 }
 
 /// All dialects in one document.
