@@ -40,6 +40,9 @@ pub struct DestinationConfig {
     /// Bytes per second for transfers to and from this destination; 0 = unlimited.
     #[serde(default)]
     pub throttle_bytes_per_second: u64,
+    /// How long backups kept here live, whatever plan made them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<super::plan::Retention>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

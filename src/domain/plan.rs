@@ -24,6 +24,10 @@ pub enum Schedule {
         day_of_week: Option<u32>,
         #[serde(default)]
         utc_offset_minutes: i32,
+        /// An IANA time zone (`America/New_York`); when given it wins over the offset and
+        /// daylight saving time is followed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timezone: Option<String>,
     },
 }
 
@@ -75,7 +79,12 @@ impl Schedule {
     pub fn validate(&self) -> Result<(), String> {
         match self {
             Schedule::Interval { every_secs: Some(0), .. } => Err("an interval must be at least one second".into()),
-            Schedule::Calendar { hour, minute, day_of_week, utc_offset_minutes, .. } => {
+            Schedule::Calendar { hour, minute, day_of_week, utc_offset_minutes, timezone, .. } => {
+                if let Some(tz) = timezone
+                    && tz.parse::<chrono_tz::Tz>().is_err()
+                {
+                    return Err(format!("unknown time zone '{tz}' (use an IANA name such as America/New_York)"));
+                }
                 if *hour > 23 || *minute > 59 || day_of_week.is_some_and(|d| d > 6) || utc_offset_minutes.abs() > 14 * 60 {
                     Err("hour 0-23, minute 0-59, day_of_week 0-6 and an offset within ±14 h".into())
                 } else {
@@ -97,7 +106,30 @@ impl Schedule {
                 let elapsed = (t - *first_run).num_seconds();
                 Some(*first_run + Duration::seconds((elapsed / every + 1) * every))
             }
-            Schedule::Calendar { frequency, hour, minute, day_of_week, utc_offset_minutes } => {
+            Schedule::Calendar { frequency, hour, minute, day_of_week, timezone: Some(tz), .. } => {
+                let tz: chrono_tz::Tz = tz.parse().ok()?;
+                let local = t.with_timezone(&tz);
+                let mut date = local.date_naive();
+                let mut h = if *frequency == Frequency::Hourly { local.hour() } else { *hour };
+                for _ in 0..(400 * 24) {
+                    let matches_day =
+                        *frequency != Frequency::Weekly || day_of_week.is_none_or(|d| date.weekday().num_days_from_sunday() == d);
+                    if matches_day
+                        && let Some(candidate) = tz.from_local_datetime(&date.and_hms_opt(h, *minute, 0)?).earliest()
+                        && candidate.with_timezone(&Utc) > t
+                    {
+                        return Some(candidate.with_timezone(&Utc));
+                    }
+                    if *frequency == Frequency::Hourly && h < 23 {
+                        h += 1;
+                    } else {
+                        date = date.succ_opt()?;
+                        h = if *frequency == Frequency::Hourly { 0 } else { *hour };
+                    }
+                }
+                None
+            }
+            Schedule::Calendar { frequency, hour, minute, day_of_week, utc_offset_minutes, timezone: None } => {
                 let offset = Duration::minutes(i64::from(*utc_offset_minutes));
                 let local = t + offset;
                 let mut candidate = Utc
@@ -164,14 +196,62 @@ mod tests {
 
     #[test]
     fn calendar_schedules_honour_hour_day_of_week_and_offset() {
-        let daily = Schedule::Calendar { frequency: Frequency::Daily, hour: 2, minute: 30, day_of_week: None, utc_offset_minutes: -300 };
+        let daily = Schedule::Calendar {
+            frequency: Frequency::Daily,
+            hour: 2,
+            minute: 30,
+            day_of_week: None,
+            utc_offset_minutes: -300,
+            timezone: None,
+        };
         // 02:30 at UTC-5 is 07:30 UTC.
         assert_eq!(daily.next_after(at("2026-03-04T06:00:00Z")), Some(at("2026-03-04T07:30:00Z")));
         assert_eq!(daily.next_after(at("2026-03-04T08:00:00Z")), Some(at("2026-03-05T07:30:00Z")));
-        let weekly = Schedule::Calendar { frequency: Frequency::Weekly, hour: 0, minute: 0, day_of_week: Some(0), utc_offset_minutes: 0 };
+        let weekly = Schedule::Calendar {
+            frequency: Frequency::Weekly,
+            hour: 0,
+            minute: 0,
+            day_of_week: Some(0),
+            utc_offset_minutes: 0,
+            timezone: None,
+        };
         assert_eq!(weekly.next_after(at("2026-03-04T00:00:00Z")), Some(at("2026-03-08T00:00:00Z")));
-        let hourly = Schedule::Calendar { frequency: Frequency::Hourly, hour: 0, minute: 15, day_of_week: None, utc_offset_minutes: 0 };
+        let hourly = Schedule::Calendar {
+            frequency: Frequency::Hourly,
+            hour: 0,
+            minute: 15,
+            day_of_week: None,
+            utc_offset_minutes: 0,
+            timezone: None,
+        };
         assert_eq!(hourly.next_after(at("2026-03-04T10:20:00Z")), Some(at("2026-03-04T11:15:00Z")));
+    }
+
+    #[test]
+    fn a_named_time_zone_follows_daylight_saving_time() {
+        let s = Schedule::Calendar {
+            frequency: Frequency::Daily,
+            hour: 2,
+            minute: 30,
+            day_of_week: None,
+            utc_offset_minutes: 0,
+            timezone: Some("America/New_York".into()),
+        };
+        // EST (UTC-5) in January, EDT (UTC-4) in July.
+        assert_eq!(s.next_after(at("2026-01-10T00:00:00Z")), Some(at("2026-01-10T07:30:00Z")));
+        assert_eq!(s.next_after(at("2026-07-10T00:00:00Z")), Some(at("2026-07-10T06:30:00Z")));
+        assert!(
+            Schedule::Calendar {
+                frequency: Frequency::Daily,
+                hour: 0,
+                minute: 0,
+                day_of_week: None,
+                utc_offset_minutes: 0,
+                timezone: Some("Mars/Olympus".into())
+            }
+            .validate()
+            .is_err()
+        );
     }
 
     #[test]

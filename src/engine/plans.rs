@@ -195,37 +195,56 @@ impl Engine {
         Ok(())
     }
 
-    /// Applies a plan's retention to its completed backups.
-    pub async fn apply_plan_retention(&self, plan_id: Uuid) -> CoreResult<usize> {
-        let Some(plan) = repo::get_plan(&self.inner.db, None, plan_id).await? else { return Ok(0) };
-        if plan.retention.is_empty() {
-            return Ok(0);
-        }
-        let backups: Vec<_> = repo::list_backups(&self.inner.db, Some(plan.tenant_id), Some(plan.source_id))
-            .await?
-            .into_iter()
-            .filter(|b| b.plan_id == Some(plan.id) && b.state.is_success())
-            .collect();
+    /// Deletes the backups (newest first in `backups`) that `retention` no longer keeps.
+    async fn retain(&self, tenant_id: Uuid, retention: &Retention, backups: &[crate::domain::backup::Backup]) -> usize {
         let now = Utc::now();
         let mut deleted = 0;
         for (i, b) in backups.iter().enumerate() {
-            let too_many = plan.retention.keep_last.is_some_and(|n| i >= n as usize);
-            let too_old = plan.retention.max_age_secs.is_some_and(|age| b.created_at < now - Duration::seconds(age as i64));
+            let too_many = retention.keep_last.is_some_and(|n| i >= n as usize);
+            let too_old = retention.max_age_secs.is_some_and(|age| b.created_at < now - Duration::seconds(age as i64));
             if too_many || too_old {
-                match self.delete_backup(&scheduler(plan.tenant_id), b.id).await {
+                match self.delete_backup(&scheduler(tenant_id), b.id).await {
                     Ok(_) => deleted += 1,
                     Err(e) => tracing::warn!(backup = %b.id, error = %e, "retention could not delete a backup"),
                 }
             }
         }
+        deleted
+    }
+
+    /// Applies a plan's retention to its completed backups, then the retention of the
+    /// destination they are kept in.
+    pub async fn apply_plan_retention(&self, plan_id: Uuid) -> CoreResult<usize> {
+        let Some(plan) = repo::get_plan(&self.inner.db, None, plan_id).await? else { return Ok(0) };
+        let all = repo::list_backups(&self.inner.db, Some(plan.tenant_id), None).await?;
+        let mine: Vec<_> = all.iter().filter(|b| b.plan_id == Some(plan.id) && b.state.is_success()).cloned().collect();
+        let mut deleted = if plan.retention.is_empty() { 0 } else { self.retain(plan.tenant_id, &plan.retention, &mine).await };
+        let destination = plan.destination_id.unwrap_or(self.inner.server_destination);
+        deleted += self.apply_destination_retention(plan.tenant_id, destination).await?;
         Ok(deleted)
     }
 
-    /// Applies the retention of every plan of the caller's tenant now (`coffer prune`).
+    /// Applies a destination's retention to the tenant's completed backups kept there.
+    pub async fn apply_destination_retention(&self, tenant_id: Uuid, destination_id: Uuid) -> CoreResult<usize> {
+        let Some(row) = repo::get_destination(&self.inner.db, destination_id).await? else { return Ok(0) };
+        let config: crate::domain::destination::DestinationConfig = serde_json::from_value(row.config).unwrap_or_default();
+        let Some(retention) = config.retention.filter(|r| !r.is_empty()) else { return Ok(0) };
+        let kept_there: Vec<_> = repo::list_backups(&self.inner.db, Some(tenant_id), None)
+            .await?
+            .into_iter()
+            .filter(|b| b.destination_id == destination_id && b.state.is_success())
+            .collect();
+        Ok(self.retain(tenant_id, &retention, &kept_there).await)
+    }
+
+    /// Applies the retention of every plan and destination of the caller's tenant now (`coffer prune`).
     pub async fn prune(&self, caller: &Principal) -> CoreResult<usize> {
         let mut deleted = 0;
         for plan in self.plans(caller).await? {
             deleted += self.apply_plan_retention(plan.id).await?;
+        }
+        for d in self.destinations(caller).await? {
+            deleted += self.apply_destination_retention(caller.tenant_id, d.id).await?;
         }
         Ok(deleted)
     }

@@ -171,3 +171,35 @@ async fn two_servers_on_one_database_start_each_scheduled_run_once() {
     assert_eq!(due.len(), runs.iter().filter(|o| o["params"]["due_at"].is_string()).count(), "a due time was recorded twice");
     assert!(skipped_or_started >= names.len());
 }
+
+#[tokio::test]
+async fn prune_applies_a_destinations_retention_to_every_backup_kept_there() {
+    let app = crate::helpers::spawn_app().await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (status, dest) =
+        post(&app, &token, "/admin/v1/destinations", json!({ "kind": "localfs", "path": dir.path(), "retention": { "keep_last": 1 } }))
+            .await;
+    assert_eq!(status, 201, "{dest}");
+    assert_eq!(dest["config"]["retention"]["keep_last"], 1);
+    let src = tempfile::tempdir().unwrap();
+    tree::generate(src.path(), 10, 23);
+    let id = machine(&app, &token, src.path()).await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let op = crate::helpers::backup_and_wait(&app, &token, json!({ "source_id": id, "destination_id": dest["id"] })).await;
+        assert_eq!(op["state"], "succeeded", "{op}");
+        ids.push(op["backup_id"].as_str().unwrap().to_owned());
+    }
+    let (status, pruned) = post(&app, &token, "/admin/v1/prune", json!({})).await;
+    assert_eq!(status, 200, "{pruned}");
+    assert_eq!(pruned["deleting"], 1);
+    for _ in 0..100 {
+        if get(&app, &token, &format!("/admin/v1/backups/{}", ids[0])).await.0 == 404 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(get(&app, &token, &format!("/admin/v1/backups/{}", ids[0])).await.0, 404, "the older backup is gone");
+    assert_eq!(get(&app, &token, &format!("/admin/v1/backups/{}", ids[1])).await.0, 200, "the newest is kept");
+}
