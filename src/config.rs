@@ -21,6 +21,9 @@ pub struct Settings {
     pub public_url: String,
     /// Regions advertised in the service catalog, upper case.
     pub regions: Vec<String>,
+    /// Region name to the name of a destination holding that region's copies; a region not
+    /// listed is a directory under `data_dir/regions/`.
+    pub region_destinations: std::collections::BTreeMap<String, String>,
     /// Token lifetime in seconds.
     pub token_ttl_secs: u64,
     /// Secret that signs tokens; generated and kept in `data_dir/jwt.key` when absent.
@@ -69,6 +72,7 @@ impl Default for Settings {
             database_url: None,
             public_url: "http://127.0.0.1:8888".into(),
             regions: ["DFW", "IAD", "ORD", "HKG", "SYD"].map(String::from).to_vec(),
+            region_destinations: Default::default(),
             token_ttl_secs: 24 * 3600,
             jwt_secret: None,
             admin_password: None,

@@ -165,15 +165,21 @@ impl Engine {
         Ok(())
     }
 
-    /// The destination of a region (created on first use under the data directory); unknown
-    /// regions are refused with 400.
-    pub async fn region_destination(&self, region: &str) -> CoreResult<Uuid> {
+    /// The destination of a region: the one `region_destinations` names for it, else a
+    /// directory under the data directory (created on first use). Unknown regions are a 400.
+    pub async fn region_destination(&self, caller: &Principal, region: &str) -> CoreResult<Uuid> {
         let region = region_name(region);
         if !self.inner.settings.regions.iter().any(|r| r.eq_ignore_ascii_case(&region)) {
             return Err(CoreError::BadRequest(format!(
                 "region '{region}' is not served here (regions: {})",
                 self.inner.settings.regions.join(", ")
             )));
+        }
+        if let Some(name) = self.inner.settings.region_destinations.iter().find(|(r, _)| r.eq_ignore_ascii_case(&region)).map(|(_, n)| n) {
+            let found = self.destinations(caller).await?.into_iter().find(|d| &d.name == name);
+            return found
+                .map(|d| d.id)
+                .ok_or_else(|| CoreError::Unavailable(format!("region {region} maps to destination '{name}', which does not exist")));
         }
         let name = format!("region:{region}");
         if let Some(row) = repo::global_destination_named(&self.inner.db, &name).await? {

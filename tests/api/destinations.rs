@@ -255,3 +255,27 @@ async fn a_backup_to_s3_that_goes_away_fails_cleanly_and_succeeds_once_it_is_bac
     assert_eq!(tree::fingerprint(src.path()), tree::fingerprint(out.path()));
     let _: Value = Value::Null;
 }
+
+#[tokio::test]
+async fn a_region_mapped_to_a_destination_receives_copies_there() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.region_destinations.insert("ORD".into(), "ord-store".into());
+    })
+    .await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (status, dest) =
+        post(&app, &token, "/admin/v1/destinations", json!({ "name": "ord-store", "kind": "localfs", "path": dir.path() })).await;
+    assert_eq!(status, 201, "{dest}");
+    let src = tempfile::tempdir().unwrap();
+    tree::generate(src.path(), 20, 15);
+    let id = machine(&app, &token, src.path()).await;
+    let op = backup_and_wait(&app, &token, json!({ "source_id": id })).await;
+    let backup_id = op["backup_id"].as_str().unwrap();
+    let (status, copy) = post(&app, &token, &format!("/admin/v1/backups/{backup_id}/copy"), json!({ "region": "ord" })).await;
+    assert_eq!(status, 202, "{copy}");
+    assert_eq!(wait_for(&app, &token, copy["id"].as_str().unwrap()).await["state"], "succeeded");
+    let (_, backup) = get(&app, &token, &format!("/admin/v1/backups/{backup_id}")).await;
+    assert_eq!(backup["copies"], json!([dest["id"]]));
+    assert!(dir.path().join("coffer").read_dir().unwrap().next().is_some(), "the copy landed in the mapped destination's directory");
+}

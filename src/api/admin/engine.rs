@@ -204,7 +204,7 @@ impl EngineApi {
     async fn copy_backup(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>, body: Json<Value>) -> poem::Result<Accepted> {
         let to = match (body.0.get("destination_id").and_then(Value::as_str), body.0.get("region").and_then(Value::as_str)) {
             (Some(d), _) => Uuid::parse_str(d).map_err(|_| CoreError::BadRequest(format!("'{d}' is not a destination id")))?,
-            (None, Some(region)) => state.engine.region_destination(region).await?,
+            (None, Some(region)) => state.engine.region_destination(caller.principal(), region).await?,
             (None, None) => return Err(CoreError::BadRequest("give destination_id or region".into()).into()),
         };
         Ok(Accepted::Accepted(Json(value(&state.engine.start_copy(caller.principal(), id.0, to).await?))))
