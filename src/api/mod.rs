@@ -35,6 +35,10 @@ fn agent_service(base: &str) -> OpenApiService<agent::AgentApi, ()> {
     OpenApiService::new(agent::AgentApi, "Coffer agent protocol", VERSION).server(base)
 }
 
+fn clouddb_service(base: &str) -> OpenApiService<rackspace_db::CloudDbApi, ()> {
+    OpenApiService::new(rackspace_db::CloudDbApi, "Coffer: Rackspace Cloud Databases v1.0", VERSION).server(base)
+}
+
 fn admin_service(base: &str) -> OpenApiService<(admin::AccountsApi, admin::EngineApi), ()> {
     OpenApiService::new(admin::api(), "Coffer admin API", VERSION).server(base)
 }
@@ -44,6 +48,7 @@ pub fn specs(base: &str) -> Vec<(&'static str, String)> {
     vec![
         ("admin", admin_service(base).spec()),
         ("agent", agent_service(base).spec()),
+        ("clouddatabases", clouddb_service(base).spec()),
         ("identity", identity_service(base).spec()),
         ("opscenter", opscenter_service(base).spec()),
     ]
@@ -78,6 +83,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/logout", opscenter)
         .nest_no_strip("/admin/v1", admin)
         .nest("/agent/v1/stores", agent::store_routes())
+        .nest_no_strip("/v1.0", Arc::new(clouddb_service(&base).into_endpoint()))
         .nest_no_strip("/agent/v1", Arc::new(agent_service(&base).into_endpoint()))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))

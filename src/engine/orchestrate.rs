@@ -51,6 +51,9 @@ pub struct BackupSpec {
     /// Where the data goes; the server's own store when absent.
     #[serde(default)]
     pub destination_id: Option<Uuid>,
+    /// Regions the backup is copied to once it completes.
+    #[serde(default)]
+    pub copy_to: Vec<String>,
 }
 
 /// Where a restore writes.
@@ -156,6 +159,10 @@ impl Engine {
     pub async fn start_backup(&self, caller: &Principal, spec: BackupSpec) -> CoreResult<(Operation, Backup)> {
         let db = &self.inner.db;
         let source = self.source(caller, spec.source_id).await?.source;
+        let mut copy_to = Vec::new();
+        for region in &spec.copy_to {
+            copy_to.push(self.region_destination(caller, region).await?);
+        }
         if repo::has_backup_in_progress(db, source.id).await? {
             return Err(CoreError::Unprocessable(format!("a backup of {} '{}' is already in progress", source.kind, source.name)));
         }
@@ -244,7 +251,7 @@ impl Engine {
             Some(source.id),
             Some(backup_id),
             spec.options.clone(),
-            json!({ "incremental": parent.is_some() }),
+            json!({ "incremental": parent.is_some(), "copy_to": copy_to }),
         );
         backup.operation_id = Some(op.id);
 
@@ -829,8 +836,16 @@ impl Engine {
         {
             repo::add_backup_copy(db, backup, to).await?;
         }
-        if let Some(plan) = ended_backup.as_ref().filter(|b| b.state.is_success()).and_then(|b| b.plan_id) {
-            self.apply_plan_retention(plan).await?;
+        if let Some(backup) = ended_backup.as_ref().filter(|b| b.state.is_success()) {
+            let copies: Vec<Uuid> = op.params.get("copy_to").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+            for to in copies {
+                if let Err(e) = self.start_copy(&super::plans::scheduler(backup.tenant_id), backup.id, to).await {
+                    tracing::warn!(backup = %backup.id, error = %e, "could not start a requested copy");
+                }
+            }
+            if let Some(plan) = backup.plan_id {
+                self.apply_plan_retention(plan).await?;
+            }
         }
         let msg = match (&ended_backup, op.kind) {
             (Some(backup), _) => {

@@ -48,7 +48,7 @@ fn enabled() -> bool {
 }
 
 /// The identity scheduled work runs as.
-fn scheduler(tenant_id: Uuid) -> Principal {
+pub(crate) fn scheduler(tenant_id: Uuid) -> Principal {
     Principal {
         user_id: Uuid::nil(),
         user_name: "scheduler".into(),
@@ -185,6 +185,7 @@ impl Engine {
                 options: plan.options.clone(),
                 plan_id: Some(plan.id),
                 destination_id: plan.destination_id,
+                copy_to: Vec::new(),
             };
             match self.start_backup(&scheduler(plan.tenant_id), spec).await {
                 Ok(_) => {}

@@ -3,6 +3,7 @@
 mod agents;
 mod auth;
 mod cli;
+mod clouddb;
 mod databases;
 mod destinations;
 mod engine;

@@ -1,4 +1,399 @@
-//! Rackspace Cloud Databases v1.0 (the Trove dialect). Its endpoints arrive with the dialect's
-//! issue; today this module owns the dialect's error shape, used by the edge for its paths.
+//! Rackspace Cloud Databases v1.0 (the Trove dialect): backups of database instances and HA
+//! groups, restores into new instances, copies to other regions. A thin translator: request
+//! shapes in, engine calls, Trove shapes out (`{"backup": {...}}`, `{"backups": [...]}`).
 
 pub mod error;
+mod view;
+
+use poem::{Request, web::Data};
+use poem_openapi::{
+    ApiResponse, OpenApi, Tags,
+    param::{Path, Query},
+    payload::Json,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{
+    api::common::security::Caller,
+    domain::{identity::Principal, source::SourceKind},
+    engine::{BackupSpec, RestoreSpec, RestoreTarget},
+    error::CoreError,
+    state::AppState,
+};
+
+#[derive(Tags)]
+enum CloudDbTag {
+    /// On-demand backups.
+    Backups,
+    /// Instances (restore creates a new one).
+    Instances,
+}
+
+/// The Cloud Databases API.
+pub struct CloudDbApi;
+
+#[derive(ApiResponse)]
+enum Accepted {
+    #[oai(status = 202)]
+    Body(Json<Value>),
+    #[oai(status = 202)]
+    Empty,
+}
+
+/// The account in the path must be the caller's tenant; any other is reported as not found.
+fn check_account(p: &Principal, account: &str) -> Result<(), CoreError> {
+    if account == p.tenant_name || account == p.tenant_id.to_string() {
+        Ok(())
+    } else {
+        Err(CoreError::NotFound { what: "account", id: account.to_owned() })
+    }
+}
+
+fn backup_id(id: &str) -> Result<Uuid, CoreError> {
+    Uuid::parse_str(id).map_err(|_| CoreError::NotFound { what: "Backup", id: id.to_owned() })
+}
+
+fn instance_id(id: &str) -> Result<Uuid, CoreError> {
+    Uuid::parse_str(id).map_err(|_| CoreError::NotFound { what: "Instance", id: id.to_owned() })
+}
+
+/// Keeps `backups` after `marker` (0 or absent: from the start) and at most `limit`; answers
+/// the page and whether more follow.
+fn page(mut items: Vec<Value>, limit: Option<usize>, marker: Option<&str>) -> (Vec<Value>, Option<String>) {
+    if let Some(m) = marker.filter(|m| !m.is_empty() && *m != "0")
+        && let Some(pos) = items.iter().position(|b| b["id"] == m)
+    {
+        items.drain(..=pos);
+    }
+    match limit {
+        Some(n) if items.len() > n => {
+            items.truncate(n);
+            let next = items.last().and_then(|b| b["id"].as_str()).map(str::to_owned);
+            (items, next)
+        }
+        _ => (items, None),
+    }
+}
+
+fn listing(req: &Request, items: Vec<Value>, limit: Option<usize>, marker: Option<&str>) -> Value {
+    let (items, next) = page(items, limit, marker);
+    let mut body = json!({ "backups": items });
+    if let (Some(next), Some(limit)) = (next, limit) {
+        body["links"] = json!([{ "rel": "next", "href": format!("{}?limit={limit}&marker={next}", req.uri().path()) }]);
+    }
+    body
+}
+
+#[OpenApi]
+impl CloudDbApi {
+    /// Creates a backup of an instance (`instance`) or an HA group (`source: {"type": "ha", "id"}`);
+    /// `parent_id` or `incremental: 1` makes it incremental; `copy_to` lists regions to copy it to.
+    #[oai(path = "/v1.0/:account/backups", method = "post", operation_id = "clouddb_create_backup", tag = "CloudDbTag::Backups")]
+    async fn create_backup(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        account: Path<String>,
+        body: Json<Value>,
+    ) -> poem::Result<Accepted> {
+        let p = caller.principal();
+        check_account(p, &account)?;
+        let b = body.0.get("backup").cloned().ok_or_else(|| CoreError::BadRequest("the body needs a \"backup\" object".into()))?;
+        let name = b.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if name.chars().count() > 64 {
+            return Err(CoreError::BadRequest("Backup name must be at most 64 characters".into()).into());
+        }
+        let ha = b
+            .get("source")
+            .filter(|s| s.get("type").and_then(Value::as_str) == Some("ha"))
+            .and_then(|s| s.get("id"))
+            .and_then(Value::as_str);
+        let (source_id, kind) = match (b.get("instance").and_then(Value::as_str), ha) {
+            (_, Some(ha)) => (Uuid::parse_str(ha).map_err(|_| CoreError::not_found("HA group", ha))?, SourceKind::HaGroup),
+            (Some(i), None) => (instance_id(i)?, SourceKind::Instance),
+            (None, None) => return Err(CoreError::BadRequest("give the instance to back up (\"instance\") or an HA source".into()).into()),
+        };
+        let source =
+            state.engine.source(p, source_id).await.map_err(|_| {
+                CoreError::not_found(if kind == SourceKind::Instance { "Instance" } else { "HA group" }, source_id.to_string())
+            })?;
+        if source.source.kind != kind {
+            return Err(CoreError::not_found("Instance", source_id.to_string()).into());
+        }
+        let parent_id = match b.get("parent_id").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            Some(p_id) => Some(backup_id(p_id)?),
+            None => None,
+        };
+        let incremental =
+            matches!(b.get("incremental"), Some(Value::Bool(true))) || b.get("incremental").and_then(Value::as_i64) == Some(1);
+        let copy_to: Vec<String> = b
+            .get("copy_to")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        let spec = BackupSpec {
+            source_id,
+            name,
+            description: b.get("description").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            incremental,
+            parent_id,
+            copy_to,
+            ..Default::default()
+        };
+        let (_, backup) = state.engine.start_backup(p, spec).await?;
+        Ok(Accepted::Body(Json(json!({ "backup": view::backup(&state, p, &backup).await? }))))
+    }
+
+    /// Lists backups, newest first; `datastore` and `instance_id` filter, `limit` and `marker` page.
+    #[oai(path = "/v1.0/:account/backups", method = "get", operation_id = "clouddb_list_backups", tag = "CloudDbTag::Backups")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list_backups(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        caller: Caller,
+        account: Path<String>,
+        datastore: Query<Option<String>>,
+        instance_id: Query<Option<String>>,
+        limit: Query<Option<usize>>,
+        marker: Query<Option<String>>,
+    ) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        check_account(p, &account)?;
+        let mut items = Vec::new();
+        for b in view::database_backups(&state, p).await? {
+            let v = view::backup(&state, p, &b).await?;
+            let keep = datastore.0.as_deref().is_none_or(|d| v["datastore"]["type"] == d)
+                && instance_id.0.as_deref().is_none_or(|i| v["instance_id"] == i);
+            if keep {
+                items.push(v);
+            }
+        }
+        Ok(Json(listing(req, items, limit.0, marker.0.as_deref())))
+    }
+
+    /// One backup.
+    #[oai(path = "/v1.0/:account/backups/:id", method = "get", operation_id = "clouddb_get_backup", tag = "CloudDbTag::Backups")]
+    async fn get_backup(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        account: Path<String>,
+        id: Path<String>,
+    ) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        check_account(p, &account)?;
+        let backup = view::find(&state, p, &id).await?;
+        Ok(Json(json!({ "backup": view::backup(&state, p, &backup).await? })))
+    }
+
+    /// Deletes a backup and its incrementals (asynchronously).
+    #[oai(path = "/v1.0/:account/backups/:id", method = "delete", operation_id = "clouddb_delete_backup", tag = "CloudDbTag::Backups")]
+    async fn delete_backup(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        account: Path<String>,
+        id: Path<String>,
+    ) -> poem::Result<Accepted> {
+        let p = caller.principal();
+        check_account(p, &account)?;
+        let backup = view::find(&state, p, &id).await?;
+        state.engine.delete_backup(p, backup.id).await?;
+        Ok(Accepted::Empty)
+    }
+
+    /// `{"copy-backup": {"target_backup_region", "name", "description"}}` copies a backup to a region.
+    #[oai(path = "/v1.0/:account/backups/:id/action", method = "post", operation_id = "clouddb_backup_action", tag = "CloudDbTag::Backups")]
+    async fn backup_action(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        account: Path<String>,
+        id: Path<String>,
+        body: Json<Value>,
+    ) -> poem::Result<Accepted> {
+        let p = caller.principal();
+        check_account(p, &account)?;
+        let backup = view::find(&state, p, &id).await?;
+        let copy = body.0.get("copy-backup").ok_or_else(|| CoreError::BadRequest("the only action is copy-backup".into()))?;
+        let region = copy
+            .get("target_backup_region")
+            .and_then(Value::as_str)
+            .ok_or_else(|| CoreError::BadRequest("copy-backup needs target_backup_region".into()))?;
+        let to = state.engine.region_destination(p, region).await?;
+        if let Some(parent) = backup.parent_id {
+            let parent_copies = state.engine.backup_copies(p, parent).await.unwrap_or_default();
+            if !parent_copies.contains(&to) {
+                return Err(CoreError::BadRequest(format!(
+                    "the parent backup {parent} of this incremental is not in {}; copy it first",
+                    region.to_uppercase()
+                ))
+                .into());
+            }
+        }
+        state.engine.start_copy(p, backup.id, to).await?;
+        Ok(Accepted::Empty)
+    }
+
+    /// Backups of one instance.
+    #[oai(
+        path = "/v1.0/:account/instances/:id/backups",
+        method = "get",
+        operation_id = "clouddb_instance_backups",
+        tag = "CloudDbTag::Backups"
+    )]
+    async fn instance_backups(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        caller: Caller,
+        account: Path<String>,
+        id: Path<String>,
+        limit: Query<Option<usize>>,
+        marker: Query<Option<String>>,
+    ) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        check_account(p, &account)?;
+        let source = state.engine.source(p, instance_id(&id)?).await.map_err(|_| CoreError::not_found("Instance", id.0.clone()))?;
+        let mut items = Vec::new();
+        for b in state.engine.backups(p, Some(source.source.id)).await? {
+            items.push(view::backup(&state, p, &b).await?);
+        }
+        Ok(Json(listing(req, items, limit.0, marker.0.as_deref())))
+    }
+
+    /// Backups of one HA group.
+    #[oai(path = "/v1.0/:account/ha/:id/backups", method = "get", operation_id = "clouddb_ha_backups", tag = "CloudDbTag::Backups")]
+    async fn ha_backups(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        caller: Caller,
+        account: Path<String>,
+        id: Path<String>,
+        limit: Query<Option<usize>>,
+        marker: Query<Option<String>>,
+    ) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        check_account(p, &account)?;
+        let ha = Uuid::parse_str(&id).map_err(|_| CoreError::not_found("HA group", id.0.clone()))?;
+        let source = state.engine.source(p, ha).await.map_err(|_| CoreError::not_found("HA group", id.0.clone()))?;
+        let mut items = Vec::new();
+        for b in state.engine.backups(p, Some(source.source.id)).await? {
+            items.push(view::backup(&state, p, &b).await?);
+        }
+        Ok(Json(listing(req, items, limit.0, marker.0.as_deref())))
+    }
+
+    /// Lists instances.
+    #[oai(path = "/v1.0/:account/instances", method = "get", operation_id = "clouddb_list_instances", tag = "CloudDbTag::Instances")]
+    async fn list_instances(&self, state: Data<&AppState>, caller: Caller, account: Path<String>) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        check_account(p, &account)?;
+        let mut items = Vec::new();
+        for s in state.engine.list_sources(p, Some(SourceKind::Instance)).await? {
+            items.push(view::instance(&state, p, &s.source).await?);
+        }
+        Ok(Json(json!({ "instances": items })))
+    }
+
+    /// One instance.
+    #[oai(path = "/v1.0/:account/instances/:id", method = "get", operation_id = "clouddb_get_instance", tag = "CloudDbTag::Instances")]
+    async fn get_instance(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        account: Path<String>,
+        id: Path<String>,
+    ) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        check_account(p, &account)?;
+        let source = state.engine.source(p, instance_id(&id)?).await.map_err(|_| CoreError::not_found("Instance", id.0.clone()))?;
+        if source.source.kind != SourceKind::Instance {
+            return Err(CoreError::not_found("Instance", id.0.clone()).into());
+        }
+        Ok(Json(json!({ "instance": view::instance(&state, p, &source.source).await? })))
+    }
+
+    /// Restores a backup into a NEW instance: `{"instance": {"name", "flavorRef", "volume": {"size"}, "restorePoint": {"backupRef"}}}`.
+    #[oai(path = "/v1.0/:account/instances", method = "post", operation_id = "clouddb_create_instance", tag = "CloudDbTag::Instances")]
+    async fn create_instance(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        account: Path<String>,
+        body: Json<Value>,
+    ) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        check_account(p, &account)?;
+        let i = body.0.get("instance").cloned().ok_or_else(|| CoreError::BadRequest("the body needs an \"instance\" object".into()))?;
+        let name = i
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.trim().is_empty())
+            .ok_or_else(|| CoreError::BadRequest("an instance needs a name".into()))?
+            .to_owned();
+        let backup_ref = i.pointer("/restorePoint/backupRef").and_then(Value::as_str).ok_or_else(|| {
+            CoreError::Unprocessable(
+                "creating an empty instance is not supported yet; give restorePoint.backupRef to restore a backup into a new instance"
+                    .into(),
+            )
+        })?;
+        let backup = view::find(&state, p, backup_ref).await?;
+        let flavor = view::flavor_id(i.get("flavorRef"));
+        let volume = i.pointer("/volume/size").and_then(Value::as_u64).map(|v| v as u32);
+        let target = RestoreTarget::NewInstance {
+            name,
+            flavor: flavor.clone(),
+            flavor_ram_mb: flavor.as_deref().and_then(view::flavor_ram),
+            volume_gb: volume,
+        };
+        let op = state
+            .engine
+            .start_restore(
+                p,
+                RestoreSpec {
+                    backup_id: backup.id,
+                    target,
+                    selection: Default::default(),
+                    options: Default::default(),
+                    destination_id: None,
+                },
+            )
+            .await?;
+        let new_id = op
+            .result
+            .get("source_id")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or_else(|| CoreError::internal(anyhow::anyhow!("restore without a new instance")))?;
+        let source = state.engine.source(p, new_id).await?;
+        Ok(Json(json!({ "instance": view::instance(&state, p, &source.source).await? })))
+    }
+
+    /// Lists flavors.
+    #[oai(path = "/v1.0/:account/flavors", method = "get", operation_id = "clouddb_list_flavors", tag = "CloudDbTag::Instances")]
+    async fn list_flavors(&self, state: Data<&AppState>, caller: Caller, account: Path<String>) -> poem::Result<Json<Value>> {
+        check_account(caller.principal(), &account)?;
+        Ok(Json(
+            json!({ "flavors": view::FLAVORS.iter().map(|(id, name, ram)| view::flavor(&state, &account, *id, name, *ram)).collect::<Vec<_>>() }),
+        ))
+    }
+
+    /// One flavor.
+    #[oai(path = "/v1.0/:account/flavors/:id", method = "get", operation_id = "clouddb_get_flavor", tag = "CloudDbTag::Instances")]
+    async fn get_flavor(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        account: Path<String>,
+        id: Path<String>,
+    ) -> poem::Result<Json<Value>> {
+        check_account(caller.principal(), &account)?;
+        let (fid, name, ram) =
+            view::FLAVORS.iter().find(|(fid, _, _)| fid.to_string() == id.0).ok_or_else(|| CoreError::not_found("Flavor", id.0.clone()))?;
+        Ok(Json(json!({ "flavor": view::flavor(&state, &account, *fid, name, *ram) })))
+    }
+}

@@ -1,0 +1,204 @@
+//! Rackspace Cloud Databases v1.0 over the engine, asserting the Trove JSON bodies.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Connection};
+
+use crate::helpers::{ADMIN_PASSWORD, TestApp, get, post, spawn_app};
+
+async fn v2_token(app: &TestApp, user: &str, password: &str) -> String {
+    let body = json!({ "auth": { "passwordCredentials": { "username": user, "password": password }, "tenantId": "default" } });
+    let resp: Value = app.client.post(app.url("/v2.0/tokens")).json(&body).send().await.unwrap().json().await.unwrap();
+    resp["access"]["token"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn sqlite_instance(app: &TestApp, token: &str, dir: &std::path::Path, rows: i64) -> (String, std::path::PathBuf) {
+    let path = dir.join("shop.sqlite");
+    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
+    sqlx::query("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)").execute(&mut conn).await.unwrap();
+    for i in 0..rows {
+        sqlx::query(AssertSqlSafe(format!("INSERT INTO t (v) VALUES ('row {i}')"))).execute(&mut conn).await.unwrap();
+    }
+    let (status, inst) = post(app, token, "/admin/v1/instances", json!({ "name": "shop", "datastore": "sqlite", "datastore_version": "3", "location": path, "flavor": "2", "flavor_ram_mb": 1024, "volume_gb": 2 })).await;
+    assert_eq!(status, 201, "{inst}");
+    (inst["id"].as_str().unwrap().to_owned(), path)
+}
+
+async fn add_rows(path: &std::path::Path, n: i64) {
+    let mut conn = sqlx::SqliteConnection::connect_with(&sqlx::sqlite::SqliteConnectOptions::new().filename(path)).await.unwrap();
+    for i in 0..n {
+        sqlx::query(AssertSqlSafe(format!("INSERT INTO t (v) VALUES ('later {i}')"))).execute(&mut conn).await.unwrap();
+    }
+}
+
+async fn count_rows(path: &str) -> i64 {
+    let mut conn = sqlx::SqliteConnection::connect_with(&sqlx::sqlite::SqliteConnectOptions::new().filename(path)).await.unwrap();
+    sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(&mut conn).await.unwrap()
+}
+
+async fn until_status(app: &TestApp, token: &str, path: &str, key: &str, want: &str) -> Value {
+    for _ in 0..300 {
+        let (_, body) = get(app, token, path).await;
+        if body[key]["status"] == want {
+            return body[key].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{path} never became {want}");
+}
+
+#[tokio::test]
+async fn an_instance_backup_lifecycle_speaks_trove_shapes_end_to_end() {
+    let app = spawn_app().await;
+    let token = v2_token(&app, "admin", ADMIN_PASSWORD).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (instance, db_path) = sqlite_instance(&app, &token, dir.path(), 100).await;
+
+    // Create, as troveclient sends it.
+    let body = json!({ "backup": { "name": "snapshot", "incremental": 0, "instance": instance, "description": "My Backup" } });
+    let (status, created) = post(&app, &token, "/v1.0/default/backups", body).await;
+    assert_eq!(status, 202, "{created}");
+    let b = &created["backup"];
+    for field in [
+        "id",
+        "name",
+        "description",
+        "status",
+        "instance_id",
+        "parent_id",
+        "locationRef",
+        "size",
+        "created",
+        "updated",
+        "datastore",
+        "source",
+        "is_automated",
+        "flavor_ram",
+        "type",
+        "volume_size",
+        "project_id",
+    ] {
+        assert!(b.get(field).is_some(), "backup lacks {field}: {b}");
+    }
+    assert!(matches!(b["status"].as_str(), Some("NEW" | "BUILDING" | "COMPLETED")));
+    assert_eq!(b["instance_id"], instance.as_str());
+    assert_eq!(b["source"], json!({ "type": "instance", "id": instance }));
+    assert_eq!(b["datastore"]["type"], "sqlite");
+    assert_eq!(b["flavor_ram"], 1024);
+    assert_eq!(b["volume_size"], 2);
+    assert_eq!(b["created"].as_str().unwrap().len(), 20, "YYYY-MM-DDTHH:MM:SSZ");
+    let full = b["id"].as_str().unwrap().to_owned();
+    let done = until_status(&app, &token, &format!("/v1.0/default/backups/{full}"), "backup", "COMPLETED").await;
+    assert!(done["size"].as_f64().unwrap() > 0.0);
+    assert!(done["locationRef"].is_string());
+
+    // Incremental on the latest completed backup; the rows written before it must come back.
+    add_rows(&db_path, 25).await;
+    let (status, inc) =
+        post(&app, &token, "/v1.0/default/backups", json!({ "backup": { "name": "inc", "incremental": 1, "instance": instance } })).await;
+    assert_eq!(status, 202, "{inc}");
+    assert_eq!(inc["backup"]["parent_id"], full.as_str());
+    assert_eq!(inc["backup"]["type"], "SqliteSnapshot");
+    let inc_id = inc["backup"]["id"].as_str().unwrap().to_owned();
+    until_status(&app, &token, &format!("/v1.0/default/backups/{inc_id}"), "backup", "COMPLETED").await;
+
+    // Lists, filters, pages (pyrax sends marker=0).
+    let (_, all) = get(&app, &token, "/v1.0/default/backups").await;
+    assert_eq!(all["backups"].as_array().unwrap().len(), 2);
+    let (_, none) = get(&app, &token, "/v1.0/default/backups?datastore=mysql").await;
+    assert_eq!(none["backups"], json!([]));
+    let (_, first_page) = get(&app, &token, "/v1.0/default/backups?limit=1").await;
+    assert_eq!(first_page["backups"].as_array().unwrap().len(), 1);
+    let next = first_page["links"][0]["href"].as_str().unwrap();
+    assert_eq!(first_page["links"][0]["rel"], "next");
+    let marker = next.split("marker=").nth(1).unwrap();
+    let (_, second_page) = get(&app, &token, &format!("/v1.0/default/backups?limit=1&marker={marker}")).await;
+    assert_eq!(second_page["backups"].as_array().unwrap().len(), 1);
+    assert_ne!(second_page["backups"][0]["id"], first_page["backups"][0]["id"]);
+    assert!(second_page.get("links").is_none());
+    let (_, of_instance) = get(&app, &token, &format!("/v1.0/default/instances/{instance}/backups?limit=20&marker=0")).await;
+    assert_eq!(of_instance["backups"].as_array().unwrap().len(), 2);
+
+    // Restore the incremental into a new instance, with a flavor href as pyrax sends it.
+    let flavor_href = format!("{}/v1.0/default/flavors/1", app.base);
+    let body = json!({ "instance": { "name": "json_restore", "flavorRef": flavor_href, "volume": { "size": 2 }, "restorePoint": { "backupRef": inc_id } } });
+    let (status, restored) = post(&app, &token, "/v1.0/default/instances", body).await;
+    assert_eq!(status, 200, "{restored}");
+    assert_eq!(restored["instance"]["name"], "json_restore");
+    assert_eq!(restored["instance"]["volume"]["size"], 2);
+    let new_id = restored["instance"]["id"].as_str().unwrap().to_owned();
+    until_status(&app, &token, &format!("/v1.0/default/instances/{new_id}"), "instance", "ACTIVE").await;
+    let (_, source) = get(&app, &token, &format!("/admin/v1/sources/{new_id}")).await;
+    assert_eq!(count_rows(source["nodes"][0]["location"].as_str().unwrap()).await, 125);
+
+    // Copy to IAD; LON is refused.
+    let (status, _) = post(
+        &app,
+        &token,
+        &format!("/v1.0/default/backups/{full}/action"),
+        json!({ "copy-backup": { "target_backup_region": "IAD", "name": null, "description": "" } }),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let (status, lon) =
+        post(&app, &token, &format!("/v1.0/default/backups/{full}/action"), json!({ "copy-backup": { "target_backup_region": "LON" } }))
+            .await;
+    assert_eq!(status, 400);
+    assert_eq!(lon["badRequest"]["code"], 400);
+
+    // The backup is the engine's: listed by the admin API and it verifies.
+    let (status, verify) = post(&app, &token, &format!("/admin/v1/backups/{full}/verify"), json!({})).await;
+    assert_eq!(status, 202);
+    assert_eq!(crate::helpers::wait_for(&app, &token, verify["id"].as_str().unwrap()).await["state"], "succeeded");
+
+    // Deleting the parent takes the incremental with it.
+    let resp = app.client.delete(app.url(&format!("/v1.0/default/backups/{full}"))).header("x-auth-token", &token).send().await.unwrap();
+    assert_eq!(resp.status(), 202);
+    for _ in 0..100 {
+        if get(&app, &token, &format!("/v1.0/default/backups/{inc_id}")).await.0 == 404 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, gone) = get(&app, &token, &format!("/v1.0/default/backups/{inc_id}")).await;
+    assert_eq!(status, 404);
+    assert_eq!(gone["itemNotFound"]["code"], 404);
+}
+
+#[tokio::test]
+async fn cloud_databases_errors_come_as_faults() {
+    let app = spawn_app().await;
+    let token = v2_token(&app, "admin", ADMIN_PASSWORD).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (instance, _) = sqlite_instance(&app, &token, dir.path(), 1).await;
+
+    let (status, body) = get(&app, &token, "/v1.0/default/backups/nope").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["itemNotFound"]["code"], 404);
+    let (status, body) =
+        post(&app, &token, "/v1.0/default/backups", json!({ "backup": { "name": "x".repeat(65), "instance": instance } })).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["badRequest"]["message"], "Backup name must be at most 64 characters");
+    let (status, ok) = post(
+        &app,
+        &token,
+        "/v1.0/default/backups",
+        json!({ "backup": { "name": "y".repeat(64), "instance": instance, "is_automated": false, "backup_type": "x" } }),
+    )
+    .await;
+    assert_eq!(status, 202, "exactly 64 characters is fine: {ok}");
+    let (status, body) =
+        post(&app, &token, "/v1.0/default/backups", json!({ "backup": { "name": "n", "instance": uuid::Uuid::new_v4() } })).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["itemNotFound"]["code"], 404);
+    let (status, body) =
+        post(&app, &token, "/v1.0/default/backups", json!({ "backup": { "name": "c", "instance": instance, "copy_to": ["LON"] } })).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = get(&app, &token, "/v1.0/other-account/backups").await;
+    assert_eq!(status, 404, "{body}");
+    let (status, flavor) = get(&app, &token, "/v1.0/default/flavors/1").await;
+    assert_eq!(status, 200);
+    assert!(flavor["flavor"]["links"][0]["href"].as_str().unwrap().ends_with("/v1.0/default/flavors/1"));
+}
