@@ -147,6 +147,7 @@ impl CloudDbApi {
 
     /// Lists backups, newest first; `datastore` and `instance_id` filter, `limit` and `marker` page.
     #[oai(path = "/v1.0/:account/backups", method = "get", operation_id = "clouddb_list_backups", tag = "CloudDbTag::Backups")]
+    // One argument per request part is how poem-openapi reads a request.
     #[allow(clippy::too_many_arguments)]
     async fn list_backups(
         &self,
@@ -244,6 +245,8 @@ impl CloudDbApi {
         operation_id = "clouddb_instance_backups",
         tag = "CloudDbTag::Backups"
     )]
+    // One argument per request part is how poem-openapi reads a request.
+    #[allow(clippy::too_many_arguments)]
     async fn instance_backups(
         &self,
         state: Data<&AppState>,
@@ -266,6 +269,8 @@ impl CloudDbApi {
 
     /// Backups of one HA group.
     #[oai(path = "/v1.0/:account/ha/:id/backups", method = "get", operation_id = "clouddb_ha_backups", tag = "CloudDbTag::Backups")]
+    // One argument per request part is how poem-openapi reads a request.
+    #[allow(clippy::too_many_arguments)]
     async fn ha_backups(
         &self,
         state: Data<&AppState>,
