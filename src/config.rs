@@ -51,6 +51,12 @@ pub struct Settings {
     pub storage_retries: usize,
     /// How often the scheduler looks for due plans, in milliseconds.
     pub scheduler_tick_ms: u64,
+    /// Servers that new Cloud Databases instances are created on, by datastore type
+    /// (`postgresql = "postgres://..."`, `mysql = "mysql://..."`); SQLite files under the data
+    /// directory always work.
+    pub datastores: std::collections::BTreeMap<String, String>,
+    /// The datastore of a new instance that names none.
+    pub default_datastore: String,
 }
 
 /// Request limits per authenticated user and per client address.
@@ -87,6 +93,8 @@ impl Default for Settings {
             agent_down_after_secs: 30,
             storage_retries: 3,
             scheduler_tick_ms: 1000,
+            datastores: Default::default(),
+            default_datastore: "sqlite".into(),
         }
     }
 }

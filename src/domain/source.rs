@@ -59,6 +59,9 @@ pub struct InstanceConfig {
     /// The instance this one was restored from, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restored_from: Option<Uuid>,
+    /// Coffer created the database (empty or restored) and drops it when the instance is deleted.
+    #[serde(default)]
+    pub managed: bool,
 }
 
 /// Anything backed up, with its kind-specific description.

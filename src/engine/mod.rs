@@ -275,6 +275,7 @@ impl Engine {
             flavor_ram_mb: spec.flavor_ram_mb,
             volume_gb: spec.volume_gb,
             restored_from: None,
+            managed: false,
         };
         let node = NodeSpec {
             name: spec.name.clone(),
@@ -291,6 +292,88 @@ impl Engine {
             serde_json::to_value(config).expect("config"),
             vec![node],
             true,
+        )
+        .await
+    }
+
+    /// Creates a NEW, empty database on the server configured for `datastore` (a file under the
+    /// data directory for SQLite) and registers it as an instance.
+    pub async fn create_empty_instance(
+        &self,
+        caller: &Principal,
+        name: &str,
+        datastore: Option<&str>,
+        mut config: InstanceConfig,
+    ) -> CoreResult<SourceView> {
+        let wanted = datastore.unwrap_or(&self.inner.settings.default_datastore);
+        let kind: DatastoreKind =
+            wanted.parse().map_err(|e: crate::sources::database::DatabaseError| CoreError::BadRequest(e.to_string()))?;
+        let db_name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).take(40).collect();
+        let db_name = format!("coffer_{db_name}_{}", &Uuid::new_v4().simple().to_string()[..8]);
+        let location = match kind {
+            DatastoreKind::Sqlite => {
+                let path =
+                    self.inner.settings.data_dir.join("instances").join(caller.tenant_id.to_string()).join(format!("{db_name}.sqlite"));
+                DatabaseLocation::new(kind, std::path::absolute(path).map_err(CoreError::internal)?.display().to_string())
+            }
+            _ => {
+                let server = self.inner.settings.datastores.get(kind.as_str()).ok_or_else(|| {
+                    CoreError::BadRequest(format!("no {kind} server is configured for new instances (datastores.{kind})"))
+                })?;
+                DatabaseLocation::new(kind, server.clone())
+                    .with_database_name(&db_name)
+                    .map_err(|e| CoreError::BadRequest(e.to_string()))?
+            }
+        };
+        crate::sources::database::create_empty(&location).await.map_err(|e| CoreError::Unavailable(e.to_string()))?;
+        config.datastore = kind.as_str().to_owned();
+        config.managed = true;
+        let node = NodeSpec {
+            name: name.to_owned(),
+            agent: LOCAL_AGENT.into(),
+            location: location.location.clone(),
+            commitlog_dir: None,
+            datacenter: None,
+            rack: None,
+        };
+        match self
+            .create_source(caller.tenant_id, SourceKind::Instance, name, serde_json::to_value(&config).expect("config"), vec![node], true)
+            .await
+        {
+            Ok(view) => Ok(view),
+            Err(e) => {
+                let _ = crate::sources::database::drop_database(&location).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Deletes an instance; a database Coffer created is dropped, a registered one is left alone.
+    /// Its backups stay.
+    pub async fn delete_instance(&self, caller: &Principal, id: Uuid) -> CoreResult<()> {
+        let view = self.source(caller, id).await?;
+        if view.source.kind != SourceKind::Instance {
+            return Err(CoreError::not_found("instance", id.to_string()));
+        }
+        let config: InstanceConfig = serde_json::from_value(view.source.config.clone()).unwrap_or_default();
+        repo::mark_source_deleted(&self.inner.db, id).await?;
+        if config.managed
+            && let (Ok(kind), Some(node)) =
+                (config.datastore.parse::<DatastoreKind>(), repo::nodes_of(&self.inner.db, id).await?.into_iter().next())
+        {
+            let location = DatabaseLocation::new(kind, self.inner.secrets.open(&node.location)?);
+            if let Err(e) = crate::sources::database::drop_database(&location).await {
+                tracing::warn!(instance = %id, error = %e, "could not drop the database of a deleted instance");
+            }
+        }
+        repo::add_event(
+            &self.inner.db,
+            view.source.tenant_id,
+            "source.deleted",
+            &format!("instance '{}' deleted", view.source.name),
+            None,
+            None,
+            Some(id),
         )
         .await
     }

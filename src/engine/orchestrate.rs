@@ -466,6 +466,7 @@ impl Engine {
                     config.volume_gb = *v;
                 }
                 config.restored_from = Some(backup.id);
+                config.managed = true;
                 let agent = repo::get_agent(db, node.agent_id).await?.map(|a| a.name).unwrap_or_else(crate::domain::source::local_agent);
                 let node_spec = NodeSpec {
                     name: name.clone(),

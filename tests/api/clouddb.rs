@@ -202,3 +202,63 @@ async fn cloud_databases_errors_come_as_faults() {
     assert_eq!(status, 200);
     assert!(flavor["flavor"]["links"][0]["href"].as_str().unwrap().ends_with("/v1.0/default/flavors/1"));
 }
+
+#[tokio::test]
+async fn a_new_empty_instance_is_a_real_database_and_deleting_it_drops_it() {
+    let pg = std::env::var("COFFER_TEST_PG_ADMIN_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let pg_up = sqlx::PgConnection::connect(&pg).await.is_ok();
+    let app = crate::helpers::spawn_app_with(move |s| {
+        if pg_up {
+            s.datastores.insert("postgresql".into(), pg);
+        }
+    })
+    .await;
+    let token = v2_token(&app, "admin", ADMIN_PASSWORD).await;
+    let (_, datastores) = get(&app, &token, "/v1.0/default/datastores").await;
+    assert!(datastores["datastores"].as_array().unwrap().iter().any(|d| d["name"] == "sqlite"));
+
+    let mut kinds = vec!["sqlite"];
+    if pg_up {
+        kinds.push("postgresql");
+    }
+    for kind in kinds {
+        let body = json!({ "instance": { "name": format!("fresh-{kind}"), "flavorRef": 2, "volume": { "size": 3 }, "datastore": { "type": kind, "version": "x" } } });
+        let (status, created) = post(&app, &token, "/v1.0/default/instances", body).await;
+        assert_eq!(status, 200, "{created}");
+        let inst = &created["instance"];
+        assert_eq!(inst["status"], "ACTIVE");
+        assert_eq!(inst["datastore"]["type"], kind);
+        assert_eq!(inst["volume"]["size"], 3);
+        let id = inst["id"].as_str().unwrap().to_owned();
+        let (_, source) = get(&app, &token, &format!("/admin/v1/sources/{id}")).await;
+        let location = source["nodes"][0]["location"].as_str().unwrap().to_owned();
+        // It is a database one can use at once; a backup of it completes.
+        if kind == "sqlite" {
+            assert!(std::path::Path::new(&location).exists());
+        } else {
+            sqlx::PgConnection::connect(&location).await.expect("the new PostgreSQL database accepts connections");
+        }
+        let (status, b) = post(&app, &token, "/v1.0/default/backups", json!({ "backup": { "name": "first", "instance": id } })).await;
+        assert_eq!(status, 202, "{b}");
+        until_status(&app, &token, &format!("/v1.0/default/backups/{}", b["backup"]["id"].as_str().unwrap()), "backup", "COMPLETED").await;
+
+        let resp =
+            app.client.delete(app.url(&format!("/v1.0/default/instances/{id}"))).header("x-auth-token", &token).send().await.unwrap();
+        assert_eq!(resp.status(), 202);
+        assert_eq!(get(&app, &token, &format!("/v1.0/default/instances/{id}")).await.0, 404);
+        if kind == "sqlite" {
+            assert!(!std::path::Path::new(&location).exists(), "the database Coffer created is dropped");
+        } else {
+            assert!(sqlx::PgConnection::connect(&location).await.is_err(), "the database Coffer created is dropped");
+        }
+        assert_eq!(
+            get(&app, &token, &format!("/v1.0/default/backups/{}", b["backup"]["id"].as_str().unwrap())).await.0,
+            200,
+            "backups outlive their instance"
+        );
+    }
+    let (status, body) =
+        post(&app, &token, "/v1.0/default/instances", json!({ "instance": { "name": "m", "datastore": { "type": "mysql" } } })).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["badRequest"]["message"].as_str().unwrap().contains("no mysql server"));
+}

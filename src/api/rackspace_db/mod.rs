@@ -340,15 +340,21 @@ impl CloudDbApi {
             .filter(|n| !n.trim().is_empty())
             .ok_or_else(|| CoreError::BadRequest("an instance needs a name".into()))?
             .to_owned();
-        let backup_ref = i.pointer("/restorePoint/backupRef").and_then(Value::as_str).ok_or_else(|| {
-            CoreError::Unprocessable(
-                "creating an empty instance is not supported yet; give restorePoint.backupRef to restore a backup into a new instance"
-                    .into(),
-            )
-        })?;
-        let backup = view::find(&state, p, backup_ref).await?;
         let flavor = view::flavor_id(i.get("flavorRef"));
         let volume = i.pointer("/volume/size").and_then(Value::as_u64).map(|v| v as u32);
+        let Some(backup_ref) = i.pointer("/restorePoint/backupRef").and_then(Value::as_str) else {
+            let config = crate::domain::source::InstanceConfig {
+                datastore_version: i.pointer("/datastore/version").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                flavor_ram_mb: flavor.as_deref().and_then(view::flavor_ram).unwrap_or(0),
+                flavor: flavor.unwrap_or_else(|| "1".into()),
+                volume_gb: volume.unwrap_or(1),
+                ..Default::default()
+            };
+            let created =
+                state.engine.create_empty_instance(p, &name, i.pointer("/datastore/type").and_then(Value::as_str), config).await?;
+            return Ok(Json(json!({ "instance": view::instance(&state, p, &created.source).await? })));
+        };
+        let backup = view::find(&state, p, backup_ref).await?;
         let target = RestoreTarget::NewInstance {
             name,
             flavor: flavor.clone(),
@@ -376,6 +382,43 @@ impl CloudDbApi {
             .ok_or_else(|| CoreError::internal(anyhow::anyhow!("restore without a new instance")))?;
         let source = state.engine.source(p, new_id).await?;
         Ok(Json(json!({ "instance": view::instance(&state, p, &source.source).await? })))
+    }
+
+    /// Deletes an instance (its database when Coffer created it); its backups stay.
+    #[oai(
+        path = "/v1.0/:account/instances/:id",
+        method = "delete",
+        operation_id = "clouddb_delete_instance",
+        tag = "CloudDbTag::Instances"
+    )]
+    async fn delete_instance(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        account: Path<String>,
+        id: Path<String>,
+    ) -> poem::Result<Accepted> {
+        let p = caller.principal();
+        check_account(p, &account)?;
+        state.engine.delete_instance(p, instance_id(&id)?).await.map_err(|_| CoreError::not_found("Instance", id.0.clone()))?;
+        Ok(Accepted::Empty)
+    }
+
+    /// The datastores new instances can use.
+    #[oai(path = "/v1.0/:account/datastores", method = "get", operation_id = "clouddb_list_datastores", tag = "CloudDbTag::Instances")]
+    async fn list_datastores(&self, state: Data<&AppState>, caller: Caller, account: Path<String>) -> poem::Result<Json<Value>> {
+        check_account(caller.principal(), &account)?;
+        let mut kinds = vec!["sqlite".to_owned()];
+        kinds.extend(state.settings.datastores.keys().cloned());
+        let items: Vec<Value> = kinds
+            .into_iter()
+            .map(|k| {
+                let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, k.as_bytes());
+                let version = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{k}:current").as_bytes());
+                json!({ "id": id, "name": k, "default_version": version, "versions": [{ "id": version, "name": "current", "active": 1 }] })
+            })
+            .collect();
+        Ok(Json(json!({ "datastores": items })))
     }
 
     /// Lists flavors.
