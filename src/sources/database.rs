@@ -975,6 +975,40 @@ pub async fn drop_database(target: &DatabaseLocation) -> Result<(), DatabaseErro
     }
 }
 
+/// Creates a NEW, empty database at `target` (a new Cloud Databases instance); an existing one is refused.
+pub async fn create_empty(target: &DatabaseLocation) -> Result<(), DatabaseError> {
+    match target.kind {
+        DatastoreKind::Sqlite => {
+            let path = PathBuf::from(&target.location);
+            if path.exists() {
+                return Err(DatabaseError::AlreadyExists(target.location.clone()));
+            }
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).map_err(io_error(format!("creating {}", parent.display())))?;
+            }
+            let options = SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+            let mut connection = options.connect().await.map_err(|e| DatabaseError::Query {
+                action: "creating the database".into(),
+                location: target.redacted(),
+                message: e.to_string(),
+            })?;
+            let created = sqlx::raw_sql("PRAGMA user_version = 0").execute(&mut connection).await;
+            let _ = connection.close().await;
+            created.map(|_| ()).map_err(|e| DatabaseError::Query {
+                action: "creating the database".into(),
+                location: target.redacted(),
+                message: e.to_string(),
+            })
+        }
+        DatastoreKind::Postgresql | DatastoreKind::Mysql => {
+            let sink = start_load(target).await?;
+            tokio::task::spawn_blocking(move || sink.finish())
+                .await
+                .map_err(|e| DatabaseError::Io { action: "creating the database".into(), source: io::Error::other(e) })?
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1585,39 +1619,5 @@ line two	tabbed \ backslash');
         let target = location.with_database_name(&unique_name("my_denied")).expect("a target");
         let message = start_load(&target).await.err().expect("access is denied").to_string();
         assert!(message.contains("Access denied") && !message.contains("Wr0ngPassw0rd"), "{message}");
-    }
-}
-
-/// Creates a NEW, empty database at `target` (a new Cloud Databases instance); an existing one is refused.
-pub async fn create_empty(target: &DatabaseLocation) -> Result<(), DatabaseError> {
-    match target.kind {
-        DatastoreKind::Sqlite => {
-            let path = PathBuf::from(&target.location);
-            if path.exists() {
-                return Err(DatabaseError::AlreadyExists(target.location.clone()));
-            }
-            if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent).map_err(io_error(format!("creating {}", parent.display())))?;
-            }
-            let options = SqliteConnectOptions::new().filename(&path).create_if_missing(true);
-            let mut connection = options.connect().await.map_err(|e| DatabaseError::Query {
-                action: "creating the database".into(),
-                location: target.redacted(),
-                message: e.to_string(),
-            })?;
-            let created = sqlx::raw_sql("PRAGMA user_version = 0").execute(&mut connection).await;
-            let _ = connection.close().await;
-            created.map(|_| ()).map_err(|e| DatabaseError::Query {
-                action: "creating the database".into(),
-                location: target.redacted(),
-                message: e.to_string(),
-            })
-        }
-        DatastoreKind::Postgresql | DatastoreKind::Mysql => {
-            let sink = start_load(target).await?;
-            tokio::task::spawn_blocking(move || sink.finish())
-                .await
-                .map_err(|e| DatabaseError::Io { action: "creating the database".into(), source: io::Error::other(e) })?
-        }
     }
 }
