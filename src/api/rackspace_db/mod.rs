@@ -85,6 +85,30 @@ fn listing(req: &Request, items: Vec<Value>, limit: Option<usize>, marker: Optio
     body
 }
 
+/// The backups of one instance or HA group, as a page.
+async fn source_backups(
+    state: &AppState,
+    req: &Request,
+    p: &Principal,
+    kind: SourceKind,
+    id: &str,
+    limit: Option<usize>,
+    marker: Option<&str>,
+) -> Result<Value, CoreError> {
+    let what = if kind == SourceKind::Instance { "Instance" } else { "HA group" };
+    let not_found = || CoreError::NotFound { what, id: id.to_owned() };
+    let uuid = Uuid::parse_str(id).map_err(|_| not_found())?;
+    let source = state.engine.source(p, uuid).await.map_err(|_| not_found())?;
+    if source.source.kind != kind {
+        return Err(not_found());
+    }
+    let mut items = Vec::new();
+    for b in state.engine.backups(p, Some(source.source.id)).await? {
+        items.push(view::backup(state, p, &b).await?);
+    }
+    Ok(listing(req, items, limit, marker))
+}
+
 #[OpenApi]
 impl CloudDbApi {
     /// Creates a backup of an instance (`instance`) or an HA group (`source: {"type": "ha", "id"}`);
@@ -259,12 +283,7 @@ impl CloudDbApi {
     ) -> poem::Result<Json<Value>> {
         let p = caller.principal();
         check_account(p, &account)?;
-        let source = state.engine.source(p, instance_id(&id)?).await.map_err(|_| CoreError::not_found("Instance", id.0.clone()))?;
-        let mut items = Vec::new();
-        for b in state.engine.backups(p, Some(source.source.id)).await? {
-            items.push(view::backup(&state, p, &b).await?);
-        }
-        Ok(Json(listing(req, items, limit.0, marker.0.as_deref())))
+        Ok(Json(source_backups(&state, req, p, SourceKind::Instance, &id, limit.0, marker.0.as_deref()).await?))
     }
 
     /// Backups of one HA group.
@@ -283,13 +302,7 @@ impl CloudDbApi {
     ) -> poem::Result<Json<Value>> {
         let p = caller.principal();
         check_account(p, &account)?;
-        let ha = Uuid::parse_str(&id).map_err(|_| CoreError::not_found("HA group", id.0.clone()))?;
-        let source = state.engine.source(p, ha).await.map_err(|_| CoreError::not_found("HA group", id.0.clone()))?;
-        let mut items = Vec::new();
-        for b in state.engine.backups(p, Some(source.source.id)).await? {
-            items.push(view::backup(&state, p, &b).await?);
-        }
-        Ok(Json(listing(req, items, limit.0, marker.0.as_deref())))
+        Ok(Json(source_backups(&state, req, p, SourceKind::HaGroup, &id, limit.0, marker.0.as_deref()).await?))
     }
 
     /// Lists instances.
