@@ -262,3 +262,36 @@ async fn a_new_empty_instance_is_a_real_database_and_deleting_it_drops_it() {
     assert_eq!(status, 400, "{body}");
     assert!(body["badRequest"]["message"].as_str().unwrap().contains("no mysql server"));
 }
+
+#[tokio::test]
+async fn stock_python_troveclient_runs_the_backup_lifecycle() {
+    let Some(python) = crate::keystoneauth::python() else { return };
+    let app = spawn_app().await;
+    let token = v2_token(&app, "admin", ADMIN_PASSWORD).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (instance, _) = sqlite_instance(&app, &token, dir.path(), 40).await;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/trove_lifecycle.py");
+    let args = [app.base.clone(), "admin".into(), ADMIN_PASSWORD.into(), "default".into(), instance.clone()];
+    let out =
+        tokio::task::spawn_blocking(move || std::process::Command::new(python).arg(script).args(args).output().unwrap()).await.unwrap();
+    assert!(out.status.success(), "troveclient failed: {}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(matches!(r["created_status"].as_str(), Some("NEW" | "BUILDING" | "COMPLETED")), "{r}");
+    assert_eq!(r["full"]["instance_id"], instance.as_str());
+    assert_eq!(r["full"]["datastore"], "sqlite");
+    assert_eq!(r["inc"]["parent_id"], r["full"]["id"]);
+    assert_eq!((r["list"].as_u64(), r["list_sqlite"].as_u64(), r["list_mysql"].as_u64()), (Some(2), Some(2), Some(0)));
+    assert_eq!(r["page1"], json!([1, true]));
+    assert_eq!(r["page2_other"], true);
+    assert_eq!(r["instance_backups"], 2);
+    assert_eq!(r["restore_status"], "BUILD");
+    assert_eq!(r["copy_status"], 202);
+    assert_eq!(r["copy_lon"], json!(["BadRequest", 400]));
+    assert_eq!(r["get_unknown"], json!(["NotFound", 404]));
+    assert_eq!(r["long_name"], json!(["BadRequest", 400]));
+    assert_eq!(r["incremental_gone"], true);
+    assert_eq!(r["v3_list"], 0, "after the delete cascade no backup is left");
+    assert_eq!(r["token_list"], 0);
+    let (_, source) = get(&app, &token, &format!("/admin/v1/sources/{}", r["restored_id"].as_str().unwrap())).await;
+    assert_eq!(count_rows(source["nodes"][0]["location"].as_str().unwrap()).await, 40);
+}

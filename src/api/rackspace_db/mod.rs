@@ -394,7 +394,10 @@ impl CloudDbApi {
             .and_then(|s| Uuid::parse_str(s).ok())
             .ok_or_else(|| CoreError::internal(anyhow::anyhow!("restore without a new instance")))?;
         let source = state.engine.source(p, new_id).await?;
-        Ok(Json(json!({ "instance": view::instance(&state, p, &source.source).await? })))
+        let mut instance = view::instance(&state, p, &source.source).await?;
+        // The restore has just been queued: the new instance is building, whatever the timing.
+        instance["status"] = json!("BUILD");
+        Ok(Json(json!({ "instance": instance })))
     }
 
     /// Deletes an instance (its database when Coffer created it); its backups stay.
