@@ -16,6 +16,13 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 say "installing client libraries (tests/compat/requirements.txt)"
 "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/compat/requirements.txt
+# cdbclient 1.0.9 is an sdist of 2014: it builds only without isolation on an older setuptools,
+# and its pinned dependencies are not needed (tests/compat/cdb_lifecycle.py passes its extensions).
+if ! "$VENV/bin/python" -c 'import cdbclient' 2>/dev/null; then
+  say "installing cdbclient 1.0.9"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "setuptools<81" wheel babel six
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation cdbclient==1.0.9
+fi
 export COFFER_TEST_PYTHON="$VENV/bin/python"
 
 # --- PostgreSQL on 127.0.0.1:5432 --------------------------------------------------------

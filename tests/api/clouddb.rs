@@ -295,3 +295,29 @@ async fn stock_python_troveclient_runs_the_backup_lifecycle() {
     let (_, source) = get(&app, &token, &format!("/admin/v1/sources/{}", r["restored_id"].as_str().unwrap())).await;
     assert_eq!(count_rows(source["nodes"][0]["location"].as_str().unwrap()).await, 40);
 }
+
+#[tokio::test]
+async fn rackspace_cdbclient_runs_the_backup_lifecycle() {
+    let Some(python) = crate::keystoneauth::python() else { return };
+    let app = spawn_app().await;
+    let token = v2_token(&app, "admin", ADMIN_PASSWORD).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (instance, _) = sqlite_instance(&app, &token, dir.path(), 30).await;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/cdb_lifecycle.py");
+    let args = [app.base.clone(), "admin".into(), ADMIN_PASSWORD.into(), "default".into(), instance.clone()];
+    let out =
+        tokio::task::spawn_blocking(move || std::process::Command::new(python).arg(script).args(args).output().unwrap()).await.unwrap();
+    assert!(out.status.success(), "cdbclient failed: {}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(matches!(r["created"].as_str(), Some("NEW" | "BUILDING" | "COMPLETED")), "{r}");
+    assert_eq!(r["parent"], true);
+    assert_eq!((r["list"].as_u64(), r["list_limit"].as_u64(), r["instance_backups"].as_u64()), (Some(2), Some(1), Some(2)));
+    assert_eq!(r["copy"], true);
+    assert_eq!(r["copy_lon"], json!(["BadRequest", 400]));
+    assert_eq!(r["restore"], "BUILD");
+    assert_eq!(r["get_unknown"], json!(["NotFound", 404]));
+    assert_eq!(r["long_name"], json!(["BadRequest", 400]));
+    assert_eq!(r["incremental_gone"], true);
+    let (_, source) = get(&app, &token, &format!("/admin/v1/sources/{}", r["restored_id"].as_str().unwrap())).await;
+    assert_eq!(count_rows(source["nodes"][0]["location"].as_str().unwrap()).await, 30);
+}
