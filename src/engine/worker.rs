@@ -123,9 +123,13 @@ impl Read for CheckedDump {
 async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, progress: &Arc<Progress>) -> Result<(State, Value), Failed> {
     let throttle = a.throttle_bytes_per_sec;
     match &a.spec {
-        TaskSpec::BackupTree { snapshot, node_key, root, selection, parent } => {
-            let (root, selection) = (root.clone(), selection.clone());
-            let items = blocking(move || Ok(tree::scan(Path::new(&root), &selection)?)).await?;
+        TaskSpec::BackupTree { snapshot, node_key, root: dir, selection, parent }
+        | TaskSpec::BackupClusterNode { snapshot, node_key, data_dir: dir, selection, parent } => {
+            let per_table = matches!(a.spec, TaskSpec::BackupClusterNode { .. });
+            let (dir, sel) = (dir.clone(), selection.clone());
+            let items =
+                blocking(move || Ok(if per_table { cluster::scan(Path::new(&dir), &sel)? } else { tree::scan(Path::new(&dir), &sel)? }))
+                    .await?;
             let req = BackupRequest {
                 snapshot: snapshot.clone(),
                 node: node_key.clone(),
@@ -134,20 +138,7 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
                 metadata: json!({}),
                 throttle_bytes_per_sec: throttle,
             };
-            Ok(done(&store.backup(req, progress.clone()).await?, false))
-        }
-        TaskSpec::BackupClusterNode { snapshot, node_key, data_dir, selection, parent } => {
-            let (dir, sel) = (data_dir.clone(), selection.clone());
-            let items = blocking(move || Ok(cluster::scan(Path::new(&dir), &sel)?)).await?;
-            let req = BackupRequest {
-                snapshot: snapshot.clone(),
-                node: node_key.clone(),
-                items,
-                parent: parent.clone(),
-                metadata: json!({}),
-                throttle_bytes_per_sec: throttle,
-            };
-            Ok(done(&store.backup(req, progress.clone()).await?, true))
+            Ok(done(&store.backup(req, progress.clone()).await?, per_table))
         }
         TaskSpec::BackupDatabase { snapshot, node_key, datastore, location } => {
             let kind = datastore.parse::<database::DatastoreKind>()?;

@@ -66,6 +66,18 @@ fn request(snapshot: &str, root: &Path, parent: Option<&str>) -> BackupRequest {
     }
 }
 
+/// A whole-snapshot restore of node1 into `target`.
+fn restore_to(snapshot: &str, target: &Path) -> RestoreRequest {
+    RestoreRequest {
+        snapshot: snapshot.into(),
+        node: "node1".into(),
+        target: target.into(),
+        include: vec![],
+        overwrite: false,
+        throttle_bytes_per_sec: None,
+    }
+}
+
 async fn memory_store(key: Option<[u8; 32]>) -> Arc<Store> {
     Store::open(Arc::new(ObjectStoreBackend::memory()), key).await.unwrap()
 }
@@ -81,14 +93,7 @@ async fn a_tree_restores_bit_exact_with_modes_and_mtimes_plain_and_encrypted() {
         assert!(manifest.errors.is_empty());
 
         let out = tempfile::tempdir().unwrap();
-        let req = RestoreRequest {
-            snapshot: "s1".into(),
-            node: "node1".into(),
-            target: out.path().into(),
-            include: vec![],
-            overwrite: false,
-            throttle_bytes_per_sec: None,
-        };
+        let req = restore_to("s1", out.path());
         let summary = store.restore(req, Arc::default()).await.unwrap();
         assert_eq!(summary.files, 4);
         assert_eq!(digest(src.path()), digest(out.path()));
@@ -109,14 +114,7 @@ async fn a_second_snapshot_stores_only_what_changed_and_reads_only_changed_files
     assert_eq!(second.totals.unchanged_files, 3);
 
     let out = tempfile::tempdir().unwrap();
-    let req = RestoreRequest {
-        snapshot: "s2".into(),
-        node: "node1".into(),
-        target: out.path().into(),
-        include: vec![],
-        overwrite: false,
-        throttle_bytes_per_sec: None,
-    };
+    let req = restore_to("s2", out.path());
     store.restore(req, Arc::default()).await.unwrap();
     assert_eq!(digest(src.path()), digest(out.path()));
 }
@@ -138,14 +136,7 @@ async fn a_damaged_chunk_is_named_by_verify_and_refused_by_restore() {
     assert!(report.problems[0].contains("snapshot s1") && report.problems[0].contains("damaged"), "{:?}", report.problems);
 
     let out = tempfile::tempdir().unwrap();
-    let req = RestoreRequest {
-        snapshot: "s1".into(),
-        node: "node1".into(),
-        target: out.path().into(),
-        include: vec![],
-        overwrite: false,
-        throttle_bytes_per_sec: None,
-    };
+    let req = restore_to("s1", out.path());
     let err = store.restore(req, Arc::default()).await.unwrap_err();
     assert!(matches!(err, StoreError::CorruptChunk { .. }), "{err}");
 }
@@ -180,14 +171,7 @@ async fn garbage_collection_keeps_chunks_other_snapshots_use_and_removes_the_res
     let _ = id;
     assert!(store.verify("s1").await.unwrap().ok());
     let out = tempfile::tempdir().unwrap();
-    let req = RestoreRequest {
-        snapshot: "s1".into(),
-        node: "node1".into(),
-        target: out.path().into(),
-        include: vec![],
-        overwrite: false,
-        throttle_bytes_per_sec: None,
-    };
+    let req = restore_to("s1", out.path());
     store.restore(req, Arc::default()).await.unwrap();
     std::fs::remove_file(src.path().join("only-in-s2")).unwrap();
     assert_eq!(digest(src.path()), digest(out.path()));
