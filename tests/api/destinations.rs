@@ -63,6 +63,15 @@ async fn azurite_up() -> bool {
     false
 }
 
+/// Adds the moto bucket as a destination and answers its id.
+async fn s3_destination(app: &TestApp, token: &str, s3: &Moto, bucket: &str) -> String {
+    let body =
+        json!({ "kind": "s3", "path": bucket, "endpoint": s3.endpoint, "path_style": true, "access_key": "AKTEST", "secret": "SKTEST" });
+    let (status, dest) = post(app, token, "/admin/v1/destinations", body).await;
+    assert_eq!(status, 201, "{dest}");
+    dest["id"].as_str().unwrap().to_owned()
+}
+
 async fn machine(app: &TestApp, token: &str, root: &std::path::Path) -> String {
     let (status, body) = post(app, token, "/admin/v1/machines", json!({ "name": "files", "root": root })).await;
     assert_eq!(status, 201, "{body}");
@@ -163,14 +172,7 @@ async fn a_backup_copied_to_s3_and_to_a_region_restores_from_either_after_the_or
     make_container(&["s3", &s3.endpoint, "copies"]);
     let app = spawn_app().await;
     let token = app.user_with_role("ops", "operator", None).await;
-    let (_, dest) = post(
-        &app,
-        &token,
-        "/admin/v1/destinations",
-        json!({ "kind": "s3", "path": "copies", "endpoint": s3.endpoint, "path_style": true, "access_key": "AKTEST", "secret": "SKTEST" }),
-    )
-    .await;
-    let s3_id = dest["id"].as_str().unwrap().to_owned();
+    let s3_id = s3_destination(&app, &token, &s3, "copies").await;
     let src = tempfile::tempdir().unwrap();
     tree::generate(src.path(), 200, 13);
     let id = machine(&app, &token, src.path()).await;
@@ -215,14 +217,7 @@ async fn a_backup_to_s3_that_goes_away_fails_cleanly_and_succeeds_once_it_is_bac
     make_container(&["s3", &s3.endpoint, "flaky"]);
     let app = spawn_app().await;
     let token = app.user_with_role("ops", "operator", None).await;
-    let (_, dest) = post(
-        &app,
-        &token,
-        "/admin/v1/destinations",
-        json!({ "kind": "s3", "path": "flaky", "endpoint": s3.endpoint, "path_style": true, "access_key": "AKTEST", "secret": "SKTEST" }),
-    )
-    .await;
-    let dest_id = dest["id"].as_str().unwrap().to_owned();
+    let dest_id = s3_destination(&app, &token, &s3, "flaky").await;
     let src = tempfile::tempdir().unwrap();
     tree::generate(src.path(), 400, 14);
     let id = machine(&app, &token, src.path()).await;
