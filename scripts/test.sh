@@ -24,6 +24,16 @@ if ! "$VENV/bin/python" -c 'import cdbclient' 2>/dev/null; then
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation cdbclient==1.0.9
 fi
 export COFFER_TEST_PYTHON="$VENV/bin/python"
+# pyrax 1.10.0 pins python-novaclient 2.27 and keystoneauth1 2.18, so it gets a virtualenv of its own;
+# its pinned oslo.config uses collections.Mapping (gone since Python 3.10), hence the newer one.
+PYRAX_VENV="${COFFER_TEST_PYRAX_VENV:-$PWD/.venv-pyrax}"
+if ! "$PYRAX_VENV/bin/python" -c 'import pyrax' 2>/dev/null; then
+  say "installing pyrax 1.10.0 into $PYRAX_VENV"
+  python3 -m venv "$PYRAX_VENV"
+  "$PYRAX_VENV/bin/pip" install -q --disable-pip-version-check pyrax==1.10.0
+  "$PYRAX_VENV/bin/pip" install -q --disable-pip-version-check "oslo.config>=8"
+fi
+export COFFER_TEST_PYRAX_PYTHON="$PYRAX_VENV/bin/python"
 
 # --- PostgreSQL on 127.0.0.1:5432 --------------------------------------------------------
 PG_URL="${COFFER_TEST_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"

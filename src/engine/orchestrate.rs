@@ -148,6 +148,15 @@ fn new_task(op: &Operation, node: Option<&Node>, agent_id: Uuid, spec: TaskSpec)
     }
 }
 
+/// The member of an HA group a backup reads. The group lists its source first and then its replicas,
+/// nearest first; the nearest replica that is up is read, so the source carries no backup load. With
+/// no replica up the source itself is read (and a down source fails the backup as any down node does).
+fn closest_replica(members: Vec<Node>, up: impl Fn(&Node) -> bool) -> CoreResult<Node> {
+    let mut members = members.into_iter();
+    let source = members.next().ok_or_else(|| CoreError::BadRequest("the HA group has no members".into()))?;
+    Ok(members.find(|replica| up(replica)).unwrap_or(source))
+}
+
 fn sum(v: &Value, key: &str) -> i64 {
     v.get(key).and_then(Value::as_i64).unwrap_or(0)
 }
@@ -196,9 +205,12 @@ impl Engine {
         if source.kind == SourceKind::Machine && !spec.selection.keyspaces.is_empty() {
             return Err(CoreError::BadRequest("keyspaces only apply to clusters".into()));
         }
+        let agents = repo::list_agents(db, source.tenant_id).await?;
+        let now = Utc::now();
         let mut nodes = repo::nodes_of(db, source.id).await?;
         if source.kind == SourceKind::HaGroup {
-            nodes.truncate(1);
+            let up = |n: &Node| agents.iter().any(|a| a.id == n.agent_id && a.is_up(now, self.inner.settings.agent_down_after_secs));
+            nodes = vec![closest_replica(nodes, up)?];
         }
         for excluded in &spec.options.excluded_nodes {
             if !nodes.iter().any(|n| &n.name == excluded) {
@@ -210,7 +222,6 @@ impl Engine {
             return Err(CoreError::BadRequest("every node is excluded; nothing to back up".into()));
         }
 
-        let now = Utc::now();
         let backup_id = Uuid::new_v4();
         let name = if spec.name.trim().is_empty() { format!("{}-{}", source.name, now.format("%Y%m%d-%H%M%S")) } else { spec.name.clone() };
         let tag = spec.tag.clone().unwrap_or_else(|| backup_id.to_string());
@@ -255,7 +266,6 @@ impl Engine {
         );
         backup.operation_id = Some(op.id);
 
-        let agents = repo::list_agents(db, source.tenant_id).await?;
         let mut tasks = Vec::new();
         for node in &nodes {
             let snapshot = backup_id.to_string();

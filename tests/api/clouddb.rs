@@ -14,14 +14,18 @@ async fn v2_token(app: &TestApp, user: &str, password: &str) -> String {
 }
 
 async fn sqlite_instance(app: &TestApp, token: &str, dir: &std::path::Path, rows: i64) -> (String, std::path::PathBuf) {
-    let path = dir.join("shop.sqlite");
+    named_sqlite_instance(app, token, dir, "shop", rows).await
+}
+
+async fn named_sqlite_instance(app: &TestApp, token: &str, dir: &std::path::Path, name: &str, rows: i64) -> (String, std::path::PathBuf) {
+    let path = dir.join(format!("{name}.sqlite"));
     let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true);
     let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
     sqlx::query("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT)").execute(&mut conn).await.unwrap();
     for i in 0..rows {
         sqlx::query(AssertSqlSafe(format!("INSERT INTO t (v) VALUES ('row {i}')"))).execute(&mut conn).await.unwrap();
     }
-    let (status, inst) = post(app, token, "/admin/v1/instances", json!({ "name": "shop", "datastore": "sqlite", "datastore_version": "3", "location": path, "flavor": "2", "flavor_ram_mb": 1024, "volume_gb": 2 })).await;
+    let (status, inst) = post(app, token, "/admin/v1/instances", json!({ "name": name, "datastore": "sqlite", "datastore_version": "3", "location": path, "flavor": "2", "flavor_ram_mb": 1024, "volume_gb": 2 })).await;
     assert_eq!(status, 201, "{inst}");
     (inst["id"].as_str().unwrap().to_owned(), path)
 }
@@ -36,6 +40,19 @@ async fn add_rows(path: &std::path::Path, n: i64) {
 async fn count_rows(path: &str) -> i64 {
     let mut conn = sqlx::SqliteConnection::connect_with(&sqlx::sqlite::SqliteConnectOptions::new().filename(path)).await.unwrap();
     sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(&mut conn).await.unwrap()
+}
+
+/// Runs a client script from tests/compat with a private HOME (cdbclient caches tokens there) and
+/// returns the JSON it printed.
+async fn run_client(python: String, script: &str, args: &[String], home: &std::path::Path) -> Value {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat").join(script);
+    let (args, home) = (args.to_vec(), home.to_path_buf());
+    let out =
+        tokio::task::spawn_blocking(move || std::process::Command::new(python).arg(&script).args(args).env("HOME", home).output().unwrap())
+            .await
+            .unwrap();
+    assert!(out.status.success(), "the client failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 async fn until_status(app: &TestApp, token: &str, path: &str, key: &str, want: &str) -> Value {
@@ -269,14 +286,11 @@ async fn stock_python_troveclient_runs_the_backup_lifecycle() {
     let app = spawn_app().await;
     let token = v2_token(&app, "admin", ADMIN_PASSWORD).await;
     let dir = tempfile::tempdir().unwrap();
-    let (instance, _) = sqlite_instance(&app, &token, dir.path(), 40).await;
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/trove_lifecycle.py");
-    let args = [app.base.clone(), "admin".into(), ADMIN_PASSWORD.into(), "default".into(), instance.clone()];
-    let out =
-        tokio::task::spawn_blocking(move || std::process::Command::new(python).arg(script).args(args).output().unwrap()).await.unwrap();
-    assert!(out.status.success(), "troveclient failed: {}", String::from_utf8_lossy(&out.stderr));
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(matches!(r["created_status"].as_str(), Some("NEW" | "BUILDING" | "COMPLETED")), "{r}");
+    let (instance, db_path) = sqlite_instance(&app, &token, dir.path(), 40).await;
+    let args = [app.base.clone(), "admin".into(), ADMIN_PASSWORD.into(), "default".into(), instance.clone(), db_path.display().to_string()];
+    let r = run_client(python, "trove_lifecycle.py", &args, dir.path()).await;
+    assert!(matches!(r["created_status"].as_str(), Some("NEW" | "BUILDING")), "{r}");
+    assert_eq!(r["concurrent"], json!(["UnprocessableEntity", 422]), "{r}");
     assert_eq!(r["full"]["instance_id"], instance.as_str());
     assert_eq!(r["full"]["datastore"], "sqlite");
     assert_eq!(r["inc"]["parent_id"], r["full"]["id"]);
@@ -293,7 +307,7 @@ async fn stock_python_troveclient_runs_the_backup_lifecycle() {
     assert_eq!(r["v3_list"], 0, "after the delete cascade no backup is left");
     assert_eq!(r["token_list"], 0);
     let (_, source) = get(&app, &token, &format!("/admin/v1/sources/{}", r["restored_id"].as_str().unwrap())).await;
-    assert_eq!(count_rows(source["nodes"][0]["location"].as_str().unwrap()).await, 40);
+    assert_eq!(count_rows(source["nodes"][0]["location"].as_str().unwrap()).await, 40 + 15 + 20, "rows written before the incremental");
 }
 
 #[tokio::test]
@@ -302,14 +316,22 @@ async fn rackspace_cdbclient_runs_the_backup_lifecycle() {
     let app = spawn_app().await;
     let token = v2_token(&app, "admin", ADMIN_PASSWORD).await;
     let dir = tempfile::tempdir().unwrap();
-    let (instance, _) = sqlite_instance(&app, &token, dir.path(), 30).await;
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/cdb_lifecycle.py");
-    let args = [app.base.clone(), "admin".into(), ADMIN_PASSWORD.into(), "default".into(), instance.clone()];
-    let out =
-        tokio::task::spawn_blocking(move || std::process::Command::new(python).arg(script).args(args).output().unwrap()).await.unwrap();
-    assert!(out.status.success(), "cdbclient failed: {}", String::from_utf8_lossy(&out.stderr));
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(matches!(r["created"].as_str(), Some("NEW" | "BUILDING" | "COMPLETED")), "{r}");
+    let (instance, db_path) = sqlite_instance(&app, &token, dir.path(), 30).await;
+    let (status, key) = post(&app, &token, "/admin/v1/keys", json!({ "name": "cdbclient" })).await;
+    assert_eq!(status, 201, "{key}");
+    let api_key = key["key"].as_str().unwrap().to_owned();
+    let args = [
+        app.base.clone(),
+        "admin".into(),
+        ADMIN_PASSWORD.into(),
+        api_key,
+        "default".into(),
+        instance.clone(),
+        db_path.display().to_string(),
+    ];
+    let r = run_client(python, "cdb_lifecycle.py", &args, dir.path()).await;
+    assert!(matches!(r["created"].as_str(), Some("NEW" | "BUILDING")), "{r}");
+    assert_eq!(r["concurrent"], json!(["UnprocessableEntity", 422]), "{r}");
     assert_eq!(r["parent"], true);
     assert_eq!((r["list"].as_u64(), r["list_limit"].as_u64(), r["instance_backups"].as_u64()), (Some(2), Some(1), Some(2)));
     assert_eq!(r["copy"], true);
@@ -318,6 +340,110 @@ async fn rackspace_cdbclient_runs_the_backup_lifecycle() {
     assert_eq!(r["get_unknown"], json!(["NotFound", 404]));
     assert_eq!(r["long_name"], json!(["BadRequest", 400]));
     assert_eq!(r["incremental_gone"], true);
+    assert_eq!(r["password_login_list"], 0, "a keystone password login sees that both backups are gone");
     let (_, source) = get(&app, &token, &format!("/admin/v1/sources/{}", r["restored_id"].as_str().unwrap())).await;
     assert_eq!(count_rows(source["nodes"][0]["location"].as_str().unwrap()).await, 30);
+}
+
+#[tokio::test]
+async fn an_ha_backup_reads_the_nearest_replica_and_lists_under_the_group() {
+    let app = spawn_app().await;
+    let token = v2_token(&app, "admin", ADMIN_PASSWORD).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (primary, _) = named_sqlite_instance(&app, &token, dir.path(), "primary", 10).await;
+    let (replica, _) = named_sqlite_instance(&app, &token, dir.path(), "replica", 12).await;
+    let (status, group) = post(&app, &token, "/admin/v1/ha-groups", json!({ "name": "pair", "members": [primary, replica] })).await;
+    assert_eq!(status, 201, "{group}");
+    let group = group["id"].as_str().unwrap().to_owned();
+
+    let body = json!({ "backup": { "name": "ha", "instance": null, "source": { "type": "ha", "id": group } } });
+    let (status, created) = post(&app, &token, "/v1.0/default/backups", body).await;
+    assert_eq!(status, 202, "{created}");
+    assert_eq!(created["backup"]["source"], json!({ "type": "ha", "id": group }));
+    let id = created["backup"]["id"].as_str().unwrap().to_owned();
+    until_status(&app, &token, &format!("/v1.0/default/backups/{id}"), "backup", "COMPLETED").await;
+
+    let (_, listed) = get(&app, &token, &format!("/v1.0/default/ha/{group}/backups")).await;
+    assert_eq!(listed["backups"].as_array().unwrap().iter().map(|b| b["id"].clone()).collect::<Vec<_>>(), vec![json!(id)]);
+    let (_, of_primary) = get(&app, &token, &format!("/v1.0/default/instances/{primary}/backups")).await;
+    assert_eq!(of_primary["backups"], json!([]), "the group's backups are the group's, not a member's");
+
+    let body = json!({ "instance": { "name": "from_ha", "flavorRef": "1", "restorePoint": { "backupRef": id } } });
+    let (status, restored) = post(&app, &token, "/v1.0/default/instances", body).await;
+    assert_eq!(status, 200, "{restored}");
+    let new_id = restored["instance"]["id"].as_str().unwrap().to_owned();
+    until_status(&app, &token, &format!("/v1.0/default/instances/{new_id}"), "instance", "ACTIVE").await;
+    let (_, source) = get(&app, &token, &format!("/admin/v1/sources/{new_id}")).await;
+    assert_eq!(count_rows(source["nodes"][0]["location"].as_str().unwrap()).await, 12, "the replica was read, not the primary");
+
+    let (status, body) = post(
+        &app,
+        &token,
+        "/v1.0/default/backups",
+        json!({ "backup": { "name": "x", "instance": null, "source": { "type": "ha", "id": primary } } }),
+    )
+    .await;
+    assert_eq!(status, 404, "an instance is not an HA group: {body}");
+}
+
+#[tokio::test]
+async fn a_second_backup_while_the_first_is_still_running_is_refused_with_422() {
+    let app = spawn_app().await;
+    let token = v2_token(&app, "admin", ADMIN_PASSWORD).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (instance, path) = sqlite_instance(&app, &token, dir.path(), 5).await;
+
+    // A writer holds the database, so the first backup cannot finish until it lets go.
+    let mut writer = sqlx::SqliteConnection::connect_with(&sqlx::sqlite::SqliteConnectOptions::new().filename(&path)).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE").execute(&mut writer).await.unwrap();
+    let body = json!({ "backup": { "name": "first", "instance": instance } });
+    let (status, first) = post(&app, &token, "/v1.0/default/backups", body.clone()).await;
+    assert_eq!(status, 202, "{first}");
+    let (status, second) = post(&app, &token, "/v1.0/default/backups", body.clone()).await;
+    assert_eq!(status, 422, "{second}");
+    assert_eq!(second["unprocessableEntity"]["code"], 422);
+    assert!(second["unprocessableEntity"]["message"].as_str().unwrap().contains("already in progress"), "{second}");
+    sqlx::query("COMMIT").execute(&mut writer).await.unwrap();
+
+    let id = first["backup"]["id"].as_str().unwrap();
+    until_status(&app, &token, &format!("/v1.0/default/backups/{id}"), "backup", "COMPLETED").await;
+    let (status, third) = post(&app, &token, "/v1.0/default/backups", body).await;
+    assert_eq!(status, 202, "once the first ended a new one starts: {third}");
+}
+
+#[tokio::test]
+async fn rackspace_pyrax_logs_in_with_an_api_key_and_runs_the_backup_lifecycle() {
+    let Some(python) = crate::keystoneauth::pyrax_python() else { return };
+    let app = spawn_app().await;
+    let token = v2_token(&app, "admin", ADMIN_PASSWORD).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (instance, db_path) = sqlite_instance(&app, &token, dir.path(), 20).await;
+    let (_, key) = post(&app, &token, "/admin/v1/keys", json!({ "name": "pyrax" })).await;
+    let args = [
+        app.base.clone(),
+        "admin".into(),
+        key["key"].as_str().unwrap().to_owned(),
+        ADMIN_PASSWORD.into(),
+        instance.clone(),
+        db_path.display().to_string(),
+    ];
+    let r = run_client(python, "pyrax_lifecycle.py", &args, dir.path()).await;
+    assert_eq!(r["authenticated"], true);
+    assert_eq!(r["instance"], json!(["shop", 2]));
+    assert_eq!(r["concurrent"], json!(["ClientException", 422]), "pyrax has no class of its own for 422: {r}");
+    assert_eq!(r["full"], json!(["COMPLETED", "My Backup", true]));
+    assert_eq!(r["shown"], "COMPLETED");
+    assert_eq!(r["instance_backups"], 1);
+    assert_eq!(r["long_name"], json!(["BadRequest", 400]));
+    assert_eq!(r["get_unknown"], json!(["NotFound", 404]));
+    assert_eq!(r["restore"], json!(["BUILD", 2]));
+    assert_eq!(r["restored"][1], "ACTIVE");
+    assert_eq!(r["deleted"], json!(["NotFound", 404]));
+    assert_eq!(r["password_login"], json!([true, 0]));
+    let (_, source) = get(&app, &token, &format!("/admin/v1/sources/{}", r["restored"][0].as_str().unwrap())).await;
+    assert_eq!(
+        count_rows(source["nodes"][0]["location"].as_str().unwrap()).await,
+        20 + 7,
+        "the rows the writer committed while the backup waited"
+    );
 }

@@ -9,15 +9,21 @@ use crate::helpers::{ADMIN_PASSWORD, spawn_app};
 
 /// The virtualenv Python that scripts/test.sh prepared, if any.
 pub fn python() -> Option<String> {
-    let from_env = std::env::var("COFFER_TEST_PYTHON").ok().filter(|p| !p.is_empty());
-    let local = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-test/bin/python");
+    venv_python("COFFER_TEST_PYTHON", ".venv-test")
+}
+
+/// The Python of pyrax's own virtualenv (pyrax pins libraries the other clients cannot share).
+pub fn pyrax_python() -> Option<String> {
+    venv_python("COFFER_TEST_PYRAX_PYTHON", ".venv-pyrax")
+}
+
+fn venv_python(variable: &str, venv: &str) -> Option<String> {
+    let from_env = std::env::var(variable).ok().filter(|p| !p.is_empty());
+    let local = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(venv).join("bin/python");
     let found = from_env.or_else(|| local.exists().then(|| local.display().to_string()));
     if found.is_none() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run the client compatibility tests: run scripts/test.sh, which prepares the virtualenv"
-        );
-        eprintln!("SKIPPED: no client virtualenv (COFFER_TEST_PYTHON); run scripts/test.sh to include the client tests");
+        assert!(std::env::var("CI").is_err(), "CI must run the client compatibility tests: run scripts/test.sh, which prepares {venv}");
+        eprintln!("SKIPPED: no client virtualenv ({variable}); run scripts/test.sh to include the client tests");
     }
     found
 }

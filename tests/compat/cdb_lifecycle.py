@@ -1,11 +1,13 @@
-"""Drives Coffer's Cloud Databases API with Rackspace's cdbclient 1.0.9 (keystone v2 login) and
+"""Drives Coffer's Cloud Databases API with Rackspace's cdbclient 1.0.9 (Rackspace API-key login,
+and a keystone password login) and
 prints what it saw, as JSON. cdbclient's extension discovery trips over its own pins on a modern
 Python, so the extensions it ships are handed to it explicitly, as the research notes advise.
 
-usage: cdb_lifecycle.py BASE USER PASSWORD TENANT INSTANCE_ID
+usage: cdb_lifecycle.py BASE USER PASSWORD API_KEY TENANT INSTANCE_ID DB_PATH
 """
 import importlib
 import json
+import sqlite3
 import sys
 import time
 
@@ -13,9 +15,15 @@ from cdbclient import client
 from cdbclient.extension import Extension
 from cdbclient.openstack.common.apiclient import exceptions
 
-base, user, password, tenant, instance = sys.argv[1:6]
+base, user, password, api_key, tenant, instance, db_path = sys.argv[1:8]
 extensions = [Extension(name, importlib.import_module("cdbclient.v1." + name)) for name in ("backups", "flavors", "ha", "instances", "datastores")]
-cs = client.Client(user, password, tenant_id=tenant, auth_url=base + "/v2.0", auth_system="keystone", endpoint_type="publicURL", region_name="DFW", extensions=extensions)
+
+
+def connect(secret, auth_system):
+    return client.Client(user, secret, tenant_id=tenant, auth_url=base + "/v2.0", auth_system=auth_system, endpoint_type="publicURL", region_name="DFW", extensions=extensions)
+
+
+cs = connect(api_key, "rax")
 out = {}
 
 
@@ -36,8 +44,13 @@ def error(fn):
     return None
 
 
+writer = sqlite3.connect(db_path, isolation_level=None)
+writer.execute("BEGIN EXCLUSIVE")
 full = cs.backups.create("snapshot", instance=instance, description="My Backup")
 out["created"] = full.status
+out["concurrent"] = error(lambda: cs.backups.create("again", instance=instance))
+writer.execute("COMMIT")
+writer.close()
 full = wait(lambda: cs.backups.get(full.id), "COMPLETED")
 inc = cs.backups.create("inc", instance=instance, parent_id=full.id)
 inc = wait(lambda: cs.backups.get(inc.id), "COMPLETED")
@@ -61,4 +74,5 @@ for _ in range(150):
         break
     time.sleep(0.2)
 out["incremental_gone"] = gone
+out["password_login_list"] = len(connect(password, "keystone").backups.list())
 print(json.dumps(out))

@@ -1,9 +1,10 @@
 """Drives Coffer's Cloud Databases API with the stock python-troveclient (through keystoneauth1
 sessions) and prints what it saw, as JSON, for the Rust test to check.
 
-usage: trove_lifecycle.py BASE USER PASSWORD TENANT INSTANCE_ID
+usage: trove_lifecycle.py BASE USER PASSWORD TENANT INSTANCE_ID DB_PATH
 """
 import json
+import sqlite3
 import sys
 import time
 
@@ -13,7 +14,7 @@ from keystoneauth1 import token_endpoint
 from troveclient import exceptions
 from troveclient.v1 import client
 
-base, user, password, tenant, instance = sys.argv[1:6]
+base, user, password, tenant, instance, db_path = sys.argv[1:7]
 out = {}
 
 
@@ -38,10 +39,23 @@ def error_class(fn):
 v2_sess = session.Session(auth=v2.Password(auth_url=base + "/v2.0", username=user, password=password, tenant_id=tenant))
 cs = client.Client(session=v2_sess, region_name="DFW")
 
+
+def insert_rows(db, n, label):
+    db.executemany("INSERT INTO t (v) VALUES (?)", [("%s %d" % (label, i),) for i in range(n)])
+
+
+# A writer holds the database: the first backup waits for it, a second one is refused (422).
+writer = sqlite3.connect(db_path, isolation_level=None)
+writer.execute("BEGIN EXCLUSIVE")
 full = cs.backups.create("snapshot", instance, description="My Backup")
 out["created_status"] = full.status
+out["concurrent"] = error_class(lambda: cs.backups.create("again", instance))
+insert_rows(writer, 15, "held")
+writer.execute("COMMIT")
 full = wait(lambda: cs.backups.get(full.id), "COMPLETED")
 out["full"] = {"id": full.id, "status": full.status, "instance_id": full.instance_id, "datastore": full.datastore["type"]}
+insert_rows(writer, 20, "before incremental")
+writer.close()
 
 inc = cs.backups.create("inc", instance, incremental=True)
 inc = wait(lambda: cs.backups.get(inc.id), "COMPLETED")
