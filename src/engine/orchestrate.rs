@@ -172,9 +172,6 @@ impl Engine {
         for region in &spec.copy_to {
             copy_to.push(self.region_destination(caller, region).await?);
         }
-        if repo::has_backup_in_progress(db, source.id).await? {
-            return Err(CoreError::Unprocessable(format!("a backup of {} '{}' is already in progress", source.kind, source.name)));
-        }
         let parent = match spec.parent_id {
             Some(id) => {
                 let p = repo::get_backup(db, Some(source.tenant_id), id)
@@ -199,6 +196,9 @@ impl Engine {
             ),
             None => None,
         };
+        if repo::has_backup_in_progress(db, source.id).await? {
+            return Err(CoreError::Unprocessable(format!("a backup of {} '{}' is already in progress", source.kind, source.name)));
+        }
         if let Some(bad) = spec.selection.tables.iter().find(|t| t.split_once('.').is_none_or(|(k, t)| k.is_empty() || t.is_empty())) {
             return Err(CoreError::BadRequest(format!("table '{bad}' is not written keyspace.table")));
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection};
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, get, post, spawn_app};
+use crate::helpers::{ADMIN_PASSWORD, TestApp, get, post, spawn_app, spawn_app_with};
 
 async fn v2_token(app: &TestApp, user: &str, password: &str) -> String {
     let body = json!({ "auth": { "passwordCredentials": { "username": user, "password": password }, "tenantId": "default" } });
@@ -215,6 +215,15 @@ async fn cloud_databases_errors_come_as_faults() {
     assert_eq!(status, 400, "{body}");
     let (status, body) = get(&app, &token, "/v1.0/other-account/backups").await;
     assert_eq!(status, 404, "{body}");
+    let missing = uuid::Uuid::new_v4();
+    let (status, body) =
+        post(&app, &token, "/v1.0/default/backups", json!({ "backup": { "name": "i", "instance": instance, "parent_id": missing } })).await;
+    assert_eq!(status, 404, "an incremental of a missing parent: {body}");
+    assert!(body["itemNotFound"]["message"].as_str().unwrap().contains(&missing.to_string()), "{body}");
+    let body = json!({ "instance": { "name": "r", "flavorRef": 1, "restorePoint": { "backupRef": missing } } });
+    let (status, body) = post(&app, &token, "/v1.0/default/instances", body).await;
+    assert_eq!(status, 404, "a restore of a missing backup: {body}");
+    assert_eq!(body["itemNotFound"]["code"], 404);
     let (status, flavor) = get(&app, &token, "/v1.0/default/flavors/1").await;
     assert_eq!(status, 200);
     assert!(flavor["flavor"]["links"][0]["href"].as_str().unwrap().ends_with("/v1.0/default/flavors/1"));
@@ -446,4 +455,39 @@ async fn rackspace_pyrax_logs_in_with_an_api_key_and_runs_the_backup_lifecycle()
         20 + 7,
         "the rows the writer committed while the backup waited"
     );
+}
+
+#[tokio::test]
+async fn a_delete_whose_data_cannot_be_removed_shows_delete_failed_and_can_be_retried() {
+    let app = spawn_app_with(|s| s.storage_retries = 1).await;
+    let token = v2_token(&app, "admin", ADMIN_PASSWORD).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (instance, _) = sqlite_instance(&app, &token, dir.path(), 3).await;
+    let (_, created) = post(&app, &token, "/v1.0/default/backups", json!({ "backup": { "name": "keep", "instance": instance } })).await;
+    let id = created["backup"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1.0/default/backups/{id}");
+    until_status(&app, &token, &path, "backup", "COMPLETED").await;
+
+    // The store becomes unreachable: a file stands where its directory was.
+    let store = app.data_dir.join("store");
+    let aside = app.data_dir.join("store.aside");
+    std::fs::rename(&store, &aside).unwrap();
+    std::fs::write(&store, b"not a directory").unwrap();
+    let resp = app.client.delete(app.url(&path)).header("X-Auth-Token", &token).send().await.unwrap();
+    assert_eq!(resp.status(), 202);
+    let failed = until_status(&app, &token, &path, "backup", "DELETE_FAILED").await;
+    assert_eq!(failed["id"], id.as_str());
+
+    // Once the store is back, deleting again removes it.
+    std::fs::remove_file(&store).unwrap();
+    std::fs::rename(&aside, &store).unwrap();
+    let resp = app.client.delete(app.url(&path)).header("X-Auth-Token", &token).send().await.unwrap();
+    assert_eq!(resp.status(), 202);
+    for _ in 0..300 {
+        if get(&app, &token, &path).await.0 == 404 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the retried delete never removed the backup");
 }
