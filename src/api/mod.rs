@@ -27,7 +27,7 @@ fn identity_service(base: &str) -> OpenApiService<(identity::IdentityApi, identi
     OpenApiService::new(identity::api(), "Coffer identity (Keystone v2.0 and v3)", VERSION).server(base)
 }
 
-fn opscenter_service(base: &str) -> OpenApiService<opscenter::SessionApi, ()> {
+fn opscenter_service(base: &str) -> OpenApiService<opscenter::OpsCenterApi, ()> {
     OpenApiService::new(opscenter::api(), "Coffer: OpsCenter backup API", VERSION).server(base)
 }
 
@@ -64,7 +64,7 @@ pub fn merged_spec(base: &str) -> String {
 pub fn app(state: AppState) -> impl Endpoint {
     let base = state.settings.base_url().to_owned();
     let identity = Arc::new(identity_service(&base).into_endpoint());
-    let opscenter = Arc::new(opscenter_service(&base).into_endpoint());
+    let opscenter = Arc::new(opscenter_service(&base).into_endpoint().around(opscenter::normalize_body));
     let admin = admin_service(&base);
     let swagger_template = admin.swagger_ui_html();
     let admin = Arc::new(admin.into_endpoint());
@@ -80,7 +80,10 @@ pub fn app(state: AppState) -> impl Endpoint {
         .nest_no_strip("/v2.0", identity.clone())
         .nest_no_strip("/v3", identity)
         .at("/login", opscenter.clone())
-        .at("/logout", opscenter)
+        .at("/logout", opscenter.clone())
+        .nest_no_strip("/cluster-configs", opscenter.clone())
+        .nest_no_strip("/request", opscenter.clone())
+        .at("/:cluster_id/*rest", opscenter)
         .nest_no_strip("/admin/v1", admin)
         .nest("/agent/v1/stores", agent::store_routes())
         .nest_no_strip("/v1.0", Arc::new(clouddb_service(&base).into_endpoint()))

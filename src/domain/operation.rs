@@ -91,6 +91,17 @@ pub struct TaskProgress {
     pub files_done: i64,
     pub bytes_total: i64,
     pub bytes_done: i64,
+    /// Per `keyspace.table` counts of a cluster node's task.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub groups: std::collections::BTreeMap<String, GroupProgress>,
+}
+
+/// Progress of one group of files (a table).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupProgress {
+    pub files_total: i64,
+    pub files_done: i64,
+    pub bytes_total: i64,
 }
 
 impl TaskProgress {
@@ -137,7 +148,16 @@ pub enum TaskSpec {
     /// Restore files under `target`.
     RestoreTree { snapshot: String, node_key: String, target: String, include: Vec<String>, overwrite: bool },
     /// Restore table files into a node's data directory, optionally clearing the tables first.
-    RestoreClusterNode { snapshot: String, node_key: String, data_dir: String, selection: Selection, truncate: bool },
+    RestoreClusterNode {
+        snapshot: String,
+        node_key: String,
+        data_dir: String,
+        selection: Selection,
+        truncate: bool,
+        /// With `truncate`, only these keyspaces or tables are emptied (all restored ones when absent).
+        #[serde(default)]
+        truncate_only: Option<Selection>,
+    },
     /// Load a dump into a new database.
     RestoreDatabase { snapshot: String, node_key: String, datastore: String, target: String },
     /// Re-read and check every chunk of a snapshot (in `destination` when not the backup's own).

@@ -12,7 +12,13 @@ use super::{backup::Selection, operation::OperationOptions};
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Schedule {
     /// From `first_run`, every `every_secs` seconds; once when `every_secs` is absent.
-    Interval { first_run: DateTime<Utc>, every_secs: Option<u64> },
+    Interval {
+        first_run: DateTime<Utc>,
+        every_secs: Option<u64>,
+        /// The IANA zone the schedule was written in, to show it back the same way.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timezone: Option<String>,
+    },
     /// At `hour:minute` (local to `utc_offset_minutes`) every hour, day, or week on `day_of_week` (0 = Sunday).
     Calendar {
         frequency: Frequency,
@@ -98,7 +104,7 @@ impl Schedule {
     /// The first run time strictly after `t`, if any.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
-            Schedule::Interval { first_run, every_secs } => {
+            Schedule::Interval { first_run, every_secs, .. } => {
                 if *first_run > t {
                     return Some(*first_run);
                 }
@@ -186,11 +192,11 @@ mod tests {
 
     #[test]
     fn an_interval_runs_from_its_first_run_every_interval_and_once_without_one() {
-        let s = Schedule::Interval { first_run: at("2026-01-01T00:00:00Z"), every_secs: Some(3600) };
+        let s = Schedule::Interval { first_run: at("2026-01-01T00:00:00Z"), every_secs: Some(3600), timezone: None };
         assert_eq!(s.next_after(at("2025-12-31T00:00:00Z")), Some(at("2026-01-01T00:00:00Z")));
         assert_eq!(s.next_after(at("2026-01-01T00:00:00Z")), Some(at("2026-01-01T01:00:00Z")));
         assert_eq!(s.next_after(at("2026-01-01T05:30:00Z")), Some(at("2026-01-01T06:00:00Z")));
-        let once = Schedule::Interval { first_run: at("2026-01-01T00:00:00Z"), every_secs: None };
+        let once = Schedule::Interval { first_run: at("2026-01-01T00:00:00Z"), every_secs: None, timezone: None };
         assert_eq!(once.next_after(at("2026-01-01T00:00:00Z")), None);
     }
 
@@ -256,7 +262,7 @@ mod tests {
 
     #[test]
     fn due_times_between_two_moments_are_listed_oldest_first() {
-        let s = Schedule::Interval { first_run: at("2026-01-01T00:00:00Z"), every_secs: Some(60) };
+        let s = Schedule::Interval { first_run: at("2026-01-01T00:00:00Z"), every_secs: Some(60), timezone: None };
         let due = s.due_between(at("2025-12-31T23:59:00Z"), at("2026-01-01T00:03:00Z"), 10);
         assert_eq!(due.len(), 4);
         assert_eq!(due[3], at("2026-01-01T00:03:00Z"));

@@ -441,6 +441,19 @@ impl Engine {
     pub async fn events(&self, caller: &Principal, limit: u64) -> CoreResult<Vec<crate::domain::operation::Event>> {
         repo::list_events(&self.inner.db, Some(caller.tenant_id), limit).await
     }
+
+    /// Records a request that was carried out at once (a destination added, say) under a new
+    /// request id, so clients that poll every request id find it done.
+    pub async fn record_request(&self, caller: &Principal, kind: &str, message: &str, source_id: Option<Uuid>) -> CoreResult<Uuid> {
+        let id = Uuid::new_v4();
+        repo::add_event(&self.inner.db, caller.tenant_id, kind, message, Some(id), None, source_id).await?;
+        Ok(id)
+    }
+
+    /// The record of a request carried out at once, by its request id.
+    pub async fn recorded_request(&self, caller: &Principal, id: Uuid) -> CoreResult<Option<crate::domain::operation::Event>> {
+        Ok(repo::list_events(&self.inner.db, Some(caller.tenant_id), 10_000).await?.into_iter().find(|e| e.operation_id == Some(id)))
+    }
 }
 
 fn with_article(word: &str) -> String {

@@ -54,6 +54,9 @@ pub struct BackupSpec {
     /// Regions the backup is copied to once it completes.
     #[serde(default)]
     pub copy_to: Vec<String>,
+    /// Destinations the backup is copied to once it completes.
+    #[serde(default)]
+    pub copy_to_destinations: Vec<Uuid>,
 }
 
 /// Where a restore writes.
@@ -64,6 +67,9 @@ pub enum RestoreTarget {
     SameNodes {
         #[serde(default)]
         truncate: bool,
+        /// With `truncate`, empty only these keyspaces or tables (all restored ones when absent).
+        #[serde(default)]
+        truncate_only: Option<Selection>,
     },
     /// A new cluster of the same topology, one data directory per node in order.
     NewCluster { name: String, locations: Vec<String> },
@@ -171,6 +177,9 @@ impl Engine {
         let mut copy_to = Vec::new();
         for region in &spec.copy_to {
             copy_to.push(self.region_destination(caller, region).await?);
+        }
+        for id in &spec.copy_to_destinations {
+            copy_to.push(self.destination_row(caller, *id).await?.id);
         }
         let parent = match spec.parent_id {
             Some(id) => {
@@ -354,7 +363,7 @@ impl Engine {
         let snapshot = backup.id.to_string();
         let node_of = |part: &BackupNode| original_nodes.iter().find(|n| n.id == part.node_id).cloned();
         match &spec.target {
-            RestoreTarget::SameNodes { truncate } => {
+            RestoreTarget::SameNodes { truncate, truncate_only } => {
                 for part in &parts {
                     let node = node_of(part).ok_or_else(|| {
                         CoreError::Conflict(format!("node '{}' no longer exists; restore to a new cluster instead", part.node_name))
@@ -366,6 +375,7 @@ impl Engine {
                             data_dir: node.location.clone(),
                             selection: spec.selection.clone(),
                             truncate: *truncate,
+                            truncate_only: truncate_only.clone(),
                         },
                         SourceKind::Machine => TaskSpec::RestoreTree {
                             snapshot: snapshot.clone(),
@@ -420,6 +430,7 @@ impl Engine {
                         data_dir: node.location.clone(),
                         selection: spec.selection.clone(),
                         truncate: false,
+                        truncate_only: None,
                     };
                     tasks.push(new_task(&op, Some(node), node.agent_id, task_spec));
                 }

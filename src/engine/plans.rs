@@ -186,6 +186,7 @@ impl Engine {
                 plan_id: Some(plan.id),
                 destination_id: plan.destination_id,
                 copy_to: Vec::new(),
+                copy_to_destinations: Vec::new(),
             };
             match self.start_backup(&scheduler(plan.tenant_id), spec).await {
                 Ok(_) => {}

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::{
     domain::{
-        operation::{Assignment, TaskOutcome, TaskProgress, TaskSpec},
+        operation::{Assignment, GroupProgress, TaskOutcome, TaskProgress, TaskSpec},
         state::State,
     },
     sources::{
@@ -54,12 +54,25 @@ pub fn snapshot(progress: &Progress) -> TaskProgress {
         files_done: progress.files_done.load(Ordering::Relaxed) as i64,
         bytes_total: progress.bytes_total.load(Ordering::Relaxed) as i64,
         bytes_done: progress.bytes_done.load(Ordering::Relaxed) as i64,
+        groups: progress
+            .groups()
+            .into_iter()
+            .map(|(path, g)| {
+                let (ks, dir) = path.split_once('/').unwrap_or((&path, ""));
+                let counts =
+                    GroupProgress { files_total: g.files_total as i64, files_done: g.files_done as i64, bytes_total: g.bytes_total as i64 };
+                (format!("{ks}.{}", cluster::table_name(dir)), counts)
+            })
+            .collect(),
     }
 }
 
 /// Runs a task to its end. Never panics on bad input: every failure becomes a Failed outcome.
 /// `target` is the destination store of a copy task.
 pub async fn execute(assignment: &Assignment, store: Arc<Store>, target: Option<Arc<Store>>, progress: Arc<Progress>) -> TaskOutcome {
+    if matches!(assignment.spec, TaskSpec::BackupClusterNode { .. } | TaskSpec::RestoreClusterNode { .. }) {
+        progress.track_groups(2);
+    }
     let result = run(assignment, &store, target.as_ref(), &progress).await;
     let (state, error, result) = match result {
         Ok((state, value)) => (state, None, value),
@@ -172,7 +185,7 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
             let summary = store.restore(req, progress.clone()).await?;
             Ok((State::Succeeded, json!({ "files": summary.files, "bytes": summary.bytes, "skipped": summary.skipped })))
         }
-        TaskSpec::RestoreClusterNode { snapshot, node_key, data_dir, selection, truncate } => {
+        TaskSpec::RestoreClusterNode { snapshot, node_key, data_dir, selection, truncate, truncate_only } => {
             let manifest = store.manifest(snapshot, node_key).await?;
             let include: Vec<String> = manifest
                 .entries
@@ -205,7 +218,7 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
             let summary = store.restore(req, progress.clone()).await?;
             // Only once every file is back: what the backup did not hold goes.
             if *truncate {
-                let (dir, sel) = (data_dir.clone(), selection.clone());
+                let (dir, sel) = (data_dir.clone(), truncate_only.clone().unwrap_or_else(|| selection.clone()));
                 blocking(move || Ok(cluster::truncate(Path::new(&dir), &sel, &keep)?)).await?;
             }
             Ok((State::Succeeded, json!({ "files": summary.files, "bytes": summary.bytes })))

@@ -223,7 +223,7 @@ impl Writer {
             },
             ItemSource::Dir | ItemSource::Symlink(_) => unreachable!("directories and links are not queued"),
         };
-        self.progress.files_done.fetch_add(1, Ordering::Relaxed);
+        self.progress.file_done(&item.path);
         result
     }
 }
@@ -310,6 +310,7 @@ impl Store {
                 ItemSource::File(_) | ItemSource::Stream(_) => {
                     files += 1;
                     bytes += item.size;
+                    progress.plan_file(&item.path, item.size);
                     entries.push(None);
                     queue.push_back((i, item));
                 }

@@ -78,9 +78,57 @@ pub struct Progress {
     pub files_done: AtomicU64,
     pub bytes_done: AtomicU64,
     cancelled: AtomicBool,
+    /// Files are also counted per group, the first `group_depth` components of their path (0: not).
+    group_depth: std::sync::atomic::AtomicUsize,
+    groups: std::sync::Mutex<std::collections::BTreeMap<String, GroupCounts>>,
+}
+
+/// Counts of one group of files (a cluster node's table directory).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupCounts {
+    pub files_total: u64,
+    pub files_done: u64,
+    pub bytes_total: u64,
 }
 
 impl Progress {
+    /// Counts files per group as well: by the first `depth` components of their paths.
+    pub fn track_groups(&self, depth: usize) {
+        self.group_depth.store(depth, Ordering::Relaxed);
+    }
+
+    /// The per-group counts so far.
+    pub fn groups(&self) -> std::collections::BTreeMap<String, GroupCounts> {
+        self.groups.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    fn group_of(&self, path: &str) -> Option<String> {
+        let depth = self.group_depth.load(Ordering::Relaxed);
+        let parts: Vec<&str> = path.splitn(depth + 1, '/').collect();
+        (depth > 0 && parts.len() > depth).then(|| parts[..depth].join("/"))
+    }
+
+    /// A file the task will handle.
+    pub(crate) fn plan_file(&self, path: &str, size: u64) {
+        if let Some(group) = self.group_of(path)
+            && let Ok(mut groups) = self.groups.lock()
+        {
+            let g = groups.entry(group).or_default();
+            g.files_total += 1;
+            g.bytes_total += size;
+        }
+    }
+
+    /// A file the task finished.
+    pub(crate) fn file_done(&self, path: &str) {
+        self.files_done.fetch_add(1, Ordering::Relaxed);
+        if let Some(group) = self.group_of(path)
+            && let Ok(mut groups) = self.groups.lock()
+        {
+            groups.entry(group).or_default().files_done += 1;
+        }
+    }
+
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::Relaxed);
     }

@@ -125,6 +125,7 @@ impl Store {
                     }
                     // Written beside the destination and renamed over it only once every chunk
                     // checked out, so a damaged backup never replaces good data.
+                    progress.plan_file(&entry.path, entry.size);
                     let temp = temporary(&dest);
                     let file = std::fs::File::create(&temp).map_err(|e| StoreError::io(&temp, e))?;
                     file.set_len(entry.size).map_err(|e| StoreError::io(&temp, e))?;
@@ -152,7 +153,7 @@ impl Store {
         for (dest, temp, entry) in &written {
             std::fs::rename(temp, dest).map_err(|e| StoreError::io(dest, e))?;
             apply_metadata(dest, entry)?;
-            progress.files_done.fetch_add(1, Ordering::Relaxed);
+            progress.file_done(&entry.path);
         }
         let mut dirs: Vec<&&Entry> = entries.iter().filter(|e| e.kind == EntryKind::Dir).collect();
         dirs.sort_by_key(|e| std::cmp::Reverse(e.path.matches('/').count()));

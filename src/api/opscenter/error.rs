@@ -34,8 +34,17 @@ fn camel(words: &str) -> String {
         .collect()
 }
 
+/// OpsCenter's own wording where clients may match on it.
+fn message(err: &CoreError, ctx: &ErrorContext) -> String {
+    match err {
+        CoreError::NotFound { what: "cluster", id } => format!("There are no clusters with name or ID '{id}'"),
+        CoreError::Unauthorized(m) if m == "authentication required" => "You must be logged in for this operation".into(),
+        other => ctx.public_message(other),
+    }
+}
+
 pub fn body(err: &CoreError, ctx: &ErrorContext) -> Value {
-    let mut body = json!({ "message": ctx.public_message(err), "type": type_name(err) });
+    let mut body = json!({ "message": message(err, ctx), "type": type_name(err) });
     if !matches!(err, CoreError::Unauthorized(_)) {
         body["brief"] = json!("error");
     }

@@ -1,0 +1,542 @@
+//! Cluster backups: run, list by tag, activity, sync to destinations, delete, restore, graphs.
+// OpenAPI handlers take one argument per query parameter.
+#![allow(clippy::too_many_arguments)]
+
+use std::time::Duration;
+
+use poem::web::Data;
+use poem_openapi::{
+    OpenApi, Tags,
+    param::{Path, Query},
+    payload::Json,
+};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::{cluster, flag, number, object, strings, view};
+use crate::{
+    api::common::security::Caller,
+    domain::{
+        backup::{Backup, Selection},
+        identity::Principal,
+        operation::{OperationKind, OperationOptions},
+    },
+    engine::{BackupSpec, RestoreSpec, RestoreTarget, SourceView},
+    error::CoreError,
+    state::AppState,
+};
+
+#[derive(Tags)]
+enum BackupTag {
+    /// Cluster backups and restores.
+    Backups,
+}
+
+pub struct BackupsApi;
+
+/// The cluster's backup a tag (or a backup id) names.
+async fn by_tag(state: &AppState, p: &Principal, view: &SourceView, tag: &str) -> Result<Backup, CoreError> {
+    state
+        .engine
+        .backups(p, Some(view.source.id))
+        .await?
+        .into_iter()
+        .find(|b| view::tag(b) == tag || b.id.to_string() == tag)
+        .ok_or_else(|| CoreError::not_found("backup", tag))
+}
+
+/// Destination ids of a `destinations` object (`{"<id>": {...}}`), or of a list of ids.
+fn destination_ids(v: Option<&Value>) -> Result<Vec<String>, CoreError> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Object(map)) => Ok(map.keys().cloned().collect()),
+        other => strings(other, "destinations"),
+    }
+}
+
+/// Where a run writes: the server unless only other destinations are named; the rest get copies.
+async fn run_destinations(state: &AppState, p: &Principal, ids: &[String]) -> Result<(Option<Uuid>, Vec<Uuid>), CoreError> {
+    let mut rows = Vec::new();
+    for id in ids {
+        rows.push(view::find_destination(state, p, id).await?.id);
+    }
+    let server = state.engine.server_destination();
+    if rows.is_empty() || rows.contains(&server) {
+        rows.retain(|d| *d != server);
+        return Ok((None, rows));
+    }
+    let primary = rows.remove(0);
+    Ok((Some(primary), rows))
+}
+
+/// The backups of a cluster as `{tag: {"id", "keyspaces", "time"}}`, filtered as `GET /backups` asks.
+async fn listing(state: &AppState, p: &Principal, view: &SourceView, q: &ListQuery, keyspace: Option<&str>) -> Result<Value, CoreError> {
+    let engine = &state.engine;
+    let mut backups: Vec<Backup> = engine.backups(p, Some(view.source.id)).await?.into_iter().filter(|b| b.state.is_success()).collect();
+    if let Some(m) = q.matching.as_deref().filter(|m| !m.is_empty()) {
+        backups.retain(|b| view::schedule_word(b) == m);
+    }
+    if let Some(last) = q.last_seen.as_deref().filter(|s| !s.is_empty()) {
+        match last.parse::<f64>() {
+            Ok(t) => backups.retain(|b| view::epoch(b.created_at) as f64 <= t),
+            Err(_) => {
+                let pivot = by_tag(state, p, view, last).await?;
+                backups.retain(|b| b.created_at < pivot.created_at);
+            }
+        }
+    }
+    let destination = match q.destination.as_deref().filter(|d| !d.is_empty()) {
+        Some(d) => Some(view::find_destination(state, p, d).await?.id),
+        None => None,
+    };
+    let mut out = Map::new();
+    for b in backups {
+        if let Some(amount) = q.amount
+            && out.len() >= amount
+        {
+            break;
+        }
+        let copies = engine.backup_copies(p, b.id).await?;
+        if destination.is_some_and(|d| d != b.destination_id && !copies.contains(&d)) {
+            continue;
+        }
+        let parts = engine.backup_nodes(p, b.id).await?;
+        let mut keyspaces = view::keyspaces(&b, &parts);
+        if let Some(ks) = keyspace {
+            let Some(one) = keyspaces.get(ks).cloned() else { continue };
+            keyspaces = json!({ ks: one });
+        }
+        let mut destinations = vec![view::destination_id(state, b.destination_id)];
+        destinations.extend(copies.iter().map(|c| view::destination_id(state, *c)));
+        out.insert(
+            view::tag(&b),
+            json!({ "id": view::schedule_word(&b), "keyspaces": keyspaces, "time": view::epoch(b.created_at), "destinations": destinations }),
+        );
+    }
+    Ok(Value::Object(out))
+}
+
+/// Query of `GET /{cluster_id}/backups`.
+struct ListQuery {
+    matching: Option<String>,
+    last_seen: Option<String>,
+    amount: Option<usize>,
+    destination: Option<String>,
+}
+
+/// A restore request from OpsCenter's options. `keyspace`/`table` come from the path; the
+/// per-keyspace options are then at the top of the body.
+fn restore_spec(backup: &Backup, body: &Map<String, Value>, keyspace: Option<&str>, table: Option<&str>) -> Result<RestoreSpec, CoreError> {
+    if body.get("keyspace_remappings").and_then(Value::as_object).is_some_and(|m| m.iter().any(|(k, v)| v.as_str() != Some(k))) {
+        return Err(CoreError::BadRequest("keyspace_remappings is not supported: restore into the keyspaces the backup holds".into()));
+    }
+    let per_keyspace: Vec<(String, Map<String, Value>)> = match keyspace {
+        Some(ks) => {
+            let mut opts = body.clone();
+            if let Some(t) = table {
+                opts.insert("column-families".into(), json!([t]));
+            }
+            vec![(ks.to_owned(), opts)]
+        }
+        None => match body.get("keyspaces") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Object(map)) => map.iter().map(|(ks, o)| (ks.clone(), o.as_object().cloned().unwrap_or_default())).collect(),
+            Some(other) => strings(Some(other), "keyspaces")?.into_iter().map(|ks| (ks, Map::new())).collect(),
+        },
+    };
+    let (mut selection, mut truncated) = (Selection::default(), Selection::default());
+    for (ks, opts) in &per_keyspace {
+        let tables =
+            strings(opts.get("column-families").or_else(|| opts.get("column_families")).or_else(|| opts.get("tables")), "column-families")?;
+        let truncate = flag(opts.get("truncate"));
+        if tables.is_empty() {
+            selection.keyspaces.push(ks.clone());
+            if truncate {
+                truncated.keyspaces.push(ks.clone());
+            }
+        } else {
+            for t in tables {
+                selection.tables.push(format!("{ks}.{t}"));
+                if truncate {
+                    truncated.tables.push(format!("{ks}.{t}"));
+                }
+            }
+        }
+    }
+    let truncate = !truncated.is_everything();
+    let throttle = number(body.get("throttle"), "throttle")?;
+    if throttle.is_some_and(|t| t < 0.0) {
+        return Err(CoreError::BadRequest("throttle cannot be negative".into()));
+    }
+    let options = OperationOptions {
+        throttle_bytes_per_sec: throttle.filter(|t| *t > 0.0).map(|mb| (mb * 1_048_576.0) as u64),
+        excluded_nodes: strings(body.get("excluded-nodes").or_else(|| body.get("excluded_nodes")), "excluded-nodes")?,
+        force: flag(body.get("force")),
+    };
+    Ok(RestoreSpec {
+        backup_id: backup.id,
+        target: RestoreTarget::SameNodes { truncate, truncate_only: truncate.then_some(truncated) },
+        selection,
+        options,
+        destination_id: None,
+    })
+}
+
+async fn restore(
+    state: &AppState,
+    p: &Principal,
+    cluster_id: &str,
+    tag: &str,
+    body: Value,
+    ks: Option<&str>,
+    cf: Option<&str>,
+) -> Result<String, CoreError> {
+    let view = cluster(state, p, cluster_id).await?;
+    let backup = by_tag(state, p, &view, tag).await?;
+    let body = object(body)?;
+    let mut spec = restore_spec(&backup, &body, ks, cf)?;
+    if let Some(d) = body.get("destination").and_then(Value::as_str).filter(|d| !d.is_empty()) {
+        spec.destination_id = Some(view::find_destination(state, p, d).await?.id);
+    }
+    Ok(state.engine.start_restore(p, spec).await?.id.to_string())
+}
+
+/// Waits (bounded) for a delete to end, then removes the destination it emptied, as
+/// `remove_destination` asks. A destination still holding other backups stays.
+fn remove_destination_after(state: AppState, p: Principal, op: Uuid, destination: Uuid) {
+    tokio::spawn(async move {
+        for _ in 0..3000 {
+            match state.engine.operation(&p, op).await {
+                Ok(o) if o.state.is_terminal() => {
+                    if let Err(e) = state.engine.delete_destination(&p, destination).await {
+                        tracing::info!(%destination, error = %e, "the destination was kept after the delete");
+                    }
+                    return;
+                }
+                Ok(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(_) => return,
+            }
+        }
+    });
+}
+
+#[OpenApi(tag = "BackupTag::Backups")]
+impl BackupsApi {
+    /// Backup and restore events of the cluster, newest first (`reverse=1`: oldest first).
+    #[oai(path = "/:cluster_id/backup-activity", method = "get", operation_id = "opscenter_backup_activity")]
+    async fn activity(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        cluster_id: Path<String>,
+        count: Query<Option<usize>>,
+        reverse: Query<Option<String>>,
+        timestamp: Query<Option<f64>>,
+        filter_type: Query<Option<String>>,
+        filter_live: Query<Option<String>>,
+        filter_success: Query<Option<String>>,
+        first_backup_id: Query<Option<String>>,
+    ) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        let engine = &state.engine;
+        let view = cluster(&state, p, &cluster_id).await?;
+        let mut events: Vec<Value> = Vec::new();
+        for b in engine.backups(p, Some(view.source.id)).await? {
+            let parts = engine.backup_nodes(p, b.id).await?;
+            let keyspaces = view::keyspace_tables(&view::keyspaces(&b, &parts));
+            let running = !b.state.is_terminal();
+            let full_status = match (running, b.operation_id) {
+                (true, Some(op)) => Some(view::request_status(&state, p, &engine.operation(p, op).await?).await?),
+                _ => None,
+            };
+            let mut destinations = vec![b.destination_id];
+            destinations.extend(engine.backup_copies(p, b.id).await?);
+            for d in destinations {
+                let Ok(row) = engine.destination_row(p, d).await else { continue };
+                let mut event = json!({
+                    "week": view::week(b.created_at),
+                    "destination": view::destination(&state, &row),
+                    "type": "backup",
+                    "deleted_at": null,
+                    "backup_id": view::tag(&b),
+                    "keyspaces": keyspaces,
+                    "event_time": view::epoch(b.created_at),
+                    "status": view::state_word(b.state),
+                    "request_id": b.operation_id,
+                });
+                if let Some(full) = &full_status {
+                    event["full_status"] = full.clone();
+                }
+                events.push(event);
+            }
+        }
+        for op in
+            engine.operations(p, 500).await?.into_iter().filter(|o| o.kind == OperationKind::Restore && o.source_id == Some(view.source.id))
+        {
+            let Some(b) = op.backup_id else { continue };
+            let Ok(backup) = engine.backup(p, b).await else { continue };
+            let status = view::request_status(&state, p, &op).await?;
+            let from = op
+                .params
+                .get("destination_id")
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok())
+                .unwrap_or(backup.destination_id);
+            let destination = match engine.destination_row(p, from).await {
+                Ok(row) => view::destination(&state, &row),
+                Err(_) => Value::Null,
+            };
+            events.push(json!({
+                "week": view::week(op.created_at),
+                "destination": destination,
+                "type": "restore",
+                "deleted_at": null,
+                "backup_id": view::tag(&backup),
+                "keyspaces": status["keyspaces"],
+                "event_time": view::epoch(op.created_at),
+                "status": view::state_word(op.state),
+                "request_id": op.id,
+                "full_status": status,
+            }));
+        }
+        events.sort_by_key(|e| std::cmp::Reverse(e["event_time"].as_i64().unwrap_or(0)));
+        let oldest_first = flag(reverse.0.map(Value::String).as_ref());
+        if oldest_first {
+            events.reverse();
+        }
+        if let Some(t) = timestamp.0 {
+            events.retain(|e| {
+                let at = e["event_time"].as_f64().unwrap_or(0.0);
+                if oldest_first { at >= t } else { at <= t }
+            });
+        }
+        if let Some(kind) = filter_type.0.filter(|k| !k.is_empty()) {
+            events.retain(|e| e["type"] == kind.as_str());
+        }
+        if flag(filter_live.0.map(Value::String).as_ref()) {
+            events.retain(|e| e["deleted_at"].is_null());
+        }
+        if flag(filter_success.0.map(Value::String).as_ref()) {
+            events.retain(|e| e["status"] == "success");
+        }
+        if let Some(first) = first_backup_id.0.filter(|f| !f.is_empty())
+            && let Some(pos) = events.iter().position(|e| e["backup_id"] == first.as_str())
+        {
+            events.drain(..pos);
+        }
+        if let Some(n) = count.0 {
+            events.truncate(n);
+        }
+        Ok(Json(json!(events)))
+    }
+
+    /// Completed backups of the cluster by tag, newest first.
+    #[oai(path = "/:cluster_id/backups", method = "get", operation_id = "opscenter_backups")]
+    async fn list(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        cluster_id: Path<String>,
+        #[oai(name = "match")] matching: Query<Option<String>>,
+        last_seen: Query<Option<String>>,
+        amount: Query<Option<usize>>,
+        destination: Query<Option<String>>,
+        list_all: Query<Option<String>>,
+    ) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        let view = cluster(&state, p, &cluster_id).await?;
+        let _ = list_all; // every backup the server records is listed; no agent has to be asked
+        let q = ListQuery { matching: matching.0, last_seen: last_seen.0, amount: amount.0, destination: destination.0 };
+        Ok(Json(listing(&state, p, &view, &q, None).await?))
+    }
+
+    /// Completed backups holding one keyspace, in the format of the cluster's list.
+    #[oai(path = "/:cluster_id/backups/:keyspace", method = "get", operation_id = "opscenter_keyspace_backups")]
+    async fn list_keyspace(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        cluster_id: Path<String>,
+        keyspace: Path<String>,
+        #[oai(name = "match")] matching: Query<Option<String>>,
+        last_seen: Query<Option<String>>,
+        amount: Query<Option<usize>>,
+        destination: Query<Option<String>>,
+    ) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        let view = cluster(&state, p, &cluster_id).await?;
+        let q = ListQuery { matching: matching.0, last_seen: last_seen.0, amount: amount.0, destination: destination.0 };
+        Ok(Json(listing(&state, p, &view, &q, Some(&keyspace)).await?))
+    }
+
+    /// Backs up the cluster now (`keyspaces`, all when absent; `destinations`). Answers the request id.
+    #[oai(path = "/:cluster_id/backups/run", method = "post", operation_id = "opscenter_run_backup")]
+    async fn run(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>, body: Json<Value>) -> poem::Result<Json<String>> {
+        let p = caller.principal();
+        let view = cluster(&state, p, &cluster_id).await?;
+        let body = object(body.0)?;
+        let keyspaces = strings(body.get("keyspaces"), "keyspaces")?;
+        let (destination_id, copies) = run_destinations(&state, p, &destination_ids(body.get("destinations"))?).await?;
+        let spec = BackupSpec {
+            source_id: view.source.id,
+            name: String::new(),
+            description: String::new(),
+            tag: None,
+            incremental: false,
+            parent_id: None,
+            selection: Selection { keyspaces, ..Default::default() },
+            options: OperationOptions::default(),
+            plan_id: None,
+            destination_id,
+            copy_to: Vec::new(),
+            copy_to_destinations: copies,
+        };
+        let (op, _) = state.engine.start_backup(p, spec).await?;
+        Ok(Json(op.id.to_string()))
+    }
+
+    /// Copies a backup to more destinations (`tag`, `destinations`). Answers the request id.
+    #[oai(path = "/:cluster_id/backups/sync", method = "post", operation_id = "opscenter_sync_backup")]
+    async fn sync(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        cluster_id: Path<String>,
+        body: Json<Value>,
+    ) -> poem::Result<Json<String>> {
+        let p = caller.principal();
+        let view = cluster(&state, p, &cluster_id).await?;
+        let body = object(body.0)?;
+        let tag = body.get("tag").and_then(Value::as_str).ok_or_else(|| CoreError::BadRequest("tag is required".into()))?;
+        let backup = by_tag(&state, p, &view, tag).await?;
+        let ids = destination_ids(body.get("destinations"))?;
+        if ids.is_empty() {
+            return Err(CoreError::BadRequest("destinations must name at least one destination".into()).into());
+        }
+        let mut first = None;
+        for id in ids {
+            let to = view::find_destination(&state, p, &id).await?.id;
+            let op = state.engine.start_copy(p, backup.id, to).await?;
+            first.get_or_insert(op.id);
+        }
+        Ok(Json(first.map(|id| id.to_string()).unwrap_or_default()))
+    }
+
+    /// Deletes a backup (`tag`), with its incrementals; `remove_destination` then also removes the
+    /// destination once it holds nothing. Answers the request id.
+    #[oai(path = "/:cluster_id/backups", method = "delete", operation_id = "opscenter_delete_backup")]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        cluster_id: Path<String>,
+        tag: Query<Option<String>>,
+        destination: Query<Option<String>>,
+        remove_destination: Query<Option<String>>,
+    ) -> poem::Result<Json<String>> {
+        let p = caller.principal();
+        let view = cluster(&state, p, &cluster_id).await?;
+        let tag = tag.0.filter(|t| !t.is_empty()).ok_or_else(|| CoreError::BadRequest("tag is required".into()))?;
+        let backup = by_tag(&state, p, &view, &tag).await?;
+        let named = match destination.0.as_deref().filter(|d| !d.is_empty()) {
+            Some(d) => Some(view::find_destination(&state, p, d).await?.id),
+            None => None,
+        };
+        if let Some(d) = named
+            && d != backup.destination_id
+        {
+            let holds = state.engine.backup_copies(p, backup.id).await?.contains(&d);
+            return Err(CoreError::BadRequest(if holds {
+                format!(
+                    "backup {tag} is stored at {}; a copy cannot be deleted on its own, delete the backup there",
+                    view::destination_id(&state, backup.destination_id)
+                )
+            } else {
+                format!("backup {tag} is not stored at destination {}", view::destination_id(&state, d))
+            })
+            .into());
+        }
+        let op = state.engine.delete_backup(p, backup.id).await?;
+        if flag(remove_destination.0.map(Value::String).as_ref()) && backup.destination_id != state.engine.server_destination() {
+            remove_destination_after(state.0.clone(), p.clone(), op.id, backup.destination_id);
+        }
+        Ok(Json(op.id.to_string()))
+    }
+
+    /// Restores every keyspace the options select from a backup, in place. Answers the request id.
+    #[oai(path = "/:cluster_id/backups/restore/:tag", method = "post", operation_id = "opscenter_restore")]
+    async fn restore_all(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        cluster_id: Path<String>,
+        tag: Path<String>,
+        body: Json<Value>,
+    ) -> poem::Result<Json<String>> {
+        Ok(Json(restore(&state, caller.principal(), &cluster_id, &tag, body.0, None, None).await?))
+    }
+
+    /// Restores one keyspace (`column-families`, `truncate` at the top of the body).
+    #[oai(path = "/:cluster_id/backups/restore/:tag/:keyspace", method = "post", operation_id = "opscenter_restore_keyspace")]
+    async fn restore_keyspace(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        cluster_id: Path<String>,
+        tag: Path<String>,
+        keyspace: Path<String>,
+        body: Json<Value>,
+    ) -> poem::Result<Json<String>> {
+        Ok(Json(restore(&state, caller.principal(), &cluster_id, &tag, body.0, Some(&keyspace), None).await?))
+    }
+
+    /// Restores one table.
+    #[oai(path = "/:cluster_id/backups/restore/:tag/:keyspace/:table", method = "post", operation_id = "opscenter_restore_table")]
+    async fn restore_table(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        cluster_id: Path<String>,
+        tag: Path<String>,
+        keyspace: Path<String>,
+        table: Path<String>,
+        body: Json<Value>,
+    ) -> poem::Result<Json<String>> {
+        Ok(Json(restore(&state, caller.principal(), &cluster_id, &tag, body.0, Some(&keyspace), Some(&table)).await?))
+    }
+
+    /// Graph keyspaces in a backup (DSE Graph); Cassandra-style data holds none, so the map is empty.
+    #[oai(path = "/:cluster_id/backups/graphs/:tag", method = "get", operation_id = "opscenter_graphs")]
+    async fn graphs(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        cluster_id: Path<String>,
+        tag: Path<String>,
+    ) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        let view = cluster(&state, p, &cluster_id).await?;
+        by_tag(&state, p, &view, &tag).await?;
+        Ok(Json(json!({})))
+    }
+
+    /// Graph keyspaces in a backup at a destination.
+    #[oai(path = "/:cluster_id/backups/graphs/:tag/:destination_id", method = "get", operation_id = "opscenter_graphs_at")]
+    async fn graphs_at(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        cluster_id: Path<String>,
+        tag: Path<String>,
+        destination_id: Path<String>,
+    ) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        let view = cluster(&state, p, &cluster_id).await?;
+        let backup = by_tag(&state, p, &view, &tag).await?;
+        let d = view::find_destination(&state, p, &destination_id).await?.id;
+        if d != backup.destination_id && !state.engine.backup_copies(p, backup.id).await?.contains(&d) {
+            return Err(CoreError::not_found("backup", format!("{} at {}", tag.0, destination_id.0)).into());
+        }
+        Ok(Json(json!({})))
+    }
+}

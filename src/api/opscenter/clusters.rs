@@ -1,0 +1,168 @@
+//! Clusters: `cluster-configs` (register and read), `/{cluster_id}/nodes` and `/{cluster_id}/keyspaces`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, OpenApi, Tags, param::Path, payload::Json};
+use serde_json::{Map, Value, json};
+
+use super::{cluster, object, strings};
+use crate::{
+    api::common::security::Caller,
+    domain::{
+        identity::Principal,
+        source::{NodeSpec, SourceKind},
+    },
+    engine::SourceView,
+    error::CoreError,
+    sources::cluster as layout,
+    state::AppState,
+};
+
+#[derive(Tags)]
+enum ClusterTag {
+    /// Clusters and their nodes.
+    Clusters,
+}
+
+pub struct ClustersApi;
+
+#[derive(ApiResponse)]
+enum Registered {
+    /// The new cluster's id.
+    #[oai(status = 201)]
+    Created(Json<String>),
+}
+
+/// A cluster's configuration as OpsCenter shows it, with Coffer's node map in `coffer`.
+fn config(view: &SourceView) -> Value {
+    let hosts: Vec<&str> = view.nodes.iter().map(|n| n.name.as_str()).collect();
+    let nodes: Vec<Value> = view
+        .nodes
+        .iter()
+        .map(|n| json!({ "name": n.name, "agent": n.agent, "location": n.location, "datacenter": n.datacenter }))
+        .collect();
+    json!({
+        "cassandra": { "seed_hosts": hosts.join(", "), "agents": { "use_ssl": "false" } },
+        "cassandra_metrics": {},
+        "jmx": { "port": 7199 },
+        "coffer": { "id": view.source.id, "nodes": nodes },
+    })
+}
+
+/// The nodes a registration names: `nodes: [{name, agent, location, datacenter, rack}]` (at the
+/// top or under `coffer`), or `cassandra.seed_hosts` with one `data_dir` for all, each host
+/// being the name of the agent that serves it.
+fn node_specs(body: &Map<String, Value>) -> Result<Vec<NodeSpec>, CoreError> {
+    let listed = body.get("nodes").or_else(|| body.get("coffer").and_then(|c| c.get("nodes")));
+    if let Some(nodes) = listed {
+        return serde_json::from_value(nodes.clone())
+            .map_err(|e| CoreError::BadRequest(format!("nodes must be a list of {{name, agent, location, datacenter}}: {e}")));
+    }
+    let cassandra = body.get("cassandra").cloned().unwrap_or(Value::Null);
+    let hosts = strings(cassandra.get("seed_hosts"), "cassandra.seed_hosts")?;
+    let data_dir = cassandra.get("data_dir").or_else(|| body.get("data_dir")).and_then(Value::as_str);
+    match (hosts.is_empty(), data_dir) {
+        (false, Some(dir)) => Ok(hosts
+            .into_iter()
+            .map(|h| NodeSpec { agent: h.clone(), name: h, location: dir.to_owned(), commitlog_dir: None, datacenter: None, rack: None })
+            .collect()),
+        _ => Err(CoreError::BadRequest(
+            "a cluster needs its nodes: \"nodes\": [{\"name\", \"agent\", \"location\"}], or cassandra.seed_hosts (agent names) with cassandra.data_dir"
+                .into(),
+        )),
+    }
+}
+
+/// Keyspaces and tables: read from the data directories the server reaches itself, and from the
+/// newest completed backup for nodes behind remote agents.
+async fn keyspaces(state: &AppState, p: &Principal, view: &SourceView) -> Result<BTreeMap<String, BTreeSet<String>>, CoreError> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for node in view.nodes.iter().filter(|n| n.agent == crate::domain::agent::LOCAL_AGENT) {
+        let dir = std::path::PathBuf::from(&node.location);
+        let found = tokio::task::spawn_blocking(move || layout::discover(&dir)).await.map_err(CoreError::internal)?;
+        for (ks, tables) in found.unwrap_or_default() {
+            out.entry(ks).or_default().extend(tables.into_iter().map(|t| t.table));
+        }
+    }
+    let backups = state.engine.backups(p, Some(view.source.id)).await?;
+    if let Some(newest) = backups.iter().find(|b| b.state.is_success()) {
+        for part in state.engine.backup_nodes(p, newest.id).await? {
+            for name in
+                part.detail.get("tables").and_then(Value::as_object).map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()
+            {
+                if let Some((ks, table)) = name.split_once('.') {
+                    out.entry(ks.to_owned()).or_default().insert(table.to_owned());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[OpenApi(tag = "ClusterTag::Clusters")]
+impl ClustersApi {
+    /// Every cluster of the caller's tenant: id → configuration.
+    #[oai(path = "/cluster-configs", method = "get", operation_id = "opscenter_cluster_configs")]
+    async fn list(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Value>> {
+        let views = state.engine.list_sources(caller.principal(), Some(SourceKind::Cluster)).await?;
+        Ok(Json(Value::Object(views.iter().map(|v| (v.source.name.clone(), config(v))).collect())))
+    }
+
+    /// One cluster's configuration.
+    #[oai(path = "/cluster-configs/:cluster_id", method = "get", operation_id = "opscenter_cluster_config")]
+    async fn get(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>) -> poem::Result<Json<Value>> {
+        Ok(Json(config(&cluster(&state, caller.principal(), &cluster_id).await?)))
+    }
+
+    /// Registers a cluster: its id (`cluster_name`, `name` or `cassandra.cluster_name`) and nodes.
+    #[oai(path = "/cluster-configs", method = "post", operation_id = "opscenter_add_cluster")]
+    async fn add(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Registered> {
+        let body = object(body.0)?;
+        let name = ["cluster_name", "name", "id"]
+            .iter()
+            .find_map(|k| body.get(*k))
+            .or_else(|| body.get("cassandra").and_then(|c| c.get("cluster_name")))
+            .and_then(Value::as_str)
+            .ok_or_else(|| CoreError::BadRequest("the cluster needs a name: cluster_name".into()))?
+            .to_owned();
+        let view = state.engine.add_cluster(caller.principal(), &name, node_specs(&body)?).await?;
+        Ok(Registered::Created(Json(view.source.name)))
+    }
+
+    /// The cluster's nodes, their data centres and whether their agents answer.
+    #[oai(path = "/:cluster_id/nodes", method = "get", operation_id = "opscenter_nodes")]
+    async fn nodes(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        let view = cluster(&state, p, &cluster_id).await?;
+        let agents = state.engine.list_agents(p).await?;
+        let now = chrono::Utc::now();
+        let nodes: Vec<Value> = view
+            .nodes
+            .iter()
+            .map(|n| {
+                let up = agents.iter().any(|a| a.name == n.agent && a.is_up(now, state.settings.agent_down_after_secs));
+                json!({
+                    "node_ip": n.name,
+                    "node_name": n.name,
+                    "dc": n.datacenter.clone().unwrap_or_else(|| "dc1".into()),
+                    "agent": n.agent,
+                    "agent_status": if up { "up" } else { "down" },
+                    "data_dir": n.location,
+                })
+            })
+            .collect();
+        Ok(Json(json!(nodes)))
+    }
+
+    /// Keyspaces of the cluster with their tables.
+    #[oai(path = "/:cluster_id/keyspaces", method = "get", operation_id = "opscenter_keyspaces")]
+    async fn keyspaces(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        let view = cluster(&state, p, &cluster_id).await?;
+        let found = keyspaces(&state, p, &view).await?;
+        let body: Map<String, Value> =
+            found.into_iter().map(|(ks, tables)| (ks, json!({ "column_families": tables.into_iter().collect::<Vec<_>>() }))).collect();
+        Ok(Json(Value::Object(body)))
+    }
+}

@@ -1,0 +1,104 @@
+//! Request status: what clients poll after a request id (`/request/{id}/status`, and the older
+//! cluster-scoped `/{cluster_id}/request/{id}/status`), and cancellation.
+
+use poem::web::Data;
+use poem_openapi::{OpenApi, Tags, param::Path, payload::Json};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{cluster, view};
+use crate::{api::common::security::Caller, domain::identity::Principal, error::CoreError, state::AppState};
+
+#[derive(Tags)]
+enum RequestTag {
+    /// Asynchronous requests.
+    Requests,
+}
+
+pub struct RequestsApi;
+
+fn request_id(id: &str) -> Result<Uuid, CoreError> {
+    Uuid::parse_str(id).map_err(|_| CoreError::not_found("request", id))
+}
+
+/// An operation's status document, or the record of a request carried out at once.
+async fn status(state: &AppState, p: &Principal, id: &str) -> Result<Value, CoreError> {
+    let uuid = request_id(id)?;
+    match state.engine.operation(p, uuid).await {
+        Ok(op) => view::request_status(state, p, &op).await,
+        Err(CoreError::NotFound { .. }) => {
+            let event = state.engine.recorded_request(p, uuid).await?.ok_or_else(|| CoreError::not_found("request", id))?;
+            let cluster_id = match event.source_id {
+                Some(s) => state.engine.source(p, s).await.map(|v| v.source.name).ok(),
+                None => None,
+            };
+            Ok(json!({
+                "id": uuid,
+                "type": event.kind,
+                "state": "success",
+                "started": view::epoch(event.at),
+                "finished": view::epoch(event.at),
+                "cluster_id": cluster_id,
+                "details": { "message": event.message, "subrequests": {} },
+            }))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+async fn cancel(state: &AppState, p: &Principal, id: &str) -> Result<Value, CoreError> {
+    let op = state.engine.cancel(p, request_id(id)?).await?;
+    view::request_status(state, p, &op).await
+}
+
+#[OpenApi(tag = "RequestTag::Requests")]
+impl RequestsApi {
+    /// A request's state with per-node, per-table progress.
+    #[oai(path = "/request/:request_id/status", method = "get", operation_id = "opscenter_request_status")]
+    async fn status(&self, state: Data<&AppState>, caller: Caller, request_id: Path<String>) -> poem::Result<Json<Value>> {
+        Ok(Json(status(&state, caller.principal(), &request_id).await?))
+    }
+
+    /// Cancels a running request.
+    #[oai(path = "/request/:request_id/cancel", method = "post", operation_id = "opscenter_request_cancel")]
+    async fn cancel(&self, state: Data<&AppState>, caller: Caller, request_id: Path<String>) -> poem::Result<Json<Value>> {
+        Ok(Json(cancel(&state, caller.principal(), &request_id).await?))
+    }
+
+    /// Recent requests of one type (`backup`, `restore`, `copy`, `delete`, `verify`), newest first.
+    #[oai(path = "/request/:request_type", method = "get", operation_id = "opscenter_requests_of_type")]
+    async fn of_type(&self, state: Data<&AppState>, caller: Caller, request_type: Path<String>) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        let mut out = Vec::new();
+        for op in state.engine.operations(p, 200).await?.into_iter().filter(|o| o.kind.as_str() == request_type.as_str()) {
+            out.push(view::request_status(&state, p, &op).await?);
+        }
+        Ok(Json(json!(out)))
+    }
+
+    /// A request's state (the cluster-scoped form of older OpsCenter versions).
+    #[oai(path = "/:cluster_id/request/:request_id/status", method = "get", operation_id = "opscenter_cluster_request_status")]
+    async fn cluster_status(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        cluster_id: Path<String>,
+        request_id: Path<String>,
+    ) -> poem::Result<Json<Value>> {
+        cluster(&state, caller.principal(), &cluster_id).await?;
+        Ok(Json(status(&state, caller.principal(), &request_id).await?))
+    }
+
+    /// Cancels a running request (cluster-scoped form).
+    #[oai(path = "/:cluster_id/request/:request_id/cancel", method = "post", operation_id = "opscenter_cluster_request_cancel")]
+    async fn cluster_cancel(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        cluster_id: Path<String>,
+        request_id: Path<String>,
+    ) -> poem::Result<Json<Value>> {
+        cluster(&state, caller.principal(), &cluster_id).await?;
+        Ok(Json(cancel(&state, caller.principal(), &request_id).await?))
+    }
+}

@@ -1,0 +1,219 @@
+//! OpsCenter shapes: tags, destinations, backups by tag, activity events and request status.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use crate::{
+    domain::{
+        backup::{Backup, BackupNode},
+        identity::Principal,
+        operation::{Operation, Task},
+        state::State,
+    },
+    error::CoreError,
+    persistence::engine::DestinationRow,
+    state::AppState,
+};
+
+/// The id OpsCenter gives the destination on the server itself.
+pub const ON_SERVER: &str = "OPSC_ON_SERVER";
+
+/// `opscenter_adhoc_YYYY-MM-DD-HH-MM-SS-UTC`, or `opscenter_<schedule id>_...` for scheduled ones.
+pub fn tag(b: &Backup) -> String {
+    if b.tag.starts_with("opscenter_") {
+        return b.tag.clone();
+    }
+    format!("opscenter_{}_{}", schedule_word(b), b.created_at.format("%Y-%m-%d-%H-%M-%S-UTC"))
+}
+
+/// `adhoc` or the id of the job schedule that made the backup.
+pub fn schedule_word(b: &Backup) -> String {
+    b.plan_id.map(|id| id.to_string()).unwrap_or_else(|| "adhoc".into())
+}
+
+pub fn epoch(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+/// OpsCenter's request and activity states.
+pub fn state_word(state: State) -> &'static str {
+    match state {
+        State::Queued | State::Running | State::Cancelling => "running",
+        State::Succeeded | State::SucceededWithErrors => "success",
+        State::Cancelled => "cancelled",
+        State::Failed | State::DeleteFailed | State::Missed | State::Skipped => "error",
+    }
+}
+
+/// A destination's OpsCenter id: `OPSC_ON_SERVER` for the server's store, else its id without dashes.
+pub fn destination_id(state: &AppState, id: Uuid) -> String {
+    if id == state.engine.server_destination() { ON_SERVER.to_owned() } else { id.simple().to_string() }
+}
+
+/// The destination an OpsCenter id names (`OPSC_ON_SERVER`, or an id with or without dashes).
+pub async fn find_destination(state: &AppState, p: &Principal, id: &str) -> Result<DestinationRow, CoreError> {
+    let not_found = || CoreError::not_found("backup destination", id);
+    let uuid =
+        if id.is_empty() || id == ON_SERVER { state.engine.server_destination() } else { Uuid::parse_str(id).map_err(|_| not_found())? };
+    state.engine.destination_row(p, uuid).await.map_err(|_| not_found())
+}
+
+/// A destination as OpsCenter shows it: provider and its fields, the secret redacted.
+pub fn destination(state: &AppState, row: &DestinationRow) -> Value {
+    let id = destination_id(state, row.id);
+    let c = &row.config;
+    let text = |k: &str| c.get(k).cloned().unwrap_or(Value::Null);
+    let secret = state.engine.redacted_secret(row);
+    let mut out = match row.kind.as_str() {
+        "server" => json!({ "provider": "server", "path": "" }),
+        "s3" => json!({
+            "provider": "s3",
+            "path": text("path"),
+            "access_key": text("access_key"),
+            "access_secret": secret,
+            "region": text("region"),
+            "server_side_encryption": c.get("server_side_encryption").and_then(Value::as_bool).unwrap_or(false),
+            "throttle_bytes_per_second": c.get("throttle_bytes_per_second").and_then(Value::as_u64).unwrap_or(0).to_string(),
+        }),
+        "azure" => json!({
+            "provider": "azure",
+            "storage_account_name": text("storage_account_name"),
+            "storage_key": secret,
+            "container_name": text("container_name"),
+            "subfolder": text("subfolder"),
+        }),
+        other => json!({ "provider": if other == "localfs" { "local" } else { other }, "path": text("path") }),
+    };
+    if let Some(endpoint) = c.get("endpoint").filter(|e| !e.is_null()) {
+        out["endpoint"] = endpoint.clone();
+    }
+    out["id"] = json!(id);
+    out["delete_this"] = json!(false);
+    out
+}
+
+/// `{ks: {"cfs": [...], "nodes": [...], "size": n}}` from the nodes' per-table counts; a backup
+/// still running shows the keyspaces it was asked for.
+pub fn keyspaces(b: &Backup, parts: &[BackupNode]) -> Value {
+    let mut out: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>, i64)> = BTreeMap::new();
+    for part in parts {
+        if let Some(tables) = part.detail.get("tables").and_then(Value::as_object) {
+            for (name, counts) in tables {
+                let Some((ks, table)) = name.split_once('.') else { continue };
+                let entry = out.entry(ks.to_owned()).or_default();
+                entry.0.insert(table.to_owned());
+                entry.1.insert(part.node_name.clone());
+                entry.2 += counts.get("bytes").and_then(Value::as_i64).unwrap_or(0);
+            }
+        }
+    }
+    if out.is_empty() {
+        for ks in &b.selection.keyspaces {
+            out.entry(ks.clone()).or_default();
+        }
+    }
+    Value::Object(out.into_iter().map(|(ks, (cfs, nodes, size))| (ks, json!({ "cfs": cfs, "nodes": nodes, "size": size }))).collect())
+}
+
+/// `{ks: [tables]}` of a backup.
+pub fn keyspace_tables(keyspaces: &Value) -> Value {
+    let map: Map<String, Value> =
+        keyspaces.as_object().map(|m| m.iter().map(|(ks, v)| (ks.clone(), v["cfs"].clone())).collect()).unwrap_or_default();
+    Value::Object(map)
+}
+
+/// `{ks: {table: {done_files, total_files, total_size, errors}}}` of one node's task: live from
+/// its progress while it runs, from its result once it ended.
+fn sstables(task: &Task) -> Value {
+    let mut out: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    for (name, g) in &task.progress.groups {
+        if let Some((ks, table)) = name.split_once('.') {
+            out.entry(ks.to_owned()).or_default().insert(
+                table.to_owned(),
+                json!({ "done_files": g.files_done, "total_files": g.files_total, "total_size": g.bytes_total, "errors": [] }),
+            );
+        }
+    }
+    if out.is_empty()
+        && let Some(tables) = task.result.get("tables").and_then(Value::as_object)
+    {
+        for (name, counts) in tables {
+            if let Some((ks, table)) = name.split_once('.') {
+                let files = counts.get("files").and_then(Value::as_i64).unwrap_or(0);
+                let done = if task.state.is_success() { files } else { 0 };
+                out.entry(ks.to_owned()).or_default().insert(
+                    table.to_owned(),
+                    json!({ "done_files": done, "total_files": files, "total_size": counts.get("bytes").cloned().unwrap_or(json!(0)), "errors": [] }),
+                );
+            }
+        }
+    }
+    json!(out)
+}
+
+/// The request-status document of an operation, with one subrequest per node.
+pub async fn request_status(state: &AppState, p: &Principal, op: &Operation) -> Result<Value, CoreError> {
+    let engine = &state.engine;
+    let cluster_id = match op.source_id {
+        Some(id) => engine.source(p, id).await.map(|s| s.source.name).ok(),
+        None => None,
+    };
+    let backup = match op.backup_id {
+        Some(id) => engine.backup(p, id).await.ok(),
+        None => None,
+    };
+    let (tag, keyspaces, mut destinations) = match &backup {
+        Some(b) => {
+            let parts = engine.backup_nodes(p, b.id).await.unwrap_or_default();
+            (Some(tag(b)), keyspace_tables(&keyspaces(b, &parts)), vec![destination_id(state, b.destination_id)])
+        }
+        None => (None, json!({}), Vec::new()),
+    };
+    for copy in op.params.get("copy_to").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(id) = copy.as_str().and_then(|s| Uuid::parse_str(s).ok()) {
+            destinations.push(destination_id(state, id));
+        }
+    }
+    if let Some(to) = op.params.get("to").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()) {
+        destinations = vec![destination_id(state, to)];
+    }
+    let mut subrequests = Map::new();
+    for task in engine.tasks(p, op.id).await? {
+        let errors: Vec<&str> = task.error.as_deref().into_iter().collect();
+        subrequests.insert(
+            task.node_name.clone(),
+            json!({
+                "started": task.started_at.map(epoch),
+                "finished": task.finished_at.map(epoch),
+                "cluster_id": null,
+                "details": {
+                    "metadata": { "created": task.state.is_success(), "errors": errors },
+                    "sstables": sstables(&task),
+                    "id": task.id,
+                    "state": state_word(task.state),
+                },
+            }),
+        );
+    }
+    Ok(json!({
+        "id": op.id,
+        "type": op.kind.as_str(),
+        "state": state_word(op.state),
+        "started": epoch(op.started_at.unwrap_or(op.created_at)),
+        "finished": op.finished_at.map(epoch),
+        "cluster_id": cluster_id,
+        "tag": tag,
+        "destinations": destinations,
+        "keyspaces": keyspaces,
+        "progress": op.progress,
+        "details": { "message": op.error.clone().unwrap_or_default(), "subrequests": subrequests },
+    }))
+}
+
+/// The week partition OpsCenter files an event under (`YYYYWW`).
+pub fn week(t: DateTime<Utc>) -> String {
+    t.format("%Y%U").to_string()
+}
