@@ -347,8 +347,20 @@ impl Engine {
         let source = repo::get_source(db, Some(backup.tenant_id), backup.source_id)
             .await?
             .ok_or_else(|| CoreError::not_found("source", backup.source_id.to_string()))?;
-        let parts: Vec<BackupNode> = repo::backup_nodes_of(db, backup.id).await?.into_iter().filter(|n| n.state.is_success()).collect();
+        let mut parts: Vec<BackupNode> = repo::backup_nodes_of(db, backup.id).await?.into_iter().filter(|n| n.state.is_success()).collect();
         let original_nodes = repo::nodes_of(db, source.id).await?;
+        if !spec.options.excluded_nodes.is_empty() {
+            if !matches!(spec.target, RestoreTarget::SameNodes { .. }) {
+                return Err(CoreError::BadRequest("excluded nodes apply only to a restore onto the same nodes".into()));
+            }
+            if let Some(unknown) = spec.options.excluded_nodes.iter().find(|x| !original_nodes.iter().any(|n| &&n.name == x)) {
+                return Err(CoreError::BadRequest(format!("excluded node '{unknown}' is not a node of '{}'", source.name)));
+            }
+            parts.retain(|p| !spec.options.excluded_nodes.contains(&p.node_name));
+            if parts.is_empty() {
+                return Err(CoreError::BadRequest("every node is excluded; nothing to restore".into()));
+            }
+        }
         let mut params = serde_json::to_value(&spec.target).unwrap_or(Value::Null);
         if let Some(from) = spec.destination_id {
             let copies = repo::backup_copies_of(db, backup.id).await?;

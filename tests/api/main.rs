@@ -12,6 +12,7 @@ mod identity;
 mod keystoneauth;
 mod limits;
 mod ops;
+mod opscenter;
 mod plans;
 mod recovery;
 mod roles;

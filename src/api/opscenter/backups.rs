@@ -240,7 +240,7 @@ impl BackupsApi {
         let p = caller.principal();
         let engine = &state.engine;
         let view = cluster(&state, p, &cluster_id).await?;
-        let mut events: Vec<Value> = Vec::new();
+        let mut events: Vec<(chrono::DateTime<chrono::Utc>, Value)> = Vec::new();
         for b in engine.backups(p, Some(view.source.id)).await? {
             let parts = engine.backup_nodes(p, b.id).await?;
             let keyspaces = view::keyspace_tables(&view::keyspaces(&b, &parts));
@@ -267,7 +267,7 @@ impl BackupsApi {
                 if let Some(full) = &full_status {
                     event["full_status"] = full.clone();
                 }
-                events.push(event);
+                events.push((b.created_at, event));
             }
         }
         for op in
@@ -286,20 +286,24 @@ impl BackupsApi {
                 Ok(row) => view::destination(&state, &row),
                 Err(_) => Value::Null,
             };
-            events.push(json!({
-                "week": view::week(op.created_at),
-                "destination": destination,
-                "type": "restore",
-                "deleted_at": null,
-                "backup_id": view::tag(&backup),
-                "keyspaces": status["keyspaces"],
-                "event_time": view::epoch(op.created_at),
-                "status": view::state_word(op.state),
-                "request_id": op.id,
-                "full_status": status,
-            }));
+            events.push((
+                op.created_at,
+                json!({
+                    "week": view::week(op.created_at),
+                    "destination": destination,
+                    "type": "restore",
+                    "deleted_at": null,
+                    "backup_id": view::tag(&backup),
+                    "keyspaces": status["keyspaces"],
+                    "event_time": view::epoch(op.created_at),
+                    "status": view::state_word(op.state),
+                    "request_id": op.id,
+                    "full_status": status,
+                }),
+            ));
         }
-        events.sort_by_key(|e| std::cmp::Reverse(e["event_time"].as_i64().unwrap_or(0)));
+        events.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+        let mut events: Vec<Value> = events.into_iter().map(|(_, e)| e).collect();
         let oldest_first = flag(reverse.0.map(Value::String).as_ref());
         if oldest_first {
             events.reverse();
