@@ -301,7 +301,7 @@ async fn a_job_schedule_runs_backups_tagged_with_its_id_and_can_be_changed_and_r
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (tag, entry) = found.as_object().unwrap().iter().next().expect("the one-shot schedule ran").clone();
+    let (tag, entry) = found.as_object().unwrap().iter().next().expect("the one-shot schedule ran");
     assert!(tag.starts_with(&format!("opscenter_{once}_")), "{tag}");
     assert_eq!(entry["id"], once.as_str());
     assert_eq!(get(&app, &session, &format!("/Test_Cluster/backups?match={id}")).await.1, json!({}));
