@@ -17,6 +17,8 @@ pub enum OperationKind {
     Copy,
     Delete,
     Verify,
+    /// Reads what a source's nodes hold (keyspaces and tables), nothing is written.
+    Inventory,
 }
 
 impl OperationKind {
@@ -27,6 +29,7 @@ impl OperationKind {
             OperationKind::Copy => "copy",
             OperationKind::Delete => "delete",
             OperationKind::Verify => "verify",
+            OperationKind::Inventory => "inventory",
         }
     }
 }
@@ -40,10 +43,17 @@ impl fmt::Display for OperationKind {
 impl FromStr for OperationKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [OperationKind::Backup, OperationKind::Restore, OperationKind::Copy, OperationKind::Delete, OperationKind::Verify]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown operation kind '{s}'"))
+        [
+            OperationKind::Backup,
+            OperationKind::Restore,
+            OperationKind::Copy,
+            OperationKind::Delete,
+            OperationKind::Verify,
+            OperationKind::Inventory,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| format!("unknown operation kind '{s}'"))
     }
 }
 
@@ -174,6 +184,8 @@ pub enum TaskSpec {
     },
     /// Copy a snapshot into another destination, moving only the chunks it lacks.
     CopySnapshot { snapshot: String, to: Uuid },
+    /// List the keyspaces and tables of a cluster node's data directory.
+    ListTables { data_dir: String },
 }
 
 impl TaskSpec {
@@ -188,6 +200,7 @@ impl TaskSpec {
             TaskSpec::Verify { .. } => "verify",
             TaskSpec::DeleteSnapshots { .. } => "delete_snapshots",
             TaskSpec::CopySnapshot { .. } => "copy_snapshot",
+            TaskSpec::ListTables { .. } => "list_tables",
         }
     }
 

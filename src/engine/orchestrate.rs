@@ -552,6 +552,39 @@ impl Engine {
         Ok(op)
     }
 
+    /// Asks each node of a cluster whose agent is up which keyspaces and tables it holds; each
+    /// task's result is `{"keyspaces": {ks: [tables]}}`.
+    pub async fn start_inventory(&self, caller: &Principal, source_id: Uuid) -> CoreResult<Operation> {
+        let db = &self.inner.db;
+        let source = self.source(caller, source_id).await?.source;
+        if source.kind != SourceKind::Cluster {
+            return Err(CoreError::BadRequest(format!("{} is not a cluster", source.name)));
+        }
+        let agents = repo::list_agents(db, source.tenant_id).await?;
+        let now = Utc::now();
+        let op = new_operation(
+            source.tenant_id,
+            OperationKind::Inventory,
+            caller,
+            Some(source.id),
+            None,
+            OperationOptions::default(),
+            Value::Null,
+        );
+        let tasks: Vec<Task> = repo::nodes_of(db, source.id)
+            .await?
+            .iter()
+            .filter(|n| agents.iter().any(|a| a.id == n.agent_id && a.is_up(now, self.inner.settings.agent_down_after_secs)))
+            .map(|n| new_task(&op, Some(n), n.agent_id, TaskSpec::ListTables { data_dir: n.location.clone() }))
+            .collect();
+        if tasks.is_empty() {
+            return Err(CoreError::Unavailable(format!("no agent of cluster '{}' is up", source.name)));
+        }
+        repo::insert_operation(db, &op, &tasks, None).await?;
+        self.wake_local();
+        Ok(op)
+    }
+
     /// Starts a verification: every chunk of the backup is re-read and its hash checked.
     pub async fn start_verify(&self, caller: &Principal, backup_id: Uuid) -> CoreResult<Operation> {
         let backup = self.backup(caller, backup_id).await?;

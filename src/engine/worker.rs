@@ -240,6 +240,13 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
                 }
             }
         }
+        TaskSpec::ListTables { data_dir } => {
+            let dir = data_dir.clone();
+            let found = blocking(move || Ok(cluster::discover(Path::new(&dir))?)).await?;
+            let keyspaces: serde_json::Map<String, Value> =
+                found.into_iter().map(|(ks, tables)| (ks, json!(tables.into_iter().map(|t| t.table).collect::<Vec<_>>()))).collect();
+            Ok((State::Succeeded, json!({ "keyspaces": keyspaces })))
+        }
         TaskSpec::Verify { snapshot, .. } => {
             let report = store.verify(snapshot).await?;
             let value = serde_json::to_value(&report).unwrap_or(Value::Null);

@@ -14,9 +14,9 @@ use crate::{
 };
 
 /// A moto S3 server on a free port; killed when dropped.
-struct Moto {
+pub struct Moto {
     child: Child,
-    endpoint: String,
+    pub endpoint: String,
     port: u16,
 }
 
@@ -27,7 +27,7 @@ impl Drop for Moto {
     }
 }
 
-async fn moto(port: Option<u16>) -> Option<Moto> {
+pub async fn moto(port: Option<u16>) -> Option<Moto> {
     let python = python()?;
     let bin = std::path::Path::new(&python).with_file_name("moto_server");
     let port = port.unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());

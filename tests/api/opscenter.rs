@@ -389,3 +389,42 @@ async fn opscenter_errors_come_in_its_own_shape() {
     let (status, body) = post(&app, &session, &format!("/request/{}/cancel", request.as_str().unwrap()), json!({})).await;
     assert_eq!(status, 422, "an ended request cannot be cancelled: {body}");
 }
+
+#[tokio::test]
+async fn a_python_script_drives_three_agents_and_s3_the_way_public_opscenter_scripts_do() {
+    let Some(python) = crate::keystoneauth::python() else { return };
+    let Some(s3) = crate::destinations::moto(None).await else { return };
+    let app = spawn_app().await;
+    let operator = app.user_with_role("ops", "operator", None).await;
+    let (key, _) = app.api_key(&operator, false).await;
+    let _agents = [
+        crate::agents::start_agent(&app, &key, "agent1").await,
+        crate::agents::start_agent(&app, &key, "agent2").await,
+        crate::agents::start_agent(&app, &key, "agent3").await,
+    ];
+    let root = tempfile::tempdir().unwrap();
+    let dirs: Vec<String> = (1..=3).map(|n| root.path().join(format!("node{n}/data")).display().to_string()).collect();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/opscenter_agents.py");
+    let mut args = vec![app.base.clone(), "ops".into(), "ops-password".into(), s3.endpoint.clone()];
+    args.extend(dirs);
+    let out =
+        tokio::task::spawn_blocking(move || std::process::Command::new(python).arg(script).args(args).output().unwrap()).await.unwrap();
+    assert!(out.status.success(), "the script failed: {}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["registered"], json!([201, "Prod"]));
+    assert_eq!(r["clusters"], json!(["Prod"]));
+    assert_eq!(r["keyspaces"], json!(["Keyspace1", "OpsCenter"]), "read from the data directories the agents serve: {r}");
+    assert_eq!(r["secret_hidden"], true);
+    assert_eq!(r["destination_request"], "success");
+    assert_eq!(r["backup"][0], "success", "{r}");
+    assert_eq!(r["backup"][2], json!(["10.0.0.1", "10.0.0.2", "10.0.0.3"]));
+    assert_eq!(r["progress_grew"], true, "per-table progress was seen growing: {r}");
+    assert_eq!(r["activity"], json!([[true, "s3", "backup", null]]));
+    assert_eq!(r["listed"], json!(["Keyspace1", "OpsCenter"]));
+    assert_eq!((r["sync"].as_str(), r["on_server"].as_bool()), (Some("success"), Some(true)));
+    assert_eq!((r["table_restore"].as_str(), r["table_exact"].as_bool()), (Some("success"), Some(true)), "{r}");
+    assert_eq!((r["keyspace_restore"].as_str(), r["keyspace_exact"].as_bool()), (Some("success"), Some(true)), "{r}");
+    assert_eq!(r["schedule"], json!([201, [true], 30, true]));
+    assert_eq!(r["schedule_deleted"], 200);
+    assert_eq!((r["delete"].as_str(), r["after_delete"].clone()), (Some("success"), json!({})));
+}

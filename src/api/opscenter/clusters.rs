@@ -15,7 +15,6 @@ use crate::{
     },
     engine::SourceView,
     error::CoreError,
-    sources::cluster as layout,
     state::AppState,
 };
 
@@ -74,25 +73,36 @@ fn node_specs(body: &Map<String, Value>) -> Result<Vec<NodeSpec>, CoreError> {
     }
 }
 
-/// Keyspaces and tables: read from the data directories the server reaches itself, and from the
-/// newest completed backup for nodes behind remote agents.
+/// Keyspaces and tables: each node's agent lists its data directory (waiting a few seconds at
+/// most); the newest completed backup fills in for nodes whose agents do not answer.
 async fn keyspaces(state: &AppState, p: &Principal, view: &SourceView) -> Result<BTreeMap<String, BTreeSet<String>>, CoreError> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for node in view.nodes.iter().filter(|n| n.agent == crate::domain::agent::LOCAL_AGENT) {
-        let dir = std::path::PathBuf::from(&node.location);
-        let found = tokio::task::spawn_blocking(move || layout::discover(&dir)).await.map_err(CoreError::internal)?;
-        for (ks, tables) in found.unwrap_or_default() {
-            out.entry(ks).or_default().extend(tables.into_iter().map(|t| t.table));
+    let mut answered = 0;
+    if let Ok(op) = state.engine.start_inventory(p, view.source.id).await {
+        for _ in 0..100 {
+            if state.engine.operation(p, op.id).await?.state.is_terminal() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        for task in state.engine.tasks(p, op.id).await?.into_iter().filter(|t| t.state.is_success()) {
+            answered += 1;
+            for (ks, tables) in task.result.get("keyspaces").and_then(Value::as_object).into_iter().flatten() {
+                let names = tables.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned);
+                out.entry(ks.clone()).or_default().extend(names);
+            }
         }
     }
-    let backups = state.engine.backups(p, Some(view.source.id)).await?;
-    if let Some(newest) = backups.iter().find(|b| b.state.is_success()) {
-        for part in state.engine.backup_nodes(p, newest.id).await? {
-            for name in
-                part.detail.get("tables").and_then(Value::as_object).map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()
-            {
-                if let Some((ks, table)) = name.split_once('.') {
-                    out.entry(ks.to_owned()).or_default().insert(table.to_owned());
+    if answered < view.nodes.len() {
+        let backups = state.engine.backups(p, Some(view.source.id)).await?;
+        if let Some(newest) = backups.iter().find(|b| b.state.is_success()) {
+            for part in state.engine.backup_nodes(p, newest.id).await? {
+                for name in
+                    part.detail.get("tables").and_then(Value::as_object).map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()
+                {
+                    if let Some((ks, table)) = name.split_once('.') {
+                        out.entry(ks.to_owned()).or_default().insert(table.to_owned());
+                    }
                 }
             }
         }
