@@ -26,6 +26,7 @@ pub const CLUSTER: &str = "Test_Cluster";
 const TABLES: &[(&str, &str, &str)] = &[
     ("Keyspace1", "users", "5bc52802de2535edaeab188eecebb090"),
     ("Keyspace1", "dates", "0a1b2c3d4e5f60718293a4b5c6d7e8f9"),
+    ("Keyspace2", "items", "7a6b5c4d3e2f10f9e8d7c6b5a4938271"),
     ("OpsCenter", "events", "e1f2a3b4c5d6e7f8091a2b3c4d5e6f70"),
     ("OpsCenter", "rollups60", "f0e1d2c3b4a5968778695a4b3c2d1e0f"),
 ];

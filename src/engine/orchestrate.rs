@@ -347,6 +347,11 @@ impl Engine {
         let source = repo::get_source(db, Some(backup.tenant_id), backup.source_id)
             .await?
             .ok_or_else(|| CoreError::not_found("source", backup.source_id.to_string()))?;
+        if matches!(spec.target, RestoreTarget::SameNodes { .. })
+            && repo::has_operation_in_progress(db, source.id, OperationKind::Restore).await?
+        {
+            return Err(CoreError::Unprocessable(format!("a restore into {} '{}' is already in progress", source.kind, source.name)));
+        }
         let mut parts: Vec<BackupNode> = repo::backup_nodes_of(db, backup.id).await?.into_iter().filter(|n| n.state.is_success()).collect();
         let original_nodes = repo::nodes_of(db, source.id).await?;
         if !spec.options.excluded_nodes.is_empty() {

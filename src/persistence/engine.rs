@@ -456,6 +456,17 @@ pub async fn has_backup_in_progress(db: &Db, source_id: Uuid) -> CoreResult<bool
     Ok(n > 0)
 }
 
+/// Whether an operation of this kind on the source has not ended yet.
+pub async fn has_operation_in_progress(db: &Db, source_id: Uuid, kind: OperationKind) -> CoreResult<bool> {
+    let n = operations::Entity::find()
+        .filter(operations::Column::SourceId.eq(source_id))
+        .filter(operations::Column::Kind.eq(kind.as_str()))
+        .filter(operations::Column::State.is_in([State::Queued.as_str(), State::Running.as_str(), State::Cancelling.as_str()]))
+        .count(db)
+        .await?;
+    Ok(n > 0)
+}
+
 pub async fn save_backup_node(db: &impl ConnectionTrait, n: &BackupNode) -> CoreResult<()> {
     backup_nodes::Entity::delete_many()
         .filter(backup_nodes::Column::BackupId.eq(n.backup_id))

@@ -369,6 +369,9 @@ impl BackupsApi {
     ) -> poem::Result<Json<Value>> {
         let p = caller.principal();
         let view = cluster(&state, p, &cluster_id).await?;
+        if keyspace.as_str() == "pit" {
+            return Err(CoreError::NoRoute(format!("/{}/backups/pit: the point-in-time endpoints are not served yet", cluster_id.0)).into());
+        }
         let q = ListQuery { matching: matching.0, last_seen: last_seen.0, amount: amount.0, destination: destination.0 };
         Ok(Json(listing(&state, p, &view, &q, Some(&keyspace)).await?))
     }
