@@ -47,14 +47,14 @@ pub async fn moto(port: Option<u16>) -> Option<Moto> {
     panic!("moto did not start");
 }
 
-fn make_container(args: &[&str]) {
+pub fn make_container(args: &[&str]) {
     let python = python().expect("client virtualenv");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/make_container.py");
     let out = Command::new(python).arg(script).args(args).output().unwrap();
     assert!(out.status.success(), "make_container {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-async fn azurite_up() -> bool {
+pub async fn azurite_up() -> bool {
     if reqwest::get("http://127.0.0.1:10000/").await.is_ok() {
         return true;
     }

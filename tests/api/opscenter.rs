@@ -428,3 +428,37 @@ async fn a_python_script_drives_three_agents_and_s3_the_way_public_opscenter_scr
     assert_eq!(r["schedule_deleted"], 200);
     assert_eq!((r["delete"].as_str(), r["after_delete"].clone()), (Some("success"), json!({})));
 }
+
+#[tokio::test]
+async fn an_azure_destination_takes_a_backup_and_never_shows_its_key() {
+    if crate::keystoneauth::python().is_none() || !crate::destinations::azurite_up().await {
+        return;
+    }
+    let container = format!("ops{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    crate::destinations::make_container(&["azure", &container]);
+    let app = spawn_app().await;
+    let session = login(&app).await;
+    let root = tempfile::tempdir().unwrap();
+    let dirs = cluster(&app, &session, root.path()).await;
+    let key = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    let body = json!({ "storage_key": key, "storage_account_name": "devstoreaccount1", "container_name": container, "subfolder": "my/backups", "provider": "azure", "use_emulator": true });
+    let (status, added) = post(&app, &session, "/Test_Cluster/backups/destinations", body).await;
+    assert_eq!(status, 200, "{added}");
+    assert!(!added.to_string().contains(key), "the key is never shown: {added}");
+    let id = added["destination"][0].as_object().unwrap().keys().next().unwrap().clone();
+    assert_eq!(added["destination"][0][&id]["container_name"], container.as_str());
+    let (_, listed) = get(&app, &session, "/Test_Cluster/backups/destinations").await;
+    assert!(!listed.to_string().contains(key));
+
+    let (_, request) =
+        post(&app, &session, "/Test_Cluster/backups/run", json!({ "keyspaces": ["OpsCenter"], "destinations": { id.clone(): {} } })).await;
+    let done = until_done(&app, &session, &request).await;
+    assert_eq!((done["state"].as_str(), done["destinations"].clone()), (Some("success"), json!([id])), "{done}");
+    let original = tree::fingerprint(&table(&dirs[1], "OpsCenter", "events"));
+    tree::mutate(&table(&dirs[1], "OpsCenter", "events"), 100);
+    let tag = done["tag"].as_str().unwrap();
+    let (_, request) =
+        post(&app, &session, &format!("/Test_Cluster/backups/restore/{tag}/OpsCenter/events"), json!({ "truncate": true })).await;
+    assert_eq!(until_done(&app, &session, &request).await["state"], "success");
+    assert_eq!(tree::fingerprint(&table(&dirs[1], "OpsCenter", "events")), original);
+}
