@@ -7,6 +7,9 @@ use uuid::Uuid;
 
 use super::{backup::Selection, operation::OperationOptions};
 
+/// The longest interval or retention age accepted: 100 years.
+pub const MAX_SPAN_SECS: u64 = 100 * 366 * 86_400;
+
 /// When a plan runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -85,6 +88,7 @@ impl Schedule {
     pub fn validate(&self) -> Result<(), String> {
         match self {
             Schedule::Interval { every_secs: Some(0), .. } => Err("an interval must be at least one second".into()),
+            Schedule::Interval { every_secs: Some(s), .. } if *s > MAX_SPAN_SECS => Err("an interval can be at most 100 years".into()),
             Schedule::Calendar { hour, minute, day_of_week, utc_offset_minutes, timezone, .. } => {
                 if let Some(tz) = timezone
                     && tz.parse::<chrono_tz::Tz>().is_err()
@@ -108,9 +112,10 @@ impl Schedule {
                 if *first_run > t {
                     return Some(*first_run);
                 }
-                let every = (*every_secs)? as i64;
+                let every = i64::try_from((*every_secs)?).ok()?;
                 let elapsed = (t - *first_run).num_seconds();
-                Some(*first_run + Duration::seconds((elapsed / every + 1) * every))
+                let ahead = (elapsed / every).checked_add(1)?.checked_mul(every)?;
+                first_run.checked_add_signed(Duration::try_seconds(ahead)?)
             }
             Schedule::Calendar { frequency, hour, minute, day_of_week, timezone: Some(tz), .. } => {
                 let tz: chrono_tz::Tz = tz.parse().ok()?;

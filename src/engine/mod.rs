@@ -52,6 +52,9 @@ struct Inner {
     server_destination: Uuid,
     /// Lease owner name of this process.
     owner: String,
+    /// Held while a backup or restore checks for conflicting work and records itself, so two
+    /// requests arriving together cannot both pass the check (within this process).
+    starting: tokio::sync::Mutex<()>,
 }
 
 /// A registered source with its nodes (locations of instances are never shown).
@@ -104,7 +107,18 @@ impl Engine {
         let server_destination = repo::ensure_server_destination(&db).await?.id;
         let stores = StoreRegistry::new(db.clone(), &settings.data_dir, key, secrets.clone(), settings.storage_retries);
         let owner = format!("{}:{}:{}", hostname(), std::process::id(), Uuid::new_v4().simple());
-        Ok(Self { inner: Arc::new(Inner { db, settings, stores, secrets, wake: Notify::new(), server_destination, owner }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                settings,
+                stores,
+                secrets,
+                wake: Notify::new(),
+                server_destination,
+                owner,
+                starting: Default::default(),
+            }),
+        })
     }
 
     pub fn db(&self) -> &Db {

@@ -173,6 +173,7 @@ impl Engine {
     /// Starts a backup: the backup and operation rows first, then one task per node.
     pub async fn start_backup(&self, caller: &Principal, spec: BackupSpec) -> CoreResult<(Operation, Backup)> {
         let db = &self.inner.db;
+        let _starting = self.inner.starting.lock().await;
         let source = self.source(caller, spec.source_id).await?.source;
         let mut copy_to = Vec::new();
         for region in &spec.copy_to {
@@ -233,7 +234,20 @@ impl Engine {
 
         let backup_id = Uuid::new_v4();
         let name = if spec.name.trim().is_empty() { format!("{}-{}", source.name, now.format("%Y%m%d-%H%M%S")) } else { spec.name.clone() };
-        let tag = spec.tag.clone().unwrap_or_else(|| backup_id.to_string());
+        let tag = match &spec.tag {
+            Some(tag) => tag.clone(),
+            None if source.kind == SourceKind::Cluster => {
+                // OpsCenter's tag: the schedule (or adhoc) and the second, unique within the cluster.
+                let taken: Vec<String> =
+                    repo::list_backups(db, Some(source.tenant_id), Some(source.id)).await?.into_iter().map(|b| b.tag).collect();
+                let origin = spec.plan_id.map(|p| p.to_string()).unwrap_or_else(|| "adhoc".into());
+                (0..)
+                    .map(|s| format!("opscenter_{origin}_{}", (now + Duration::seconds(s)).format("%Y-%m-%d-%H-%M-%S-UTC")))
+                    .find(|t| !taken.contains(t))
+                    .unwrap_or_else(|| backup_id.to_string())
+            }
+            None => backup_id.to_string(),
+        };
         let mut backup = Backup {
             id: backup_id,
             tenant_id: source.tenant_id,
@@ -337,6 +351,7 @@ impl Engine {
     /// Starts a restore of a completed backup.
     pub async fn start_restore(&self, caller: &Principal, spec: RestoreSpec) -> CoreResult<Operation> {
         let db = &self.inner.db;
+        let _starting = self.inner.starting.lock().await;
         let backup = self.backup(caller, spec.backup_id).await?;
         if !backup.state.is_success() {
             return Err(CoreError::Unprocessable(format!(
@@ -753,6 +768,18 @@ impl Engine {
         repo::list_operations(&self.inner.db, Some(caller.tenant_id), limit).await
     }
 
+    /// Operations of one kind on one source of the caller's tenant, newest first.
+    pub async fn source_operations(
+        &self,
+        caller: &Principal,
+        source_id: Uuid,
+        kind: OperationKind,
+        limit: u64,
+    ) -> CoreResult<Vec<Operation>> {
+        let source = self.source(caller, source_id).await?.source;
+        repo::source_operations(&self.inner.db, source.tenant_id, source.id, kind, limit).await
+    }
+
     pub async fn tasks(&self, caller: &Principal, operation_id: Uuid) -> CoreResult<Vec<Task>> {
         self.operation(caller, operation_id).await?;
         let mut tasks = repo::tasks_of(&self.inner.db, operation_id).await?;
@@ -900,14 +927,15 @@ impl Engine {
             }
             _ => None,
         };
-        txn.commit().await?;
+        // A copy is listed from the moment its operation shows it ended.
         if op.kind == OperationKind::Copy
             && state.is_success()
             && let (Some(backup), Some(to)) =
                 (op.backup_id, op.params.get("to").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok()))
         {
-            repo::add_backup_copy(db, backup, to).await?;
+            repo::add_backup_copy(&txn, backup, to).await?;
         }
+        txn.commit().await?;
         if let Some(backup) = ended_backup.as_ref().filter(|b| b.state.is_success()) {
             let copies: Vec<Uuid> = op.params.get("copy_to").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
             for to in copies {

@@ -73,6 +73,9 @@ fn first_due(schedule: &Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
 impl Engine {
     async fn plan_from_spec(&self, caller: &Principal, id: Uuid, created_at: DateTime<Utc>, mut spec: PlanSpec) -> CoreResult<Plan> {
         spec.schedule.validate().map_err(CoreError::BadRequest)?;
+        if spec.retention.max_age_secs.is_some_and(|a| a > crate::domain::plan::MAX_SPAN_SECS) {
+            return Err(CoreError::BadRequest("a retention age can be at most 100 years".into()));
+        }
         // Whole seconds: every database stores them exactly, so due times compare equal.
         if let Schedule::Interval { first_run, .. } = &mut spec.schedule {
             *first_run = first_run.trunc_subsecs(0);

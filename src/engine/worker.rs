@@ -73,7 +73,17 @@ pub async fn execute(assignment: &Assignment, store: Arc<Store>, target: Option<
     if matches!(assignment.spec, TaskSpec::BackupClusterNode { .. } | TaskSpec::RestoreClusterNode { .. }) {
         progress.track_groups(2);
     }
-    let result = run(assignment, &store, target.as_ref(), &progress).await;
+    // A cancelled task stops at once, even inside a throttled transfer: its future is dropped,
+    // which leaves only unreferenced data behind (manifests are written last) and releases locks.
+    let cancelled = async {
+        while !progress.is_cancelled() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    let result = tokio::select! {
+        result = run(assignment, &store, target.as_ref(), &progress) => result,
+        () = cancelled => Err(Failed("cancelled".into())),
+    };
     let (state, error, result) = match result {
         Ok((state, value)) => (state, None, value),
         Err(Failed(msg)) if progress.is_cancelled() => (State::Cancelled, Some(msg), Value::Null),

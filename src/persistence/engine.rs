@@ -203,7 +203,7 @@ pub async fn destination_in_use(db: &Db, id: Uuid) -> CoreResult<bool> {
 // ---- copies of backups in other destinations ----
 
 /// Records that `destination` holds a complete copy of `backup`.
-pub async fn add_backup_copy(db: &Db, backup: Uuid, destination: Uuid) -> CoreResult<()> {
+pub async fn add_backup_copy(db: &impl ConnectionTrait, backup: Uuid, destination: Uuid) -> CoreResult<()> {
     backup_copies::Entity::delete_many()
         .filter(backup_copies::Column::BackupId.eq(backup))
         .filter(backup_copies::Column::DestinationId.eq(destination))
@@ -618,6 +618,21 @@ pub async fn list_operations(db: &Db, tenant_id: Option<Uuid>, limit: u64) -> Co
         q = q.filter(operations::Column::TenantId.eq(t));
     }
     q.all(db).await?.into_iter().map(operation).collect()
+}
+
+/// Operations of one kind on one source, newest first.
+pub async fn source_operations(db: &Db, tenant_id: Uuid, source_id: Uuid, kind: OperationKind, limit: u64) -> CoreResult<Vec<Operation>> {
+    operations::Entity::find()
+        .filter(operations::Column::TenantId.eq(tenant_id))
+        .filter(operations::Column::SourceId.eq(source_id))
+        .filter(operations::Column::Kind.eq(kind.as_str()))
+        .order_by_desc(operations::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(operation)
+        .collect()
 }
 
 /// Operations in one of `states` (recovery).

@@ -376,6 +376,27 @@ async fn opscenter_errors_come_in_its_own_shape() {
     assert_eq!(status, 400, "{body}");
     assert!(body["message"].as_str().unwrap().contains("nodes"));
 
+    // The documentation's bodies have trailing commas: refused, never run with no options.
+    let resp = app
+        .client
+        .post(app.url("/Test_Cluster/backups/run"))
+        .header("opscenter-session", &session)
+        .body(r#"{"keyspaces": ["Keyspace1"],}"#)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = answer(resp).await;
+    assert_eq!((status, body["type"].as_str()), (400, Some("InvalidArguments")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("not valid JSON"));
+    for body in [
+        json!({ "interval": 1e20, "interval_unit": "weeks", "job_params": { "type": "backup" } }),
+        json!({ "first_run_date": "2020-01-01", "interval": 1_000_000_000, "interval_unit": "weeks", "job_params": { "type": "backup" } }),
+        json!({ "interval": 1, "job_params": { "type": "backup", "cleanup_age": 1e20 } }),
+    ] {
+        let (status, refused) = post(&app, &session, "/Test_Cluster/job-schedules", body).await;
+        assert_eq!((status, refused["type"].as_str()), (400, Some("InvalidArguments")), "{refused}");
+    }
+
     let (_, request) = post(&app, &session, "/Test_Cluster/backups/run", json!({})).await;
     let done = until_done(&app, &session, &request).await;
     let (status, body) = post(
@@ -461,4 +482,39 @@ async fn an_azure_destination_takes_a_backup_and_never_shows_its_key() {
         post(&app, &session, &format!("/Test_Cluster/backups/restore/{tag}/OpsCenter/events"), json!({ "truncate": true })).await;
     assert_eq!(until_done(&app, &session, &request).await["state"], "success");
     assert_eq!(tree::fingerprint(&table(&dirs[1], "OpsCenter", "events")), original);
+}
+
+#[tokio::test]
+async fn a_running_request_is_listed_by_type_seen_per_cluster_and_cancelled() {
+    let app = spawn_app().await;
+    let session = login(&app).await;
+    let root = tempfile::tempdir().unwrap();
+    cluster(&app, &session, root.path()).await;
+    let slow = root.path().join("slow");
+    std::fs::create_dir_all(&slow).unwrap();
+    let (_, added) = post(
+        &app,
+        &session,
+        "/Test_Cluster/backups/destinations",
+        json!({ "provider": "local", "path": slow, "throttle_bytes_per_second": "20000" }),
+    )
+    .await;
+    let id = added["destination"][0].as_object().unwrap().keys().next().unwrap().clone();
+    assert_eq!(added["destination"][0][&id]["throttle_bytes_per_second"], "20000");
+
+    let (_, request) = post(&app, &session, "/Test_Cluster/backups/run", json!({ "destinations": { id: {} } })).await;
+    let request = request.as_str().unwrap().to_owned();
+    let (status, scoped) = get(&app, &session, &format!("/Test_Cluster/request/{request}/status")).await;
+    assert_eq!((status, scoped["id"].as_str(), scoped["state"].as_str()), (200, Some(request.as_str()), Some("running")), "{scoped}");
+    let (_, backups) = get(&app, &session, "/request/backup").await;
+    assert!(backups.as_array().unwrap().iter().any(|r| r["id"] == request.as_str()), "{backups}");
+    let (_, activity) = get(&app, &session, "/Test_Cluster/backup-activity").await;
+    assert_eq!(activity[0]["status"], "running");
+    assert_eq!(activity[0]["full_status"]["id"], request.as_str(), "a running backup carries its full status");
+
+    let (status, cancelled) = post(&app, &session, &format!("/Test_Cluster/request/{request}/cancel"), json!({})).await;
+    assert_eq!(status, 200, "{cancelled}");
+    let ended = until_done(&app, &session, &json!(request)).await;
+    assert_eq!(ended["state"], "cancelled", "{ended}");
+    assert_eq!(get(&app, &session, "/Test_Cluster/backups").await.1, json!({}), "a cancelled backup is not listed");
 }

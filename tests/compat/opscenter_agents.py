@@ -48,6 +48,8 @@ cookie = {"TWISTED_SESSION": session}
 
 
 def poll(request_id, seen=None):
+    if not isinstance(request_id, str):
+        raise SystemExit("expected a request id, got %r" % (request_id,))
     for _ in range(600):
         status = requests.get(base + "/request/%s/status" % request_id, headers=header).json()
         if seen is not None:

@@ -270,9 +270,7 @@ impl BackupsApi {
                 events.push((b.created_at, event));
             }
         }
-        for op in
-            engine.operations(p, 500).await?.into_iter().filter(|o| o.kind == OperationKind::Restore && o.source_id == Some(view.source.id))
-        {
+        for op in engine.source_operations(p, view.source.id, OperationKind::Restore, 1000).await? {
             let Some(b) = op.backup_id else { continue };
             let Ok(backup) = engine.backup(p, b).await else { continue };
             let status = view::request_status(&state, p, &op).await?;
@@ -420,9 +418,12 @@ impl BackupsApi {
         if ids.is_empty() {
             return Err(CoreError::BadRequest("destinations must name at least one destination".into()).into());
         }
-        let mut first = None;
+        let mut targets = Vec::new();
         for id in ids {
-            let to = view::find_destination(&state, p, &id).await?.id;
+            targets.push(view::find_destination(&state, p, &id).await?.id);
+        }
+        let mut first = None;
+        for to in targets {
             let op = state.engine.start_copy(p, backup.id, to).await?;
             first.get_or_insert(op.id);
         }

@@ -11,6 +11,7 @@ use crate::{
     api::common::security::Caller,
     domain::{
         identity::Principal,
+        operation::OperationKind,
         source::{NodeSpec, SourceKind},
     },
     engine::SourceView,
@@ -78,7 +79,14 @@ fn node_specs(body: &Map<String, Value>) -> Result<Vec<NodeSpec>, CoreError> {
 async fn keyspaces(state: &AppState, p: &Principal, view: &SourceView) -> Result<BTreeMap<String, BTreeSet<String>>, CoreError> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut answered = 0;
-    if let Ok(op) = state.engine.start_inventory(p, view.source.id).await {
+    // A recent inventory answers again, so polling clients do not pile up operations.
+    let recent = state.engine.source_operations(p, view.source.id, OperationKind::Inventory, 1).await?.into_iter().next();
+    let recent = recent.filter(|op| op.state.is_success() && chrono::Utc::now() - op.created_at < chrono::Duration::seconds(30));
+    let inventory = match recent {
+        Some(op) => Some(op),
+        None => state.engine.start_inventory(p, view.source.id).await.ok(),
+    };
+    if let Some(op) = inventory {
         for _ in 0..100 {
             if state.engine.operation(p, op.id).await?.state.is_terminal() {
                 break;

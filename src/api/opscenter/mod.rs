@@ -43,6 +43,10 @@ pub async fn normalize_body<E: Endpoint>(ep: E, mut req: Request) -> poem::Resul
             None
         } else if serde_json::from_slice::<Value>(&bytes).is_ok() {
             Some(bytes.to_vec())
+        } else if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| matches!(b, b'{' | b'[' | b'"')) {
+            // Meant as JSON but not JSON: running it with no options would do more than asked.
+            let why = serde_json::from_slice::<Value>(&bytes).err().map(|e| e.to_string()).unwrap_or_default();
+            return Err(CoreError::BadRequest(format!("the body is not valid JSON: {why}")).into());
         } else if req.content_type().is_none_or(|c| c.starts_with("application/x-www-form-urlencoded")) {
             Some(serde_json::to_vec(&form_to_json(&bytes)).map_err(CoreError::internal)?)
         } else {

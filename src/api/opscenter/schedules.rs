@@ -52,6 +52,15 @@ fn as_unit(secs: u64) -> (u64, &'static str) {
     UNITS.iter().find(|(_, s)| secs.is_multiple_of(*s)).map(|(name, s)| (secs / s, *name)).unwrap_or((secs, "seconds"))
 }
 
+/// `count` units of `unit_secs` seconds, within what a schedule accepts.
+fn span(count: f64, unit_secs: u64, field: &str) -> Result<u64, CoreError> {
+    let secs = count * unit_secs as f64;
+    if count.fract() != 0.0 || !(0.0..=crate::domain::plan::MAX_SPAN_SECS as f64).contains(&secs) {
+        return Err(CoreError::BadRequest(format!("{field} must be a whole number of at most 100 years")));
+    }
+    Ok(secs as u64)
+}
+
 fn timezone(name: &str) -> Result<Tz, CoreError> {
     name.parse::<Tz>().map_err(|_| CoreError::BadRequest(format!("unknown timezone '{name}'")))
 }
@@ -92,15 +101,17 @@ async fn plan_spec(state: &AppState, p: &Principal, source_id: Uuid, body: &Map<
         return Err(CoreError::BadRequest("interval must be a whole number above 0 (or -1 for a single run)".into()));
     } else {
         let unit = body.get("interval_unit").and_then(Value::as_str).unwrap_or("days");
-        Some(interval as u64 * unit_secs(unit, "interval_unit")?)
+        Some(span(interval, unit_secs(unit, "interval_unit")?, "interval")?)
     };
     let cleanup = number(params.get("cleanup_age"), "cleanup_age")?.filter(|a| *a > 0.0);
     let retention = Retention {
         keep_last: None,
         max_age_secs: match cleanup {
-            Some(age) => {
-                Some(age as u64 * unit_secs(params.get("cleanup_age_unit").and_then(Value::as_str).unwrap_or("days"), "cleanup_age_unit")?)
-            }
+            Some(age) => Some(span(
+                age,
+                unit_secs(params.get("cleanup_age_unit").and_then(Value::as_str).unwrap_or("days"), "cleanup_age_unit")?,
+                "cleanup_age",
+            )?),
             None => None,
         },
     };

@@ -76,7 +76,6 @@ pub fn destination(state: &AppState, row: &DestinationRow) -> Value {
             "access_secret": secret,
             "region": text("region"),
             "server_side_encryption": c.get("server_side_encryption").and_then(Value::as_bool).unwrap_or(false),
-            "throttle_bytes_per_second": c.get("throttle_bytes_per_second").and_then(Value::as_u64).unwrap_or(0).to_string(),
         }),
         "azure" => json!({
             "provider": "azure",
@@ -87,6 +86,9 @@ pub fn destination(state: &AppState, row: &DestinationRow) -> Value {
         }),
         other => json!({ "provider": if other == "localfs" { "local" } else { other }, "path": text("path") }),
     };
+    if row.kind != "server" {
+        out["throttle_bytes_per_second"] = json!(c.get("throttle_bytes_per_second").and_then(Value::as_u64).unwrap_or(0).to_string());
+    }
     if let Some(endpoint) = c.get("endpoint").filter(|e| !e.is_null()) {
         out["endpoint"] = endpoint.clone();
     }
