@@ -209,6 +209,12 @@ impl Engine {
         if repo::has_backup_in_progress(db, source.id).await? {
             return Err(CoreError::Unprocessable(format!("a backup of {} '{}' is already in progress", source.kind, source.name)));
         }
+        if repo::has_operation_in_progress(db, source.id, OperationKind::Restore).await? {
+            return Err(CoreError::Unprocessable(format!(
+                "a restore into {} '{}' is in progress; back up once it ends",
+                source.kind, source.name
+            )));
+        }
         if let Some(bad) = spec.selection.tables.iter().find(|t| t.split_once('.').is_none_or(|(k, t)| k.is_empty() || t.is_empty())) {
             return Err(CoreError::BadRequest(format!("table '{bad}' is not written keyspace.table")));
         }
@@ -362,12 +368,31 @@ impl Engine {
         let source = repo::get_source(db, Some(backup.tenant_id), backup.source_id)
             .await?
             .ok_or_else(|| CoreError::not_found("source", backup.source_id.to_string()))?;
-        if matches!(spec.target, RestoreTarget::SameNodes { .. })
-            && repo::has_operation_in_progress(db, source.id, OperationKind::Restore).await?
-        {
-            return Err(CoreError::Unprocessable(format!("a restore into {} '{}' is already in progress", source.kind, source.name)));
+        if matches!(spec.target, RestoreTarget::SameNodes { .. }) {
+            if repo::has_operation_in_progress(db, source.id, OperationKind::Restore).await? {
+                return Err(CoreError::Unprocessable(format!("a restore into {} '{}' is already in progress", source.kind, source.name)));
+            }
+            if repo::has_backup_in_progress(db, source.id).await? {
+                return Err(CoreError::Unprocessable(format!(
+                    "a backup of {} '{}' is in progress; restore once it ends",
+                    source.kind, source.name
+                )));
+            }
         }
         let mut parts: Vec<BackupNode> = repo::backup_nodes_of(db, backup.id).await?.into_iter().filter(|n| n.state.is_success()).collect();
+        if source.kind == SourceKind::Cluster {
+            let held: Vec<String> = parts
+                .iter()
+                .flat_map(|p| p.detail.get("tables").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k.clone()))
+                .collect();
+            let has_keyspace = |ks: &str| held.iter().any(|t| t.split_once('.').is_some_and(|(k, _)| k == ks));
+            if let Some(missing) = spec.selection.keyspaces.iter().find(|ks| !has_keyspace(ks)) {
+                return Err(CoreError::BadRequest(format!("the backup holds no keyspace '{missing}'")));
+            }
+            if let Some(missing) = spec.selection.tables.iter().find(|t| !held.contains(t)) {
+                return Err(CoreError::BadRequest(format!("the backup holds no table '{missing}'")));
+            }
+        }
         let original_nodes = repo::nodes_of(db, source.id).await?;
         if !spec.options.excluded_nodes.is_empty() {
             if !matches!(spec.target, RestoreTarget::SameNodes { .. }) {
@@ -382,6 +407,9 @@ impl Engine {
             }
         }
         let mut params = serde_json::to_value(&spec.target).unwrap_or(Value::Null);
+        if !spec.selection.is_everything() {
+            params["selection"] = json!(spec.selection);
+        }
         if let Some(from) = spec.destination_id {
             let copies = repo::backup_copies_of(db, backup.id).await?;
             if from != backup.destination_id && !copies.contains(&from) {
@@ -813,6 +841,13 @@ impl Engine {
             (None, Some(id)) => repo::get_backup(db, None, id).await?.map(|b| b.destination_id).unwrap_or(self.inner.server_destination),
             (None, None) => self.inner.server_destination,
         };
+        // The repository is created here, once, before any agent opens it: agents opening a
+        // missing repository at the same time would each write a config with its own key.
+        if !agent.is_local()
+            && let Err(e) = self.inner.stores.store(destination_id, op.tenant_id).await
+        {
+            tracing::warn!(destination = %destination_id, error = %e, "could not open the repository before handing out a task");
+        }
         let mut spec = task.spec.clone();
         match &mut spec {
             TaskSpec::BackupDatabase { location, .. } | TaskSpec::RestoreDatabase { target: location, .. } => {

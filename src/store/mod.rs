@@ -230,7 +230,10 @@ impl Store {
                     },
                 };
                 backend.put(keys::CONFIG, Bytes::from(serde_json::to_vec(&config).expect("config serialises"))).await?;
-                config
+                // Another process may have created the repository at the same moment: whichever
+                // config is stored is the repository's, so read it back rather than trusting ours.
+                let stored = backend.get(keys::CONFIG).await?;
+                serde_json::from_slice::<RepoConfig>(&stored).map_err(|e| StoreError::Format(format!("config: {e}")))?
             }
             Err(e) => return Err(e),
         };

@@ -82,7 +82,8 @@ request_id = requests.post(base + "/Prod/backups/run", json={"keyspaces": ["Keys
 seen = []
 status = poll(request_id, seen)
 out["backup"] = [status["state"], status["destinations"], sorted(status["details"]["subrequests"].keys())]
-out["progress_grew"] = len(set(seen)) > 2 and seen == sorted(seen) and seen[-1] == 3 * 3 * 4
+out["progress_grew"] = seen == sorted(seen) and seen[0] < seen[-1] == 3 * 3 * 4
+out["progress_seen"] = sorted(set(seen))
 tag = status["tag"]
 
 activity = requests.get(base + "/Prod/backup-activity", params={"filter_type": "backup", "filter_live": 1, "filter_success": 1}, headers=header).json()
@@ -91,7 +92,10 @@ backups = requests.get(base + "/Prod/backups", cookies=cookie).json()
 out["listed"] = sorted(backups[tag]["keyspaces"].keys())
 
 sync = requests.post(base + "/Prod/backups/sync", json={"tag": tag, "destinations": {"OPSC_ON_SERVER": {}}}, headers=header).json()
-out["sync"] = poll(sync)["state"]
+synced = poll(sync)
+if synced["state"] != "success":
+    raise SystemExit("the sync ended %s" % json.dumps(synced))
+out["sync"] = synced["state"]
 out["on_server"] = tag in requests.get(base + "/Prod/backups", params={"destination": "OPSC_ON_SERVER"}, headers=header).json()
 
 # Rows' files of users are lost on every node; restore just that table, truncating first.

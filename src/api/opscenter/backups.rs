@@ -140,7 +140,14 @@ fn restore_spec(backup: &Backup, body: &Map<String, Value>, keyspace: Option<&st
         }
         None => match body.get("keyspaces") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Object(map)) => map.iter().map(|(ks, o)| (ks.clone(), o.as_object().cloned().unwrap_or_default())).collect(),
+            Some(Value::Object(map)) => map
+                .iter()
+                .map(|(ks, o)| match o {
+                    Value::Object(opts) => Ok((ks.clone(), opts.clone())),
+                    Value::Null => Ok((ks.clone(), Map::new())),
+                    other => Err(CoreError::BadRequest(format!("the options of keyspace {ks} must be an object, not {other}"))),
+                })
+                .collect::<Result<_, _>>()?,
             Some(other) => strings(Some(other), "keyspaces")?.into_iter().map(|ks| (ks, Map::new())).collect(),
         },
     };
@@ -195,8 +202,11 @@ async fn restore(
     let backup = by_tag(state, p, &view, tag).await?;
     let body = object(body)?;
     let mut spec = restore_spec(&backup, &body, ks, cf)?;
-    if let Some(d) = body.get("destination").and_then(Value::as_str).filter(|d| !d.is_empty()) {
-        spec.destination_id = Some(view::find_destination(state, p, d).await?.id);
+    match body.get("destination") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(d)) if d.is_empty() => {}
+        Some(Value::String(d)) => spec.destination_id = Some(view::find_destination(state, p, d).await?.id),
+        Some(other) => return Err(CoreError::BadRequest(format!("destination must be a destination id, not {other}"))),
     }
     Ok(state.engine.start_restore(p, spec).await?.id.to_string())
 }
@@ -381,6 +391,12 @@ impl BackupsApi {
         let view = cluster(&state, p, &cluster_id).await?;
         let body = object(body.0)?;
         let keyspaces = strings(body.get("keyspaces"), "keyspaces")?;
+        if !keyspaces.is_empty()
+            && let Some(known) = super::clusters::known_keyspaces(&state, p, &view).await?
+            && let Some(missing) = keyspaces.iter().find(|ks| !known.contains_key(*ks))
+        {
+            return Err(CoreError::BadRequest(format!("cluster {} has no keyspace '{missing}'", view.source.name)).into());
+        }
         let (destination_id, copies) = run_destinations(&state, p, &destination_ids(body.get("destinations"))?).await?;
         let spec = BackupSpec {
             source_id: view.source.id,

@@ -74,9 +74,39 @@ fn node_specs(body: &Map<String, Value>) -> Result<Vec<NodeSpec>, CoreError> {
     }
 }
 
+/// The keyspaces of a cluster when every node's agent answered, else None (unknown).
+pub(super) async fn known_keyspaces(
+    state: &AppState,
+    p: &Principal,
+    view: &SourceView,
+) -> Result<Option<BTreeMap<String, BTreeSet<String>>>, CoreError> {
+    let (found, complete) = inventory(state, p, view).await?;
+    Ok(complete.then_some(found))
+}
+
 /// Keyspaces and tables: each node's agent lists its data directory (waiting a few seconds at
 /// most); the newest completed backup fills in for nodes whose agents do not answer.
 async fn keyspaces(state: &AppState, p: &Principal, view: &SourceView) -> Result<BTreeMap<String, BTreeSet<String>>, CoreError> {
+    let (mut out, complete) = inventory(state, p, view).await?;
+    if !complete {
+        let backups = state.engine.backups(p, Some(view.source.id)).await?;
+        if let Some(newest) = backups.iter().find(|b| b.state.is_success()) {
+            for part in state.engine.backup_nodes(p, newest.id).await? {
+                for name in
+                    part.detail.get("tables").and_then(Value::as_object).map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()
+                {
+                    if let Some((ks, table)) = name.split_once('.') {
+                        out.entry(ks.to_owned()).or_default().insert(table.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What the nodes' agents report, and whether every node answered.
+async fn inventory(state: &AppState, p: &Principal, view: &SourceView) -> Result<(BTreeMap<String, BTreeSet<String>>, bool), CoreError> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut answered = 0;
     // A recent inventory answers again, so polling clients do not pile up operations.
@@ -101,21 +131,7 @@ async fn keyspaces(state: &AppState, p: &Principal, view: &SourceView) -> Result
             }
         }
     }
-    if answered < view.nodes.len() {
-        let backups = state.engine.backups(p, Some(view.source.id)).await?;
-        if let Some(newest) = backups.iter().find(|b| b.state.is_success()) {
-            for part in state.engine.backup_nodes(p, newest.id).await? {
-                for name in
-                    part.detail.get("tables").and_then(Value::as_object).map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()
-                {
-                    if let Some((ks, table)) = name.split_once('.') {
-                        out.entry(ks.to_owned()).or_default().insert(table.to_owned());
-                    }
-                }
-            }
-        }
-    }
-    Ok(out)
+    Ok((out, answered == view.nodes.len()))
 }
 
 #[OpenApi(tag = "ClusterTag::Clusters")]

@@ -47,7 +47,8 @@ fn spec(body: &Map<String, Value>) -> Result<DestinationSpec, CoreError> {
         "use_emulator": flag(body.get("use_emulator")),
         "throttle_bytes_per_second": throttle as u64,
     });
-    let secret = if kind == "azure" { text("storage_key") } else { text("access_secret") };
+    // A secret sent back as shown (redacted) keeps the stored one.
+    let secret = if kind == "azure" { text("storage_key") } else { text("access_secret") }.filter(|s| !s.ends_with("************"));
     let config = serde_json::from_value(config).map_err(|e| CoreError::BadRequest(format!("invalid destination: {e}")))?;
     Ok(DestinationSpec { name: text("name").unwrap_or_default(), kind: kind.to_owned(), config, secret })
 }
@@ -90,6 +91,9 @@ impl DestinationsApi {
             Some(id) => Some(view::find_destination(&state, p, id).await?),
             None => None,
         };
+        if existing.is_none() && flag(body.get("delete_this")) {
+            return Err(CoreError::BadRequest("delete_this needs the id of the destination to delete".into()).into());
+        }
         let (row, what) = match existing {
             Some(row) if flag(body.get("delete_this")) => {
                 state.engine.delete_destination(p, row.id).await?;

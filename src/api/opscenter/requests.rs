@@ -47,8 +47,20 @@ async fn status(state: &AppState, p: &Principal, id: &str) -> Result<Value, Core
 }
 
 async fn cancel(state: &AppState, p: &Principal, id: &str) -> Result<Value, CoreError> {
-    let op = state.engine.cancel(p, request_id(id)?).await?;
+    let op = match state.engine.cancel(p, request_id(id)?).await {
+        Err(CoreError::NotFound { .. }) => return Err(CoreError::not_found("request", id)),
+        other => other?,
+    };
     view::request_status(state, p, &op).await
+}
+
+/// The request must be one on this cluster.
+async fn of_cluster(state: &AppState, p: &Principal, cluster_id: &str, id: &str) -> Result<(), CoreError> {
+    let source = cluster(state, p, cluster_id).await?.source.id;
+    match state.engine.operation(p, request_id(id)?).await {
+        Ok(op) if op.source_id != Some(source) => Err(CoreError::not_found("request", id)),
+        _ => Ok(()),
+    }
 }
 
 #[OpenApi(tag = "RequestTag::Requests")]
@@ -85,7 +97,7 @@ impl RequestsApi {
         cluster_id: Path<String>,
         request_id: Path<String>,
     ) -> poem::Result<Json<Value>> {
-        cluster(&state, caller.principal(), &cluster_id).await?;
+        of_cluster(&state, caller.principal(), &cluster_id, &request_id).await?;
         Ok(Json(status(&state, caller.principal(), &request_id).await?))
     }
 
@@ -98,7 +110,7 @@ impl RequestsApi {
         cluster_id: Path<String>,
         request_id: Path<String>,
     ) -> poem::Result<Json<Value>> {
-        cluster(&state, caller.principal(), &cluster_id).await?;
+        of_cluster(&state, caller.principal(), &cluster_id, &request_id).await?;
         Ok(Json(cancel(&state, caller.principal(), &request_id).await?))
     }
 }

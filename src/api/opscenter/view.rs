@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{
-        backup::{Backup, BackupNode},
+        backup::{Backup, BackupNode, Selection},
         identity::Principal,
         operation::{Operation, Task},
         state::State,
@@ -167,13 +167,20 @@ pub async fn request_status(state: &AppState, p: &Principal, op: &Operation) -> 
         Some(id) => engine.backup(p, id).await.ok(),
         None => None,
     };
-    let (tag, keyspaces, mut destinations) = match &backup {
+    let (tag, mut keyspaces, mut destinations) = match &backup {
         Some(b) => {
             let parts = engine.backup_nodes(p, b.id).await.unwrap_or_default();
             (Some(tag(b)), keyspace_tables(&keyspaces(b, &parts)), vec![destination_id(state, b.destination_id)])
         }
         None => (None, json!({}), Vec::new()),
     };
+    // A restore names what it restores and where it reads from.
+    if let Some(selection) = op.params.get("selection").and_then(|s| serde_json::from_value::<Selection>(s.clone()).ok()) {
+        keyspaces = restricted(&keyspaces, &selection);
+    }
+    if let Some(from) = op.params.get("destination_id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()) {
+        destinations = vec![destination_id(state, from)];
+    }
     for copy in op.params.get("copy_to").and_then(Value::as_array).into_iter().flatten() {
         if let Some(id) = copy.as_str().and_then(|s| Uuid::parse_str(s).ok()) {
             destinations.push(destination_id(state, id));
@@ -213,6 +220,24 @@ pub async fn request_status(state: &AppState, p: &Principal, op: &Operation) -> 
         "progress": op.progress,
         "details": { "message": op.error.clone().unwrap_or_default(), "subrequests": subrequests },
     }))
+}
+
+/// `{ks: [tables]}` cut down to a selection (whole keyspaces, or `ks.table` names).
+fn restricted(keyspaces: &Value, selection: &Selection) -> Value {
+    let mut out = Map::new();
+    for (ks, tables) in keyspaces.as_object().into_iter().flatten() {
+        let kept: Vec<Value> = tables
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t.as_str().is_some_and(|t| crate::sources::cluster::selected(selection, ks, t)))
+            .cloned()
+            .collect();
+        if !kept.is_empty() {
+            out.insert(ks.clone(), json!(kept));
+        }
+    }
+    Value::Object(out)
 }
 
 /// The week partition OpsCenter files an event under (`YYYYWW`).
