@@ -1116,6 +1116,18 @@ async fn finish_delete(db: &impl ConnectionTrait, op: &Operation, state: State, 
     let ids: Vec<Uuid> = op.params.get("backups").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
     for id in ids.iter().rev() {
         if state.is_success() {
+            // What the backup was stays in the event log, so histories can show it as deleted.
+            if let Some(b) = repo::get_backup(db, None, *id).await? {
+                let tables: Vec<String> = repo::backup_nodes_of(db, *id)
+                    .await?
+                    .iter()
+                    .flat_map(|n| n.detail.get("tables").and_then(Value::as_object).into_iter().flatten().map(|(t, _)| t.clone()))
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let record = json!({ "tag": b.tag, "created_at": b.created_at, "destination_id": b.destination_id, "state": b.state, "tables": tables });
+                repo::add_event(db, b.tenant_id, "backup.deleted", &record.to_string(), Some(op.id), Some(b.id), Some(b.source_id)).await?;
+            }
             repo::delete_backup_row(db, *id).await?;
         } else if let Some(mut b) = repo::get_backup(db, None, *id).await? {
             b.state = State::DeleteFailed;

@@ -488,7 +488,7 @@ pub async fn save_backup_node(db: &impl ConnectionTrait, n: &BackupNode) -> Core
     Ok(())
 }
 
-pub async fn backup_nodes_of(db: &Db, backup_id: Uuid) -> CoreResult<Vec<BackupNode>> {
+pub async fn backup_nodes_of(db: &impl ConnectionTrait, backup_id: Uuid) -> CoreResult<Vec<BackupNode>> {
     backup_nodes::Entity::find()
         .filter(backup_nodes::Column::BackupId.eq(backup_id))
         .order_by_asc(backup_nodes::Column::NodeName)
@@ -932,7 +932,7 @@ pub async fn claim_plan_run(db: &Db, id: Uuid, seen: DateTime<Utc>, next: Option
 // ---- events ----
 
 pub async fn add_event(
-    db: &Db,
+    db: &impl ConnectionTrait,
     tenant_id: Uuid,
     kind: &str,
     message: &str,

@@ -178,6 +178,18 @@ async fn a_session_registers_a_cluster_backs_up_two_keyspaces_and_restores_a_tab
     assert_eq!(status, 200, "{request}");
     assert_eq!(until_done(&app, &session, &request).await["state"], "success");
     assert_eq!(get(&app, &session, "/Test_Cluster/backups").await.1, json!({}));
+
+    // The history keeps the deleted backup, marked, and its restores.
+    let (_, history) = get(&app, &session, "/Test_Cluster/backup-activity?filter_type=backup").await;
+    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+    assert_eq!(history[0]["backup_id"], tag.as_str());
+    assert!(history[0]["deleted_at"].as_i64().unwrap() >= history[0]["event_time"].as_i64().unwrap());
+    assert_eq!(history[0]["keyspaces"]["Keyspace1"], json!(["dates", "users"]));
+    let (_, live) = get(&app, &session, "/Test_Cluster/backup-activity?filter_live=1").await;
+    assert!(live.as_array().unwrap().iter().all(|e| e["type"] == "restore"), "{live}");
+    let (_, restores) = get(&app, &session, "/Test_Cluster/backup-activity?filter_type=restore").await;
+    assert_eq!(restores.as_array().unwrap().len(), 2);
+    assert_eq!(restores[0]["backup_id"], tag.as_str());
 }
 
 #[tokio::test]

@@ -280,16 +280,51 @@ impl BackupsApi {
                 events.push((b.created_at, event));
             }
         }
+        // Deleted backups stay in the history with the time they were deleted.
+        let mut deleted: std::collections::HashMap<Uuid, (String, Uuid)> = std::collections::HashMap::new();
+        for e in engine.events(p, 10_000).await?.into_iter().filter(|e| e.kind == "backup.deleted" && e.source_id == Some(view.source.id)) {
+            let Ok(record) = serde_json::from_str::<Value>(&e.message) else { continue };
+            let (Some(backup_id), Some(tag)) = (e.backup_id, record["tag"].as_str()) else { continue };
+            let created: chrono::DateTime<chrono::Utc> = serde_json::from_value(record["created_at"].clone()).unwrap_or(e.at);
+            let destination_id =
+                record["destination_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).unwrap_or(engine.server_destination());
+            let mut keyspaces: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+            for t in record["tables"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                if let Some((ks, table)) = t.split_once('.') {
+                    keyspaces.entry(ks.to_owned()).or_default().push(table.to_owned());
+                }
+            }
+            let destination = match engine.destination_row(p, destination_id).await {
+                Ok(row) => view::destination(&state, &row),
+                Err(_) => json!({ "id": view::destination_id(&state, destination_id) }),
+            };
+            deleted.insert(backup_id, (tag.to_owned(), destination_id));
+            events.push((
+                created,
+                json!({
+                    "week": view::week(created),
+                    "destination": destination,
+                    "type": "backup",
+                    "deleted_at": view::epoch(e.at),
+                    "backup_id": tag,
+                    "keyspaces": keyspaces,
+                    "event_time": view::epoch(created),
+                    "status": record["state"].as_str().and_then(|s| s.parse().ok()).map(view::state_word).unwrap_or("success"),
+                }),
+            ));
+        }
         for op in engine.source_operations(p, view.source.id, OperationKind::Restore, 1000).await? {
             let Some(b) = op.backup_id else { continue };
-            let Ok(backup) = engine.backup(p, b).await else { continue };
+            let (tag, backup_destination) = match engine.backup(p, b).await {
+                Ok(backup) => (view::tag(&backup), backup.destination_id),
+                Err(_) => match deleted.get(&b) {
+                    Some(known) => known.clone(),
+                    None => continue,
+                },
+            };
             let status = view::request_status(&state, p, &op).await?;
-            let from = op
-                .params
-                .get("destination_id")
-                .and_then(Value::as_str)
-                .and_then(|s| Uuid::parse_str(s).ok())
-                .unwrap_or(backup.destination_id);
+            let from =
+                op.params.get("destination_id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()).unwrap_or(backup_destination);
             let destination = match engine.destination_row(p, from).await {
                 Ok(row) => view::destination(&state, &row),
                 Err(_) => Value::Null,
@@ -301,7 +336,7 @@ impl BackupsApi {
                     "destination": destination,
                     "type": "restore",
                     "deleted_at": null,
-                    "backup_id": view::tag(&backup),
+                    "backup_id": tag,
                     "keyspaces": status["keyspaces"],
                     "event_time": view::epoch(op.created_at),
                     "status": view::state_word(op.state),
