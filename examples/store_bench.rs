@@ -114,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
                 include: vec![],
                 overwrite: false,
                 throttle_bytes_per_sec: None,
+                rename_top: Default::default(),
             };
             let summary = store.restore(request, Arc::new(Progress::default())).await?;
             report("restore", snapshot, started, summary.bytes, json!({ "files": summary.files, "skipped": summary.skipped }));

@@ -167,6 +167,9 @@ pub enum TaskSpec {
         /// With `truncate`, only these keyspaces or tables are emptied (all restored ones when absent).
         #[serde(default)]
         truncate_only: Option<Selection>,
+        /// Keyspaces restored under another name: backup keyspace → target keyspace.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        keyspace_renames: std::collections::BTreeMap<String, String>,
     },
     /// Load a dump into a new database.
     RestoreDatabase { snapshot: String, node_key: String, datastore: String, target: String },

@@ -70,6 +70,9 @@ pub enum RestoreTarget {
         /// With `truncate`, empty only these keyspaces or tables (all restored ones when absent).
         #[serde(default)]
         truncate_only: Option<Selection>,
+        /// Keyspaces restored under another name (clusters): backup keyspace → target keyspace.
+        #[serde(default)]
+        keyspace_renames: std::collections::BTreeMap<String, String>,
     },
     /// A new cluster of the same topology, one data directory per node in order.
     NewCluster { name: String, locations: Vec<String> },
@@ -379,6 +382,17 @@ impl Engine {
                 )));
             }
         }
+        if let RestoreTarget::SameNodes { keyspace_renames, .. } = &spec.target {
+            if !keyspace_renames.is_empty() && source.kind != SourceKind::Cluster {
+                return Err(CoreError::BadRequest("keyspace renames apply to clusters only".into()));
+            }
+            let valid = |k: &str| !k.is_empty() && k.len() <= 255 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if let Some((from, to)) = keyspace_renames.iter().find(|(f, t)| !valid(f) || !valid(t)) {
+                return Err(CoreError::BadRequest(format!(
+                    "cannot restore keyspace '{from}' as '{to}': keyspace names are letters, digits, _ and -"
+                )));
+            }
+        }
         let mut parts: Vec<BackupNode> = repo::backup_nodes_of(db, backup.id).await?.into_iter().filter(|n| n.state.is_success()).collect();
         if source.kind == SourceKind::Cluster {
             let held: Vec<String> = parts
@@ -423,7 +437,7 @@ impl Engine {
         let snapshot = backup.id.to_string();
         let node_of = |part: &BackupNode| original_nodes.iter().find(|n| n.id == part.node_id).cloned();
         match &spec.target {
-            RestoreTarget::SameNodes { truncate, truncate_only } => {
+            RestoreTarget::SameNodes { truncate, truncate_only, keyspace_renames } => {
                 for part in &parts {
                     let node = node_of(part).ok_or_else(|| {
                         CoreError::Conflict(format!("node '{}' no longer exists; restore to a new cluster instead", part.node_name))
@@ -436,6 +450,7 @@ impl Engine {
                             selection: spec.selection.clone(),
                             truncate: *truncate,
                             truncate_only: truncate_only.clone(),
+                            keyspace_renames: keyspace_renames.clone(),
                         },
                         SourceKind::Machine => TaskSpec::RestoreTree {
                             snapshot: snapshot.clone(),
@@ -491,6 +506,7 @@ impl Engine {
                         selection: spec.selection.clone(),
                         truncate: false,
                         truncate_only: None,
+                        keyspace_renames: Default::default(),
                     };
                     tasks.push(new_task(&op, Some(node), node.agent_id, task_spec));
                 }

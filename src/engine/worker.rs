@@ -191,11 +191,12 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
                 include: include.clone(),
                 overwrite: *overwrite,
                 throttle_bytes_per_sec: throttle,
+                rename_top: Default::default(),
             };
             let summary = store.restore(req, progress.clone()).await?;
             Ok((State::Succeeded, json!({ "files": summary.files, "bytes": summary.bytes, "skipped": summary.skipped })))
         }
-        TaskSpec::RestoreClusterNode { snapshot, node_key, data_dir, selection, truncate, truncate_only } => {
+        TaskSpec::RestoreClusterNode { snapshot, node_key, data_dir, selection, truncate, truncate_only, keyspace_renames } => {
             let manifest = store.manifest(snapshot, node_key).await?;
             let include: Vec<String> = manifest
                 .entries
@@ -211,11 +212,15 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
                 return Err(Failed("the backup holds none of the selected keyspaces or tables".into()));
             }
             std::fs::create_dir_all(data_dir).map_err(|e| Failed(format!("{data_dir}: {e}")))?;
+            let renamed = |path: &str| match path.split_once('/') {
+                Some((ks, rest)) => keyspace_renames.get(ks).map(|to| format!("{to}/{rest}")).unwrap_or_else(|| path.to_owned()),
+                None => path.to_owned(),
+            };
             let keep: std::collections::HashSet<String> = manifest
                 .entries
                 .iter()
                 .filter(|e| e.kind == EntryKind::File && include.iter().any(|i| e.path.starts_with(&format!("{i}/"))))
-                .map(|e| e.path.clone())
+                .map(|e| renamed(&e.path))
                 .collect();
             let req = RestoreRequest {
                 snapshot: snapshot.clone(),
@@ -224,11 +229,23 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
                 include,
                 overwrite: true,
                 throttle_bytes_per_sec: throttle,
+                rename_top: keyspace_renames.clone(),
             };
             let summary = store.restore(req, progress.clone()).await?;
             // Only once every file is back: what the backup did not hold goes.
             if *truncate {
-                let (dir, sel) = (data_dir.clone(), truncate_only.clone().unwrap_or_else(|| selection.clone()));
+                let mut sel = truncate_only.clone().unwrap_or_else(|| selection.clone());
+                if sel.is_everything() && !keyspace_renames.is_empty() {
+                    // Everything restored under new names: only those keyspaces are emptied.
+                    sel.keyspaces = keyspace_renames.keys().cloned().collect();
+                }
+                for ks in &mut sel.keyspaces {
+                    *ks = renamed(&format!("{ks}/")).trim_end_matches('/').to_owned();
+                }
+                for t in &mut sel.tables {
+                    *t = renamed(&t.replacen('.', "/", 1)).replacen('/', ".", 1);
+                }
+                let dir = data_dir.clone();
                 blocking(move || Ok(cluster::truncate(Path::new(&dir), &sel, &keep)?)).await?;
             }
             Ok((State::Succeeded, json!({ "files": summary.files, "bytes": summary.bytes })))

@@ -34,6 +34,21 @@ pub struct RestoreRequest {
     /// Replace existing files; otherwise they are left alone and counted as skipped.
     pub overwrite: bool,
     pub throttle_bytes_per_sec: Option<u64>,
+    /// Entries whose first path component is a key here are written under its value instead
+    /// (a keyspace restored under another name).
+    pub rename_top: std::collections::BTreeMap<String, String>,
+}
+
+impl RestoreRequest {
+    /// Where an entry goes, relative to the target.
+    fn placed<'a>(&self, rel: &'a str) -> std::borrow::Cow<'a, str> {
+        let (top, rest) = rel.split_once('/').unwrap_or((rel, ""));
+        match self.rename_top.get(top) {
+            Some(to) if rest.is_empty() => std::borrow::Cow::Owned(to.clone()),
+            Some(to) => std::borrow::Cow::Owned(format!("{to}/{rest}")),
+            None => std::borrow::Cow::Borrowed(rel),
+        }
+    }
 }
 
 /// What a restore wrote.
@@ -97,7 +112,7 @@ impl Store {
         let mut needs: HashMap<ChunkId, Vec<Target>> = HashMap::new();
         let mut written: Vec<(PathBuf, PathBuf, &Entry)> = Vec::new();
         for entry in &entries {
-            let dest = destination(&req.target, &entry.path)?;
+            let dest = destination(&req.target, &req.placed(&entry.path))?;
             match entry.kind {
                 EntryKind::Dir => std::fs::create_dir_all(&dest).map_err(|e| StoreError::io(&dest, e))?,
                 EntryKind::Symlink => {
@@ -158,7 +173,7 @@ impl Store {
         let mut dirs: Vec<&&Entry> = entries.iter().filter(|e| e.kind == EntryKind::Dir).collect();
         dirs.sort_by_key(|e| std::cmp::Reverse(e.path.matches('/').count()));
         for entry in dirs {
-            apply_metadata(&destination(&req.target, &entry.path)?, entry)?;
+            apply_metadata(&destination(&req.target, &req.placed(&entry.path))?, entry)?;
         }
         Ok(summary)
     }

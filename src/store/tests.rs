@@ -69,6 +69,7 @@ fn request(snapshot: &str, root: &Path, parent: Option<&str>) -> BackupRequest {
 /// A whole-snapshot restore of node1 into `target`.
 fn restore_to(snapshot: &str, target: &Path) -> RestoreRequest {
     RestoreRequest {
+        rename_top: Default::default(),
         snapshot: snapshot.into(),
         node: "node1".into(),
         target: target.into(),

@@ -174,6 +174,22 @@ async fn a_session_registers_a_cluster_backs_up_two_keyspaces_and_restores_a_tab
     assert_ne!(tree::fingerprint(&table(&dirs[0], "Keyspace1", "dates")), dates_changed[0], "dates came back on node 1");
     assert_eq!(tree::fingerprint(&table(&dirs[2], "Keyspace1", "dates")), dates_changed[2], "node 3 was left alone");
 
+    // Keyspace1 as it was in the backup, next to today's under another name.
+    let today: Vec<_> = dirs.iter().map(|d| tree::fingerprint(&d.join("Keyspace1"))).collect();
+    let body = json!({ "keyspaces": { "Keyspace1": {} }, "keyspace_remappings": { "Keyspace1": "Keyspace1_copy" } });
+    let (_, request) = post(&app, &session, &format!("/Test_Cluster/backups/restore/{tag}"), body).await;
+    assert_eq!(until_done(&app, &session, &request).await["state"], "success");
+    for (i, d) in dirs.iter().enumerate() {
+        let copy = tree::fingerprint(&d.join("Keyspace1_copy"));
+        let users: Vec<_> = copy
+            .iter()
+            .filter(|(p, _)| p.starts_with("users-"))
+            .map(|(p, v)| (p.split_once('/').unwrap().1.to_owned(), v.clone()))
+            .collect();
+        assert_eq!(users, before[i].clone().into_iter().collect::<Vec<_>>(), "node {i}: users as backed up, under the new name");
+        assert_eq!(tree::fingerprint(&d.join("Keyspace1")), today[i], "node {i}: the original keyspace is untouched");
+    }
+
     let (status, request) = delete(&app, &session, &format!("/Test_Cluster/backups?tag={tag}")).await;
     assert_eq!(status, 200, "{request}");
     assert_eq!(until_done(&app, &session, &request).await["state"], "success");
@@ -188,7 +204,7 @@ async fn a_session_registers_a_cluster_backs_up_two_keyspaces_and_restores_a_tab
     let (_, live) = get(&app, &session, "/Test_Cluster/backup-activity?filter_live=1").await;
     assert!(live.as_array().unwrap().iter().all(|e| e["type"] == "restore"), "{live}");
     let (_, restores) = get(&app, &session, "/Test_Cluster/backup-activity?filter_type=restore").await;
-    assert_eq!(restores.as_array().unwrap().len(), 2);
+    assert_eq!(restores.as_array().unwrap().len(), 3);
     assert_eq!(restores[0]["backup_id"], tag.as_str());
 }
 
@@ -415,7 +431,7 @@ async fn opscenter_errors_come_in_its_own_shape() {
         &app,
         &session,
         &format!("/Test_Cluster/backups/restore/{}", done["tag"].as_str().unwrap()),
-        json!({ "keyspace_remappings": { "Keyspace1": "Other" } }),
+        json!({ "keyspace_remappings": { "Keyspace1": "../escape" } }),
     )
     .await;
     assert_eq!((status, body["type"].as_str()), (400, Some("InvalidArguments")), "{body}");

@@ -127,9 +127,18 @@ struct ListQuery {
 /// A restore request from OpsCenter's options. `keyspace`/`table` come from the path; the
 /// per-keyspace options are then at the top of the body.
 fn restore_spec(backup: &Backup, body: &Map<String, Value>, keyspace: Option<&str>, table: Option<&str>) -> Result<RestoreSpec, CoreError> {
-    if body.get("keyspace_remappings").and_then(Value::as_object).is_some_and(|m| m.iter().any(|(k, v)| v.as_str() != Some(k))) {
-        return Err(CoreError::BadRequest("keyspace_remappings is not supported: restore into the keyspaces the backup holds".into()));
-    }
+    let renames: std::collections::BTreeMap<String, String> = match body.get("keyspace_remappings") {
+        None | Some(Value::Null) => Default::default(),
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(from, to)| match to.as_str() {
+                Some(to) => Ok((from.clone(), to.to_owned())),
+                None => Err(CoreError::BadRequest(format!("keyspace_remappings.{from} must be a keyspace name"))),
+            })
+            .filter(|r| r.as_ref().map_or(true, |(from, to)| from != to))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(CoreError::BadRequest("keyspace_remappings must map keyspace names to keyspace names".into())),
+    };
     let per_keyspace: Vec<(String, Map<String, Value>)> = match keyspace {
         Some(ks) => {
             let mut opts = body.clone();
@@ -182,7 +191,7 @@ fn restore_spec(backup: &Backup, body: &Map<String, Value>, keyspace: Option<&st
     };
     Ok(RestoreSpec {
         backup_id: backup.id,
-        target: RestoreTarget::SameNodes { truncate, truncate_only: truncate.then_some(truncated) },
+        target: RestoreTarget::SameNodes { truncate, truncate_only: truncate.then_some(truncated), keyspace_renames: renames },
         selection,
         options,
         destination_id: None,
