@@ -674,6 +674,38 @@ impl Engine {
         Ok(op)
     }
 
+    /// Deletes only the copy of a backup kept at one destination (not its own); the backup and
+    /// its other copies stay.
+    pub async fn delete_copy(&self, caller: &Principal, backup_id: Uuid, destination: Uuid) -> CoreResult<Operation> {
+        let db = &self.inner.db;
+        let backup = self.backup(caller, backup_id).await?;
+        if destination == backup.destination_id {
+            return Err(CoreError::BadRequest(format!("destination {destination} holds the backup itself, not a copy; delete the backup")));
+        }
+        if !repo::backup_copies_of(db, backup.id).await?.contains(&destination) {
+            return Err(CoreError::not_found("backup copy", format!("{backup_id} at {destination}")));
+        }
+        let local = self.local_agent(backup.tenant_id).await?;
+        let op = new_operation(
+            backup.tenant_id,
+            OperationKind::Delete,
+            caller,
+            Some(backup.source_id),
+            Some(backup.id),
+            OperationOptions::default(),
+            json!({ "backups": [], "copy_at": destination }),
+        );
+        let task = new_task(
+            &op,
+            None,
+            local.id,
+            TaskSpec::DeleteSnapshots { snapshots: vec![backup.id.to_string()], destination: Some(destination) },
+        );
+        repo::insert_operation(db, &op, &[task], None).await?;
+        self.wake_local();
+        Ok(op)
+    }
+
     /// Deletes a backup and every incremental built on it; their data goes unless other backups use it.
     pub async fn delete_backup(&self, caller: &Principal, backup_id: Uuid) -> CoreResult<Operation> {
         let db = &self.inner.db;
@@ -1129,6 +1161,13 @@ impl Engine {
 
 /// Removes the rows of deleted backups, or marks them DeleteFailed, inside the ending transaction.
 async fn finish_delete(db: &impl ConnectionTrait, op: &Operation, state: State, error: Option<String>) -> CoreResult<()> {
+    if let (Some(backup), Some(at)) = (op.backup_id, op.params.get("copy_at").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()))
+    {
+        if state.is_success() {
+            repo::remove_backup_copy(db, backup, at).await?;
+        }
+        return Ok(());
+    }
     let ids: Vec<Uuid> = op.params.get("backups").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
     for id in ids.iter().rev() {
         if state.is_success() {

@@ -213,6 +213,16 @@ pub async fn add_backup_copy(db: &impl ConnectionTrait, backup: Uuid, destinatio
     Ok(())
 }
 
+/// Forgets the copy of `backup` kept at `destination`.
+pub async fn remove_backup_copy(db: &impl ConnectionTrait, backup: Uuid, destination: Uuid) -> CoreResult<()> {
+    backup_copies::Entity::delete_many()
+        .filter(backup_copies::Column::BackupId.eq(backup))
+        .filter(backup_copies::Column::DestinationId.eq(destination))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Destinations holding a complete copy of `backup` besides its own.
 pub async fn backup_copies_of(db: &impl ConnectionTrait, backup: Uuid) -> CoreResult<Vec<Uuid>> {
     let rows = backup_copies::Entity::find()

@@ -275,24 +275,37 @@ async fn destinations_are_added_synced_to_restored_from_and_removed() {
     let (_, graphs) = get(&app, &session, &format!("/Test_Cluster/backups/graphs/{tag}/{id}")).await;
     assert_eq!(graphs, json!({}));
 
-    // A destination holding a backup stays; once the backup is gone it can be removed.
+    // A destination holding a backup stays. Deleting the backup there removes only that copy;
+    // remove_destination then removes the emptied destination too.
     let (status, refused) = delete(&app, &session, &format!("/Test_Cluster/backups/destinations/{id}")).await;
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["brief"], "error");
-    let (status, bad) = delete(&app, &session, &format!("/Test_Cluster/backups?tag={tag}&destination={id}")).await;
-    assert_eq!(status, 400, "a copy cannot be deleted on its own: {bad}");
-    let (_, request) = delete(
-        &app,
-        &session,
-        &format!("/Test_Cluster/backups?tag={tag}&destination=OPSC_ON_SERVER&remove_destination=Delete%20Backup%20Data"),
-    )
-    .await;
+    let (status, request) =
+        delete(&app, &session, &format!("/Test_Cluster/backups?tag={tag}&destination={id}&remove_destination=Delete%20Backup%20Data"))
+            .await;
+    assert_eq!(status, 200, "{request}");
     assert_eq!(until_done(&app, &session, &request).await["state"], "success");
-    let (status, removed) = post(&app, &session, "/Test_Cluster/backups/destinations", json!({ "id": id, "delete_this": true })).await;
+    let (_, listed) = get(&app, &session, "/Test_Cluster/backups").await;
+    assert_eq!(listed[&tag]["destinations"], json!(["OPSC_ON_SERVER"]), "the backup itself stays: {listed}");
+    let mut status = 200;
+    for _ in 0..100 {
+        status = get(&app, &session, &format!("/Test_Cluster/backups/destinations/{id}")).await.0;
+        if status == 404 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 404, "the emptied destination was removed");
+    let (status, bad) = delete(&app, &session, &format!("/Test_Cluster/backups?tag={tag}&destination={id}")).await;
+    assert_eq!((status, bad["type"].as_str()), (404, Some("NoSuchBackupDestination")), "{bad}");
+
+    // delete_this removes a destination that holds nothing.
+    let (_, added) = post(&app, &session, "/Test_Cluster/backups/destinations", json!({ "provider": "local", "path": target })).await;
+    let other = added["destination"][0].as_object().unwrap().keys().next().unwrap().clone();
+    let (status, removed) = post(&app, &session, "/Test_Cluster/backups/destinations", json!({ "id": other, "delete_this": true })).await;
     assert_eq!(status, 200, "{removed}");
-    let (status, gone) = get(&app, &session, &format!("/Test_Cluster/backups/destinations/{id}")).await;
-    assert_eq!(status, 404);
-    assert_eq!(gone["type"], "NoSuchBackupDestination");
+    let (status, gone) = get(&app, &session, &format!("/Test_Cluster/backups/destinations/{other}")).await;
+    assert_eq!((status, gone["type"].as_str()), (404, Some("NoSuchBackupDestination")));
 }
 
 #[tokio::test]

@@ -513,16 +513,16 @@ impl BackupsApi {
         if let Some(d) = named
             && d != backup.destination_id
         {
-            let holds = state.engine.backup_copies(p, backup.id).await?.contains(&d);
-            return Err(CoreError::BadRequest(if holds {
-                format!(
-                    "backup {tag} is stored at {}; a copy cannot be deleted on its own, delete the backup there",
-                    view::destination_id(&state, backup.destination_id)
-                )
-            } else {
-                format!("backup {tag} is not stored at destination {}", view::destination_id(&state, d))
-            })
-            .into());
+            let op = state.engine.delete_copy(p, backup.id, d).await.map_err(|e| match e {
+                CoreError::NotFound { .. } => {
+                    CoreError::BadRequest(format!("backup {tag} is not stored at destination {}", view::destination_id(&state, d)))
+                }
+                other => other,
+            })?;
+            if flag(remove_destination.0.map(Value::String).as_ref()) {
+                remove_destination_after(state.0.clone(), p.clone(), op.id, d);
+            }
+            return Ok(Json(op.id.to_string()));
         }
         let op = state.engine.delete_backup(p, backup.id).await?;
         if flag(remove_destination.0.map(Value::String).as_ref()) && backup.destination_id != state.engine.server_destination() {
