@@ -57,6 +57,10 @@ pub struct Settings {
     pub datastores: std::collections::BTreeMap<String, String>,
     /// The datastore of a new instance that names none.
     pub default_datastore: String,
+    /// Directories under which users other than admins may place data the server's own agent
+    /// reads or writes (cluster data directories, machine roots, SQLite files, restore targets).
+    /// Admins may name any path. `--demo` adds the demo directory and the system temp directory.
+    pub local_roots: Vec<PathBuf>,
 }
 
 /// Request limits per authenticated user and per client address.
@@ -95,6 +99,7 @@ impl Default for Settings {
             scheduler_tick_ms: 1000,
             datastores: Default::default(),
             default_datastore: "sqlite".into(),
+            local_roots: Vec::new(),
         }
     }
 }

@@ -29,6 +29,11 @@ pub async fn prepare(settings: Settings) -> Result<(AppState, Option<String>), C
     let generated = accounts::bootstrap(&db, settings.admin_password.as_deref()).await?;
     let secret = TokenKeys::load_secret(settings.jwt_secret.as_deref(), &settings.data_dir)?;
     let keys = TokenKeys::new(&secret, settings.token_ttl_secs);
+    let mut settings = settings;
+    if settings.demo {
+        let demo = std::path::absolute(settings.data_dir.join("demo")).map_err(CoreError::internal)?;
+        settings.local_roots.extend([demo, std::env::temp_dir()]);
+    }
     let settings = Arc::new(settings);
     let engine = Engine::new(db.clone(), settings.clone()).await?;
     if settings.demo {

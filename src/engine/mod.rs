@@ -254,10 +254,29 @@ impl Engine {
         Ok(self.view(source, nodes, &agents))
     }
 
+    /// Data the server's own agent touches must lie under `local_roots` unless an admin asks:
+    /// otherwise any user could read or overwrite the server's files through it.
+    pub(crate) fn check_local_path(&self, caller: &Principal, agent: &str, path: &str) -> CoreResult<()> {
+        if agent != LOCAL_AGENT || caller.role == crate::domain::identity::Role::Admin {
+            return Ok(());
+        }
+        let p = std::path::Path::new(path);
+        let plain = p.is_absolute() && p.components().all(|c| !matches!(c, std::path::Component::ParentDir));
+        if plain && self.inner.settings.local_roots.iter().any(|root| p.starts_with(root)) {
+            return Ok(());
+        }
+        Err(CoreError::Forbidden(format!(
+            "'{path}' is on the server itself and outside the directories users may use there (local_roots); run `coffer agent` beside the data, or ask an admin"
+        )))
+    }
+
     /// Registers a cluster: each node is a data directory reached by an agent.
     pub async fn add_cluster(&self, caller: &Principal, name: &str, nodes: Vec<NodeSpec>) -> CoreResult<SourceView> {
         if nodes.is_empty() {
             return Err(CoreError::BadRequest("a cluster needs at least one node".into()));
+        }
+        for node in &nodes {
+            self.check_local_path(caller, &node.agent, &node.location)?;
         }
         let dcs: Vec<String> = nodes.iter().map(|n| n.datacenter.clone().unwrap_or_else(|| "dc1".into())).collect();
         let config = serde_json::json!({ "datacenters": dcs.iter().collect::<std::collections::BTreeSet<_>>() });
@@ -266,6 +285,7 @@ impl Engine {
 
     /// Registers a machine: an agent's file system under a root directory.
     pub async fn add_machine(&self, caller: &Principal, name: &str, agent: &str, root: &str) -> CoreResult<SourceView> {
+        self.check_local_path(caller, agent, root)?;
         let node = NodeSpec {
             name: name.to_owned(),
             agent: agent.to_owned(),
@@ -282,6 +302,9 @@ impl Engine {
         let kind: DatastoreKind =
             spec.datastore.parse().map_err(|e: crate::sources::database::DatabaseError| CoreError::BadRequest(e.to_string()))?;
         DatabaseLocation::new(kind, spec.location.clone()).database_name().map_err(|e| CoreError::BadRequest(e.to_string()))?;
+        if kind == DatastoreKind::Sqlite {
+            self.check_local_path(caller, &spec.agent, &spec.location)?;
+        }
         let config = InstanceConfig {
             datastore: kind.as_str().to_owned(),
             datastore_version: spec.datastore_version,

@@ -494,6 +494,9 @@ impl Engine {
                         }
                     })
                     .collect();
+                for node in &specs {
+                    self.check_local_path(caller, &node.agent, &node.location)?;
+                }
                 let mut config = source.config.clone();
                 config["restored_from"] = json!(backup.id);
                 let created = self.create_source(backup.tenant_id, SourceKind::Cluster, name, config, specs, false).await?;
@@ -525,6 +528,9 @@ impl Engine {
                         }
                     };
                     let target = if parts.len() > 1 { format!("{}/{}", path.trim_end_matches('/'), part.node_name) } else { path.clone() };
+                    if let Some(a) = repo::get_agent(db, agent_id).await? {
+                        self.check_local_path(caller, &a.name, &target)?;
+                    }
                     let task_spec = TaskSpec::RestoreTree {
                         snapshot: snapshot.clone(),
                         node_key: part.node_id.to_string(),

@@ -38,6 +38,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         data_dir: dir.path().join("data"),
         public_url: String::new(),
         admin_password: Some(ADMIN_PASSWORD.into()),
+        // Tests keep their data in temporary directories; users may use those on the server.
+        local_roots: vec![std::env::temp_dir()],
         ..Settings::default()
     };
     let postgres = match std::env::var("COFFER_TEST_DATABASE_URL") {

@@ -93,3 +93,47 @@ async fn a_removed_users_sessions_stop_working() {
     assert_eq!(resp.status(), 204);
     assert_eq!(app.whoami(("x-auth-token", &session)).await.status(), 401);
 }
+
+#[tokio::test]
+async fn only_admins_place_data_outside_the_local_roots_on_the_server_itself() {
+    let app = spawn_app().await;
+    let operator = app.user_with_role("ops", "operator", None).await;
+    for (path, body) in [
+        ("/admin/v1/machines", json!({ "name": "etc", "root": "/etc" })),
+        ("/admin/v1/clusters", json!({ "name": "c", "nodes": [{ "name": "n1", "location": "/var/lib" }] })),
+        ("/admin/v1/instances", json!({ "name": "i", "datastore": "sqlite", "location": "/root/secret.sqlite" })),
+        ("/admin/v1/machines", json!({ "name": "sneaky", "root": format!("{}/../etc", std::env::temp_dir().display()) })),
+    ] {
+        let (status, answer) = crate::helpers::post(&app, &operator, path, body).await;
+        assert_eq!(status, 403, "{path}: {answer}");
+    }
+    let resp = app
+        .client
+        .post(app.url("/cluster-configs"))
+        .header("opscenter-session", &operator)
+        .json(&json!({ "cluster_name": "Mine", "nodes": [{ "name": "n1", "agent": "local", "location": "/etc" }] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403, "the OpsCenter registration is held to the same rule");
+
+    // Inside the roots an operator may; an admin may anywhere; restores are held to it too.
+    let inside = tempfile::tempdir().unwrap();
+    crate::helpers::tree::generate(inside.path(), 3, 1);
+    let (status, machine) =
+        crate::helpers::post(&app, &operator, "/admin/v1/machines", json!({ "name": "ok", "root": inside.path() })).await;
+    assert_eq!(status, 201, "{machine}");
+    let op = crate::helpers::backup_and_wait(&app, &operator, json!({ "source_id": machine["id"] })).await;
+    let backup = op["backup_id"].as_str().unwrap();
+    let (status, refused) = crate::helpers::post(
+        &app,
+        &operator,
+        &format!("/admin/v1/backups/{backup}/restore"),
+        json!({ "target": { "type": "path", "path": "/etc/coffer-test" } }),
+    )
+    .await;
+    assert_eq!(status, 403, "{refused}");
+    let admin = app.login("admin", crate::helpers::ADMIN_PASSWORD).await;
+    let (status, _) = crate::helpers::post(&app, &admin, "/admin/v1/machines", json!({ "name": "admins", "root": "/etc" })).await;
+    assert_eq!(status, 201);
+}
