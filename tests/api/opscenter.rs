@@ -559,3 +559,39 @@ async fn a_running_request_is_listed_by_type_seen_per_cluster_and_cancelled() {
     assert_eq!(ended["state"], "cancelled", "{ended}");
     assert_eq!(get(&app, &session, "/Test_Cluster/backups").await.1, json!({}), "a cancelled backup is not listed");
 }
+
+#[tokio::test]
+async fn backup_lists_and_activity_page_and_filter_as_documented() {
+    let app = spawn_app().await;
+    let session = login(&app).await;
+    let root = tempfile::tempdir().unwrap();
+    cluster(&app, &session, root.path()).await;
+    let mut tags = Vec::new();
+    for keyspace in ["Keyspace1", "OpsCenter", "Keyspace1"] {
+        let (_, request) = post(&app, &session, "/Test_Cluster/backups/run", json!({ "keyspaces": [keyspace] })).await;
+        tags.push(until_done(&app, &session, &request).await["tag"].as_str().unwrap().to_owned());
+    }
+    let unique: std::collections::BTreeSet<_> = tags.iter().collect();
+    assert_eq!(unique.len(), 3, "tags are unique even within one second: {tags:?}");
+    let (_, newest) = get(&app, &session, "/Test_Cluster/backups?amount=1").await;
+    assert_eq!(newest.as_object().unwrap().keys().collect::<Vec<_>>(), [&tags[2]]);
+    let (_, older) = get(&app, &session, &format!("/Test_Cluster/backups?last_seen={}", tags[2])).await;
+    assert_eq!(older.as_object().unwrap().len(), 2, "a tag as last_seen lists what came before it: {older}");
+    let (_, all) = get(&app, &session, "/Test_Cluster/backups?list_all=1&destination=OPSC_ON_SERVER").await;
+    assert_eq!(all.as_object().unwrap().len(), 3);
+    let (status, graphs) = get(&app, &session, &format!("/Test_Cluster/backups/graphs/{}", tags[0])).await;
+    assert_eq!((status, graphs), (200, json!({})));
+    let (status, _) = get(&app, &session, "/Test_Cluster/backups/graphs/opscenter_adhoc_2000-01-01-00-00-00-UTC").await;
+    assert_eq!(status, 404);
+
+    let (_, activity) = get(&app, &session, "/Test_Cluster/backup-activity?filter_success=1").await;
+    let ids: Vec<&str> = activity.as_array().unwrap().iter().map(|e| e["backup_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [&tags[2], &tags[1], &tags[0]], "newest first");
+    let (_, from_second) = get(&app, &session, &format!("/Test_Cluster/backup-activity?first_backup_id={}", tags[1])).await;
+    assert_eq!(from_second.as_array().unwrap().len(), 2, "records before the named backup are left out");
+    let oldest_time = activity[2]["event_time"].as_i64().unwrap();
+    let (_, until) = get(&app, &session, &format!("/Test_Cluster/backup-activity?timestamp={}", oldest_time - 1)).await;
+    assert_eq!(until, json!([]), "nothing happened at or before a second before the first backup");
+    let (_, since) = get(&app, &session, &format!("/Test_Cluster/backup-activity?reverse=1&timestamp={oldest_time}&count=2")).await;
+    assert_eq!(since.as_array().unwrap().iter().map(|e| e["backup_id"].as_str().unwrap()).collect::<Vec<_>>(), [&tags[0], &tags[1]]);
+}
