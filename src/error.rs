@@ -25,6 +25,9 @@ pub enum CoreError {
     /// 409: the object already exists or is in a conflicting state.
     #[error("{0}")]
     Conflict(String),
+    /// 412: a precondition of the request does not hold (no backup at that point in time).
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// 413: the body is larger than the configured limit.
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -55,6 +58,7 @@ impl CoreError {
             CoreError::NotFound { .. } | CoreError::NoRoute(_) => 404,
             CoreError::MethodNotAllowed(_) => 405,
             CoreError::Conflict(_) => 409,
+            CoreError::PreconditionFailed(_) => 412,
             CoreError::PayloadTooLarge { .. } => 413,
             CoreError::UnsupportedMediaType(_) => 415,
             CoreError::Unprocessable(_) => 422,

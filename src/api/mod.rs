@@ -35,6 +35,10 @@ fn agent_service(base: &str) -> OpenApiService<agent::AgentApi, ()> {
     OpenApiService::new(agent::AgentApi, "Coffer agent protocol", VERSION).server(base)
 }
 
+fn instaclustr_service(base: &str) -> OpenApiService<instaclustr::ProvisioningApi, ()> {
+    OpenApiService::new(instaclustr::ProvisioningApi, "Coffer: Instaclustr provisioning v1", VERSION).server(base)
+}
+
 fn clouddb_service(base: &str) -> OpenApiService<rackspace_db::CloudDbApi, ()> {
     OpenApiService::new(rackspace_db::CloudDbApi, "Coffer: Rackspace Cloud Databases v1.0", VERSION).server(base)
 }
@@ -50,6 +54,7 @@ pub fn specs(base: &str) -> Vec<(&'static str, String)> {
         ("agent", agent_service(base).spec()),
         ("clouddatabases", clouddb_service(base).spec()),
         ("identity", identity_service(base).spec()),
+        ("instaclustr", instaclustr_service(base).spec()),
         ("opscenter", opscenter_service(base).spec()),
     ]
 }
@@ -87,6 +92,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         .nest_no_strip("/admin/v1", admin)
         .nest("/agent/v1/stores", agent::store_routes())
         .nest_no_strip("/v1.0", Arc::new(clouddb_service(&base).into_endpoint()))
+        .nest_no_strip("/provisioning", Arc::new(instaclustr_service(&base).into_endpoint().around(instaclustr::json_bodies)))
         .nest_no_strip("/agent/v1", Arc::new(agent_service(&base).into_endpoint()))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))

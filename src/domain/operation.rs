@@ -170,6 +170,9 @@ pub enum TaskSpec {
         /// Keyspaces restored under another name: backup keyspace → target keyspace.
         #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
         keyspace_renames: std::collections::BTreeMap<String, String>,
+        /// Also create the (empty) directories of the tables the selection leaves out: the whole schema.
+        #[serde(default)]
+        all_tables: bool,
     },
     /// Load a dump into a new database.
     RestoreDatabase { snapshot: String, node_key: String, datastore: String, target: String },

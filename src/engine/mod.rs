@@ -415,6 +415,37 @@ impl Engine {
         .await
     }
 
+    /// Unregisters a cluster (its nodes' data and its backups stay). Refused while an operation
+    /// on it runs.
+    pub async fn delete_cluster(&self, caller: &Principal, id: Uuid) -> CoreResult<()> {
+        let view = self.source(caller, id).await?;
+        if view.source.kind != SourceKind::Cluster {
+            return Err(CoreError::not_found("cluster", id.to_string()));
+        }
+        use crate::domain::operation::OperationKind;
+        for kind in [OperationKind::Backup, OperationKind::Restore, OperationKind::Copy, OperationKind::Delete] {
+            if repo::has_operation_in_progress(&self.inner.db, id, kind).await? {
+                return Err(CoreError::Conflict(format!("a {kind} of cluster '{}' is running; try again when it ends", view.source.name)));
+            }
+        }
+        if let Some(op) = view.source.config.get("restore_operation").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok())
+            && repo::get_operation(&self.inner.db, Some(view.source.tenant_id), op).await?.is_some_and(|o| !o.state.is_terminal())
+        {
+            return Err(CoreError::Conflict(format!("cluster '{}' is still being restored", view.source.name)));
+        }
+        repo::mark_source_deleted(&self.inner.db, id).await?;
+        repo::add_event(
+            &self.inner.db,
+            view.source.tenant_id,
+            "source.deleted",
+            &format!("cluster '{}' deleted", view.source.name),
+            None,
+            None,
+            Some(id),
+        )
+        .await
+    }
+
     /// Registers an HA group of existing instances of the caller's tenant.
     pub async fn add_ha_group(&self, caller: &Principal, name: &str, members: &[Uuid]) -> CoreResult<SourceView> {
         if members.is_empty() {

@@ -75,7 +75,13 @@ pub enum RestoreTarget {
         keyspace_renames: std::collections::BTreeMap<String, String>,
     },
     /// A new cluster of the same topology, one data directory per node in order.
-    NewCluster { name: String, locations: Vec<String> },
+    NewCluster {
+        name: String,
+        locations: Vec<String>,
+        /// Create every table's directory, even of tables the selection leaves out (their data is not restored).
+        #[serde(default)]
+        all_tables: bool,
+    },
     /// A directory on an agent (the backup's own agent when not named).
     Path {
         path: String,
@@ -451,6 +457,7 @@ impl Engine {
                             truncate: *truncate,
                             truncate_only: truncate_only.clone(),
                             keyspace_renames: keyspace_renames.clone(),
+                            all_tables: false,
                         },
                         SourceKind::Machine => TaskSpec::RestoreTree {
                             snapshot: snapshot.clone(),
@@ -464,7 +471,7 @@ impl Engine {
                     tasks.push(new_task(&op, Some(&node), node.agent_id, task_spec));
                 }
             }
-            RestoreTarget::NewCluster { name, locations } => {
+            RestoreTarget::NewCluster { name, locations, all_tables } => {
                 if source.kind != SourceKind::Cluster {
                     return Err(CoreError::BadRequest("only cluster backups restore into a new cluster".into()));
                 }
@@ -499,6 +506,7 @@ impl Engine {
                 }
                 let mut config = source.config.clone();
                 config["restored_from"] = json!(backup.id);
+                config["restore_operation"] = json!(op.id);
                 let created = self.create_source(backup.tenant_id, SourceKind::Cluster, name, config, specs, false).await?;
                 let new_nodes = repo::nodes_of(db, created.source.id).await?;
                 for (part, node) in parts.iter().zip(&new_nodes) {
@@ -510,6 +518,7 @@ impl Engine {
                         truncate: false,
                         truncate_only: None,
                         keyspace_renames: Default::default(),
+                        all_tables: *all_tables,
                     };
                     tasks.push(new_task(&op, Some(node), node.agent_id, task_spec));
                 }

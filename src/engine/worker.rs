@@ -196,7 +196,7 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
             let summary = store.restore(req, progress.clone()).await?;
             Ok((State::Succeeded, json!({ "files": summary.files, "bytes": summary.bytes, "skipped": summary.skipped })))
         }
-        TaskSpec::RestoreClusterNode { snapshot, node_key, data_dir, selection, truncate, truncate_only, keyspace_renames } => {
+        TaskSpec::RestoreClusterNode { snapshot, node_key, data_dir, selection, truncate, truncate_only, keyspace_renames, all_tables } => {
             let manifest = store.manifest(snapshot, node_key).await?;
             let include: Vec<String> = manifest
                 .entries
@@ -232,6 +232,12 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
                 rename_top: keyspace_renames.clone(),
             };
             let summary = store.restore(req, progress.clone()).await?;
+            if *all_tables {
+                for e in manifest.entries.iter().filter(|e| e.kind == EntryKind::Dir && e.path.matches('/').count() == 1) {
+                    let dir = Path::new(data_dir).join(renamed(&e.path));
+                    std::fs::create_dir_all(&dir).map_err(|err| Failed(format!("{}: {err}", dir.display())))?;
+                }
+            }
             // Only once every file is back: what the backup did not hold goes.
             if *truncate {
                 let mut sel = truncate_only.clone().unwrap_or_else(|| selection.clone());

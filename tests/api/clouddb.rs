@@ -445,7 +445,9 @@ async fn rackspace_pyrax_logs_in_with_an_api_key_and_runs_the_backup_lifecycle()
     assert_eq!(r["instance_backups"], 1);
     assert_eq!(r["long_name"], json!(["BadRequest", 400]));
     assert_eq!(r["get_unknown"], json!(["NotFound", 404]));
-    assert_eq!(r["restore"], json!(["BUILD", 2]));
+    // pyrax loads the instance again right away, so a quick restore may already be ACTIVE.
+    assert!(matches!(r["restore"][0].as_str(), Some("BUILD" | "ACTIVE")), "{r}");
+    assert_eq!(r["restore"][1], 2);
     assert_eq!(r["restored"][1], "ACTIVE");
     assert_eq!(r["deleted"], json!(["NotFound", 404]));
     assert_eq!(r["password_login"], json!([true, 0]));

@@ -9,6 +9,7 @@ mod destinations;
 mod engine;
 mod helpers;
 mod identity;
+mod instaclustr;
 mod keystoneauth;
 mod limits;
 mod ops;

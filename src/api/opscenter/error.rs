@@ -15,6 +15,7 @@ fn type_name(err: &CoreError) -> String {
         CoreError::NoRoute(_) => "NotFound".into(),
         CoreError::MethodNotAllowed(_) => "MethodNotAllowed".into(),
         CoreError::Conflict(_) => "Conflict".into(),
+        CoreError::PreconditionFailed(_) => "PreconditionFailed".into(),
         CoreError::PayloadTooLarge { .. } => "RequestEntityTooLarge".into(),
         CoreError::UnsupportedMediaType(_) => "UnsupportedMediaType".into(),
         CoreError::RateLimited { .. } => "TooManyRequests".into(),

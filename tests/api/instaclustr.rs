@@ -1,0 +1,205 @@
+//! The Instaclustr provisioning v1 dialect as a provisioning script uses it: HTTP Basic, cluster
+//! status answered with 202, backup events per node, and restores to a new cluster at a point in time.
+
+use std::{path::Path, time::Duration};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app, tree};
+
+struct Client<'a> {
+    app: &'a TestApp,
+    user: &'a str,
+    secret: &'a str,
+}
+
+impl Client<'_> {
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.app.client.request(method, self.app.url(path)).basic_auth(self.user, Some(self.secret));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Triggers a backup and waits until every node's newest event is COMPLETED.
+    async fn backup(&self, id: &str, backups_before: usize) {
+        let (status, body) = self.post(&format!("/provisioning/v1/{id}/backups"), json!({})).await;
+        assert_eq!(status, 204, "{body}");
+        for _ in 0..300 {
+            let (_, events) = self.get(&format!("/provisioning/v1/{id}/backups")).await;
+            let nodes = events["clusterDataCentres"][0]["nodes"].as_array().unwrap().clone();
+            let done = nodes.iter().all(|n| {
+                let evs = n["events"].as_array().unwrap();
+                evs.len() == backups_before + 1 && evs.last().unwrap()["state"] == "COMPLETED"
+            });
+            if done {
+                let last = &nodes[0]["events"].as_array().unwrap().last().unwrap().clone();
+                assert_eq!((last["type"].as_str(), last["progress"].as_f64()), (Some("snapshot-upload"), Some(1.0)));
+                assert!(last["end"].as_i64().unwrap() >= last["start"].as_i64().unwrap());
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the backup of {id} never completed");
+    }
+}
+
+const TABLES: &[(&str, &str)] =
+    &[("Keyspace1", "users-0123456789abcdef0123456789abcdef"), ("Keyspace1", "dates-89abcdef0123456789abcdef01234567")];
+
+async fn cluster(app: &TestApp, root: &Path) -> (String, Vec<std::path::PathBuf>) {
+    let dirs: Vec<_> = (1..=3).map(|n| root.join(format!("node{n}/data"))).collect();
+    for (n, d) in dirs.iter().enumerate() {
+        for (i, (ks, t)) in TABLES.iter().enumerate() {
+            tree::generate(&d.join(ks).join(t), 4, (n * 10 + i) as u64);
+        }
+    }
+    let nodes: Vec<Value> = dirs.iter().enumerate().map(|(n, d)| json!({ "name": format!("10.1.0.{}", n + 1), "location": d })).collect();
+    let admin = app.login("admin", crate::helpers::ADMIN_PASSWORD).await;
+    let (status, body) = crate::helpers::post(app, &admin, "/admin/v1/clusters", json!({ "name": "ic-prod", "nodes": nodes })).await;
+    assert_eq!(status, 201, "{body}");
+    (body["id"].as_str().unwrap().to_owned(), dirs)
+}
+
+#[tokio::test]
+async fn a_cluster_is_backed_up_twice_and_restored_to_a_new_cluster_between_the_two() {
+    let app = spawn_app().await;
+    app.user_with_role("ops", "operator", Some("default")).await;
+    let ic = Client { app: &app, user: "ops", secret: "ops-password" };
+    let (status, none) = ic.get("/provisioning/v1").await;
+    assert_eq!((status, none["status"].as_u64()), (404, Some(404)), "no clusters yet: {none}");
+
+    let root = tempfile::tempdir().unwrap();
+    let (id, dirs) = cluster(&app, root.path()).await;
+    let (_, list) = ic.get("/provisioning/v1").await;
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!((list[0]["nodeCount"].as_u64(), list[0]["runningNodeCount"].as_u64()), (Some(3), Some(3)));
+    for path in [format!("/provisioning/v1/{id}"), format!("/provisioning/v1/{id}/terraform-description")] {
+        let (status, doc) = ic.get(&path).await;
+        assert_eq!(status, 202, "{doc}");
+        assert_eq!(doc["clusterStatus"], "RUNNING");
+        assert_eq!(doc["dataCentres"][0]["nodes"].as_array().unwrap().len(), 3);
+        assert_eq!(doc["dataCentres"][0]["nodes"][1]["nodeStatus"], "RUNNING");
+    }
+
+    ic.backup(&id, 0).await;
+    let first: Vec<_> = dirs.iter().map(|d| tree::fingerprint(&d.join("Keyspace1"))).collect();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let between = chrono::Utc::now().timestamp_millis();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for d in &dirs {
+        tree::mutate(&d.join("Keyspace1").join(TABLES[0].1), 100);
+    }
+    ic.backup(&id, 1).await;
+
+    let body = json!({ "clusterNameOverride": "ic-restored", "pointInTime": between, "keyspaceTables": "Keyspace1.users" });
+    let (status, restored) = ic.post(&format!("/provisioning/v1/{id}/backups/restore"), body).await;
+    assert_eq!(status, 200, "{restored}");
+    let new_id = restored["restoredCluster"].as_str().unwrap().to_owned();
+    let mut doc = json!({});
+    for _ in 0..300 {
+        let (status, d) = ic.get(&format!("/provisioning/v1/{new_id}")).await;
+        assert_eq!(status, 202);
+        doc = d;
+        if doc["clusterStatus"] != "PROVISIONING" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(doc["clusterStatus"], "RUNNING", "{doc}");
+    assert_eq!(doc["clusterName"], "ic-restored");
+    let admin = app.login("admin", crate::helpers::ADMIN_PASSWORD).await;
+    let (_, source) = crate::helpers::get(&app, &admin, &format!("/admin/v1/sources/{new_id}")).await;
+    for (i, node) in source["nodes"].as_array().unwrap().iter().enumerate() {
+        let data = Path::new(node["location"].as_str().unwrap());
+        assert!(data.starts_with(dirs[i].parent().unwrap()), "beside the original node's data: {}", data.display());
+        let users = tree::fingerprint(&data.join("Keyspace1").join(TABLES[0].1));
+        let expected = tree::fingerprint(&dirs[i].join("Keyspace1").join(TABLES[0].1));
+        assert_ne!(users, expected, "node {i}: not today's users");
+        let first_users: std::collections::BTreeMap<_, _> =
+            first[i].iter().filter_map(|(p, v)| p.strip_prefix(&format!("{}/", TABLES[0].1)).map(|p| (p.to_owned(), v.clone()))).collect();
+        assert_eq!(users, first_users, "node {i}: users as the first backup held it");
+        let dates = data.join("Keyspace1").join(TABLES[1].1);
+        assert!(dates.is_dir() && std::fs::read_dir(&dates).unwrap().next().is_none(), "node {i}: the schema, without the data");
+    }
+    assert_ne!(tree::fingerprint(&dirs[0].join("Keyspace1")), first[0], "the original keeps today's data");
+
+    let (_, events) = ic.get(&format!("/provisioning/v1/{id}/backups")).await;
+    let kinds: Vec<&str> =
+        events["clusterDataCentres"][0]["nodes"][0]["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["snapshot-upload", "snapshot-upload", "snapshot-download"], "backups and the restore are listed");
+
+    let (status, _) = ic.send(reqwest::Method::DELETE, &format!("/provisioning/v1/{new_id}"), None).await;
+    assert_eq!(status, 202);
+    assert_eq!(ic.get(&format!("/provisioning/v1/{new_id}")).await.0, 404);
+}
+
+#[tokio::test]
+async fn instaclustr_errors_come_in_the_v1_shape() {
+    let app = spawn_app().await;
+    let session = app.user_with_role("ops", "operator", Some("default")).await;
+    let ic = Client { app: &app, user: "ops", secret: "ops-password" };
+    let root = tempfile::tempdir().unwrap();
+    let (id, _) = cluster(&app, root.path()).await;
+
+    let resp = app.client.get(app.url("/provisioning/v1")).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(resp.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"), "non-preemptive clients need the challenge");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!((body["status"].as_u64(), body["code"].as_u64()), (Some(401), Some(401)));
+    assert!(body.get("errorDetails").is_some() && body.get("link").is_some());
+
+    let restore = format!("/provisioning/v1/{id}/backups/restore");
+    let (status, body) = ic.post(&restore, json!({})).await;
+    assert_eq!((status, body["status"].as_u64()), (412, Some(412)), "no backup yet: {body}");
+    ic.backup(&id, 0).await;
+    let (status, body) = ic.post(&restore, json!({ "clusterNameOverride": "-bad name" })).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = ic.post(&restore, json!({ "cdcInfos": [{ "cdcId": uuid::Uuid::new_v4(), "restoreToSameVpc": true }] })).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, doc) = ic.get(&format!("/provisioning/v1/{id}")).await;
+    assert_eq!(status, 202);
+    let (status, body) = ic
+        .post(
+            &restore,
+            json!({ "cdcInfos": [{ "cdcId": doc["dataCentres"][0]["id"], "restoreToSameVpc": true }], "clusterNameOverride": "all-dcs" }),
+        )
+        .await;
+    assert_eq!(status, 200, "every data centre named is fine: {body}");
+    let (status, body) = ic.post(&restore, json!({ "pointInTime": 1_420_070_400_000_i64, "clusterNameOverride": "too-early" })).await;
+    assert_eq!(status, 412, "nothing was backed up in 2015: {body}");
+    let (status, _) = ic.post(&restore, json!({ "pointInTime": 1000 })).await;
+    assert_eq!(status, 400);
+    let (status, _) = ic.post(&restore, json!({ "keyspaceTables": "no-dot" })).await;
+    assert_eq!(status, 400);
+    let (status, body) = ic.get(&format!("/provisioning/v1/{}", uuid::Uuid::new_v4())).await;
+    assert_eq!((status, body["status"].as_u64()), (404, Some(404)));
+
+    let resp = app
+        .client
+        .post(app.url(&restore))
+        .basic_auth("ops", Some("ops-password"))
+        .header("content-type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 415);
+
+    let (key, _) = app.api_key(&session, true).await;
+    let reader = Client { app: &app, user: "ops", secret: &key };
+    assert_eq!(reader.get(&format!("/provisioning/v1/{id}")).await.0, 202, "a read-only key reads");
+    let (status, body) = reader.post(&format!("/provisioning/v1/{id}/backups"), json!({})).await;
+    assert_eq!((status, body["status"].as_u64()), (403, Some(403)), "and cannot write: {body}");
+}
