@@ -203,3 +203,26 @@ async fn instaclustr_errors_come_in_the_v1_shape() {
     let (status, body) = reader.post(&format!("/provisioning/v1/{id}/backups"), json!({})).await;
     assert_eq!((status, body["status"].as_u64()), (403, Some(403)), "and cannot write: {body}");
 }
+
+#[tokio::test]
+async fn a_provisioning_script_with_non_preemptive_basic_auth_restores_a_point_in_time() {
+    let Some(python) = crate::keystoneauth::python() else { return };
+    let app = spawn_app().await;
+    app.user_with_role("ops", "operator", Some("default")).await;
+    let root = tempfile::tempdir().unwrap();
+    let (id, dirs) = cluster(&app, root.path()).await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/instaclustr_restore.py");
+    let mut args = vec![app.base.clone(), "ops".into(), "ops-password".into(), id];
+    args.extend(dirs.iter().map(|d| d.display().to_string()));
+    let out =
+        tokio::task::spawn_blocking(move || std::process::Command::new(python).arg(script).args(args).output().unwrap()).await.unwrap();
+    assert!(out.status.success(), "the script failed: {}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(r["challenges"].as_u64().unwrap() >= 1, "credentials went out only after a challenge: {r}");
+    assert_eq!(r["status"], json!([202, "RUNNING", 3]));
+    assert_eq!(r["first_backup"], json!([1.0, 1.0, 1.0]));
+    assert_eq!(r["restore"], 200);
+    assert_eq!(r["restored_status"], json!([202, "RUNNING"]));
+    assert_eq!(r["restored_exact"], true, "{r}");
+    assert_eq!(r["original_untouched"], true);
+}
