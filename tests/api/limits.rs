@@ -56,6 +56,11 @@ async fn a_429_comes_in_the_dialect_shape_of_its_path() {
     let body: Value = limited.json().await.unwrap();
     assert_eq!(body["type"], "TooManyRequests", "{body}");
     assert_eq!(body["brief"], "error");
+
+    let erin = app.user_with_role("erin", "operator", None).await;
+    let (_, limited, _) = until_limited(&app, "/provisioning/v1", &erin).await;
+    let body: Value = limited.json().await.unwrap();
+    assert_eq!((body["status"].as_u64(), body["code"].as_u64()), (Some(429), Some(429)), "{body}");
 }
 
 #[tokio::test]
