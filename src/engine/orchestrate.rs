@@ -503,6 +503,14 @@ impl Engine {
                     .collect();
                 for node in &specs {
                     self.check_local_path(caller, &node.agent, &node.location)?;
+                    // A new cluster starts from empty directories (checked where the server can see them).
+                    let dir = std::path::Path::new(&node.location);
+                    if node.agent == crate::domain::agent::LOCAL_AGENT && std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+                        return Err(CoreError::Conflict(format!(
+                            "'{}' already holds data; a new cluster needs empty directories",
+                            node.location
+                        )));
+                    }
                 }
                 let mut config = source.config.clone();
                 config["restored_from"] = json!(backup.id);

@@ -135,14 +135,31 @@ async fn a_cluster_is_backed_up_twice_and_restored_to_a_new_cluster_between_the_
     }
     assert_ne!(tree::fingerprint(&dirs[0].join("Keyspace1")), first[0], "the original keeps today's data");
 
-    let (_, events) = ic.get(&format!("/provisioning/v1/{id}/backups")).await;
-    let kinds: Vec<&str> =
-        events["clusterDataCentres"][0]["nodes"][0]["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["snapshot-upload", "snapshot-upload", "snapshot-download"], "backups and the restore are listed");
+    let kinds = |events: &Value| -> Vec<String> {
+        events["clusterDataCentres"][0]["nodes"][0]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(kinds(&ic.get(&format!("/provisioning/v1/{id}/backups")).await.1), ["snapshot-upload", "snapshot-upload"]);
+    assert_eq!(
+        kinds(&ic.get(&format!("/provisioning/v1/{new_id}/backups")).await.1),
+        ["snapshot-download"],
+        "the new cluster lists its restore"
+    );
+
+    // A name that would reach into the live data lands beside it instead.
+    let (status, body) = ic.post(&format!("/provisioning/v1/{id}/backups/restore"), json!({ "clusterNameOverride": "data" })).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!dirs[0].join("data").exists(), "nothing was written inside the original's data directory");
 
     let (status, _) = ic.send(reqwest::Method::DELETE, &format!("/provisioning/v1/{new_id}"), None).await;
     assert_eq!(status, 202);
     assert_eq!(ic.get(&format!("/provisioning/v1/{new_id}")).await.0, 404);
+    let (status, body) = ic.post(&format!("/provisioning/v1/{id}/backups/restore"), json!({ "clusterNameOverride": "ic-restored" })).await;
+    assert_eq!(status, 409, "the deleted cluster's directories still hold its data: {body}");
 }
 
 #[tokio::test]

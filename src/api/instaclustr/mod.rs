@@ -59,7 +59,7 @@ enum Triggered {
 pub async fn json_bodies<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<Response> {
     if *req.method() == poem::http::Method::POST {
         let bytes = req.take_body().into_bytes().await?;
-        let is_json = req.content_type().is_some_and(|c| c.starts_with("application/json"));
+        let is_json = req.content_type().is_some_and(|c| c.to_ascii_lowercase().starts_with("application/json"));
         if bytes.iter().all(u8::is_ascii_whitespace) {
             req.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
             req.set_body(b"{}".to_vec());
@@ -106,8 +106,12 @@ async fn status_document(state: &AppState, p: &Principal, view: &SourceView) -> 
     let status = cluster_status(state, p, view).await;
     let agents = state.engine.list_agents(p).await?;
     let now = Utc::now();
-    let mut dcs: Vec<String> = view.nodes.iter().map(|n| n.datacenter.clone().unwrap_or_else(|| "dc1".into())).collect();
-    dcs.dedup();
+    let mut dcs: Vec<String> = Vec::new();
+    for dc in view.nodes.iter().map(|n| n.datacenter.clone().unwrap_or_else(|| "dc1".into())) {
+        if !dcs.contains(&dc) {
+            dcs.push(dc);
+        }
+    }
     let data_centres: Vec<Value> = dcs
         .iter()
         .map(|dc| {
@@ -189,12 +193,12 @@ fn valid_name(name: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// The data directory a restored node gets: beside the original, in a directory named after the new cluster.
+/// The data directory a restored node gets: a sibling of the original's (`data` becomes
+/// `data-<new cluster>`), so it can never land inside the live data.
 fn new_location(original: &str, cluster_name: &str) -> String {
-    let path = std::path::Path::new(original);
+    let path = std::path::Path::new(original.trim_end_matches('/'));
     let leaf = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "data".into());
-    let parent = path.parent().unwrap_or(path);
-    parent.join(cluster_name).join(leaf).display().to_string()
+    path.with_file_name(format!("{leaf}-{cluster_name}")).display().to_string()
 }
 
 #[OpenApi]
@@ -205,7 +209,7 @@ impl ProvisioningApi {
         let p = caller.principal();
         let views = state.engine.list_sources(p, Some(SourceKind::Cluster)).await?;
         if views.is_empty() {
-            return Err(CoreError::not_found("cluster", "any").into());
+            return Err(CoreError::NoRoute("/provisioning/v1: the account has no clusters".into()).into());
         }
         let mut out = Vec::new();
         for v in &views {
@@ -272,10 +276,21 @@ impl ProvisioningApi {
         let view = cluster(&state, p, &cluster_id).await?;
         let since = Utc::now() - chrono::Duration::days(EVENT_DAYS);
         let mut ops: Vec<(&str, Operation)> = Vec::new();
-        for (kind, word) in [(OperationKind::Backup, "snapshot-upload"), (OperationKind::Restore, "snapshot-download")] {
-            for op in state.engine.source_operations(p, view.source.id, kind, 500).await?.into_iter().filter(|o| o.created_at >= since) {
-                ops.push((word, op));
-            }
+        for op in state
+            .engine
+            .source_operations(p, view.source.id, OperationKind::Backup, 500)
+            .await?
+            .into_iter()
+            .filter(|o| o.created_at >= since)
+        {
+            ops.push(("snapshot-upload", op));
+        }
+        // A restored cluster lists the restore that filled its nodes.
+        if let Some(id) = view.source.config.get("restore_operation").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())
+            && let Ok(op) = state.engine.operation(p, id).await
+            && op.created_at >= since
+        {
+            ops.push(("snapshot-download", op));
         }
         ops.sort_by_key(|(_, op)| op.created_at);
         let mut per_node: std::collections::HashMap<String, Vec<Value>> = std::collections::HashMap::new();
@@ -321,6 +336,9 @@ impl ProvisioningApi {
     ) -> poem::Result<Triggered> {
         let p = caller.principal();
         let view = cluster(&state, p, &cluster_id).await?;
+        if cluster_status(&state, p, &view).await == "PROVISIONING" {
+            return Err(CoreError::Conflict("the cluster is still being restored; back it up once it is RUNNING".into()).into());
+        }
         let spec = BackupSpec {
             source_id: view.source.id,
             name: String::new(),
@@ -363,7 +381,10 @@ impl ProvisioningApi {
         let now = Utc::now();
         let name = match body.get("clusterNameOverride") {
             None | Some(Value::Null) => format!("{}-restored-{}", view.source.name, now.format("%Y-%m-%d-%H-%M-%S")),
-            Some(Value::String(n)) if valid_name(n) && n.len() <= 255 => n.clone(),
+            Some(Value::String(n)) if n.len() > 200 => {
+                return Err(CoreError::BadRequest("clusterNameOverride can be at most 200 characters".into()).into());
+            }
+            Some(Value::String(n)) if valid_name(n) => n.clone(),
             Some(other) => {
                 return Err(CoreError::BadRequest(format!("clusterNameOverride {other} must match [a-zA-Z0-9][a-zA-Z0-9_-]*")).into());
             }
@@ -407,7 +428,10 @@ impl ProvisioningApi {
             Some(_) => return Err(CoreError::BadRequest("keyspaceTables must be a string such as ks.t1,ks.t2".into()).into()),
         };
         if let Some(network) = body.get("clusterNetwork").filter(|v| !v.is_null()) {
-            let ok = network.as_str().is_some_and(|n| n.split('/').next().is_some_and(|ip| ip.parse::<std::net::Ipv4Addr>().is_ok()));
+            let ok = network.as_str().is_some_and(|n| {
+                let (ip, prefix) = n.split_once('/').unwrap_or((n, "32"));
+                ip.parse::<std::net::Ipv4Addr>().is_ok() && prefix.parse::<u8>().is_ok_and(|p| p <= 32)
+            });
             if !ok {
                 return Err(CoreError::BadRequest("clusterNetwork must be an IPv4 network such as 10.0.0.0/16".into()).into());
             }
@@ -423,6 +447,7 @@ impl ProvisioningApi {
         let parts = state.engine.backup_nodes(p, backup.id).await?;
         let locations: Vec<String> = parts
             .iter()
+            .filter(|part| part.state.is_success())
             .map(|part| {
                 let original = view
                     .nodes
