@@ -35,6 +35,10 @@ fn agent_service(base: &str) -> OpenApiService<agent::AgentApi, ()> {
     OpenApiService::new(agent::AgentApi, "Coffer agent protocol", VERSION).server(base)
 }
 
+fn cloudbackup_service(base: &str) -> OpenApiService<rackspace_backup::CloudBackupApi, ()> {
+    OpenApiService::new(rackspace_backup::CloudBackupApi, "Coffer: Rackspace Cloud Backup v1.0", VERSION).server(base)
+}
+
 fn instaclustr_service(base: &str) -> OpenApiService<instaclustr::ProvisioningApi, ()> {
     OpenApiService::new(instaclustr::ProvisioningApi, "Coffer: Instaclustr provisioning v1", VERSION).server(base)
 }
@@ -52,6 +56,7 @@ pub fn specs(base: &str) -> Vec<(&'static str, String)> {
     vec![
         ("admin", admin_service(base).spec()),
         ("agent", agent_service(base).spec()),
+        ("cloudbackup", cloudbackup_service(base).spec()),
         ("clouddatabases", clouddb_service(base).spec()),
         ("identity", identity_service(base).spec()),
         ("instaclustr", instaclustr_service(base).spec()),
@@ -91,7 +96,13 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/:cluster_id/*rest", opscenter)
         .nest_no_strip("/admin/v1", admin)
         .nest("/agent/v1/stores", agent::store_routes())
-        .nest_no_strip("/v1.0", Arc::new(clouddb_service(&base).into_endpoint()))
+        .nest_no_strip(
+            "/v1.0",
+            rackspace_backup::ByResource {
+                databases: clouddb_service(&base).into_endpoint(),
+                backup: cloudbackup_service(&base).into_endpoint(),
+            },
+        )
         .nest_no_strip("/provisioning", Arc::new(instaclustr_service(&base).into_endpoint().around(instaclustr::json_bodies)))
         .nest_no_strip("/agent/v1", Arc::new(agent_service(&base).into_endpoint()))
         .at("/healthz", get(healthz))

@@ -144,6 +144,11 @@ impl Engine {
         self.inner.wake.notify_waiters();
     }
 
+    /// Has the server's own agent look for work at once (remote agents poll on their own).
+    pub fn wake_agents(&self) {
+        self.wake_local();
+    }
+
     // ---- agents ----
 
     /// The server's own agent for a tenant.

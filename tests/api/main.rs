@@ -3,6 +3,7 @@
 mod agents;
 mod auth;
 mod cli;
+mod cloudbackup;
 mod clouddb;
 mod databases;
 mod destinations;

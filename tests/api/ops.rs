@@ -84,7 +84,7 @@ async fn the_merged_document_and_the_docs_page_offer_every_dialect() {
     assert!(schemes.len() >= 4, "{schemes:?}");
 
     let page = app.client.get(app.url("/docs")).send().await.unwrap().text().await.unwrap();
-    for name in ["admin", "agent", "clouddatabases", "identity", "instaclustr", "opscenter"] {
+    for name in ["admin", "agent", "cloudbackup", "clouddatabases", "identity", "instaclustr", "opscenter"] {
         assert!(page.contains(&format!("/openapi/{name}.json")), "the docs selector lacks {name}");
         let doc = app.client.get(app.url(&format!("/openapi/{name}.json"))).send().await.unwrap();
         assert_eq!(doc.status(), 200);

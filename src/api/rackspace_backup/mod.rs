@@ -1,4 +1,164 @@
-//! Rackspace Cloud Backup v1.0. Its endpoints arrive with the dialect's issue; today this module
-//! owns the dialect's error shape, used by the edge for its paths.
+//! Rackspace Cloud Backup v1.0, beside Cloud Databases under `/v1.0`. Today: the agents part
+//! (machines served by `coffer agent` processes or the server's own agent); backup
+//! configurations, backups and restores arrive with the rest of the dialect's issue.
+//!
+//! Both path forms real clients use are served: `/v1.0/{tenant}/agent/...` (the docs, the Chef
+//! cookbook) and `/v1.0/agent/...` (the SDK, tenant from the token). Ids are integers: stable
+//! aliases of the engine's UUIDs. Dates are `"\/Date(ms)\/"`.
 
 pub mod error;
+
+use chrono::{DateTime, Utc};
+use poem::{Endpoint, IntoResponse, Request, Response, web::Data};
+use poem_openapi::{ApiResponse, OpenApi, Tags, param::Path, payload::Json};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{
+    api::common::{
+        dialect::{CLOUD_BACKUP_WORDS, Dialect},
+        security::Caller,
+    },
+    domain::{agent::Agent, identity::Principal},
+    error::CoreError,
+    persistence::identity as ids,
+    state::AppState,
+};
+
+#[derive(Tags)]
+enum BackupTag {
+    /// Backup agents (machines).
+    Agents,
+}
+
+/// The Cloud Backup API.
+pub struct CloudBackupApi;
+
+#[derive(ApiResponse)]
+enum Empty {
+    /// Done.
+    #[oai(status = 200)]
+    Ok,
+}
+
+/// `/v1.0` serves two APIs: Cloud Backup by its resource words, Cloud Databases otherwise.
+pub struct ByResource<D, B> {
+    pub databases: D,
+    pub backup: B,
+}
+
+impl<D: Endpoint, B: Endpoint> Endpoint for ByResource<D, B> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        if Dialect::from_path(req.uri().path()) == Dialect::CloudBackup {
+            let req = tenantless(req)?;
+            Ok(self.backup.call(req).await?.into_response())
+        } else {
+            Ok(self.databases.call(req).await?.into_response())
+        }
+    }
+}
+
+/// `/v1.0/{tenant}/x/...` becomes `/v1.0/x/...` once the tenant is the caller's; a trailing `/`
+/// is dropped. A tenant other than the caller's is reported as not found.
+fn tenantless(mut req: Request) -> poem::Result<Request> {
+    let path = req.uri().path().trim_end_matches('/').to_owned();
+    let mut segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if segs.len() > 2 && !CLOUD_BACKUP_WORDS.contains(&segs[1]) {
+        let tenant = segs.remove(1);
+        if let Some(p) = req.extensions().get::<Principal>()
+            && tenant != p.tenant_name
+            && tenant != p.tenant_id.to_string()
+        {
+            return Err(CoreError::not_found("account", tenant).into());
+        }
+    }
+    let rewritten = format!("/{}", segs.join("/"));
+    let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+    let uri: poem::http::Uri = format!("{rewritten}{query}").parse().map_err(|_| CoreError::BadRequest("bad path".into()))?;
+    *req.uri_mut() = uri;
+    Ok(req)
+}
+
+/// `"\/Date(ms)\/"`, as the service writes dates.
+fn date(t: DateTime<Utc>) -> String {
+    format!("/Date({})/", t.timestamp_millis())
+}
+
+/// An integer id from a path or body: a number or a numeric string.
+fn int_id(text: &str, what: &'static str) -> Result<i64, CoreError> {
+    text.trim().parse::<i64>().map_err(|_| CoreError::not_found(what, text))
+}
+
+async fn agent_by_alias(state: &AppState, p: &Principal, id: &str) -> Result<Agent, CoreError> {
+    let not_found = || CoreError::not_found("agent", id);
+    let uuid = ids::resolve_alias(&state.db, "agent", int_id(id, "agent")?).await?.ok_or_else(not_found)?;
+    state.engine.agent_of(p, uuid).await.map_err(|_| not_found())
+}
+
+/// An agent with every field the SDK reads.
+async fn agent_view(state: &AppState, a: &Agent) -> Result<Value, CoreError> {
+    let up = a.is_up(Utc::now(), state.settings.agent_down_after_secs);
+    let region = state.settings.regions.first().cloned().unwrap_or_else(|| "DFW".into());
+    Ok(json!({
+        "AgentVersion": env!("CARGO_PKG_VERSION"),
+        "Architecture": std::env::consts::ARCH,
+        "Flavor": "RaxCloudServer",
+        "BackupVaultSize": "0 B",
+        "BackupContainer": format!("coffer-{}", a.tenant_id.simple()),
+        "CleanupAllowed": true,
+        "Datacenter": region,
+        "IPAddress": a.hostname,
+        "IsDisabled": false,
+        "IsEncrypted": state.settings.store_key.is_some(),
+        "MachineAgentId": ids::alias_for(&state.db, "agent", a.id).await?,
+        "MachineName": a.name,
+        "OperatingSystem": std::env::consts::OS,
+        "OperatingSystemVersion": "",
+        "PublicKey": { "ModulusHex": "", "ExponentHex": "" },
+        "Status": if up { "Online" } else { "Offline" },
+        "TimeOfLastSuccessfulBackup": null,
+        "UseServiceNet": false,
+        "HostServerId": a.id,
+        "LastSeen": a.last_seen_at.map(date),
+    }))
+}
+
+#[OpenApi(tag = "BackupTag::Agents")]
+impl CloudBackupApi {
+    /// The caller's agents.
+    #[oai(path = "/v1.0/user/agents", method = "get", operation_id = "cloudbackup_agents")]
+    async fn agents(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Value>> {
+        let mut out = Vec::new();
+        for a in state.engine.list_agents(caller.principal()).await? {
+            out.push(agent_view(&state, &a).await?);
+        }
+        Ok(Json(json!(out)))
+    }
+
+    /// One agent by its id.
+    #[oai(path = "/v1.0/agent/:agent_id", method = "get", operation_id = "cloudbackup_agent")]
+    async fn agent(&self, state: Data<&AppState>, caller: Caller, agent_id: Path<String>) -> poem::Result<Json<Value>> {
+        let a = agent_by_alias(&state, caller.principal(), &agent_id).await?;
+        Ok(Json(agent_view(&state, &a).await?))
+    }
+
+    /// One agent by the id of the server it runs on (`HostServerId`).
+    #[oai(path = "/v1.0/agent/server/:host_server_id", method = "get", operation_id = "cloudbackup_agent_by_server")]
+    async fn agent_by_server(&self, state: Data<&AppState>, caller: Caller, host_server_id: Path<String>) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        let not_found = || CoreError::not_found("agent", host_server_id.0.clone());
+        let uuid = Uuid::parse_str(&host_server_id).map_err(|_| not_found())?;
+        let a = state.engine.agent_of(p, uuid).await.map_err(|_| not_found())?;
+        Ok(Json(agent_view(&state, &a).await?))
+    }
+
+    /// Asks the caller's agents to look for work now (200, empty).
+    #[oai(path = "/v1.0/user/wakeupagents", method = "post", operation_id = "cloudbackup_wake_agents")]
+    async fn wake(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Empty> {
+        state.engine.list_agents(caller.principal()).await?;
+        state.engine.wake_agents();
+        Ok(Empty::Ok)
+    }
+}
