@@ -35,8 +35,13 @@ fn agent_service(base: &str) -> OpenApiService<agent::AgentApi, ()> {
     OpenApiService::new(agent::AgentApi, "Coffer agent protocol", VERSION).server(base)
 }
 
-fn cloudbackup_service(base: &str) -> OpenApiService<rackspace_backup::CloudBackupApi, ()> {
-    OpenApiService::new(rackspace_backup::CloudBackupApi, "Coffer: Rackspace Cloud Backup v1.0", VERSION).server(base)
+fn cloudbackup_service(base: &str) -> OpenApiService<(rackspace_backup::CloudBackupApi, rackspace_backup::ConfigurationsApi), ()> {
+    OpenApiService::new(
+        (rackspace_backup::CloudBackupApi, rackspace_backup::ConfigurationsApi),
+        "Coffer: Rackspace Cloud Backup v1.0",
+        VERSION,
+    )
+    .server(base)
 }
 
 fn instaclustr_service(base: &str) -> OpenApiService<instaclustr::ProvisioningApi, ()> {

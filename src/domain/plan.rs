@@ -76,6 +76,9 @@ pub struct Plan {
     pub selection: Selection,
     #[serde(default)]
     pub options: OperationOptions,
+    /// Fields a dialect gave the plan that the engine does not use, kept to show them back.
+    #[serde(default)]
+    pub annotations: serde_json::Value,
     pub destination_id: Option<Uuid>,
     pub enabled: bool,
     pub next_run_at: Option<DateTime<Utc>>,

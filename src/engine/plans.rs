@@ -41,6 +41,9 @@ pub struct PlanSpec {
     pub destination_id: Option<Uuid>,
     #[serde(default = "enabled")]
     pub enabled: bool,
+    /// Dialect fields kept as given (see [`Plan::annotations`]).
+    #[serde(default)]
+    pub annotations: serde_json::Value,
 }
 
 fn enabled() -> bool {
@@ -94,6 +97,7 @@ impl Engine {
             retention: spec.retention,
             selection: spec.selection,
             options: spec.options,
+            annotations: spec.annotations,
             destination_id: spec.destination_id,
             enabled: spec.enabled,
             last_run_at: None,

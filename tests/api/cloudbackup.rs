@@ -88,3 +88,92 @@ async fn a_coffer_agent_is_listed_and_found_by_integer_id_in_both_path_forms() {
     let (status, flavors) = get("/v1.0/default/flavors".into()).await;
     assert_eq!((status, flavors["flavors"].is_array()), (200, true), "Cloud Databases still answers beside it");
 }
+
+#[tokio::test]
+async fn a_backup_configuration_is_created_read_updated_enabled_and_deleted_as_the_sdk_does() {
+    let app = spawn_app().await;
+    let operator = app.user_with_role("ops", "operator", Some("default")).await;
+    let (key, _) = app.api_key(&operator, false).await;
+    let _agent = crate::agents::start_agent(&app, &key, "web02").await;
+    let send = |method: reqwest::Method, path: String, body: Option<Value>| {
+        let (client, url, token) = (app.client.clone(), app.url(&path), operator.clone());
+        async move {
+            let mut req = client.request(method, url).header("x-auth-token", token);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap();
+            (status, serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)))
+        }
+    };
+    let (_, agents) = send(reqwest::Method::GET, "/v1.0/user/agents".into(), None).await;
+    let agent_id = agents.as_array().unwrap().iter().find(|a| a["MachineName"] == "web02").unwrap()["MachineAgentId"].as_i64().unwrap();
+
+    let create = serde_json::json!({
+        "BackupConfigurationName": "www", "MachineAgentId": agent_id, "IsActive": false, "VersionRetention": 30,
+        "MissedBackupActionId": 1, "Frequency": "Daily", "StartTimeHour": 2, "StartTimeMinute": 30, "StartTimeAmPm": "PM",
+        "DayOfWeekId": null, "HourInterval": null, "TimeZoneId": "Eastern Standard Time", "NotifyRecipients": "ops@example.test",
+        "NotifySuccess": false, "NotifyFailure": true,
+        "Inclusions": [{ "FilePath": "/srv/www", "FileItemType": "Folder" }, { "FilePath": "/etc/app.conf", "FileItemType": "File" }],
+        "Exclusions": [{ "FilePath": "/srv/www/cache", "FileItemType": "Folder" }],
+    });
+    let (status, config) = send(reqwest::Method::POST, "/v1.0/default/backup-configuration/".into(), Some(create.clone())).await;
+    assert_eq!(status, 200, "{config}");
+    let id = config["BackupConfigurationId"].as_i64().expect("an integer id");
+    assert_eq!(config["MachineAgentId"], agent_id);
+    assert_eq!(config["MachineName"], "web02");
+    assert_eq!(config["StartTimeAmPm"], "PM");
+    assert_eq!(config["NotifyRecipients"], "ops@example.test");
+    assert_eq!(config["Inclusions"][1]["FilePath"], "/etc/app.conf");
+    assert_eq!(config["Inclusions"][1]["FileItemType"], "File");
+    assert_eq!(config["Exclusions"][0]["Filter"], "Exclude");
+    assert_eq!(config["Exclusions"][0]["ParentId"], id);
+    assert_eq!(config["BackupPrescript"], "", "strings, never null");
+    assert_eq!(config["IsActive"], false);
+
+    let (status, listed) = send(reqwest::Method::GET, format!("/v1.0/backup-configuration/system/{agent_id}"), None).await;
+    assert_eq!((status, listed[0]["BackupConfigurationId"].as_i64()), (200, Some(id)));
+    let (_, all) = send(reqwest::Method::GET, "/v1.0/backup-configuration".into(), None).await;
+    assert_eq!(all.as_array().unwrap().len(), 1);
+
+    // The SDK PUTs back what it read, plus fields of its own.
+    let (_, read) = send(reqwest::Method::GET, format!("/v1.0/backup-configuration/{id}"), None).await;
+    let mut echo = read.clone();
+    echo["BackupConfigurationName"] = serde_json::json!("www-renamed");
+    echo["BackupConfigurationScheduled"] = Value::Null;
+    let (status, answer) = send(reqwest::Method::PUT, format!("/v1.0/backup-configuration/{id}"), Some(echo)).await;
+    assert_eq!(status, 200, "{answer}");
+    let (_, read) = send(reqwest::Method::GET, format!("/v1.0/backup-configuration/{id}"), None).await;
+    assert_eq!(read["BackupConfigurationName"], "www-renamed");
+    assert_eq!(read["BackupConfigurationId"], id, "the id stays");
+
+    let (status, enabled) = send(
+        reqwest::Method::POST,
+        format!("/v1.0/default/backup-configuration/enable/{id}"),
+        Some(serde_json::json!({ "Enabled": true })),
+    )
+    .await;
+    assert_eq!(status, 200, "{enabled}");
+    assert_eq!(enabled["IsActive"], true);
+    assert!(
+        enabled["NextScheduledRunTime"].as_str().unwrap().starts_with("/Date(")
+            && enabled["NextScheduledRunTime"] != "/Date(-62135578800000)/"
+    );
+
+    let mut bad = create.clone();
+    bad["Frequency"] = serde_json::json!("Fortnightly");
+    assert_eq!(send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(bad)).await.0, 400);
+    let mut bad = create.clone();
+    bad["Inclusions"] = serde_json::json!([{ "FilePath": "relative/path", "FileItemType": "Folder" }]);
+    assert_eq!(send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(bad)).await.0, 400);
+    let mut bad = create.clone();
+    bad["MachineAgentId"] = serde_json::json!(424242);
+    assert_eq!(send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(bad)).await.0, 404);
+
+    let (status, _) = send(reqwest::Method::DELETE, format!("/v1.0/backup-configuration/{id}"), None).await;
+    assert_eq!(status, 200);
+    let (status, gone) = send(reqwest::Method::GET, format!("/v1.0/backup-configuration/{id}"), None).await;
+    assert_eq!((status, gone["itemNotFound"]["code"].as_u64()), (404, Some(404)));
+}

@@ -135,6 +135,7 @@ async fn plan_spec(state: &AppState, p: &Principal, source_id: Uuid, body: &Map<
         options: Default::default(),
         destination_id,
         enabled: true,
+        annotations: Value::Null,
     })
 }
 

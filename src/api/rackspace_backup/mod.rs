@@ -1,12 +1,15 @@
-//! Rackspace Cloud Backup v1.0, beside Cloud Databases under `/v1.0`. Today: the agents part
-//! (machines served by `coffer agent` processes or the server's own agent); backup
-//! configurations, backups and restores arrive with the rest of the dialect's issue.
+//! Rackspace Cloud Backup v1.0, beside Cloud Databases under `/v1.0`. Today: agents (machines
+//! served by `coffer agent` processes or the server's own agent) and backup configurations;
+//! backups, restores and activity arrive with the rest of the dialect's issue.
 //!
 //! Both path forms real clients use are served: `/v1.0/{tenant}/agent/...` (the docs, the Chef
 //! cookbook) and `/v1.0/agent/...` (the SDK, tenant from the token). Ids are integers: stable
 //! aliases of the engine's UUIDs. Dates are `"\/Date(ms)\/"`.
 
+mod configurations;
 pub mod error;
+
+pub use configurations::ConfigurationsApi;
 
 use chrono::{DateTime, Utc};
 use poem::{Endpoint, IntoResponse, Request, Response, web::Data};

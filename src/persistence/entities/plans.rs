@@ -17,6 +17,7 @@ pub struct Model {
     pub last_run_at: Option<ChronoDateTimeUtc>,
     pub created_at: ChronoDateTimeUtc,
     pub options: String,
+    pub annotations: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
