@@ -35,13 +35,11 @@ fn agent_service(base: &str) -> OpenApiService<agent::AgentApi, ()> {
     OpenApiService::new(agent::AgentApi, "Coffer agent protocol", VERSION).server(base)
 }
 
-fn cloudbackup_service(base: &str) -> OpenApiService<(rackspace_backup::CloudBackupApi, rackspace_backup::ConfigurationsApi), ()> {
-    OpenApiService::new(
-        (rackspace_backup::CloudBackupApi, rackspace_backup::ConfigurationsApi),
-        "Coffer: Rackspace Cloud Backup v1.0",
-        VERSION,
-    )
-    .server(base)
+type CloudBackupApis = (rackspace_backup::CloudBackupApi, rackspace_backup::ConfigurationsApi, rackspace_backup::BackupsApi);
+
+fn cloudbackup_service(base: &str) -> OpenApiService<CloudBackupApis, ()> {
+    let apis = (rackspace_backup::CloudBackupApi, rackspace_backup::ConfigurationsApi, rackspace_backup::BackupsApi);
+    OpenApiService::new(apis, "Coffer: Rackspace Cloud Backup v1.0", VERSION).server(base)
 }
 
 fn instaclustr_service(base: &str) -> OpenApiService<instaclustr::ProvisioningApi, ()> {

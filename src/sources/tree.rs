@@ -13,14 +13,23 @@ struct Patterns {
     names: GlobSet,
     paths: GlobSet,
     empty: bool,
+    /// The literal leading directories of every pattern, when all patterns are paths; a walk
+    /// need not enter a directory no prefix leads through (an agent's root may be `/`).
+    prefixes: Option<Vec<String>>,
 }
 
 impl Patterns {
     fn new(root: &Path, patterns: &[String]) -> Result<Self, SourceError> {
         let (mut names, mut paths) = (GlobSetBuilder::new(), GlobSetBuilder::new());
         let root_str = root.to_string_lossy();
+        let mut prefixes = Some(Vec::new());
         for p in patterns {
             let rel = p.strip_prefix(root_str.as_ref()).unwrap_or(p).trim_matches('/');
+            let literal: Vec<&str> = rel.split('/').take_while(|c| !c.contains(['*', '?', '[', '{', '\\'])).collect();
+            match prefixes.as_mut() {
+                Some(list) if rel.contains('/') && !literal.is_empty() && !literal[0].is_empty() => list.push(literal.join("/")),
+                _ => prefixes = None,
+            }
             if rel.is_empty() {
                 paths.add(Glob::new("**").map_err(|e| SourceError::Invalid(e.to_string()))?);
                 continue;
@@ -36,7 +45,16 @@ impl Patterns {
             names: names.build().map_err(|e| SourceError::Invalid(e.to_string()))?,
             paths: paths.build().map_err(|e| SourceError::Invalid(e.to_string()))?,
             empty: patterns.is_empty(),
+            prefixes: prefixes.filter(|p| !p.is_empty()),
         })
+    }
+
+    /// Whether something under `rel` (a directory) could match.
+    fn could_lead_into(&self, rel: &str) -> bool {
+        match &self.prefixes {
+            None => true,
+            Some(list) => list.iter().any(|p| p == rel || p.starts_with(&format!("{rel}/")) || rel.starts_with(&format!("{p}/"))),
+        }
     }
 
     fn matches(&self, rel: &str) -> bool {
@@ -82,6 +100,9 @@ fn walk(
         let Ok(meta) = std::fs::symlink_metadata(&abs) else { continue };
         let here = included || include.matches(&rel);
         if meta.is_dir() {
+            if !here && !include.empty && !include.could_lead_into(&rel) {
+                continue;
+            }
             let mark = out.len();
             let inner = walk(root, &abs, &rel, here, include, exclude, out)?;
             if here || inner {
@@ -127,5 +148,26 @@ mod tests {
         assert_eq!(paths(dir.path(), &["etc"], &["*.tmp"]), ["etc", "etc/app.conf"]);
         let abs = format!("{}/data/x", dir.path().display());
         assert_eq!(paths(dir.path(), &[&abs], &[]), ["data", "data/x", "data/x/y.bin"]);
+    }
+
+    #[test]
+    fn a_walk_enters_only_directories_that_lead_to_an_included_path() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["keep/a/file", "other/b/file"] {
+            let p = dir.path().join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"x").unwrap();
+        }
+        // An unreadable directory off the included paths is never opened.
+        let closed = dir.path().join("closed");
+        std::fs::write(&closed, b"not a directory, so reading it as one would fail").unwrap();
+        std::fs::create_dir_all(dir.path().join("zzz")).unwrap();
+        let sel = Selection { include: vec![format!("{}/keep/a", dir.path().display())], ..Default::default() };
+        let include = Patterns::new(dir.path(), &sel.include).unwrap();
+        assert!(include.could_lead_into("keep") && include.could_lead_into("keep/a") && include.could_lead_into("keep/a/deeper"));
+        assert!(!include.could_lead_into("other") && !include.could_lead_into("kee"));
+        assert_eq!(paths(dir.path(), &[&format!("{}/keep/a", dir.path().display())], &[]), ["keep", "keep/a", "keep/a/file"]);
+        let names = Patterns::new(dir.path(), &["*.log".to_string()]).unwrap();
+        assert!(names.could_lead_into("anything"), "a name pattern can match anywhere");
     }
 }

@@ -177,3 +177,93 @@ async fn a_backup_configuration_is_created_read_updated_enabled_and_deleted_as_t
     let (status, gone) = send(reqwest::Method::GET, format!("/v1.0/backup-configuration/{id}"), None).await;
     assert_eq!((status, gone["itemNotFound"]["code"].as_u64()), (404, Some(404)));
 }
+
+#[tokio::test]
+async fn a_manual_backup_of_a_configuration_runs_on_the_agent_and_is_reported() {
+    let app = spawn_app().await;
+    let operator = app.user_with_role("ops", "operator", Some("default")).await;
+    let (key, _) = app.api_key(&operator, false).await;
+    let _agent = crate::agents::start_agent(&app, &key, "files01").await;
+    let root = tempfile::tempdir().unwrap();
+    for (dir, seed) in [("a", 1), ("b", 2), ("a/skip", 3), ("c", 4)] {
+        crate::helpers::tree::generate(&root.path().join(dir), 4, seed);
+    }
+    let send = |method: reqwest::Method, path: String, body: Option<Value>| {
+        let (client, url, token) = (app.client.clone(), app.url(&path), operator.clone());
+        async move {
+            let mut req = client.request(method, url).header("x-auth-token", token);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap();
+            (status, text)
+        }
+    };
+    let json = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+    let (_, agents) = send(reqwest::Method::GET, "/v1.0/user/agents".into(), None).await;
+    let agent_id =
+        json(&agents).as_array().unwrap().iter().find(|a| a["MachineName"] == "files01").unwrap()["MachineAgentId"].as_i64().unwrap();
+    let path = |p: &str| root.path().join(p).display().to_string();
+    let config = serde_json::json!({
+        "BackupConfigurationName": "files", "MachineAgentId": agent_id, "Frequency": "Manually", "TimeZoneId": "UTC", "VersionRetention": 30,
+        "Inclusions": [{ "FilePath": path("a"), "FileItemType": "Folder" }, { "FilePath": path("b"), "FileItemType": "Folder" }],
+        "Exclusions": [{ "FilePath": path("a/skip"), "FileItemType": "Folder" }],
+    });
+    let (status, created) = send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(config)).await;
+    assert_eq!(status, 200, "{created}");
+    let config_id = json(&created)["BackupConfigurationId"].as_i64().unwrap();
+
+    let start = serde_json::json!({ "Action": "StartManual", "Id": config_id });
+    let (status, started) = send(reqwest::Method::POST, "/v1.0/backup/action-requested".into(), Some(start)).await;
+    assert_eq!(status, 200, "{started}");
+    let backup_id: i64 = started.trim().parse().unwrap_or_else(|_| panic!("a bare integer, not {started}"));
+    let mut details = Value::Null;
+    for _ in 0..300 {
+        details = json(&send(reqwest::Method::GET, format!("/v1.0/backup/{backup_id}"), None).await.1);
+        if details["CurrentState"] == "Completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(details["CurrentState"], "Completed", "{details}");
+    for k in [
+        "BackupId",
+        "BackupConfigurationId",
+        "BackupConfigurationName",
+        "MachineAgentId",
+        "MachineName",
+        "Datacenter",
+        "BackupDatacenter",
+        "StateChangeTime",
+        "IsEncrypted",
+        "EncryptionKey",
+    ] {
+        assert!(details.get(k).is_some(), "details lack {k}: {details}");
+    }
+    assert_eq!((details["BackupConfigurationId"].as_i64(), details["MachineName"].as_str()), (Some(config_id), Some("files01")));
+
+    let (_, completed) = send(reqwest::Method::GET, format!("/v1.0/backup/completed/{config_id}"), None).await;
+    let completed = json(&completed);
+    assert_eq!(completed[0]["BackupId"], backup_id);
+    assert!(completed[0]["BytesSearched"].as_i64().unwrap() > 0);
+    let (_, report) = send(reqwest::Method::GET, format!("/v1.0/backup/report/{backup_id}"), None).await;
+    let report = json(&report);
+    assert_eq!(
+        (report["State"].as_str(), report["CanRestore"].as_bool(), report["NumErrors"].as_u64()),
+        (Some("Completed"), Some(true), Some(0))
+    );
+    assert_eq!(report["FilesSearched"], "8", "a and b, without a/skip and c: {report}");
+    assert!(report["Duration"].as_str().unwrap().len() == 8 && report["BytesSearched"].is_string());
+
+    let (status, body) = send(
+        reqwest::Method::POST,
+        "/v1.0/backup/action-requested".into(),
+        Some(serde_json::json!({ "Action": "Dance", "Id": config_id })),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = send(reqwest::Method::GET, "/v1.0/backup/99999999".into(), None).await;
+    assert_eq!(status, 404);
+}

@@ -6,9 +6,11 @@
 //! cookbook) and `/v1.0/agent/...` (the SDK, tenant from the token). Ids are integers: stable
 //! aliases of the engine's UUIDs. Dates are `"\/Date(ms)\/"`.
 
+mod backups;
 mod configurations;
 pub mod error;
 
+pub use backups::BackupsApi;
 pub use configurations::ConfigurationsApi;
 
 use chrono::{DateTime, Utc};

@@ -1,0 +1,231 @@
+//! Backups of a configuration: started and stopped by action, followed by id, listed when
+//! completed, and reported on (counts, sizes, duration, per-file errors).
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, OpenApi, Tags, param::Path, payload::Json};
+use serde_json::{Value, json};
+
+use super::{configurations::plan_by_alias, date, int_id};
+use crate::{
+    api::common::security::Caller,
+    domain::{backup::Backup, identity::Principal, state::State},
+    engine::BackupSpec,
+    error::CoreError,
+    persistence::identity as ids,
+    state::AppState,
+};
+
+#[derive(Tags)]
+enum BackupTag {
+    /// Backups of configurations.
+    Backups,
+}
+
+pub struct BackupsApi;
+
+#[derive(ApiResponse)]
+enum Action {
+    /// The new backup's id, a bare integer.
+    #[oai(status = 200)]
+    Started(Json<i64>),
+    /// Stop requested.
+    #[oai(status = 204)]
+    Stopped,
+}
+
+/// Cloud Backup's word for a backup's state.
+fn current_state(state: State) -> &'static str {
+    match state {
+        State::Queued => "Queued",
+        State::Running => "InProgress",
+        State::Cancelling => "StopRequested",
+        State::Succeeded | State::DeleteFailed => "Completed",
+        State::SucceededWithErrors => "CompletedWithErrors",
+        State::Failed => "Failed",
+        State::Cancelled => "Stopped",
+        State::Missed => "Missed",
+        State::Skipped => "Skipped",
+    }
+}
+
+/// Bytes as the service writes them ("3.7 GB").
+fn size(bytes: i64) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = bytes.max(0) as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < units.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", units[unit]) }
+}
+
+async fn backup_by_alias(state: &AppState, p: &Principal, id: &str) -> Result<Backup, CoreError> {
+    let not_found = || CoreError::not_found("backup", id);
+    let uuid = ids::resolve_alias(&state.db, "backup", int_id(id, "backup")?).await?.ok_or_else(not_found)?;
+    state.engine.backup(p, uuid).await.map_err(|_| not_found())
+}
+
+/// The fields every backup answer shares: ids, configuration, machine.
+async fn common(state: &AppState, p: &Principal, b: &Backup) -> Result<serde_json::Map<String, Value>, CoreError> {
+    let machine = state.engine.source(p, b.source_id).await?;
+    let agent_name = machine.nodes.first().map(|n| n.agent.clone()).unwrap_or_default();
+    let agent_id = match state.engine.list_agents(p).await?.into_iter().find(|a| a.name == agent_name) {
+        Some(a) => Some(ids::alias_for(&state.db, "agent", a.id).await?),
+        None => None,
+    };
+    let (config_id, config_name) = match b.plan_id {
+        Some(plan) => (
+            Some(ids::alias_for(&state.db, "configuration", plan).await?),
+            state.engine.plan(p, plan).await.map(|p| p.name).unwrap_or_default(),
+        ),
+        None => (None, b.name.clone()),
+    };
+    let region = state.settings.regions.first().cloned().unwrap_or_else(|| "DFW".into());
+    let mut out = serde_json::Map::new();
+    out.insert("BackupId".into(), json!(ids::alias_for(&state.db, "backup", b.id).await?));
+    out.insert("BackupConfigurationId".into(), json!(config_id));
+    out.insert("BackupConfigurationName".into(), json!(config_name));
+    out.insert("MachineAgentId".into(), json!(agent_id));
+    out.insert("MachineName".into(), json!(agent_name));
+    out.insert("Datacenter".into(), json!(region));
+    out.insert("BackupDatacenter".into(), json!(region));
+    Ok(out)
+}
+
+#[OpenApi(tag = "BackupTag::Backups")]
+impl BackupsApi {
+    /// `{"Action": "StartManual", "Id": configurationId}` answers the new backup's id;
+    /// `{"Action": "StopManual", "Id": backupId}` asks a running backup to stop (204).
+    #[oai(path = "/v1.0/backup/action-requested", method = "post", operation_id = "cloudbackup_backup_action")]
+    async fn action(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Action> {
+        let p = caller.principal();
+        let id = match body.0.get("Id") {
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::String(s)) => s.clone(),
+            _ => return Err(CoreError::BadRequest("Id is required".into()).into()),
+        };
+        match body.0.get("Action").and_then(Value::as_str) {
+            Some("StartManual") => {
+                let plan = plan_by_alias(&state, p, &id).await?;
+                let spec = BackupSpec {
+                    source_id: plan.source_id,
+                    name: plan.name.clone(),
+                    description: String::new(),
+                    tag: None,
+                    incremental: false,
+                    parent_id: None,
+                    selection: plan.selection.clone(),
+                    options: plan.options.clone(),
+                    plan_id: Some(plan.id),
+                    destination_id: plan.destination_id,
+                    copy_to: Vec::new(),
+                    copy_to_destinations: Vec::new(),
+                };
+                let (_, backup) = state.engine.start_backup(p, spec).await?;
+                Ok(Action::Started(Json(ids::alias_for(&state.db, "backup", backup.id).await?)))
+            }
+            Some("StopManual") => {
+                let backup = backup_by_alias(&state, p, &id).await?;
+                let op = backup.operation_id.ok_or_else(|| CoreError::Unprocessable("the backup has no running operation".into()))?;
+                state.engine.cancel(p, op).await?;
+                Ok(Action::Stopped)
+            }
+            other => {
+                Err(CoreError::BadRequest(format!("Action must be StartManual or StopManual, not {}", other.unwrap_or("missing"))).into())
+            }
+        }
+    }
+
+    /// A backup's state.
+    #[oai(path = "/v1.0/backup/:id", method = "get", operation_id = "cloudbackup_backup")]
+    async fn get(&self, state: Data<&AppState>, caller: Caller, id: Path<String>) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        let b = backup_by_alias(&state, p, &id).await?;
+        let mut out = common(&state, p, &b).await?;
+        out.insert("CurrentState".into(), json!(current_state(b.state)));
+        out.insert("StateChangeTime".into(), json!(date(b.updated_at)));
+        out.insert("IsEncrypted".into(), json!(state.settings.store_key.is_some()));
+        out.insert("EncryptionKey".into(), json!({ "ModulusHex": "", "ExponentHex": "" }));
+        Ok(Json(Value::Object(out)))
+    }
+
+    /// The completed (restorable) backups of a configuration, newest first.
+    #[oai(path = "/v1.0/backup/completed/:configuration_id", method = "get", operation_id = "cloudbackup_completed_backups")]
+    async fn completed(&self, state: Data<&AppState>, caller: Caller, configuration_id: Path<String>) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        let plan = plan_by_alias(&state, p, &configuration_id).await?;
+        let mut out = Vec::new();
+        for b in
+            state.engine.backups(p, Some(plan.source_id)).await?.into_iter().filter(|b| b.plan_id == Some(plan.id) && b.state.is_success())
+        {
+            let errors: usize =
+                state.engine.backup_nodes(p, b.id).await?.iter().map(|n| n.detail["errors"].as_array().map_or(0, Vec::len)).sum();
+            let mut row = common(&state, p, &b).await?;
+            row.insert("CompletedTime".into(), json!(b.completed_at.map(date)));
+            row.insert("BytesSearched".into(), json!(b.size_bytes));
+            row.insert("NumErrors".into(), json!(errors));
+            out.push(Value::Object(row));
+        }
+        Ok(Json(json!(out)))
+    }
+
+    /// What a backup searched and stored, how long it took, and each file it could not read.
+    #[oai(path = "/v1.0/backup/report/:id", method = "get", operation_id = "cloudbackup_backup_report")]
+    async fn report(&self, state: Data<&AppState>, caller: Caller, id: Path<String>) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        let b = backup_by_alias(&state, p, &id).await?;
+        let parts = state.engine.backup_nodes(p, b.id).await?;
+        let report_id = ids::alias_for(&state.db, "backup", b.id).await?;
+        let errors: Vec<Value> = parts
+            .iter()
+            .flat_map(|n| n.detail["errors"].as_array().cloned().unwrap_or_default())
+            .enumerate()
+            .map(|(i, e)| {
+                json!({
+                    "BackupReportID": report_id,
+                    "ListIndex": i,
+                    "ErrorType": "File",
+                    "ErrorDesc": e["message"],
+                    "ExceptionDesc": e["message"],
+                    "ExceptionDetails": "",
+                    "ExceptionCode": 0,
+                    "Path": e["path"],
+                })
+            })
+            .collect();
+        let started = b.created_at;
+        let duration = b.completed_at.map(|c| c - started).unwrap_or_default();
+        let secs = duration.num_seconds().max(0);
+        let mut out = common(&state, p, &b).await?;
+        out.insert("BackupConfigurationIsDeleted".into(), json!(b.plan_id.is_none()));
+        out.insert("ComputerName".into(), out["MachineName"].clone());
+        out.insert("State".into(), json!(current_state(b.state)));
+        out.insert("CanRestore".into(), json!(b.state.is_success()));
+        out.insert("StartTime".into(), json!(date(started)));
+        out.insert("CompletedTime".into(), json!(b.completed_at.map(date)));
+        out.insert("Duration".into(), json!(format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)));
+        out.insert("FilesSearched".into(), json!(b.file_count.to_string()));
+        out.insert("BytesSearched".into(), json!(size(b.size_bytes)));
+        out.insert("FilesBackedUp".into(), json!(b.file_count.to_string()));
+        out.insert("BytesBackedUp".into(), json!(size(b.stored_bytes)));
+        out.insert("NumErrors".into(), json!(errors.len()));
+        out.insert("Reason".into(), json!(if b.state.is_success() { "Success" } else { current_state(b.state) }));
+        out.insert("Diagnostics".into(), json!(b.error.clone().unwrap_or_default()));
+        out.insert("ErrorList".into(), json!(errors));
+        out.insert("SnapshotId".into(), json!(report_id));
+        Ok(Json(Value::Object(out)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_the_service_writes_them() {
+        assert_eq!(size(512), "512 B");
+        assert_eq!(size(3_972_844_749), "3.7 GB");
+        assert_eq!(size(186_750_000), "178.1 MB");
+    }
+}
