@@ -30,19 +30,30 @@ impl Drop for Moto {
 pub async fn moto(port: Option<u16>) -> Option<Moto> {
     let python = python()?;
     let bin = std::path::Path::new(&python).with_file_name("moto_server");
-    let port = port.unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
-    let child = Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server starts");
-    let server = Moto { child, endpoint: format!("http://127.0.0.1:{port}"), port };
-    for _ in 0..100 {
-        if reqwest::get(&server.endpoint).await.is_ok() {
-            return Some(server);
+    // A free port can be taken by another test's server before ours binds it: then ours exits,
+    // and the answer would come from the other one. Only a server of our own that answers counts.
+    for _ in 0..5 {
+        let port = port.unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let mut server = Moto { child, endpoint: format!("http://127.0.0.1:{port}"), port };
+        for _ in 0..100 {
+            if server.child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            if reqwest::get(&server.endpoint).await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if server.child.try_wait().ok().flatten().is_none() {
+                    return Some(server);
+                }
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("moto did not start");
 }
