@@ -59,6 +59,21 @@ pub struct BackupSpec {
     pub copy_to_destinations: Vec<Uuid>,
 }
 
+impl BackupSpec {
+    /// A backup of what a plan selects, to the plan's destination, counted as the plan's.
+    pub fn for_plan(plan: &crate::domain::plan::Plan) -> Self {
+        BackupSpec {
+            source_id: plan.source_id,
+            name: plan.name.clone(),
+            selection: plan.selection.clone(),
+            options: plan.options.clone(),
+            plan_id: Some(plan.id),
+            destination_id: plan.destination_id,
+            ..Default::default()
+        }
+    }
+}
+
 /// Where a restore writes.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -182,18 +182,9 @@ impl Engine {
                 self.record_run(&plan, State::Missed, "the server was not running when it was due".into(), *missed).await?;
             }
             let spec = BackupSpec {
-                source_id: plan.source_id,
                 name: format!("{} {}", plan.name, latest.format("%Y-%m-%d %H:%M:%S")),
                 description: format!("scheduled by plan '{}'", plan.name),
-                tag: None,
-                incremental: false,
-                parent_id: None,
-                selection: plan.selection.clone(),
-                options: plan.options.clone(),
-                plan_id: Some(plan.id),
-                destination_id: plan.destination_id,
-                copy_to: Vec::new(),
-                copy_to_destinations: Vec::new(),
+                ..BackupSpec::for_plan(&plan)
             };
             match self.start_backup(&scheduler(plan.tenant_id), spec).await {
                 Ok(_) => {}

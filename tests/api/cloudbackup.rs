@@ -3,7 +3,32 @@
 
 use serde_json::Value;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
+
+/// A request as the Cloud Backup SDK sends it (a JSON content type even without a body);
+/// answers the status and the body's text.
+async fn call(app: &TestApp, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, String) {
+    let mut req = app.client.request(method, app.url(path)).header("x-auth-token", token);
+    req = match body {
+        Some(b) => req.json(&b),
+        None => req.header("content-type", "application/json; charset=utf-8"),
+    };
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+/// A body as JSON, or its text as a JSON string when it is not JSON.
+fn parsed(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+/// The integer id of the agent named `name`, as the agent list shows it.
+async fn agent_id(app: &TestApp, token: &str, name: &str) -> i64 {
+    let (_, agents) = call(app, token, reqwest::Method::GET, "/v1.0/user/agents", None).await;
+    parsed(&agents).as_array().unwrap().iter().find(|a| a["MachineName"] == name).expect("the agent registered itself")["MachineAgentId"]
+        .as_i64()
+        .expect("an integer id")
+}
 
 const AGENT_KEYS: &[&str] = &[
     "AgentVersion",
@@ -33,19 +58,10 @@ async fn a_coffer_agent_is_listed_and_found_by_integer_id_in_both_path_forms() {
     let operator = app.user_with_role("ops", "operator", Some("default")).await;
     let (key, _) = app.api_key(&operator, false).await;
     let _agent = crate::agents::start_agent(&app, &key, "web01").await;
-    let get = |path: String| {
-        let (client, url, token) = (app.client.clone(), app.url(&path), operator.clone());
-        async move {
-            let resp = client
-                .get(url)
-                .header("x-auth-token", token)
-                .header("content-type", "application/json; charset=utf-8")
-                .send()
-                .await
-                .unwrap();
-            let status = resp.status().as_u16();
-            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
-        }
+    let (app_ref, token) = (&app, operator.as_str());
+    let get = move |path: String| async move {
+        let (status, text) = call(app_ref, token, reqwest::Method::GET, &path, None).await;
+        (status, parsed(&text))
     };
 
     let (status, agents) = get("/v1.0/user/agents".into()).await;
@@ -66,16 +82,9 @@ async fn a_coffer_agent_is_listed_and_found_by_integer_id_in_both_path_forms() {
     let (status, by_server) = get(format!("/v1.0/agent/server/{}", web["HostServerId"].as_str().unwrap())).await;
     assert_eq!((status, by_server["MachineName"].as_str()), (200, Some("web01")));
 
-    let resp = app
-        .client
-        .post(app.url("/v1.0/user/wakeupagents"))
-        .header("x-auth-token", &operator)
-        .header("content-type", "application/json; charset=utf-8")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(resp.text().await.unwrap(), "", "an empty answer");
+    let (status, woken) = call(&app, &operator, reqwest::Method::POST, "/v1.0/user/wakeupagents", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(woken, "", "an empty answer");
 
     let (status, missing) = get("/v1.0/agent/987654".into()).await;
     assert_eq!((status, missing["itemNotFound"]["code"].as_u64()), (404, Some(404)), "{missing}");
@@ -95,21 +104,12 @@ async fn a_backup_configuration_is_created_read_updated_enabled_and_deleted_as_t
     let operator = app.user_with_role("ops", "operator", Some("default")).await;
     let (key, _) = app.api_key(&operator, false).await;
     let _agent = crate::agents::start_agent(&app, &key, "web02").await;
-    let send = |method: reqwest::Method, path: String, body: Option<Value>| {
-        let (client, url, token) = (app.client.clone(), app.url(&path), operator.clone());
-        async move {
-            let mut req = client.request(method, url).header("x-auth-token", token);
-            if let Some(b) = body {
-                req = req.json(&b);
-            }
-            let resp = req.send().await.unwrap();
-            let status = resp.status().as_u16();
-            let text = resp.text().await.unwrap();
-            (status, serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)))
-        }
+    let (app_ref, token) = (&app, operator.as_str());
+    let send = move |method: reqwest::Method, path: String, body: Option<Value>| async move {
+        let (status, text) = call(app_ref, token, method, &path, body).await;
+        (status, parsed(&text))
     };
-    let (_, agents) = send(reqwest::Method::GET, "/v1.0/user/agents".into(), None).await;
-    let agent_id = agents.as_array().unwrap().iter().find(|a| a["MachineName"] == "web02").unwrap()["MachineAgentId"].as_i64().unwrap();
+    let agent_id = agent_id(&app, &operator, "web02").await;
 
     let create = serde_json::json!({
         "BackupConfigurationName": "www", "MachineAgentId": agent_id, "IsActive": false, "VersionRetention": 30,
@@ -188,23 +188,11 @@ async fn a_manual_backup_of_a_configuration_runs_on_the_agent_and_is_reported() 
     for (dir, seed) in [("a", 1), ("b", 2), ("a/skip", 3), ("c", 4)] {
         crate::helpers::tree::generate(&root.path().join(dir), 4, seed);
     }
-    let send = |method: reqwest::Method, path: String, body: Option<Value>| {
-        let (client, url, token) = (app.client.clone(), app.url(&path), operator.clone());
-        async move {
-            let mut req = client.request(method, url).header("x-auth-token", token);
-            if let Some(b) = body {
-                req = req.json(&b);
-            }
-            let resp = req.send().await.unwrap();
-            let status = resp.status().as_u16();
-            let text = resp.text().await.unwrap();
-            (status, text)
-        }
-    };
-    let json = |text: &str| serde_json::from_str::<Value>(text).unwrap();
-    let (_, agents) = send(reqwest::Method::GET, "/v1.0/user/agents".into(), None).await;
-    let agent_id =
-        json(&agents).as_array().unwrap().iter().find(|a| a["MachineName"] == "files01").unwrap()["MachineAgentId"].as_i64().unwrap();
+    let (app_ref, token) = (&app, operator.as_str());
+    let send =
+        move |method: reqwest::Method, path: String, body: Option<Value>| async move { call(app_ref, token, method, &path, body).await };
+    let json = parsed;
+    let agent_id = agent_id(&app, &operator, "files01").await;
     let path = |p: &str| root.path().join(p).display().to_string();
     let config = serde_json::json!({
         "BackupConfigurationName": "files", "MachineAgentId": agent_id, "Frequency": "Manually", "TimeZoneId": "UTC", "VersionRetention": 30,

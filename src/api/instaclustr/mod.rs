@@ -339,20 +339,8 @@ impl ProvisioningApi {
         if cluster_status(&state, p, &view).await == "PROVISIONING" {
             return Err(CoreError::Conflict("the cluster is still being restored; back it up once it is RUNNING".into()).into());
         }
-        let spec = BackupSpec {
-            source_id: view.source.id,
-            name: String::new(),
-            description: String::new(),
-            tag: None,
-            incremental: false,
-            parent_id: None,
-            selection: Selection::default(),
-            options: OperationOptions { force: true, ..Default::default() },
-            plan_id: None,
-            destination_id: None,
-            copy_to: Vec::new(),
-            copy_to_destinations: Vec::new(),
-        };
+        let spec =
+            BackupSpec { source_id: view.source.id, options: OperationOptions { force: true, ..Default::default() }, ..Default::default() };
         match state.engine.start_backup(p, spec).await {
             Ok(_) => Ok(Triggered::Started),
             Err(CoreError::Unavailable(_)) => Err(CoreError::Unavailable("Backup capability is not available".into()).into()),

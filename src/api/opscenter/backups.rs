@@ -444,17 +444,10 @@ impl BackupsApi {
         let (destination_id, copies) = run_destinations(&state, p, &destination_ids(body.get("destinations"))?).await?;
         let spec = BackupSpec {
             source_id: view.source.id,
-            name: String::new(),
-            description: String::new(),
-            tag: None,
-            incremental: false,
-            parent_id: None,
             selection: Selection { keyspaces, ..Default::default() },
-            options: OperationOptions::default(),
-            plan_id: None,
             destination_id,
-            copy_to: Vec::new(),
             copy_to_destinations: copies,
+            ..Default::default()
         };
         let (op, _) = state.engine.start_backup(p, spec).await?;
         Ok(Json(op.id.to_string()))

@@ -5,7 +5,7 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi, Tags, param::Path, payload::Json};
 use serde_json::{Value, json};
 
-use super::{configurations::plan_by_alias, date, int_id};
+use super::{configurations::plan_by_alias, date, int_id, machine_agent};
 use crate::{
     api::common::security::Caller,
     domain::{backup::Backup, identity::Principal, state::State},
@@ -68,12 +68,7 @@ async fn backup_by_alias(state: &AppState, p: &Principal, id: &str) -> Result<Ba
 
 /// The fields every backup answer shares: ids, configuration, machine.
 async fn common(state: &AppState, p: &Principal, b: &Backup) -> Result<serde_json::Map<String, Value>, CoreError> {
-    let machine = state.engine.source(p, b.source_id).await?;
-    let agent_name = machine.nodes.first().map(|n| n.agent.clone()).unwrap_or_default();
-    let agent_id = match state.engine.list_agents(p).await?.into_iter().find(|a| a.name == agent_name) {
-        Some(a) => Some(ids::alias_for(&state.db, "agent", a.id).await?),
-        None => None,
-    };
+    let (agent_name, agent_id) = machine_agent(state, p, b.source_id).await?;
     let (config_id, config_name) = match b.plan_id {
         Some(plan) => (
             Some(ids::alias_for(&state.db, "configuration", plan).await?),
@@ -108,20 +103,7 @@ impl BackupsApi {
         match body.0.get("Action").and_then(Value::as_str) {
             Some("StartManual") => {
                 let plan = plan_by_alias(&state, p, &id).await?;
-                let spec = BackupSpec {
-                    source_id: plan.source_id,
-                    name: plan.name.clone(),
-                    description: String::new(),
-                    tag: None,
-                    incremental: false,
-                    parent_id: None,
-                    selection: plan.selection.clone(),
-                    options: plan.options.clone(),
-                    plan_id: Some(plan.id),
-                    destination_id: plan.destination_id,
-                    copy_to: Vec::new(),
-                    copy_to_destinations: Vec::new(),
-                };
+                let spec = BackupSpec::for_plan(&plan);
                 let (_, backup) = state.engine.start_backup(p, spec).await?;
                 Ok(Action::Started(Json(ids::alias_for(&state.db, "backup", backup.id).await?)))
             }

@@ -8,7 +8,7 @@ use poem_openapi::{ApiResponse, OpenApi, Tags, param::Path, payload::Json};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::{agent_by_alias, date, int_id};
+use super::{agent_by_alias, date, int_id, machine_agent};
 use crate::{
     api::common::security::Caller,
     domain::{
@@ -206,12 +206,7 @@ async fn plan_spec(state: &AppState, p: &Principal, body: &Map<String, Value>) -
 /// A plan as a configuration with every field the SDK and the cookbook read.
 pub(super) async fn view(state: &AppState, p: &Principal, plan: &Plan) -> Result<Value, CoreError> {
     let id = ids::alias_for(&state.db, "configuration", plan.id).await?;
-    let machine = state.engine.source(p, plan.source_id).await?;
-    let agent_name = machine.nodes.first().map(|n| n.agent.clone()).unwrap_or_default();
-    let agent_id = match state.engine.list_agents(p).await?.into_iter().find(|a| a.name == agent_name) {
-        Some(a) => Some(ids::alias_for(&state.db, "agent", a.id).await?),
-        None => None,
-    };
+    let (agent_name, agent_id) = machine_agent(state, p, plan.source_id).await?;
     let a = &plan.annotations;
     let get = |k: &str| a.get(k).cloned().unwrap_or(Value::Null);
     let items = |k: &str, filter: &str| -> Vec<Value> {

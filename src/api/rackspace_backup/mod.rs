@@ -102,6 +102,17 @@ async fn agent_by_alias(state: &AppState, p: &Principal, id: &str) -> Result<Age
     state.engine.agent_of(p, uuid).await.map_err(|_| not_found())
 }
 
+/// The name and integer id of the agent serving a machine source (no id when the agent is gone).
+async fn machine_agent(state: &AppState, p: &Principal, machine: Uuid) -> Result<(String, Option<i64>), CoreError> {
+    let view = state.engine.source(p, machine).await?;
+    let name = view.nodes.first().map(|n| n.agent.clone()).unwrap_or_default();
+    let id = match state.engine.list_agents(p).await?.into_iter().find(|a| a.name == name) {
+        Some(a) => Some(ids::alias_for(&state.db, "agent", a.id).await?),
+        None => None,
+    };
+    Ok((name, id))
+}
+
 /// An agent with every field the SDK reads.
 async fn agent_view(state: &AppState, a: &Agent) -> Result<Value, CoreError> {
     let up = a.is_up(Utc::now(), state.settings.agent_down_after_secs);
