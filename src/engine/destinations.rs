@@ -165,6 +165,18 @@ impl Engine {
         Ok(())
     }
 
+    /// Removes a tenant's destination once nothing is kept there (a delete asked for it).
+    pub(crate) async fn remove_destination_if_empty(&self, id: Uuid) -> CoreResult<()> {
+        let Some(row) = repo::get_destination(&self.inner.db, id).await? else { return Ok(()) };
+        if row.tenant_id.is_none() || repo::destination_in_use(&self.inner.db, id).await? {
+            tracing::info!(destination = %id, "the destination still holds backups (or is the server's); it stays");
+            return Ok(());
+        }
+        repo::delete_destination(&self.inner.db, id).await?;
+        self.inner.stores.forget(id).await;
+        Ok(())
+    }
+
     /// The destination of a region: the one `region_destinations` names for it, else a
     /// directory under the data directory (created on first use). Unknown regions are a 400.
     pub async fn region_destination(&self, caller: &Principal, region: &str) -> CoreResult<Uuid> {

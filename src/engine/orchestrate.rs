@@ -714,7 +714,15 @@ impl Engine {
 
     /// Deletes only the copy of a backup kept at one destination (not its own); the backup and
     /// its other copies stay.
-    pub async fn delete_copy(&self, caller: &Principal, backup_id: Uuid, destination: Uuid) -> CoreResult<Operation> {
+    /// With `then_remove_destination`, the destination itself is removed once the copy is gone
+    /// (when nothing else is kept there).
+    pub async fn delete_copy(
+        &self,
+        caller: &Principal,
+        backup_id: Uuid,
+        destination: Uuid,
+        then_remove_destination: bool,
+    ) -> CoreResult<Operation> {
         let db = &self.inner.db;
         let backup = self.backup(caller, backup_id).await?;
         if destination == backup.destination_id {
@@ -731,7 +739,7 @@ impl Engine {
             Some(backup.source_id),
             Some(backup.id),
             OperationOptions::default(),
-            json!({ "backups": [], "copy_at": destination }),
+            json!({ "backups": [], "copy_at": destination, "remove_destination": then_remove_destination.then_some(destination) }),
         );
         let task = new_task(
             &op,
@@ -746,6 +754,12 @@ impl Engine {
 
     /// Deletes a backup and every incremental built on it; their data goes unless other backups use it.
     pub async fn delete_backup(&self, caller: &Principal, backup_id: Uuid) -> CoreResult<Operation> {
+        self.delete_backup_then(caller, backup_id, false).await
+    }
+
+    /// Deletes a backup as [`Engine::delete_backup`]; with `then_remove_destination` the backup's
+    /// destination is removed once the delete ends, when nothing else is kept there (never the server's).
+    pub async fn delete_backup_then(&self, caller: &Principal, backup_id: Uuid, then_remove_destination: bool) -> CoreResult<Operation> {
         let db = &self.inner.db;
         let backup = self.backup(caller, backup_id).await?;
         let mut doomed = vec![backup.clone()];
@@ -767,7 +781,10 @@ impl Engine {
             Some(backup.source_id),
             Some(backup.id),
             OperationOptions::default(),
-            json!({ "backups": ids }),
+            json!({
+                "backups": ids,
+                "remove_destination": (then_remove_destination && backup.destination_id != self.inner.server_destination).then_some(backup.destination_id),
+            }),
         );
         let mut destinations: Vec<Uuid> = Vec::new();
         for b in &doomed {
@@ -1057,6 +1074,12 @@ impl Engine {
             repo::add_backup_copy(&txn, backup, to).await?;
         }
         txn.commit().await?;
+        if op.kind == OperationKind::Delete
+            && state.is_success()
+            && let Some(d) = op.params.get("remove_destination").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())
+        {
+            self.remove_destination_if_empty(d).await?;
+        }
         if let Some(backup) = ended_backup.as_ref().filter(|b| b.state.is_success()) {
             let copies: Vec<Uuid> = op.params.get("copy_to").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
             for to in copies {

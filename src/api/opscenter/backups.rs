@@ -2,8 +2,6 @@
 // OpenAPI handlers take one argument per query parameter.
 #![allow(clippy::too_many_arguments)]
 
-use std::time::Duration;
-
 use poem::web::Data;
 use poem_openapi::{
     OpenApi, Tags,
@@ -218,25 +216,6 @@ async fn restore(
         Some(other) => return Err(CoreError::BadRequest(format!("destination must be a destination id, not {other}"))),
     }
     Ok(state.engine.start_restore(p, spec).await?.id.to_string())
-}
-
-/// Waits (bounded) for a delete to end, then removes the destination it emptied, as
-/// `remove_destination` asks. A destination still holding other backups stays.
-fn remove_destination_after(state: AppState, p: Principal, op: Uuid, destination: Uuid) {
-    tokio::spawn(async move {
-        for _ in 0..3000 {
-            match state.engine.operation(&p, op).await {
-                Ok(o) if o.state.is_terminal() => {
-                    if let Err(e) = state.engine.delete_destination(&p, destination).await {
-                        tracing::info!(%destination, error = %e, "the destination was kept after the delete");
-                    }
-                    return;
-                }
-                Ok(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-                Err(_) => return,
-            }
-        }
-    });
 }
 
 #[OpenApi(tag = "BackupTag::Backups")]
@@ -499,6 +478,7 @@ impl BackupsApi {
         let view = cluster(&state, p, &cluster_id).await?;
         let tag = tag.0.filter(|t| !t.is_empty()).ok_or_else(|| CoreError::BadRequest("tag is required".into()))?;
         let backup = by_tag(&state, p, &view, &tag).await?;
+        let remove = flag(remove_destination.0.map(Value::String).as_ref());
         let named = match destination.0.as_deref().filter(|d| !d.is_empty()) {
             Some(d) => Some(view::find_destination(&state, p, d).await?.id),
             None => None,
@@ -506,22 +486,15 @@ impl BackupsApi {
         if let Some(d) = named
             && d != backup.destination_id
         {
-            let op = state.engine.delete_copy(p, backup.id, d).await.map_err(|e| match e {
+            let op = state.engine.delete_copy(p, backup.id, d, remove).await.map_err(|e| match e {
                 CoreError::NotFound { .. } => {
                     CoreError::BadRequest(format!("backup {tag} is not stored at destination {}", view::destination_id(&state, d)))
                 }
                 other => other,
             })?;
-            if flag(remove_destination.0.map(Value::String).as_ref()) {
-                remove_destination_after(state.0.clone(), p.clone(), op.id, d);
-            }
             return Ok(Json(op.id.to_string()));
         }
-        let op = state.engine.delete_backup(p, backup.id).await?;
-        if flag(remove_destination.0.map(Value::String).as_ref()) && backup.destination_id != state.engine.server_destination() {
-            remove_destination_after(state.0.clone(), p.clone(), op.id, backup.destination_id);
-        }
-        Ok(Json(op.id.to_string()))
+        Ok(Json(state.engine.delete_backup_then(p, backup.id, remove).await?.id.to_string()))
     }
 
     /// Restores every keyspace the options select from a backup, in place. Answers the request id.
