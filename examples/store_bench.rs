@@ -112,6 +112,7 @@ async fn main() -> anyhow::Result<()> {
                 node: NODE.into(),
                 target: PathBuf::from(target),
                 include: vec![],
+                exclude: vec![],
                 overwrite: false,
                 throttle_bytes_per_sec: None,
                 rename_top: Default::default(),

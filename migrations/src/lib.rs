@@ -8,6 +8,7 @@ mod m20261123_000002_create_engine;
 mod m20261123_000003_create_backup_copies;
 mod m20261123_000004_add_plan_options;
 mod m20261123_000005_add_plan_annotations;
+mod m20261123_000006_add_restore_drafts;
 
 /// Applies Coffer's migrations in order.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_backup_copies::Migration),
             Box::new(m20261123_000004_add_plan_options::Migration),
             Box::new(m20261123_000005_add_plan_annotations::Migration),
+            Box::new(m20261123_000006_add_restore_drafts::Migration),
         ]
     }
 }

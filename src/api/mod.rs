@@ -35,10 +35,22 @@ fn agent_service(base: &str) -> OpenApiService<agent::AgentApi, ()> {
     OpenApiService::new(agent::AgentApi, "Coffer agent protocol", VERSION).server(base)
 }
 
-type CloudBackupApis = (rackspace_backup::CloudBackupApi, rackspace_backup::ConfigurationsApi, rackspace_backup::BackupsApi);
+type CloudBackupApis = (
+    rackspace_backup::CloudBackupApi,
+    rackspace_backup::ConfigurationsApi,
+    rackspace_backup::BackupsApi,
+    rackspace_backup::RestoresApi,
+    rackspace_backup::ActivityApi,
+);
 
 fn cloudbackup_service(base: &str) -> OpenApiService<CloudBackupApis, ()> {
-    let apis = (rackspace_backup::CloudBackupApi, rackspace_backup::ConfigurationsApi, rackspace_backup::BackupsApi);
+    let apis = (
+        rackspace_backup::CloudBackupApi,
+        rackspace_backup::ConfigurationsApi,
+        rackspace_backup::BackupsApi,
+        rackspace_backup::RestoresApi,
+        rackspace_backup::ActivityApi,
+    );
     OpenApiService::new(apis, "Coffer: Rackspace Cloud Backup v1.0", VERSION).server(base)
 }
 

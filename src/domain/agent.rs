@@ -16,6 +16,23 @@ pub struct Agent {
     pub hostname: String,
     pub last_seen_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    pub settings: AgentSettings,
+}
+
+/// What a client may change about an agent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSettings {
+    /// A disabled agent starts no backups (scheduled runs are recorded as missed).
+    #[serde(default)]
+    pub disabled: bool,
+    /// Removed by its user: hidden until the agent registers again.
+    #[serde(default)]
+    pub deleted: bool,
+    /// Dialect preferences shown back as given (Cloud Backup's backup region, ServiceNet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_region: Option<String>,
+    #[serde(default)]
+    pub use_service_net: bool,
 }
 
 impl Agent {

@@ -76,3 +76,28 @@ pub struct BackupNode {
     /// Per keyspace.table counts for clusters: {"ks.t": {"files": n, "bytes": n}}.
     pub detail: serde_json::Value,
 }
+
+/// A restore prepared step by step before it starts: Cloud Backup creates one, adds file filters,
+/// then starts it, which runs an ordinary restore operation to a path on an agent.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RestoreDraft {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub backup_id: Uuid,
+    /// The agent the files are written on.
+    pub agent_id: Uuid,
+    pub path: String,
+    pub overwrite: bool,
+    pub files: Vec<RestoreFile>,
+    /// The restore operation, once started.
+    pub operation_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A path a restore includes or leaves out, as the source machine named it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreFile {
+    pub path: String,
+    pub folder: bool,
+    pub exclude: bool,
+}

@@ -156,7 +156,16 @@ pub enum TaskSpec {
     /// Dump a database into the store.
     BackupDatabase { snapshot: String, node_key: String, datastore: String, location: String },
     /// Restore files under `target`.
-    RestoreTree { snapshot: String, node_key: String, target: String, include: Vec<String>, overwrite: bool },
+    RestoreTree {
+        snapshot: String,
+        node_key: String,
+        target: String,
+        include: Vec<String>,
+        /// Paths left out even when under an included one.
+        #[serde(default)]
+        exclude: Vec<String>,
+        overwrite: bool,
+    },
     /// Restore table files into a node's data directory, optionally clearing the tables first.
     RestoreClusterNode {
         snapshot: String,

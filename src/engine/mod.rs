@@ -3,6 +3,7 @@
 //! or dialects; they all call it through the functions here.
 
 mod destinations;
+mod drafts;
 mod local;
 mod orchestrate;
 mod plans;
@@ -25,7 +26,7 @@ use crate::{
     config::Settings,
     crypto::SecretBox,
     domain::{
-        agent::{Agent, LOCAL_AGENT},
+        agent::{Agent, AgentSettings, LOCAL_AGENT},
         identity::{Principal, Role},
         source::{InstanceConfig, Node, NodeSpec, Source, SourceKind},
     },
@@ -161,21 +162,55 @@ impl Engine {
         if name.is_empty() || name.len() > 128 || name == LOCAL_AGENT || name.contains('/') {
             return Err(CoreError::BadRequest(format!("'{name}' cannot name an agent")));
         }
-        let agent = repo::get_or_create_agent(&self.inner.db, caller.tenant_id, name, hostname).await?;
+        let mut agent = repo::get_or_create_agent(&self.inner.db, caller.tenant_id, name, hostname).await?;
         repo::touch_agent(&self.inner.db, agent.id, Some(hostname)).await?;
+        if agent.settings.deleted {
+            agent.settings.deleted = false;
+            repo::set_agent_settings(&self.inner.db, agent.id, &agent.settings).await?;
+        }
         Ok(agent)
     }
 
-    /// The caller's agent `id`, or 404.
+    /// The caller's agent `id`, or 404 (also once its user deleted it).
     pub async fn agent_of(&self, caller: &Principal, id: Uuid) -> CoreResult<Agent> {
         repo::get_agent(&self.inner.db, id)
             .await?
-            .filter(|a| caller.can_see_tenant(a.tenant_id))
+            .filter(|a| caller.can_see_tenant(a.tenant_id) && !a.settings.deleted)
             .ok_or_else(|| CoreError::not_found("agent", id.to_string()))
     }
 
+    /// The caller's agents, without those its users deleted.
     pub async fn list_agents(&self, caller: &Principal) -> CoreResult<Vec<Agent>> {
-        repo::list_agents(&self.inner.db, caller.tenant_id).await
+        Ok(repo::list_agents(&self.inner.db, caller.tenant_id).await?.into_iter().filter(|a| !a.settings.deleted).collect())
+    }
+
+    /// Changes what a client may change about an agent.
+    pub async fn update_agent(&self, caller: &Principal, id: Uuid, change: impl FnOnce(&mut AgentSettings)) -> CoreResult<Agent> {
+        let mut agent = self.agent_of(caller, id).await?;
+        change(&mut agent.settings);
+        repo::set_agent_settings(&self.inner.db, agent.id, &agent.settings).await?;
+        Ok(agent)
+    }
+
+    /// Removes an agent from its user's view with the plans of the machines it serves; it
+    /// appears again (with no plans) when it next registers. Refused while it has work.
+    pub async fn delete_agent(&self, caller: &Principal, id: Uuid) -> CoreResult<()> {
+        let db = &self.inner.db;
+        let agent = self.agent_of(caller, id).await?;
+        if agent.is_local() {
+            return Err(CoreError::BadRequest("the server's own agent cannot be deleted".into()));
+        }
+        if !repo::running_tasks_of_agent(db, agent.id).await?.is_empty() {
+            return Err(CoreError::Conflict(format!("agent '{}' is running a task; stop it first", agent.name)));
+        }
+        for plan in repo::list_plans(db, agent.tenant_id).await? {
+            let served = repo::nodes_of(db, plan.source_id).await?;
+            if !served.is_empty() && served.iter().all(|n| n.agent_id == agent.id) {
+                repo::delete_plan(db, plan.id).await?;
+            }
+        }
+        self.update_agent(caller, id, |s| s.deleted = true).await?;
+        Ok(())
     }
 
     async fn agent_named(&self, tenant_id: Uuid, name: &str) -> CoreResult<Agent> {

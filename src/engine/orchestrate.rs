@@ -261,6 +261,9 @@ impl Engine {
         if nodes.is_empty() {
             return Err(CoreError::BadRequest("every node is excluded; nothing to back up".into()));
         }
+        if let Some(off) = agents.iter().find(|a| a.settings.disabled && nodes.iter().any(|n| n.agent_id == a.id)) {
+            return Err(CoreError::Unprocessable(format!("agent '{}' is disabled; enable it to back up", off.name)));
+        }
 
         let backup_id = Uuid::new_v4();
         let name = if spec.name.trim().is_empty() { format!("{}-{}", source.name, now.format("%Y%m%d-%H%M%S")) } else { spec.name.clone() };
@@ -479,6 +482,7 @@ impl Engine {
                             node_key: part.node_id.to_string(),
                             target: node.location.clone(),
                             include: spec.selection.include.clone(),
+                            exclude: spec.selection.exclude.clone(),
                             overwrite: true,
                         },
                         _ => return Err(CoreError::BadRequest("a database backup restores into a new instance".into())),
@@ -568,6 +572,7 @@ impl Engine {
                         node_key: part.node_id.to_string(),
                         target,
                         include: spec.selection.include.clone(),
+                        exclude: spec.selection.exclude.clone(),
                         overwrite: *overwrite,
                     };
                     let mut task = new_task(&op, node.as_ref(), agent_id, task_spec);

@@ -183,12 +183,13 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
             };
             Ok(done(&store.backup(req, progress.clone()).await?, false))
         }
-        TaskSpec::RestoreTree { snapshot, node_key, target, include, overwrite } => {
+        TaskSpec::RestoreTree { snapshot, node_key, target, include, exclude, overwrite } => {
             let req = RestoreRequest {
                 snapshot: snapshot.clone(),
                 node: node_key.clone(),
                 target: target.into(),
                 include: include.clone(),
+                exclude: exclude.clone(),
                 overwrite: *overwrite,
                 throttle_bytes_per_sec: throttle,
                 rename_top: Default::default(),
@@ -227,6 +228,7 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
                 node: node_key.clone(),
                 target: data_dir.into(),
                 include,
+                exclude: vec![],
                 overwrite: true,
                 throttle_bytes_per_sec: throttle,
                 rename_top: keyspace_renames.clone(),

@@ -11,12 +11,14 @@ use uuid::Uuid;
 
 use super::{
     Db,
-    entities::{agents, backup_copies, backup_nodes, backups, destinations, events, nodes, operations, plans, sources, tasks},
+    entities::{
+        agents, backup_copies, backup_nodes, backups, destinations, events, nodes, operations, plans, restore_drafts, sources, tasks,
+    },
 };
 use crate::{
     domain::{
-        agent::Agent,
-        backup::{Backup, BackupNode, Selection},
+        agent::{Agent, AgentSettings},
+        backup::{Backup, BackupNode, RestoreDraft, Selection},
         operation::{Event, Operation, OperationKind, Task, TaskOutcome, TaskProgress, TaskSpec},
         plan::Plan,
         source::{Node, Source, SourceKind},
@@ -44,7 +46,15 @@ fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
 // ---- agents ----
 
 fn agent(m: agents::Model) -> Agent {
-    Agent { id: m.id, tenant_id: m.tenant_id, name: m.name, hostname: m.hostname, last_seen_at: m.last_seen_at, created_at: m.created_at }
+    Agent {
+        id: m.id,
+        tenant_id: m.tenant_id,
+        name: m.name,
+        hostname: m.hostname,
+        last_seen_at: m.last_seen_at,
+        created_at: m.created_at,
+        settings: serde_json::from_str(&m.settings).unwrap_or_default(),
+    }
 }
 
 /// The agent `name` of a tenant, created on first use.
@@ -59,6 +69,7 @@ pub async fn get_or_create_agent(db: &Db, tenant_id: Uuid, name: &str, hostname:
         hostname: Set(hostname.to_owned()),
         last_seen_at: Set(None),
         created_at: Set(Utc::now()),
+        settings: Set("{}".into()),
     };
     match row.insert(db).await {
         Ok(m) => Ok(agent(m)),
@@ -101,6 +112,70 @@ pub async fn touch_agent(db: &Db, id: Uuid, hostname: Option<&str>) -> CoreResul
     }
     update.exec(db).await?;
     Ok(())
+}
+
+pub async fn set_agent_settings(db: &Db, id: Uuid, settings: &AgentSettings) -> CoreResult<()> {
+    agents::Entity::update_many()
+        .col_expr(agents::Column::Settings, Expr::value(serde_json::to_string(settings).expect("settings serialise")))
+        .filter(agents::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+// ---- restore drafts ----
+
+fn draft(m: restore_drafts::Model) -> CoreResult<RestoreDraft> {
+    Ok(RestoreDraft {
+        id: m.id,
+        tenant_id: m.tenant_id,
+        backup_id: m.backup_id,
+        agent_id: m.agent_id,
+        path: m.path,
+        overwrite: m.overwrite,
+        files: serde_json::from_str(&m.files).map_err(|e| corrupt("restore files", e))?,
+        operation_id: m.operation_id,
+        created_at: m.created_at,
+    })
+}
+
+/// Inserts or replaces a restore draft.
+pub async fn save_restore_draft(db: &Db, d: &RestoreDraft) -> CoreResult<()> {
+    let model = restore_drafts::ActiveModel {
+        id: Set(d.id),
+        tenant_id: Set(d.tenant_id),
+        backup_id: Set(d.backup_id),
+        agent_id: Set(d.agent_id),
+        path: Set(d.path.clone()),
+        overwrite: Set(d.overwrite),
+        files: Set(serde_json::to_string(&d.files).expect("files serialise")),
+        operation_id: Set(d.operation_id),
+        created_at: Set(d.created_at),
+    };
+    if restore_drafts::Entity::find_by_id(d.id).one(db).await?.is_some() {
+        model.update(db).await?;
+    } else {
+        model.insert(db).await?;
+    }
+    Ok(())
+}
+
+pub async fn get_restore_draft(db: &Db, tenant_id: Uuid, id: Uuid) -> CoreResult<Option<RestoreDraft>> {
+    restore_drafts::Entity::find_by_id(id).filter(restore_drafts::Column::TenantId.eq(tenant_id)).one(db).await?.map(draft).transpose()
+}
+
+/// A tenant's started restores, newest first.
+pub async fn started_restore_drafts(db: &Db, tenant_id: Uuid, limit: u64) -> CoreResult<Vec<RestoreDraft>> {
+    restore_drafts::Entity::find()
+        .filter(restore_drafts::Column::TenantId.eq(tenant_id))
+        .filter(restore_drafts::Column::OperationId.is_not_null())
+        .order_by_desc(restore_drafts::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(draft)
+        .collect()
 }
 
 // ---- destinations ----

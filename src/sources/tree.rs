@@ -7,7 +7,10 @@ use std::path::Path;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use super::{SourceError, item_for};
-use crate::{domain::backup::Selection, store::Item};
+use crate::{
+    domain::backup::Selection,
+    store::{Item, ItemSource},
+};
 
 struct Patterns {
     names: GlobSet,
@@ -104,6 +107,14 @@ fn walk(
                 continue;
             }
             let mark = out.len();
+            if let Err(e) = std::fs::read_dir(&abs) {
+                // One directory the agent may not read is that directory's error, not the backup's.
+                if here {
+                    out.push(Item { path: rel, source: ItemSource::Unreadable(e.to_string()), size: 0, mode: 0, mtime_ns: 0 });
+                    any = true;
+                }
+                continue;
+            }
             let inner = walk(root, &abs, &rel, here, include, exclude, out)?;
             if here || inner {
                 if let Some(item) = item_for(&abs, rel, &meta)? {

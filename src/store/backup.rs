@@ -39,6 +39,8 @@ pub enum ItemSource {
     Symlink(String),
     /// A byte stream (a database dump); a read error fails the whole snapshot.
     Stream(Box<dyn Read + Send>),
+    /// Something the scan could not read (a directory without permission): recorded as an error.
+    Unreadable(String),
 }
 
 /// One thing to back up, with its path relative to the source root.
@@ -221,7 +223,7 @@ impl Writer {
                 Err(Failure::Item(message)) => Err(Failure::Fatal(StoreError::Io { path: item.path.clone(), message })),
                 Err(fatal) => Err(fatal),
             },
-            ItemSource::Dir | ItemSource::Symlink(_) => unreachable!("directories and links are not queued"),
+            ItemSource::Dir | ItemSource::Symlink(_) | ItemSource::Unreadable(_) => unreachable!("only files and streams are queued"),
         };
         self.progress.file_done(&item.path);
         result
@@ -282,10 +284,15 @@ impl Store {
         };
 
         let mut entries: Vec<Option<Entry>> = Vec::with_capacity(req.items.len());
+        let mut unreadable = Vec::new();
         let mut queue = VecDeque::new();
         let (mut files, mut dirs, mut bytes) = (0u64, 0u64, 0u64);
         for (i, item) in req.items.into_iter().enumerate() {
             match &item.source {
+                ItemSource::Unreadable(message) => {
+                    unreadable.push(EntryError { path: item.path.clone(), message: message.clone() });
+                    entries.push(None);
+                }
                 ItemSource::Dir => {
                     dirs += 1;
                     entries.push(Some(Entry {
@@ -387,7 +394,7 @@ impl Store {
             }
         }
 
-        let mut errors = Vec::new();
+        let mut errors = unreadable;
         for (i, result) in std::mem::take(&mut *results.lock().expect("results")) {
             match result {
                 Ok(entry) => entries[i] = Some(entry),

@@ -31,6 +31,8 @@ pub struct RestoreRequest {
     pub target: PathBuf,
     /// Only entries equal to or under one of these relative paths; everything when empty.
     pub include: Vec<String>,
+    /// Entries equal to or under one of these relative paths are left out, even when included.
+    pub exclude: Vec<String>,
     /// Replace existing files; otherwise they are left alone and counted as skipped.
     pub overwrite: bool,
     pub throttle_bytes_per_sec: Option<u64>,
@@ -59,12 +61,14 @@ pub struct RestoreSummary {
     pub skipped: u64,
 }
 
-fn selected(entry: &Entry, include: &[String]) -> bool {
-    include.is_empty()
+fn selected(entry: &Entry, include: &[String], exclude: &[String]) -> bool {
+    let under = |p: &str| p.is_empty() || entry.path == p || entry.path.starts_with(&format!("{p}/"));
+    let included = include.is_empty()
         || include.iter().any(|p| {
             let p = p.trim_matches('/');
-            p.is_empty() || entry.path == p || entry.path.starts_with(&format!("{p}/")) || p.starts_with(&format!("{}/", entry.path))
-        })
+            under(p) || p.starts_with(&format!("{}/", entry.path))
+        });
+    included && !exclude.iter().map(|p| p.trim_matches('/')).any(|p| !p.is_empty() && under(p))
 }
 
 /// The destination of a manifest path inside `root`, refusing paths that would escape it.
@@ -105,7 +109,7 @@ impl Store {
     pub async fn restore(self: &Arc<Self>, req: RestoreRequest, progress: Arc<Progress>) -> Result<RestoreSummary, StoreError> {
         let manifest = self.manifest(&req.snapshot, &req.node).await?;
         self.refresh_index().await?;
-        let entries: Vec<&Entry> = manifest.entries.iter().filter(|e| selected(e, &req.include)).collect();
+        let entries: Vec<&Entry> = manifest.entries.iter().filter(|e| selected(e, &req.include, &req.exclude)).collect();
         std::fs::create_dir_all(&req.target).map_err(|e| StoreError::io(&req.target, e))?;
 
         let mut summary = RestoreSummary::default();

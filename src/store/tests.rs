@@ -74,6 +74,7 @@ fn restore_to(snapshot: &str, target: &Path) -> RestoreRequest {
         node: "node1".into(),
         target: target.into(),
         include: vec![],
+        exclude: vec![],
         overwrite: false,
         throttle_bytes_per_sec: None,
     }
@@ -100,6 +101,24 @@ async fn a_tree_restores_bit_exact_with_modes_and_mtimes_plain_and_encrypted() {
         assert_eq!(digest(src.path()), digest(out.path()));
         assert!(store.verify("s1").await.unwrap().ok());
     }
+}
+
+#[tokio::test]
+async fn a_restore_takes_only_included_paths_and_leaves_excluded_ones_out() {
+    let src = tempfile::tempdir().unwrap();
+    make_tree(src.path());
+    let store = memory_store(None).await;
+    store.backup(request("s1", src.path(), None), Arc::default()).await.unwrap();
+
+    let out = tempfile::tempdir().unwrap();
+    let mut req = restore_to("s1", out.path());
+    req.include = vec!["/a".into(), "small".into()];
+    req.exclude = vec!["a/b/".into(), "".into()];
+    let summary = store.restore(req, Arc::default()).await.unwrap();
+    assert_eq!(summary.files, 2);
+    let restored: Vec<String> = digest(out.path()).into_keys().collect();
+    assert_eq!(restored, ["a", "a/text.txt", "small"]);
+    assert_eq!(std::fs::read(out.path().join("a/text.txt")).unwrap(), std::fs::read(src.path().join("a/text.txt")).unwrap());
 }
 
 #[tokio::test]

@@ -20,7 +20,26 @@ impl Drop for AgentProcess {
 }
 
 pub async fn start_agent(app: &TestApp, credential: &str, name: &str) -> AgentProcess {
-    let child = Command::new(env!("CARGO_BIN_EXE_coffer"))
+    start_agent_with(app, credential, name, Command::new(env!("CARGO_BIN_EXE_coffer"))).await
+}
+
+/// An agent that file permissions bind: as root, it runs without the capabilities that let root
+/// read any file (so a mode-000 file is unreadable to it, as to any user).
+pub async fn start_agent_bound_by_permissions(app: &TestApp, credential: &str, name: &str) -> AgentProcess {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let command = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--bounding-set", "-dac_override,-dac_read_search", "--", env!("CARGO_BIN_EXE_coffer")]);
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_coffer"))
+    };
+    start_agent_with(app, credential, name, command).await
+}
+
+async fn start_agent_with(app: &TestApp, credential: &str, name: &str, mut command: Command) -> AgentProcess {
+    let child = command
         .args(["agent", "--server", &app.base, "--token", credential, "--name", name])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

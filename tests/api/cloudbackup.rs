@@ -245,6 +245,84 @@ async fn a_manual_backup_of_a_configuration_runs_on_the_agent_and_is_reported() 
     assert_eq!(report["FilesSearched"], "8", "a and b, without a/skip and c: {report}");
     assert!(report["Duration"].as_str().unwrap().len() == 8 && report["BytesSearched"].is_string());
 
+    // Restore folder a (not b) into a new directory, as the SDK does: create, filter, start, poll.
+    let out = tempfile::tempdir().unwrap();
+    let restore = serde_json::json!({
+        "BackupId": backup_id, "BackupMachineId": agent_id, "DestinationMachineId": agent_id,
+        "DestinationPath": out.path().display().to_string(), "OverwriteFiles": false,
+    });
+    let (status, created) = send(reqwest::Method::PUT, "/v1.0/restore".into(), Some(restore.clone())).await;
+    assert_eq!(status, 200, "{created}");
+    let created = json(&created);
+    let restore_id = created["RestoreId"].as_i64().expect("an integer id");
+    assert_eq!((created["RestoreStateId"].as_i64(), created["BackupConfigurationId"].as_i64()), (Some(0), Some(config_id)));
+    assert_eq!((created["DestinationMachineName"].as_str(), created["BackupMachineId"].as_i64()), (Some("files01"), Some(agent_id)));
+    for (filter, item) in [(1, path("a")), (2, path("b"))] {
+        let file = serde_json::json!({ "ParentId": restore_id.to_string(), "FilePath": item, "FileItemType": 1, "Filter": filter });
+        let (status, body) = send(reqwest::Method::PUT, "/v1.0/restore/files".into(), Some(file)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, files) = send(reqwest::Method::GET, format!("/v1.0/restore/files/{restore_id}"), None).await;
+    let files = json(&files);
+    assert_eq!(files.as_array().unwrap().len(), 2);
+    assert_eq!(
+        (files[1]["Filter"].as_i64(), files[1]["FileItemType"].as_i64(), files[1]["RestoreId"].as_i64()),
+        (Some(2), Some(1), Some(restore_id))
+    );
+    let start = serde_json::json!({ "Action": "StartManual", "Id": restore_id });
+    let (status, body) = send(reqwest::Method::POST, "/v1.0/restore/action-requested".into(), Some(start.clone())).await;
+    assert_eq!((status, body.as_str()), (204, ""));
+    let mut restored = Value::Null;
+    for _ in 0..300 {
+        restored = json(&send(reqwest::Method::GET, format!("/v1.0/restore/{restore_id}"), None).await.1);
+        if [3, 4, 5, 8].contains(&restored["RestoreStateId"].as_i64().unwrap()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(restored["RestoreStateId"], 3, "Completed: {restored}");
+    assert_eq!(restored["Exclusions"][0]["FilePath"], path("b"));
+    let placed = out.path().join(root.path().strip_prefix("/").unwrap());
+    let mut expected = crate::helpers::tree::fingerprint(&root.path().join("a"));
+    expected.retain(|k, _| !k.starts_with("skip/"));
+    assert_eq!(crate::helpers::tree::fingerprint(&placed.join("a")), expected, "a restores byte for byte, without a/skip");
+    assert!(!placed.join("b").exists() && !placed.join("c").exists(), "b was left out, c never backed up");
+    let (_, restore_report) = send(reqwest::Method::GET, format!("/v1.0/restore/report/{restore_id}"), None).await;
+    let restore_report = json(&restore_report);
+    assert_eq!((restore_report["State"].as_str(), restore_report["Reason"].as_str()), (Some("Completed"), Some("Success")));
+    assert_eq!(restore_report["NumFilesRestored"], expected.len().to_string());
+    assert_eq!(restore_report["NumErrors"], "0");
+    let (status, again) = send(reqwest::Method::POST, "/v1.0/restore/action-requested".into(), Some(start)).await;
+    assert_eq!(status, 422, "a restore starts once: {again}");
+
+    let (status, activity) = send(reqwest::Method::GET, format!("/v1.0/default/system/activity/{agent_id}"), None).await;
+    assert_eq!(status, 200, "{activity}");
+    let activity = json(&activity);
+    let backup_row = activity.as_array().unwrap().iter().find(|r| r["Type"] == "Backup").expect("a backup row").clone();
+    assert_eq!((backup_row["ID"].as_i64(), backup_row["BackupId"].as_i64()), (Some(backup_id), Some(backup_id)));
+    assert_eq!((backup_row["ParentId"].as_i64(), backup_row["CurrentState"].as_str()), (Some(config_id), Some("Completed")));
+    let restore_row = activity.as_array().unwrap().iter().find(|r| r["Type"] == "Restore").expect("a restore row").clone();
+    assert_eq!((restore_row["ID"].as_i64(), restore_row["CurrentState"].as_str()), (Some(restore_id), Some("Completed")));
+    let (_, all) = send(reqwest::Method::GET, "/v1.0/activity".into(), None).await;
+    assert_eq!(json(&all).as_array().unwrap().len(), 2, "{all}");
+    let (_, available) = send(reqwest::Method::GET, "/v1.0/backup/availableforrestore".into(), None).await;
+    let available = json(&available);
+    assert_eq!(
+        (available[0]["BackupConfigurationId"].as_i64(), available[0]["MachineAgentId"].as_i64()),
+        (Some(config_id), Some(agent_id))
+    );
+
+    let mut outside = restore.clone();
+    outside["DestinationPath"] = serde_json::json!("relative/dir");
+    assert_eq!(send(reqwest::Method::PUT, "/v1.0/restore".into(), Some(outside)).await.0, 400);
+    let mut unknown = restore.clone();
+    unknown["BackupId"] = serde_json::json!(777777);
+    assert_eq!(send(reqwest::Method::PUT, "/v1.0/restore".into(), Some(unknown)).await.0, 404);
+    let (status, _) = send(reqwest::Method::GET, "/v1.0/restore/888888".into(), None).await;
+    assert_eq!(status, 404);
+    let bad_filter = serde_json::json!({ "ParentId": restore_id, "FilePath": path("a"), "FileItemType": 1, "Filter": 7 });
+    assert_eq!(send(reqwest::Method::PUT, "/v1.0/restore/files".into(), Some(bad_filter)).await.0, 400);
+
     let (status, body) = send(
         reqwest::Method::POST,
         "/v1.0/backup/action-requested".into(),
@@ -254,4 +332,103 @@ async fn a_manual_backup_of_a_configuration_runs_on_the_agent_and_is_reported() 
     assert_eq!(status, 400, "{body}");
     let (status, _) = send(reqwest::Method::GET, "/v1.0/backup/99999999".into(), None).await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_stopped_backup_an_unreadable_file_and_a_disabled_or_deleted_agent_read_as_cloud_backup_says() {
+    let app = spawn_app().await;
+    let operator = app.user_with_role("ops", "operator", Some("default")).await;
+    let (key, _) = app.api_key(&operator, false).await;
+    let agent = crate::agents::start_agent_bound_by_permissions(&app, &key, "files02").await;
+    let root = tempfile::tempdir().unwrap();
+    crate::helpers::tree::generate(&root.path().join("data"), 6, 9);
+    let secret = root.path().join("data/secret.key");
+    std::fs::write(&secret, b"top secret").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    let locked = root.path().join("data/locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::write(locked.join("inside"), b"unseen").unwrap();
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    let (app_ref, token) = (&app, operator.as_str());
+    let send = move |method: reqwest::Method, path: String, body: Option<Value>| async move {
+        let (status, text) = call(app_ref, token, method, &path, body).await;
+        (status, parsed(&text))
+    };
+    let agent_id = agent_id(&app, &operator, "files02").await;
+    let config = serde_json::json!({
+        "BackupConfigurationName": "data", "MachineAgentId": agent_id, "Frequency": "Manually", "TimeZoneId": "UTC",
+        "Inclusions": [{ "FilePath": root.path().join("data").display().to_string(), "FileItemType": "Folder" }], "Exclusions": [],
+    });
+    let (_, created) = send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(config)).await;
+    let config_id = created["BackupConfigurationId"].as_i64().unwrap();
+    let start = serde_json::json!({ "Action": "StartManual", "Id": config_id });
+
+    let (status, started) = send(reqwest::Method::POST, "/v1.0/backup/action-requested".into(), Some(start.clone())).await;
+    assert_eq!(status, 200, "{started}");
+    let backup_id = started.as_i64().expect("a bare integer");
+    let mut details = Value::Null;
+    for _ in 0..300 {
+        details = send(reqwest::Method::GET, format!("/v1.0/backup/{backup_id}"), None).await.1;
+        if details["CurrentState"] != "Queued" && details["CurrentState"] != "InProgress" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(details["CurrentState"], "CompletedWithErrors", "{details}");
+    let (_, report) = send(reqwest::Method::GET, format!("/v1.0/backup/report/{backup_id}"), None).await;
+    assert_eq!((report["NumErrors"].as_u64(), report["CanRestore"].as_bool()), (Some(2), Some(true)), "{report}");
+    assert_eq!(report["ErrorList"][0]["Path"], locked.display().to_string(), "a directory it may not enter");
+    assert_eq!(report["ErrorList"][1]["Path"], secret.display().to_string(), "the path as the machine names it");
+    assert!(report["ErrorList"][1]["ErrorDesc"].as_str().unwrap().contains("ermission"), "{report}");
+    assert_eq!(report["FilesBackedUp"], "6");
+    let (_, completed) = send(reqwest::Method::GET, format!("/v1.0/backup/completed/{config_id}"), None).await;
+    assert_eq!(completed[0]["NumErrors"], 2, "restorable with errors: {completed}");
+
+    // With the agent gone, a started backup waits in the queue; stopping it ends it at once.
+    drop(agent);
+    let (_, started) = send(reqwest::Method::POST, "/v1.0/backup/action-requested".into(), Some(start.clone())).await;
+    let second = started.as_i64().expect("a bare integer");
+    assert_eq!(send(reqwest::Method::GET, format!("/v1.0/backup/{second}"), None).await.1["CurrentState"], "Queued");
+    let stop = serde_json::json!({ "Action": "StopManual", "Id": second.to_string() });
+    let (status, body) = send(reqwest::Method::POST, "/v1.0/backup/action-requested".into(), Some(stop.clone())).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(send(reqwest::Method::GET, format!("/v1.0/backup/{second}"), None).await.1["CurrentState"], "Stopped");
+    let (status, body) = send(reqwest::Method::POST, "/v1.0/backup/action-requested".into(), Some(stop)).await;
+    assert_eq!(status, 422, "a stopped backup stops once: {body}");
+
+    // Disabled: no backups start, and the agent says so.
+    let disable = serde_json::json!({ "MachineAgentId": agent_id, "Enable": false });
+    let (status, body) = send(reqwest::Method::POST, "/v1.0/agent/enable".into(), Some(disable)).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(send(reqwest::Method::GET, format!("/v1.0/agent/{agent_id}"), None).await.1["IsDisabled"], true);
+    let (status, refused) = send(reqwest::Method::POST, "/v1.0/backup/action-requested".into(), Some(start.clone())).await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused.to_string().contains("disabled"), "{refused}");
+    let enable = serde_json::json!({ "MachineAgentId": agent_id.to_string(), "Enable": true });
+    assert_eq!(send(reqwest::Method::POST, "/v1.0/agent/enable".into(), Some(enable)).await.0, 204);
+    assert_eq!(
+        send(reqwest::Method::POST, "/v1.0/agent/enable".into(), Some(serde_json::json!({ "MachineAgentId": agent_id }))).await.0,
+        400
+    );
+
+    let settings = serde_json::json!({ "BackupDataCenter": "DFW", "UseServiceNet": true });
+    let (status, updated) = send(reqwest::Method::POST, format!("/v1.0/agent/{agent_id}"), Some(settings)).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!((updated["UseServiceNet"].as_bool(), updated["BackupDataCenter"].as_str()), (Some(true), Some("DFW")));
+    assert!(updated["TimeOfLastSuccessfulBackup"].as_str().unwrap().starts_with("/Date("), "{updated}");
+    let (status, _) =
+        send(reqwest::Method::POST, format!("/v1.0/agent/{agent_id}"), Some(serde_json::json!({ "BackupDataCenter": "MARS" }))).await;
+    assert_eq!(status, 400);
+
+    let (status, body) =
+        send(reqwest::Method::POST, "/v1.0/agent/delete".into(), Some(serde_json::json!({ "MachineAgentId": agent_id }))).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(send(reqwest::Method::GET, format!("/v1.0/agent/{agent_id}"), None).await.0, 404);
+    assert_eq!(
+        send(reqwest::Method::GET, format!("/v1.0/backup-configuration/{config_id}"), None).await.0,
+        404,
+        "its configurations go with it"
+    );
+    let (_, agents) = send(reqwest::Method::GET, "/v1.0/user/agents".into(), None).await;
+    assert!(!agents.as_array().unwrap().iter().any(|a| a["MachineAgentId"] == agent_id), "{agents}");
 }

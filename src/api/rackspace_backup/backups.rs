@@ -5,7 +5,10 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi, Tags, param::Path, payload::Json};
 use serde_json::{Value, json};
 
-use super::{configurations::plan_by_alias, date, int_id, machine_agent};
+use super::{
+    configurations::{configurations, plan_by_alias},
+    date, duration, int_id, machine_agent,
+};
 use crate::{
     api::common::security::Caller,
     domain::{backup::Backup, identity::Principal, state::State},
@@ -34,7 +37,7 @@ enum Action {
 }
 
 /// Cloud Backup's word for a backup's state.
-fn current_state(state: State) -> &'static str {
+pub(super) fn current_state(state: State) -> &'static str {
     match state {
         State::Queued => "Queued",
         State::Running => "InProgress",
@@ -49,7 +52,7 @@ fn current_state(state: State) -> &'static str {
 }
 
 /// Bytes as the service writes them ("3.7 GB").
-fn size(bytes: i64) -> String {
+pub(super) fn size(bytes: i64) -> String {
     let units = ["B", "KB", "MB", "GB", "TB"];
     let mut value = bytes.max(0) as f64;
     let mut unit = 0;
@@ -60,7 +63,7 @@ fn size(bytes: i64) -> String {
     if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", units[unit]) }
 }
 
-async fn backup_by_alias(state: &AppState, p: &Principal, id: &str) -> Result<Backup, CoreError> {
+pub(super) async fn backup_by_alias(state: &AppState, p: &Principal, id: &str) -> Result<Backup, CoreError> {
     let not_found = || CoreError::not_found("backup", id);
     let uuid = ids::resolve_alias(&state.db, "backup", int_id(id, "backup")?).await?.ok_or_else(not_found)?;
     state.engine.backup(p, uuid).await.map_err(|_| not_found())
@@ -119,6 +122,39 @@ impl BackupsApi {
         }
     }
 
+    /// The configurations with at least one backup to restore from.
+    #[oai(path = "/v1.0/backup/availableforrestore", method = "get", operation_id = "cloudbackup_available_for_restore")]
+    async fn available(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        let mut out = Vec::new();
+        for plan in configurations(&state, p).await? {
+            let Some(last) = state
+                .engine
+                .backups(p, Some(plan.source_id))
+                .await?
+                .into_iter()
+                .filter(|b| b.plan_id == Some(plan.id) && b.state.is_success())
+                .filter_map(|b| b.completed_at)
+                .max()
+            else {
+                continue;
+            };
+            let (machine, agent) = machine_agent(&state, p, plan.source_id).await?;
+            out.push(json!({
+                "BackupConfigurationId": ids::alias_for(&state.db, "configuration", plan.id).await?,
+                "BackupConfigurationName": plan.name,
+                "MachineName": machine,
+                "MachineAgentId": agent,
+                "IsEncrypted": state.settings.store_key.is_some(),
+                "PublicKeyHex": "",
+                "PublicKeyMod": "",
+                "Flavor": "RaxCloudServer",
+                "LastSuccessfulBackupTime": date(last),
+            }));
+        }
+        Ok(Json(json!(out)))
+    }
+
     /// A backup's state.
     #[oai(path = "/v1.0/backup/:id", method = "get", operation_id = "cloudbackup_backup")]
     async fn get(&self, state: Data<&AppState>, caller: Caller, id: Path<String>) -> poem::Result<Json<Value>> {
@@ -158,6 +194,10 @@ impl BackupsApi {
         let p = caller.principal();
         let b = backup_by_alias(&state, p, &id).await?;
         let parts = state.engine.backup_nodes(p, b.id).await?;
+        // Paths in the backup are relative to the machine's root; the report names them as the machine does.
+        let root = state.engine.source(p, b.source_id).await?.nodes.first().map(|n| n.location.clone()).unwrap_or_default();
+        let absolute =
+            |rel: &Value| Value::String(std::path::Path::new(&root).join(rel.as_str().unwrap_or_default()).display().to_string());
         let report_id = ids::alias_for(&state.db, "backup", b.id).await?;
         let errors: Vec<Value> = parts
             .iter()
@@ -172,13 +212,11 @@ impl BackupsApi {
                     "ExceptionDesc": e["message"],
                     "ExceptionDetails": "",
                     "ExceptionCode": 0,
-                    "Path": e["path"],
+                    "Path": absolute(&e["path"]),
                 })
             })
             .collect();
         let started = b.created_at;
-        let duration = b.completed_at.map(|c| c - started).unwrap_or_default();
-        let secs = duration.num_seconds().max(0);
         let mut out = common(&state, p, &b).await?;
         out.insert("BackupConfigurationIsDeleted".into(), json!(b.plan_id.is_none()));
         out.insert("ComputerName".into(), out["MachineName"].clone());
@@ -186,7 +224,7 @@ impl BackupsApi {
         out.insert("CanRestore".into(), json!(b.state.is_success()));
         out.insert("StartTime".into(), json!(date(started)));
         out.insert("CompletedTime".into(), json!(b.completed_at.map(date)));
-        out.insert("Duration".into(), json!(format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)));
+        out.insert("Duration".into(), json!(duration(started, b.completed_at)));
         out.insert("FilesSearched".into(), json!(b.file_count.to_string()));
         out.insert("BytesSearched".into(), json!(size(b.size_bytes)));
         out.insert("FilesBackedUp".into(), json!(b.file_count.to_string()));

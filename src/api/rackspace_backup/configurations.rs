@@ -8,7 +8,7 @@ use poem_openapi::{ApiResponse, OpenApi, Tags, param::Path, payload::Json};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::{agent_by_alias, date, int_id, machine_agent};
+use super::{agent_by_alias, boolean, date, int, int_id, machine_agent, text};
 use crate::{
     api::common::security::Caller,
     domain::{
@@ -58,31 +58,6 @@ fn time_zone(name: &str) -> Result<String, CoreError> {
         other => return Err(CoreError::BadRequest(format!("unknown TimeZoneId '{other}'"))),
     };
     Ok(iana.to_owned())
-}
-
-fn int(v: Option<&Value>, name: &str) -> Result<Option<i64>, CoreError> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| CoreError::BadRequest(format!("{name} must be a whole number"))),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => {
-            s.trim().parse().map(Some).map_err(|_| CoreError::BadRequest(format!("{name} must be a whole number, not '{s}'")))
-        }
-        Some(other) => Err(CoreError::BadRequest(format!("{name} must be a whole number, not {other}"))),
-    }
-}
-
-fn boolean(v: Option<&Value>) -> bool {
-    match v {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
-        Some(Value::Number(n)) => n.as_i64().is_some_and(|n| n != 0),
-        _ => false,
-    }
-}
-
-fn text(v: Option<&Value>) -> String {
-    v.and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
 /// `[{"FilePath", "FileItemType"}]` as paths, checked.
@@ -254,6 +229,17 @@ pub(super) async fn view(state: &AppState, p: &Principal, plan: &Plan) -> Result
 }
 
 /// A configuration of the caller's tenant by its integer id.
+/// The caller's configurations: the plans of machines (clusters' and instances' plans are other dialects').
+pub(super) async fn configurations(state: &AppState, p: &Principal) -> Result<Vec<Plan>, CoreError> {
+    let mut out = Vec::new();
+    for plan in state.engine.plans(p).await? {
+        if state.engine.source(p, plan.source_id).await.is_ok_and(|s| s.source.kind == SourceKind::Machine) {
+            out.push(plan);
+        }
+    }
+    Ok(out)
+}
+
 pub(super) async fn plan_by_alias(state: &AppState, p: &Principal, id: &str) -> Result<Plan, CoreError> {
     let not_found = || CoreError::not_found("backup configuration", id);
     let uuid = ids::resolve_alias(&state.db, "configuration", int_id(id, "backup configuration")?).await?.ok_or_else(not_found)?;
@@ -283,10 +269,8 @@ impl ConfigurationsApi {
     async fn list(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Value>> {
         let p = caller.principal();
         let mut out = Vec::new();
-        for plan in state.engine.plans(p).await? {
-            if state.engine.source(p, plan.source_id).await.is_ok_and(|s| s.source.kind == SourceKind::Machine) {
-                out.push(view(&state, p, &plan).await?);
-            }
+        for plan in configurations(&state, p).await? {
+            out.push(view(&state, p, &plan).await?);
         }
         Ok(Json(json!(out)))
     }

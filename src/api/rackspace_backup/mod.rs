@@ -6,12 +6,16 @@
 //! cookbook) and `/v1.0/agent/...` (the SDK, tenant from the token). Ids are integers: stable
 //! aliases of the engine's UUIDs. Dates are `"\/Date(ms)\/"`.
 
+mod activity;
 mod backups;
 mod configurations;
 pub mod error;
+mod restores;
 
+pub use activity::ActivityApi;
 pub use backups::BackupsApi;
 pub use configurations::ConfigurationsApi;
+pub use restores::RestoresApi;
 
 use chrono::{DateTime, Utc};
 use poem::{Endpoint, IntoResponse, Request, Response, web::Data};
@@ -24,7 +28,7 @@ use crate::{
         dialect::{CLOUD_BACKUP_WORDS, Dialect},
         security::Caller,
     },
-    domain::{agent::Agent, identity::Principal},
+    domain::{agent::Agent, identity::Principal, source::SourceKind},
     error::CoreError,
     persistence::identity as ids,
     state::AppState,
@@ -44,6 +48,20 @@ enum Empty {
     /// Done.
     #[oai(status = 200)]
     Ok,
+}
+
+#[derive(ApiResponse)]
+enum NoContent {
+    /// Done, nothing to say.
+    #[oai(status = 204)]
+    Done,
+}
+
+/// `MachineAgentId` of a body, as the text an alias is looked up by.
+fn body_agent(body: &Value) -> Result<String, CoreError> {
+    int(body.get("MachineAgentId"), "MachineAgentId")?
+        .map(|id| id.to_string())
+        .ok_or_else(|| CoreError::BadRequest("MachineAgentId is required".into()))
 }
 
 /// `/v1.0` serves two APIs: Cloud Backup by its resource words, Cloud Databases otherwise.
@@ -91,9 +109,41 @@ fn date(t: DateTime<Utc>) -> String {
     format!("/Date({})/", t.timestamp_millis())
 }
 
+/// The time from `start` to `end` (or to now) as `HH:MM:SS`.
+fn duration(start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> String {
+    let secs = (end.unwrap_or_else(Utc::now) - start).num_seconds().max(0);
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
 /// An integer id from a path or body: a number or a numeric string.
 fn int_id(text: &str, what: &'static str) -> Result<i64, CoreError> {
     text.trim().parse::<i64>().map_err(|_| CoreError::not_found(what, text))
+}
+
+/// An optional whole number: a number or a numeric string.
+pub(super) fn int(v: Option<&Value>, name: &str) -> Result<Option<i64>, CoreError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| CoreError::BadRequest(format!("{name} must be a whole number"))),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => {
+            s.trim().parse().map(Some).map_err(|_| CoreError::BadRequest(format!("{name} must be a whole number, not '{s}'")))
+        }
+        Some(other) => Err(CoreError::BadRequest(format!("{name} must be a whole number, not {other}"))),
+    }
+}
+
+pub(super) fn boolean(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        Some(Value::Number(n)) => n.as_i64().is_some_and(|n| n != 0),
+        _ => false,
+    }
+}
+
+pub(super) fn text(v: Option<&Value>) -> String {
+    v.and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
 async fn agent_by_alias(state: &AppState, p: &Principal, id: &str) -> Result<Agent, CoreError> {
@@ -113,10 +163,22 @@ async fn machine_agent(state: &AppState, p: &Principal, machine: Uuid) -> Result
     Ok((name, id))
 }
 
+/// When the newest complete backup of the machine an agent serves finished.
+async fn last_success(state: &AppState, p: &Principal, a: &Agent) -> Result<Option<DateTime<Utc>>, CoreError> {
+    let Ok(machine) = state.engine.source_by_name(p, SourceKind::Machine, &a.name).await else { return Ok(None) };
+    let backups = state.engine.backups(p, Some(machine.source.id)).await?;
+    Ok(backups.iter().filter(|b| b.state.is_success()).filter_map(|b| b.completed_at).max())
+}
+
+/// The region an agent's backups are kept in.
+fn region(state: &AppState) -> String {
+    state.settings.regions.first().cloned().unwrap_or_else(|| "DFW".into())
+}
+
 /// An agent with every field the SDK reads.
-async fn agent_view(state: &AppState, a: &Agent) -> Result<Value, CoreError> {
+async fn agent_view(state: &AppState, p: &Principal, a: &Agent) -> Result<Value, CoreError> {
     let up = a.is_up(Utc::now(), state.settings.agent_down_after_secs);
-    let region = state.settings.regions.first().cloned().unwrap_or_else(|| "DFW".into());
+    let region = region(state);
     Ok(json!({
         "AgentVersion": env!("CARGO_PKG_VERSION"),
         "Architecture": std::env::consts::ARCH,
@@ -126,7 +188,7 @@ async fn agent_view(state: &AppState, a: &Agent) -> Result<Value, CoreError> {
         "CleanupAllowed": true,
         "Datacenter": region,
         "IPAddress": a.hostname,
-        "IsDisabled": false,
+        "IsDisabled": a.settings.disabled,
         "IsEncrypted": state.settings.store_key.is_some(),
         "MachineAgentId": ids::alias_for(&state.db, "agent", a.id).await?,
         "MachineName": a.name,
@@ -134,8 +196,10 @@ async fn agent_view(state: &AppState, a: &Agent) -> Result<Value, CoreError> {
         "OperatingSystemVersion": "",
         "PublicKey": { "ModulusHex": "", "ExponentHex": "" },
         "Status": if up { "Online" } else { "Offline" },
-        "TimeOfLastSuccessfulBackup": null,
-        "UseServiceNet": false,
+        "TimeOfLastSuccessfulBackup": last_success(state, p, a).await?.map(date),
+        "UseServiceNet": a.settings.use_service_net,
+        "BackupDataCenter": a.settings.backup_region.clone().unwrap_or_else(|| region.clone()),
+        "UseFailoverUri": false,
         "HostServerId": a.id,
         "LastSeen": a.last_seen_at.map(date),
     }))
@@ -148,7 +212,7 @@ impl CloudBackupApi {
     async fn agents(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Value>> {
         let mut out = Vec::new();
         for a in state.engine.list_agents(caller.principal()).await? {
-            out.push(agent_view(&state, &a).await?);
+            out.push(agent_view(&state, caller.principal(), &a).await?);
         }
         Ok(Json(json!(out)))
     }
@@ -157,7 +221,7 @@ impl CloudBackupApi {
     #[oai(path = "/v1.0/agent/:agent_id", method = "get", operation_id = "cloudbackup_agent")]
     async fn agent(&self, state: Data<&AppState>, caller: Caller, agent_id: Path<String>) -> poem::Result<Json<Value>> {
         let a = agent_by_alias(&state, caller.principal(), &agent_id).await?;
-        Ok(Json(agent_view(&state, &a).await?))
+        Ok(Json(agent_view(&state, caller.principal(), &a).await?))
     }
 
     /// One agent by the id of the server it runs on (`HostServerId`).
@@ -167,7 +231,67 @@ impl CloudBackupApi {
         let not_found = || CoreError::not_found("agent", host_server_id.0.clone());
         let uuid = Uuid::parse_str(&host_server_id).map_err(|_| not_found())?;
         let a = state.engine.agent_of(p, uuid).await.map_err(|_| not_found())?;
-        Ok(Json(agent_view(&state, &a).await?))
+        Ok(Json(agent_view(&state, caller.principal(), &a).await?))
+    }
+
+    /// `{"MachineAgentId", "Enable"}`: a disabled agent starts no backups (204).
+    #[oai(path = "/v1.0/agent/enable", method = "post", operation_id = "cloudbackup_enable_agent")]
+    async fn enable(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<NoContent> {
+        let p = caller.principal();
+        let agent = agent_by_alias(&state, p, &body_agent(&body)?).await?;
+        let enable = match body.0.get("Enable").or_else(|| body.0.get("Enabled")) {
+            Some(v @ (Value::Bool(_) | Value::String(_) | Value::Number(_))) => boolean(Some(v)),
+            _ => return Err(CoreError::BadRequest("Enable (true or false) is required".into()).into()),
+        };
+        state.engine.update_agent(p, agent.id, |s| s.disabled = !enable).await?;
+        Ok(NoContent::Done)
+    }
+
+    /// `{"MachineAgentId"}`: removes the agent and its configurations (204); it appears again
+    /// when it next registers.
+    #[oai(path = "/v1.0/agent/delete", method = "post", operation_id = "cloudbackup_delete_agent")]
+    async fn delete(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<NoContent> {
+        let p = caller.principal();
+        let agent = agent_by_alias(&state, p, &body_agent(&body)?).await?;
+        state.engine.delete_agent(p, agent.id).await?;
+        Ok(NoContent::Done)
+    }
+
+    /// `{"BackupDataCenter", "UseServiceNet"}`: an agent's settings; answers the agent.
+    #[oai(path = "/v1.0/agent/:agent_id", method = "post", operation_id = "cloudbackup_agent_settings")]
+    async fn settings(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        agent_id: Path<String>,
+        body: Json<Value>,
+    ) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        let agent = agent_by_alias(&state, p, &agent_id).await?;
+        let region = match body.0.get("BackupDataCenter") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(r)) if state.settings.regions.iter().any(|known| known.eq_ignore_ascii_case(r)) => Some(r.to_uppercase()),
+            Some(other) => {
+                return Err(CoreError::BadRequest(format!(
+                    "BackupDataCenter must be one of {}, not {other}",
+                    state.settings.regions.join(", ")
+                ))
+                .into());
+            }
+        };
+        let service_net = body.0.get("UseServiceNet").map(|v| boolean(Some(v)));
+        let agent = state
+            .engine
+            .update_agent(p, agent.id, |s| {
+                if region.is_some() {
+                    s.backup_region = region;
+                }
+                if let Some(on) = service_net {
+                    s.use_service_net = on;
+                }
+            })
+            .await?;
+        Ok(Json(agent_view(&state, p, &agent).await?))
     }
 
     /// Asks the caller's agents to look for work now (200, empty).

@@ -10,6 +10,7 @@ pub struct Model {
     pub hostname: String,
     pub last_seen_at: Option<ChronoDateTimeUtc>,
     pub created_at: ChronoDateTimeUtc,
+    pub settings: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ pub mod events;
 pub mod nodes;
 pub mod operations;
 pub mod plans;
+pub mod restore_drafts;
 pub mod revoked_tokens;
 pub mod sources;
 pub mod tasks;
