@@ -51,6 +51,8 @@ pub struct Settings {
     pub storage_retries: usize,
     /// How often the scheduler looks for due plans, in milliseconds.
     pub scheduler_tick_ms: u64,
+    /// How often each archiving cluster node ships its new commitlog segments, in milliseconds.
+    pub archive_interval_ms: u64,
     /// Servers that new Cloud Databases instances are created on, by datastore type
     /// (`postgresql = "postgres://..."`, `mysql = "mysql://..."`); SQLite files under the data
     /// directory always work.
@@ -97,6 +99,7 @@ impl Default for Settings {
             agent_down_after_secs: 30,
             storage_retries: 3,
             scheduler_tick_ms: 1000,
+            archive_interval_ms: 10_000,
             datastores: Default::default(),
             default_datastore: "sqlite".into(),
             local_roots: Vec::new(),

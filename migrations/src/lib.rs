@@ -9,6 +9,7 @@ mod m20261123_000003_create_backup_copies;
 mod m20261123_000004_add_plan_options;
 mod m20261123_000005_add_plan_annotations;
 mod m20261123_000006_add_restore_drafts;
+mod m20261123_000007_create_commitlog_segments;
 
 /// Applies Coffer's migrations in order.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_add_plan_options::Migration),
             Box::new(m20261123_000005_add_plan_annotations::Migration),
             Box::new(m20261123_000006_add_restore_drafts::Migration),
+            Box::new(m20261123_000007_create_commitlog_segments::Migration),
         ]
     }
 }

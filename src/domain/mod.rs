@@ -1,6 +1,7 @@
 //! The unified model every dialect translates to and from. No web or database types here.
 
 pub mod agent;
+pub mod archive;
 pub mod backup;
 pub mod destination;
 pub mod identity;

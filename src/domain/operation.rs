@@ -19,6 +19,10 @@ pub enum OperationKind {
     Verify,
     /// Reads what a source's nodes hold (keyspaces and tables), nothing is written.
     Inventory,
+    /// Ships a cluster's new commitlog segments (one round of continuous archiving).
+    Archive,
+    /// Turns a cluster's commitlog archiving on or off, node after node.
+    Configure,
 }
 
 impl OperationKind {
@@ -30,6 +34,8 @@ impl OperationKind {
             OperationKind::Delete => "delete",
             OperationKind::Verify => "verify",
             OperationKind::Inventory => "inventory",
+            OperationKind::Archive => "archive",
+            OperationKind::Configure => "configure",
         }
     }
 }
@@ -50,6 +56,8 @@ impl FromStr for OperationKind {
             OperationKind::Delete,
             OperationKind::Verify,
             OperationKind::Inventory,
+            OperationKind::Archive,
+            OperationKind::Configure,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -201,6 +209,19 @@ pub enum TaskSpec {
     CopySnapshot { snapshot: String, to: Uuid },
     /// List the keyspaces and tables of a cluster node's data directory.
     ListTables { data_dir: String },
+    /// Ship the commitlog segments in `dir` not named in `known` into `destination` as one snapshot.
+    ArchiveCommitlogs { snapshot: String, node_key: String, dir: String, destination: Uuid, known: Vec<String> },
+    /// After `delay_secs`, get a node ready for archiving (its archive directory exists and reads) or note it off.
+    ConfigureArchiving { dir: String, enabled: bool, delay_secs: u64 },
+    /// Place archived segments in `restore_dir` with the properties file that stops replay at `point_in_time`.
+    RestoreCommitlogs {
+        node_key: String,
+        restore_dir: String,
+        point_in_time: chrono::DateTime<chrono::Utc>,
+        destination: Uuid,
+        /// (snapshot, segment name) pairs, oldest first.
+        segments: Vec<(String, String)>,
+    },
 }
 
 impl TaskSpec {
@@ -216,6 +237,9 @@ impl TaskSpec {
             TaskSpec::DeleteSnapshots { .. } => "delete_snapshots",
             TaskSpec::CopySnapshot { .. } => "copy_snapshot",
             TaskSpec::ListTables { .. } => "list_tables",
+            TaskSpec::ArchiveCommitlogs { .. } => "archive_commitlogs",
+            TaskSpec::ConfigureArchiving { .. } => "configure_archiving",
+            TaskSpec::RestoreCommitlogs { .. } => "restore_commitlogs",
         }
     }
 
@@ -223,6 +247,7 @@ impl TaskSpec {
     pub fn destination(&self) -> Option<Uuid> {
         match self {
             TaskSpec::Verify { destination, .. } | TaskSpec::DeleteSnapshots { destination, .. } => *destination,
+            TaskSpec::ArchiveCommitlogs { destination, .. } | TaskSpec::RestoreCommitlogs { destination, .. } => Some(*destination),
             _ => None,
         }
     }

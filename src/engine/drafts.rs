@@ -119,6 +119,7 @@ impl Engine {
             selection,
             options: Default::default(),
             destination_id: None,
+            point_in_time: None,
         };
         let op = self.start_restore(caller, spec).await?;
         draft.operation_id = Some(op.id);

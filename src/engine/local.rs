@@ -42,6 +42,9 @@ pub(super) fn spawn(engine: Engine, shutdown: CancellationToken) {
                         if let Err(e) = engine.run_due_plans().await {
                             tracing::warn!(error = %e, "the scheduler could not fire due plans");
                         }
+                        if let Err(e) = engine.run_archiving().await {
+                            tracing::warn!(error = %e, "the scheduler could not start commitlog archiving");
+                        }
                     }
                 }
             }

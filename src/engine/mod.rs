@@ -2,6 +2,7 @@
 //! that agents claim with a lease, report progress on and finish. The engine knows nothing of HTTP
 //! or dialects; they all call it through the functions here.
 
+mod archive;
 mod destinations;
 mod drafts;
 mod local;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+pub use archive::{ArchiveRequest, PitPlan, archive_dir, worded};
 pub use destinations::DestinationSpec;
 pub use orchestrate::{BackupSpec, RestoreSpec, RestoreTarget};
 pub use plans::PlanSpec;

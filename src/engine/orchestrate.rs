@@ -129,9 +129,12 @@ pub struct RestoreSpec {
     /// Read from this destination (the backup's own or one holding a copy).
     #[serde(default)]
     pub destination_id: Option<Uuid>,
+    /// Also place the archived commitlogs that bring each node to a moment (clusters).
+    #[serde(skip)]
+    pub point_in_time: Option<super::PitPlan>,
 }
 
-fn new_operation(
+pub(super) fn new_operation(
     tenant_id: Uuid,
     kind: OperationKind,
     caller: &Principal,
@@ -159,7 +162,18 @@ fn new_operation(
     }
 }
 
-fn new_task(op: &Operation, node: Option<&Node>, agent_id: Uuid, spec: TaskSpec) -> Task {
+/// The task that places a node's archived commitlogs beside its data directory for replay.
+fn replay_task(plan: &super::PitPlan, original_node: Uuid, data_dir: &str) -> TaskSpec {
+    TaskSpec::RestoreCommitlogs {
+        node_key: original_node.to_string(),
+        restore_dir: crate::domain::archive::restore_dir(data_dir),
+        point_in_time: plan.at,
+        destination: plan.destination_id,
+        segments: super::archive::replay_list(plan, original_node),
+    }
+}
+
+pub(super) fn new_task(op: &Operation, node: Option<&Node>, agent_id: Uuid, spec: TaskSpec) -> Task {
     Task {
         id: Uuid::new_v4(),
         operation_id: op.id,
@@ -386,6 +400,14 @@ impl Engine {
         let db = &self.inner.db;
         let _starting = self.inner.starting.lock().await;
         let backup = self.backup(caller, spec.backup_id).await?;
+        if let Some(plan) = &spec.point_in_time {
+            if plan.backup.id != backup.id {
+                return Err(CoreError::BadRequest("a point-in-time restore starts from its plan's snapshot".into()));
+            }
+            if !matches!(spec.target, RestoreTarget::SameNodes { .. } | RestoreTarget::NewCluster { .. }) {
+                return Err(CoreError::BadRequest("a point in time applies to cluster restores".into()));
+            }
+        }
         if !backup.state.is_success() {
             return Err(CoreError::Unprocessable(format!(
                 "backup {} is {}, not complete; only complete backups can be restored",
@@ -488,6 +510,9 @@ impl Engine {
                         _ => return Err(CoreError::BadRequest("a database backup restores into a new instance".into())),
                     };
                     tasks.push(new_task(&op, Some(&node), node.agent_id, task_spec));
+                    if let Some(plan) = &spec.point_in_time {
+                        tasks.push(new_task(&op, Some(&node), node.agent_id, replay_task(plan, part.node_id, &node.location)));
+                    }
                 }
             }
             RestoreTarget::NewCluster { name, locations, all_tables } => {
@@ -548,6 +573,9 @@ impl Engine {
                         all_tables: *all_tables,
                     };
                     tasks.push(new_task(&op, Some(node), node.agent_id, task_spec));
+                    if let Some(plan) = &spec.point_in_time {
+                        tasks.push(new_task(&op, Some(node), node.agent_id, replay_task(plan, part.node_id, &node.location)));
+                    }
                 }
                 op.result = json!({ "source_id": created.source.id, "name": name });
             }
@@ -997,6 +1025,7 @@ impl Engine {
         if !repo::finish_task(db, task_id, agent.id, &outcome).await? {
             return Err(CoreError::Conflict(format!("task {task_id} is no longer running on this agent")));
         }
+        self.record_segments(&task, &outcome).await?;
         self.maybe_finish(task.operation_id).await
     }
 
@@ -1106,6 +1135,9 @@ impl Engine {
             }
             _ => format!("{} {state}{}", op.kind, error.map(|e| format!(": {e}")).unwrap_or_default()),
         };
+        if op.kind == OperationKind::Archive && state == State::Succeeded && tasks.iter().all(|t| sum(&t.result, "files") == 0) {
+            return Ok(()); // a round that found nothing new is not news
+        }
         repo::add_event(db, op.tenant_id, &format!("{}.{state}", op.kind), &msg, Some(op.id), op.backup_id, op.source_id).await
     }
 

@@ -303,5 +303,95 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
             let report = store.gc().await?;
             Ok((State::Succeeded, serde_json::to_value(report).unwrap_or(Value::Null)))
         }
+        TaskSpec::ArchiveCommitlogs { snapshot, node_key, dir, known, .. } => {
+            let (dir, known) = (dir.clone(), known.clone());
+            let items = blocking(move || new_segments(Path::new(&dir), &known)).await?;
+            if items.is_empty() {
+                return Ok((State::Succeeded, json!({ "segments": [], "files": 0, "bytes": 0 })));
+            }
+            let times: BTreeMap<String, i64> = items.iter().map(|i| (i.path.clone(), i.mtime_ns / 1_000_000)).collect();
+            let req = BackupRequest {
+                snapshot: snapshot.clone(),
+                node: node_key.clone(),
+                items,
+                parent: None,
+                metadata: json!({ "commitlogs": true }),
+                throttle_bytes_per_sec: throttle,
+            };
+            let manifest = store.backup(req, progress.clone()).await?;
+            let segments: Vec<Value> = manifest
+                .entries
+                .iter()
+                .filter(|e| e.kind == EntryKind::File)
+                .map(
+                    |e| json!({ "name": e.path, "time_ms": times.get(&e.path).copied().unwrap_or(e.mtime_ns / 1_000_000), "size": e.size }),
+                )
+                .collect();
+            let errors: Vec<Value> = manifest.errors.iter().map(|e| json!({ "path": e.path, "message": e.message })).collect();
+            let state = if errors.is_empty() { State::Succeeded } else { State::SucceededWithErrors };
+            Ok((state, json!({ "segments": segments, "errors": errors, "files": segments.len(), "bytes": manifest.totals.bytes })))
+        }
+        TaskSpec::ConfigureArchiving { dir, enabled, delay_secs } => {
+            // Nodes are reconfigured one after the other: each waits its turn.
+            tokio::time::sleep(std::time::Duration::from_secs(*delay_secs)).await;
+            if *enabled {
+                let dir = dir.clone();
+                blocking(move || {
+                    std::fs::create_dir_all(&dir).map_err(|e| Failed(format!("{dir}: {e}")))?;
+                    std::fs::read_dir(&dir).map_err(|e| Failed(format!("{dir}: {e}")))?;
+                    Ok(())
+                })
+                .await?;
+            }
+            Ok((State::Succeeded, json!({ "archiving": enabled, "dir": dir })))
+        }
+        TaskSpec::RestoreCommitlogs { node_key, restore_dir, point_in_time, segments, .. } => {
+            std::fs::create_dir_all(restore_dir).map_err(|e| Failed(format!("{restore_dir}: {e}")))?;
+            let mut by_snapshot: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+            for (snapshot, name) in segments {
+                by_snapshot.entry(snapshot).or_default().push(name.clone());
+            }
+            let (mut files, mut bytes) = (0, 0);
+            for (snapshot, names) in by_snapshot {
+                let req = RestoreRequest {
+                    snapshot: snapshot.to_owned(),
+                    node: node_key.clone(),
+                    target: restore_dir.into(),
+                    include: names,
+                    exclude: vec![],
+                    overwrite: true,
+                    throttle_bytes_per_sec: throttle,
+                    rename_top: Default::default(),
+                };
+                let summary = store.restore(req, progress.clone()).await?;
+                files += summary.files;
+                bytes += summary.bytes;
+            }
+            let properties = Path::new(restore_dir).join(crate::domain::archive::RESTORE_PROPERTIES);
+            std::fs::write(&properties, crate::domain::archive::restore_properties(restore_dir, *point_in_time))
+                .map_err(|e| Failed(format!("{}: {e}", properties.display())))?;
+            Ok((State::Succeeded, json!({ "files": files, "bytes": bytes, "segments": segments.len(), "restore_dir": restore_dir })))
+        }
     }
+}
+
+/// The regular files in a commitlog archive directory that are not archived yet, by name.
+fn new_segments(dir: &Path, known: &[String]) -> Result<Vec<Item>, Failed> {
+    let known: std::collections::HashSet<&str> = known.iter().map(String::as_str).collect();
+    let mut items = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Failed(format!("{}: {e}", dir.display())))? {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if known.contains(name.as_str()) || name.starts_with('.') {
+            continue;
+        }
+        let Ok(meta) = entry.path().symlink_metadata() else { continue };
+        if meta.is_file()
+            && let Some(item) = crate::sources::item_for(&entry.path(), name, &meta)?
+        {
+            items.push(item);
+        }
+    }
+    items.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(items)
 }

@@ -15,6 +15,7 @@ mod keystoneauth;
 mod limits;
 mod ops;
 mod opscenter;
+mod pit;
 mod plans;
 mod recovery;
 mod roles;

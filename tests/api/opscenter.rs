@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::helpers::{ADMIN_PASSWORD, TestApp, spawn_app, tree};
 
 /// Logs in with a form body, as python `requests.post(data=...)` does; answers the session id.
-async fn login(app: &TestApp) -> String {
+pub(crate) async fn login(app: &TestApp) -> String {
     let resp = app.client.post(app.url("/login")).form(&[("username", "admin"), ("password", ADMIN_PASSWORD)]).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
@@ -23,12 +23,12 @@ async fn answer(resp: reqwest::Response) -> (u16, Value) {
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn get(app: &TestApp, session: &str, path: &str) -> (u16, Value) {
+pub(crate) async fn get(app: &TestApp, session: &str, path: &str) -> (u16, Value) {
     answer(app.client.get(app.url(path)).header("opscenter-session", session).send().await.unwrap()).await
 }
 
 /// POSTs a JSON body the way `curl -d` does: labelled `application/x-www-form-urlencoded`.
-async fn post(app: &TestApp, session: &str, path: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn post(app: &TestApp, session: &str, path: &str, body: Value) -> (u16, Value) {
     let req = app.client.post(app.url(path)).header("opscenter-session", session);
     answer(req.header("content-type", "application/x-www-form-urlencoded").body(body.to_string()).send().await.unwrap()).await
 }
@@ -38,7 +38,7 @@ async fn delete(app: &TestApp, session: &str, path: &str) -> (u16, Value) {
 }
 
 /// Polls a request until it leaves `running`; answers its last status.
-async fn until_done(app: &TestApp, session: &str, request: &Value) -> Value {
+pub(crate) async fn until_done(app: &TestApp, session: &str, request: &Value) -> Value {
     let id = request.as_str().unwrap_or_else(|| panic!("a request id is a bare string: {request}"));
     for _ in 0..600 {
         let (status, body) = get(app, session, &format!("/request/{id}/status")).await;

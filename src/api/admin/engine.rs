@@ -194,7 +194,10 @@ impl EngineApi {
         let destination_id: Option<Uuid> = parse("destination_id", body.0.get("destination_id").cloned().unwrap_or(Value::Null))?;
         let op = state
             .engine
-            .start_restore(caller.principal(), RestoreSpec { backup_id: id.0, target, selection, options, destination_id })
+            .start_restore(
+                caller.principal(),
+                RestoreSpec { backup_id: id.0, target, selection, options, destination_id, point_in_time: None },
+            )
             .await?;
         Ok(Accepted::Accepted(Json(value(&op))))
     }

@@ -424,8 +424,20 @@ impl ProvisioningApi {
                 return Err(CoreError::BadRequest("clusterNetwork must be an IPv4 network such as 10.0.0.0/16".into()).into());
             }
         }
+        // A continuously backed-up cluster replays its commitlogs up to the moment asked for.
+        let archiving = state.engine.archiving(p, view.source.id).await?;
+        let point_in_time = match (body.get("pointInTime").filter(|v| !v.is_null()), archiving.destinations.keys().next()) {
+            (Some(_), Some(destination)) if archiving.enabled => {
+                Some(state.engine.pit_plan(p, view.source.id, at, None, *destination).await.map_err(|e| match e {
+                    CoreError::BadRequest(m) if m.starts_with("No snapshots") => CoreError::PreconditionFailed(m),
+                    other => other,
+                })?)
+            }
+            _ => None,
+        };
         let backups = state.engine.backups(p, Some(view.source.id)).await?;
-        let backup = backup_at(&backups, at).ok_or_else(|| {
+        let chosen = point_in_time.as_ref().map(|plan| plan.backup.clone());
+        let backup = chosen.as_ref().or_else(|| backup_at(&backups, at)).ok_or_else(|| {
             CoreError::PreconditionFailed(format!(
                 "no complete backup of cluster {} exists at or before {}",
                 view.source.id,
@@ -452,6 +464,7 @@ impl ProvisioningApi {
             selection,
             options: OperationOptions::default(),
             destination_id: None,
+            point_in_time,
         };
         let op = state.engine.start_restore(p, spec).await?;
         let restored = op.result.get("source_id").cloned().unwrap_or(Value::Null);

@@ -124,7 +124,12 @@ struct ListQuery {
 
 /// A restore request from OpsCenter's options. `keyspace`/`table` come from the path; the
 /// per-keyspace options are then at the top of the body.
-fn restore_spec(backup: &Backup, body: &Map<String, Value>, keyspace: Option<&str>, table: Option<&str>) -> Result<RestoreSpec, CoreError> {
+pub(super) fn restore_spec(
+    backup: &Backup,
+    body: &Map<String, Value>,
+    keyspace: Option<&str>,
+    table: Option<&str>,
+) -> Result<RestoreSpec, CoreError> {
     let renames: std::collections::BTreeMap<String, String> = match body.get("keyspace_remappings") {
         None | Some(Value::Null) => Default::default(),
         Some(Value::Object(map)) => map
@@ -193,6 +198,7 @@ fn restore_spec(backup: &Backup, body: &Map<String, Value>, keyspace: Option<&st
         selection,
         options,
         destination_id: None,
+        point_in_time: None,
     })
 }
 
@@ -400,9 +406,6 @@ impl BackupsApi {
     ) -> poem::Result<Json<Value>> {
         let p = caller.principal();
         let view = cluster(&state, p, &cluster_id).await?;
-        if keyspace.as_str() == "pit" {
-            return Err(CoreError::NoRoute(format!("/{}/backups/pit: the point-in-time endpoints are not served yet", cluster_id.0)).into());
-        }
         let q = ListQuery { matching: matching.0, last_seen: last_seen.0, amount: amount.0, destination: destination.0 };
         Ok(Json(listing(&state, p, &view, &q, Some(&keyspace)).await?))
     }

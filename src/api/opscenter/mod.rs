@@ -7,6 +7,7 @@ mod backups;
 mod clusters;
 mod destinations;
 pub mod error;
+mod pit;
 mod requests;
 mod schedules;
 mod session;
@@ -18,24 +19,34 @@ use serde_json::{Map, Value};
 pub use backups::BackupsApi;
 pub use clusters::ClustersApi;
 pub use destinations::DestinationsApi;
+pub use pit::PitApi;
 pub use requests::RequestsApi;
 pub use schedules::SchedulesApi;
 pub use session::SessionApi;
 
 /// Every OpsCenter endpoint group.
-pub type OpsCenterApi = (SessionApi, ClustersApi, BackupsApi, DestinationsApi, RequestsApi, SchedulesApi);
+pub type OpsCenterApi = (SessionApi, ClustersApi, BackupsApi, PitApi, DestinationsApi, RequestsApi, SchedulesApi);
 
 use crate::{domain::identity::Principal, engine::SourceView, error::CoreError, state::AppState};
 
 /// The OpsCenter API, as one OpenAPI service.
 pub fn api() -> OpsCenterApi {
-    (SessionApi, ClustersApi, BackupsApi, DestinationsApi, RequestsApi, SchedulesApi)
+    (SessionApi, ClustersApi, BackupsApi, PitApi, DestinationsApi, RequestsApi, SchedulesApi)
 }
 
 /// OpsCenter clients send JSON as `application/x-www-form-urlencoded` (`curl -d '{...}'`) and
 /// real forms (`requests.post(data=...)`). Every body reaches the handlers as JSON: a body that
 /// parses as JSON is JSON whatever its label, a form becomes an object of strings.
+/// A trailing `/` is dropped from the path (the docs write `pit/run/`).
 pub async fn normalize_body<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<Response> {
+    let path = req.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
+        if let Ok(uri) = format!("{trimmed}{query}").parse() {
+            *req.uri_mut() = uri;
+        }
+    }
     let is_json = req.content_type().is_some_and(|c| c.starts_with("application/json"));
     if !is_json && matches!(*req.method(), poem::http::Method::POST | poem::http::Method::PUT | poem::http::Method::DELETE) {
         let bytes = req.take_body().into_bytes().await?;

@@ -384,6 +384,7 @@ impl CloudDbApi {
                     selection: Default::default(),
                     options: Default::default(),
                     destination_id: None,
+                    point_in_time: None,
                 },
             )
             .await?;

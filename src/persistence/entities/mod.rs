@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod backup_copies;
 pub mod backup_nodes;
 pub mod backups;
+pub mod commitlog_segments;
 pub mod destinations;
 pub mod events;
 pub mod nodes;

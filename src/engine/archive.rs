@@ -1,0 +1,294 @@
+//! Commitlog archiving and point-in-time planning. While a cluster archives, the scheduler starts
+//! a round every `archive_interval_ms`: one task per node and destination, run by the node's
+//! agent, ships the segments the database does not yet record (so an agent restart leaves no gap
+//! and ships nothing twice). Turning archiving on or off reconfigures the nodes one after the
+//! other. A point in time is served by the newest snapshot at or before it plus the segments
+//! after the snapshot up to the one that covers the moment.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{
+    Engine,
+    orchestrate::{new_operation, new_task},
+};
+use crate::{
+    domain::{
+        archive::{ArchiveTarget, Archiving, Segment},
+        backup::Backup,
+        identity::Principal,
+        operation::{Operation, OperationKind, OperationOptions, Task, TaskOutcome, TaskSpec},
+        source::{Node, Source, SourceKind},
+    },
+    error::{CoreError, CoreResult},
+    persistence::engine as repo,
+};
+
+/// What turning archiving on asks for.
+#[derive(Clone, Debug, Default)]
+pub struct ArchiveRequest {
+    pub destinations: BTreeMap<Uuid, ArchiveTarget>,
+    /// The client's own settings, shown back as given.
+    pub annotations: Value,
+}
+
+/// How a restore to a moment is served: a snapshot and, per node, the segments to replay.
+#[derive(Clone, Debug)]
+pub struct PitPlan {
+    pub backup: Backup,
+    pub at: DateTime<Utc>,
+    pub destination_id: Uuid,
+    /// Node id → segments, oldest first.
+    pub segments: BTreeMap<Uuid, Vec<Segment>>,
+}
+
+/// Idle archive rounds are forgotten after this long.
+const IDLE_ROUNDS_KEPT_HOURS: i64 = 1;
+
+/// Where a node's closed commitlog segments appear: as registered, or `commitlog` beside the data directory.
+pub fn archive_dir(node: &Node) -> String {
+    node.commitlog_dir.clone().unwrap_or_else(|| {
+        let data = std::path::Path::new(&node.location);
+        data.parent().unwrap_or(data).join("commitlog").display().to_string()
+    })
+}
+
+fn settings_of(source: &Source) -> Archiving {
+    serde_json::from_value(source.config.get("archiving").cloned().unwrap_or(Value::Null)).unwrap_or_default()
+}
+
+/// `MM-DD-YYYY HH:MM:SS UTC`, as OpsCenter words times in its errors.
+pub fn worded(t: DateTime<Utc>) -> String {
+    t.format("%m-%d-%Y %H:%M:%S UTC").to_string()
+}
+
+impl Engine {
+    /// A cluster's archiving settings.
+    pub async fn archiving(&self, caller: &Principal, source_id: Uuid) -> CoreResult<Archiving> {
+        Ok(settings_of(&self.source(caller, source_id).await?.source))
+    }
+
+    /// Turns archiving on (with its destinations) or off (`None`), then reconfigures each node's
+    /// agent one after the other, `sleep_secs` apart. Answers that operation.
+    pub async fn set_archiving(
+        &self,
+        caller: &Principal,
+        source_id: Uuid,
+        request: Option<ArchiveRequest>,
+        sleep_secs: u64,
+    ) -> CoreResult<Operation> {
+        let db = &self.inner.db;
+        let source = self.source(caller, source_id).await?.source;
+        if source.kind != SourceKind::Cluster {
+            return Err(CoreError::BadRequest(format!("'{}' is not a cluster; commitlogs are archived for clusters", source.name)));
+        }
+        if sleep_secs > 3600 {
+            return Err(CoreError::BadRequest("sleep is at most 3600 seconds between nodes".into()));
+        }
+        if repo::has_operation_in_progress(db, source.id, OperationKind::Configure).await? {
+            return Err(CoreError::Unprocessable(format!("archiving of '{}' is being reconfigured; try once that ends", source.name)));
+        }
+        let mut settings = settings_of(&source);
+        let enabled = request.is_some();
+        if let Some(request) = request {
+            if request.destinations.is_empty() {
+                return Err(CoreError::BadRequest("name at least one destination to archive commitlogs to".into()));
+            }
+            for id in request.destinations.keys() {
+                self.destination_row(caller, *id).await?;
+            }
+            settings = Archiving { enabled: true, destinations: request.destinations, annotations: request.annotations };
+        } else {
+            settings.enabled = false;
+        }
+        let mut config = source.config.clone();
+        config["archiving"] = serde_json::to_value(&settings).expect("settings serialise");
+        repo::update_source_config(db, source.id, config).await?;
+
+        let op = new_operation(
+            source.tenant_id,
+            OperationKind::Configure,
+            caller,
+            Some(source.id),
+            None,
+            OperationOptions::default(),
+            json!({ "archiving": enabled, "sleep_secs": sleep_secs }),
+        );
+        let tasks: Vec<Task> = repo::nodes_of(db, source.id)
+            .await?
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let spec = TaskSpec::ConfigureArchiving { dir: archive_dir(n), enabled, delay_secs: i as u64 * sleep_secs };
+                new_task(&op, Some(n), n.agent_id, spec)
+            })
+            .collect();
+        repo::insert_operation(db, &op, &tasks, None).await?;
+        let word = if enabled { "enabled" } else { "disabled" };
+        repo::add_event(
+            db,
+            source.tenant_id,
+            "archiving.changed",
+            &format!("commitlog archiving {word}"),
+            Some(op.id),
+            None,
+            Some(source.id),
+        )
+        .await?;
+        self.wake_local();
+        Ok(op)
+    }
+
+    /// Each node's newest archived segment time (none when nothing is archived yet).
+    pub async fn newest_archived(&self, caller: &Principal, source_id: Uuid) -> CoreResult<Vec<(Node, Option<DateTime<Utc>>)>> {
+        let source = self.source(caller, source_id).await?.source;
+        let mut out = Vec::new();
+        for node in repo::nodes_of(&self.inner.db, source.id).await? {
+            let newest = repo::newest_segment(&self.inner.db, node.id).await?.map(|s| s.at);
+            out.push((node, newest));
+        }
+        Ok(out)
+    }
+
+    /// How the cluster would be restored to `at`: the newest complete backup taken at or before
+    /// it (held in `snapshot_destination` when named) and each node's segments in
+    /// `pit_destination` from that backup up to the first one at or after `at`. A moment past the
+    /// newest segment some node archived is refused with the newest valid moment.
+    pub async fn pit_plan(
+        &self,
+        caller: &Principal,
+        source_id: Uuid,
+        at: DateTime<Utc>,
+        snapshot_destination: Option<Uuid>,
+        pit_destination: Uuid,
+    ) -> CoreResult<PitPlan> {
+        let db = &self.inner.db;
+        let source = self.source(caller, source_id).await?.source;
+        let mut candidates = Vec::new();
+        for b in repo::list_backups(db, Some(source.tenant_id), Some(source.id)).await? {
+            if !b.state.is_success() || b.created_at > at {
+                continue;
+            }
+            let held = match snapshot_destination {
+                None => true,
+                Some(d) => b.destination_id == d || repo::backup_copies_of(db, b.id).await?.contains(&d),
+            };
+            if held {
+                candidates.push(b);
+            }
+        }
+        let backup = candidates
+            .into_iter()
+            .max_by_key(|b| b.created_at)
+            .ok_or_else(|| CoreError::BadRequest(format!("No snapshots found before date and time: {}", worded(at))))?;
+        let all = repo::segments_of(db, source.id, pit_destination).await?;
+        let nodes = repo::nodes_of(db, source.id).await?;
+        let mut segments = BTreeMap::new();
+        let mut newest_valid: Option<DateTime<Utc>> = None;
+        for node in &nodes {
+            let mine: Vec<&Segment> = all.iter().filter(|s| s.node_id == node.id).collect();
+            let Some(newest) = mine.last().map(|s| s.at) else {
+                return Err(CoreError::BadRequest(format!(
+                    "No commitlogs archived for node {} in that destination; a point in time needs them",
+                    node.name
+                )));
+            };
+            newest_valid = Some(newest_valid.map_or(newest, |t| t.min(newest)));
+            // After the snapshot, up to and including the first segment closed at or after the moment:
+            // it holds the writes just before it.
+            let mut chosen: Vec<Segment> = Vec::new();
+            for s in mine.into_iter().filter(|s| s.at > backup.created_at) {
+                chosen.push(s.clone());
+                if s.at >= at {
+                    break;
+                }
+            }
+            segments.insert(node.id, chosen);
+        }
+        if let Some(newest) = newest_valid.filter(|n| at > *n) {
+            return Err(CoreError::BadRequest(format!(
+                "No commitlogs archived up to date and time: {}; the latest valid point in time is {} ({})",
+                worded(at),
+                worded(newest),
+                newest.timestamp()
+            )));
+        }
+        Ok(PitPlan { backup, at, destination_id: pit_destination, segments })
+    }
+
+    /// The scheduler's part: starts an archive round for every archiving cluster whose last round
+    /// ended at least an interval ago, and forgets old rounds that shipped nothing.
+    pub(crate) async fn run_archiving(&self) -> CoreResult<()> {
+        let db = &self.inner.db;
+        let interval = Duration::milliseconds(self.inner.settings.archive_interval_ms as i64);
+        let now = Utc::now();
+        for source in repo::list_sources(db, None, Some(SourceKind::Cluster)).await? {
+            let settings = settings_of(&source);
+            if !settings.enabled || settings.destinations.is_empty() {
+                continue;
+            }
+            let last = repo::source_operations(db, source.tenant_id, source.id, OperationKind::Archive, 1).await?.into_iter().next();
+            if let Some(last) = last
+                && (!last.state.is_terminal() || last.finished_at.unwrap_or(last.created_at) + interval > now)
+            {
+                continue;
+            }
+            let scheduler = super::plans::scheduler(source.tenant_id);
+            // One round serves every destination; it goes as fast as the slowest one allows.
+            let options = OperationOptions {
+                throttle_bytes_per_sec: settings.destinations.values().filter_map(|t| t.throttle_bytes_per_sec).min(),
+                ..Default::default()
+            };
+            let op = new_operation(source.tenant_id, OperationKind::Archive, &scheduler, Some(source.id), None, options, Value::Null);
+            let mut tasks = Vec::new();
+            for node in repo::nodes_of(db, source.id).await? {
+                for destination in settings.destinations.keys() {
+                    let spec = TaskSpec::ArchiveCommitlogs {
+                        snapshot: format!("commitlog-{}", Uuid::new_v4().simple()),
+                        node_key: node.id.to_string(),
+                        dir: archive_dir(&node),
+                        destination: *destination,
+                        known: repo::segment_names(db, node.id, *destination).await?,
+                    };
+                    tasks.push(new_task(&op, Some(&node), node.agent_id, spec));
+                }
+            }
+            repo::insert_operation(db, &op, &tasks, None).await?;
+            self.wake_local();
+        }
+        repo::prune_idle_archive_rounds(db, now - Duration::hours(IDLE_ROUNDS_KEPT_HOURS)).await
+    }
+
+    /// Records the segments an archive task shipped, as it ends.
+    pub(crate) async fn record_segments(&self, task: &Task, outcome: &TaskOutcome) -> CoreResult<()> {
+        let TaskSpec::ArchiveCommitlogs { snapshot, destination, .. } = &task.spec else { return Ok(()) };
+        let (Some(node_id), true) = (task.node_id, outcome.state.is_success()) else { return Ok(()) };
+        let Some(node) = repo::get_node(&self.inner.db, node_id).await? else { return Ok(()) };
+        let Some(source) = repo::get_source(&self.inner.db, None, node.source_id).await? else { return Ok(()) };
+        let segments: Vec<Segment> = outcome.result["segments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| {
+                Some(Segment {
+                    node_id,
+                    destination_id: *destination,
+                    name: s["name"].as_str()?.to_owned(),
+                    at: DateTime::from_timestamp_millis(s["time_ms"].as_i64()?)?,
+                    size: s["size"].as_i64().unwrap_or(0),
+                    snapshot: snapshot.clone(),
+                })
+            })
+            .collect();
+        repo::add_segments(&self.inner.db, source.tenant_id, source.id, &segments).await?;
+        Ok(())
+    }
+}
+
+/// The segments of a plan as restore task specs: (snapshot, name) pairs per node.
+pub(crate) fn replay_list(plan: &PitPlan, node_id: Uuid) -> Vec<(String, String)> {
+    plan.segments.get(&node_id).into_iter().flatten().map(|s| (s.snapshot.clone(), s.name.clone())).collect()
+}

@@ -1,0 +1,197 @@
+//! Point in time: two remote agents archive their nodes' commitlog segments; a snapshot in the
+//! middle plus the segments after it restore the cluster to a moment between two segments, through
+//! OpsCenter's `pit` endpoints and Instaclustr's `pointInTime`.
+
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::{
+    agents::start_agent,
+    helpers::{ADMIN_PASSWORD, TestApp, spawn_app_with, tree},
+    opscenter::{get, login, post, until_done},
+};
+
+const TABLES: &[(&str, &str)] =
+    &[("Keyspace1", "users-0123456789abcdef0123456789abcdef"), ("OpsCenter", "events-fedcba9876543210fedcba9876543210")];
+
+/// A closed segment written into a node's commitlog archive directory at a chosen moment.
+fn segment(dir: &Path, name: &str, at: DateTime<Utc>) {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, format!("mutations of {name}").repeat(1000)).unwrap();
+    filetime::set_file_mtime(&path, filetime::FileTime::from_unix_time(at.timestamp(), 0)).unwrap();
+}
+
+/// Names of the files in a directory.
+fn names(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir).map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default()
+}
+
+/// Waits until `pit/logs` shows every node at `newest` (seconds); answers the logs.
+async fn until_archived(app: &TestApp, session: &str, cluster: &str, newest: i64) -> Value {
+    let mut logs = Value::Null;
+    for _ in 0..200 {
+        logs = get(app, session, &format!("/{cluster}/backups/pit/logs")).await.1;
+        if logs.as_object().is_some_and(|m| m.len() == 2 && m.values().all(|t| t.as_f64() == Some(newest as f64))) {
+            return logs;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the segments up to {newest} were never archived on both nodes: {logs}");
+}
+
+#[tokio::test]
+async fn commitlogs_are_archived_and_a_cluster_restores_to_a_moment_between_two_segments() {
+    let app = spawn_app_with(|s| {
+        s.archive_interval_ms = 200;
+        s.scheduler_tick_ms = 100;
+    })
+    .await;
+    let admin = app.login("admin", ADMIN_PASSWORD).await;
+    let (key, _) = app.api_key(&admin, false).await;
+    let _agents = [start_agent(&app, &key, "pit-a1").await, start_agent(&app, &key, "pit-a2").await];
+    let root = tempfile::tempdir().unwrap();
+    let data: Vec<PathBuf> = (1..=2).map(|n| root.path().join(format!("node{n}/data"))).collect();
+    for (n, d) in data.iter().enumerate() {
+        for (i, (ks, t)) in TABLES.iter().enumerate() {
+            tree::generate(&d.join(ks).join(t), 4, (n * 10 + i) as u64);
+        }
+    }
+    // Node 1 names its commitlog directory; node 2 uses the default beside its data.
+    let logs: Vec<PathBuf> = vec![root.path().join("node1/archive"), root.path().join("node2/commitlog")];
+    let nodes = json!([
+        { "name": "10.9.0.1", "agent": "pit-a1", "location": data[0], "commitlog_dir": logs[0] },
+        { "name": "10.9.0.2", "agent": "pit-a2", "location": data[1] },
+    ]);
+    let (status, body) = crate::helpers::post(&app, &admin, "/admin/v1/clusters", json!({ "name": "PitCluster", "nodes": nodes })).await;
+    assert_eq!(status, 201, "{body}");
+    let cluster_id = body["id"].as_str().unwrap().to_owned();
+    let session = login(&app).await;
+    let c = "PitCluster";
+
+    // Simulated minutes around now: two segments before the snapshot, three after it.
+    let now = Utc::now();
+    let at = |secs: i64| DateTime::from_timestamp(now.timestamp() + secs, 0).unwrap();
+    for dir in &logs {
+        segment(dir, "CommitLog-7-1.log", at(-300));
+        segment(dir, "CommitLog-7-2.log", at(-200));
+    }
+    let (status, settings) = get(&app, &session, &format!("/{c}/backups/pit")).await;
+    assert_eq!((status, settings["enabled"].as_bool()), (200, Some(false)), "{settings}");
+
+    let enable = json!({
+        "destinations": { "OPSC_ON_SERVER": { "compressed": true } },
+        "backup_staging_dir": "/var/backup/staging", "sleep": 0, "drain_first": false,
+    });
+    let (status, request) = post(&app, &session, &format!("/{c}/backups/pit"), enable).await;
+    assert_eq!(status, 200, "{request}");
+    let done = until_done(&app, &session, &request).await;
+    assert_eq!(done["state"], "success", "the nodes were reconfigured one after the other: {done}");
+    let (_, settings) = get(&app, &session, &format!("/{c}/backups/pit")).await;
+    assert_eq!(settings["enabled"], true);
+    assert_eq!(settings["destinations"]["OPSC_ON_SERVER"]["compressed"], true, "{settings}");
+    assert_eq!(settings["backup_staging_dir"], "/var/backup/staging");
+    until_archived(&app, &session, c, at(-200).timestamp()).await;
+
+    // The snapshot in the middle.
+    let (status, request) = post(&app, &session, &format!("/{c}/backups/run"), json!({})).await;
+    assert_eq!(status, 200, "{request}");
+    assert_eq!(until_done(&app, &session, &request).await["state"], "success");
+    let snapshot: Vec<_> = data.iter().map(|d| tree::fingerprint(d)).collect();
+    for dir in &logs {
+        segment(dir, "CommitLog-7-3.log", at(100));
+        segment(dir, "CommitLog-7-4.log", at(200));
+        segment(dir, "CommitLog-7-5.log", at(300));
+    }
+    let archived = until_archived(&app, &session, c, at(300).timestamp()).await;
+    assert_eq!(archived["10.9.0.1"].as_f64(), Some(at(300).timestamp() as f64), "{archived}");
+
+    // Checking moments: between segments 3 and 4, past the newest, before any snapshot.
+    let pit = at(150).timestamp();
+    let (status, check) =
+        post(&app, &session, &format!("/{c}/backups/pit_check"), json!({ "pit": pit, "destination": "OPSC_ON_SERVER" })).await;
+    assert_eq!(status, 200, "{check}");
+    assert!(check["snapshot"].as_str().unwrap().starts_with("opscenter_adhoc_"), "{check}");
+    assert_eq!(check["commitlogs"]["10.9.0.2"]["segments"], json!(["CommitLog-7-3.log", "CommitLog-7-4.log"]), "{check}");
+    let (status, late) = post(&app, &session, &format!("/{c}/backups/pit_check"), json!({ "pit": at(900).timestamp() })).await;
+    assert_eq!((status, late["type"].as_str(), late["brief"].as_str()), (400, Some("InvalidArguments"), Some("error")), "{late}");
+    let newest_words = at(300).format("%m-%d-%Y %H:%M:%S UTC").to_string();
+    assert!(late["message"].as_str().unwrap().contains(&newest_words), "names the newest valid moment: {late}");
+    let early = at(-3600);
+    let (status, none) = post(&app, &session, &format!("/{c}/backups/pit_check"), json!({ "pit": early.timestamp() })).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        none["message"],
+        format!("No snapshots found before date and time: {}", early.format("%m-%d-%Y %H:%M:%S UTC")),
+        "OpsCenter's own words: {none}"
+    );
+
+    // Damage the data, then restore to the moment.
+    for d in &data {
+        tree::mutate(&d.join(TABLES[0].0).join(TABLES[0].1), 100);
+    }
+    let run =
+        json!({ "keyspaces": { "Keyspace1": { "truncate": true }, "OpsCenter": {} }, "pit_destination": "OPSC_ON_SERVER", "pit": pit });
+    let (status, request) = post(&app, &session, &format!("/{c}/backups/pit/run/"), run).await;
+    assert_eq!(status, 200, "{request}");
+    let done = until_done(&app, &session, &request).await;
+    assert_eq!(done["state"], "success", "{done}");
+    for (i, d) in data.iter().enumerate() {
+        assert_eq!(tree::fingerprint(d), snapshot[i], "node {i}: the snapshot's table files");
+        let restore = d.parent().unwrap().join("commitlog_restore");
+        let expected: BTreeSet<String> =
+            ["CommitLog-7-3.log", "CommitLog-7-4.log", "commitlog_archiving.properties"].into_iter().map(String::from).collect();
+        assert_eq!(names(&restore), expected, "node {i}: the segments after the snapshot up to the one covering the moment");
+        assert_eq!(std::fs::read(restore.join("CommitLog-7-3.log")).unwrap(), std::fs::read(logs[i].join("CommitLog-7-3.log")).unwrap());
+        let properties = std::fs::read_to_string(restore.join("commitlog_archiving.properties")).unwrap();
+        assert!(properties.contains(&format!("restore_point_in_time={}", at(150).format("%Y:%m:%d %H:%M:%S"))), "{properties}");
+    }
+
+    // Instaclustr's pointInTime on this continuously backed-up cluster: a new cluster at the moment.
+    let ic = app.client.post(app.url(&format!("/provisioning/v1/{cluster_id}/backups/restore")));
+    let resp = ic
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .json(&json!({ "clusterNameOverride": "pit-copy", "pointInTime": pit * 1000 }))
+        .send()
+        .await
+        .unwrap();
+    let (status, restored): (u16, Value) = (resp.status().as_u16(), resp.json().await.unwrap());
+    assert_eq!(status, 200, "{restored}");
+    let new_id = restored["restoredCluster"].as_str().unwrap().to_owned();
+    let mut source = Value::Null;
+    for _ in 0..300 {
+        let (_, ops) = crate::helpers::get(&app, &admin, "/admin/v1/operations").await;
+        let restore = ops.as_array().into_iter().flatten().find(|o| o["kind"] == "restore" && o["result"]["source_id"] == new_id.as_str());
+        if restore.is_some_and(|o| o["state"] == "succeeded") {
+            source = crate::helpers::get(&app, &admin, &format!("/admin/v1/sources/{new_id}")).await.1;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let new_nodes = source["nodes"].as_array().unwrap_or_else(|| panic!("the new cluster never finished restoring: {source}"));
+    for (i, node) in new_nodes.iter().enumerate() {
+        let location = PathBuf::from(node["location"].as_str().unwrap());
+        assert_eq!(tree::fingerprint(&location), snapshot[i], "new node {i}: the snapshot's table files");
+        let restore = PathBuf::from(format!("{}-commitlog_restore", location.display()));
+        assert!(names(&restore).contains("CommitLog-7-4.log") && !names(&restore).contains("CommitLog-7-5.log"), "{}", restore.display());
+    }
+
+    // Off: a new segment is no longer shipped.
+    let resp = app.client.delete(app.url(&format!("/{c}/backups/pit"))).header("opscenter-session", &session).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let request: Value = resp.json().await.unwrap();
+    assert_eq!(until_done(&app, &session, &request).await["state"], "success");
+    assert_eq!(get(&app, &session, &format!("/{c}/backups/pit")).await.1["enabled"], false);
+    for dir in &logs {
+        segment(dir, "CommitLog-7-6.log", at(400));
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (_, after) = get(&app, &session, &format!("/{c}/backups/pit/logs")).await;
+    assert_eq!(after["10.9.0.1"].as_f64(), Some(at(300).timestamp() as f64), "nothing shipped once off: {after}");
+}
