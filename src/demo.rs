@@ -67,6 +67,39 @@ async fn write_sqlite(path: &Path) -> CoreResult<()> {
     Ok(())
 }
 
+/// How often the demo cluster's nodes close a commitlog segment.
+const SEGMENT_EVERY_SECS: u64 = 20;
+/// Closed segments each demo node keeps on disk (archived ones live on in the store).
+const SEGMENTS_KEPT: usize = 50;
+
+/// Stands in for the demo cluster's database: every node closes a small commitlog segment into its
+/// archive directory every 20 seconds, so commitlog archiving and point-in-time restores have
+/// something to ship and replay.
+pub fn spawn_commitlog_writer(data_dir: &Path) -> CoreResult<()> {
+    let root = std::path::absolute(data_dir.join("demo")).map_err(CoreError::internal)?;
+    let dirs: Vec<std::path::PathBuf> = (1..=3).map(|i| root.join(format!("{CLUSTER}/node{i}/commitlog_archive"))).collect();
+    tokio::spawn(async move {
+        loop {
+            let id = chrono::Utc::now().timestamp_millis();
+            for dir in &dirs {
+                let written = std::fs::create_dir_all(dir)
+                    .and_then(|_| std::fs::write(dir.join(format!("CommitLog-7-{id}.log")), format!("mutations until {id}\n").repeat(64)));
+                if let Err(e) = written {
+                    tracing::warn!(dir = %dir.display(), error = %e, "the demo could not close a commitlog segment");
+                    continue;
+                }
+                let mut names: Vec<_> = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
+                names.sort();
+                for old in names.iter().take(names.len().saturating_sub(SEGMENTS_KEPT)) {
+                    let _ = std::fs::remove_file(old);
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(SEGMENT_EVERY_SECS)).await;
+        }
+    });
+    Ok(())
+}
+
 /// Creates the demo tenant, user and sources under `data_dir/demo` (once).
 pub async fn seed(engine: &Engine, data_dir: &Path) -> CoreResult<()> {
     let db = engine.db();

@@ -38,6 +38,7 @@ pub async fn prepare(settings: Settings) -> Result<(AppState, Option<String>), C
     let engine = Engine::new(db.clone(), settings.clone()).await?;
     if settings.demo {
         crate::demo::seed(&engine, &settings.data_dir).await?;
+        crate::demo::spawn_commitlog_writer(&settings.data_dir)?;
     }
     let state = AppState {
         engine,
