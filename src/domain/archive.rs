@@ -16,6 +16,9 @@ pub struct Archiving {
     /// Where segments go, with how.
     #[serde(default)]
     pub destinations: BTreeMap<Uuid, ArchiveTarget>,
+    /// One archive directory for every node (OpsCenter's `backup_staging_dir`), instead of each node's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staging_dir: Option<String>,
     /// The client's own settings shown back as given (staging and storage directories, drain).
     #[serde(default)]
     pub annotations: serde_json::Value,

@@ -31,6 +31,8 @@ use crate::{
 #[derive(Clone, Debug, Default)]
 pub struct ArchiveRequest {
     pub destinations: BTreeMap<Uuid, ArchiveTarget>,
+    /// One archive directory for every node, instead of each node's own.
+    pub staging_dir: Option<String>,
     /// The client's own settings, shown back as given.
     pub annotations: Value,
 }
@@ -48,9 +50,10 @@ pub struct PitPlan {
 /// Idle archive rounds are forgotten after this long.
 const IDLE_ROUNDS_KEPT_HOURS: i64 = 1;
 
-/// Where a node's closed commitlog segments appear: as registered, or `commitlog` beside the data directory.
-pub fn archive_dir(node: &Node) -> String {
-    node.commitlog_dir.clone().unwrap_or_else(|| {
+/// Where a node's closed commitlog segments appear: the cluster's staging directory when set, else
+/// as the node was registered, else `commitlog` beside its data directory.
+pub fn archive_dir(settings: &Archiving, node: &Node) -> String {
+    settings.staging_dir.clone().or_else(|| node.commitlog_dir.clone()).unwrap_or_else(|| {
         let data = std::path::Path::new(&node.location);
         data.parent().unwrap_or(data).join("commitlog").display().to_string()
     })
@@ -100,7 +103,25 @@ impl Engine {
             for id in request.destinations.keys() {
                 self.destination_row(caller, *id).await?;
             }
-            settings = Archiving { enabled: true, destinations: request.destinations, annotations: request.annotations };
+            if let Some(dir) = &request.staging_dir {
+                let p = std::path::Path::new(dir);
+                if !p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+                    return Err(CoreError::BadRequest(format!("the staging directory must be an absolute path without '..', not '{dir}'")));
+                }
+                // The server's own agent reads it: it must lie where users may place data.
+                let agents = repo::list_agents(db, source.tenant_id).await?;
+                for node in repo::nodes_of(db, source.id).await? {
+                    if let Some(agent) = agents.iter().find(|a| a.id == node.agent_id) {
+                        self.check_local_path(caller, &agent.name, dir)?;
+                    }
+                }
+            }
+            settings = Archiving {
+                enabled: true,
+                destinations: request.destinations,
+                staging_dir: request.staging_dir,
+                annotations: request.annotations,
+            };
         } else {
             settings.enabled = false;
         }
@@ -122,7 +143,7 @@ impl Engine {
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                let spec = TaskSpec::ConfigureArchiving { dir: archive_dir(n), enabled, delay_secs: i as u64 * sleep_secs };
+                let spec = TaskSpec::ConfigureArchiving { dir: archive_dir(&settings, n), enabled, delay_secs: i as u64 * sleep_secs };
                 new_task(&op, Some(n), n.agent_id, spec)
             })
             .collect();
@@ -249,7 +270,7 @@ impl Engine {
                     let spec = TaskSpec::ArchiveCommitlogs {
                         snapshot: format!("commitlog-{}", Uuid::new_v4().simple()),
                         node_key: node.id.to_string(),
-                        dir: archive_dir(&node),
+                        dir: archive_dir(&settings, &node),
                         destination: *destination,
                         known: repo::segment_names(db, node.id, *destination).await?,
                     };

@@ -87,8 +87,12 @@ async fn commitlogs_are_archived_and_a_cluster_restores_to_a_moment_between_two_
 
     let enable = json!({
         "destinations": { "OPSC_ON_SERVER": { "compressed": true } },
-        "backup_staging_dir": "/var/backup/staging", "sleep": 0, "drain_first": false,
+        "backup_storage_dir": "/var/backup/storage", "sleep": 0, "drain_first": false,
     });
+    let mut relative = enable.clone();
+    relative["backup_staging_dir"] = json!("relative/staging");
+    let (status, refused) = post(&app, &session, &format!("/{c}/backups/pit"), relative).await;
+    assert_eq!((status, refused["type"].as_str()), (400, Some("InvalidArguments")), "{refused}");
     let (status, request) = post(&app, &session, &format!("/{c}/backups/pit"), enable).await;
     assert_eq!(status, 200, "{request}");
     let done = until_done(&app, &session, &request).await;
@@ -96,7 +100,7 @@ async fn commitlogs_are_archived_and_a_cluster_restores_to_a_moment_between_two_
     let (_, settings) = get(&app, &session, &format!("/{c}/backups/pit")).await;
     assert_eq!(settings["enabled"], true);
     assert_eq!(settings["destinations"]["OPSC_ON_SERVER"]["compressed"], true, "{settings}");
-    assert_eq!(settings["backup_staging_dir"], "/var/backup/staging");
+    assert_eq!(settings["backup_storage_dir"], "/var/backup/storage");
     until_archived(&app, &session, c, at(-200).timestamp()).await;
 
     // The snapshot in the middle.
@@ -123,7 +127,11 @@ async fn commitlogs_are_archived_and_a_cluster_restores_to_a_moment_between_two_
     assert_eq!(status, 200, "{check}");
     assert!(check["snapshot"].as_str().unwrap().starts_with("opscenter_adhoc_"), "{check}");
     assert_eq!(check["commitlogs"]["10.9.0.2"]["segments"], json!(["CommitLog-7-3.log", "CommitLog-7-4.log"]), "{check}");
-    assert_eq!(check["commitlogs"]["10.9.0.1"]["segments"], json!(["CommitLog-7-3.log", "CommitLog-7-4.log"]), "no gap, no duplicate: {check}");
+    assert_eq!(
+        check["commitlogs"]["10.9.0.1"]["segments"],
+        json!(["CommitLog-7-3.log", "CommitLog-7-4.log"]),
+        "no gap, no duplicate: {check}"
+    );
     let (status, late) = post(&app, &session, &format!("/{c}/backups/pit_check"), json!({ "pit": at(900).timestamp() })).await;
     assert_eq!((status, late["type"].as_str(), late["brief"].as_str()), (400, Some("InvalidArguments"), Some("error")), "{late}");
     let newest_words = at(300).format("%m-%d-%Y %H:%M:%S UTC").to_string();
@@ -199,4 +207,44 @@ async fn commitlogs_are_archived_and_a_cluster_restores_to_a_moment_between_two_
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let (_, after) = get(&app, &session, &format!("/{c}/backups/pit/logs")).await;
     assert_eq!(after["10.9.0.1"].as_f64(), Some(at(300).timestamp() as f64), "nothing shipped once off: {after}");
+}
+
+#[tokio::test]
+async fn one_staging_directory_serves_every_node_and_must_lie_where_users_may_place_data() {
+    let app = spawn_app_with(|_| {}).await;
+    let operator = app.user_with_role("ops", "operator", None).await;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("n1/data");
+    tree::generate(&data.join(TABLES[0].0).join(TABLES[0].1), 2, 1);
+    let nodes = json!([{ "name": "10.9.1.1", "agent": "local", "location": data }]);
+    let (status, body) = crate::helpers::post(&app, &operator, "/admin/v1/clusters", json!({ "name": "Staged", "nodes": nodes })).await;
+    assert_eq!(status, 201, "{body}");
+
+    let enable = |dir: &str| json!({ "destinations": { "OPSC_ON_SERVER": {} }, "backup_staging_dir": dir });
+    let resp = app
+        .client
+        .post(app.url("/Staged/backups/pit"))
+        .header("x-auth-token", &operator)
+        .json(&enable("/etc/cassandra/staging"))
+        .send()
+        .await
+        .unwrap();
+    let (status, refused): (u16, Value) = (resp.status().as_u16(), resp.json().await.unwrap());
+    assert_eq!((status, refused["type"].as_str()), (403, Some("Forbidden")), "the server's own files stay out of reach: {refused}");
+
+    let staging = root.path().join("staging");
+    let resp = app
+        .client
+        .post(app.url("/Staged/backups/pit"))
+        .header("x-auth-token", &operator)
+        .json(&enable(staging.to_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let request: Value = resp.json().await.unwrap();
+    let session = app.login("ops", "ops-password").await;
+    assert_eq!(until_done(&app, &session, &request).await["state"], "success");
+    assert!(staging.is_dir(), "the node was prepared: its staging directory exists");
+    assert_eq!(get(&app, &session, "/Staged/backups/pit").await.1["backup_staging_dir"], staging.to_str().unwrap());
 }

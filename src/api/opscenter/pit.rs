@@ -171,6 +171,12 @@ impl PitApi {
                 annotations.insert(key.to_owned(), v.clone());
             }
         }
+        request.staging_dir = match body.get("backup_staging_dir").or_else(|| body.get("backup_directory")) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(d)) if d.trim().is_empty() => None,
+            Some(Value::String(d)) => Some(d.trim().to_owned()),
+            Some(other) => return Err(CoreError::BadRequest(format!("backup_staging_dir must be a directory, not {other}")).into()),
+        };
         request.annotations = Value::Object(annotations);
         let op = state.engine.set_archiving(p, view.source.id, Some(request), sleep_secs(&body)?).await?;
         Ok(Json(op.id.to_string()))
