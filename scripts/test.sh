@@ -34,6 +34,26 @@ if ! "$PYRAX_VENV/bin/python" -c 'import pyrax' 2>/dev/null; then
   "$PYRAX_VENV/bin/pip" install -q --disable-pip-version-check "oslo.config>=8"
 fi
 export COFFER_TEST_PYRAX_PYTHON="$PYRAX_VENV/bin/python"
+# python-cloudbackup-sdk 0.20.0 (Rackspace's Cloud Backup SDK) is on PyPI only as a bdist_dumb
+# tarball, which pip cannot install: pip downloads it, checks its sha256 (--require-hashes),
+# unpacks it and stops (no setup.py); --no-clean keeps what it unpacked, and
+# tests/compat/cloudbackup_sdk.py copies the package from there with its Python 3 patches.
+# tzlocal 1.1.1: newer ones break the SDK's time-zone helper.
+CB_VENV="${COFFER_TEST_CLOUDBACKUP_VENV:-$PWD/.venv-cloudbackup}"
+CB_SDK="python-cloudbackup-sdk==0.20.0.linux-x86_64"
+CB_SDK_SHA256="4cde6dd9d552d35350bbb0bc0cdc6b825472e110d653b16cedee0b7f3a2883e6"
+if ! "$CB_VENV/bin/python" tests/compat/cloudbackup_sdk.py check 2>/dev/null; then
+  say "installing python-cloudbackup-sdk 0.20.0 into $CB_VENV"
+  [ -x "$CB_VENV/bin/python" ] || python3 -m venv "$CB_VENV"
+  "$CB_VENV/bin/pip" install -q --disable-pip-version-check requests six pytz "tzlocal==1.1.1"
+  CB_FETCH=$(mktemp -d)
+  echo "$CB_SDK --hash=sha256:$CB_SDK_SHA256" >"$CB_FETCH/requirements.txt"
+  TMPDIR="$CB_FETCH" "$CB_VENV/bin/pip" download --disable-pip-version-check --no-deps --no-clean --require-hashes \
+    -d "$CB_FETCH/download" -r "$CB_FETCH/requirements.txt" >"$CB_FETCH/pip.log" 2>&1 || true
+  "$CB_VENV/bin/python" tests/compat/cloudbackup_sdk.py install "$CB_FETCH" || { cat "$CB_FETCH/pip.log" >&2; rm -rf "$CB_FETCH"; exit 1; }
+  rm -rf "$CB_FETCH"
+fi
+export COFFER_TEST_CLOUDBACKUP_PYTHON="$CB_VENV/bin/python"
 
 # --- PostgreSQL on 127.0.0.1:5432 --------------------------------------------------------
 PG_URL="${COFFER_TEST_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"

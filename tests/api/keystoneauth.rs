@@ -17,6 +17,12 @@ pub fn pyrax_python() -> Option<String> {
     venv_python("COFFER_TEST_PYRAX_PYTHON", ".venv-pyrax")
 }
 
+/// The Python of the Cloud Backup SDK's virtualenv (python-cloudbackup-sdk 0.20.0, installed and
+/// shimmed by tests/compat/cloudbackup_sdk.py).
+pub fn cloudbackup_python() -> Option<String> {
+    venv_python("COFFER_TEST_CLOUDBACKUP_PYTHON", ".venv-cloudbackup")
+}
+
 fn venv_python(variable: &str, venv: &str) -> Option<String> {
     let from_env = std::env::var(variable).ok().filter(|p| !p.is_empty());
     let local = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(venv).join("bin/python");
