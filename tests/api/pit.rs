@@ -155,6 +155,9 @@ async fn commitlogs_are_archived_and_a_cluster_restores_to_a_moment_between_two_
     assert_eq!(status, 200, "{request}");
     let done = until_done(&app, &session, &request).await;
     assert_eq!(done["state"], "success", "{done}");
+    let node = &done["details"]["subrequests"]["10.9.0.1"]["details"];
+    assert_eq!((node["state"].as_str(), node["commitlogs"]["segments"].as_u64()), (Some("success"), Some(2)), "per-node progress: {done}");
+    assert!(node["sstables"]["Keyspace1"]["users"]["total_files"].as_u64().unwrap() > 0, "{done}");
     for (i, d) in data.iter().enumerate() {
         assert_eq!(tree::fingerprint(d), snapshot[i], "node {i}: the snapshot's table files");
         let restore = d.parent().unwrap().join("commitlog_restore");

@@ -189,21 +189,46 @@ pub async fn request_status(state: &AppState, p: &Principal, op: &Operation) -> 
     if let Some(to) = op.params.get("to").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()) {
         destinations = vec![destination_id(state, to)];
     }
-    let mut subrequests = Map::new();
+    // One subrequest per node; a point-in-time restore has two tasks on a node (table files and commitlogs).
+    let mut by_node: BTreeMap<String, Vec<Task>> = BTreeMap::new();
     for task in engine.tasks(p, op.id).await? {
-        let errors: Vec<&str> = task.error.as_deref().into_iter().collect();
+        by_node.entry(task.node_name.clone()).or_default().push(task);
+    }
+    let mut subrequests = Map::new();
+    for (node, tasks) in by_node {
+        let (files, logs): (Vec<&Task>, Vec<&Task>) =
+            tasks.iter().partition(|t| !matches!(t.spec, crate::domain::operation::TaskSpec::RestoreCommitlogs { .. }));
+        let main = files.first().or(logs.first()).copied().expect("a node has a task");
+        let errors: Vec<&str> = tasks.iter().filter_map(|t| t.error.as_deref()).collect();
+        let state = tasks.iter().map(|t| t.state).max_by_key(|s| match s {
+            s if s.is_success() => 0,
+            State::Queued => 1,
+            s if !s.is_terminal() => 2,
+            _ => 3,
+        });
+        let mut details = json!({
+            "metadata": { "created": tasks.iter().all(|t| t.state.is_success()), "errors": errors },
+            "sstables": sstables(main),
+            "id": main.id,
+            "state": state_word(state.unwrap_or(main.state)),
+        });
+        if let Some(replay) = logs.first() {
+            details["commitlogs"] = json!({
+                "state": state_word(replay.state),
+                "segments": replay.result.get("segments").cloned().unwrap_or(json!(0)),
+                "restore_dir": replay.result.get("restore_dir").cloned().unwrap_or(Value::Null),
+                "done_files": replay.progress.files_done,
+                "total_files": replay.progress.files_total,
+            });
+        }
+        let finished = if tasks.iter().all(|t| t.finished_at.is_some()) { tasks.iter().filter_map(|t| t.finished_at).max() } else { None };
         subrequests.insert(
-            task.node_name.clone(),
+            node,
             json!({
-                "started": task.started_at.map(epoch),
-                "finished": task.finished_at.map(epoch),
+                "started": tasks.iter().filter_map(|t| t.started_at).min().map(epoch),
+                "finished": finished.map(epoch),
                 "cluster_id": null,
-                "details": {
-                    "metadata": { "created": task.state.is_success(), "errors": errors },
-                    "sstables": sstables(&task),
-                    "id": task.id,
-                    "state": state_word(task.state),
-                },
+                "details": details,
             }),
         );
     }
