@@ -513,6 +513,7 @@ async fn engine_for(
         credential: crate::domain::identity::CredentialKind::BasicPassword,
         read_only: false,
         token: None,
+        agent: None,
     };
     Ok((engine, caller))
 }

@@ -120,6 +120,7 @@ pub async fn seed(engine: &Engine, data_dir: &Path) -> CoreResult<()> {
         credential: CredentialKind::BasicPassword,
         read_only: false,
         token: None,
+        agent: None,
     };
     let root = std::path::absolute(data_dir.join("demo")).map_err(CoreError::internal)?;
     if engine.source_by_name(&caller, SourceKind::Cluster, CLUSTER).await.is_err() {

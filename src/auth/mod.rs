@@ -191,7 +191,9 @@ impl Auth {
             return Err(bad_credentials());
         }
         let tenant = self.tenant_of(&user).await?;
-        Ok(principal(&user, &tenant, CredentialKind::BasicApiKey, key.read_only, None))
+        let mut p = principal(&user, &tenant, CredentialKind::BasicApiKey, key.read_only, None);
+        p.agent = key.name.strip_prefix(AGENT_KEY_PREFIX).map(str::to_owned);
+        Ok(p)
     }
 
     async fn tenant_of(&self, user: &User) -> CoreResult<Tenant> {
@@ -307,8 +309,12 @@ fn principal(user: &User, tenant: &Tenant, credential: CredentialKind, read_only
         credential,
         read_only,
         token,
+        agent: None,
     }
 }
+
+/// The name of an agent's own key is this prefix and the agent's name.
+pub const AGENT_KEY_PREFIX: &str = "agent:";
 
 fn bad_credentials() -> CoreError {
     CoreError::Unauthorized("invalid username, password or API key".into())

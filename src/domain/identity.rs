@@ -105,6 +105,9 @@ pub struct Principal {
     pub read_only: bool,
     /// The token's id and expiry when the credential was a token.
     pub token: Option<TokenInfo>,
+    /// Set when the credential is an agent's own key (issued at registration): it speaks the
+    /// agent protocol as that agent and nothing else.
+    pub agent: Option<String>,
 }
 
 /// The parts of an issued token that requests and logout need.

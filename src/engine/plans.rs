@@ -61,6 +61,7 @@ pub(crate) fn scheduler(tenant_id: Uuid) -> Principal {
         credential: CredentialKind::Token,
         read_only: false,
         token: None,
+        agent: None,
     }
 }
 

@@ -204,3 +204,61 @@ async fn a_node_whose_agent_is_down_fails_the_backup_unless_forced_and_is_then_s
     let (_, backup) = get(&app, &session, &format!("/admin/v1/backups/{}", op["backup_id"].as_str().unwrap())).await;
     assert_eq!(backup["state"], "succeeded_with_errors");
 }
+
+/// Registers `name` over the agent protocol with a user credential; answers (agent id, agent key).
+async fn register(app: &TestApp, credential: &str, name: &str) -> (String, String) {
+    let resp = app
+        .client
+        .post(app.url("/agent/v1/register"))
+        .header("x-auth-token", credential)
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    (body["agent_id"].as_str().unwrap().to_owned(), body["token"].as_str().unwrap().to_owned())
+}
+
+async fn status_of(app: &TestApp, method: reqwest::Method, path: &str, credential: &str) -> u16 {
+    let req = app.client.request(method.clone(), app.url(path)).header("x-auth-token", credential);
+    let req = if method == reqwest::Method::GET { req } else { req.json(&json!({})) };
+    req.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn an_agents_key_acts_only_as_that_agent_and_only_in_the_agent_protocol() {
+    let app = spawn_app().await;
+    let operator = app.user_with_role("ops", "operator", None).await;
+    let (user_key, _) = app.api_key(&operator, false).await;
+    let (a_id, a_key) = register(&app, &user_key, "scoped-a").await;
+    let (_, b_key) = register(&app, &user_key, "scoped-b").await;
+    let claim = format!("/agent/v1/agents/{a_id}/claim");
+
+    assert_eq!(status_of(&app, reqwest::Method::POST, &claim, &a_key).await, 204, "its own key claims (nothing to do)");
+    assert_eq!(status_of(&app, reqwest::Method::POST, &claim, &b_key).await, 404, "another agent's key does not");
+    assert_eq!(status_of(&app, reqwest::Method::POST, &claim, &user_key).await, 403, "nor does a user's key");
+    let progress = format!("/agent/v1/agents/{a_id}/tasks/{}/progress", uuid::Uuid::new_v4());
+    assert_eq!(status_of(&app, reqwest::Method::POST, &progress, &b_key).await, 404);
+
+    for (method, path) in [(reqwest::Method::GET, "/admin/v1/sources"), (reqwest::Method::GET, "/v1.0/user/agents")] {
+        assert_eq!(status_of(&app, method, path, &a_key).await, 403, "{path}: an agent key is not a user's");
+    }
+    let store = format!("/agent/v1/stores/{}/list?prefix=", uuid::Uuid::new_v4());
+    assert_eq!(status_of(&app, reqwest::Method::GET, &store, &user_key).await, 403, "the raw store is for agents only");
+    let resp = app
+        .client
+        .post(app.url("/agent/v1/register"))
+        .header("x-auth-token", &a_key)
+        .json(&json!({ "name": "scoped-b" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403, "an agent cannot take another agent's name");
+
+    app.tenant("elsewhere").await;
+    let stranger = app.user_with_role("stranger", "operator", Some("elsewhere")).await;
+    let (stranger_key, _) = app.api_key(&stranger, false).await;
+    let (_, stranger_agent) = register(&app, &stranger_key, "scoped-a").await;
+    assert_eq!(status_of(&app, reqwest::Method::POST, &claim, &stranger_agent).await, 404, "another tenant's agent of the same name");
+}

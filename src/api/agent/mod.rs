@@ -64,6 +64,17 @@ enum Done {
     Done,
 }
 
+/// The agent `id`, when the caller is that agent (its own key): users and other agents may
+/// neither claim its tasks nor report for it.
+async fn own_agent(state: &AppState, p: &crate::domain::identity::Principal, id: Uuid) -> Result<crate::domain::agent::Agent, CoreError> {
+    let agent = state.engine.agent_of(p, id).await?;
+    match p.agent.as_deref() {
+        Some(name) if name == agent.name => Ok(agent),
+        Some(name) => Err(CoreError::not_found("agent", format!("{id} (this key belongs to agent '{name}')"))),
+        None => Err(CoreError::Forbidden("only the agent's own key (issued at registration) may act for it".into())),
+    }
+}
+
 fn parse<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> Result<T, CoreError> {
     serde_json::from_value(body).map_err(|e| CoreError::BadRequest(format!("malformed {what}: {e}")))
 }
@@ -74,15 +85,18 @@ impl AgentApi {
     #[oai(path = "/register", method = "post", operation_id = "agent_register")]
     async fn register(&self, state: Data<&AppState>, caller: Caller, body: Json<Registration>) -> poem::Result<Json<Registered>> {
         let p = caller.principal();
+        if let Some(own) = p.agent.as_deref().filter(|own| *own != body.name) {
+            return Err(CoreError::Forbidden(format!("agent '{own}' may not register another agent")).into());
+        }
         let agent = state.engine.register_agent(p, &body.name, &body.hostname).await?;
-        let key = accounts::create_key(&state.db, p.user_id, &format!("agent:{}", agent.name), false).await?;
+        let key = accounts::create_key(&state.db, p.user_id, &format!("{}{}", crate::auth::AGENT_KEY_PREFIX, agent.name), false).await?;
         Ok(Json(Registered { agent_id: agent.id, name: agent.name, token: key.secret }))
     }
 
     /// Hands the agent its next task (and counts as a heartbeat).
     #[oai(path = "/agents/:id/claim", method = "post", operation_id = "agent_claim")]
     async fn claim(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>) -> poem::Result<Claimed> {
-        let agent = state.engine.agent_of(caller.principal(), id.0).await?;
+        let agent = own_agent(&state, caller.principal(), id.0).await?;
         Ok(match state.engine.claim(&agent).await? {
             Some(a) => Claimed::Task(Json(serde_json::to_value(a).map_err(CoreError::internal)?)),
             None => Claimed::Nothing,
@@ -99,7 +113,7 @@ impl AgentApi {
         task: Path<Uuid>,
         body: Json<Value>,
     ) -> poem::Result<Json<Stop>> {
-        let agent = state.engine.agent_of(caller.principal(), id.0).await?;
+        let agent = own_agent(&state, caller.principal(), id.0).await?;
         let progress: TaskProgress = parse("progress", body.0)?;
         Ok(Json(Stop { cancel: state.engine.report(&agent, task.0, &progress).await? }))
     }
@@ -114,7 +128,7 @@ impl AgentApi {
         task: Path<Uuid>,
         body: Json<Value>,
     ) -> poem::Result<Done> {
-        let agent = state.engine.agent_of(caller.principal(), id.0).await?;
+        let agent = own_agent(&state, caller.principal(), id.0).await?;
         let outcome: TaskOutcome = parse("outcome", body.0)?;
         state.engine.finish(&agent, task.0, outcome).await?;
         Ok(Done::Done)

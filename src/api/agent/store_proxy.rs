@@ -26,6 +26,9 @@ fn store_failure(e: StoreError) -> CoreError {
 
 async fn backend(state: &AppState, req: &Request, destination: Uuid) -> Result<std::sync::Arc<dyn Backend>, CoreError> {
     let p = principal(req)?;
+    if p.agent.is_none() {
+        return Err(CoreError::Forbidden("the store is reached by agents with their own key only".into()));
+    }
     if !p.can_write() {
         return Err(CoreError::Forbidden("agents need a read-write credential".into()));
     }

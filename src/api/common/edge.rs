@@ -97,7 +97,7 @@ async fn guarded<E: Endpoint>(next: Arc<E>, mut req: Request, state: &AppState, 
 
     // Agents move data through many small requests; the per-user limit is for API callers.
     let decision = match &principal {
-        Some(_) if path.starts_with("/agent/v1/") => {
+        Some(p) if p.agent.is_some() && path.starts_with("/agent/v1/") => {
             let limit = state.settings.rate_limit.per_second;
             Decision::Allowed { limit, remaining: limit }
         }
@@ -115,6 +115,10 @@ async fn guarded<E: Endpoint>(next: Arc<E>, mut req: Request, state: &AppState, 
                 state.metrics.auth_failure(ctx.dialect.name());
                 Some(CoreError::Unauthorized("authentication required".into()))
             }
+            Some(p) if p.agent.is_some() && !path.starts_with("/agent/v1/") => Some(CoreError::Forbidden(format!(
+                "the key of agent '{}' serves the agent protocol only",
+                p.agent.as_deref().unwrap_or_default()
+            ))),
             Some(p) if !is_read(&method) && !p.can_write() => {
                 Some(CoreError::Forbidden(format!("user '{}' has a read-only role or key and may not {} here", p.user_name, method)))
             }
