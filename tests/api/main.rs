@@ -19,3 +19,4 @@ mod pit;
 mod plans;
 mod recovery;
 mod roles;
+mod secrets;
