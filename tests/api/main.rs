@@ -13,6 +13,7 @@ mod identity;
 mod instaclustr;
 mod keystoneauth;
 mod limits;
+mod matrix;
 mod ops;
 mod opscenter;
 mod pit;

@@ -183,6 +183,8 @@ impl EngineApi {
     /// Restores a backup: `{"target": {"type": "same_nodes", "truncate"} | {"type": "new_cluster", "name", "locations"} | {"type": "path", "path", "agent", "overwrite"} | {"type": "new_instance", "name"}, "selection", "options"}`.
     #[oai(path = "/backups/:id/restore", method = "post", operation_id = "admin_restore_backup", tag = "EngineTag::Backups")]
     async fn restore_backup(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>, body: Json<Value>) -> poem::Result<Accepted> {
+        // What the path names is found before the body is read: another tenant's id is 404 whatever the body.
+        state.engine.backup(caller.principal(), id.0).await?;
         let target = body.0.get("target").cloned().ok_or_else(|| {
             CoreError::BadRequest(
                 "target is required: {\"type\": \"same_nodes\" | \"new_cluster\" | \"path\" | \"new_instance\", ...}".into(),
@@ -205,6 +207,7 @@ impl EngineApi {
     /// Copies a backup to another destination (`{"destination_id"}`) or region (`{"region": "IAD"}`); only chunks the target lacks travel.
     #[oai(path = "/backups/:id/copy", method = "post", operation_id = "admin_copy_backup", tag = "EngineTag::Backups")]
     async fn copy_backup(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>, body: Json<Value>) -> poem::Result<Accepted> {
+        state.engine.backup(caller.principal(), id.0).await?;
         let to = match (body.0.get("destination_id").and_then(Value::as_str), body.0.get("region").and_then(Value::as_str)) {
             (Some(d), _) => Uuid::parse_str(d).map_err(|_| CoreError::BadRequest(format!("'{d}' is not a destination id")))?,
             (None, Some(region)) => state.engine.region_destination(caller.principal(), region).await?,
@@ -244,6 +247,7 @@ impl EngineApi {
         id: Path<Uuid>,
         body: Json<Value>,
     ) -> poem::Result<Json<Value>> {
+        state.engine.destination_row(caller.principal(), id.0).await?;
         let spec: DestinationSpec = parse("destination", body.0)?;
         let row = state.engine.update_destination(caller.principal(), id.0, spec).await?;
         Ok(Json(destination_json(&state, row)))
@@ -277,6 +281,7 @@ impl EngineApi {
     /// Replaces a plan; its next run is computed again.
     #[oai(path = "/plans/:id", method = "put", operation_id = "admin_update_plan", tag = "EngineTag::Plans")]
     async fn update_plan(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>, body: Json<Value>) -> poem::Result<Json<Value>> {
+        state.engine.plan(caller.principal(), id.0).await?;
         let spec: PlanSpec = parse("plan", body.0)?;
         Ok(Json(value(&state.engine.update_plan(caller.principal(), id.0, spec).await?)))
     }

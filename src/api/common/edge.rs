@@ -32,6 +32,18 @@ pub fn is_public(method: &Method, path: &str) -> bool {
     }
 }
 
+/// Tenants and users are the admins' (a user may only change their own password): refused here,
+/// before any body is read.
+fn admin_only(method: &Method, path: &str, p: &Principal) -> bool {
+    let path = path.trim_end_matches('/');
+    let accounts = path == "/admin/v1/tenants"
+        || path.starts_with("/admin/v1/tenants/")
+        || path == "/admin/v1/users"
+        || path.starts_with("/admin/v1/users/");
+    let own_password = method == Method::PUT && path == format!("/admin/v1/users/{}/password", p.user_name);
+    accounts && !own_password && p.role != crate::domain::identity::Role::Admin
+}
+
 /// Wraps the whole application.
 pub async fn edge<E: Endpoint>(next: Arc<E>, mut req: Request, state: AppState) -> poem::Result<Response> {
     let started = Instant::now();
@@ -119,6 +131,7 @@ async fn guarded<E: Endpoint>(next: Arc<E>, mut req: Request, state: &AppState, 
                 "the key of agent '{}' serves the agent protocol only",
                 p.agent.as_deref().unwrap_or_default()
             ))),
+            Some(p) if admin_only(&method, &path, p) => Some(CoreError::Forbidden("this needs the admin role".into())),
             Some(p) if !is_read(&method) && !p.can_write() => {
                 Some(CoreError::Forbidden(format!("user '{}' has a read-only role or key and may not {} here", p.user_name, method)))
             }
