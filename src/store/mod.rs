@@ -272,8 +272,23 @@ impl Store {
         let listed_ids: HashSet<String> = listed.iter().filter_map(|o| o.key.strip_prefix(keys::INDEX).map(str::to_owned)).collect();
         let mut fresh = Vec::new();
         for id in listed_ids.iter().filter(|id| !known.contains(*id)) {
-            let sealed = self.backend.get(&keys::index(id)).await?;
-            fresh.push(pack::parse_header(&self.codec.open(&sealed)?)?);
+            match self.read_index(id).await {
+                Ok(header) => fresh.push(header),
+                Err(StoreError::Missing(_)) => continue, // removed since it was listed
+                Err(damaged) => match self.header_from_pack(id).await {
+                    Ok(header) => {
+                        tracing::warn!(pack = %id, error = %damaged, "a damaged index object was rebuilt from its pack");
+                        let sealed = self.codec.seal(&serde_json::to_vec(&header).expect("a header serialises"));
+                        if let Err(e) = self.backend.put(&keys::index(id), sealed.into()).await {
+                            tracing::warn!(pack = %id, error = %e, "could not rewrite the rebuilt index object");
+                        }
+                        fresh.push(header);
+                    }
+                    // Only the backups holding its chunks are affected: they fail verify and restore
+                    // naming a missing chunk; every other backup goes on working.
+                    Err(e) => tracing::warn!(pack = %id, index_error = %damaged, pack_error = %e, "a pack and its index are unreadable"),
+                },
+            }
         }
         let mut index = self.index.write().await;
         for gone in known.difference(&listed_ids) {
@@ -283,6 +298,35 @@ impl Store {
             index.add(header);
         }
         Ok(())
+    }
+
+    async fn read_index(&self, id: &str) -> Result<PackHeader, StoreError> {
+        let sealed = self.backend.get(&keys::index(id)).await?;
+        let header = pack::parse_header(&self.codec.open(&sealed)?)?;
+        if header.pack != id {
+            return Err(StoreError::Corrupt(format!("index object {id} describes pack {}", header.pack)));
+        }
+        Ok(header)
+    }
+
+    /// A pack's header read from the pack itself (its trailer), for when its index object is damaged.
+    async fn header_from_pack(&self, id: &str) -> Result<PackHeader, StoreError> {
+        let key = keys::pack(id);
+        let folder = key.rsplit_once('/').map(|(folder, _)| folder).unwrap_or_default();
+        let listed = self.backend.list(folder).await?;
+        let size = listed.into_iter().find(|o| o.key == key).map(|o| o.size).ok_or_else(|| StoreError::Missing(key.clone()))?;
+        if size < pack::TRAILER_LEN {
+            return Err(StoreError::Corrupt(format!("pack {id} is too short")));
+        }
+        let len = pack::sealed_header_len(&self.backend.get_range(&key, size - pack::TRAILER_LEN..size).await?)?;
+        let start = (size - pack::TRAILER_LEN)
+            .checked_sub(len)
+            .ok_or_else(|| StoreError::Corrupt(format!("pack {id}: header longer than the pack")))?;
+        let header = pack::parse_header(&self.codec.open(&self.backend.get_range(&key, start..size - pack::TRAILER_LEN).await?)?)?;
+        if header.pack != id {
+            return Err(StoreError::Corrupt(format!("pack {id} carries the header of {}", header.pack)));
+        }
+        Ok(header)
     }
 
     /// Whether the store has this chunk.

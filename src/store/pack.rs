@@ -73,6 +73,17 @@ impl PackBuilder {
     }
 }
 
+/// Bytes at the end of a pack after its sealed header: the header's length and the magic.
+pub const TRAILER_LEN: u64 = 8;
+
+/// The length of the sealed header a pack's last [`TRAILER_LEN`] bytes announce.
+pub fn sealed_header_len(trailer: &[u8]) -> Result<u64, StoreError> {
+    match trailer {
+        [a, b, c, d, magic @ ..] if magic == MAGIC => Ok(u64::from(u32::from_le_bytes([*a, *b, *c, *d]))),
+        _ => Err(StoreError::Corrupt("pack trailer: no magic".into())),
+    }
+}
+
 pub fn parse_header(plain: &[u8]) -> Result<PackHeader, StoreError> {
     serde_json::from_slice(plain).map_err(|e| StoreError::Corrupt(format!("pack header: {e}")))
 }

@@ -161,6 +161,54 @@ async fn a_damaged_chunk_is_named_by_verify_and_refused_by_restore() {
     assert!(matches!(err, StoreError::CorruptChunk { .. }), "{err}");
 }
 
+#[tokio::test]
+async fn a_damaged_index_is_rebuilt_from_its_pack_and_a_lost_pack_affects_only_the_backups_using_it() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    make_tree(a.path());
+    std::fs::write(b.path().join("other.bin"), (0..2_000_000).map(|_| rand::random::<u8>()).collect::<Vec<u8>>()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let open = || async { Store::open(Arc::new(ObjectStoreBackend::local(dir.path()).unwrap()), None).await.unwrap() };
+    let store = open().await;
+    store.backup(request("a", a.path(), None), Arc::default()).await.unwrap();
+    let packs_of_a = walk_files(&dir.path().join("data"));
+    store.backup(request("b", b.path(), None), Arc::default()).await.unwrap();
+
+    // Every index object garbled: a fresh store rebuilds them from the packs and restores both.
+    for index in walk_files(&dir.path().join("index")) {
+        std::fs::write(&index, b"garbage").unwrap();
+    }
+    let store = open().await;
+    for (snapshot, src) in [("a", a.path()), ("b", b.path())] {
+        let out = tempfile::tempdir().unwrap();
+        store.restore(restore_to(snapshot, out.path()), Arc::default()).await.unwrap();
+        assert_eq!(digest(src), digest(out.path()));
+    }
+    let index = walk_files(&dir.path().join("index")).into_iter().next().unwrap();
+    assert_ne!(std::fs::read(&index).unwrap(), b"garbage", "the index object was rewritten");
+
+    // A pack of a's with its index both destroyed: a is reported and refused, b is untouched.
+    let lost = &packs_of_a[0];
+    let id = lost.file_name().unwrap().to_string_lossy().into_owned();
+    std::fs::write(lost, b"truncated").unwrap();
+    std::fs::write(dir.path().join("index").join(&id), b"garbage").unwrap();
+    let store = open().await;
+    assert!(!store.verify("a").await.unwrap().ok(), "a names what it lost");
+    assert!(store.verify("b").await.unwrap().ok(), "b does not depend on it");
+    let out = tempfile::tempdir().unwrap();
+    let err = store.restore(restore_to("a", out.path()), Arc::default()).await.unwrap_err();
+    assert!(matches!(err, StoreError::MissingChunk { .. }), "{err}");
+    let out = tempfile::tempdir().unwrap();
+    store.restore(restore_to("b", out.path()), Arc::default()).await.unwrap();
+    assert_eq!(digest(b.path()), digest(out.path()));
+
+    // A garbled manifest: named by verify, refused by restore, never a panic.
+    std::fs::write(dir.path().join("snapshots/b/node1"), b"{not a manifest").unwrap();
+    let report = store.verify("b").await.unwrap();
+    assert!(report.problems.iter().any(|p| p.contains("manifest unreadable")), "{:?}", report.problems);
+    let err = store.restore(restore_to("b", tempfile::tempdir().unwrap().path()), Arc::default()).await.unwrap_err();
+    assert!(err.to_string().contains("manifest") || matches!(err, StoreError::Corrupt(_)), "{err}");
+}
+
 fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
