@@ -56,6 +56,8 @@ struct Inner {
     revoked: DashMap<String, (bool, Instant)>,
     failures: DefaultKeyedRateLimiter<IpAddr>,
     locked_out: DashMap<IpAddr, Instant>,
+    /// Failed logins in a row per address, and when the last one was.
+    streaks: DashMap<IpAddr, (u32, Instant)>,
 }
 
 impl Auth {
@@ -71,6 +73,7 @@ impl Auth {
                 revoked: DashMap::new(),
                 failures: RateLimiter::dashmap(Quota::per_minute(per_minute)),
                 locked_out: DashMap::new(),
+                streaks: DashMap::new(),
             }),
         }
     }
@@ -90,8 +93,12 @@ impl Auth {
             Some((prefix, key_secret)) => self.check_api_key(Some(username), prefix, key_secret).await,
             None => self.check_password(username, secret).await,
         };
-        if let Err(CoreError::Unauthorized(_)) = &result {
-            self.record_failure(client);
+        match &result {
+            Err(CoreError::Unauthorized(_)) => self.record_failure(client).await,
+            Ok(_) => {
+                self.inner.streaks.remove(&client);
+            }
+            Err(_) => {}
         }
         result
     }
@@ -100,8 +107,12 @@ impl Auth {
     pub async fn login_with_password(&self, username: &str, password: &str, client: IpAddr) -> CoreResult<Principal> {
         self.refuse_if_locked_out(client)?;
         let result = self.check_password(username, password).await;
-        if let Err(CoreError::Unauthorized(_)) = &result {
-            self.record_failure(client);
+        match &result {
+            Err(CoreError::Unauthorized(_)) => self.record_failure(client).await,
+            Ok(_) => {
+                self.inner.streaks.remove(&client);
+            }
+            Err(_) => {}
         }
         result
     }
@@ -113,8 +124,12 @@ impl Auth {
             Some((prefix, secret)) => self.check_api_key(Some(username), prefix, secret).await,
             None => Err(bad_credentials()),
         };
-        if let Err(CoreError::Unauthorized(_)) = &result {
-            self.record_failure(client);
+        match &result {
+            Err(CoreError::Unauthorized(_)) => self.record_failure(client).await,
+            Ok(_) => {
+                self.inner.streaks.remove(&client);
+            }
+            Err(_) => {}
         }
         result
     }
@@ -275,6 +290,7 @@ impl Auth {
         self.inner.users.retain(|_, v| v.2.elapsed() < LOOKUP_TTL);
         self.inner.revoked.retain(|_, v| v.1.elapsed() < Duration::from_secs(3600));
         self.inner.locked_out.retain(|_, until| *until > Instant::now());
+        self.inner.streaks.retain(|_, (_, last)| last.elapsed() < LOCKOUT);
         self.inner.failures.retain_recent();
         if let Err(e) = repo::purge_expired_revocations(&self.inner.db).await {
             tracing::warn!(error = %e, "could not purge expired token revocations");
@@ -291,11 +307,24 @@ impl Auth {
         Ok(())
     }
 
-    fn record_failure(&self, client: IpAddr) {
+    /// Counts a failed login from `client` and answers it late: each failure in a row from one
+    /// address waits twice as long as the one before (up to 2 s), and too many in a minute lock the
+    /// address out. Other addresses, the real user's among them, are not slowed.
+    async fn record_failure(&self, client: IpAddr) {
+        let streak = {
+            let mut entry = self.inner.streaks.entry(client).or_insert((0, Instant::now()));
+            if entry.1.elapsed() > LOCKOUT {
+                *entry = (0, Instant::now());
+            }
+            entry.0 = entry.0.saturating_add(1);
+            entry.1 = Instant::now();
+            entry.0
+        };
         if self.inner.failures.check_key(&client).is_err() {
             tracing::warn!(%client, "too many failed logins; refusing this address for a while");
             self.inner.locked_out.insert(client, Instant::now() + LOCKOUT);
         }
+        tokio::time::sleep(failure_delay(streak)).await;
     }
 }
 
@@ -315,6 +344,11 @@ fn principal(user: &User, tenant: &Tenant, credential: CredentialKind, read_only
 
 /// The name of an agent's own key is this prefix and the agent's name.
 pub const AGENT_KEY_PREFIX: &str = "agent:";
+
+/// How long the `streak`th failed login in a row waits: 50 ms, doubling, at most 2 s.
+fn failure_delay(streak: u32) -> Duration {
+    Duration::from_millis((25u64 << streak.clamp(1, 7)).min(2000))
+}
 
 fn bad_credentials() -> CoreError {
     CoreError::Unauthorized("invalid username, password or API key".into())

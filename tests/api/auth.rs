@@ -201,3 +201,23 @@ async fn an_authenticated_request_to_an_unknown_path_gets_404_in_the_dialects_sh
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["brief"], "error");
 }
+
+#[tokio::test]
+async fn failed_logins_from_one_address_are_slowed_then_refused_while_the_user_logs_in_from_another() {
+    let app = spawn_app_with(|s| s.rate_limit.failed_logins_per_minute = 4).await;
+    // The attacker's address is 127.0.0.2 (all of 127/8 is this machine); the real user is on 127.0.0.1.
+    let attacker = reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 0, 2])).build().unwrap();
+    let mut answers = Vec::new();
+    for _ in 0..6 {
+        let started = std::time::Instant::now();
+        let resp = attacker.post(app.url("/login")).json(&json!({ "username": "admin", "password": "guess" })).send().await.unwrap();
+        answers.push((resp.status().as_u16(), started.elapsed()));
+    }
+    assert_eq!(answers.iter().map(|a| a.0).take(4).collect::<Vec<_>>(), [401, 401, 401, 401], "{answers:?}");
+    assert!(answers[3].1 >= std::time::Duration::from_millis(400), "the fourth failure in a row waited: {answers:?}");
+    assert_eq!(answers[5].0, 429, "then the address is refused: {answers:?}");
+    let resp = app.client.post(app.url("/login")).json(&json!({ "username": "admin", "password": ADMIN_PASSWORD })).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "the real user, from another address, is neither slowed nor locked out");
+    let resp = attacker.post(app.url("/login")).json(&json!({ "username": "admin", "password": ADMIN_PASSWORD })).send().await.unwrap();
+    assert_eq!(resp.status(), 429, "the attacker's address stays refused even with the right password");
+}
