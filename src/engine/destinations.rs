@@ -66,6 +66,9 @@ impl Engine {
     }
 
     fn check_spec(spec: &DestinationSpec) -> CoreResult<&'static str> {
+        if !spec.name.trim().is_empty() {
+            crate::domain::check_name("a destination name", &spec.name).map_err(CoreError::BadRequest)?;
+        }
         let kind = normalize_kind(&spec.kind)
             .ok_or_else(|| CoreError::BadRequest(format!("unknown destination kind '{}' (server, localfs, s3, azure)", spec.kind)))?;
         let c = &spec.config;

@@ -256,9 +256,7 @@ impl Engine {
         specs: Vec<NodeSpec>,
         seal: bool,
     ) -> CoreResult<SourceView> {
-        if name.trim().is_empty() || name.len() > 255 {
-            return Err(CoreError::BadRequest("a name needs 1 to 255 characters".into()));
-        }
+        crate::domain::check_name("a name", name).map_err(CoreError::BadRequest)?;
         if repo::find_source_by_name(&self.inner.db, tenant_id, kind, name).await?.is_some() {
             return Err(CoreError::Conflict(format!("{} named '{name}' already exists", with_article(kind_word(kind)))));
         }

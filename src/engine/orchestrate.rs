@@ -279,6 +279,9 @@ impl Engine {
             return Err(CoreError::Unprocessable(format!("agent '{}' is disabled; enable it to back up", off.name)));
         }
 
+        if !spec.name.trim().is_empty() {
+            crate::domain::check_name("a backup name", &spec.name).map_err(CoreError::BadRequest)?;
+        }
         let backup_id = Uuid::new_v4();
         let name = if spec.name.trim().is_empty() { format!("{}-{}", source.name, now.format("%Y%m%d-%H%M%S")) } else { spec.name.clone() };
         let tag = match &spec.tag {

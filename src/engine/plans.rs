@@ -88,6 +88,9 @@ impl Engine {
         if let Some(d) = spec.destination_id {
             self.destination_row(caller, d).await?;
         }
+        if !spec.name.trim().is_empty() {
+            crate::domain::check_name("a plan name", &spec.name).map_err(CoreError::BadRequest)?;
+        }
         Ok(Plan {
             id,
             tenant_id: source.tenant_id,

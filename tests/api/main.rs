@@ -9,6 +9,7 @@ mod databases;
 mod destinations;
 mod engine;
 mod helpers;
+mod hostile;
 mod identity;
 mod instaclustr;
 mod keystoneauth;

@@ -13,7 +13,7 @@ use crate::helpers::{ADMIN_PASSWORD, TestApp, basic, spawn_app_with, tree};
 const JWT_SECRET: &str = "a-test-secret-of-at-least-32-characters!";
 
 /// Operations anyone may call.
-fn public(method: &str, path: &str) -> bool {
+pub(crate) fn public(method: &str, path: &str) -> bool {
     matches!(path, "/" | "/v2.0" | "/v3" | "/login") || (method == "POST" && matches!(path, "/v2.0/tokens" | "/v3/auth/tokens"))
 }
 
@@ -27,7 +27,7 @@ fn not_an_object(param: &str) -> bool {
     matches!(param, "request_type")
 }
 
-struct Fixture {
+pub(crate) struct Fixture {
     /// (document, parameter, path prefix) → value; the longest matching prefix wins.
     values: Vec<(&'static str, &'static str, &'static str, String)>,
     /// Ids of the owning tenant's objects that must not show up in another tenant's listings.
@@ -35,7 +35,7 @@ struct Fixture {
 }
 
 impl Fixture {
-    fn value(&self, doc: &str, param: &str, path: &str) -> Option<String> {
+    pub(crate) fn value(&self, doc: &str, param: &str, path: &str) -> Option<String> {
         self.values
             .iter()
             .filter(|(d, p, prefix, _)| *d == doc && *p == param && path.starts_with(prefix))
@@ -85,7 +85,7 @@ async fn get(app: &TestApp, auth: &str, path: &str) -> Value {
 }
 
 /// Objects of every kind in tenant `ta`, owned by `owner`.
-async fn fixture(app: &TestApp, owner: &str, root: &std::path::Path) -> Fixture {
+pub(crate) async fn fixture(app: &TestApp, owner: &str, root: &std::path::Path) -> Fixture {
     let owner_key = {
         let resp =
             app.client.post(app.url("/admin/v1/keys")).header("authorization", owner).json(&json!({ "name": "mx" })).send().await.unwrap();
