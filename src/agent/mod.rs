@@ -19,6 +19,17 @@ use crate::{
 };
 pub use http_backend::HttpBackend;
 
+/// What asking for work answered.
+enum Claim {
+    Task(Box<Assignment>),
+    Nothing,
+    /// The server no longer knows this agent (deleted by its user, or its key revoked).
+    Removed(String),
+}
+
+/// How long a removed agent waits before asking again.
+const REMOVED_BACKOFF: Duration = Duration::from_secs(30);
+
 /// A connection to the server as a registered agent.
 #[derive(Clone)]
 pub struct AgentClient {
@@ -58,11 +69,14 @@ impl AgentClient {
         format!("{}/agent/v1/agents/{}{path}", self.server, self.id)
     }
 
-    async fn claim(&self) -> anyhow::Result<Option<Assignment>> {
+    async fn claim(&self) -> anyhow::Result<Claim> {
         let resp = self.http.post(self.url("/claim")).header("x-auth-token", &self.token).send().await?;
         match resp.status() {
-            StatusCode::NO_CONTENT => Ok(None),
-            s if s.is_success() => Ok(Some(resp.json().await?)),
+            StatusCode::NO_CONTENT => Ok(Claim::Nothing),
+            s if s.is_success() => Ok(Claim::Task(Box::new(resp.json().await?))),
+            StatusCode::NOT_FOUND | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                Ok(Claim::Removed(resp.text().await.unwrap_or_default()))
+            }
             s => bail!("claim refused ({s}): {}", resp.text().await.unwrap_or_default()),
         }
     }
@@ -102,8 +116,13 @@ pub async fn run(client: AgentClient, shutdown: CancellationToken) -> anyhow::Re
     let mut stores: HashMap<Uuid, Arc<Store>> = HashMap::new();
     while !shutdown.is_cancelled() {
         let assignment = match client.claim().await {
-            Ok(Some(a)) => a,
-            Ok(None) => {
+            Ok(Claim::Task(a)) => *a,
+            Ok(Claim::Removed(why)) => {
+                tracing::error!(agent = %client.name, reason = %why, "the server no longer knows this agent (deleted, or its key revoked); restart `coffer agent` to register it again");
+                tokio::select! { _ = shutdown.cancelled() => break, _ = tokio::time::sleep(REMOVED_BACKOFF) => {} }
+                continue;
+            }
+            Ok(Claim::Nothing) => {
                 tokio::select! { _ = shutdown.cancelled() => break, _ = tokio::time::sleep(Duration::from_millis(500)) => {} }
                 continue;
             }

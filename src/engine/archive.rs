@@ -189,8 +189,14 @@ impl Engine {
         let db = &self.inner.db;
         let source = self.source(caller, source_id).await?.source;
         let mut candidates = Vec::new();
+        let mut earliest: Option<DateTime<Utc>> = None;
         for b in repo::list_backups(db, Some(source.tenant_id), Some(source.id)).await? {
-            if !b.state.is_success() || b.created_at > at {
+            if !b.state.is_success() {
+                continue;
+            }
+            earliest = Some(earliest.map_or(b.created_at, |e| e.min(b.created_at)));
+            // Whole seconds, as backups are listed: a moment equal to a backup's listed time includes it.
+            if b.created_at.timestamp() > at.timestamp() {
                 continue;
             }
             let held = match snapshot_destination {
@@ -201,10 +207,11 @@ impl Engine {
                 candidates.push(b);
             }
         }
-        let backup = candidates
-            .into_iter()
-            .max_by_key(|b| b.created_at)
-            .ok_or_else(|| CoreError::BadRequest(format!("No snapshots found before date and time: {}", worded(at))))?;
+        let backup = candidates.into_iter().max_by_key(|b| b.created_at).ok_or_else(|| {
+            let hint =
+                earliest.map(|e| format!("; the earliest snapshot was taken at {} ({})", worded(e), e.timestamp())).unwrap_or_default();
+            CoreError::BadRequest(format!("No snapshots found before date and time: {}{hint}", worded(at)))
+        })?;
         let all = repo::segments_of(db, source.id, pit_destination).await?;
         let nodes = repo::nodes_of(db, source.id).await?;
         let mut segments = BTreeMap::new();
@@ -221,7 +228,7 @@ impl Engine {
             // After the snapshot, up to and including the first segment closed at or after the moment:
             // it holds the writes just before it.
             let mut chosen: Vec<Segment> = Vec::new();
-            for s in mine.into_iter().filter(|s| s.at > backup.created_at) {
+            for s in mine.into_iter().filter(|s| s.at.timestamp_millis() > backup.created_at.timestamp_millis()) {
                 chosen.push(s.clone());
                 if s.at >= at {
                     break;
@@ -231,7 +238,7 @@ impl Engine {
         }
         if let Some(newest) = newest_valid.filter(|n| at > *n) {
             return Err(CoreError::BadRequest(format!(
-                "No commitlogs archived up to date and time: {}; the latest valid point in time is {} ({})",
+                "No commitlogs archived up to date and time: {} on every node; the latest valid point in time is {} ({})",
                 worded(at),
                 worded(newest),
                 newest.timestamp()

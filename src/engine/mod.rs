@@ -76,6 +76,9 @@ pub struct NodeView {
     /// Data directory or root; for instances, the location without any password.
     pub location: String,
     pub datacenter: Option<String>,
+    /// Where a cluster node's closed commitlog segments appear, when registered with one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commitlog_dir: Option<String>,
 }
 
 /// How to register an instance.
@@ -241,6 +244,7 @@ impl Engine {
                     agent: agents.iter().find(|a| a.id == n.agent_id).map(|a| a.name.clone()).unwrap_or_else(|| n.agent_id.to_string()),
                     location,
                     datacenter: n.datacenter,
+                    commitlog_dir: n.commitlog_dir,
                 }
             })
             .collect();

@@ -347,6 +347,12 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
         }
         TaskSpec::RestoreCommitlogs { node_key, restore_dir, point_in_time, segments, .. } => {
             std::fs::create_dir_all(restore_dir).map_err(|e| Failed(format!("{restore_dir}: {e}")))?;
+            // Only this restore's segments may be replayed: what an earlier one placed goes.
+            for entry in std::fs::read_dir(restore_dir).map_err(|e| Failed(format!("{restore_dir}: {e}")))?.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_file() || t.is_symlink()) {
+                    std::fs::remove_file(entry.path()).map_err(|e| Failed(format!("{}: {e}", entry.path().display())))?;
+                }
+            }
             let mut by_snapshot: BTreeMap<&str, Vec<String>> = BTreeMap::new();
             for (snapshot, name) in segments {
                 by_snapshot.entry(snapshot).or_default().push(name.clone());
@@ -366,6 +372,9 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
                 let summary = store.restore(req, progress.clone()).await?;
                 files += summary.files;
                 bytes += summary.bytes;
+                // Each store restore counts only its own files; the task's totals are all of them.
+                progress.files_total.store(files.max(progress.files_done.load(Ordering::Relaxed)), Ordering::Relaxed);
+                progress.bytes_total.store(bytes.max(progress.bytes_done.load(Ordering::Relaxed)), Ordering::Relaxed);
             }
             let properties = Path::new(restore_dir).join(crate::domain::archive::RESTORE_PROPERTIES);
             std::fs::write(&properties, crate::domain::archive::restore_properties(restore_dir, *point_in_time))

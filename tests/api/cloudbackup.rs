@@ -130,6 +130,11 @@ async fn a_backup_configuration_is_created_read_updated_enabled_and_deleted_as_t
     assert_eq!(config["Inclusions"][1]["FileItemType"], "File");
     assert_eq!(config["Exclusions"][0]["Filter"], "Exclude");
     assert_eq!(config["Exclusions"][0]["ParentId"], id);
+    assert_eq!(
+        (config["Inclusions"][1]["FileId"].as_i64(), config["Exclusions"][0]["FileId"].as_i64()),
+        (Some(2), Some(3)),
+        "unique file ids"
+    );
     assert_eq!(config["BackupPrescript"], "", "strings, never null");
     assert_eq!(config["IsActive"], false);
 
@@ -410,12 +415,22 @@ async fn a_stopped_backup_an_unreadable_file_and_a_disabled_or_deleted_agent_rea
         send(reqwest::Method::POST, "/v1.0/agent/enable".into(), Some(serde_json::json!({ "MachineAgentId": agent_id }))).await.0,
         400
     );
+    let maybe = serde_json::json!({ "MachineAgentId": agent_id, "Enable": "maybe" });
+    assert_eq!(send(reqwest::Method::POST, "/v1.0/agent/enable".into(), Some(maybe)).await.0, 400);
+    assert_eq!(
+        send(reqwest::Method::GET, format!("/v1.0/agent/{agent_id}"), None).await.1["IsDisabled"],
+        false,
+        "nonsense changes nothing"
+    );
+    let bad_id = serde_json::json!({ "Action": "StartManual", "Id": "x" });
+    assert_eq!(send(reqwest::Method::POST, "/v1.0/backup/action-requested".into(), Some(bad_id)).await.0, 400);
 
     let settings = serde_json::json!({ "BackupDataCenter": "DFW", "UseServiceNet": true });
     let (status, updated) = send(reqwest::Method::POST, format!("/v1.0/agent/{agent_id}"), Some(settings)).await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!((updated["UseServiceNet"].as_bool(), updated["BackupDataCenter"].as_str()), (Some(true), Some("DFW")));
     assert!(updated["TimeOfLastSuccessfulBackup"].as_str().unwrap().starts_with("/Date("), "{updated}");
+    assert_ne!(updated["BackupVaultSize"], "0 B", "the vault holds the backups: {updated}");
     let (status, _) =
         send(reqwest::Method::POST, format!("/v1.0/agent/{agent_id}"), Some(serde_json::json!({ "BackupDataCenter": "MARS" }))).await;
     assert_eq!(status, 400);

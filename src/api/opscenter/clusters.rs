@@ -40,7 +40,13 @@ fn config(view: &SourceView) -> Value {
     let nodes: Vec<Value> = view
         .nodes
         .iter()
-        .map(|n| json!({ "name": n.name, "agent": n.agent, "location": n.location, "datacenter": n.datacenter }))
+        .map(|n| {
+            let mut node = json!({ "name": n.name, "agent": n.agent, "location": n.location, "datacenter": n.datacenter });
+            if let Some(dir) = &n.commitlog_dir {
+                node["commitlog_dir"] = json!(dir);
+            }
+            node
+        })
         .collect();
     json!({
         "cassandra": { "seed_hosts": hosts.join(", "), "agents": { "use_ssl": "false" } },
@@ -50,14 +56,15 @@ fn config(view: &SourceView) -> Value {
     })
 }
 
-/// The nodes a registration names: `nodes: [{name, agent, location, datacenter, rack}]` (at the
+/// The nodes a registration names: `nodes: [{name, agent, location, datacenter, rack, commitlog_dir}]` (at the
 /// top or under `coffer`), or `cassandra.seed_hosts` with one `data_dir` for all, each host
 /// being the name of the agent that serves it.
 fn node_specs(body: &Map<String, Value>) -> Result<Vec<NodeSpec>, CoreError> {
     let listed = body.get("nodes").or_else(|| body.get("coffer").and_then(|c| c.get("nodes")));
     if let Some(nodes) = listed {
-        return serde_json::from_value(nodes.clone())
-            .map_err(|e| CoreError::BadRequest(format!("nodes must be a list of {{name, agent, location, datacenter}}: {e}")));
+        return serde_json::from_value(nodes.clone()).map_err(|e| {
+            CoreError::BadRequest(format!("nodes must be a list of {{name, agent, location, datacenter, commitlog_dir}}: {e}"))
+        });
     }
     let cassandra = body.get("cassandra").cloned().unwrap_or(Value::Null);
     let hosts = strings(cassandra.get("seed_hosts"), "cassandra.seed_hosts")?;
@@ -149,7 +156,9 @@ impl ClustersApi {
         Ok(Json(config(&cluster(&state, caller.principal(), &cluster_id).await?)))
     }
 
-    /// Registers a cluster: its id (`cluster_name`, `name` or `cassandra.cluster_name`) and nodes.
+    /// Registers a cluster: its id (`cluster_name`, `name` or `cassandra.cluster_name`) and nodes
+    /// (`nodes: [{name, agent, location, datacenter, rack, commitlog_dir}]`, or `cassandra.seed_hosts`
+    /// naming agents with `cassandra.data_dir`); `commitlog_dir` is where closed commitlog segments appear.
     #[oai(path = "/cluster-configs", method = "post", operation_id = "opscenter_add_cluster")]
     async fn add(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Registered> {
         let body = object(body.0)?;

@@ -44,6 +44,9 @@ fn sleep_secs(body: &Map<String, Value>) -> Result<u64, CoreError> {
 /// `pit` in seconds since the epoch (a number or a numeric string).
 fn moment(body: &Map<String, Value>) -> Result<chrono::DateTime<chrono::Utc>, CoreError> {
     let secs = number(body.get("pit"), "pit")?.ok_or_else(|| CoreError::BadRequest("pit (seconds since the epoch) is required".into()))?;
+    if secs > 32_503_680_000.0 {
+        return Err(CoreError::BadRequest(format!("pit is in seconds since the epoch; {secs} looks like milliseconds")));
+    }
     chrono::DateTime::from_timestamp_millis((secs * 1000.0) as i64)
         .filter(|_| secs.is_finite() && secs >= 0.0)
         .ok_or_else(|| CoreError::BadRequest(format!("pit {secs} is not a moment")))

@@ -98,10 +98,9 @@ impl BackupsApi {
     #[oai(path = "/v1.0/backup/action-requested", method = "post", operation_id = "cloudbackup_backup_action")]
     async fn action(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Action> {
         let p = caller.principal();
-        let id = match body.0.get("Id") {
-            Some(Value::Number(n)) => n.to_string(),
-            Some(Value::String(s)) => s.clone(),
-            _ => return Err(CoreError::BadRequest("Id is required".into()).into()),
+        let id = match super::int(body.0.get("Id"), "Id")? {
+            Some(id) => id.to_string(),
+            None => return Err(CoreError::BadRequest("Id is required".into()).into()),
         };
         match body.0.get("Action").and_then(Value::as_str) {
             Some("StartManual") => {

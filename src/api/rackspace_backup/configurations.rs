@@ -184,13 +184,16 @@ pub(super) async fn view(state: &AppState, p: &Principal, plan: &Plan) -> Result
     let (agent_name, agent_id) = machine_agent(state, p, plan.source_id).await?;
     let a = &plan.annotations;
     let get = |k: &str| a.get(k).cloned().unwrap_or(Value::Null);
+    // File ids count through inclusions, then exclusions: unique within the configuration.
+    let included = get("Inclusions").as_array().map_or(0, Vec::len);
     let items = |k: &str, filter: &str| -> Vec<Value> {
+        let first = if filter == "Include" { 1 } else { included + 1 };
         get(k)
             .as_array()
             .into_iter()
             .flatten()
             .enumerate()
-            .map(|(i, pair)| json!({ "FileId": i + 1, "FileItemType": pair[1], "FilePath": pair[0], "FilePathEncoded": null, "Filter": filter, "ParentId": id }))
+            .map(|(i, pair)| json!({ "FileId": first + i, "FileItemType": pair[1], "FilePath": pair[0], "FilePathEncoded": null, "Filter": filter, "ParentId": id }))
             .collect()
     };
     let manual = get("Frequency").as_str().unwrap_or("Manually") == "Manually";

@@ -170,6 +170,12 @@ async fn last_success(state: &AppState, p: &Principal, a: &Agent) -> Result<Opti
     Ok(backups.iter().filter(|b| b.state.is_success()).filter_map(|b| b.completed_at).max())
 }
 
+/// What the machine an agent serves keeps in its backups, stored.
+async fn vault_bytes(state: &AppState, p: &Principal, a: &Agent) -> Result<i64, CoreError> {
+    let Ok(machine) = state.engine.source_by_name(p, SourceKind::Machine, &a.name).await else { return Ok(0) };
+    Ok(state.engine.backups(p, Some(machine.source.id)).await?.iter().filter(|b| b.state.is_success()).map(|b| b.stored_bytes).sum())
+}
+
 /// The region an agent's backups are kept in.
 fn region(state: &AppState) -> String {
     state.settings.regions.first().cloned().unwrap_or_else(|| "DFW".into())
@@ -183,7 +189,7 @@ async fn agent_view(state: &AppState, p: &Principal, a: &Agent) -> Result<Value,
         "AgentVersion": env!("CARGO_PKG_VERSION"),
         "Architecture": std::env::consts::ARCH,
         "Flavor": "RaxCloudServer",
-        "BackupVaultSize": "0 B",
+        "BackupVaultSize": backups::size(vault_bytes(state, p, a).await?),
         "BackupContainer": format!("coffer-{}", a.tenant_id.simple()),
         "CleanupAllowed": true,
         "Datacenter": region,
@@ -240,8 +246,13 @@ impl CloudBackupApi {
         let p = caller.principal();
         let agent = agent_by_alias(&state, p, &body_agent(&body)?).await?;
         let enable = match body.0.get("Enable").or_else(|| body.0.get("Enabled")) {
-            Some(v @ (Value::Bool(_) | Value::String(_) | Value::Number(_))) => boolean(Some(v)),
-            _ => return Err(CoreError::BadRequest("Enable (true or false) is required".into()).into()),
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
+            other => {
+                let got = other.map(Value::to_string).unwrap_or_else(|| "nothing".into());
+                return Err(CoreError::BadRequest(format!("Enable must be true or false, not {got}")).into());
+            }
         };
         state.engine.update_agent(p, agent.id, |s| s.disabled = !enable).await?;
         Ok(NoContent::Done)

@@ -168,6 +168,12 @@ impl RestoresApi {
         match body.get("Action").and_then(Value::as_str) {
             Some("StartManual") => {
                 let draft = draft_by_alias(&state, p, &id).await?;
+                if draft.operation_id.is_some() {
+                    return Err(CoreError::Unprocessable(format!(
+                        "restore {id} has already been started; create a new one to restore again"
+                    ))
+                    .into());
+                }
                 state.engine.start_restore_draft(p, draft.id).await?;
             }
             Some("StopManual") => {
