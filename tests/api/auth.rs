@@ -221,3 +221,24 @@ async fn failed_logins_from_one_address_are_slowed_then_refused_while_the_user_l
     let resp = attacker.post(app.url("/login")).json(&json!({ "username": "admin", "password": ADMIN_PASSWORD })).send().await.unwrap();
     assert_eq!(resp.status(), 429, "the attacker's address stays refused even with the right password");
 }
+
+#[tokio::test]
+async fn a_good_credential_beside_a_bad_one_is_refused_so_none_is_ever_ignored() {
+    let app = spawn_app().await;
+    let good = crate::helpers::basic("admin", ADMIN_PASSWORD);
+    let whoami = |headers: Vec<(&'static str, String)>| {
+        let mut req = app.client.get(app.url("/admin/v1/whoami"));
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(whoami(vec![("authorization", good.clone())]).await, 200);
+    assert_eq!(whoami(vec![("authorization", good.clone()), ("cookie", "TWISTED_SESSION=stale".into())]).await, 401);
+    assert_eq!(whoami(vec![("authorization", good.clone()), ("x-auth-token", String::new())]).await, 401, "an empty token is not no token");
+    let session = app.login("admin", ADMIN_PASSWORD).await;
+    let both = vec![("opscenter-session", session.clone()), ("cookie", format!("TWISTED_SESSION={session}"))];
+    assert_eq!(whoami(both).await, 200, "the same session twice, as OpsCenter scripts send it");
+    let other = app.user_with_role("someone", "operator", None).await;
+    assert_eq!(whoami(vec![("authorization", good), ("x-auth-token", other)]).await, 401, "two users at once");
+}

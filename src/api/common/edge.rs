@@ -94,17 +94,14 @@ async fn guarded<E: Endpoint>(next: Arc<E>, mut req: Request, state: &AppState, 
         return (render_error(&err, ctx), true);
     }
 
-    let principal = match credential(&req) {
-        Some(cred) => match state.auth.authenticate(&cred, client).await {
-            Ok(p) => Some(p),
-            Err(_) if public => None,
-            Err(err) => {
-                state.metrics.auth_failure(ctx.dialect.name());
-                let resp = with_limit_headers(render_error(&err, ctx), state.limiter.check(RateKey::Address(client)));
-                return (resp, true);
-            }
-        },
-        None => None,
+    let principal = match authenticate_all(&state, &credentials(&req), client).await {
+        Ok(p) => p,
+        Err(_) if public => None,
+        Err(err) => {
+            state.metrics.auth_failure(ctx.dialect.name());
+            let resp = with_limit_headers(render_error(&err, ctx), state.limiter.check(RateKey::Address(client)));
+            return (resp, true);
+        }
     };
 
     // Agents move data through many small requests; the per-user limit is for API callers.
@@ -187,27 +184,50 @@ async fn limit_body(req: &mut Request, limit: usize) -> Result<(), CoreError> {
 }
 
 /// The credential a request carries: a token in any of the dialects' headers or cookie, else Basic.
-fn credential(req: &Request) -> Option<Credential> {
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
-    if let Some(token) = header("x-auth-token").or_else(|| header("opscenter-session")) {
-        return Some(Credential::Token(token.to_owned()));
+/// Every credential the request carries: tokens (`X-Auth-Token`, `opscenter-session`, a bearer,
+/// the `TWISTED_SESSION` cookie) and Basic. A header that is present but empty or unreadable
+/// counts, as an invalid credential.
+fn credentials(req: &Request) -> Vec<Credential> {
+    let header = |name: &str| req.headers().get(name).map(|v| v.to_str().map(str::trim).unwrap_or_default());
+    let mut found = Vec::new();
+    for name in ["x-auth-token", "opscenter-session"] {
+        if let Some(token) = header(name) {
+            found.push(Credential::Token(token.to_owned()));
+        }
     }
     if let Some(auth) = header("authorization") {
         let (scheme, value) = auth.split_once(' ').unwrap_or((auth, ""));
-        if scheme.eq_ignore_ascii_case("bearer") {
-            return Some(Credential::Token(value.trim().to_owned()));
-        }
         if scheme.eq_ignore_ascii_case("basic") {
-            return Some(Credential::Basic(value.trim().to_owned()));
+            found.push(Credential::Basic(value.trim().to_owned()));
+        } else {
+            // A bearer token, or a scheme nobody speaks here (which fails as a token).
+            found.push(Credential::Token(value.trim().to_owned()));
         }
     }
-    header("cookie").and_then(|cookies| {
-        cookies
-            .split(';')
-            .filter_map(|c| c.trim().split_once('='))
-            .find(|(name, _)| *name == "TWISTED_SESSION")
-            .map(|(_, value)| Credential::Token(value.trim_matches('"').to_owned()))
-    })
+    if let Some(cookies) = header("cookie") {
+        let session = cookies.split(';').filter_map(|c| c.trim().split_once('=')).find(|(name, _)| *name == "TWISTED_SESSION");
+        if let Some((_, value)) = session {
+            found.push(Credential::Token(value.trim_matches('"').to_owned()));
+        }
+    }
+    found
+}
+
+/// The caller, when every credential presented is valid and names the same user; a request
+/// that carries a good credential beside a bad one is refused, so no credential is ever ignored.
+async fn authenticate_all(state: &AppState, credentials: &[Credential], client: IpAddr) -> Result<Option<Principal>, CoreError> {
+    let mut caller: Option<Principal> = None;
+    for credential in credentials {
+        let p = state.auth.authenticate(credential, client).await?;
+        match &caller {
+            Some(first) if first.user_id != p.user_id => {
+                return Err(CoreError::Unauthorized("the credentials of this request name different users".into()));
+            }
+            Some(_) => {}
+            None => caller = Some(p),
+        }
+    }
+    Ok(caller)
 }
 
 /// The peer address (the limiter's key before authentication).
