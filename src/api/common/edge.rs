@@ -94,7 +94,7 @@ async fn guarded<E: Endpoint>(next: Arc<E>, mut req: Request, state: &AppState, 
         return (render_error(&err, ctx), true);
     }
 
-    let principal = match authenticate_all(&state, &credentials(&req), client).await {
+    let principal = match authenticate_all(state, &credentials(&req), client).await {
         Ok(p) => p,
         Err(_) if public => None,
         Err(err) => {
