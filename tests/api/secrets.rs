@@ -117,6 +117,7 @@ async fn no_password_key_token_or_secret_reaches_the_logs_or_the_database_in_cle
     }
     // Secrets inside bodies: a destination, an OpsCenter destination, a database instance.
     if let Some(s3) = crate::destinations::moto(None).await {
+        crate::destinations::make_container(&["s3", &s3.endpoint, "scan"]);
         let body = json!({ "kind": "s3", "path": "scan", "endpoint": s3.endpoint, "path_style": true, "access_key": "AKSCAN", "secret": DEST_SECRET });
         let (status, _, dest) = send(admin(http.post(url("/admin/v1/destinations"))).json(&body)).await;
         assert_eq!(status, 201, "{dest}");
