@@ -12,6 +12,8 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod metrics;
 pub mod persistence;
 pub mod rate_limit;

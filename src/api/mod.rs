@@ -69,13 +69,13 @@ fn admin_service(base: &str) -> OpenApiService<(admin::AccountsApi, admin::Engin
 /// Each dialect's OpenAPI document, by file name stem.
 pub fn specs(base: &str) -> Vec<(&'static str, String)> {
     vec![
-        ("admin", admin_service(base).spec()),
-        ("agent", agent_service(base).spec()),
-        ("cloudbackup", cloudbackup_service(base).spec()),
-        ("clouddatabases", clouddb_service(base).spec()),
-        ("identity", identity_service(base).spec()),
-        ("instaclustr", instaclustr_service(base).spec()),
-        ("opscenter", opscenter_service(base).spec()),
+        ("admin", common::spec::complete(&admin_service(base).spec())),
+        ("agent", common::spec::complete(&agent_service(base).spec())),
+        ("cloudbackup", common::spec::complete(&cloudbackup_service(base).spec())),
+        ("clouddatabases", common::spec::complete(&clouddb_service(base).spec())),
+        ("identity", common::spec::complete(&identity_service(base).spec())),
+        ("instaclustr", common::spec::complete(&instaclustr_service(base).spec())),
+        ("opscenter", common::spec::complete(&opscenter_service(base).spec())),
     ]
 }
 

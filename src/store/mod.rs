@@ -12,7 +12,7 @@ mod copy;
 mod lock;
 mod maintenance;
 pub mod manifest;
-mod pack;
+pub(crate) mod pack;
 mod restore;
 
 use std::{

@@ -157,3 +157,20 @@ async fn traversal_is_refused_and_names_cannot_inject_header_lines() {
         assert!(body.to_string().contains("control characters"), "{body}");
     }
 }
+
+#[tokio::test]
+async fn a_method_a_route_does_not_serve_gets_405_naming_the_ones_it_does() {
+    let app = spawn_app_with(|_| {}).await;
+    let operator = app.user_with_role("ops", "operator", None).await;
+    for (method, path, allowed) in [("TRACE", "/v2.0", "GET"), ("PATCH", "/admin/v1/sources", "GET"), ("PUT", "/v2.0/tokens", "POST")] {
+        let resp = app
+            .client
+            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), app.url(path))
+            .header("x-auth-token", &operator)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 405, "{method} {path}");
+        assert_eq!(resp.headers()["allow"], allowed, "{method} {path}");
+    }
+}

@@ -155,10 +155,44 @@ async fn guarded<E: Endpoint>(next: Arc<E>, mut req: Request, state: &AppState, 
         Err(err) => {
             let core = core_error_from_poem(err, &path, method.as_str());
             let matched = !matches!(core, CoreError::NoRoute(_));
-            (render_error(&core, ctx), matched)
+            let mut resp = render_error(&core, ctx);
+            if let CoreError::MethodNotAllowed(_) = core
+                && let Ok(allow) = HeaderValue::from_str(&allowed_methods(&path).join(", "))
+            {
+                resp.headers_mut().insert(header::ALLOW, allow);
+            }
+            (resp, matched)
         }
     };
     (with_limit_headers(resp, decision), matched)
+}
+
+/// The methods the documents list for a path (what a 405's `Allow` header names).
+fn allowed_methods(path: &str) -> Vec<String> {
+    static ROUTES: std::sync::OnceLock<Vec<(Vec<String>, Vec<String>)>> = std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(|| {
+        let mut routes = Vec::new();
+        for (_, doc) in crate::api::specs("") {
+            let Ok(doc) = serde_json::from_str::<serde_json::Value>(&doc) else { continue };
+            for (template, item) in doc["paths"].as_object().into_iter().flatten() {
+                let segments = template.trim_end_matches('/').split('/').map(str::to_owned).collect();
+                let methods = item.as_object().into_iter().flatten().map(|(m, _)| m.to_uppercase()).collect();
+                routes.push((segments, methods));
+            }
+        }
+        routes
+    });
+    let wanted: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let mut allowed: Vec<String> = routes
+        .iter()
+        .filter(|(segments, _)| {
+            segments.len() == wanted.len() && segments.iter().zip(&wanted).all(|(s, w)| s == w || (s.starts_with('{') && s.ends_with('}')))
+        })
+        .flat_map(|(_, methods)| methods.iter().cloned())
+        .collect();
+    allowed.sort();
+    allowed.dedup();
+    allowed
 }
 
 fn is_read(method: &Method) -> bool {
@@ -183,7 +217,6 @@ async fn limit_body(req: &mut Request, limit: usize) -> Result<(), CoreError> {
     }
 }
 
-/// The credential a request carries: a token in any of the dialects' headers or cookie, else Basic.
 /// Every credential the request carries: tokens (`X-Auth-Token`, `opscenter-session`, a bearer,
 /// the `TWISTED_SESSION` cookie) and Basic. A header that is present but empty or unreadable
 /// counts, as an invalid credential.

@@ -177,7 +177,7 @@ fn backup_at(backups: &[Backup], at: DateTime<Utc>) -> Option<&Backup> {
 }
 
 /// `ks.t1,ks.t2` as a selection of tables.
-fn tables(list: &str) -> Result<Selection, CoreError> {
+pub(crate) fn tables(list: &str) -> Result<Selection, CoreError> {
     let mut selection = Selection::default();
     for t in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
         match t.split_once('.') {
@@ -188,7 +188,7 @@ fn tables(list: &str) -> Result<Selection, CoreError> {
     Ok(selection)
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }

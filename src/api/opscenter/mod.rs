@@ -7,7 +7,7 @@ mod backups;
 mod clusters;
 mod destinations;
 pub mod error;
-mod pit;
+pub(crate) mod pit;
 mod requests;
 mod schedules;
 mod session;
@@ -80,7 +80,7 @@ pub async fn normalize_body<E: Endpoint>(ep: E, mut req: Request) -> poem::Resul
 }
 
 /// `a=1&b=x&b=y` as `{"a": "1", "b": ["x", "y"]}`.
-fn form_to_json(bytes: &[u8]) -> Value {
+pub(crate) fn form_to_json(bytes: &[u8]) -> Value {
     let mut out = Map::new();
     for (key, value) in url::form_urlencoded::parse(bytes) {
         let value = Value::String(value.into_owned());
@@ -117,7 +117,7 @@ async fn cluster(state: &AppState, p: &Principal, id: &str) -> Result<SourceView
 
 /// A lenient boolean: JSON booleans, numbers, and the strings forms and old clients send
 /// (`true`, `True`, `1`, `yes`); any other string (`Delete Backup Data`) is true, an empty one false.
-fn flag(v: Option<&Value>) -> bool {
+pub(crate) fn flag(v: Option<&Value>) -> bool {
     match v {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -128,7 +128,7 @@ fn flag(v: Option<&Value>) -> bool {
 }
 
 /// A lenient number: JSON numbers or numeric strings.
-fn number(v: Option<&Value>, name: &str) -> Result<Option<f64>, CoreError> {
+pub(crate) fn number(v: Option<&Value>, name: &str) -> Result<Option<f64>, CoreError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => Ok(n.as_f64()),
@@ -141,7 +141,7 @@ fn number(v: Option<&Value>, name: &str) -> Result<Option<f64>, CoreError> {
 }
 
 /// A list of strings: a JSON array, one string, or a comma-separated string.
-fn strings(v: Option<&Value>, name: &str) -> Result<Vec<String>, CoreError> {
+pub(crate) fn strings(v: Option<&Value>, name: &str) -> Result<Vec<String>, CoreError> {
     match v {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::String(s)) => Ok(s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()),
@@ -154,7 +154,7 @@ fn strings(v: Option<&Value>, name: &str) -> Result<Vec<String>, CoreError> {
 }
 
 /// The body as an object; anything else is a 400.
-fn object(body: Value) -> Result<Map<String, Value>, CoreError> {
+pub(crate) fn object(body: Value) -> Result<Map<String, Value>, CoreError> {
     match body {
         Value::Object(map) => Ok(map),
         Value::Null => Ok(Map::new()),

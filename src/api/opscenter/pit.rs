@@ -33,7 +33,7 @@ async fn optional_body(body: poem::Body) -> Result<Map<String, Value>, CoreError
 }
 
 /// Seconds between nodes while they are reconfigured (`sleep`, default 0).
-fn sleep_secs(body: &Map<String, Value>) -> Result<u64, CoreError> {
+pub(crate) fn sleep_secs(body: &Map<String, Value>) -> Result<u64, CoreError> {
     match number(body.get("sleep"), "sleep")? {
         None => Ok(0),
         Some(s) if (0.0..=3600.0).contains(&s) => Ok(s as u64),
@@ -42,7 +42,7 @@ fn sleep_secs(body: &Map<String, Value>) -> Result<u64, CoreError> {
 }
 
 /// `pit` in seconds since the epoch (a number or a numeric string).
-fn moment(body: &Map<String, Value>) -> Result<chrono::DateTime<chrono::Utc>, CoreError> {
+pub(crate) fn moment(body: &Map<String, Value>) -> Result<chrono::DateTime<chrono::Utc>, CoreError> {
     let secs = number(body.get("pit"), "pit")?.ok_or_else(|| CoreError::BadRequest("pit (seconds since the epoch) is required".into()))?;
     if secs > 32_503_680_000.0 {
         return Err(CoreError::BadRequest(format!("pit is in seconds since the epoch; {secs} looks like milliseconds")));

@@ -85,7 +85,7 @@ impl<D: Endpoint, B: Endpoint> Endpoint for ByResource<D, B> {
 
 /// `/v1.0/{tenant}/x/...` becomes `/v1.0/x/...` once the tenant is the caller's; a trailing `/`
 /// is dropped. A tenant other than the caller's is reported as not found.
-fn tenantless(mut req: Request) -> poem::Result<Request> {
+pub(crate) fn tenantless(mut req: Request) -> poem::Result<Request> {
     let path = req.uri().path().trim_end_matches('/').to_owned();
     let mut segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     if segs.len() > 2 && !CLOUD_BACKUP_WORDS.contains(&segs[1]) {
@@ -116,12 +116,12 @@ fn duration(start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> String {
 }
 
 /// An integer id from a path or body: a number or a numeric string.
-fn int_id(text: &str, what: &'static str) -> Result<i64, CoreError> {
+pub(crate) fn int_id(text: &str, what: &'static str) -> Result<i64, CoreError> {
     text.trim().parse::<i64>().map_err(|_| CoreError::not_found(what, text))
 }
 
 /// An optional whole number: a number or a numeric string.
-pub(super) fn int(v: Option<&Value>, name: &str) -> Result<Option<i64>, CoreError> {
+pub(crate) fn int(v: Option<&Value>, name: &str) -> Result<Option<i64>, CoreError> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| CoreError::BadRequest(format!("{name} must be a whole number"))),
@@ -133,7 +133,7 @@ pub(super) fn int(v: Option<&Value>, name: &str) -> Result<Option<i64>, CoreErro
     }
 }
 
-pub(super) fn boolean(v: Option<&Value>) -> bool {
+pub(crate) fn boolean(v: Option<&Value>) -> bool {
     match v {
         Some(Value::Bool(b)) => *b,
         Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),

@@ -50,17 +50,17 @@ fn check_account(p: &Principal, account: &str) -> Result<(), CoreError> {
     }
 }
 
-fn backup_id(id: &str) -> Result<Uuid, CoreError> {
+pub(crate) fn backup_id(id: &str) -> Result<Uuid, CoreError> {
     Uuid::parse_str(id).map_err(|_| CoreError::NotFound { what: "Backup", id: id.to_owned() })
 }
 
-fn instance_id(id: &str) -> Result<Uuid, CoreError> {
+pub(crate) fn instance_id(id: &str) -> Result<Uuid, CoreError> {
     Uuid::parse_str(id).map_err(|_| CoreError::NotFound { what: "Instance", id: id.to_owned() })
 }
 
 /// Keeps `backups` after `marker` (0 or absent: from the start) and at most `limit`; answers
 /// the page and whether more follow.
-fn page(mut items: Vec<Value>, limit: Option<usize>, marker: Option<&str>) -> (Vec<Value>, Option<String>) {
+pub(crate) fn page(mut items: Vec<Value>, limit: Option<usize>, marker: Option<&str>) -> (Vec<Value>, Option<String>) {
     if let Some(m) = marker.filter(|m| !m.is_empty() && *m != "0")
         && let Some(pos) = items.iter().position(|b| b["id"] == m)
     {
