@@ -140,3 +140,6 @@ elif in_ci; then
 else
   say "SKIPPED: API tests on PostgreSQL (nothing answers on 127.0.0.1:5432 and it could not be started)"
 fi
+
+say "schemathesis against every dialect's OpenAPI document (scripts/schemathesis.sh)"
+bash scripts/schemathesis.sh
