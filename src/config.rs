@@ -51,6 +51,8 @@ pub struct Settings {
     pub storage_retries: usize,
     /// How often the scheduler looks for due plans, in milliseconds.
     pub scheduler_tick_ms: u64,
+    /// How long a claimed task stays its agent's without a progress report (agents report every second).
+    pub lease_secs: u64,
     /// How often each archiving cluster node ships its new commitlog segments, in milliseconds.
     pub archive_interval_ms: u64,
     /// Servers that new Cloud Databases instances are created on, by datastore type
@@ -100,6 +102,7 @@ impl Default for Settings {
             storage_retries: 3,
             scheduler_tick_ms: 1000,
             archive_interval_ms: 10_000,
+            lease_secs: 60,
             datastores: Default::default(),
             default_datastore: "sqlite".into(),
             local_roots: Vec::new(),

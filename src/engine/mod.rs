@@ -37,9 +37,6 @@ use crate::{
     sources::database::{DatabaseLocation, DatastoreKind},
 };
 
-/// How long a claimed task stays an agent's without a progress report.
-pub const LEASE_SECS: i64 = 60;
-
 /// The engine handle; cheap to clone.
 #[derive(Clone)]
 pub struct Engine {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Engine, LEASE_SECS, tenant_scope};
+use super::{Engine, tenant_scope};
 use crate::{
     domain::{
         agent::Agent,
@@ -962,7 +962,12 @@ impl Engine {
     pub async fn claim(&self, agent: &Agent) -> CoreResult<Option<Assignment>> {
         let db = &self.inner.db;
         repo::touch_agent(db, agent.id, None).await?;
-        let Some(task) = repo::claim_task(db, agent.id, &self.inner.owner, Duration::seconds(LEASE_SECS)).await? else { return Ok(None) };
+        let Some(task) =
+            repo::claim_task(db, agent.id, &self.inner.owner, Duration::seconds(self.inner.settings.lease_secs.clamp(2, 3600) as i64))
+                .await?
+        else {
+            return Ok(None);
+        };
         let Some(op) = repo::get_operation(db, None, task.operation_id).await? else { return Ok(None) };
         repo::transition_operation(db, op.id, &[State::Queued], State::Running, OperationPatch { started: true, ..Default::default() })
             .await?;
@@ -1001,7 +1006,7 @@ impl Engine {
             spec,
             throttle_bytes_per_sec: op.options.throttle_bytes_per_sec,
             store_key: self.inner.stores.key().map(hex::encode),
-            lease_secs: LEASE_SECS as u64,
+            lease_secs: self.inner.settings.lease_secs.clamp(2, 3600),
         }))
     }
 
@@ -1009,7 +1014,10 @@ impl Engine {
     pub async fn report(&self, agent: &Agent, task_id: Uuid, progress: &TaskProgress) -> CoreResult<bool> {
         let db = &self.inner.db;
         repo::touch_agent(db, agent.id, None).await?;
-        let Some(cancel) = repo::report_progress(db, task_id, agent.id, progress, Duration::seconds(LEASE_SECS)).await? else {
+        let Some(cancel) =
+            repo::report_progress(db, task_id, agent.id, progress, Duration::seconds(self.inner.settings.lease_secs.clamp(2, 3600) as i64))
+                .await?
+        else {
             return Ok(true);
         };
         if let Some(task) = repo::get_task(db, task_id).await? {

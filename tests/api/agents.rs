@@ -262,3 +262,63 @@ async fn an_agents_key_acts_only_as_that_agent_and_only_in_the_agent_protocol() 
     let (_, stranger_agent) = register(&app, &stranger_key, "scoped-a").await;
     assert_eq!(status_of(&app, reqwest::Method::POST, &claim, &stranger_agent).await, 404, "another tenant's agent of the same name");
 }
+
+/// A 3-node cluster on three remote agents, each node holding one table of `bytes` random bytes.
+async fn small_cluster(app: &TestApp, session: &str, root: &Path, name: &str, agents: &[&str], bytes: usize) -> String {
+    let nodes: Vec<Value> = agents
+        .iter()
+        .enumerate()
+        .map(|(i, agent)| {
+            let data = root.join(format!("{name}-{i}/data"));
+            let table = data.join("ks").join("t-00112233445566778899aabbccddeeff");
+            std::fs::create_dir_all(&table).unwrap();
+            std::fs::write(table.join("nb-1-big-Data.db"), (0..bytes).map(|_| rand::random::<u8>()).collect::<Vec<u8>>()).unwrap();
+            json!({ "name": format!("10.5.0.{}", i + 1), "agent": agent, "location": data })
+        })
+        .collect();
+    let (status, cluster) = post(app, session, "/admin/v1/clusters", json!({ "name": name, "nodes": nodes })).await;
+    assert_eq!(status, 201, "{cluster}");
+    cluster["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_agent_that_vanishes_mid_backup_fails_its_node_with_a_reason_and_force_lets_the_others_finish() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.lease_secs = 2;
+        s.agent_down_after_secs = 2;
+    })
+    .await;
+    let session = app.user_with_role("ops", "operator", None).await;
+    let (key, _) = app.api_key(&session, false).await;
+    let root = tempfile::tempdir().unwrap();
+    for force in [false, true] {
+        let names: Vec<String> = (1..=3).map(|i| format!("vanish-{force}-{i}")).collect();
+        let mut agents = Vec::new();
+        for n in &names {
+            agents.push(start_agent(&app, &key, n).await);
+        }
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let cluster = small_cluster(&app, &session, root.path(), &format!("Vanish{force}"), &refs, 600_000).await;
+        // Throttled, so every node is still copying when the second agent is killed.
+        let body = json!({ "source_id": cluster, "options": { "throttle_bytes_per_sec": 200_000, "force": force } });
+        let (status, op) = post(&app, &session, "/admin/v1/backups", body).await;
+        assert_eq!(status, 202, "{op}");
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        drop(agents.remove(1));
+        let op_id = op["operation"]["id"].as_str().unwrap();
+        let ended = crate::helpers::wait_for(&app, &session, op_id).await;
+        let (_, tasks) = get(&app, &session, &format!("/admin/v1/operations/{op_id}")).await;
+        let lost = tasks["tasks"].as_array().unwrap().iter().find(|t| t["node_name"] == "10.5.0.2").unwrap().clone();
+        if force {
+            assert_eq!(ended["state"], "succeeded_with_errors", "the others finished: {ended}");
+            assert_eq!(lost["state"], "skipped", "{lost}");
+            let others = tasks["tasks"].as_array().unwrap().iter().filter(|t| t["node_name"] != "10.5.0.2").count();
+            assert!(tasks["tasks"].as_array().unwrap().iter().filter(|t| t["state"] == "succeeded").count() == others, "{tasks}");
+        } else {
+            assert_eq!(ended["state"], "failed", "{ended}");
+            assert!(ended["error"].as_str().unwrap().contains("10.5.0.2"), "the reason names the node: {ended}");
+            assert_eq!(lost["state"], "failed", "{lost}");
+        }
+        assert!(lost["error"].as_str().unwrap().contains(&names[1]), "and its agent: {lost}");
+    }
+}
