@@ -285,3 +285,40 @@ async fn a_region_mapped_to_a_destination_receives_copies_there() {
     assert_eq!(backup["copies"], json!([dest["id"]]));
     assert!(dir.path().join("coffer").read_dir().unwrap().next().is_some(), "the copy landed in the mapped destination's directory");
 }
+
+#[tokio::test]
+async fn an_s3_outage_mid_backup_fails_it_clearly_and_backups_work_again_once_s3_is_back() {
+    let Some(s3) = moto(None).await else { return };
+    let app = crate::helpers::spawn_app_with(|s| s.storage_retries = 2).await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    make_container(&["s3", &s3.endpoint, "outage"]);
+    let dest = s3_destination(&app, &token, &s3, "outage").await;
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("big.bin"), (0..3_000_000).map(|_| rand::random::<u8>()).collect::<Vec<u8>>()).unwrap();
+    let id = machine(&app, &token, src.path()).await;
+
+    // Throttled so S3 goes away while the backup is still writing.
+    let body = json!({ "source_id": id, "destination_id": dest, "options": { "throttle_bytes_per_sec": 1_000_000 } });
+    let (status, started) = post(&app, &token, "/admin/v1/backups", body).await;
+    assert_eq!(status, 202, "{started}");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let port = s3.port;
+    drop(s3);
+    let ended = wait_for(&app, &token, started["operation"]["id"].as_str().unwrap()).await;
+    assert_eq!(ended["state"], "failed", "an unreachable destination fails the backup: {ended}");
+    assert!(ended["error"].as_str().is_some_and(|e| !e.is_empty()), "with its reason: {ended}");
+    let (_, backup) = get(&app, &token, &format!("/admin/v1/backups/{}", started["backup"]["id"].as_str().unwrap())).await;
+    assert_eq!(backup["state"], "failed", "never shown complete: {backup}");
+
+    // S3 is back on the same address (empty, as a restarted emulator is): the next backup works and restores.
+    let s3 = moto(Some(port)).await.expect("moto restarts");
+    make_container(&["s3", &s3.endpoint, "outage"]);
+    let op = backup_and_wait(&app, &token, json!({ "source_id": id, "destination_id": dest })).await;
+    assert_eq!(op["state"], "succeeded", "{op}");
+    let out = tempfile::tempdir().unwrap();
+    let restored =
+        restore_and_wait(&app, &token, op["backup_id"].as_str().unwrap(), json!({ "target": { "type": "path", "path": out.path() } }))
+            .await;
+    assert_eq!(restored["state"], "succeeded", "{restored}");
+    assert_eq!(std::fs::read(out.path().join("big.bin")).unwrap(), std::fs::read(src.path().join("big.bin")).unwrap());
+}
