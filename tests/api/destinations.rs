@@ -322,3 +322,55 @@ async fn an_s3_outage_mid_backup_fails_it_clearly_and_backups_work_again_once_s3
     assert_eq!(restored["state"], "succeeded", "{restored}");
     assert_eq!(std::fs::read(out.path().join("big.bin")).unwrap(), std::fs::read(src.path().join("big.bin")).unwrap());
 }
+
+/// A 2 MiB tmpfs mounted on `dir`; unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn small_disk(dir: &std::path::Path) -> Option<SmallDisk> {
+    std::fs::create_dir_all(dir).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"]).arg(dir).stderr(Stdio::null()).status();
+    if mounted.is_ok_and(|s| s.success()) {
+        return Some(SmallDisk(dir.to_owned()));
+    }
+    assert!(std::env::var("CI").is_err(), "CI must run the full-disk test: mounting a tmpfs failed");
+    eprintln!("SKIPPED: cannot mount a small tmpfs here (needs root); the full-disk test did not run");
+    None
+}
+
+#[tokio::test]
+async fn a_full_local_destination_fails_the_backup_clearly_and_keeps_what_it_already_held() {
+    let app = spawn_app().await;
+    let admin = app.login("admin", crate::helpers::ADMIN_PASSWORD).await;
+    let root = tempfile::tempdir().unwrap();
+    let Some(_disk) = small_disk(&root.path().join("disk")) else { return };
+    let (status, dest) = post(&app, &admin, "/admin/v1/destinations", json!({ "kind": "localfs", "path": root.path().join("disk") })).await;
+    assert_eq!(status, 201, "{dest}");
+    let dest = dest["id"].as_str().unwrap().to_owned();
+    let src = root.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("small.bin"), (0..200_000).map(|_| rand::random::<u8>()).collect::<Vec<u8>>()).unwrap();
+    let (status, machine) = post(&app, &admin, "/admin/v1/machines", json!({ "name": "disk", "root": src })).await;
+    assert_eq!(status, 201, "{machine}");
+    let id = machine["id"].as_str().unwrap().to_owned();
+    let first = backup_and_wait(&app, &admin, json!({ "source_id": id, "destination_id": dest })).await;
+    assert_eq!(first["state"], "succeeded", "{first}");
+
+    std::fs::write(src.join("big.bin"), (0..4_000_000).map(|_| rand::random::<u8>()).collect::<Vec<u8>>()).unwrap();
+    let second = backup_and_wait(&app, &admin, json!({ "source_id": id, "destination_id": dest })).await;
+    assert_eq!(second["state"], "failed", "{second}");
+    assert!(second["error"].as_str().unwrap().to_lowercase().contains("space"), "the reason says the disk is full: {second}");
+
+    let first_id = first["backup_id"].as_str().unwrap();
+    let (_, verify) = post(&app, &admin, &format!("/admin/v1/backups/{first_id}/verify"), json!({})).await;
+    assert_eq!(wait_for(&app, &admin, verify["id"].as_str().unwrap()).await["state"], "succeeded", "the first backup is intact");
+    let out = root.path().join("out");
+    let restored = restore_and_wait(&app, &admin, first_id, json!({ "target": { "type": "path", "path": out } })).await;
+    assert_eq!(restored["state"], "succeeded", "{restored}");
+    assert_eq!(std::fs::read(out.join("small.bin")).unwrap(), std::fs::read(src.join("small.bin")).unwrap());
+}
