@@ -261,6 +261,21 @@ async fn an_agents_key_acts_only_as_that_agent_and_only_in_the_agent_protocol() 
     let (stranger_key, _) = app.api_key(&stranger, false).await;
     let (_, stranger_agent) = register(&app, &stranger_key, "scoped-a").await;
     assert_eq!(status_of(&app, reqwest::Method::POST, &claim, &stranger_agent).await, 404, "another tenant's agent of the same name");
+
+    // The raw store is the caller's tenant's repository: another tenant's agent sees none of ours.
+    let src = tempfile::tempdir().unwrap();
+    tree::generate(src.path(), 3, 5);
+    let (_, machine) = post(&app, &operator, "/admin/v1/machines", json!({ "name": "scoped-files", "root": src.path() })).await;
+    let op = backup_and_wait(&app, &operator, json!({ "source_id": machine["id"] })).await;
+    let (_, backup) = get(&app, &operator, &format!("/admin/v1/backups/{}", op["backup_id"].as_str().unwrap())).await;
+    let listing = |key: String| {
+        let url = app.url(&format!("/agent/v1/stores/{}/list?prefix=snapshots/", backup["destination_id"].as_str().unwrap()));
+        let client = app.client.clone();
+        async move { client.get(url).header("x-auth-token", key).send().await.unwrap().text().await.unwrap() }
+    };
+    let backup_id = op["backup_id"].as_str().unwrap();
+    assert!(listing(a_key.clone()).await.contains(backup_id), "our agent sees our snapshot");
+    assert!(!listing(stranger_agent.clone()).await.contains(backup_id), "another tenant's agent does not");
 }
 
 /// A 3-node cluster on three remote agents, each node holding one table of `bytes` random bytes.
