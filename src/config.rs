@@ -76,6 +76,8 @@ pub struct RateLimitSettings {
     pub anonymous_per_second: u32,
     /// Failed logins allowed per client address per minute before it is refused for a while.
     pub failed_logins_per_minute: u32,
+    /// The longest a failed login in a row waits before its answer (they double from 50 ms); 0 answers at once.
+    pub failed_login_max_delay_ms: u64,
 }
 
 impl Default for Settings {
@@ -90,7 +92,13 @@ impl Default for Settings {
             token_ttl_secs: 24 * 3600,
             jwt_secret: None,
             admin_password: None,
-            rate_limit: RateLimitSettings { per_second: 35, burst: 35, anonymous_per_second: 35, failed_logins_per_minute: 20 },
+            rate_limit: RateLimitSettings {
+                per_second: 35,
+                burst: 35,
+                anonymous_per_second: 35,
+                failed_logins_per_minute: 20,
+                failed_login_max_delay_ms: 2000,
+            },
             body_limit: 1 << 20,
             log_format: "text".into(),
             basic_cache_secs: 60,

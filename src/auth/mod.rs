@@ -56,6 +56,7 @@ struct Inner {
     revoked: DashMap<String, (bool, Instant)>,
     failures: DefaultKeyedRateLimiter<IpAddr>,
     locked_out: DashMap<IpAddr, Instant>,
+    max_failure_delay_ms: u64,
     /// Failed logins in a row per address, and when the last one was.
     streaks: DashMap<IpAddr, (u32, Instant)>,
 }
@@ -74,6 +75,7 @@ impl Auth {
                 failures: RateLimiter::dashmap(Quota::per_minute(per_minute)),
                 locked_out: DashMap::new(),
                 streaks: DashMap::new(),
+                max_failure_delay_ms: settings.rate_limit.failed_login_max_delay_ms,
             }),
         }
     }
@@ -324,7 +326,7 @@ impl Auth {
             tracing::warn!(%client, "too many failed logins; refusing this address for a while");
             self.inner.locked_out.insert(client, Instant::now() + LOCKOUT);
         }
-        tokio::time::sleep(failure_delay(streak)).await;
+        tokio::time::sleep(failure_delay(streak, self.inner.max_failure_delay_ms)).await;
     }
 }
 
@@ -345,9 +347,9 @@ fn principal(user: &User, tenant: &Tenant, credential: CredentialKind, read_only
 /// The name of an agent's own key is this prefix and the agent's name.
 pub const AGENT_KEY_PREFIX: &str = "agent:";
 
-/// How long the `streak`th failed login in a row waits: 50 ms, doubling, at most 2 s.
-fn failure_delay(streak: u32) -> Duration {
-    Duration::from_millis((25u64 << streak.clamp(1, 7)).min(2000))
+/// How long the `streak`th failed login in a row waits: 50 ms, doubling, at most `max_ms`.
+fn failure_delay(streak: u32, max_ms: u64) -> Duration {
+    Duration::from_millis((25u64 << streak.clamp(1, 7)).min(max_ms))
 }
 
 fn bad_credentials() -> CoreError {

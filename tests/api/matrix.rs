@@ -196,6 +196,7 @@ async fn every_route_of_every_dialect_refuses_whoever_may_not_use_it() {
         // Hundreds of refused requests from one address in a few seconds: the limits are not under test here.
         s.rate_limit.anonymous_per_second = 100_000;
         s.rate_limit.failed_logins_per_minute = 100_000;
+        s.rate_limit.failed_login_max_delay_ms = 0;
         s.rate_limit.per_second = 100_000;
         s.rate_limit.burst = 100_000;
     })
