@@ -61,8 +61,8 @@ pub struct CreatedKey {
 }
 
 pub async fn create_key(db: &Db, user_id: Uuid, name: &str, read_only: bool) -> CoreResult<CreatedKey> {
-    if name.is_empty() || name.len() > 128 {
-        return Err(CoreError::BadRequest("a key name needs 1 to 128 characters".into()));
+    if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+        return Err(CoreError::BadRequest("a key name needs 1 to 128 characters, none of them control characters".into()));
     }
     let new = secrets::NewApiKey::generate();
     let hash = secrets::hash(&new.secret).await?;

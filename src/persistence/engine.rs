@@ -82,6 +82,9 @@ pub async fn get_or_create_agent(db: &Db, tenant_id: Uuid, name: &str, hostname:
 }
 
 pub async fn agent_by_name(db: &Db, tenant_id: Uuid, name: &str) -> CoreResult<Option<Agent>> {
+    if !super::storable(name) {
+        return Ok(None);
+    }
     let row = agents::Entity::find().filter(agents::Column::TenantId.eq(tenant_id)).filter(agents::Column::Name.eq(name)).one(db).await?;
     Ok(row.map(agent))
 }
@@ -482,6 +485,9 @@ pub async fn get_source(db: &Db, tenant_id: Option<Uuid>, id: Uuid) -> CoreResul
 }
 
 pub async fn find_source_by_name(db: &Db, tenant_id: Uuid, kind: SourceKind, name: &str) -> CoreResult<Option<Source>> {
+    if !super::storable(name) {
+        return Ok(None);
+    }
     let row = sources::Entity::find()
         .filter(sources::Column::TenantId.eq(tenant_id))
         .filter(sources::Column::Kind.eq(kind.as_str()))

@@ -51,6 +51,9 @@ pub async fn list_tenants(db: &Db) -> CoreResult<Vec<Tenant>> {
 }
 
 pub async fn find_tenant_by_name(db: &Db, name: &str) -> CoreResult<Option<Tenant>> {
+    if !super::storable(name) {
+        return Ok(None);
+    }
     let row = tenants::Entity::find().filter(tenants::Column::Name.eq(name)).one(db).await?;
     Ok(row.map(tenant))
 }
@@ -98,6 +101,9 @@ pub async fn get_user(db: &Db, id: Uuid) -> CoreResult<Option<User>> {
 }
 
 pub async fn find_user_by_name(db: &Db, name: &str) -> CoreResult<Option<User>> {
+    if !super::storable(name) {
+        return Ok(None);
+    }
     users::Entity::find().filter(users::Column::Name.eq(name)).one(db).await?.map(user).transpose()
 }
 

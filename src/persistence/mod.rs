@@ -16,6 +16,12 @@ use crate::error::CoreError;
 /// The database handle shared by the whole process.
 pub type Db = DatabaseConnection;
 
+/// Whether a text can be stored and compared by every backend: PostgreSQL refuses NUL in text, so
+/// a name holding one names nothing (and must not reach the query as an error).
+pub(crate) fn storable(text: &str) -> bool {
+    !text.contains('\0')
+}
+
 /// Connects to `url` (sqlite:// or postgres://) with quiet statement logging.
 pub async fn connect(url: &str) -> Result<Db, CoreError> {
     let mut opts = ConnectOptions::new(url.to_owned());

@@ -25,6 +25,10 @@ fn bad_bodies() -> Vec<String> {
         json!(123),
         Value::Null,
         json!({ "name": { "nested": [1, 2, 3] }, "id": [], "keyspaces": 7, "destinations": "x", "Action": 5, "unknown": true }),
+        // NUL in every common text field: PostgreSQL refuses it in text, so it must be refused before.
+        json!({ "name": "a\u{0}b", "description": "\u{0}", "path": "/tmp/\u{0}", "BackupConfigurationName": "\u{0}", "DestinationPath": "/tmp/\u{0}",
+                "backup": { "name": "\u{0}", "description": "\u{0}", "instance": "\u{0}" }, "instance": { "name": "\u{0}" }, "clusterNameOverride": "\u{0}",
+                "tag": "\u{0}", "FilePath": "/\u{0}", "username": "\u{0}", "password": "\u{0}" }),
     ] {
         bodies.push(v.to_string());
     }
