@@ -193,7 +193,10 @@ async fn work_in_four_dialects_survives_three_kills_and_every_complete_backup_ve
     let instance = call(&server, reqwest::Method::POST, "/admin/v1/instances", Some(instance)).await["id"].as_str().unwrap().to_owned();
 
     // Work through every dialect, then a kill at a seeded moment; three times.
-    for round in 0..3 {
+    // Three kills in the test command; `scripts/crash.sh` runs the long form (COFFER_CRASH_KILLS=20).
+    let kills: u32 = std::env::var("COFFER_CRASH_KILLS").ok().and_then(|k| k.parse().ok()).unwrap_or(3);
+    let mut launched = 0;
+    for round in 0..kills {
         for m in &machines {
             let body = json!({ "source_id": m, "options": { "throttle_bytes_per_sec": 3_000_000 } });
             call(&server, reqwest::Method::POST, "/admin/v1/backups", Some(body)).await;
@@ -214,6 +217,7 @@ async fn work_in_four_dialects_survives_three_kills_and_every_complete_backup_ve
             let body = json!({ "target": { "type": "path", "path": target }, "options": { "throttle_bytes_per_sec": 3_000_000 } });
             call(&server, reqwest::Method::POST, &format!("/admin/v1/backups/{}/restore", done["id"].as_str().unwrap()), Some(body)).await;
         }
+        launched += 6;
         tokio::time::sleep(Duration::from_millis(300 + next() % 1200)).await;
         drop(server); // SIGKILL
         server = start(&data_dir, &database_url, port).await;
@@ -273,5 +277,10 @@ async fn work_in_four_dialects_survives_three_kills_and_every_complete_backup_ve
             );
         }
     }
+    let failed = list.as_array().unwrap().iter().filter(|b| b["state"] == "failed").count();
+    eprintln!(
+        "crash run: {kills} kills, {launched} requests, {} backups complete and verified, {failed} failed with a reason",
+        complete.len()
+    );
     drop(server);
 }
