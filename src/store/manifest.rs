@@ -92,7 +92,7 @@ pub mod keys {
     pub const LOCKS: &str = "locks/";
 
     pub fn pack(id: &str) -> String {
-        format!("data/{}/{id}", &id[..2.min(id.len())])
+        format!("data/{}/{id}", id.get(..2).unwrap_or(id))
     }
 
     pub fn index(id: &str) -> String {
