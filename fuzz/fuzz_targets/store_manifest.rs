@@ -14,7 +14,10 @@ use libfuzzer_sys::fuzz_target;
 
 /// The chunk id key of the repository the seed corpus was taken from (a plain one), so that seed
 /// chunks match their ids.
-const SEED_ID_KEY: [u8; 32] = [0xd4, 0x8a, 0x76, 0x4a, 0xcf, 0x2f, 0xca, 0xe1, 0x05, 0x94, 0xe4, 0x71, 0x5e, 0xdb, 0xca, 0xa6, 0x91, 0x03, 0x7c, 0x23, 0x05, 0x2e, 0x8f, 0xee, 0xdb, 0xe8, 0x11, 0x4e, 0xf9, 0xe5, 0x3f, 0x51];
+const SEED_ID_KEY: [u8; 32] = [
+    0xd4, 0x8a, 0x76, 0x4a, 0xcf, 0x2f, 0xca, 0xe1, 0x05, 0x94, 0xe4, 0x71, 0x5e, 0xdb, 0xca, 0xa6, 0x91, 0x03, 0x7c, 0x23, 0x05, 0x2e,
+    0x8f, 0xee, 0xdb, 0xe8, 0x11, 0x4e, 0xf9, 0xe5, 0x3f, 0x51,
+];
 
 fn decode(plain: &[u8]) {
     let Ok(manifest) = serde_json::from_slice::<Manifest>(plain) else { return };
@@ -32,7 +35,16 @@ fn decode(plain: &[u8]) {
     let back: Manifest = serde_json::from_slice(&again).expect("a re-encoded manifest decodes");
     assert_eq!(
         (&back.snapshot, &back.node, back.created_at, &back.parent, &back.entries, &back.errors, &back.totals, back.version),
-        (&manifest.snapshot, &manifest.node, manifest.created_at, &manifest.parent, &manifest.entries, &manifest.errors, &manifest.totals, manifest.version),
+        (
+            &manifest.snapshot,
+            &manifest.node,
+            manifest.created_at,
+            &manifest.parent,
+            &manifest.entries,
+            &manifest.errors,
+            &manifest.totals,
+            manifest.version
+        ),
         "a manifest changes through a write and read"
     );
 }
