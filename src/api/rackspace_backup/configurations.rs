@@ -8,7 +8,7 @@ use poem_openapi::{ApiResponse, OpenApi, Tags, param::Path, payload::Json};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::{agent_by_alias, boolean, date, int, int_id, machine_agent, text};
+use super::{agent_by_alias, boolean, date, int, int_id, machine_agent, object, text};
 use crate::{
     api::common::security::Caller,
     domain::{
@@ -247,13 +247,6 @@ pub(super) async fn plan_by_alias(state: &AppState, p: &Principal, id: &str) -> 
     let not_found = || CoreError::not_found("backup configuration", id);
     let uuid = ids::resolve_alias(&state.db, "configuration", int_id(id, "backup configuration")?).await?.ok_or_else(not_found)?;
     state.engine.plan(p, uuid).await.map_err(|_| not_found())
-}
-
-fn object(body: Value) -> Result<Map<String, Value>, CoreError> {
-    match body {
-        Value::Object(m) => Ok(m),
-        _ => Err(CoreError::BadRequest("the body must be a JSON object".into())),
-    }
 }
 
 #[OpenApi(tag = "ConfigurationTag::BackupConfigurations")]

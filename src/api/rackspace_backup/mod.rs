@@ -163,17 +163,20 @@ async fn machine_agent(state: &AppState, p: &Principal, machine: Uuid) -> Result
     Ok((name, id))
 }
 
-/// When the newest complete backup of the machine an agent serves finished.
-async fn last_success(state: &AppState, p: &Principal, a: &Agent) -> Result<Option<DateTime<Utc>>, CoreError> {
-    let Ok(machine) = state.engine.source_by_name(p, SourceKind::Machine, &a.name).await else { return Ok(None) };
+/// The complete backups of the machine an agent serves: when the newest finished, and what they store.
+async fn vault(state: &AppState, p: &Principal, a: &Agent) -> Result<(Option<DateTime<Utc>>, i64), CoreError> {
+    let Ok(machine) = state.engine.source_by_name(p, SourceKind::Machine, &a.name).await else { return Ok((None, 0)) };
     let backups = state.engine.backups(p, Some(machine.source.id)).await?;
-    Ok(backups.iter().filter(|b| b.state.is_success()).filter_map(|b| b.completed_at).max())
+    let complete = || backups.iter().filter(|b| b.state.is_success());
+    Ok((complete().filter_map(|b| b.completed_at).max(), complete().map(|b| b.stored_bytes).sum()))
 }
 
-/// What the machine an agent serves keeps in its backups, stored.
-async fn vault_bytes(state: &AppState, p: &Principal, a: &Agent) -> Result<i64, CoreError> {
-    let Ok(machine) = state.engine.source_by_name(p, SourceKind::Machine, &a.name).await else { return Ok(0) };
-    Ok(state.engine.backups(p, Some(machine.source.id)).await?.iter().filter(|b| b.state.is_success()).map(|b| b.stored_bytes).sum())
+/// A request body as the JSON object every Cloud Backup handler reads.
+pub(super) fn object(body: Value) -> Result<serde_json::Map<String, Value>, CoreError> {
+    match body {
+        Value::Object(m) => Ok(m),
+        _ => Err(CoreError::BadRequest("the body must be a JSON object".into())),
+    }
 }
 
 /// The region an agent's backups are kept in.
@@ -185,11 +188,12 @@ fn region(state: &AppState) -> String {
 async fn agent_view(state: &AppState, p: &Principal, a: &Agent) -> Result<Value, CoreError> {
     let up = a.is_up(Utc::now(), state.settings.agent_down_after_secs);
     let region = region(state);
+    let (last_success, vault_bytes) = vault(state, p, a).await?;
     Ok(json!({
         "AgentVersion": env!("CARGO_PKG_VERSION"),
         "Architecture": std::env::consts::ARCH,
         "Flavor": "RaxCloudServer",
-        "BackupVaultSize": backups::size(vault_bytes(state, p, a).await?),
+        "BackupVaultSize": backups::size(vault_bytes),
         "BackupContainer": format!("coffer-{}", a.tenant_id.simple()),
         "CleanupAllowed": true,
         "Datacenter": region,
@@ -202,7 +206,7 @@ async fn agent_view(state: &AppState, p: &Principal, a: &Agent) -> Result<Value,
         "OperatingSystemVersion": "",
         "PublicKey": { "ModulusHex": "", "ExponentHex": "" },
         "Status": if up { "Online" } else { "Offline" },
-        "TimeOfLastSuccessfulBackup": last_success(state, p, a).await?.map(date),
+        "TimeOfLastSuccessfulBackup": last_success.map(date),
         "UseServiceNet": a.settings.use_service_net,
         "BackupDataCenter": a.settings.backup_region.clone().unwrap_or_else(|| region.clone()),
         "UseFailoverUri": false,

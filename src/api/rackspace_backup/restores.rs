@@ -6,7 +6,7 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi, Tags, param::Path, payload::Json};
 use serde_json::{Map, Value, json};
 
-use super::{agent_by_alias, backups::backup_by_alias, backups::size, boolean, date, duration, int, int_id, machine_agent, text};
+use super::{agent_by_alias, backups::backup_by_alias, backups::size, boolean, date, duration, int, int_id, machine_agent, object, text};
 use crate::{
     api::common::security::Caller,
     domain::{
@@ -141,7 +141,7 @@ impl RestoresApi {
     #[oai(path = "/v1.0/restore", method = "put", operation_id = "cloudbackup_create_restore")]
     async fn create(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Json<Value>> {
         let p = caller.principal();
-        let body = body.0.as_object().cloned().ok_or_else(|| CoreError::BadRequest("the body must be a JSON object".into()))?;
+        let body = object(body.0)?;
         let backup = backup_by_alias(&state, p, &body_id(&body, "BackupId")?.to_string()).await?;
         let (agent, path, overwrite) = placement(&state, p, &body).await?;
         let draft = state.engine.prepare_restore(p, backup.id, agent, &path, overwrite).await?;
@@ -152,7 +152,7 @@ impl RestoresApi {
     #[oai(path = "/v1.0/restore", method = "post", operation_id = "cloudbackup_update_restore")]
     async fn update(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Accepted> {
         let p = caller.principal();
-        let body = body.0.as_object().cloned().ok_or_else(|| CoreError::BadRequest("the body must be a JSON object".into()))?;
+        let body = object(body.0)?;
         let mut draft = draft_by_alias(&state, p, &body_id(&body, "RestoreId")?.to_string()).await?;
         (draft.agent_id, draft.path, draft.overwrite) = placement(&state, p, &body).await?;
         state.engine.update_restore_draft(p, draft).await?;
@@ -163,7 +163,7 @@ impl RestoresApi {
     #[oai(path = "/v1.0/restore/action-requested", method = "post", operation_id = "cloudbackup_restore_action")]
     async fn action(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Accepted> {
         let p = caller.principal();
-        let body = body.0.as_object().cloned().ok_or_else(|| CoreError::BadRequest("the body must be a JSON object".into()))?;
+        let body = object(body.0)?;
         let id = body_id(&body, "Id")?.to_string();
         match body.get("Action").and_then(Value::as_str) {
             Some("StartManual") => {
@@ -248,7 +248,7 @@ impl RestoresApi {
     #[oai(path = "/v1.0/restore/files", method = "put", operation_id = "cloudbackup_add_restore_file")]
     async fn add_file(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Done> {
         let p = caller.principal();
-        let body = body.0.as_object().cloned().ok_or_else(|| CoreError::BadRequest("the body must be a JSON object".into()))?;
+        let body = object(body.0)?;
         let draft = draft_by_alias(&state, p, &body_id(&body, "ParentId")?.to_string()).await?;
         let exclude = match int(body.get("Filter"), "Filter")?.unwrap_or(1) {
             1 => false,
