@@ -81,10 +81,10 @@ impl AgentClient {
         }
     }
 
-    async fn report(&self, task: Uuid, progress: &Progress) -> anyhow::Result<bool> {
+    async fn report(&self, task: Uuid, attempt: i32, progress: &Progress) -> anyhow::Result<bool> {
         let resp = self
             .http
-            .post(self.url(&format!("/tasks/{task}/progress")))
+            .post(self.url(&format!("/tasks/{task}/progress?attempt={attempt}")))
             .header("x-auth-token", &self.token)
             .json(&worker::snapshot(progress))
             .send()
@@ -96,13 +96,19 @@ impl AgentClient {
         Ok(body["cancel"].as_bool().unwrap_or(false))
     }
 
-    async fn finish(&self, task: Uuid, outcome: &TaskOutcome) -> anyhow::Result<()> {
-        let resp =
-            self.http.post(self.url(&format!("/tasks/{task}/finish"))).header("x-auth-token", &self.token).json(outcome).send().await?;
+    /// Reports the end of a task; `Ok(false)` when the server no longer takes it from this claim
+    /// (the lease ran out and the task was handed over).
+    async fn finish(&self, task: Uuid, attempt: i32, outcome: &TaskOutcome) -> anyhow::Result<bool> {
+        let url = self.url(&format!("/tasks/{task}/finish?attempt={attempt}"));
+        let resp = self.http.post(url).header("x-auth-token", &self.token).json(outcome).send().await?;
+        if resp.status() == StatusCode::CONFLICT {
+            tracing::warn!(task = %task, reason = %resp.text().await.unwrap_or_default(), "the server did not take this run's end");
+            return Ok(false);
+        }
         if !resp.status().is_success() {
             bail!("finish refused ({}): {}", resp.status(), resp.text().await.unwrap_or_default());
         }
-        Ok(())
+        Ok(true)
     }
 
     fn backend(&self, destination: Uuid) -> HttpBackend {
@@ -132,7 +138,7 @@ pub async fn run(client: AgentClient, shutdown: CancellationToken) -> anyhow::Re
                 continue;
             }
         };
-        let task = assignment.task_id;
+        let (task, attempt) = (assignment.task_id, assignment.attempt);
         tracing::info!(task = %task, kind = assignment.spec.kind(), "running task");
         let store = match stores.get(&assignment.destination_id) {
             Some(s) => Ok(s.clone()),
@@ -158,7 +164,7 @@ pub async fn run(client: AgentClient, shutdown: CancellationToken) -> anyhow::Re
                     tokio::spawn(async move {
                         loop {
                             tokio::time::sleep(Duration::from_secs(1)).await;
-                            match client.report(task, &progress).await {
+                            match client.report(task, attempt, &progress).await {
                                 Ok(true) => progress.cancel(),
                                 Ok(false) => {}
                                 Err(e) => tracing::warn!(task = %task, error = %e, "progress report failed"),
@@ -172,10 +178,10 @@ pub async fn run(client: AgentClient, shutdown: CancellationToken) -> anyhow::Re
             }
         };
         tracing::info!(task = %task, state = %outcome.state, "task ended");
-        for attempt in 1..=5 {
-            match client.finish(task, &outcome).await {
-                Ok(()) => break,
-                Err(e) if attempt < 5 => {
+        for round in 1..=5 {
+            match client.finish(task, attempt, &outcome).await {
+                Ok(_) => break,
+                Err(e) if round < 5 => {
                     tracing::warn!(task = %task, error = %e, "could not report the end of a task; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }

@@ -264,6 +264,10 @@ pub struct Assignment {
     /// The store encryption key (hex) when the store is encrypted.
     pub store_key: Option<String>,
     pub lease_secs: u64,
+    /// Which claim of the task this is; progress and the end are accepted only from the latest,
+    /// so an agent whose lease ran out cannot overwrite the run that took its place.
+    #[serde(default)]
+    pub attempt: i32,
 }
 
 /// How a task ended, as an agent reports it.

@@ -88,7 +88,7 @@ async fn work(engine: Engine, shutdown: CancellationToken) {
 
 /// Runs one claimed task, reporting progress every second.
 pub async fn run(engine: &Engine, agent: &Agent, assignment: Assignment) {
-    let task_id = assignment.task_id;
+    let (task_id, attempt) = (assignment.task_id, Some(assignment.attempt));
     let progress = Arc::new(Progress::default());
     let target = match &assignment.spec {
         crate::domain::operation::TaskSpec::CopySnapshot { to, .. } => Some(engine.stores().store(*to, agent.tenant_id).await),
@@ -109,7 +109,7 @@ pub async fn run(engine: &Engine, agent: &Agent, assignment: Assignment) {
                 tokio::spawn(async move {
                     loop {
                         tokio::time::sleep(Duration::from_secs(1)).await;
-                        match engine.report(&agent, task_id, &worker::snapshot(&progress)).await {
+                        match engine.report(&agent, task_id, attempt, &worker::snapshot(&progress)).await {
                             Ok(true) => progress.cancel(),
                             Ok(false) => {}
                             Err(e) => tracing::warn!(task = %task_id, error = %e, "progress report failed"),
@@ -122,7 +122,7 @@ pub async fn run(engine: &Engine, agent: &Agent, assignment: Assignment) {
             outcome
         }
     };
-    if let Err(e) = engine.finish(agent, task_id, outcome).await {
+    if let Err(e) = engine.finish(agent, task_id, attempt, outcome).await {
         tracing::warn!(task = %task_id, error = %e, "could not record the end of a task");
     }
 }

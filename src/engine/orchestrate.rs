@@ -1007,17 +1007,17 @@ impl Engine {
             throttle_bytes_per_sec: op.options.throttle_bytes_per_sec,
             store_key: self.inner.stores.key().map(hex::encode),
             lease_secs: self.inner.settings.lease_secs.clamp(2, 3600),
+            attempt: task.attempts,
         }))
     }
 
-    /// Records progress; answers whether the agent should stop (cancelled, or no longer its task).
-    pub async fn report(&self, agent: &Agent, task_id: Uuid, progress: &TaskProgress) -> CoreResult<bool> {
+    /// Records progress; answers whether the agent should stop (cancelled, or no longer its task:
+    /// its lease ran out and the task was queued again or claimed anew, `attempt` naming an older claim).
+    pub async fn report(&self, agent: &Agent, task_id: Uuid, attempt: Option<i32>, progress: &TaskProgress) -> CoreResult<bool> {
         let db = &self.inner.db;
         repo::touch_agent(db, agent.id, None).await?;
-        let Some(cancel) =
-            repo::report_progress(db, task_id, agent.id, progress, Duration::seconds(self.inner.settings.lease_secs.clamp(2, 3600) as i64))
-                .await?
-        else {
+        let lease = Duration::seconds(self.inner.settings.lease_secs.clamp(2, 3600) as i64);
+        let Some(cancel) = repo::report_progress(db, task_id, agent.id, attempt, progress, lease).await? else {
             return Ok(true);
         };
         if let Some(task) = repo::get_task(db, task_id).await? {
@@ -1026,15 +1026,21 @@ impl Engine {
         Ok(cancel)
     }
 
-    /// Records how a task ended and finishes its operation when it was the last.
-    pub async fn finish(&self, agent: &Agent, task_id: Uuid, outcome: TaskOutcome) -> CoreResult<()> {
+    /// Records how a task ended and finishes its operation when it was the last; an older claim
+    /// (`attempt`) than the task's latest is refused, so a handed-over task ends exactly once.
+    pub async fn finish(&self, agent: &Agent, task_id: Uuid, attempt: Option<i32>, outcome: TaskOutcome) -> CoreResult<()> {
         let db = &self.inner.db;
         let task = repo::get_task(db, task_id)
             .await?
             .filter(|t| t.agent_id == agent.id)
             .ok_or_else(|| CoreError::not_found("task", task_id.to_string()))?;
-        if !repo::finish_task(db, task_id, agent.id, &outcome).await? {
-            return Err(CoreError::Conflict(format!("task {task_id} is no longer running on this agent")));
+        if !repo::finish_task(db, task_id, agent.id, attempt, &outcome).await? {
+            return Err(CoreError::Conflict(match attempt {
+                Some(n) if n != task.attempts => {
+                    format!("task {task_id} was handed over: this is claim {n}, the task is on claim {}", task.attempts)
+                }
+                _ => format!("task {task_id} is no longer running on this agent"),
+            }));
         }
         self.record_segments(&task, &outcome).await?;
         self.maybe_finish(task.operation_id).await

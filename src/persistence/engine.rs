@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use uuid::Uuid;
@@ -937,15 +937,32 @@ pub async fn claim_task(db: &Db, agent_id: Uuid, owner: &str, lease: Duration) -
     }
 }
 
+/// The running claim of a task by one agent: the claim `attempt` when the agent names it.
+fn running_claim(task_id: Uuid, agent_id: Uuid, attempt: Option<i32>) -> Condition {
+    let claim = Condition::all()
+        .add(tasks::Column::Id.eq(task_id))
+        .add(tasks::Column::AgentId.eq(agent_id))
+        .add(tasks::Column::State.eq(State::Running.as_str()));
+    match attempt {
+        Some(n) => claim.add(tasks::Column::Attempts.eq(n)),
+        None => claim,
+    }
+}
+
 /// Records progress and renews the lease; answers whether cancellation was requested, or
-/// `None` when the task is no longer this agent's to run.
-pub async fn report_progress(db: &Db, task_id: Uuid, agent_id: Uuid, progress: &TaskProgress, lease: Duration) -> CoreResult<Option<bool>> {
+/// `None` when the task is no longer this agent's to run (or no longer this claim's).
+pub async fn report_progress(
+    db: &Db,
+    task_id: Uuid,
+    agent_id: Uuid,
+    attempt: Option<i32>,
+    progress: &TaskProgress,
+    lease: Duration,
+) -> CoreResult<Option<bool>> {
     let res = tasks::Entity::update_many()
         .col_expr(tasks::Column::Progress, Expr::value(to_json(progress)))
         .col_expr(tasks::Column::LeaseExpiresAt, Expr::value(Utc::now() + lease))
-        .filter(tasks::Column::Id.eq(task_id))
-        .filter(tasks::Column::AgentId.eq(agent_id))
-        .filter(tasks::Column::State.eq(State::Running.as_str()))
+        .filter(running_claim(task_id, agent_id, attempt))
         .exec(db)
         .await?;
     if res.rows_affected != 1 {
@@ -954,8 +971,8 @@ pub async fn report_progress(db: &Db, task_id: Uuid, agent_id: Uuid, progress: &
     Ok(tasks::Entity::find_by_id(task_id).one(db).await?.map(|t| t.cancel_requested))
 }
 
-/// Ends a running task with its outcome; answers whether it was still running.
-pub async fn finish_task(db: &Db, task_id: Uuid, agent_id: Uuid, outcome: &TaskOutcome) -> CoreResult<bool> {
+/// Ends a running task with its outcome; answers whether it was still running (under that claim).
+pub async fn finish_task(db: &Db, task_id: Uuid, agent_id: Uuid, attempt: Option<i32>, outcome: &TaskOutcome) -> CoreResult<bool> {
     let res = tasks::Entity::update_many()
         .col_expr(tasks::Column::State, Expr::value(outcome.state.as_str()))
         .col_expr(tasks::Column::Progress, Expr::value(to_json(&outcome.progress)))
@@ -963,9 +980,7 @@ pub async fn finish_task(db: &Db, task_id: Uuid, agent_id: Uuid, outcome: &TaskO
         .col_expr(tasks::Column::Result, Expr::value(outcome.result.clone()))
         .col_expr(tasks::Column::FinishedAt, Expr::value(Utc::now()))
         .col_expr(tasks::Column::LeaseOwner, Expr::value(Option::<String>::None))
-        .filter(tasks::Column::Id.eq(task_id))
-        .filter(tasks::Column::AgentId.eq(agent_id))
-        .filter(tasks::Column::State.eq(State::Running.as_str()))
+        .filter(running_claim(task_id, agent_id, attempt))
         .exec(db)
         .await?;
     Ok(res.rows_affected == 1)

@@ -337,3 +337,74 @@ async fn an_agent_that_vanishes_mid_backup_fails_its_node_with_a_reason_and_forc
         assert!(lost["error"].as_str().unwrap().contains(&names[1]), "and its agent: {lost}");
     }
 }
+
+#[tokio::test]
+async fn an_agent_whose_lease_ran_out_is_told_to_stop_and_its_late_end_is_refused_while_the_new_claim_finishes() {
+    let app = crate::helpers::spawn_app_with(|s| s.lease_secs = 2).await;
+    let session = app.user_with_role("ops", "operator", None).await;
+    let (key, _) = app.api_key(&session, false).await;
+    let (agent_id, stale_key) = register(&app, &key, "slow-node").await;
+    let root = tempfile::tempdir().unwrap();
+    let cluster = small_cluster(&app, &session, root.path(), "Handover", &["slow-node"], 400_000).await;
+    let body = json!({ "source_id": cluster, "options": { "throttle_bytes_per_sec": 150_000 } });
+    let (status, op) = post(&app, &session, "/admin/v1/backups", body).await;
+    assert_eq!(status, 202, "{op}");
+    let op_id = op["operation"]["id"].as_str().unwrap().to_owned();
+
+    // The first claim goes to a client that then falls silent, as a paused or cut-off agent does.
+    let agent_call = |path: String, body: Value| {
+        let req = app.client.post(app.url(&format!("/agent/v1/agents/{agent_id}{path}"))).header("x-auth-token", &stale_key).json(&body);
+        async move {
+            let resp = req.send().await.unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        }
+    };
+    let (status, claimed) = agent_call("/claim".into(), json!({})).await;
+    assert_eq!(status, 200, "{claimed}");
+    let claimed: Value = serde_json::from_str(&claimed).unwrap();
+    assert_eq!(claimed["attempt"], 1, "{claimed}");
+    let task = claimed["task_id"].as_str().unwrap().to_owned();
+
+    // Its lease runs out and the task is queued again; then the real agent takes it over.
+    let mut requeued = false;
+    for _ in 0..150 {
+        let (_, detail) = get(&app, &session, &format!("/admin/v1/operations/{op_id}")).await;
+        if detail["tasks"][0]["state"] == "queued" {
+            requeued = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(requeued, "the expired lease put the task back in the queue within 15 s");
+    let _agent = start_agent(&app, &key, "slow-node").await;
+    let mut taken_over = false;
+    for _ in 0..100 {
+        let (_, detail) = get(&app, &session, &format!("/admin/v1/operations/{op_id}")).await;
+        if detail["tasks"][0]["attempts"] == 2 {
+            taken_over = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(taken_over, "the restarted agent claimed the task again");
+
+    let progress = json!({ "files_done": 1, "files_total": 1, "bytes_done": 10, "bytes_total": 10 });
+    let (status, stop) = agent_call(format!("/tasks/{task}/progress?attempt=1"), progress.clone()).await;
+    assert_eq!(
+        (status, serde_json::from_str::<Value>(&stop).unwrap()["cancel"].clone()),
+        (200, json!(true)),
+        "the old claim is told to stop"
+    );
+    let late = json!({ "state": "failed", "error": "the old claim's late end", "progress": progress, "result": null });
+    let (status, refused) = agent_call(format!("/tasks/{task}/finish?attempt=1"), late).await;
+    assert_eq!(status, 409, "{refused}");
+    assert!(refused.contains("handed over"), "{refused}");
+
+    let ended = crate::helpers::wait_for(&app, &session, &op_id).await;
+    assert_eq!(ended["state"], "succeeded", "the new claim's run is the one that counts: {ended}");
+    let (_, detail) = get(&app, &session, &format!("/admin/v1/operations/{op_id}")).await;
+    assert_eq!(detail["tasks"][0]["attempts"], 2, "{detail}");
+    let backup_id = ended["backup_id"].as_str().unwrap();
+    let (_, verify) = post(&app, &session, &format!("/admin/v1/backups/{backup_id}/verify"), json!({})).await;
+    assert_eq!(crate::helpers::wait_for(&app, &session, verify["id"].as_str().unwrap()).await["state"], "succeeded");
+}

@@ -4,7 +4,11 @@
 mod store_proxy;
 
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags, param::Path, payload::Json};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi, Tags,
+    param::{Path, Query},
+    payload::Json,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -111,11 +115,13 @@ impl AgentApi {
         caller: Caller,
         id: Path<Uuid>,
         task: Path<Uuid>,
+        /// The claim being reported on (the assignment's `attempt`); an older claim is told to stop.
+        attempt: Query<Option<i32>>,
         body: Json<Value>,
     ) -> poem::Result<Json<Stop>> {
         let agent = own_agent(&state, caller.principal(), id.0).await?;
         let progress: TaskProgress = parse("progress", body.0)?;
-        Ok(Json(Stop { cancel: state.engine.report(&agent, task.0, &progress).await? }))
+        Ok(Json(Stop { cancel: state.engine.report(&agent, task.0, attempt.0, &progress).await? }))
     }
 
     /// Records how a task ended.
@@ -126,11 +132,13 @@ impl AgentApi {
         caller: Caller,
         id: Path<Uuid>,
         task: Path<Uuid>,
+        /// The claim that ended (the assignment's `attempt`); an older claim than the task's latest gets 409.
+        attempt: Query<Option<i32>>,
         body: Json<Value>,
     ) -> poem::Result<Done> {
         let agent = own_agent(&state, caller.principal(), id.0).await?;
         let outcome: TaskOutcome = parse("outcome", body.0)?;
-        state.engine.finish(&agent, task.0, outcome).await?;
+        state.engine.finish(&agent, task.0, attempt.0, outcome).await?;
         Ok(Done::Done)
     }
 }
