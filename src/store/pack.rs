@@ -84,6 +84,36 @@ pub fn sealed_header_len(trailer: &[u8]) -> Result<u64, StoreError> {
     }
 }
 
+/// Decodes a pack header; an entry whose end lies beyond what a pack can hold is corruption, so
+/// every `offset + len` computed from a parsed header is in range.
 pub fn parse_header(plain: &[u8]) -> Result<PackHeader, StoreError> {
-    serde_json::from_slice(plain).map_err(|e| StoreError::Corrupt(format!("pack header: {e}")))
+    let header: PackHeader = serde_json::from_slice(plain).map_err(|e| StoreError::Corrupt(format!("pack header: {e}")))?;
+    if let Some(e) = header.entries.iter().find(|e| e.offset.checked_add(u64::from(e.len)).is_none_or(|end| end > MAX_PACK_BYTES)) {
+        return Err(StoreError::Corrupt(format!(
+            "pack header {}: chunk {} ends beyond any pack ({} + {})",
+            header.pack,
+            e.id.to_hex(),
+            e.offset,
+            e.len
+        )));
+    }
+    Ok(header)
+}
+
+/// No pack is this large: a pack closes at [`TARGET_PACK_SIZE`] plus one chunk.
+const MAX_PACK_BYTES: u64 = 1 << 40;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_whose_entry_ends_past_the_largest_offset_is_corrupt_not_a_panic_later() {
+        let entry = |offset: u64| PackEntry { id: ChunkId([7; 32]), offset, len: 10, raw_len: 10 };
+        let header =
+            |offset| serde_json::to_vec(&PackHeader { pack: "p".into(), created_at: Utc::now(), entries: vec![entry(offset)] }).unwrap();
+        assert!(parse_header(&header(5)).is_ok());
+        assert!(matches!(parse_header(&header(u64::MAX - 3)), Err(StoreError::Corrupt(m)) if m.contains("ends beyond")));
+        assert!(matches!(parse_header(&header(MAX_PACK_BYTES)), Err(StoreError::Corrupt(_))));
+    }
 }
