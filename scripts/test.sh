@@ -108,16 +108,19 @@ if ! maria_up; then
 fi
 
 # --- Azurite (Azure Blob emulator) on 127.0.0.1:10000; moto (S3) is started by the tests ------
+# Installed into .tools even when one already listens: the Azure outage test stops and restarts a
+# private instance of its own.
+TOOLS="$PWD/.tools"
+export COFFER_TEST_AZURITE="$TOOLS/node_modules/.bin/azurite-blob"
+if [ ! -x "$COFFER_TEST_AZURITE" ]; then
+  say "installing Azurite from npm into $TOOLS"
+  mkdir -p "$TOOLS" && npm install --silent --no-audit --no-fund --prefix "$TOOLS" azurite@3.35.0 >/dev/null || true
+fi
 azurite_up() { curl -s -o /dev/null --max-time 2 http://127.0.0.1:10000/; }
-if ! azurite_up; then
-  TOOLS="$PWD/.tools"
-  if [ ! -x "$TOOLS/node_modules/.bin/azurite-blob" ]; then
-    say "installing Azurite from npm into $TOOLS"
-    mkdir -p "$TOOLS" && npm install --silent --no-audit --no-fund --prefix "$TOOLS" azurite@3.35.0 >/dev/null
-  fi
+if ! azurite_up && [ -x "$COFFER_TEST_AZURITE" ]; then
   say "starting Azurite"
   AZ_DATA=$(mktemp -d)
-  "$TOOLS/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort 10000 --location "$AZ_DATA" --silent --skipApiVersionCheck >/dev/null 2>&1 &
+  "$COFFER_TEST_AZURITE" --blobHost 127.0.0.1 --blobPort 10000 --location "$AZ_DATA" --silent --skipApiVersionCheck >/dev/null 2>&1 &
   AZURITE_PID=$!
   trap 'kill $AZURITE_PID 2>/dev/null || true; rm -rf "$AZ_DATA"' EXIT
   for _ in $(seq 1 30); do azurite_up && break; sleep 1; done

@@ -75,6 +75,84 @@ pub async fn azurite_up() -> bool {
 }
 
 /// Adds the moto bucket as a destination and answers its id.
+/// The Azurite account every emulator knows, and its published key.
+const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+const AZURITE_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// A private Azurite on its own port and data directory, for tests that stop and restart it
+/// (the shared one on 10000 serves the other tests); stopped when dropped.
+struct Azurite {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `azurite-blob` that scripts/test.sh installs into `.tools`, or `COFFER_TEST_AZURITE`.
+fn azurite_bin() -> Option<std::path::PathBuf> {
+    let bin = std::env::var_os("COFFER_TEST_AZURITE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/node_modules/.bin/azurite-blob"));
+    if bin.exists() {
+        return Some(bin);
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "CI must run the Azure outage test, but {} is missing (scripts/test.sh installs it)",
+        bin.display()
+    );
+    eprintln!("SKIPPED: no azurite-blob at {} (scripts/test.sh installs it)", bin.display());
+    None
+}
+
+impl Azurite {
+    async fn start(bin: &std::path::Path, port: Option<u16>, data: &std::path::Path) -> Azurite {
+        for _ in 0..5 {
+            let port = port.unwrap_or_else(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+            let child = Command::new(bin)
+                .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--silent", "--skipApiVersionCheck", "--location"])
+                .arg(data)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("azurite-blob starts");
+            let mut server = Azurite { child, port };
+            for _ in 0..150 {
+                if server.child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                if reqwest::get(format!("http://127.0.0.1:{port}/")).await.is_ok() {
+                    return server;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let _ = server.child.kill();
+        }
+        panic!("a private Azurite did not start");
+    }
+
+    fn account_url(&self) -> String {
+        format!("http://127.0.0.1:{}/{AZURITE_ACCOUNT}", self.port)
+    }
+
+    /// Stops it as a service stops (SIGTERM), so what it stored is there when it comes back.
+    fn stop(mut self) -> u16 {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        for _ in 0..100 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.port
+    }
+}
+
 async fn s3_destination(app: &TestApp, token: &str, s3: &Moto, bucket: &str) -> String {
     let body =
         json!({ "kind": "s3", "path": bucket, "endpoint": s3.endpoint, "path_style": true, "access_key": "AKTEST", "secret": "SKTEST" });
@@ -373,4 +451,54 @@ async fn a_full_local_destination_fails_the_backup_clearly_and_keeps_what_it_alr
     let restored = restore_and_wait(&app, &admin, first_id, json!({ "target": { "type": "path", "path": out } })).await;
     assert_eq!(restored["state"], "succeeded", "{restored}");
     assert_eq!(std::fs::read(out.join("small.bin")).unwrap(), std::fs::read(src.join("small.bin")).unwrap());
+}
+
+#[tokio::test]
+async fn an_azure_outage_mid_backup_fails_it_clearly_and_once_azure_is_back_old_and_new_backups_restore() {
+    let Some(bin) = azurite_bin() else { return };
+    if python().is_none() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let azure = Azurite::start(&bin, None, data.path()).await;
+    make_container(&["azure", "outage", &azure.account_url()]);
+    let app = crate::helpers::spawn_app_with(|s| s.storage_retries = 2).await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let body = json!({ "kind": "azure", "container_name": "outage", "storage_account_name": AZURITE_ACCOUNT, "secret": AZURITE_KEY,
+                       "endpoint": azure.account_url() });
+    let (status, dest) = post(&app, &token, "/admin/v1/destinations", body).await;
+    assert_eq!(status, 201, "{dest}");
+    let dest = dest["id"].as_str().unwrap().to_owned();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("big.bin"), (0..3_000_000).map(|_| rand::random::<u8>()).collect::<Vec<u8>>()).unwrap();
+    let id = machine(&app, &token, src.path()).await;
+    let before = backup_and_wait(&app, &token, json!({ "source_id": id, "destination_id": dest })).await;
+    assert_eq!(before["state"], "succeeded", "{before}");
+    let first_bytes = std::fs::read(src.path().join("big.bin")).unwrap();
+
+    // Throttled so Azure goes away while the backup is still writing.
+    std::fs::write(src.path().join("big.bin"), (0..3_000_000).map(|_| rand::random::<u8>()).collect::<Vec<u8>>()).unwrap();
+    let body = json!({ "source_id": id, "destination_id": dest, "options": { "throttle_bytes_per_sec": 1_000_000 } });
+    let (status, started) = post(&app, &token, "/admin/v1/backups", body).await;
+    assert_eq!(status, 202, "{started}");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let port = azure.stop();
+    let ended = wait_for(&app, &token, started["operation"]["id"].as_str().unwrap()).await;
+    assert_eq!(ended["state"], "failed", "an unreachable destination fails the backup: {ended}");
+    assert!(ended["error"].as_str().is_some_and(|e| !e.is_empty()), "with its reason: {ended}");
+    let (_, backup) = get(&app, &token, &format!("/admin/v1/backups/{}", started["backup"]["id"].as_str().unwrap())).await;
+    assert_eq!(backup["state"], "failed", "never shown complete: {backup}");
+
+    // Azure is back on the same address with what it held: the backup from before still restores,
+    // and a new one runs and restores.
+    let _azure = Azurite::start(&bin, Some(port), data.path()).await;
+    let after = backup_and_wait(&app, &token, json!({ "source_id": id, "destination_id": dest })).await;
+    assert_eq!(after["state"], "succeeded", "{after}");
+    for (op, expected) in [(&before, first_bytes), (&after, std::fs::read(src.path().join("big.bin")).unwrap())] {
+        let out = tempfile::tempdir().unwrap();
+        let target = json!({ "target": { "type": "path", "path": out.path() } });
+        let restored = restore_and_wait(&app, &token, op["backup_id"].as_str().unwrap(), target).await;
+        assert_eq!(restored["state"], "succeeded", "{restored}");
+        assert!(std::fs::read(out.path().join("big.bin")).unwrap() == expected, "restored byte for byte");
+    }
 }

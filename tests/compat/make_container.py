@@ -1,4 +1,4 @@
-"""Creates an S3 bucket (moto) or an Azure container (Azurite) for a test: make_container.py s3 ENDPOINT BUCKET | azure CONTAINER"""
+"""Creates an S3 bucket (moto) or an Azure container (Azurite) for a test: make_container.py s3 ENDPOINT BUCKET | azure CONTAINER [BLOB_ENDPOINT]"""
 import sys
 
 kind = sys.argv[1]
@@ -11,9 +11,10 @@ if kind == "s3":
 else:
     from azure.storage.blob import BlobServiceClient
 
+    endpoint = sys.argv[3] if len(sys.argv) > 3 else "http://127.0.0.1:10000/devstoreaccount1"
     conn = (
         "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
         "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
-        "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;"
+        f"BlobEndpoint={endpoint};"
     )
     BlobServiceClient.from_connection_string(conn).create_container(sys.argv[2])
