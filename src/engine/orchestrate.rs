@@ -247,7 +247,7 @@ impl Engine {
         if repo::has_backup_in_progress(db, source.id).await? {
             return Err(CoreError::Unprocessable(format!("a backup of {} '{}' is already in progress", source.kind, source.name)));
         }
-        if repo::has_operation_in_progress(db, source.id, OperationKind::Restore).await? {
+        if repo::has_restore_in_place_in_progress(db, source.id).await? {
             return Err(CoreError::Unprocessable(format!(
                 "a restore into {} '{}' is in progress; back up once it ends",
                 source.kind, source.name
@@ -421,7 +421,7 @@ impl Engine {
             .await?
             .ok_or_else(|| CoreError::not_found("source", backup.source_id.to_string()))?;
         if matches!(spec.target, RestoreTarget::SameNodes { .. }) {
-            if repo::has_operation_in_progress(db, source.id, OperationKind::Restore).await? {
+            if repo::has_restore_in_place_in_progress(db, source.id).await? {
                 return Err(CoreError::Unprocessable(format!("a restore into {} '{}' is already in progress", source.kind, source.name)));
             }
             if repo::has_backup_in_progress(db, source.id).await? {

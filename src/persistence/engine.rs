@@ -657,6 +657,18 @@ pub async fn has_operation_in_progress(db: &Db, source_id: Uuid, kind: Operation
     Ok(n > 0)
 }
 
+/// Whether a restore onto the source's own nodes (not to another path, instance or cluster) is
+/// queued or running.
+pub async fn has_restore_in_place_in_progress(db: &Db, source_id: Uuid) -> CoreResult<bool> {
+    let running = operations::Entity::find()
+        .filter(operations::Column::SourceId.eq(source_id))
+        .filter(operations::Column::Kind.eq(OperationKind::Restore.as_str()))
+        .filter(operations::Column::State.is_in([State::Queued.as_str(), State::Running.as_str(), State::Cancelling.as_str()]))
+        .all(db)
+        .await?;
+    Ok(running.iter().any(|op| op.params.get("type").and_then(|t| t.as_str()) == Some("same_nodes")))
+}
+
 pub async fn save_backup_node(db: &impl ConnectionTrait, n: &BackupNode) -> CoreResult<()> {
     backup_nodes::Entity::delete_many()
         .filter(backup_nodes::Column::BackupId.eq(n.backup_id))

@@ -8,17 +8,17 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 
 use crate::helpers::{TestApp, backup_and_wait, get, post, restore_and_wait, spawn_app};
 
-fn pg_admin_url() -> String {
+pub(crate) fn pg_admin_url() -> String {
     std::env::var("COFFER_TEST_PG_ADMIN_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-fn skip_or_fail(what: &str) -> bool {
+pub(crate) fn skip_or_fail(what: &str) -> bool {
     assert!(std::env::var("CI").is_err(), "CI must run the {what} tests, but {what} is not reachable on 127.0.0.1");
     eprintln!("SKIPPED: {what} is not reachable on 127.0.0.1");
     true
 }
 
-fn mariadb(sql: &str) -> Result<String, String> {
+pub(crate) fn mariadb(sql: &str) -> Result<String, String> {
     let out = Command::new("mariadb").args(["-h", "127.0.0.1", "-u", "root", "-N", "-B", "-e", sql]).output().map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());

@@ -246,3 +246,31 @@ async fn a_throttled_backup_moves_at_its_rate_and_a_cancelled_one_is_never_resto
     let (_, events) = get(&app, &token, "/admin/v1/events").await;
     assert!(events.as_array().unwrap().iter().any(|e| e["kind"] == "backup.cancelled"), "{events}");
 }
+
+#[tokio::test]
+async fn a_restore_elsewhere_lets_the_source_be_backed_up_but_a_restore_onto_it_does_not() {
+    let app = spawn_app().await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("big.bin"), (0..2_000_000).map(|_| rand::random::<u8>()).collect::<Vec<u8>>()).unwrap();
+    let id = machine(&app, &token, "busy", src.path()).await;
+    let first = backup_and_wait(&app, &token, json!({ "source_id": id })).await;
+    let restore = format!("/admin/v1/backups/{}/restore", first["backup_id"].as_str().unwrap());
+    let slow = json!({ "throttle_bytes_per_sec": 400_000 });
+
+    let out = tempfile::tempdir().unwrap();
+    let (status, elsewhere) =
+        post(&app, &token, &restore, json!({ "target": { "type": "path", "path": out.path() }, "options": slow })).await;
+    assert_eq!(status, 202, "{elsewhere}");
+    let (status, backup) = post(&app, &token, "/admin/v1/backups", json!({ "source_id": id })).await;
+    assert_eq!(status, 202, "a restore into another directory leaves the source alone: {backup}");
+    assert_eq!(wait_for(&app, &token, backup["operation"]["id"].as_str().unwrap()).await["state"], "succeeded");
+    wait_for(&app, &token, elsewhere["id"].as_str().unwrap()).await;
+
+    let (status, in_place) = post(&app, &token, &restore, json!({ "target": { "type": "same_nodes" }, "options": slow })).await;
+    assert_eq!(status, 202, "{in_place}");
+    let (status, refused) = post(&app, &token, "/admin/v1/backups", json!({ "source_id": id })).await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("a restore into machine 'busy' is in progress"), "{refused}");
+    assert_eq!(wait_for(&app, &token, in_place["id"].as_str().unwrap()).await["state"], "succeeded");
+}
