@@ -94,6 +94,18 @@ pub fn instaclustr_valid_name(name: &str) -> bool {
     instaclustr::valid_name(name)
 }
 
+/// Instaclustr: a whole restore body (`clusterNameOverride`, `cdcInfos` against the cluster's data
+/// centres `dcs`, `pointInTime`, `keyspaceTables`, `clusterNetwork`), read at `now`; answers the new
+/// cluster's name, the moment, whether `pointInTime` was given, and the selection.
+pub fn instaclustr_restore_request(
+    body: &Value,
+    dcs: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<(String, DateTime<Utc>, bool, Selection), CoreError> {
+    let r = instaclustr::restore_request(body, "Fuzzed", dcs, now)?;
+    Ok((r.name, r.at, r.point_in_time_given, r.selection))
+}
+
 /// Cloud Databases: a backup id from a path.
 pub fn rackspace_db_backup_id(id: &str) -> Result<Uuid, CoreError> {
     rackspace_db::backup_id(id)

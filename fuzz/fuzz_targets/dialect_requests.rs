@@ -108,7 +108,22 @@ fn cloud_backup(map: &Map<String, Value>, text: &str) {
     }
 }
 
-fn instaclustr(map: &Map<String, Value>, text: &str) {
+fn instaclustr(body: &Value, map: &Map<String, Value>, text: &str) {
+    let dcs = [uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2)];
+    let now = chrono::DateTime::from_timestamp(1_764_633_600, 0).expect("a fixed moment");
+    if let Ok((name, at, given, _)) = f::instaclustr_restore_request(body, &dcs, now) {
+        assert!(f::instaclustr_valid_name(&name) || name.starts_with("Fuzzed-restored-"), "{name:?}");
+        assert!(name.len() <= 200, "{name:?}");
+        if given {
+            assert!(at.timestamp_millis() >= 1_420_070_400_000, "pointInTime before 2015 accepted: {at}");
+            assert_eq!(Some(at.timestamp_millis()), map.get("pointInTime").and_then(Value::as_i64));
+        } else {
+            assert_eq!(at, now);
+        }
+        if let Some(Value::Array(infos)) = map.get("cdcInfos").filter(|v| v.as_array().is_some_and(|a| !a.is_empty())) {
+            assert_eq!(infos.len(), dcs.len(), "cdcInfos accepted without naming each data centre once");
+        }
+    }
     let lists = [Some(text), map.get("keyspaceTables").and_then(Value::as_str)];
     for list in lists.into_iter().flatten() {
         if let Ok(selection) = f::instaclustr_tables(list) {
@@ -154,7 +169,7 @@ fuzz_target!(|data: &[u8]| {
     let map = f::opscenter_object(body.clone()).unwrap_or_default();
     opscenter_fields(&map);
     cloud_backup(&map, &text);
-    instaclustr(&map, &text);
+    instaclustr(&body, &map, &text);
     cloud_databases(&body, &map, &text);
     let dialect = Dialect::from_path(&text);
     let _ = (dialect.name(), route_label(dialect, &text));

@@ -155,6 +155,9 @@ fn seeded(seed: u64) -> impl FnMut() -> u64 {
     }
 }
 
+/// Machines (file trees on the server's own agent) in the crash run.
+const MACHINES: usize = 12;
+
 /// A `coffer agent` on 127.0.0.1; killed with SIGKILL when dropped.
 struct AgentProcess(Child);
 
@@ -204,12 +207,12 @@ const ROWS: u32 = 2000;
 
 /// Creates a database of `datastore` holding table `t` with [`ROWS`] rows; answers its location,
 /// or `None` (having said SKIPPED; CI fails instead) when its server cannot be had.
-async fn crash_database(datastore: &str, dir: &Path) -> Option<String> {
+async fn crash_database(datastore: &str, dir: &Path, n: usize) -> Option<String> {
     use sqlx::Connection;
     let name = format!("coffer_crash_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     match datastore {
         "sqlite" => {
-            let path = dir.join("shop.sqlite");
+            let path = dir.join(format!("shop{n}.sqlite"));
             let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true);
             let mut conn = sqlx::SqliteConnection::connect_with(&opts).await.unwrap();
             sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").execute(&mut conn).await.unwrap();
@@ -314,7 +317,7 @@ async fn drain(server: &Server, limit: Duration) -> Result<Duration, Vec<Value>>
 
 /// The crash run: work in all four dialects (machines on the server's own agent, a 3-node cluster on
 /// three remote agents, Cloud Backup on a fourth, SQLite, PostgreSQL and MariaDB instances), backups
-/// and restores, `COFFER_CRASH_LOAD` requests (12 here, 50 in scripts/crash.sh) sent before each of
+/// and restores, `COFFER_CRASH_LOAD` operations (12 here, 50 in scripts/crash.sh) started before each of
 /// `COFFER_CRASH_KILLS` SIGKILLs of the server (3 here, 20 there), each agent killed too one time in
 /// three; after each restart everything ends within a minute; at the end every backup shown complete
 /// verifies, and every complete file backup (machines, Cloud Backup) restores byte for byte, and the
@@ -337,11 +340,11 @@ async fn work_in_four_dialects_survives_kills_of_the_server_and_its_agents_and_e
     let load: u32 = std::env::var("COFFER_CRASH_LOAD").ok().and_then(|k| k.parse().ok()).unwrap_or(12);
     let mut next = seeded(20261202);
 
-    let trees: Vec<_> = (0..3).map(|i| dir.path().join(format!("tree{i}"))).collect();
+    let trees: Vec<_> = (0..=MACHINES).map(|i| dir.path().join(format!("tree{i}"))).collect();
     for (i, t) in trees.iter().enumerate() {
         crate::helpers::tree::generate(t, 30, 40 + i as u64);
     }
-    let (machine_trees, cb_tree) = (&trees[..2], &trees[2]);
+    let (machine_trees, cb_tree) = (&trees[..MACHINES], &trees[MACHINES]);
     let port = free_port();
     let mut server = start(&data_dir, &database_url, port).await;
     let (status, key) = send(&server, reqwest::Method::POST, "/admin/v1/keys", Some(json!({ "name": "agents" }))).await;
@@ -366,9 +369,9 @@ async fn work_in_four_dialects_survives_kills_of_the_server_and_its_agents_and_e
     let cluster = call(&server, reqwest::Method::POST, "/admin/v1/clusters", Some(json!({ "name": "Crashy", "nodes": nodes }))).await;
     let cluster_id = cluster["id"].as_str().unwrap().to_owned();
     let mut instances = Vec::new();
-    for datastore in ["sqlite", "postgresql", "mysql"] {
-        let Some(location) = crash_database(datastore, dir.path()).await else { continue };
-        let body = json!({ "name": format!("shop-{datastore}"), "datastore": datastore, "location": location });
+    for (n, datastore) in ["sqlite", "sqlite", "sqlite", "postgresql", "mysql"].into_iter().enumerate() {
+        let Some(location) = crash_database(datastore, dir.path(), n).await else { continue };
+        let body = json!({ "name": format!("shop{n}-{datastore}"), "datastore": datastore, "location": location });
         let (status, created) = send(&server, reqwest::Method::POST, "/admin/v1/instances", Some(body)).await;
         assert_eq!(status, 201, "{created}");
         instances.push(Instance { id: created["id"].as_str().unwrap().to_owned(), datastore, location });
@@ -385,37 +388,50 @@ async fn work_in_four_dialects_survives_kills_of_the_server_and_its_agents_and_e
 
     let (mut sent, mut accepted, mut agent_kills, mut longest) = (0, 0, 0, Duration::ZERO);
     let mut refused = std::collections::BTreeMap::<String, u32>::new();
+    let mut least_in_flight = u32::MAX;
+    let (mut next_machine, mut next_instance) = (0, 0);
     for round in 0..kills {
-        let complete_machine_backup = |list: &Value| {
-            list.as_array()
-                .unwrap()
-                .iter()
-                .find(|b| b["state"] == "succeeded" && machines.contains(&b["source_id"].as_str().unwrap().to_owned()))
-                .map(|b| b["id"].as_str().unwrap().to_owned())
-        };
+        // Requests until `load` operations are accepted (at most twice as many sent): a source
+        // takes one backup at a time, so some are refused with 422, which is counted.
         let backups = call(&server, reqwest::Method::GET, "/admin/v1/backups", None).await;
+        let complete_machine_backups: Vec<String> = backups
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["state"] == "succeeded" && machines.contains(&b["source_id"].as_str().unwrap().to_owned()))
+            .map(|b| b["id"].as_str().unwrap().to_owned())
+            .collect();
         let completed_cb = call(&server, reqwest::Method::GET, &format!("/v1.0/backup/completed/{cb_config}"), None).await;
-        for i in 0..load {
+        let (mut i, mut round_accepted) = (0, 0);
+        while round_accepted < load && i < 2 * load {
             let throttled = json!({ "throttle_bytes_per_sec": 3_000_000 });
-            let instance = &instances[((round * load + i) as usize) % instances.len()];
+            let cb_start = ("POST", "/v1.0/backup/action-requested".to_owned(), json!({ "Action": "StartManual", "Id": cb_config }));
             let (method, path, body) = match i % 10 {
-                0 | 7 => ("POST", "/admin/v1/backups".to_owned(), json!({ "source_id": machines[(i % 2) as usize], "options": throttled })),
-                9 => ("POST", "/admin/v1/backups".to_owned(), json!({ "source_id": machines[1] })),
-                1 => ("POST", "/Crashy/backups/run".to_owned(), json!({})),
-                2 | 8 => (
-                    "POST",
-                    "/v1.0/default/backups".to_owned(),
-                    json!({ "backup": { "name": format!("r{round}-{i}"), "instance": instance.id } }),
-                ),
-                3 => ("POST", format!("/provisioning/v1/{cluster_id}/backups"), json!({})),
-                4 => ("POST", "/v1.0/backup/action-requested".to_owned(), json!({ "Action": "StartManual", "Id": cb_config })),
-                5 => match complete_machine_backup(&backups) {
+                0 | 4 | 7 | 9 => {
+                    next_machine += 1;
+                    let options = if i % 10 == 9 { json!({}) } else { throttled };
+                    (
+                        "POST",
+                        "/admin/v1/backups".to_owned(),
+                        json!({ "source_id": machines[next_machine % machines.len()], "options": options }),
+                    )
+                }
+                1 if (i / 10) % 2 == 0 => ("POST", "/Crashy/backups/run".to_owned(), json!({})),
+                1 => ("POST", format!("/provisioning/v1/{cluster_id}/backups"), json!({})),
+                2 | 8 => {
+                    next_instance += 1;
+                    let instance = &instances[next_instance % instances.len()];
+                    let body = json!({ "backup": { "name": format!("r{round}-{i}"), "instance": instance.id } });
+                    ("POST", "/v1.0/default/backups".to_owned(), body)
+                }
+                3 => cb_start,
+                5 => match complete_machine_backups.get(i as usize % complete_machine_backups.len().max(1)) {
                     Some(id) => {
                         let target = dir.path().join(format!("early-restore-{round}-{i}"));
                         let body = json!({ "target": { "type": "path", "path": target }, "options": throttled });
                         ("POST", format!("/admin/v1/backups/{id}/restore"), body)
                     }
-                    None => ("POST", "/v1.0/backup/action-requested".to_owned(), json!({ "Action": "StartManual", "Id": cb_config })),
+                    None => cb_start,
                 },
                 _ => match completed_cb[0]["BackupId"].as_i64() {
                     Some(backup) => {
@@ -424,19 +440,22 @@ async fn work_in_four_dialects_survives_kills_of_the_server_and_its_agents_and_e
                         let (_, draft) = send(&server, reqwest::Method::PUT, "/v1.0/restore", Some(body)).await;
                         ("POST", "/v1.0/restore/action-requested".to_owned(), json!({ "Action": "StartManual", "Id": draft["RestoreId"] }))
                     }
-                    None => ("POST", "/Crashy/backups/run".to_owned(), json!({})),
+                    None => cb_start,
                 },
             };
             let (status, answer) = send(&server, method.parse().unwrap(), &path, Some(body)).await;
             assert!(status < 500, "{method} {path}: {status} {answer}");
             sent += 1;
+            i += 1;
             if status < 300 {
-                accepted += 1;
+                round_accepted += 1;
             } else {
-                *refused.entry(format!("{status} {}", path.split('/').nth(1).unwrap_or(""))).or_insert(0) += 1;
-                eprintln!("refused {status}: {path} {answer}");
+                assert_eq!(status, 422, "{method} {path}: {answer}");
+                *refused.entry(path.split('/').nth(1).unwrap_or("").to_owned()).or_insert(0) += 1;
             }
         }
+        accepted += round_accepted;
+        least_in_flight = least_in_flight.min(round_accepted);
         tokio::time::sleep(Duration::from_millis(300 + next() % 1200)).await;
         drop(server); // SIGKILL
         let mut killed = Vec::new();
@@ -511,16 +530,21 @@ async fn work_in_four_dialects_survives_kills_of_the_server_and_its_agents_and_e
 
     // The newest complete backup of each instance restores into a new instance, row for row.
     let mut copies = Vec::new();
-    for instance in &instances {
+    for (n, instance) in instances.iter().enumerate() {
         let newest = complete.iter().find(|b| b["source_id"] == instance.id.as_str()).expect("a complete backup of each instance");
-        let body = json!({ "target": { "type": "new_instance", "name": format!("copy-{}", instance.datastore) } });
-        let op = call(&server, reqwest::Method::POST, &format!("/admin/v1/backups/{}/restore", newest["id"].as_str().unwrap()), Some(body))
-            .await;
+        let body = json!({ "target": { "type": "new_instance", "name": format!("copy{n}-{}", instance.datastore) } });
+        let path = format!("/admin/v1/backups/{}/restore", newest["id"].as_str().unwrap());
+        let (status, op) = send(&server, reqwest::Method::POST, &path, Some(body)).await;
+        assert_eq!(status, 202, "{op}");
         let ended = wait_end(&server, op["id"].as_str().unwrap()).await;
         assert_eq!(ended["state"], "succeeded", "{ended}");
-        let source =
-            call(&server, reqwest::Method::GET, &format!("/admin/v1/sources/{}", ended["result"]["source_id"].as_str().unwrap()), None)
-                .await;
+        let source = call(
+            &server,
+            reqwest::Method::GET,
+            &format!("/admin/v1/sources/{}", ended["result"]["source_id"].as_str().unwrap_or_else(|| panic!("{ended}"))),
+            None,
+        )
+        .await;
         let copy = source["nodes"][0]["location"].as_str().unwrap().to_owned();
         assert_eq!(
             rows_of(instance.datastore, &copy).await,
@@ -533,7 +557,8 @@ async fn work_in_four_dialects_survives_kills_of_the_server_and_its_agents_and_e
 
     let failed = list.as_array().unwrap().iter().filter(|b| b["state"] == "failed").count();
     eprintln!(
-        "crash run: {kills} server kills and {agent_kills} agent kills, {sent} requests ({accepted} accepted, {load} per round; refused: {refused:?}), \
+        "crash run: {kills} server kills and {agent_kills} agent kills, {sent} requests ({accepted} operations started, at least {least_in_flight} in each round before its kill; \
+         refused with 422 as their source was busy: {refused:?}), \
          everything ended at most {:.1} s after a restart; {} backups complete and verified, {restored} restored byte for byte, \
          {} instances restored row for row ({}), {failed} failed with a reason",
         longest.as_secs_f64(),

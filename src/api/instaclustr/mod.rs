@@ -365,69 +365,14 @@ impl ProvisioningApi {
     ) -> poem::Result<Json<Value>> {
         let p = caller.principal();
         let view = cluster(&state, p, &cluster_id).await?;
-        let body = body.0.as_object().cloned().ok_or_else(|| CoreError::BadRequest("the body must be a JSON object".into()))?;
-        let now = Utc::now();
-        let name = match body.get("clusterNameOverride") {
-            None | Some(Value::Null) => format!("{}-restored-{}", view.source.name, now.format("%Y-%m-%d-%H-%M-%S")),
-            Some(Value::String(n)) if n.len() > 200 => {
-                return Err(CoreError::BadRequest("clusterNameOverride can be at most 200 characters".into()).into());
-            }
-            Some(Value::String(n)) if valid_name(n) => n.clone(),
-            Some(other) => {
-                return Err(CoreError::BadRequest(format!("clusterNameOverride {other} must match [a-zA-Z0-9][a-zA-Z0-9_-]*")).into());
-            }
-        };
         let mut dcs: Vec<Uuid> = view.nodes.iter().map(|n| dc_id(view.source.id, n.datacenter.as_deref().unwrap_or("dc1"))).collect();
         dcs.sort();
         dcs.dedup();
-        match body.get("cdcInfos") {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(infos)) if infos.is_empty() => {}
-            Some(Value::Array(infos)) => {
-                let mut named: Vec<Uuid> =
-                    infos.iter().filter_map(|i| i.get("cdcId").and_then(Value::as_str)).filter_map(|s| Uuid::parse_str(s).ok()).collect();
-                named.sort();
-                named.dedup();
-                if named != dcs || named.len() != infos.len() {
-                    return Err(CoreError::BadRequest(
-                        "cdcInfos must name every data centre of the cluster (cdcId), or be left out".into(),
-                    )
-                    .into());
-                }
-            }
-            Some(_) => return Err(CoreError::BadRequest("cdcInfos must be a list".into()).into()),
-        }
-        let at = match body.get("pointInTime") {
-            None | Some(Value::Null) => now,
-            Some(v) => match v.as_i64() {
-                Some(t) if t >= EARLIEST_MS => {
-                    Utc.timestamp_millis_opt(t).single().ok_or_else(|| CoreError::BadRequest("pointInTime is out of range".into()))?
-                }
-                _ => {
-                    return Err(
-                        CoreError::BadRequest(format!("pointInTime must be milliseconds since the epoch, at least {EARLIEST_MS}")).into()
-                    );
-                }
-            },
-        };
-        let selection = match body.get("keyspaceTables") {
-            None | Some(Value::Null) => Selection::default(),
-            Some(Value::String(list)) => tables(list)?,
-            Some(_) => return Err(CoreError::BadRequest("keyspaceTables must be a string such as ks.t1,ks.t2".into()).into()),
-        };
-        if let Some(network) = body.get("clusterNetwork").filter(|v| !v.is_null()) {
-            let ok = network.as_str().is_some_and(|n| {
-                let (ip, prefix) = n.split_once('/').unwrap_or((n, "32"));
-                ip.parse::<std::net::Ipv4Addr>().is_ok() && prefix.parse::<u8>().is_ok_and(|p| p <= 32)
-            });
-            if !ok {
-                return Err(CoreError::BadRequest("clusterNetwork must be an IPv4 network such as 10.0.0.0/16".into()).into());
-            }
-        }
+        let RestoreRequest { name, at, point_in_time_given, selection } = restore_request(&body.0, &view.source.name, &dcs, Utc::now())?;
         // A continuously backed-up cluster replays its commitlogs up to the moment asked for.
         let archiving = state.engine.archiving(p, view.source.id).await?;
-        let point_in_time = match (body.get("pointInTime").filter(|v| !v.is_null()), archiving.destinations.keys().next()) {
-            (Some(_), Some(destination)) if archiving.enabled => {
+        let point_in_time = match (point_in_time_given, archiving.destinations.keys().next()) {
+            (true, Some(destination)) if archiving.enabled => {
                 Some(state.engine.pit_plan(p, view.source.id, at, None, *destination).await.map_err(|e| match e {
                     CoreError::BadRequest(m) if m.starts_with("No snapshots") => CoreError::PreconditionFailed(m),
                     other => other,
@@ -470,4 +415,68 @@ impl ProvisioningApi {
         let restored = op.result.get("source_id").cloned().unwrap_or(Value::Null);
         Ok(Json(json!({ "restoredCluster": restored })))
     }
+}
+
+/// What an Instaclustr restore body asks for.
+#[derive(Debug)]
+pub(crate) struct RestoreRequest {
+    /// The new cluster's name (`clusterNameOverride`, or the source's name with the time).
+    pub name: String,
+    /// `pointInTime`, or `now` when absent.
+    pub at: DateTime<Utc>,
+    pub point_in_time_given: bool,
+    /// `keyspaceTables`.
+    pub selection: Selection,
+}
+
+/// Reads and checks a restore body: `clusterNameOverride`, `cdcInfos` (which must name every one of
+/// `dcs`, the cluster's data centres, when given), `pointInTime` (ms), `keyspaceTables` and
+/// `clusterNetwork`; every problem is a 400 naming the field.
+pub(crate) fn restore_request(body: &Value, source_name: &str, dcs: &[Uuid], now: DateTime<Utc>) -> Result<RestoreRequest, CoreError> {
+    let body = body.as_object().ok_or_else(|| CoreError::BadRequest("the body must be a JSON object".into()))?;
+    let name = match body.get("clusterNameOverride") {
+        None | Some(Value::Null) => format!("{source_name}-restored-{}", now.format("%Y-%m-%d-%H-%M-%S")),
+        Some(Value::String(n)) if n.len() > 200 => return Err(CoreError::BadRequest("clusterNameOverride can be at most 200 characters".into())),
+        Some(Value::String(n)) if valid_name(n) => n.clone(),
+        Some(other) => return Err(CoreError::BadRequest(format!("clusterNameOverride {other} must match [a-zA-Z0-9][a-zA-Z0-9_-]*"))),
+    };
+    match body.get("cdcInfos") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(infos)) if infos.is_empty() => {}
+        Some(Value::Array(infos)) => {
+            let mut named: Vec<Uuid> =
+                infos.iter().filter_map(|i| i.get("cdcId").and_then(Value::as_str)).filter_map(|s| Uuid::parse_str(s).ok()).collect();
+            named.sort();
+            named.dedup();
+            if named != dcs || named.len() != infos.len() {
+                return Err(CoreError::BadRequest("cdcInfos must name every data centre of the cluster (cdcId), or be left out".into()));
+            }
+        }
+        Some(_) => return Err(CoreError::BadRequest("cdcInfos must be a list".into())),
+    }
+    let given = body.get("pointInTime").filter(|v| !v.is_null());
+    let at = match given {
+        None => now,
+        Some(v) => match v.as_i64() {
+            Some(t) if t >= EARLIEST_MS => {
+                Utc.timestamp_millis_opt(t).single().ok_or_else(|| CoreError::BadRequest("pointInTime is out of range".into()))?
+            }
+            _ => return Err(CoreError::BadRequest(format!("pointInTime must be milliseconds since the epoch, at least {EARLIEST_MS}"))),
+        },
+    };
+    let selection = match body.get("keyspaceTables") {
+        None | Some(Value::Null) => Selection::default(),
+        Some(Value::String(list)) => tables(list)?,
+        Some(_) => return Err(CoreError::BadRequest("keyspaceTables must be a string such as ks.t1,ks.t2".into())),
+    };
+    if let Some(network) = body.get("clusterNetwork").filter(|v| !v.is_null()) {
+        let ok = network.as_str().is_some_and(|n| {
+            let (ip, prefix) = n.split_once('/').unwrap_or((n, "32"));
+            ip.parse::<std::net::Ipv4Addr>().is_ok() && prefix.parse::<u8>().is_ok_and(|p| p <= 32)
+        });
+        if !ok {
+            return Err(CoreError::BadRequest("clusterNetwork must be an IPv4 network such as 10.0.0.0/16".into()));
+        }
+    }
+    Ok(RestoreRequest { name, at, point_in_time_given: given.is_some(), selection })
 }
