@@ -460,7 +460,7 @@ async fn work_in_four_dialects_survives_kills_of_the_server_and_its_agents_and_e
         drop(server); // SIGKILL
         let mut killed = Vec::new();
         for (i, agent) in agents.iter_mut().enumerate() {
-            if next() % 3 == 0 {
+            if next().is_multiple_of(3) {
                 let _ = agent.child_kill();
                 killed.push(i);
             }
@@ -511,9 +511,10 @@ async fn work_in_four_dialects_survives_kills_of_the_server_and_its_agents_and_e
         machines.iter().map(String::as_str).chain([cluster_id.as_str()]).chain(instances.iter().map(|i| i.id.as_str())).collect();
     for b in &complete {
         let (id, source) = (b["id"].as_str().unwrap(), b["source_id"].as_str().unwrap());
-        let (tree, placed): (&Path, Box<dyn Fn(&Path) -> std::path::PathBuf>) = match machines.iter().position(|m| m == source) {
-            Some(i) => (&machine_trees[i], Box::new(|out: &Path| out.to_owned())),
-            None if !known.contains(&source) => (cb_tree, Box::new(|out: &Path| out.join(cb_tree.strip_prefix("/").unwrap()))),
+        // A Cloud Backup restore lays the backed-up absolute paths out under the target.
+        let (tree, under) = match machines.iter().position(|m| m == source) {
+            Some(i) => (&machine_trees[i], Path::new("")),
+            None if !known.contains(&source) => (cb_tree, cb_tree.strip_prefix("/").unwrap()),
             None => continue,
         };
         let out = dir.path().join(format!("check-{id}"));
@@ -521,7 +522,7 @@ async fn work_in_four_dialects_survives_kills_of_the_server_and_its_agents_and_e
         let op = call(&server, reqwest::Method::POST, &format!("/admin/v1/backups/{id}/restore"), Some(body)).await;
         assert_eq!(wait_end(&server, op["id"].as_str().unwrap()).await["state"], "succeeded");
         assert_eq!(
-            crate::helpers::tree::fingerprint(&placed(&out)),
+            crate::helpers::tree::fingerprint(&out.join(under)),
             crate::helpers::tree::fingerprint(tree),
             "backup {id} restores byte for byte"
         );
