@@ -156,7 +156,7 @@ fn seeded(seed: u64) -> impl FnMut() -> u64 {
 }
 
 /// Machines (file trees on the server's own agent) in the crash run.
-const MACHINES: usize = 12;
+const MACHINES: usize = 24;
 
 /// A `coffer agent` on 127.0.0.1; killed with SIGKILL when dropped.
 struct AgentProcess(Child);
@@ -391,7 +391,7 @@ async fn work_in_four_dialects_survives_kills_of_the_server_and_its_agents_and_e
     let mut least_in_flight = u32::MAX;
     let (mut next_machine, mut next_instance) = (0, 0);
     for round in 0..kills {
-        // Requests until `load` operations are accepted (at most twice as many sent): a source
+        // Requests until `load` operations are accepted (at most three times as many sent): a source
         // takes one backup at a time, so some are refused with 422, which is counted.
         let backups = call(&server, reqwest::Method::GET, "/admin/v1/backups", None).await;
         let complete_machine_backups: Vec<String> = backups
@@ -403,7 +403,7 @@ async fn work_in_four_dialects_survives_kills_of_the_server_and_its_agents_and_e
             .collect();
         let completed_cb = call(&server, reqwest::Method::GET, &format!("/v1.0/backup/completed/{cb_config}"), None).await;
         let (mut i, mut round_accepted) = (0, 0);
-        while round_accepted < load && i < 2 * load {
+        while round_accepted < load && i < 3 * load {
             let throttled = json!({ "throttle_bytes_per_sec": 3_000_000 });
             let cb_start = ("POST", "/v1.0/backup/action-requested".to_owned(), json!({ "Action": "StartManual", "Id": cb_config }));
             let (method, path, body) = match i % 10 {
