@@ -2,7 +2,7 @@
 # API-plane benchmark: each dialect's "list 100 backups" and two creates, against a bare poem handler
 # answering the same bytes, on this machine, in one run. For every endpoint, alternating
 # bare / Coffer ROUNDS times (default 3): the maximum rate of a closed loop of CONNECTIONS
-# connections (default 32) for SECONDS seconds (default 5); then Coffer at half its median maximum
+# connections (default 32) for RUN_SECONDS seconds (default 5); then Coffer at half its median maximum
 # in an open loop, for the latency percentiles. Then the rate limiter: in process (1,000 users x 50
 # requests/s x 10 s) and over HTTP (LIMIT_USERS users, default 100, x 50 requests/s x 10 s, with the
 # configured limit of 35/s). Prints one JSON line per measurement and a Markdown table of medians.
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-3}
-SECONDS_PER_RUN=${SECONDS:-5}
+SECONDS_PER_RUN=${RUN_SECONDS:-5}
 CONNECTIONS=${CONNECTIONS:-32}
 LIMIT_USERS=${LIMIT_USERS:-100}
 PORT=${PORT:-18700}
