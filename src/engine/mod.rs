@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 pub use archive::{ArchiveRequest, PitPlan, archive_dir, worded};
 pub use destinations::DestinationSpec;
-pub use orchestrate::{BackupSpec, RestoreSpec, RestoreTarget};
+pub use orchestrate::{BackupDetails, BackupSpec, RestoreSpec, RestoreTarget};
 pub use plans::PlanSpec;
 pub use stores::StoreRegistry;
 

@@ -1,6 +1,8 @@
 //! Operations from request to end: creating them with their tasks, handing tasks to agents,
 //! recording progress, and finishing the operation (and its backup) exactly once.
 
+use std::collections::HashMap;
+
 use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -71,6 +73,27 @@ impl BackupSpec {
             destination_id: plan.destination_id,
             ..Default::default()
         }
+    }
+}
+
+fn visible_ids(caller: &Principal, backups: &[Backup]) -> Vec<Uuid> {
+    backups.iter().filter(|b| caller.can_see_tenant(b.tenant_id)).map(|b| b.id).collect()
+}
+
+/// The per-node parts and the copies of a listing's backups, by backup id.
+#[derive(Debug, Default)]
+pub struct BackupDetails {
+    pub nodes: HashMap<Uuid, Vec<BackupNode>>,
+    pub copies: HashMap<Uuid, Vec<Uuid>>,
+}
+
+impl BackupDetails {
+    pub fn nodes_of(&self, backup: Uuid) -> &[BackupNode] {
+        self.nodes.get(&backup).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    pub fn copies_of(&self, backup: Uuid) -> &[Uuid] {
+        self.copies.get(&backup).map(Vec::as_slice).unwrap_or_default()
     }
 }
 
@@ -920,6 +943,19 @@ impl Engine {
         repo::list_backups(&self.inner.db, Some(caller.tenant_id), source_id).await
     }
 
+    /// The per-node parts and the copies of many backups at once, for listings (a few queries,
+    /// not a few per backup); backups of tenants the caller cannot see are left out.
+    pub async fn backup_details(&self, caller: &Principal, backups: &[Backup]) -> CoreResult<BackupDetails> {
+        let ids = visible_ids(caller, backups);
+        let db = &self.inner.db;
+        Ok(BackupDetails { nodes: repo::backup_nodes_of_many(db, &ids).await?, copies: repo::backup_copies_of_many(db, &ids).await? })
+    }
+
+    /// Only the copies of many backups (for filtering by destination before reading more).
+    pub async fn backup_copies_of_many(&self, caller: &Principal, backups: &[Backup]) -> CoreResult<HashMap<Uuid, Vec<Uuid>>> {
+        repo::backup_copies_of_many(&self.inner.db, &visible_ids(caller, backups)).await
+    }
+
     pub async fn backup_nodes(&self, caller: &Principal, id: Uuid) -> CoreResult<Vec<BackupNode>> {
         self.backup(caller, id).await?;
         repo::backup_nodes_of(&self.inner.db, id).await
@@ -945,6 +981,16 @@ impl Engine {
     ) -> CoreResult<Vec<Operation>> {
         let source = self.source(caller, source_id).await?.source;
         repo::source_operations(&self.inner.db, source.tenant_id, source.id, kind, limit).await
+    }
+
+    /// The tasks of many operations the caller may see, by operation (a listing's batch read).
+    pub async fn tasks_of_many(&self, caller: &Principal, operations: &[Operation]) -> CoreResult<HashMap<Uuid, Vec<Task>>> {
+        let ids: Vec<Uuid> = operations.iter().filter(|o| caller.can_see_tenant(o.tenant_id)).map(|o| o.id).collect();
+        let mut tasks = repo::tasks_of_many(&self.inner.db, &ids).await?;
+        for t in tasks.values_mut().flatten() {
+            hide_secrets(&mut t.spec);
+        }
+        Ok(tasks)
     }
 
     pub async fn tasks(&self, caller: &Principal, operation_id: Uuid) -> CoreResult<Vec<Task>> {

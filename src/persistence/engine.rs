@@ -1,6 +1,8 @@
 //! Queries for the engine: agents, destinations, sources and nodes, backups, operations, tasks
 //! and events. Task claiming takes a row lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -697,19 +699,57 @@ pub async fn backup_nodes_of(db: &impl ConnectionTrait, backup_id: Uuid) -> Core
         .all(db)
         .await?
         .into_iter()
-        .map(|m| {
-            Ok(BackupNode {
-                backup_id: m.backup_id,
-                node_id: m.node_id,
-                node_name: m.node_name,
-                state: state(&m.state)?,
-                files: m.files,
-                bytes: m.bytes,
-                stored_bytes: m.stored_bytes,
-                detail: m.detail,
-            })
-        })
+        .map(backup_node)
         .collect()
+}
+
+fn backup_node(m: backup_nodes::Model) -> CoreResult<BackupNode> {
+    Ok(BackupNode {
+        backup_id: m.backup_id,
+        node_id: m.node_id,
+        node_name: m.node_name,
+        state: state(&m.state)?,
+        files: m.files,
+        bytes: m.bytes,
+        stored_bytes: m.stored_bytes,
+        detail: m.detail,
+    })
+}
+
+/// Ids per query when many rows are read by id (well under every backend's parameter limit).
+const IDS_PER_QUERY: usize = 500;
+
+/// The per-node parts of many backups, by backup, each in node name order: one query per
+/// [`IDS_PER_QUERY`] backups instead of one per backup.
+pub async fn backup_nodes_of_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> CoreResult<HashMap<Uuid, Vec<BackupNode>>> {
+    let mut out: HashMap<Uuid, Vec<BackupNode>> = HashMap::new();
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        let rows = backup_nodes::Entity::find()
+            .filter(backup_nodes::Column::BackupId.is_in(chunk.to_vec()))
+            .order_by_asc(backup_nodes::Column::NodeName)
+            .all(db)
+            .await?;
+        for m in rows {
+            out.entry(m.backup_id).or_default().push(backup_node(m)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The destinations holding copies of many backups, by backup, oldest copy first.
+pub async fn backup_copies_of_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> CoreResult<HashMap<Uuid, Vec<Uuid>>> {
+    let mut out: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for chunk in ids.chunks(IDS_PER_QUERY) {
+        let rows = backup_copies::Entity::find()
+            .filter(backup_copies::Column::BackupId.is_in(chunk.to_vec()))
+            .order_by_asc(backup_copies::Column::CreatedAt)
+            .all(db)
+            .await?;
+        for r in rows {
+            out.entry(r.backup_id).or_default().push(r.destination_id);
+        }
+    }
+    Ok(out)
 }
 
 // ---- operations and tasks ----
@@ -852,6 +892,23 @@ pub async fn tasks_of(db: &Db, operation_id: Uuid) -> CoreResult<Vec<Task>> {
         .into_iter()
         .map(task)
         .collect()
+}
+
+/// The tasks of many operations, by operation, each in node name order.
+pub async fn tasks_of_many(db: &Db, operation_ids: &[Uuid]) -> CoreResult<HashMap<Uuid, Vec<Task>>> {
+    let mut out: HashMap<Uuid, Vec<Task>> = HashMap::new();
+    for chunk in operation_ids.chunks(IDS_PER_QUERY) {
+        let rows = tasks::Entity::find()
+            .filter(tasks::Column::OperationId.is_in(chunk.to_vec()))
+            .order_by_asc(tasks::Column::NodeName)
+            .all(db)
+            .await?;
+        for m in rows {
+            let t = task(m)?;
+            out.entry(t.operation_id).or_default().push(t);
+        }
+    }
+    Ok(out)
 }
 
 pub async fn get_task(db: &Db, id: Uuid) -> CoreResult<Option<Task>> {

@@ -223,6 +223,26 @@ pub async fn alias_for(db: &Db, kind: &str, target: Uuid) -> CoreResult<i64> {
     }
 }
 
+/// The integer aliases of many objects of `kind` (one query for those that have one; the rest
+/// get theirs one by one, as [`alias_for`] does).
+pub async fn aliases_for(db: &Db, kind: &str, targets: &[Uuid]) -> CoreResult<std::collections::HashMap<Uuid, i64>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in targets.chunks(500) {
+        let rows = aliases::Entity::find()
+            .filter(aliases::Column::Kind.eq(kind))
+            .filter(aliases::Column::TargetId.is_in(chunk.to_vec()))
+            .all(db)
+            .await?;
+        out.extend(rows.into_iter().map(|r| (r.target_id, r.id)));
+    }
+    for target in targets {
+        if !out.contains_key(target) {
+            out.insert(*target, alias_for(db, kind, *target).await?);
+        }
+    }
+    Ok(out)
+}
+
 /// The object an integer alias of `kind` stands for.
 pub async fn resolve_alias(db: &Db, kind: &str, alias: i64) -> CoreResult<Option<Uuid>> {
     let row = aliases::Entity::find_by_id(alias).filter(aliases::Column::Kind.eq(kind)).one(db).await?;

@@ -293,10 +293,11 @@ impl ProvisioningApi {
             ops.push(("snapshot-download", op));
         }
         ops.sort_by_key(|(_, op)| op.created_at);
+        let tasks = state.engine.tasks_of_many(p, &ops.iter().map(|(_, op)| op.clone()).collect::<Vec<_>>()).await?;
         let mut per_node: std::collections::HashMap<String, Vec<Value>> = std::collections::HashMap::new();
         for (word, op) in &ops {
-            for task in state.engine.tasks(p, op.id).await? {
-                per_node.entry(task.node_name.clone()).or_default().push(event(word, &task));
+            for task in tasks.get(&op.id).into_iter().flatten() {
+                per_node.entry(task.node_name.clone()).or_default().push(event(word, task));
             }
         }
         let doc = status_document(&state, p, &view).await?;
@@ -436,7 +437,9 @@ pub(crate) fn restore_request(body: &Value, source_name: &str, dcs: &[Uuid], now
     let body = body.as_object().ok_or_else(|| CoreError::BadRequest("the body must be a JSON object".into()))?;
     let name = match body.get("clusterNameOverride") {
         None | Some(Value::Null) => format!("{source_name}-restored-{}", now.format("%Y-%m-%d-%H-%M-%S")),
-        Some(Value::String(n)) if n.len() > 200 => return Err(CoreError::BadRequest("clusterNameOverride can be at most 200 characters".into())),
+        Some(Value::String(n)) if n.len() > 200 => {
+            return Err(CoreError::BadRequest("clusterNameOverride can be at most 200 characters".into()));
+        }
         Some(Value::String(n)) if valid_name(n) => n.clone(),
         Some(other) => return Err(CoreError::BadRequest(format!("clusterNameOverride {other} must match [a-zA-Z0-9][a-zA-Z0-9_-]*"))),
     };

@@ -87,19 +87,27 @@ async fn listing(state: &AppState, p: &Principal, view: &SourceView, q: &ListQue
         Some(d) => Some(view::find_destination(state, p, d).await?.id),
         None => None,
     };
+    // Copies decide the destination filter, so they are read for every candidate; node parts only
+    // for the backups shown.
+    let copies = engine.backup_copies_of_many(p, &backups).await?;
+    let no_copies = Vec::new();
+    let copies_of = |b: &Backup| copies.get(&b.id).unwrap_or(&no_copies);
+    backups.retain(|b| destination.is_none_or(|d| d == b.destination_id || copies_of(b).contains(&d)));
+    if keyspace.is_none()
+        && let Some(amount) = q.amount
+    {
+        backups.truncate(amount);
+    }
+    let parts = engine.backup_details(p, &backups).await?;
     let mut out = Map::new();
-    for b in backups {
+    for b in &backups {
         if let Some(amount) = q.amount
             && out.len() >= amount
         {
             break;
         }
-        let copies = engine.backup_copies(p, b.id).await?;
-        if destination.is_some_and(|d| d != b.destination_id && !copies.contains(&d)) {
-            continue;
-        }
-        let parts = engine.backup_nodes(p, b.id).await?;
-        let mut keyspaces = view::keyspaces(&b, &parts);
+        let copies = copies_of(b);
+        let mut keyspaces = view::keyspaces(b, parts.nodes_of(b.id));
         if let Some(ks) = keyspace {
             let Some(one) = keyspaces.get(ks).cloned() else { continue };
             keyspaces = json!({ ks: one });
@@ -107,8 +115,8 @@ async fn listing(state: &AppState, p: &Principal, view: &SourceView, q: &ListQue
         let mut destinations = vec![view::destination_id(state, b.destination_id)];
         destinations.extend(copies.iter().map(|c| view::destination_id(state, *c)));
         out.insert(
-            view::tag(&b),
-            json!({ "id": view::schedule_word(&b), "keyspaces": keyspaces, "time": view::epoch(b.created_at), "destinations": destinations }),
+            view::tag(b),
+            json!({ "id": view::schedule_word(b), "keyspaces": keyspaces, "time": view::epoch(b.created_at), "destinations": destinations }),
         );
     }
     Ok(Value::Object(out))
@@ -245,21 +253,26 @@ impl BackupsApi {
         let engine = &state.engine;
         let view = cluster(&state, p, &cluster_id).await?;
         let mut events: Vec<(chrono::DateTime<chrono::Utc>, Value)> = Vec::new();
-        for b in engine.backups(p, Some(view.source.id)).await? {
-            let parts = engine.backup_nodes(p, b.id).await?;
-            let keyspaces = view::keyspace_tables(&view::keyspaces(&b, &parts));
+        let backups = engine.backups(p, Some(view.source.id)).await?;
+        let details = engine.backup_details(p, &backups).await?;
+        let mut rows = std::collections::HashMap::new();
+        for b in backups {
+            let keyspaces = view::keyspace_tables(&view::keyspaces(&b, details.nodes_of(b.id)));
             let running = !b.state.is_terminal();
             let full_status = match (running, b.operation_id) {
                 (true, Some(op)) => Some(view::request_status(&state, p, &engine.operation(p, op).await?).await?),
                 _ => None,
             };
             let mut destinations = vec![b.destination_id];
-            destinations.extend(engine.backup_copies(p, b.id).await?);
+            destinations.extend(details.copies_of(b.id));
             for d in destinations {
-                let Ok(row) = engine.destination_row(p, d).await else { continue };
+                if let std::collections::hash_map::Entry::Vacant(slot) = rows.entry(d) {
+                    slot.insert(engine.destination_row(p, d).await.ok());
+                }
+                let Some(row) = &rows[&d] else { continue };
                 let mut event = json!({
                     "week": view::week(b.created_at),
-                    "destination": view::destination(&state, &row),
+                    "destination": view::destination(&state, row),
                     "type": "backup",
                     "deleted_at": null,
                     "backup_id": view::tag(&b),

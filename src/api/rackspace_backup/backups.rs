@@ -69,26 +69,48 @@ pub(super) async fn backup_by_alias(state: &AppState, p: &Principal, id: &str) -
     state.engine.backup(p, uuid).await.map_err(|_| not_found())
 }
 
-/// The fields every backup answer shares: ids, configuration, machine.
+/// What the answers about one machine's backups share: its agent, and the configuration's alias and
+/// name (the backup's own name for a backup no configuration made).
+struct Origin {
+    agent: (String, Option<i64>),
+    configuration: Option<(i64, String)>,
+}
+
+impl Origin {
+    async fn of(state: &AppState, p: &Principal, b: &Backup) -> Result<Origin, CoreError> {
+        let configuration = match b.plan_id {
+            Some(plan) => Some((
+                ids::alias_for(&state.db, "configuration", plan).await?,
+                state.engine.plan(p, plan).await.map(|p| p.name).unwrap_or_default(),
+            )),
+            None => None,
+        };
+        Ok(Origin { agent: machine_agent(state, p, b.source_id).await?, configuration })
+    }
+
+    /// The fields every backup answer shares: ids, configuration, machine.
+    fn fields(&self, state: &AppState, b: &Backup, backup_alias: i64) -> serde_json::Map<String, Value> {
+        let region = state.settings.regions.first().cloned().unwrap_or_else(|| "DFW".into());
+        let (config_id, config_name) = match &self.configuration {
+            Some((id, name)) => (Some(*id), name.clone()),
+            None => (None, b.name.clone()),
+        };
+        let mut out = serde_json::Map::new();
+        out.insert("BackupId".into(), json!(backup_alias));
+        out.insert("BackupConfigurationId".into(), json!(config_id));
+        out.insert("BackupConfigurationName".into(), json!(config_name));
+        out.insert("MachineAgentId".into(), json!(self.agent.1));
+        out.insert("MachineName".into(), json!(self.agent.0));
+        out.insert("Datacenter".into(), json!(region));
+        out.insert("BackupDatacenter".into(), json!(region));
+        out
+    }
+}
+
+/// The fields every backup answer shares, for one backup.
 async fn common(state: &AppState, p: &Principal, b: &Backup) -> Result<serde_json::Map<String, Value>, CoreError> {
-    let (agent_name, agent_id) = machine_agent(state, p, b.source_id).await?;
-    let (config_id, config_name) = match b.plan_id {
-        Some(plan) => (
-            Some(ids::alias_for(&state.db, "configuration", plan).await?),
-            state.engine.plan(p, plan).await.map(|p| p.name).unwrap_or_default(),
-        ),
-        None => (None, b.name.clone()),
-    };
-    let region = state.settings.regions.first().cloned().unwrap_or_else(|| "DFW".into());
-    let mut out = serde_json::Map::new();
-    out.insert("BackupId".into(), json!(ids::alias_for(&state.db, "backup", b.id).await?));
-    out.insert("BackupConfigurationId".into(), json!(config_id));
-    out.insert("BackupConfigurationName".into(), json!(config_name));
-    out.insert("MachineAgentId".into(), json!(agent_id));
-    out.insert("MachineName".into(), json!(agent_name));
-    out.insert("Datacenter".into(), json!(region));
-    out.insert("BackupDatacenter".into(), json!(region));
-    Ok(out)
+    let origin = Origin::of(state, p, b).await?;
+    Ok(origin.fields(state, b, ids::alias_for(&state.db, "backup", b.id).await?))
 }
 
 #[OpenApi(tag = "BackupTag::Backups")]
@@ -172,13 +194,22 @@ impl BackupsApi {
     async fn completed(&self, state: Data<&AppState>, caller: Caller, configuration_id: Path<String>) -> poem::Result<Json<Value>> {
         let p = caller.principal();
         let plan = plan_by_alias(&state, p, &configuration_id).await?;
-        let mut out = Vec::new();
-        for b in
-            state.engine.backups(p, Some(plan.source_id)).await?.into_iter().filter(|b| b.plan_id == Some(plan.id) && b.state.is_success())
-        {
-            let errors: usize =
-                state.engine.backup_nodes(p, b.id).await?.iter().map(|n| n.detail["errors"].as_array().map_or(0, Vec::len)).sum();
-            let mut row = common(&state, p, &b).await?;
+        let backups: Vec<Backup> = state
+            .engine
+            .backups(p, Some(plan.source_id))
+            .await?
+            .into_iter()
+            .filter(|b| b.plan_id == Some(plan.id) && b.state.is_success())
+            .collect();
+        let Some(first) = backups.first() else { return Ok(Json(json!([]))) };
+        // One configuration on one machine: what the rows share is read once, the rest in batches.
+        let origin = Origin::of(&state, p, first).await?;
+        let details = state.engine.backup_details(p, &backups).await?;
+        let aliases = ids::aliases_for(&state.db, "backup", &backups.iter().map(|b| b.id).collect::<Vec<_>>()).await?;
+        let mut out = Vec::with_capacity(backups.len());
+        for b in &backups {
+            let errors: usize = details.nodes_of(b.id).iter().map(|n| n.detail["errors"].as_array().map_or(0, Vec::len)).sum();
+            let mut row = origin.fields(&state, b, aliases[&b.id]);
             row.insert("CompletedTime".into(), json!(b.completed_at.map(date)));
             row.insert("BytesSearched".into(), json!(b.size_bytes));
             row.insert("NumErrors".into(), json!(errors));
