@@ -6,6 +6,7 @@
 # in an open loop, for the latency percentiles. Then the rate limiter: in process (1,000 users x 50
 # requests/s x 10 s) and over HTTP (LIMIT_USERS users, default 100, x 50 requests/s x 10 s, with the
 # configured limit of 35/s). Prints one JSON line per measurement and a Markdown table of medians.
+# ONLY=<regex> measures only the endpoints whose name matches it; LIMITER=0 leaves the limiter out.
 #
 # Coffer runs with its per-user limit raised by configuration for the rate runs (one user sends
 # everything), and with its default limit for the limiter run. The load generator
@@ -119,6 +120,7 @@ field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]
 TABLE=()
 for i in "${!NAMES[@]}"; do
   name=${NAMES[$i]} method=${METHODS[$i]} path=${PATHS[$i]} body=${BODIES[$i]}
+  [[ $name =~ ${ONLY:-.} ]] || continue
   args=(--method "$method" --header "x-auth-token:$TOKEN" --seconds "$SECONDS_PER_RUN")
   [ -n "$body" ] && args+=(--body "$body")
   # The bare server answers what Coffer answers to this request.
@@ -149,6 +151,10 @@ print(f\"| {sys.argv[1]} | {bm:,.0f} | {cm:,.0f} | {cm/bm:.2f} | {int(cm/2):,} |
 " "$name" "$bm" "$cm" "$h")")
 done
 
+if [ "${LIMITER:-1}" = 0 ]; then
+  printf '%s\n' "${TABLE[@]}"
+  exit 0
+fi
 say "rate limiter in process: 1,000 users x 50 requests/s x 10 s"
 LIMITER=$("$BENCH" limiter --users 1000 --rate 50 --seconds 10)
 echo "$LIMITER"
