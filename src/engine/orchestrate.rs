@@ -939,6 +939,25 @@ impl Engine {
         repo::get_backup(&self.inner.db, tenant_scope(caller), id).await?.ok_or_else(|| CoreError::not_found("backup", id.to_string()))
     }
 
+    /// One page of the caller's backups, newest first: of one source or of sources of some kinds,
+    /// after the backup `after` (the previous page's last; unknown ids start from the newest).
+    pub async fn backups_page(
+        &self,
+        caller: &Principal,
+        source_id: Option<Uuid>,
+        source_kinds: &[SourceKind],
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> CoreResult<Vec<Backup>> {
+        let db = &self.inner.db;
+        let cursor = match after {
+            Some(id) => repo::get_backup(db, Some(caller.tenant_id), id).await?.map(|b| (b.created_at, b.id)),
+            None => None,
+        };
+        let page = repo::BackupPage { source_id, source_kinds: source_kinds.iter().map(|k| k.as_str()).collect(), after: cursor, limit };
+        repo::list_backups_page(db, caller.tenant_id, &page).await
+    }
+
     pub async fn backups(&self, caller: &Principal, source_id: Option<Uuid>) -> CoreResult<Vec<Backup>> {
         repo::list_backups(&self.inner.db, Some(caller.tenant_id), source_id).await
     }

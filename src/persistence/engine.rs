@@ -590,6 +590,7 @@ fn backup_model(b: &Backup) -> backups::ActiveModel {
         file_count: Set(b.file_count),
         error: Set(b.error.clone()),
         metadata: Set(b.metadata.clone()),
+        source_kind: Set(b.metadata.get("source_kind").and_then(|k| k.as_str()).unwrap_or_default().to_owned()),
         created_at: Set(b.created_at),
         updated_at: Set(b.updated_at),
         completed_at: Set(b.completed_at),
@@ -612,6 +613,40 @@ pub async fn list_backups(db: &Db, tenant_id: Option<Uuid>, source_id: Option<Uu
     }
     if let Some(s) = source_id {
         q = q.filter(backups::Column::SourceId.eq(s));
+    }
+    q.all(db).await?.into_iter().map(backup).collect()
+}
+
+/// Which backups a page of a listing holds: newest first, of one source or of sources of some
+/// kinds, after a cursor (the created time and id of the previous page's last backup).
+#[derive(Clone, Debug, Default)]
+pub struct BackupPage {
+    pub source_id: Option<Uuid>,
+    pub source_kinds: Vec<&'static str>,
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: u64,
+}
+
+/// One page of a tenant's backups: a keyset query on (tenant, source or kind, created, id), so the
+/// first page of a million backups costs what the first page of a hundred does.
+pub async fn list_backups_page(db: &Db, tenant_id: Uuid, page: &BackupPage) -> CoreResult<Vec<Backup>> {
+    let mut q = backups::Entity::find()
+        .filter(backups::Column::TenantId.eq(tenant_id))
+        .order_by_desc(backups::Column::CreatedAt)
+        .order_by_desc(backups::Column::Id)
+        .limit(page.limit);
+    if let Some(s) = page.source_id {
+        q = q.filter(backups::Column::SourceId.eq(s));
+    }
+    if !page.source_kinds.is_empty() {
+        q = q.filter(backups::Column::SourceKind.is_in(page.source_kinds.iter().copied()));
+    }
+    if let Some((at, id)) = page.after {
+        q = q.filter(
+            Condition::any()
+                .add(backups::Column::CreatedAt.lt(at))
+                .add(Condition::all().add(backups::Column::CreatedAt.eq(at)).add(backups::Column::Id.lt(id))),
+        );
     }
     q.all(db).await?.into_iter().map(backup).collect()
 }

@@ -60,6 +60,9 @@ pub(crate) fn instance_id(id: &str) -> Result<Uuid, CoreError> {
 
 /// Keeps `backups` after `marker` (0 or absent: from the start) and at most `limit`; answers
 /// the page and whether more follow.
+/// The most backups one page of a listing holds (also the page without `limit`); more come by `marker`.
+const MAX_PAGE: usize = 1000;
+
 pub(crate) fn page(mut items: Vec<Value>, limit: Option<usize>, marker: Option<&str>) -> (Vec<Value>, Option<String>) {
     if let Some(m) = marker.filter(|m| !m.is_empty() && *m != "0")
         && let Some(pos) = items.iter().position(|b| b["id"] == m)
@@ -186,16 +189,38 @@ impl CloudDbApi {
     ) -> poem::Result<Json<Value>> {
         let p = caller.principal();
         check_account(p, &account)?;
+        // Read a page at a time in SQL (newest first, after the marker) until one more than the
+        // page holds: a datastore filter can leave a page short.
+        let wanted = limit.0.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
+        let source = match instance_id.0.as_deref() {
+            Some(i) => match Uuid::parse_str(i) {
+                Ok(id) => Some(id),
+                Err(_) => return Ok(Json(json!({ "backups": [] }))),
+            },
+            None => None,
+        };
+        let kinds = [SourceKind::Instance, SourceKind::HaGroup];
+        let mut after = marker.0.as_deref().and_then(|m| Uuid::parse_str(m).ok());
         let mut items = Vec::new();
-        for b in view::database_backups(&state, p).await? {
-            let v = view::backup(&state, p, &b).await?;
-            let keep = datastore.0.as_deref().is_none_or(|d| v["datastore"]["type"] == d)
-                && instance_id.0.as_deref().is_none_or(|i| v["instance_id"] == i);
-            if keep {
-                items.push(v);
+        while items.len() <= wanted {
+            let batch = state.engine.backups_page(p, source, &kinds, after, (wanted + 1) as u64).await?;
+            let Some(last) = batch.last() else { break };
+            after = Some(last.id);
+            let exhausted = batch.len() <= wanted;
+            for b in &batch {
+                let v = view::backup(&state, p, b).await?;
+                // An HA group's backups are not an instance's, even when its id is given as instance_id.
+                let keep =
+                    datastore.0.as_deref().is_none_or(|d| v["datastore"]["type"] == d) && (source.is_none() || !v["instance_id"].is_null());
+                if keep {
+                    items.push(v);
+                }
+            }
+            if exhausted {
+                break;
             }
         }
-        Ok(Json(listing(req, items, limit.0, marker.0.as_deref())))
+        Ok(Json(listing(req, items, Some(wanted), None)))
     }
 
     /// One backup.

@@ -74,18 +74,6 @@ fn backup_type(datastore: &str, incremental: bool) -> &'static str {
     }
 }
 
-/// Database backups (instances and HA groups) of the caller's tenant, newest first.
-pub async fn database_backups(state: &AppState, p: &Principal) -> CoreResult<Vec<Backup>> {
-    let kinds = [SourceKind::Instance.as_str(), SourceKind::HaGroup.as_str()];
-    Ok(state
-        .engine
-        .backups(p, None)
-        .await?
-        .into_iter()
-        .filter(|b| b.metadata.get("source_kind").and_then(Value::as_str).is_some_and(|k| kinds.contains(&k)))
-        .collect())
-}
-
 /// A database backup by id, or the dialect's 404.
 pub async fn find(state: &AppState, p: &Principal, id: &str) -> CoreResult<Backup> {
     let not_found = || CoreError::NotFound { what: "Backup", id: id.to_owned() };

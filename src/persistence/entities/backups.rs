@@ -21,6 +21,8 @@ pub struct Model {
     pub file_count: i64,
     pub error: Option<String>,
     pub metadata: Json,
+    /// The source's kind (`metadata.source_kind` as a column, for listings by kind).
+    pub source_kind: String,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
     pub completed_at: Option<ChronoDateTimeUtc>,
