@@ -105,11 +105,42 @@ async fn source_backups(
     if source.source.kind != kind {
         return Err(not_found());
     }
+    paged(state, req, p, Some(source.source.id), &[], limit, marker, |_| true).await
+}
+
+/// A page of backups as the listings answer it: read from SQL a page at a time (newest first,
+/// after the marker) until one more than the page holds has passed `keep`, which can leave a page
+/// short; `limit` defaults to, and is at most, [`MAX_PAGE`].
+#[allow(clippy::too_many_arguments)]
+async fn paged(
+    state: &AppState,
+    req: &Request,
+    p: &Principal,
+    source: Option<Uuid>,
+    kinds: &[SourceKind],
+    limit: Option<usize>,
+    marker: Option<&str>,
+    keep: impl Fn(&Value) -> bool,
+) -> Result<Value, CoreError> {
+    let wanted = limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
+    let mut after = marker.and_then(|m| Uuid::parse_str(m).ok());
     let mut items = Vec::new();
-    for b in state.engine.backups(p, Some(source.source.id)).await? {
-        items.push(view::backup(state, p, &b).await?);
+    while items.len() <= wanted {
+        let batch = state.engine.backups_page(p, source, kinds, after, (wanted + 1) as u64).await?;
+        let Some(last) = batch.last() else { break };
+        after = Some(last.id);
+        let exhausted = batch.len() <= wanted;
+        for b in &batch {
+            let v = view::backup(state, p, b).await?;
+            if keep(&v) {
+                items.push(v);
+            }
+        }
+        if exhausted {
+            break;
+        }
     }
-    Ok(listing(req, items, limit, marker))
+    Ok(listing(req, items, Some(wanted), None))
 }
 
 #[OpenApi]
@@ -189,9 +220,6 @@ impl CloudDbApi {
     ) -> poem::Result<Json<Value>> {
         let p = caller.principal();
         check_account(p, &account)?;
-        // Read a page at a time in SQL (newest first, after the marker) until one more than the
-        // page holds: a datastore filter can leave a page short.
-        let wanted = limit.0.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
         let source = match instance_id.0.as_deref() {
             Some(i) => match Uuid::parse_str(i) {
                 Ok(id) => Some(id),
@@ -199,28 +227,12 @@ impl CloudDbApi {
             },
             None => None,
         };
+        // An HA group's backups are not an instance's, even when its id is given as instance_id.
+        let keep = |v: &Value| {
+            datastore.0.as_deref().is_none_or(|d| v["datastore"]["type"] == d) && (source.is_none() || !v["instance_id"].is_null())
+        };
         let kinds = [SourceKind::Instance, SourceKind::HaGroup];
-        let mut after = marker.0.as_deref().and_then(|m| Uuid::parse_str(m).ok());
-        let mut items = Vec::new();
-        while items.len() <= wanted {
-            let batch = state.engine.backups_page(p, source, &kinds, after, (wanted + 1) as u64).await?;
-            let Some(last) = batch.last() else { break };
-            after = Some(last.id);
-            let exhausted = batch.len() <= wanted;
-            for b in &batch {
-                let v = view::backup(&state, p, b).await?;
-                // An HA group's backups are not an instance's, even when its id is given as instance_id.
-                let keep =
-                    datastore.0.as_deref().is_none_or(|d| v["datastore"]["type"] == d) && (source.is_none() || !v["instance_id"].is_null());
-                if keep {
-                    items.push(v);
-                }
-            }
-            if exhausted {
-                break;
-            }
-        }
-        Ok(Json(listing(req, items, Some(wanted), None)))
+        Ok(Json(paged(&state, req, p, source, &kinds, limit.0, marker.0.as_deref(), keep).await?))
     }
 
     /// One backup.
