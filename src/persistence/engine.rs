@@ -641,12 +641,11 @@ pub async fn list_backups_page(db: &Db, tenant_id: Uuid, page: &BackupPage) -> C
     if !page.source_kinds.is_empty() {
         q = q.filter(backups::Column::SourceKind.is_in(page.source_kinds.iter().copied()));
     }
+    // A row-value comparison, `(created_at, id) < (at, id)`: both SQLite and PostgreSQL seek the
+    // index with it, where the equivalent OR of two conditions makes SQLite read every row.
     if let Some((at, id)) = page.after {
-        q = q.filter(
-            Condition::any()
-                .add(backups::Column::CreatedAt.lt(at))
-                .add(Condition::all().add(backups::Column::CreatedAt.eq(at)).add(backups::Column::Id.lt(id))),
-        );
+        let columns = Expr::tuple([Expr::col(backups::Column::CreatedAt).into(), Expr::col(backups::Column::Id).into()]);
+        q = q.filter(columns.lt(Expr::tuple([Expr::value(at), Expr::value(id)])));
     }
     q.all(db).await?.into_iter().map(backup).collect()
 }

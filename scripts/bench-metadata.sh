@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Metadata at scale: Coffer on SQLite with BACKUPS backups (default 1,000,000) and EVENTS events
+# (default 10,000,000) of one tenant, then the p50/p99 of the first page of listings (and of a page
+# deep inside), each measured for RUN_SECONDS (default 5) at RATE requests/s (default 20) in an
+# open loop. The rows are copies of one real backup and one real event made through the API, written
+# with SQL (numbered names, random ids, one second apart, older than the real ones), so what the
+# server reads is what it wrote itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BACKUPS=${BACKUPS:-1000000}
+EVENTS=${EVENTS:-10000000}
+RATE=${RATE:-20}
+RUN_SECONDS=${RUN_SECONDS:-5}
+PORT=${PORT:-18720}
+PASSWORD=bench-admin-pw
+say() { printf '== %s\n' "$*" >&2; }
+
+cargo build --release --locked --bin coffer --example api_bench >&2
+COFFER=target/release/coffer
+BENCH=target/release/examples/api_bench
+WORK=$(mktemp -d "${BENCH_DIR:-/tmp}/coffer-meta.XXXXXX")
+PID=
+finish() {
+  [ -n "$PID" ] && kill "$PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap finish EXIT
+
+start() {
+  COFFER_ADMIN_PASSWORD=$PASSWORD COFFER_RATE_LIMIT__PER_SECOND=100000 COFFER_RATE_LIMIT__BURST=100000 RUST_LOG=warn \
+    "$COFFER" --data-dir "$WORK/data" serve --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && return 0; sleep 0.1; done
+  echo "coffer did not start" >&2
+  exit 1
+}
+BASE="http://127.0.0.1:$PORT"
+admin() { curl -sf -u "admin:$PASSWORD" -H 'content-type: application/json' "$@"; }
+jget() { python3 -c "import json,sys; v=json.load(sys.stdin); print(eval('v'+sys.argv[1]))" "$1"; }
+
+python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)'); c.commit()" "$WORK/shop.sqlite"
+start
+INSTANCE=$(admin -X POST "$BASE/admin/v1/instances" -d "{\"name\":\"shop\",\"datastore\":\"sqlite\",\"location\":\"$WORK/shop.sqlite\"}" | jget "['id']")
+OP=$(admin -X POST "$BASE/admin/v1/backups" -d "{\"source_id\":\"$INSTANCE\"}" | jget "['operation']['id']")
+for _ in $(seq 1 100); do
+  [ "$(admin "$BASE/admin/v1/operations/$OP" | jget "['state']")" = succeeded ] && break
+  sleep 0.1
+done
+kill "$PID"
+wait "$PID" 2>/dev/null || true
+PID=
+
+say "writing $BACKUPS backups and $EVENTS events into SQLite"
+SEED_START=$(date +%s)
+python3 - "$WORK/data/coffer.db" "$BACKUPS" "$EVENTS" <<'EOF'
+import sqlite3, sys
+db, backups, events = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+c = sqlite3.connect(db)
+c.execute("PRAGMA journal_mode=WAL"); c.execute("PRAGMA synchronous=OFF")
+cols = [r[1] for r in c.execute("PRAGMA table_info(backups)")]
+pick = {"id": "randomblob(16)", "name": "name || '-' || n", "tag": "lower(hex(randomblob(16)))",
+        "operation_id": "NULL",
+        "created_at": "strftime('%Y-%m-%dT%H:%M:%f+00:00', '2026-01-01', '-' || n || ' seconds')",
+        "updated_at": "strftime('%Y-%m-%dT%H:%M:%f+00:00', '2026-01-01', '-' || n || ' seconds')",
+        "completed_at": "strftime('%Y-%m-%dT%H:%M:%f+00:00', '2026-01-01', '-' || n || ' seconds')"}
+select = ", ".join(pick.get(col, col) for col in cols)
+template = c.execute("SELECT rowid FROM backups LIMIT 1").fetchone()[0]
+c.execute(f"""INSERT INTO backups ({', '.join(cols)})
+  WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {backups - 1})
+  SELECT {select} FROM s, (SELECT * FROM backups WHERE rowid = {template})""")
+ecols = [r[1] for r in c.execute("PRAGMA table_info(events)") if r[1] != "id"]
+eselect = ", ".join({"at": "strftime('%Y-%m-%dT%H:%M:%f+00:00', '2026-01-01', '-' || n || ' seconds')",
+                     "message": "message || ' #' || n"}.get(col, col) for col in ecols)
+etemplate = c.execute("SELECT id FROM events ORDER BY id LIMIT 1").fetchone()[0]
+c.execute(f"""INSERT INTO events ({', '.join(ecols)})
+  WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {events})
+  SELECT {eselect} FROM s, (SELECT * FROM events WHERE id = {etemplate})""")
+c.commit()
+c.execute("ANALYZE")
+print(c.execute("SELECT count(*) FROM backups").fetchone()[0], "backups,", c.execute("SELECT count(*) FROM events").fetchone()[0], "events", file=sys.stderr)
+EOF
+say "seeded in $(( $(date +%s) - SEED_START )) s; database $(du -h "$WORK/data/coffer.db" | cut -f1)"
+start
+TOKEN=$(curl -sf "$BASE/v2.0/tokens" -H 'content-type: application/json' \
+  -d "{\"auth\":{\"passwordCredentials\":{\"username\":\"admin\",\"password\":\"$PASSWORD\"}}}" | jget "['access']['token']['id']")
+DEEP=$(admin "$BASE/v1.0/default/backups?limit=1000" | jget "['backups'][-1]['id']")
+
+echo "| Request | p50 ms | p99 ms | answered |"
+echo "|---|---|---|---|"
+for path in "/v1.0/default/backups?limit=20" "/v1.0/default/backups?limit=20&marker=$DEEP" "/v1.0/default/backups?limit=20&datastore=sqlite" \
+  "/v1.0/default/instances/$INSTANCE/backups?limit=20" "/admin/v1/events?limit=100" "/admin/v1/operations?limit=100"; do
+  r=$("$BENCH" load "$BASE$path" --rate "$RATE" --seconds "$RUN_SECONDS" --header "x-auth-token:$TOKEN")
+  echo "$r" >&2
+  python3 -c "
+import json,sys; r=json.loads(sys.argv[2])
+ok=sum(v for k,v in r['statuses'].items() if k.startswith('2'))
+print(f\"| \`GET {sys.argv[1]}\` | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {ok}/{r['requests']} |\")" "${path//$INSTANCE/{instance\}}" "$r"
+done
