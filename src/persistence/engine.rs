@@ -644,7 +644,7 @@ pub async fn list_backups_page(db: &Db, tenant_id: Uuid, page: &BackupPage) -> C
     // A row-value comparison, `(created_at, id) < (at, id)`: both SQLite and PostgreSQL seek the
     // index with it, where the equivalent OR of two conditions makes SQLite read every row.
     if let Some((at, id)) = page.after {
-        let columns = Expr::tuple([Expr::col(backups::Column::CreatedAt).into(), Expr::col(backups::Column::Id).into()]);
+        let columns = Expr::tuple([Expr::col(backups::Column::CreatedAt), Expr::col(backups::Column::Id)]);
         q = q.filter(columns.lt(Expr::tuple([Expr::value(at), Expr::value(id)])));
     }
     q.all(db).await?.into_iter().map(backup).collect()
