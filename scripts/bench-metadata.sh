@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Metadata at scale: Coffer on SQLite with BACKUPS backups (default 1,000,000) and EVENTS events
+# Metadata at scale: Coffer on SQLite (or PostgreSQL: BACKEND=postgres, PG_ADMIN_URL, default
+# postgres://postgres@127.0.0.1:5432/postgres, in a database of its own dropped at the end) with BACKUPS backups (default 1,000,000) and EVENTS events
 # (default 10,000,000) of one tenant, then the p50/p99 of the first page of listings (and of a page
 # deep inside), each measured for RUN_SECONDS (default 5) at RATE requests/s (default 20) in an
 # open loop. The rows are copies of one real backup and one real event made through the API, written
@@ -14,6 +15,15 @@ RATE=${RATE:-20}
 RUN_SECONDS=${RUN_SECONDS:-5}
 PORT=${PORT:-18720}
 PASSWORD=bench-admin-pw
+BACKEND=${BACKEND:-sqlite}
+PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+PG_DB=coffer_meta_$$
+DB_ARGS=()
+if [ "$BACKEND" = postgres ]; then
+  psql -q "$PG_ADMIN_URL" -c "CREATE DATABASE $PG_DB"
+  PG_URL="${PG_ADMIN_URL%/*}/$PG_DB"
+  DB_ARGS=(--database-url "$PG_URL")
+fi
 say() { printf '== %s\n' "$*" >&2; }
 
 cargo build --release --locked --bin coffer --example api_bench >&2
@@ -25,12 +35,13 @@ finish() {
   [ -n "$PID" ] && kill "$PID" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$WORK"
+  if [ "$BACKEND" = postgres ]; then psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" || true; fi
 }
 trap finish EXIT
 
 start() {
   COFFER_ADMIN_PASSWORD=$PASSWORD COFFER_RATE_LIMIT__PER_SECOND=100000 COFFER_RATE_LIMIT__BURST=100000 RUST_LOG=warn \
-    "$COFFER" --data-dir "$WORK/data" serve --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+    "$COFFER" --data-dir "$WORK/data" "${DB_ARGS[@]}" serve --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
   PID=$!
   for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && return 0; sleep 0.1; done
   echo "coffer did not start" >&2
@@ -52,8 +63,20 @@ kill "$PID"
 wait "$PID" 2>/dev/null || true
 PID=
 
-say "writing $BACKUPS backups and $EVENTS events into SQLite"
+say "writing $BACKUPS backups and $EVENTS events into $BACKEND"
 SEED_START=$(date +%s)
+if [ "$BACKEND" = postgres ]; then
+  cols() { psql -At "$PG_URL" -c "SELECT column_name FROM information_schema.columns WHERE table_name = '$1' ORDER BY ordinal_position" | paste -sd, -; }
+  BCOLS=$(cols backups)
+  ECOLS=$(cols events | tr ',' '\n' | grep -vx id | paste -sd, -)
+  BSEL=$(python3 scripts/bench_metadata_select.py backups "$BCOLS")
+  ESEL=$(python3 scripts/bench_metadata_select.py events "$ECOLS")
+  psql -q "$PG_URL" <<SQL
+INSERT INTO backups ($BCOLS) SELECT $BSEL FROM generate_series(1, $BACKUPS - 1) n, (SELECT * FROM backups LIMIT 1) t;
+INSERT INTO events ($ECOLS) SELECT $ESEL FROM generate_series(1, $EVENTS) n, (SELECT * FROM events ORDER BY id LIMIT 1) t;
+ANALYZE;
+SQL
+else
 python3 - "$WORK/data/coffer.db" "$BACKUPS" "$EVENTS" <<'EOF'
 import sqlite3, sys
 db, backups, events = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -81,7 +104,8 @@ c.commit()
 c.execute("ANALYZE")
 print(c.execute("SELECT count(*) FROM backups").fetchone()[0], "backups,", c.execute("SELECT count(*) FROM events").fetchone()[0], "events", file=sys.stderr)
 EOF
-say "seeded in $(( $(date +%s) - SEED_START )) s; database $(du -h "$WORK/data/coffer.db" | cut -f1)"
+fi
+say "seeded in $(( $(date +%s) - SEED_START )) s"
 start
 TOKEN=$(curl -sf "$BASE/v2.0/tokens" -H 'content-type: application/json' \
   -d "{\"auth\":{\"passwordCredentials\":{\"username\":\"admin\",\"password\":\"$PASSWORD\"}}}" | jget "['access']['token']['id']")
