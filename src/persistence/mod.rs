@@ -81,6 +81,12 @@ fn check_identifier(name: &str) -> Result<(), CoreError> {
 
 impl From<DbErr> for CoreError {
     fn from(err: DbErr) -> Self {
+        // Every pooled connection stayed busy past the acquire timeout: overload, not a fault of
+        // the request; the client may retry (503), and nothing was written.
+        if matches!(err, DbErr::ConnectionAcquire(_)) {
+            tracing::warn!(error = %err, "no database connection became free in time");
+            return CoreError::Unavailable("the database is busy; retry shortly".into());
+        }
         match err.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => CoreError::Conflict("an object with this name already exists".into()),
             _ => CoreError::Internal(anyhow::Error::new(err).context("database")),
