@@ -628,8 +628,19 @@ pub struct BackupPage {
 }
 
 /// One page of a tenant's backups: a keyset query on (tenant, source or kind, created, id), so the
-/// first page of a million backups costs what the first page of a hundred does.
+/// first page of a million backups costs what the first page of a hundred does. Several kinds are
+/// read one kind at a time and merged: with `kind IN (...)` PostgreSQL sorts every matching row.
 pub async fn list_backups_page(db: &Db, tenant_id: Uuid, page: &BackupPage) -> CoreResult<Vec<Backup>> {
+    if page.source_kinds.len() > 1 {
+        let mut merged = Vec::new();
+        for kind in &page.source_kinds {
+            let one = BackupPage { source_kinds: vec![kind], ..page.clone() };
+            merged.extend(Box::pin(list_backups_page(db, tenant_id, &one)).await?);
+        }
+        merged.sort_by_key(|b| std::cmp::Reverse((b.created_at, b.id)));
+        merged.truncate(page.limit as usize);
+        return Ok(merged);
+    }
     let mut q = backups::Entity::find()
         .filter(backups::Column::TenantId.eq(tenant_id))
         .order_by_desc(backups::Column::CreatedAt)
@@ -638,8 +649,8 @@ pub async fn list_backups_page(db: &Db, tenant_id: Uuid, page: &BackupPage) -> C
     if let Some(s) = page.source_id {
         q = q.filter(backups::Column::SourceId.eq(s));
     }
-    if !page.source_kinds.is_empty() {
-        q = q.filter(backups::Column::SourceKind.is_in(page.source_kinds.iter().copied()));
+    if let Some(kind) = page.source_kinds.first() {
+        q = q.filter(backups::Column::SourceKind.eq(*kind));
     }
     // A row-value comparison, `(created_at, id) < (at, id)`: both SQLite and PostgreSQL seek the
     // index with it, where the equivalent OR of two conditions makes SQLite read every row.
