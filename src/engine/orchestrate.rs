@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -270,7 +270,8 @@ impl Engine {
         if repo::has_backup_in_progress(db, source.id).await? {
             return Err(CoreError::Unprocessable(format!("a backup of {} '{}' is already in progress", source.kind, source.name)));
         }
-        if repo::has_restore_in_place_in_progress(db, source.id).await? {
+        let locations: Vec<String> = repo::nodes_of(db, source.id).await?.into_iter().map(|n| n.location).collect();
+        if repo::has_restore_in_place_in_progress(db, source.id, &locations).await? {
             return Err(CoreError::Unprocessable(format!(
                 "a restore into {} '{}' is in progress; back up once it ends",
                 source.kind, source.name
@@ -444,7 +445,8 @@ impl Engine {
             .await?
             .ok_or_else(|| CoreError::not_found("source", backup.source_id.to_string()))?;
         if matches!(spec.target, RestoreTarget::SameNodes { .. }) {
-            if repo::has_restore_in_place_in_progress(db, source.id).await? {
+            let locations: Vec<String> = repo::nodes_of(db, source.id).await?.into_iter().map(|n| n.location).collect();
+            if repo::has_restore_in_place_in_progress(db, source.id, &locations).await? {
                 return Err(CoreError::Unprocessable(format!("a restore into {} '{}' is already in progress", source.kind, source.name)));
             }
             if repo::has_backup_in_progress(db, source.id).await? {
@@ -939,23 +941,24 @@ impl Engine {
         repo::get_backup(&self.inner.db, tenant_scope(caller), id).await?.ok_or_else(|| CoreError::not_found("backup", id.to_string()))
     }
 
+    /// Where a listing continues after backup `id` (its created time and id); `None` when the
+    /// caller has no such backup, and the listing starts from the newest.
+    pub async fn backup_cursor(&self, caller: &Principal, id: Uuid) -> CoreResult<Option<(DateTime<Utc>, Uuid)>> {
+        Ok(repo::get_backup(&self.inner.db, Some(caller.tenant_id), id).await?.map(|b| (b.created_at, b.id)))
+    }
+
     /// One page of the caller's backups, newest first: of one source or of sources of some kinds,
-    /// after the backup `after` (the previous page's last; unknown ids start from the newest).
+    /// after a cursor (see [`Engine::backup_cursor`]).
     pub async fn backups_page(
         &self,
         caller: &Principal,
         source_id: Option<Uuid>,
         source_kinds: &[SourceKind],
-        after: Option<Uuid>,
+        after: Option<(DateTime<Utc>, Uuid)>,
         limit: u64,
     ) -> CoreResult<Vec<Backup>> {
-        let db = &self.inner.db;
-        let cursor = match after {
-            Some(id) => repo::get_backup(db, Some(caller.tenant_id), id).await?.map(|b| (b.created_at, b.id)),
-            None => None,
-        };
-        let page = repo::BackupPage { source_id, source_kinds: source_kinds.iter().map(|k| k.as_str()).collect(), after: cursor, limit };
-        repo::list_backups_page(db, caller.tenant_id, &page).await
+        let page = repo::BackupPage { source_id, source_kinds: source_kinds.iter().map(|k| k.as_str()).collect(), after, limit };
+        repo::list_backups_page(&self.inner.db, caller.tenant_id, &page).await
     }
 
     pub async fn backups(&self, caller: &Principal, source_id: Option<Uuid>) -> CoreResult<Vec<Backup>> {
@@ -1100,6 +1103,11 @@ impl Engine {
             .filter(|t| t.agent_id == agent.id)
             .ok_or_else(|| CoreError::not_found("task", task_id.to_string()))?;
         if !repo::finish_task(db, task_id, agent.id, attempt, &outcome).await? {
+            // The same claim reporting its end again (its first report was recorded, then
+            // something after it failed): end the operation if it has not ended, and answer as before.
+            if task.state.is_terminal() && attempt.is_none_or(|n| n == task.attempts) {
+                return self.maybe_finish(task.operation_id).await;
+            }
             return Err(CoreError::Conflict(match attempt {
                 Some(n) if n != task.attempts => {
                     format!("task {task_id} was handed over: this is claim {n}, the task is on claim {}", task.attempts)

@@ -704,16 +704,25 @@ pub async fn has_operation_in_progress(db: &Db, source_id: Uuid, kind: Operation
     Ok(n > 0)
 }
 
-/// Whether a restore onto the source's own nodes (not to another path, instance or cluster) is
-/// queued or running.
-pub async fn has_restore_in_place_in_progress(db: &Db, source_id: Uuid) -> CoreResult<bool> {
+/// Whether a restore into the source's own data is queued or running: onto its nodes, or to a
+/// path inside (or containing) one of `locations` (a Cloud Backup restore into the machine's own
+/// folders is a path restore). Restores to other places do not count.
+pub async fn has_restore_in_place_in_progress(db: &Db, source_id: Uuid, locations: &[String]) -> CoreResult<bool> {
     let running = operations::Entity::find()
         .filter(operations::Column::SourceId.eq(source_id))
         .filter(operations::Column::Kind.eq(OperationKind::Restore.as_str()))
         .filter(operations::Column::State.is_in([State::Queued.as_str(), State::Running.as_str(), State::Cancelling.as_str()]))
         .all(db)
         .await?;
-    Ok(running.iter().any(|op| op.params.get("type").and_then(|t| t.as_str()) == Some("same_nodes")))
+    let overlaps = |path: &str| {
+        let path = std::path::Path::new(path);
+        locations.iter().map(std::path::Path::new).any(|l| path.starts_with(l) || l.starts_with(path))
+    };
+    Ok(running.iter().any(|op| match op.params.get("type").and_then(|t| t.as_str()) {
+        Some("same_nodes") => true,
+        Some("path") => op.params.get("path").and_then(|p| p.as_str()).is_some_and(overlaps),
+        _ => false,
+    }))
 }
 
 pub async fn save_backup_node(db: &impl ConnectionTrait, n: &BackupNode) -> CoreResult<()> {

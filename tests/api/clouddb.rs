@@ -135,6 +135,9 @@ async fn an_instance_backup_lifecycle_speaks_trove_shapes_end_to_end() {
     assert_eq!(second_page["backups"].as_array().unwrap().len(), 1);
     assert_ne!(second_page["backups"][0]["id"], first_page["backups"][0]["id"]);
     assert!(second_page.get("links").is_none());
+    let (_, filtered) = get(&app, &token, "/v1.0/default/backups?datastore=sqlite&limit=1").await;
+    let next = filtered["links"][0]["href"].as_str().unwrap();
+    assert!(next.contains("datastore=sqlite") && next.contains("limit=1&marker="), "the next page keeps the filter: {next}");
     let (_, of_instance) = get(&app, &token, &format!("/v1.0/default/instances/{instance}/backups?limit=20&marker=0")).await;
     assert_eq!(of_instance["backups"].as_array().unwrap().len(), 2);
 

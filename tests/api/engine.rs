@@ -267,6 +267,15 @@ async fn a_restore_elsewhere_lets_the_source_be_backed_up_but_a_restore_onto_it_
     assert_eq!(wait_for(&app, &token, backup["operation"]["id"].as_str().unwrap()).await["state"], "succeeded");
     wait_for(&app, &token, elsewhere["id"].as_str().unwrap()).await;
 
+    // A restore to a folder inside the machine's own root writes into its data: backups wait.
+    let inside = src.path().join("restored");
+    let (status, into_root) = post(&app, &token, &restore, json!({ "target": { "type": "path", "path": inside }, "options": slow })).await;
+    assert_eq!(status, 202, "{into_root}");
+    let (status, refused) = post(&app, &token, "/admin/v1/backups", json!({ "source_id": id })).await;
+    assert_eq!(status, 422, "{refused}");
+    wait_for(&app, &token, into_root["id"].as_str().unwrap()).await;
+    std::fs::remove_dir_all(&inside).unwrap();
+
     let (status, in_place) = post(&app, &token, &restore, json!({ "target": { "type": "same_nodes" }, "options": slow })).await;
     assert_eq!(status, 202, "{in_place}");
     let (status, refused) = post(&app, &token, "/admin/v1/backups", json!({ "source_id": id })).await;

@@ -83,7 +83,17 @@ fn listing(req: &Request, items: Vec<Value>, limit: Option<usize>, marker: Optio
     let (items, next) = page(items, limit, marker);
     let mut body = json!({ "backups": items });
     if let (Some(next), Some(limit)) = (next, limit) {
-        body["links"] = json!([{ "rel": "next", "href": format!("{}?limit={limit}&marker={next}", req.uri().path()) }]);
+        // The next page keeps the request's filters; only limit and marker change.
+        let mut query: Vec<String> = req
+            .uri()
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|pair| !pair.is_empty() && !pair.starts_with("limit=") && !pair.starts_with("marker="))
+            .map(str::to_owned)
+            .collect();
+        query.extend([format!("limit={limit}"), format!("marker={next}")]);
+        body["links"] = json!([{ "rel": "next", "href": format!("{}?{}", req.uri().path(), query.join("&")) }]);
     }
     body
 }
@@ -123,12 +133,15 @@ async fn paged(
     keep: impl Fn(&Value) -> bool,
 ) -> Result<Value, CoreError> {
     let wanted = limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
-    let mut after = marker.and_then(|m| Uuid::parse_str(m).ok());
+    let mut after = match marker.and_then(|m| Uuid::parse_str(m).ok()) {
+        Some(id) => state.engine.backup_cursor(p, id).await?,
+        None => None,
+    };
     let mut items = Vec::new();
     while items.len() <= wanted {
         let batch = state.engine.backups_page(p, source, kinds, after, (wanted + 1) as u64).await?;
         let Some(last) = batch.last() else { break };
-        after = Some(last.id);
+        after = Some((last.created_at, last.id));
         let exhausted = batch.len() <= wanted;
         for b in &batch {
             let v = view::backup(state, p, b).await?;
