@@ -3,6 +3,7 @@
 //! ```text
 //! store_bench backup <data_dir> <repo_dir> <snapshot> [parent]
 //! store_bench restore <repo_dir> <snapshot> <target_dir>
+//! store_bench verify <repo_dir> <snapshot>
 //! ```
 //!
 //! The repository is encrypted with a fixed benchmark key, as restic's always is; set
@@ -120,8 +121,18 @@ async fn main() -> anyhow::Result<()> {
             let summary = store.restore(request, Arc::new(Progress::default())).await?;
             report("restore", snapshot, started, summary.bytes, json!({ "files": summary.files, "skipped": summary.skipped }));
         }
+        ["verify", repo, snapshot] => {
+            // Reads back every chunk the snapshot references and checks its hash (restic check --read-data).
+            let started = Instant::now();
+            let store = open(Path::new(repo)).await?;
+            let verified = store.verify(snapshot).await?;
+            if !verified.ok() {
+                bail!("verify found problems: {:?}", verified.problems);
+            }
+            report("verify", snapshot, started, verified.bytes, json!({ "files": verified.files, "chunks": verified.chunks }));
+        }
         _ => bail!(
-            "usage: store_bench backup <data_dir> <repo_dir> <snapshot> [parent]\n       store_bench restore <repo_dir> <snapshot> <target_dir>"
+            "usage: store_bench backup <data_dir> <repo_dir> <snapshot> [parent]\n       store_bench restore <repo_dir> <snapshot> <target_dir>\n       store_bench verify <repo_dir> <snapshot>"
         ),
     }
     Ok(())

@@ -119,6 +119,8 @@ step coffer_restore   "$BENCH" restore "$W/coffer-repo" b2 "$W/coffer-restore"
 diff -r "$D" "$W/coffer-restore" >&2 && say "coffer restore is identical to the data"
 step restic_restore   restic restore latest --target "$W/restic-restore"
 diff -r "$D" "$W/restic-restore$D" >&2 && say "restic restore is identical to the data"
+step coffer_verify    "$BENCH" verify "$W/coffer-repo" b2
+step restic_verify    restic check --read-data
 step tar_zstd1        sh -c 'tar -C "$1" -cf - data | zstd -1 -q -o "$1/data.tar.zst"' sh "$W"
 
 python3 - "$W" "$BYTES" "$COLD" "$(restic version | head -1)" <<'PY'
@@ -144,10 +146,15 @@ print("other processes during the step; speed x = restic wall / coffer wall (>1:
 head = f"{'MB/s':>8} {'wall s':>7} {'CPU s':>7} {'RSS MiB':>8} {'load':>5} {'other':>6}"
 print(f"{'':<24} | {'coffer':<{len(head)}} | {'restic':<{len(head)}} | coffer/restic")
 print(f"{'step':<24} | {head} | {head} | speed x  RSS x")
-for name, key in [("first backup", "backup_1"), ("backup after 5% change", "backup_2"), ("restore", "restore")]:
+for name, key in [("first backup", "backup_1"), ("backup after 5% change", "backup_2"), ("restore", "restore"), ("verify (read all data)", "verify")]:
     c, r = rows[f"coffer_{key}"], rows[f"restic_{key}"]
     print(f"{name:<24} | {cell(c)} | {cell(r)} | {r['wall'] / c['wall']:7.2f} {c['rss'] / r['rss']:6.2f}")
 print(f"{'tar -c | zstd -1':<24} | {cell(rows['tar_zstd1'])} |")
+gib = nbytes / 2**30
+print("\nCPU seconds per GiB of the data set:")
+for name, key in [("first backup", "backup_1"), ("restore", "restore"), ("verify", "verify")]:
+    print(f"  {name:<14} coffer {rows['coffer_' + key]['cpu'] / gib:6.2f}   restic {rows['restic_' + key]['cpu'] / gib:6.2f}")
+print(f"  {'tar | zstd -1':<14} {rows['tar_zstd1']['cpu'] / gib:6.2f}")
 
 print(f"\nstored: coffer repo {size(os.path.join(work, 'coffer-repo')):,} B, restic repo {size(os.path.join(work, 'restic-repo')):,} B, "
       f"data.tar.zst {size(os.path.join(work, 'data.tar.zst')):,} B")
