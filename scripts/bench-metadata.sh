@@ -52,19 +52,45 @@ admin() { curl -sf -u "admin:$PASSWORD" -H 'content-type: application/json' "$@"
 jget() { python3 -c "import json,sys; v=json.load(sys.stdin); print(eval('v'+sys.argv[1]))" "$1"; }
 
 python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)'); c.commit()" "$WORK/shop.sqlite"
+mkdir -p "$WORK/node/data/ks/t-00112233445566778899aabbccddeeff" "$WORK/files"
+head -c 20000 /dev/urandom >"$WORK/node/data/ks/t-00112233445566778899aabbccddeeff/nb-1-big-Data.db"
+head -c 20000 /dev/urandom >"$WORK/files/f1"
 start
+wait_op() { # operation id
+  for _ in $(seq 1 300); do
+    case $(admin "$BASE/admin/v1/operations/$1" | jget "['state']") in queued | running | cancelling) sleep 0.1 ;; *) return 0 ;; esac
+  done
+}
+# One real backup in each dialect: a SQLite instance (Cloud Databases), a one-node cluster
+# (OpsCenter, Instaclustr) and a Cloud Backup configuration on a `coffer agent`.
 INSTANCE=$(admin -X POST "$BASE/admin/v1/instances" -d "{\"name\":\"shop\",\"datastore\":\"sqlite\",\"location\":\"$WORK/shop.sqlite\"}" | jget "['id']")
-OP=$(admin -X POST "$BASE/admin/v1/backups" -d "{\"source_id\":\"$INSTANCE\"}" | jget "['operation']['id']")
-for _ in $(seq 1 100); do
-  [ "$(admin "$BASE/admin/v1/operations/$OP" | jget "['state']")" = succeeded ] && break
+CLUSTER=$(admin -X POST "$BASE/admin/v1/clusters" \
+  -d "{\"name\":\"Bench\",\"nodes\":[{\"name\":\"10.9.0.1\",\"location\":\"$WORK/node/data\"}]}" | jget "['id']")
+KEY=$(admin -X POST "$BASE/admin/v1/keys" -d '{"name":"bench agent"}' | jget "['key']")
+"$COFFER" agent --server "$BASE" --token "$KEY" --name bench-agent >"$WORK/agent.log" 2>&1 &
+AGENT_PID=$!
+for _ in $(seq 1 50); do
+  AGENT_ID=$(admin "$BASE/v1.0/user/agents" | python3 -c "import json,sys; print(next((a['MachineAgentId'] for a in json.load(sys.stdin) if a['MachineName']=='bench-agent'), ''))")
+  [ -n "$AGENT_ID" ] && break
+  sleep 0.2
+done
+CONFIG=$(admin -X POST "$BASE/v1.0/backup-configuration" -d "{\"BackupConfigurationName\":\"bench\",\"MachineAgentId\":$AGENT_ID,
+  \"Frequency\":\"Manually\",\"TimeZoneId\":\"UTC\",\"VersionRetention\":30,
+  \"Inclusions\":[{\"FilePath\":\"$WORK/files\",\"FileItemType\":\"Folder\"}],\"Exclusions\":[]}" | jget "['BackupConfigurationId']")
+wait_op "$(admin -X POST "$BASE/admin/v1/backups" -d "{\"source_id\":\"$INSTANCE\"}" | jget "['operation']['id']")"
+wait_op "$(admin -X POST "$BASE/admin/v1/backups" -d "{\"source_id\":\"$CLUSTER\"}" | jget "['operation']['id']")"
+CB_BACKUP=$(admin -X POST "$BASE/v1.0/backup/action-requested" -d "{\"Action\":\"StartManual\",\"Id\":$CONFIG}")
+for _ in $(seq 1 300); do
+  [ "$(admin "$BASE/v1.0/backup/$CB_BACKUP" | jget "['CurrentState']")" = Completed ] && break
   sleep 0.1
 done
-kill "$PID"
-wait "$PID" 2>/dev/null || true
+kill "$PID" "$AGENT_PID"
+wait "$PID" "$AGENT_PID" 2>/dev/null || true
 PID=
 
 say "writing $BACKUPS backups and $EVENTS events into $BACKEND"
 SEED_START=$(date +%s)
+PER_KIND=$((BACKUPS / 3))
 if [ "$BACKEND" = postgres ]; then
   cols() { psql -At "$PG_URL" -c "SELECT column_name FROM information_schema.columns WHERE table_name = '$1' ORDER BY ordinal_position" | paste -sd, -; }
   BCOLS=$(cols backups)
@@ -72,7 +98,9 @@ if [ "$BACKEND" = postgres ]; then
   BSEL=$(python3 scripts/bench_metadata_select.py backups "$BCOLS")
   ESEL=$(python3 scripts/bench_metadata_select.py events "$ECOLS")
   psql -q "$PG_URL" <<SQL
-INSERT INTO backups ($BCOLS) SELECT $BSEL FROM generate_series(1, $BACKUPS - 1) n, (SELECT * FROM backups LIMIT 1) t;
+INSERT INTO backups ($BCOLS) SELECT $BSEL FROM generate_series(1, $PER_KIND) n, (SELECT * FROM backups WHERE source_kind = 'instance' LIMIT 1) t;
+INSERT INTO backups ($BCOLS) SELECT $BSEL FROM generate_series(1, $PER_KIND) n, (SELECT * FROM backups WHERE source_kind = 'cluster' LIMIT 1) t;
+INSERT INTO backups ($BCOLS) SELECT $BSEL FROM generate_series(1, $BACKUPS - 3 - 2 * $PER_KIND) n, (SELECT * FROM backups WHERE source_kind = 'machine' LIMIT 1) t;
 INSERT INTO events ($ECOLS) SELECT $ESEL FROM generate_series(1, $EVENTS) n, (SELECT * FROM events ORDER BY id LIMIT 1) t;
 ANALYZE;
 SQL
@@ -89,10 +117,12 @@ pick = {"id": "randomblob(16)", "name": "name || '-' || n", "tag": "lower(hex(ra
         "updated_at": "strftime('%Y-%m-%dT%H:%M:%f+00:00', '2026-01-01', '-' || n || ' seconds')",
         "completed_at": "strftime('%Y-%m-%dT%H:%M:%f+00:00', '2026-01-01', '-' || n || ' seconds')"}
 select = ", ".join(pick.get(col, col) for col in cols)
-template = c.execute("SELECT rowid FROM backups LIMIT 1").fetchone()[0]
-c.execute(f"""INSERT INTO backups ({', '.join(cols)})
-  WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {backups - 1})
-  SELECT {select} FROM s, (SELECT * FROM backups WHERE rowid = {template})""")
+per_kind = backups // 3
+for kind, copies in [("instance", per_kind), ("cluster", per_kind), ("machine", backups - 3 - 2 * per_kind)]:
+    template = c.execute("SELECT rowid FROM backups WHERE source_kind = ?", (kind,)).fetchone()[0]
+    c.execute(f"""INSERT INTO backups ({', '.join(cols)})
+      WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {copies})
+      SELECT {select} FROM s, (SELECT * FROM backups WHERE rowid = {template})""")
 ecols = [r[1] for r in c.execute("PRAGMA table_info(events)") if r[1] != "id"]
 eselect = ", ".join({"at": "strftime('%Y-%m-%dT%H:%M:%f+00:00', '2026-01-01', '-' || n || ' seconds')",
                      "message": "message || ' #' || n"}.get(col, col) for col in ecols)
@@ -110,15 +140,21 @@ start
 TOKEN=$(curl -sf "$BASE/v2.0/tokens" -H 'content-type: application/json' \
   -d "{\"auth\":{\"passwordCredentials\":{\"username\":\"admin\",\"password\":\"$PASSWORD\"}}}" | jget "['access']['token']['id']")
 DEEP=$(admin "$BASE/v1.0/default/backups?limit=1000" | jget "['backups'][-1]['id']")
+DEEP_TIME=$(admin "$BASE/Bench/backups?amount=1000" | python3 -c "import json,sys; print(min(b['time'] for b in json.load(sys.stdin).values()))")
 
+# The table names ids by what they are.
+shown() { local p=${1//$INSTANCE/\{instance\}}; p=${p//$DEEP/\{1,000th backup\}}; p=${p//$CLUSTER/\{cluster\}}; p=${p//$DEEP_TIME/\{time of the 1,000th\}}; echo "${p//\/$AGENT_ID/\/\{agent\}}"; }
 echo "| Request | p50 ms | p99 ms | answered |"
 echo "|---|---|---|---|"
 for path in "/v1.0/default/backups?limit=20" "/v1.0/default/backups?limit=20&marker=$DEEP" "/v1.0/default/backups?limit=20&datastore=sqlite" \
-  "/v1.0/default/instances/$INSTANCE/backups?limit=20" "/admin/v1/events?limit=100" "/admin/v1/operations?limit=100"; do
+  "/v1.0/default/instances/$INSTANCE/backups?limit=20" "/Bench/backups?amount=20" "/Bench/backups?amount=20&match=adhoc&last_seen=$DEEP_TIME" \
+  "/Bench/backup-activity?count=20" "/Bench/backup-activity?count=20&filter_success=1&timestamp=$DEEP_TIME" "/provisioning/v1/$CLUSTER/backups" \
+  "/v1.0/agent/$AGENT_ID" "/v1.0/activity" "/admin/v1/backups?limit=100" "/admin/v1/backups?source_id=$CLUSTER&limit=100" \
+  "/admin/v1/events?limit=100" "/admin/v1/operations?limit=100"; do
   r=$("$BENCH" load "$BASE$path" --rate "$RATE" --seconds "$RUN_SECONDS" --header "x-auth-token:$TOKEN")
   echo "$r" >&2
   python3 -c "
 import json,sys; r=json.loads(sys.argv[2])
 ok=sum(v for k,v in r['statuses'].items() if k.startswith('2'))
-print(f\"| \`GET {sys.argv[1]}\` | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {ok}/{r['requests']} |\")" "${path//$INSTANCE/{instance\}}" "$r"
+print(f\"| \`GET {sys.argv[1]}\` | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {ok}/{r['requests']} |\")" "$(shown "$path")" "$r"
 done

@@ -37,6 +37,8 @@ pub struct Settings {
     pub log_format: String,
     /// Seconds a verified Basic credential stays cached.
     pub basic_cache_secs: u64,
+    /// Whether backup listings' answers are kept while nothing is written (SQLite only).
+    pub list_cache: bool,
     /// Passphrase that encrypts new backup repositories; none stores chunks unencrypted.
     pub store_key: Option<String>,
     /// Key material that seals secrets at rest; generated into `data_dir/secret.key` when absent.
@@ -102,6 +104,7 @@ impl Default for Settings {
             body_limit: 1 << 20,
             log_format: "text".into(),
             basic_cache_secs: 60,
+            list_cache: true,
             store_key: None,
             secret_key: None,
             local_workers: 2,

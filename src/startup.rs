@@ -9,6 +9,7 @@ use poem::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    api::common::cache::ListCache,
     auth::{Auth, TokenKeys, accounts},
     config::Settings,
     engine::Engine,
@@ -26,6 +27,7 @@ pub async fn prepare(settings: Settings) -> Result<(AppState, Option<String>), C
         .map_err(|e| CoreError::Unavailable(format!("cannot create data directory {}: {e}", settings.data_dir.display())))?;
     let db = persistence::connect(&settings.database_url()).await?;
     persistence::migrate(&db).await?;
+    let writes_counted = persistence::count_writes(&db).await?;
     let generated = accounts::bootstrap(&db, settings.admin_password.as_deref()).await?;
     let secret = TokenKeys::load_secret(settings.jwt_secret.as_deref(), &settings.data_dir)?;
     let keys = TokenKeys::new(&secret, settings.token_ttl_secs);
@@ -44,6 +46,7 @@ pub async fn prepare(settings: Settings) -> Result<(AppState, Option<String>), C
         engine,
         auth: Auth::new(db.clone(), keys, &settings),
         limiter: Limiters::new(&settings.rate_limit),
+        lists: Arc::new(ListCache::new(writes_counted && settings.list_cache)),
         metrics: Metrics::default(),
         db,
         settings,

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use crate::{auth::Auth, config::Settings, engine::Engine, metrics::Metrics, persistence::Db, rate_limit::Limiters};
+use crate::{
+    api::common::cache::ListCache, auth::Auth, config::Settings, engine::Engine, metrics::Metrics, persistence::Db, rate_limit::Limiters,
+};
 
 /// Everything a request handler may need.
 #[derive(Clone)]
@@ -11,6 +13,8 @@ pub struct AppState {
     pub auth: Auth,
     pub engine: Engine,
     pub limiter: Limiters,
+    /// Backup listings' answers, kept while nothing is written.
+    pub lists: Arc<ListCache>,
     pub metrics: Metrics,
     pub settings: Arc<Settings>,
 }

@@ -12,6 +12,7 @@ mod m20261123_000006_add_restore_drafts;
 mod m20261123_000007_create_commitlog_segments;
 mod m20261202_000008_add_backup_source_kind;
 mod m20261202_000009_index_events_by_tenant_and_id;
+mod m20261202_000010_index_listings;
 
 /// Applies Coffer's migrations in order.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_create_commitlog_segments::Migration),
             Box::new(m20261202_000008_add_backup_source_kind::Migration),
             Box::new(m20261202_000009_index_events_by_tenant_and_id::Migration),
+            Box::new(m20261202_000010_index_listings::Migration),
         ]
     }
 }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+pub use crate::persistence::engine::BackupPage;
 pub use archive::{ArchiveRequest, PitPlan, archive_dir, worded};
 pub use destinations::DestinationSpec;
 pub use orchestrate::{BackupDetails, BackupSpec, RestoreSpec, RestoreTarget};

@@ -947,22 +947,55 @@ impl Engine {
         Ok(repo::get_backup(&self.inner.db, Some(caller.tenant_id), id).await?.map(|b| (b.created_at, b.id)))
     }
 
-    /// One page of the caller's backups, newest first: of one source or of sources of some kinds,
-    /// after a cursor (see [`Engine::backup_cursor`]).
-    pub async fn backups_page(
-        &self,
-        caller: &Principal,
-        source_id: Option<Uuid>,
-        source_kinds: &[SourceKind],
-        after: Option<(DateTime<Utc>, Uuid)>,
-        limit: u64,
-    ) -> CoreResult<Vec<Backup>> {
-        let page = repo::BackupPage { source_id, source_kinds: source_kinds.iter().map(|k| k.as_str()).collect(), after, limit };
-        repo::list_backups_page(&self.inner.db, caller.tenant_id, &page).await
+    /// One page of the caller's backups (see [`repo::BackupPage`] and [`Engine::backup_cursor`]).
+    pub async fn backups_page(&self, caller: &Principal, page: &repo::BackupPage) -> CoreResult<Vec<Backup>> {
+        repo::list_backups_page(&self.inner.db, caller.tenant_id, page).await
     }
 
+    /// Every backup of the caller's (of one source), newest first. Listings that can grow without
+    /// bound read pages instead ([`Engine::backups_page`]).
     pub async fn backups(&self, caller: &Principal, source_id: Option<Uuid>) -> CoreResult<Vec<Backup>> {
         repo::list_backups(&self.inner.db, Some(caller.tenant_id), source_id).await
+    }
+
+    /// The newest complete backup of a source, made at or before `at` when given.
+    pub async fn newest_complete_backup(
+        &self,
+        caller: &Principal,
+        source_id: Uuid,
+        at: Option<DateTime<Utc>>,
+    ) -> CoreResult<Option<Backup>> {
+        let page = repo::BackupPage {
+            source_id: Some(source_id),
+            complete_only: true,
+            // Just past `at`: the cursor is exclusive, and the nil id sorts first.
+            after: at.map(|t| (t + chrono::Duration::microseconds(1), Uuid::nil())),
+            limit: Some(1),
+            ..Default::default()
+        };
+        Ok(self.backups_page(caller, &page).await?.pop())
+    }
+
+    /// The backups of a source whose stored tag is `tag`, or made within the second starting at
+    /// `made_in` (for tags a dialect derives from the created time).
+    pub async fn backups_tagged(
+        &self,
+        caller: &Principal,
+        source_id: Uuid,
+        tag: &str,
+        made_in: Option<DateTime<Utc>>,
+    ) -> CoreResult<Vec<Backup>> {
+        repo::backups_tagged(&self.inner.db, caller.tenant_id, source_id, tag, made_in).await
+    }
+
+    /// A source's complete backups in sum: when the newest finished and the bytes they store.
+    pub async fn complete_backup_totals(&self, caller: &Principal, source_id: Uuid) -> CoreResult<(Option<DateTime<Utc>>, i64)> {
+        repo::complete_backup_totals(&self.inner.db, caller.tenant_id, source_id).await
+    }
+
+    /// A source's events of one kind (`backup.deleted`, ...), newest first.
+    pub async fn source_events(&self, caller: &Principal, source_id: Uuid, kind: &str) -> CoreResult<Vec<crate::domain::operation::Event>> {
+        repo::source_events(&self.inner.db, caller.tenant_id, source_id, kind).await
     }
 
     /// The per-node parts and the copies of many backups at once, for listings (a few queries,

@@ -617,15 +617,23 @@ pub async fn list_backups(db: &Db, tenant_id: Option<Uuid>, source_id: Option<Uu
     q.all(db).await?.into_iter().map(backup).collect()
 }
 
-/// Which backups a page of a listing holds: newest first, of one source or of sources of some
-/// kinds, after a cursor (the created time and id of the previous page's last backup).
+/// Which backups a page of a listing holds: of one source or of sources of some kinds, optionally
+/// of one plan and only complete ones, newest (or oldest) first, after a cursor (the created time
+/// and id of the previous page's last backup, in the walking direction).
 #[derive(Clone, Debug, Default)]
 pub struct BackupPage {
     pub source_id: Option<Uuid>,
-    pub source_kinds: Vec<&'static str>,
+    pub source_kinds: Vec<SourceKind>,
+    /// `Some(None)`: backups no plan made (ad hoc).
+    pub plan_id: Option<Option<Uuid>>,
+    pub complete_only: bool,
+    pub oldest_first: bool,
     pub after: Option<(DateTime<Utc>, Uuid)>,
-    pub limit: u64,
+    /// `None`: every backup that matches.
+    pub limit: Option<u64>,
 }
+
+const COMPLETE: [State; 2] = [State::Succeeded, State::SucceededWithErrors];
 
 /// One page of a tenant's backups: a keyset query on (tenant, source or kind, created, id), so the
 /// first page of a million backups costs what the first page of a hundred does. Several kinds are
@@ -634,31 +642,92 @@ pub async fn list_backups_page(db: &Db, tenant_id: Uuid, page: &BackupPage) -> C
     if page.source_kinds.len() > 1 {
         let mut merged = Vec::new();
         for kind in &page.source_kinds {
-            let one = BackupPage { source_kinds: vec![kind], ..page.clone() };
+            let one = BackupPage { source_kinds: vec![*kind], ..page.clone() };
             merged.extend(Box::pin(list_backups_page(db, tenant_id, &one)).await?);
         }
         merged.sort_by_key(|b| std::cmp::Reverse((b.created_at, b.id)));
-        merged.truncate(page.limit as usize);
+        if page.oldest_first {
+            merged.reverse();
+        }
+        if let Some(limit) = page.limit {
+            merged.truncate(limit as usize);
+        }
         return Ok(merged);
     }
-    let mut q = backups::Entity::find()
-        .filter(backups::Column::TenantId.eq(tenant_id))
-        .order_by_desc(backups::Column::CreatedAt)
-        .order_by_desc(backups::Column::Id)
-        .limit(page.limit);
+    let (created, id) = (backups::Column::CreatedAt, backups::Column::Id);
+    let mut q = backups::Entity::find().filter(backups::Column::TenantId.eq(tenant_id));
+    q = match page.oldest_first {
+        true => q.order_by_asc(created).order_by_asc(id),
+        false => q.order_by_desc(created).order_by_desc(id),
+    };
+    if let Some(limit) = page.limit {
+        q = q.limit(limit);
+    }
     if let Some(s) = page.source_id {
         q = q.filter(backups::Column::SourceId.eq(s));
     }
     if let Some(kind) = page.source_kinds.first() {
-        q = q.filter(backups::Column::SourceKind.eq(*kind));
+        q = q.filter(backups::Column::SourceKind.eq(kind.as_str()));
+    }
+    match page.plan_id {
+        Some(Some(plan)) => q = q.filter(backups::Column::PlanId.eq(plan)),
+        Some(None) => q = q.filter(backups::Column::PlanId.is_null()),
+        None => {}
+    }
+    if page.complete_only {
+        q = q.filter(backups::Column::State.is_in(COMPLETE.map(State::as_str)));
     }
     // A row-value comparison, `(created_at, id) < (at, id)`: both SQLite and PostgreSQL seek the
     // index with it, where the equivalent OR of two conditions makes SQLite read every row.
-    if let Some((at, id)) = page.after {
-        let columns = Expr::tuple([Expr::col(backups::Column::CreatedAt), Expr::col(backups::Column::Id)]);
-        q = q.filter(columns.lt(Expr::tuple([Expr::value(at), Expr::value(id)])));
+    if let Some((at, after)) = page.after {
+        let columns = Expr::tuple([Expr::col(created), Expr::col(id)]);
+        let cursor = Expr::tuple([Expr::value(at), Expr::value(after)]);
+        q = q.filter(if page.oldest_first { columns.gt(cursor) } else { columns.lt(cursor) });
     }
     q.all(db).await?.into_iter().map(backup).collect()
+}
+
+/// The backups of a source whose stored tag is `tag`, or that were made within the second
+/// `[from, from + 1 s)` (tags a dialect derives from the created time).
+pub async fn backups_tagged(db: &Db, tenant_id: Uuid, source_id: Uuid, tag: &str, from: Option<DateTime<Utc>>) -> CoreResult<Vec<Backup>> {
+    let mut which = Condition::any().add(backups::Column::Tag.eq(tag));
+    if let Some(from) = from {
+        which = which.add(backups::Column::CreatedAt.gte(from).and(backups::Column::CreatedAt.lt(from + Duration::seconds(1))));
+    }
+    backups::Entity::find()
+        .filter(backups::Column::TenantId.eq(tenant_id))
+        .filter(backups::Column::SourceId.eq(source_id))
+        .filter(which)
+        .order_by_desc(backups::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(backup)
+        .collect()
+}
+
+/// The complete backups of a source in sum: when the newest finished and what they store.
+pub async fn complete_backup_totals(db: &Db, tenant_id: Uuid, source_id: Uuid) -> CoreResult<(Option<DateTime<Utc>>, i64)> {
+    let newest: Option<Backup> = backups::Entity::find()
+        .filter(backups::Column::TenantId.eq(tenant_id))
+        .filter(backups::Column::SourceId.eq(source_id))
+        .filter(backups::Column::State.is_in(COMPLETE.map(State::as_str)))
+        .filter(backups::Column::CompletedAt.is_not_null())
+        .order_by_desc(backups::Column::CompletedAt)
+        .one(db)
+        .await?
+        .map(backup)
+        .transpose()?;
+    let stored: Option<i64> = backups::Entity::find()
+        .select_only()
+        .column_as(Expr::cust("CAST(COALESCE(SUM(stored_bytes), 0) AS BIGINT)"), "stored")
+        .filter(backups::Column::TenantId.eq(tenant_id))
+        .filter(backups::Column::SourceId.eq(source_id))
+        .filter(backups::Column::State.is_in(COMPLETE.map(State::as_str)))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok((newest.and_then(|b| b.completed_at), stored.unwrap_or(0)))
 }
 
 pub async fn children_of(db: &Db, parent: Uuid) -> CoreResult<Vec<Backup>> {
@@ -1285,24 +1354,38 @@ pub async fn add_event(
     Ok(())
 }
 
+/// A source's events of one kind, newest first.
+pub async fn source_events(db: &Db, tenant_id: Uuid, source_id: Uuid, kind: &str) -> CoreResult<Vec<Event>> {
+    Ok(events::Entity::find()
+        .filter(events::Column::SourceId.eq(source_id))
+        .filter(events::Column::Kind.eq(kind))
+        .filter(events::Column::TenantId.eq(tenant_id))
+        .order_by_desc(events::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(event)
+        .collect())
+}
+
 /// Events newest first.
 pub async fn list_events(db: &Db, tenant_id: Option<Uuid>, limit: u64) -> CoreResult<Vec<Event>> {
     let mut q = events::Entity::find().order_by_desc(events::Column::Id).limit(limit);
     if let Some(t) = tenant_id {
         q = q.filter(events::Column::TenantId.eq(t));
     }
-    Ok(q.all(db)
-        .await?
-        .into_iter()
-        .map(|m| Event {
-            id: m.id,
-            tenant_id: m.tenant_id,
-            at: m.at,
-            kind: m.kind,
-            message: m.message,
-            operation_id: m.operation_id,
-            backup_id: m.backup_id,
-            source_id: m.source_id,
-        })
-        .collect())
+    Ok(q.all(db).await?.into_iter().map(event).collect())
+}
+
+fn event(m: events::Model) -> Event {
+    Event {
+        id: m.id,
+        tenant_id: m.tenant_id,
+        at: m.at,
+        kind: m.kind,
+        message: m.message,
+        operation_id: m.operation_id,
+        backup_id: m.backup_id,
+        source_id: m.source_id,
+    }
 }

@@ -93,3 +93,45 @@ impl From<DbErr> for CoreError {
         }
     }
 }
+
+/// Makes SQLite count committed writes in one row (`coffer_writes`) that a trigger on every table
+/// keeps, so an answer computed at count `n` is known to be stale once the count moves: after a
+/// write by any process sharing the file, and never before the writer committed (the count commits
+/// with the write). Tables of later migrations are counted from the next start. Answers whether
+/// writes are counted: on PostgreSQL they are not (one counted row would serialise every writer
+/// of a scale-out), and cached answers are off there.
+pub async fn count_writes(db: &Db) -> Result<bool, CoreError> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return Ok(false);
+    }
+    db.execute_unprepared("CREATE TABLE IF NOT EXISTS coffer_writes (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL)").await?;
+    db.execute_unprepared("INSERT OR IGNORE INTO coffer_writes (id, n) VALUES (1, 0)").await?;
+    let tables = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+             AND name NOT IN ('coffer_writes', 'seaql_migrations')",
+        ))
+        .await?;
+    for row in tables {
+        let table: String = row.try_get("", "name")?;
+        check_identifier(&table)?;
+        for op in ["INSERT", "UPDATE", "DELETE"] {
+            db.execute_unprepared(&format!(
+                "CREATE TRIGGER IF NOT EXISTS \"coffer_writes_{table}_{op}\" AFTER {op} ON \"{table}\" \
+                 BEGIN UPDATE coffer_writes SET n = n + 1 WHERE id = 1; END"
+            ))
+            .await?;
+        }
+    }
+    Ok(true)
+}
+
+/// The count of committed writes [`count_writes`] keeps.
+pub async fn writes(db: &Db) -> Result<i64, CoreError> {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(DbBackend::Sqlite, "SELECT n FROM coffer_writes WHERE id = 1"))
+        .await?
+        .ok_or_else(|| CoreError::internal(anyhow::anyhow!("coffer_writes has no row")))?;
+    Ok(row.try_get("", "n")?)
+}

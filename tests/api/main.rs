@@ -14,6 +14,7 @@ mod identity;
 mod instaclustr;
 mod keystoneauth;
 mod limits;
+mod listings;
 mod matrix;
 mod ops;
 mod opscenter;

@@ -17,7 +17,7 @@ use crate::{
         operation::OperationOptions,
         source::{NodeSpec, SourceKind},
     },
-    engine::{BackupSpec, DestinationSpec, InstanceSpec, PlanSpec, RestoreSpec, RestoreTarget},
+    engine::{BackupPage, BackupSpec, DestinationSpec, InstanceSpec, PlanSpec, RestoreSpec, RestoreTarget},
     error::CoreError,
     state::AppState,
 };
@@ -151,10 +151,24 @@ impl EngineApi {
         Ok(Accepted::Accepted(Json(json!({ "operation": op, "backup": backup }))))
     }
 
-    /// Lists backups, newest first, optionally of one source.
+    /// Lists backups, newest first, optionally of one source: `limit` of them (100 unless given, at
+    /// most 1,000), after the backup `marker` when given (the last id of the previous page).
     #[oai(path = "/backups", method = "get", operation_id = "admin_list_backups", tag = "EngineTag::Backups")]
-    async fn list_backups(&self, state: Data<&AppState>, caller: Caller, source_id: Query<Option<Uuid>>) -> poem::Result<Json<Value>> {
-        Ok(Json(value(&state.engine.backups(caller.principal(), source_id.0).await?)))
+    async fn list_backups(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        source_id: Query<Option<Uuid>>,
+        limit: Query<Option<u64>>,
+        marker: Query<Option<Uuid>>,
+    ) -> poem::Result<Json<Value>> {
+        let p = caller.principal();
+        let after = match marker.0 {
+            Some(id) => Some(state.engine.backup_cursor(p, id).await?.ok_or_else(|| CoreError::not_found("backup", id.to_string()))?),
+            None => None,
+        };
+        let page = BackupPage { source_id: source_id.0, after, limit: Some(limit.0.unwrap_or(100).clamp(1, 1000)), ..Default::default() };
+        Ok(Json(value(&state.engine.backups_page(p, &page).await?)))
     }
 
     /// One backup with its per-node parts.

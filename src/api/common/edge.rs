@@ -10,7 +10,7 @@ use poem::{
 };
 use tracing::Instrument;
 
-use super::{ErrorContext, RequestId, core_error_from_poem, dialect::route_label, new_request_id, render_error};
+use super::{ErrorContext, RequestId, cache, core_error_from_poem, dialect::route_label, new_request_id, render_error};
 use crate::{
     auth::Credential,
     domain::identity::Principal,
@@ -138,6 +138,17 @@ async fn guarded<E: Endpoint>(next: Arc<E>, mut req: Request, state: &AppState, 
             return (with_limit_headers(render_error(&err, ctx), decision), true);
         }
     }
+    // A backup listing asked again before anything was written gets the answer kept from before.
+    let mut kept = None;
+    if let Some(p) = principal.as_ref().filter(|_| method == Method::GET && cache::is_listing(&path))
+        && let Some(writes) = state.lists.writes(&state.db).await
+    {
+        let key = cache::Key::of(&req, p);
+        if let Some(resp) = state.lists.get(&key, writes) {
+            return (with_limit_headers(resp, decision), true);
+        }
+        kept = Some((key, writes));
+    }
     if let Some(p) = principal {
         req.extensions_mut().insert::<Principal>(p);
     }
@@ -148,6 +159,8 @@ async fn guarded<E: Endpoint>(next: Arc<E>, mut req: Request, state: &AppState, 
             if resp.extensions().get::<super::Panicked>().is_some() {
                 let err = CoreError::internal(anyhow::anyhow!("handler panicked on {method} {path}"));
                 (render_error(&err, ctx), true)
+            } else if let Some((key, writes)) = kept {
+                (state.lists.keep(key, writes, resp).await, true)
             } else {
                 (resp, true)
             }

@@ -1,6 +1,7 @@
 //! What every dialect shares: dialect detection, error rendering, the request edge (request id,
 //! body limit, authentication, rate limit, roles, metrics) and spec merging.
 
+pub mod cache;
 pub mod dialect;
 pub mod edge;
 pub mod security;

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::{
     api::common::security::Caller,
     domain::{
-        backup::{Backup, Selection},
+        backup::Selection,
         identity::Principal,
         operation::{Operation, OperationKind, OperationOptions, Task},
         source::SourceKind,
@@ -169,11 +169,6 @@ fn event(kind: &str, task: &Task) -> Value {
         "start": ms(task.started_at.unwrap_or(task.created_at)),
         "end": if task.state.is_terminal() { task.finished_at.map(ms) } else { None },
     })
-}
-
-/// The latest completed backup of the cluster taken at or before `at`.
-fn backup_at(backups: &[Backup], at: DateTime<Utc>) -> Option<&Backup> {
-    backups.iter().filter(|b| b.state.is_success() && b.created_at <= at).max_by_key(|b| b.created_at)
 }
 
 /// `ks.t1,ks.t2` as a selection of tables.
@@ -381,9 +376,11 @@ impl ProvisioningApi {
             }
             _ => None,
         };
-        let backups = state.engine.backups(p, Some(view.source.id)).await?;
-        let chosen = point_in_time.as_ref().map(|plan| plan.backup.clone());
-        let backup = chosen.as_ref().or_else(|| backup_at(&backups, at)).ok_or_else(|| {
+        let chosen = match point_in_time.as_ref() {
+            Some(plan) => Some(plan.backup.clone()),
+            None => state.engine.newest_complete_backup(p, view.source.id, Some(at)).await?,
+        };
+        let backup = chosen.as_ref().ok_or_else(|| {
             CoreError::PreconditionFailed(format!(
                 "no complete backup of cluster {} exists at or before {}",
                 view.source.id,

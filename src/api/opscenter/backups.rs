@@ -2,6 +2,9 @@
 // OpenAPI handlers take one argument per query parameter.
 #![allow(clippy::too_many_arguments)]
 
+use std::collections::{BTreeMap, HashMap, hash_map::Entry};
+
+use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::{
     OpenApi, Tags,
@@ -18,8 +21,9 @@ use crate::{
         backup::{Backup, Selection},
         identity::Principal,
         operation::{OperationKind, OperationOptions},
+        state::State,
     },
-    engine::{BackupSpec, RestoreSpec, RestoreTarget, SourceView},
+    engine::{BackupPage, BackupSpec, RestoreSpec, RestoreTarget, SourceView},
     error::CoreError,
     state::AppState,
 };
@@ -34,12 +38,18 @@ pub struct BackupsApi;
 
 /// The cluster's backup a tag (or a backup id) names.
 async fn by_tag(state: &AppState, p: &Principal, view: &SourceView, tag: &str) -> Result<Backup, CoreError> {
+    if let Ok(id) = Uuid::parse_str(tag)
+        && let Ok(b) = state.engine.backup(p, id).await
+        && b.source_id == view.source.id
+    {
+        return Ok(b);
+    }
     state
         .engine
-        .backups(p, Some(view.source.id))
+        .backups_tagged(p, view.source.id, tag, view::tag_time(tag))
         .await?
         .into_iter()
-        .find(|b| view::tag(b) == tag || b.id.to_string() == tag)
+        .find(|b| view::tag(b) == tag)
         .ok_or_else(|| CoreError::not_found("backup", tag))
 }
 
@@ -67,59 +77,272 @@ async fn run_destinations(state: &AppState, p: &Principal, ids: &[String]) -> Re
     Ok((Some(primary), rows))
 }
 
+/// How many backups a listing reads from SQL at a time.
+const LIST_BATCH: usize = 500;
+
 /// The backups of a cluster as `{tag: {"id", "keyspaces", "time"}}`, filtered as `GET /backups` asks.
+/// Read newest first a batch at a time, so `amount` backups cost a page, not the whole history.
 async fn listing(state: &AppState, p: &Principal, view: &SourceView, q: &ListQuery, keyspace: Option<&str>) -> Result<Value, CoreError> {
     let engine = &state.engine;
-    let mut backups: Vec<Backup> = engine.backups(p, Some(view.source.id)).await?.into_iter().filter(|b| b.state.is_success()).collect();
+    let mut out = Map::new();
+    let batch = q.amount.unwrap_or(LIST_BATCH).clamp(1, LIST_BATCH);
+    let mut page = BackupPage { source_id: Some(view.source.id), complete_only: true, limit: Some(batch as u64), ..Default::default() };
     if let Some(m) = q.matching.as_deref().filter(|m| !m.is_empty()) {
-        backups.retain(|b| view::schedule_word(b) == m);
+        page.plan_id = match (m, Uuid::parse_str(m)) {
+            ("adhoc", _) => Some(None),
+            (_, Ok(plan)) => Some(Some(plan)),
+            (_, Err(_)) => return Ok(Value::Object(out)),
+        };
     }
     if let Some(last) = q.last_seen.as_deref().filter(|s| !s.is_empty()) {
-        match last.parse::<f64>() {
-            Ok(t) => backups.retain(|b| view::epoch(b.created_at) as f64 <= t),
-            Err(_) => {
-                let pivot = by_tag(state, p, view, last).await?;
-                backups.retain(|b| b.created_at < pivot.created_at);
-            }
-        }
+        page.after = match last.parse::<f64>() {
+            // `time <= last_seen` in whole seconds: made before the next second begins.
+            Ok(t) => match chrono::DateTime::from_timestamp(t.floor() as i64 + 1, 0) {
+                Some(next) => Some((next, Uuid::nil())),
+                None if t < 0.0 => return Ok(Value::Object(out)),
+                None => None,
+            },
+            Err(_) => Some((by_tag(state, p, view, last).await?.created_at, Uuid::nil())),
+        };
     }
     let destination = match q.destination.as_deref().filter(|d| !d.is_empty()) {
         Some(d) => Some(view::find_destination(state, p, d).await?.id),
         None => None,
     };
-    // Copies decide the destination filter, so they are read for every candidate; node parts only
-    // for the backups shown.
-    let copies = engine.backup_copies_of_many(p, &backups).await?;
-    let no_copies = Vec::new();
-    let copies_of = |b: &Backup| copies.get(&b.id).unwrap_or(&no_copies);
-    backups.retain(|b| destination.is_none_or(|d| d == b.destination_id || copies_of(b).contains(&d)));
-    if keyspace.is_none()
-        && let Some(amount) = q.amount
-    {
-        backups.truncate(amount);
-    }
-    let parts = engine.backup_details(p, &backups).await?;
-    let mut out = Map::new();
-    for b in &backups {
-        if let Some(amount) = q.amount
-            && out.len() >= amount
-        {
+    let full = |out: &Map<String, Value>| q.amount.is_some_and(|amount| out.len() >= amount);
+    while !full(&out) {
+        let backups = engine.backups_page(p, &page).await?;
+        let Some(last) = backups.last() else { break };
+        page.after = Some((last.created_at, last.id));
+        let parts = engine.backup_details(p, &backups).await?;
+        for b in &backups {
+            if full(&out) {
+                break;
+            }
+            let copies = parts.copies_of(b.id);
+            if destination.is_some_and(|d| d != b.destination_id && !copies.contains(&d)) {
+                continue;
+            }
+            let mut keyspaces = view::keyspaces(b, parts.nodes_of(b.id));
+            if let Some(ks) = keyspace {
+                let Some(one) = keyspaces.get(ks).cloned() else { continue };
+                keyspaces = json!({ ks: one });
+            }
+            let mut destinations = vec![view::destination_id(state, b.destination_id)];
+            destinations.extend(copies.iter().map(|c| view::destination_id(state, *c)));
+            out.insert(
+                view::tag(b),
+                json!({ "id": view::schedule_word(b), "keyspaces": keyspaces, "time": view::epoch(b.created_at), "destinations": destinations }),
+            );
+        }
+        if backups.len() < batch {
             break;
         }
-        let copies = copies_of(b);
-        let mut keyspaces = view::keyspaces(b, parts.nodes_of(b.id));
-        if let Some(ks) = keyspace {
-            let Some(one) = keyspaces.get(ks).cloned() else { continue };
-            keyspaces = json!({ ks: one });
-        }
-        let mut destinations = vec![view::destination_id(state, b.destination_id)];
-        destinations.extend(copies.iter().map(|c| view::destination_id(state, *c)));
-        out.insert(
-            view::tag(b),
-            json!({ "id": view::schedule_word(b), "keyspaces": keyspaces, "time": view::epoch(b.created_at), "destinations": destinations }),
-        );
     }
     Ok(Value::Object(out))
+}
+
+/// Query of `GET /{cluster_id}/backup-activity`.
+struct ActivityQuery {
+    count: Option<usize>,
+    oldest_first: bool,
+    timestamp: Option<f64>,
+    kind: Option<String>,
+    live_only: bool,
+    success_only: bool,
+    first_backup_id: Option<String>,
+}
+
+/// A backup deleted from the cluster, as its `backup.deleted` event recorded it.
+struct DeletedBackup {
+    id: Uuid,
+    tag: String,
+    created: DateTime<Utc>,
+    deleted: DateTime<Utc>,
+    destination_id: Uuid,
+    tables: Vec<String>,
+    state: Option<State>,
+}
+
+async fn deleted_backups(state: &AppState, p: &Principal, view: &SourceView) -> Result<Vec<DeletedBackup>, CoreError> {
+    let engine = &state.engine;
+    let mut out = Vec::new();
+    for e in engine.source_events(p, view.source.id, "backup.deleted").await? {
+        let Ok(record) = serde_json::from_str::<Value>(&e.message) else { continue };
+        let (Some(id), Some(tag)) = (e.backup_id, record["tag"].as_str()) else { continue };
+        out.push(DeletedBackup {
+            id,
+            tag: tag.to_owned(),
+            created: serde_json::from_value(record["created_at"].clone()).unwrap_or(e.at),
+            deleted: e.at,
+            destination_id: record["destination_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).unwrap_or(engine.server_destination()),
+            tables: record["tables"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect(),
+            state: record["state"].as_str().and_then(|s| s.parse().ok()),
+        });
+    }
+    Ok(out)
+}
+
+/// Where the backups' part of the activity starts, in the order it is read: `timestamp` and
+/// `first_backup_id`, whichever is nearer the end.
+async fn activity_start(
+    state: &AppState,
+    p: &Principal,
+    view: &SourceView,
+    q: &ActivityQuery,
+    deleted: &[DeletedBackup],
+) -> Result<Option<(DateTime<Utc>, Uuid)>, CoreError> {
+    let second = |t: f64| DateTime::from_timestamp(t as i64, 0);
+    let mut starts = Vec::new();
+    if let Some(t) = q.timestamp {
+        // Event times are whole seconds: `<= t` is made before the next second, `>= t` from the
+        // second `t` rounds up to.
+        match q.oldest_first {
+            false => starts.extend(second(t.floor() + 1.0).map(|s| (s, Uuid::nil()))),
+            true => starts.extend(second(t.ceil()).map(|s| (s, Uuid::nil()))),
+        }
+    }
+    if let Some(first) = &q.first_backup_id {
+        let made = match by_tag(state, p, view, first).await {
+            Ok(b) => Some(b.created_at),
+            Err(_) => deleted.iter().find(|d| &d.tag == first).map(|d| d.created),
+        };
+        if let Some(made) = made {
+            starts.push((made, if q.oldest_first { Uuid::nil() } else { Uuid::max() }));
+        }
+    }
+    Ok(if q.oldest_first { starts.into_iter().max() } else { starts.into_iter().min() })
+}
+
+/// The cluster's backup and restore events as `GET /backup-activity` answers them. Live backups
+/// are read from SQL only as far as `count` reaches from the start the query asks for; deleted
+/// backups and restores, a short history next to the backups', are read whole.
+async fn activity(state: &AppState, p: &Principal, view: &SourceView, q: &ActivityQuery) -> Result<Vec<Value>, CoreError> {
+    let engine = &state.engine;
+    let wants = |kind: &str| q.kind.as_deref().is_none_or(|k| k == kind);
+    let deleted = deleted_backups(state, p, view).await?;
+    let mut events: Vec<(DateTime<Utc>, Value)> = Vec::new();
+    let mut rows = HashMap::new();
+    let mut destination = async |id: Uuid| -> Option<Value> {
+        if let Entry::Vacant(slot) = rows.entry(id) {
+            slot.insert(engine.destination_row(p, id).await.ok().map(|row| view::destination(state, &row)));
+        }
+        rows[&id].clone()
+    };
+    if wants("backup") {
+        let page = BackupPage {
+            source_id: Some(view.source.id),
+            complete_only: q.success_only,
+            oldest_first: q.oldest_first,
+            after: activity_start(state, p, view, q, &deleted).await?,
+            limit: q.count.map(|n| n as u64),
+            ..Default::default()
+        };
+        let backups = engine.backups_page(p, &page).await?;
+        let details = engine.backup_details(p, &backups).await?;
+        for b in backups {
+            let keyspaces = view::keyspace_tables(&view::keyspaces(&b, details.nodes_of(b.id)));
+            let full_status = match (b.state.is_terminal(), b.operation_id) {
+                (false, Some(op)) => Some(view::request_status(state, p, &engine.operation(p, op).await?).await?),
+                _ => None,
+            };
+            for d in std::iter::once(b.destination_id).chain(details.copies_of(b.id).iter().copied()) {
+                let Some(row) = destination(d).await else { continue };
+                let mut event = json!({
+                    "week": view::week(b.created_at),
+                    "destination": row,
+                    "type": "backup",
+                    "deleted_at": null,
+                    "backup_id": view::tag(&b),
+                    "keyspaces": keyspaces,
+                    "event_time": view::epoch(b.created_at),
+                    "status": view::state_word(b.state),
+                    "request_id": b.operation_id,
+                });
+                if let Some(full) = &full_status {
+                    event["full_status"] = full.clone();
+                }
+                events.push((b.created_at, event));
+            }
+        }
+        // Deleted backups stay in the history with the time they were deleted.
+        for d in deleted.iter().filter(|_| !q.live_only) {
+            let mut keyspaces: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (ks, table) in d.tables.iter().filter_map(|t| t.split_once('.')) {
+                keyspaces.entry(ks.to_owned()).or_default().push(table.to_owned());
+            }
+            let row = destination(d.destination_id).await.unwrap_or_else(|| json!({ "id": view::destination_id(state, d.destination_id) }));
+            events.push((
+                d.created,
+                json!({
+                    "week": view::week(d.created),
+                    "destination": row,
+                    "type": "backup",
+                    "deleted_at": view::epoch(d.deleted),
+                    "backup_id": d.tag,
+                    "keyspaces": keyspaces,
+                    "event_time": view::epoch(d.created),
+                    "status": d.state.map(view::state_word).unwrap_or("success"),
+                }),
+            ));
+        }
+    }
+    if wants("restore") {
+        for op in engine.source_operations(p, view.source.id, OperationKind::Restore, 1000).await? {
+            let Some(b) = op.backup_id else { continue };
+            let (tag, backup_destination) = match engine.backup(p, b).await {
+                Ok(backup) => (view::tag(&backup), backup.destination_id),
+                Err(_) => match deleted.iter().find(|d| d.id == b) {
+                    Some(known) => (known.tag.clone(), known.destination_id),
+                    None => continue,
+                },
+            };
+            let status = view::request_status(state, p, &op).await?;
+            let from =
+                op.params.get("destination_id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()).unwrap_or(backup_destination);
+            events.push((
+                op.created_at,
+                json!({
+                    "week": view::week(op.created_at),
+                    "destination": destination(from).await,
+                    "type": "restore",
+                    "deleted_at": null,
+                    "backup_id": tag,
+                    "keyspaces": status["keyspaces"],
+                    "event_time": view::epoch(op.created_at),
+                    "status": view::state_word(op.state),
+                    "request_id": op.id,
+                    "full_status": status,
+                }),
+            ));
+        }
+    }
+    events.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+    let mut events: Vec<Value> = events.into_iter().map(|(_, e)| e).collect();
+    if q.oldest_first {
+        events.reverse();
+    }
+    if let Some(t) = q.timestamp {
+        events.retain(|e| {
+            let at = e["event_time"].as_f64().unwrap_or(0.0);
+            if q.oldest_first { at >= t } else { at <= t }
+        });
+    }
+    if q.live_only {
+        events.retain(|e| e["deleted_at"].is_null());
+    }
+    if q.success_only {
+        events.retain(|e| e["status"] == "success");
+    }
+    if let Some(first) = &q.first_backup_id
+        && let Some(pos) = events.iter().position(|e| e["backup_id"] == first.as_str())
+    {
+        events.drain(..pos);
+    }
+    if let Some(n) = q.count {
+        events.truncate(n);
+    }
+    Ok(events)
 }
 
 /// Query of `GET /{cluster_id}/backups`.
@@ -250,138 +473,18 @@ impl BackupsApi {
         first_backup_id: Query<Option<String>>,
     ) -> poem::Result<Json<Value>> {
         let p = caller.principal();
-        let engine = &state.engine;
         let view = cluster(&state, p, &cluster_id).await?;
-        let mut events: Vec<(chrono::DateTime<chrono::Utc>, Value)> = Vec::new();
-        let backups = engine.backups(p, Some(view.source.id)).await?;
-        let details = engine.backup_details(p, &backups).await?;
-        let mut rows = std::collections::HashMap::new();
-        for b in backups {
-            let keyspaces = view::keyspace_tables(&view::keyspaces(&b, details.nodes_of(b.id)));
-            let running = !b.state.is_terminal();
-            let full_status = match (running, b.operation_id) {
-                (true, Some(op)) => Some(view::request_status(&state, p, &engine.operation(p, op).await?).await?),
-                _ => None,
-            };
-            let mut destinations = vec![b.destination_id];
-            destinations.extend(details.copies_of(b.id));
-            for d in destinations {
-                if let std::collections::hash_map::Entry::Vacant(slot) = rows.entry(d) {
-                    slot.insert(engine.destination_row(p, d).await.ok());
-                }
-                let Some(row) = &rows[&d] else { continue };
-                let mut event = json!({
-                    "week": view::week(b.created_at),
-                    "destination": view::destination(&state, row),
-                    "type": "backup",
-                    "deleted_at": null,
-                    "backup_id": view::tag(&b),
-                    "keyspaces": keyspaces,
-                    "event_time": view::epoch(b.created_at),
-                    "status": view::state_word(b.state),
-                    "request_id": b.operation_id,
-                });
-                if let Some(full) = &full_status {
-                    event["full_status"] = full.clone();
-                }
-                events.push((b.created_at, event));
-            }
-        }
-        // Deleted backups stay in the history with the time they were deleted.
-        let mut deleted: std::collections::HashMap<Uuid, (String, Uuid)> = std::collections::HashMap::new();
-        for e in engine.events(p, 10_000).await?.into_iter().filter(|e| e.kind == "backup.deleted" && e.source_id == Some(view.source.id)) {
-            let Ok(record) = serde_json::from_str::<Value>(&e.message) else { continue };
-            let (Some(backup_id), Some(tag)) = (e.backup_id, record["tag"].as_str()) else { continue };
-            let created: chrono::DateTime<chrono::Utc> = serde_json::from_value(record["created_at"].clone()).unwrap_or(e.at);
-            let destination_id =
-                record["destination_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).unwrap_or(engine.server_destination());
-            let mut keyspaces: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
-            for t in record["tables"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-                if let Some((ks, table)) = t.split_once('.') {
-                    keyspaces.entry(ks.to_owned()).or_default().push(table.to_owned());
-                }
-            }
-            let destination = match engine.destination_row(p, destination_id).await {
-                Ok(row) => view::destination(&state, &row),
-                Err(_) => json!({ "id": view::destination_id(&state, destination_id) }),
-            };
-            deleted.insert(backup_id, (tag.to_owned(), destination_id));
-            events.push((
-                created,
-                json!({
-                    "week": view::week(created),
-                    "destination": destination,
-                    "type": "backup",
-                    "deleted_at": view::epoch(e.at),
-                    "backup_id": tag,
-                    "keyspaces": keyspaces,
-                    "event_time": view::epoch(created),
-                    "status": record["state"].as_str().and_then(|s| s.parse().ok()).map(view::state_word).unwrap_or("success"),
-                }),
-            ));
-        }
-        for op in engine.source_operations(p, view.source.id, OperationKind::Restore, 1000).await? {
-            let Some(b) = op.backup_id else { continue };
-            let (tag, backup_destination) = match engine.backup(p, b).await {
-                Ok(backup) => (view::tag(&backup), backup.destination_id),
-                Err(_) => match deleted.get(&b) {
-                    Some(known) => known.clone(),
-                    None => continue,
-                },
-            };
-            let status = view::request_status(&state, p, &op).await?;
-            let from =
-                op.params.get("destination_id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()).unwrap_or(backup_destination);
-            let destination = match engine.destination_row(p, from).await {
-                Ok(row) => view::destination(&state, &row),
-                Err(_) => Value::Null,
-            };
-            events.push((
-                op.created_at,
-                json!({
-                    "week": view::week(op.created_at),
-                    "destination": destination,
-                    "type": "restore",
-                    "deleted_at": null,
-                    "backup_id": tag,
-                    "keyspaces": status["keyspaces"],
-                    "event_time": view::epoch(op.created_at),
-                    "status": view::state_word(op.state),
-                    "request_id": op.id,
-                    "full_status": status,
-                }),
-            ));
-        }
-        events.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
-        let mut events: Vec<Value> = events.into_iter().map(|(_, e)| e).collect();
-        let oldest_first = flag(reverse.0.map(Value::String).as_ref());
-        if oldest_first {
-            events.reverse();
-        }
-        if let Some(t) = timestamp.0 {
-            events.retain(|e| {
-                let at = e["event_time"].as_f64().unwrap_or(0.0);
-                if oldest_first { at >= t } else { at <= t }
-            });
-        }
-        if let Some(kind) = filter_type.0.filter(|k| !k.is_empty()) {
-            events.retain(|e| e["type"] == kind.as_str());
-        }
-        if flag(filter_live.0.map(Value::String).as_ref()) {
-            events.retain(|e| e["deleted_at"].is_null());
-        }
-        if flag(filter_success.0.map(Value::String).as_ref()) {
-            events.retain(|e| e["status"] == "success");
-        }
-        if let Some(first) = first_backup_id.0.filter(|f| !f.is_empty())
-            && let Some(pos) = events.iter().position(|e| e["backup_id"] == first.as_str())
-        {
-            events.drain(..pos);
-        }
-        if let Some(n) = count.0 {
-            events.truncate(n);
-        }
-        Ok(Json(json!(events)))
+        let word = |v: Option<String>| flag(v.map(Value::String).as_ref());
+        let q = ActivityQuery {
+            count: count.0,
+            oldest_first: word(reverse.0),
+            timestamp: timestamp.0,
+            kind: filter_type.0.filter(|k| !k.is_empty()),
+            live_only: word(filter_live.0),
+            success_only: word(filter_success.0),
+            first_backup_id: first_backup_id.0.filter(|f| !f.is_empty()),
+        };
+        Ok(Json(json!(activity(&state, p, &view, &q).await?)))
     }
 
     /// Completed backups of the cluster by tag, newest first.

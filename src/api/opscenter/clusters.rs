@@ -95,16 +95,13 @@ pub(super) async fn known_keyspaces(
 /// most); the newest completed backup fills in for nodes whose agents do not answer.
 async fn keyspaces(state: &AppState, p: &Principal, view: &SourceView) -> Result<BTreeMap<String, BTreeSet<String>>, CoreError> {
     let (mut out, complete) = inventory(state, p, view).await?;
-    if !complete {
-        let backups = state.engine.backups(p, Some(view.source.id)).await?;
-        if let Some(newest) = backups.iter().find(|b| b.state.is_success()) {
-            for part in state.engine.backup_nodes(p, newest.id).await? {
-                for name in
-                    part.detail.get("tables").and_then(Value::as_object).map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()
-                {
-                    if let Some((ks, table)) = name.split_once('.') {
-                        out.entry(ks.to_owned()).or_default().insert(table.to_owned());
-                    }
+    if !complete && let Some(newest) = state.engine.newest_complete_backup(p, view.source.id, None).await? {
+        for part in state.engine.backup_nodes(p, newest.id).await? {
+            for name in
+                part.detail.get("tables").and_then(Value::as_object).map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()
+            {
+                if let Some((ks, table)) = name.split_once('.') {
+                    out.entry(ks.to_owned()).or_default().insert(table.to_owned());
                 }
             }
         }

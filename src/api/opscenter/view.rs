@@ -29,6 +29,12 @@ pub fn tag(b: &Backup) -> String {
     format!("opscenter_{}_{}", schedule_word(b), b.created_at.format("%Y-%m-%d-%H-%M-%S-UTC"))
 }
 
+/// The second a derived tag names (`..._YYYY-MM-DD-HH-MM-SS-UTC`), to find its backup by time.
+pub fn tag_time(tag: &str) -> Option<DateTime<Utc>> {
+    let (_, stamp) = tag.rsplit_once('_')?;
+    Some(chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d-%H-%M-%S-UTC").ok()?.and_utc())
+}
+
 /// `adhoc` or the id of the job schedule that made the backup.
 pub fn schedule_word(b: &Backup) -> String {
     b.plan_id.map(|id| id.to_string()).unwrap_or_else(|| "adhoc".into())

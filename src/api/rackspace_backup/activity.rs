@@ -14,6 +14,7 @@ use super::{
 use crate::{
     api::common::security::Caller,
     domain::{agent::Agent, identity::Principal, operation::OperationKind, source::SourceKind},
+    engine::BackupPage,
     error::CoreError,
     persistence::identity as ids,
     state::AppState,
@@ -50,9 +51,8 @@ async fn rows_of(state: &AppState, p: &Principal, agent: &Agent) -> Result<Vec<(
     let agent_id = ids::alias_for(&state.db, "agent", agent.id).await?;
     let machine = state.engine.source_by_name(p, SourceKind::Machine, &agent.name).await.ok();
     if let Some(machine) = &machine {
-        let mut backups = state.engine.backups(p, Some(machine.source.id)).await?;
-        backups.sort_by_key(|b| std::cmp::Reverse(b.created_at));
-        for b in backups.into_iter().take(ROWS_PER_KIND) {
+        let page = BackupPage { source_id: Some(machine.source.id), limit: Some(ROWS_PER_KIND as u64), ..Default::default() };
+        for b in state.engine.backups_page(p, &page).await? {
             let id = ids::alias_for(&state.db, "backup", b.id).await?;
             let (config, name, gone) = configuration(state, p, b.plan_id).await?;
             let at = b.completed_at.unwrap_or(b.updated_at);

@@ -12,7 +12,7 @@ use super::{
 use crate::{
     api::common::security::Caller,
     domain::{backup::Backup, identity::Principal, state::State},
-    engine::BackupSpec,
+    engine::{BackupPage, BackupSpec},
     error::CoreError,
     persistence::identity as ids,
     state::AppState,
@@ -149,17 +149,14 @@ impl BackupsApi {
         let p = caller.principal();
         let mut out = Vec::new();
         for plan in configurations(&state, p).await? {
-            let Some(last) = state
-                .engine
-                .backups(p, Some(plan.source_id))
-                .await?
-                .into_iter()
-                .filter(|b| b.plan_id == Some(plan.id) && b.state.is_success())
-                .filter_map(|b| b.completed_at)
-                .max()
-            else {
-                continue;
+            let page = BackupPage {
+                source_id: Some(plan.source_id),
+                plan_id: Some(Some(plan.id)),
+                complete_only: true,
+                limit: Some(1),
+                ..Default::default()
             };
+            let Some(last) = state.engine.backups_page(p, &page).await?.pop().and_then(|b| b.completed_at) else { continue };
             let (machine, agent) = machine_agent(&state, p, plan.source_id).await?;
             out.push(json!({
                 "BackupConfigurationId": ids::alias_for(&state.db, "configuration", plan.id).await?,
@@ -194,13 +191,9 @@ impl BackupsApi {
     async fn completed(&self, state: Data<&AppState>, caller: Caller, configuration_id: Path<String>) -> poem::Result<Json<Value>> {
         let p = caller.principal();
         let plan = plan_by_alias(&state, p, &configuration_id).await?;
-        let backups: Vec<Backup> = state
-            .engine
-            .backups(p, Some(plan.source_id))
-            .await?
-            .into_iter()
-            .filter(|b| b.plan_id == Some(plan.id) && b.state.is_success())
-            .collect();
+        // Cloud Backup has no pages here: the list is every complete backup of the configuration.
+        let page = BackupPage { source_id: Some(plan.source_id), plan_id: Some(Some(plan.id)), complete_only: true, ..Default::default() };
+        let backups = state.engine.backups_page(p, &page).await?;
         let Some(first) = backups.first() else { return Ok(Json(json!([]))) };
         // One configuration on one machine: what the rows share is read once, the rest in batches.
         let origin = Origin::of(&state, p, first).await?;

@@ -166,9 +166,7 @@ async fn machine_agent(state: &AppState, p: &Principal, machine: Uuid) -> Result
 /// The complete backups of the machine an agent serves: when the newest finished, and what they store.
 async fn vault(state: &AppState, p: &Principal, a: &Agent) -> Result<(Option<DateTime<Utc>>, i64), CoreError> {
     let Ok(machine) = state.engine.source_by_name(p, SourceKind::Machine, &a.name).await else { return Ok((None, 0)) };
-    let backups = state.engine.backups(p, Some(machine.source.id)).await?;
-    let complete = || backups.iter().filter(|b| b.state.is_success());
-    Ok((complete().filter_map(|b| b.completed_at).max(), complete().map(|b| b.stored_bytes).sum()))
+    state.engine.complete_backup_totals(p, machine.source.id).await
 }
 
 /// A request body as the JSON object every Cloud Backup handler reads.

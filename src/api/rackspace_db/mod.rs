@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::{
     api::common::security::Caller,
     domain::{identity::Principal, source::SourceKind},
-    engine::{BackupSpec, RestoreSpec, RestoreTarget},
+    engine::{BackupPage, BackupSpec, RestoreSpec, RestoreTarget},
     error::CoreError,
     state::AppState,
 };
@@ -139,7 +139,9 @@ async fn paged(
     };
     let mut items = Vec::new();
     while items.len() <= wanted {
-        let batch = state.engine.backups_page(p, source, kinds, after, (wanted + 1) as u64).await?;
+        let page =
+            BackupPage { source_id: source, source_kinds: kinds.to_vec(), after, limit: Some((wanted + 1) as u64), ..Default::default() };
+        let batch = state.engine.backups_page(p, &page).await?;
         let Some(last) = batch.last() else { break };
         after = Some((last.created_at, last.id));
         let exhausted = batch.len() <= wanted;
