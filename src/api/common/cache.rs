@@ -4,11 +4,15 @@
 //! ([`persistence::count_writes`]) has not moved and for at most [`MAX_AGE`] (listings that show
 //! times relative to now stay that fresh).
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 use dashmap::DashMap;
 use poem::{Body, Request, Response, http::HeaderMap};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{domain::identity::Principal, persistence};
 
@@ -61,15 +65,39 @@ struct Entry {
     body: Bytes,
 }
 
+impl Entry {
+    fn response(&self) -> Response {
+        let mut resp = Response::builder().body(Body::from_bytes(self.body.clone()));
+        *resp.headers_mut() = self.headers.clone();
+        resp
+    }
+}
+
+/// What a lookup found: an answer to send, or the turn to make one (the handler runs, and
+/// [`ListCache::keep`] stores its answer).
+pub enum Lookup {
+    Hit(Response),
+    Make(Maker),
+}
+
+/// The one request of its key making the answer; requests for the same key wait for it instead of
+/// all reading the database at once.
+pub struct Maker {
+    key: Key,
+    writes: i64,
+    _turn: OwnedMutexGuard<()>,
+}
+
 /// The kept answers. Off (every lookup misses) where writes are not counted.
 pub struct ListCache {
     enabled: bool,
     entries: DashMap<Key, Entry>,
+    turns: DashMap<Key, Arc<Mutex<()>>>,
 }
 
 impl ListCache {
     pub fn new(enabled: bool) -> Self {
-        ListCache { enabled, entries: DashMap::new() }
+        ListCache { enabled, entries: DashMap::new(), turns: DashMap::new() }
     }
 
     /// The database's write count now, when answers may be cached.
@@ -80,19 +108,31 @@ impl ListCache {
         }
     }
 
-    /// The kept answer to `key`, if nothing was written since it was made and it is young enough.
-    pub fn get(&self, key: &Key, writes: i64) -> Option<Response> {
-        let entry = self.entries.get(key)?;
-        if entry.writes != writes || entry.at.elapsed() > MAX_AGE {
-            return None;
+    /// The kept answer to `key` if nothing was written since it was made; else the turn to make it,
+    /// after whoever was already making it. An answer older than [`MAX_AGE`] is made again by one
+    /// request while the others still get it.
+    pub async fn lookup(&self, key: Key, writes: i64) -> Lookup {
+        let turn = self.turns.entry(key.clone()).or_default().clone();
+        let aged = match self.entries.get(&key) {
+            Some(e) if e.writes == writes && e.at.elapsed() <= MAX_AGE => return Lookup::Hit(e.response()),
+            Some(e) if e.writes == writes => Some(e.response()),
+            _ => None,
+        };
+        if let Some(resp) = aged {
+            return match turn.try_lock_owned() {
+                Ok(turn) => Lookup::Make(Maker { key, writes, _turn: turn }),
+                Err(_) => Lookup::Hit(resp),
+            };
         }
-        let mut resp = Response::builder().body(Body::from_bytes(entry.body.clone()));
-        *resp.headers_mut() = entry.headers.clone();
-        Some(resp)
+        let turn = turn.lock_owned().await;
+        if let Some(e) = self.entries.get(&key).filter(|e| e.writes == writes) {
+            return Lookup::Hit(e.response());
+        }
+        Lookup::Make(Maker { key, writes, _turn: turn })
     }
 
-    /// Keeps a successful answer made at write count `writes` and gives it back to be sent.
-    pub async fn keep(&self, key: Key, writes: i64, resp: Response) -> Response {
+    /// Keeps a successful answer and gives it back to be sent.
+    pub async fn keep(&self, maker: Maker, resp: Response) -> Response {
         if !resp.status().is_success() {
             return resp;
         }
@@ -100,8 +140,10 @@ impl ListCache {
         let Ok(body) = body.into_bytes().await else { return Response::from_parts(parts, Body::empty()) };
         if self.entries.len() >= MAX_ENTRIES {
             self.entries.clear();
+            self.turns.clear();
         }
-        self.entries.insert(key, Entry { writes, at: Instant::now(), headers: parts.headers.clone(), body: body.clone() });
+        let entry = Entry { writes: maker.writes, at: Instant::now(), headers: parts.headers.clone(), body: body.clone() };
+        self.entries.insert(maker.key, entry);
         Response::from_parts(parts, Body::from_bytes(body))
     }
 }

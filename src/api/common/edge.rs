@@ -143,11 +143,10 @@ async fn guarded<E: Endpoint>(next: Arc<E>, mut req: Request, state: &AppState, 
     if let Some(p) = principal.as_ref().filter(|_| method == Method::GET && cache::is_listing(&path))
         && let Some(writes) = state.lists.writes(&state.db).await
     {
-        let key = cache::Key::of(&req, p);
-        if let Some(resp) = state.lists.get(&key, writes) {
-            return (with_limit_headers(resp, decision), true);
+        match state.lists.lookup(cache::Key::of(&req, p), writes).await {
+            cache::Lookup::Hit(resp) => return (with_limit_headers(resp, decision), true),
+            cache::Lookup::Make(maker) => kept = Some(maker),
         }
-        kept = Some((key, writes));
     }
     if let Some(p) = principal {
         req.extensions_mut().insert::<Principal>(p);
@@ -159,8 +158,8 @@ async fn guarded<E: Endpoint>(next: Arc<E>, mut req: Request, state: &AppState, 
             if resp.extensions().get::<super::Panicked>().is_some() {
                 let err = CoreError::internal(anyhow::anyhow!("handler panicked on {method} {path}"));
                 (render_error(&err, ctx), true)
-            } else if let Some((key, writes)) = kept {
-                (state.lists.keep(key, writes, resp).await, true)
+            } else if let Some(maker) = kept {
+                (state.lists.keep(maker, resp).await, true)
             } else {
                 (resp, true)
             }

@@ -85,7 +85,15 @@ const LIST_BATCH: usize = 500;
 async fn listing(state: &AppState, p: &Principal, view: &SourceView, q: &ListQuery, keyspace: Option<&str>) -> Result<Value, CoreError> {
     let engine = &state.engine;
     let mut out = Map::new();
-    let batch = q.amount.unwrap_or(LIST_BATCH).clamp(1, LIST_BATCH);
+    let destination = match q.destination.as_deref().filter(|d| !d.is_empty()) {
+        Some(d) => Some(view::find_destination(state, p, d).await?.id),
+        None => None,
+    };
+    // Unfiltered, `amount` backups are the first `amount` rows; a filter may skip many.
+    let batch = match (q.amount, destination.is_some() || keyspace.is_some()) {
+        (Some(amount), false) => amount.clamp(1, LIST_BATCH),
+        _ => LIST_BATCH,
+    };
     let mut page = BackupPage { source_id: Some(view.source.id), complete_only: true, limit: Some(batch as u64), ..Default::default() };
     if let Some(m) = q.matching.as_deref().filter(|m| !m.is_empty()) {
         page.plan_id = match (m, Uuid::parse_str(m)) {
@@ -105,10 +113,6 @@ async fn listing(state: &AppState, p: &Principal, view: &SourceView, q: &ListQue
             Err(_) => Some((by_tag(state, p, view, last).await?.created_at, Uuid::nil())),
         };
     }
-    let destination = match q.destination.as_deref().filter(|d| !d.is_empty()) {
-        Some(d) => Some(view::find_destination(state, p, d).await?.id),
-        None => None,
-    };
     let full = |out: &Map<String, Value>| q.amount.is_some_and(|amount| out.len() >= amount);
     while !full(&out) {
         let backups = engine.backups_page(p, &page).await?;
