@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, Statement, TransactionTrait,
-    sea_query::{Expr, ExprTrait},
+    sea_query::{Alias, Expr, ExprTrait, Query},
 };
 use uuid::Uuid;
 
@@ -706,27 +706,28 @@ pub async fn backups_tagged(db: &Db, tenant_id: Uuid, source_id: Uuid, tag: &str
         .collect()
 }
 
-/// The complete backups of a source in sum: when the newest finished and what they store.
+/// The complete backups of a source in sum: when the newest finished and what they store (kept by
+/// a trigger in `source_totals`, see migration 000011).
 pub async fn complete_backup_totals(db: &Db, tenant_id: Uuid, source_id: Uuid) -> CoreResult<(Option<DateTime<Utc>>, i64)> {
     let newest: Option<Backup> = backups::Entity::find()
-        .filter(backups::Column::TenantId.eq(tenant_id))
         .filter(backups::Column::SourceId.eq(source_id))
-        .filter(backups::Column::State.is_in(COMPLETE.map(State::as_str)))
         .filter(backups::Column::CompletedAt.is_not_null())
+        .filter(backups::Column::State.is_in(COMPLETE.map(State::as_str)))
+        .filter(backups::Column::TenantId.eq(tenant_id))
         .order_by_desc(backups::Column::CompletedAt)
         .one(db)
         .await?
         .map(backup)
         .transpose()?;
-    let stored: Option<i64> = backups::Entity::find()
-        .select_only()
-        .column_as(Expr::cust("CAST(COALESCE(SUM(stored_bytes), 0) AS BIGINT)"), "stored")
-        .filter(backups::Column::TenantId.eq(tenant_id))
-        .filter(backups::Column::SourceId.eq(source_id))
-        .filter(backups::Column::State.is_in(COMPLETE.map(State::as_str)))
-        .into_tuple()
-        .one(db)
-        .await?;
+    let stored = Query::select()
+        .column(Alias::new("complete_stored_bytes"))
+        .from(Alias::new("source_totals"))
+        .and_where(Expr::col(Alias::new("source_id")).eq(source_id))
+        .to_owned();
+    let stored: Option<i64> = match db.query_one(&stored).await? {
+        Some(row) => Some(row.try_get("", "complete_stored_bytes")?),
+        None => None,
+    };
     Ok((newest.and_then(|b| b.completed_at), stored.unwrap_or(0)))
 }
 

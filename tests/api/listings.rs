@@ -75,3 +75,39 @@ async fn a_listing_asked_again_shows_at_once_what_either_server_of_one_database_
     assert_eq!(ids(&get(&first, &token, &list).await.1), [own.as_str()]);
     assert_eq!(ids(&get(&second, &token, &list).await.1), [own.as_str()]);
 }
+
+#[tokio::test]
+async fn what_a_sources_complete_backups_store_is_kept_as_they_complete_and_are_deleted() {
+    let app = spawn_app().await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let src = tempfile::tempdir().unwrap();
+    tree::generate(src.path(), 8, 7);
+    let id = machine(&app, &token, src.path()).await;
+    let source = uuid::Uuid::parse_str(&id).unwrap();
+    for seed in [8, 9] {
+        tree::generate(src.path(), 8, seed);
+        backup_and_wait(&app, &token, json!({ "source_id": id })).await;
+    }
+    let totals = async || {
+        let (_, list) = get(&app, &token, &format!("/admin/v1/backups?source_id={id}")).await;
+        let tenant = uuid::Uuid::parse_str(list[0]["tenant_id"].as_str().unwrap()).unwrap();
+        let summed: i64 = list.as_array().unwrap().iter().map(|b| b["stored_bytes"].as_i64().unwrap()).sum();
+        let kept = coffer::persistence::engine::complete_backup_totals(&app.state.db, tenant, source).await.unwrap();
+        (list, summed, kept)
+    };
+    let (list, summed, (newest, stored)) = totals().await;
+    assert!(summed > 0 && stored == summed, "kept {stored}, the backups say {summed}");
+    assert_eq!(
+        newest.map(|t| t.to_rfc3339()),
+        list[0]["completed_at"].as_str().map(|t| chrono::DateTime::parse_from_rfc3339(t).unwrap().to_rfc3339())
+    );
+
+    let newest_id = list[0]["id"].as_str().unwrap().to_owned();
+    let resp = app.client.delete(app.url(&format!("/admin/v1/backups/{newest_id}"))).header("x-auth-token", &token).send().await.unwrap();
+    assert_eq!(resp.status(), 202);
+    let op: Value = resp.json().await.unwrap();
+    wait_for(&app, &token, op["id"].as_str().unwrap()).await;
+    let (list, summed, (_, stored)) = totals().await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(stored, summed, "the deleted backup's bytes are taken off");
+}

@@ -5,14 +5,17 @@
 //! times relative to now stay that fresh).
 
 use std::{
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 use bytes::Bytes;
 use dashmap::DashMap;
 use poem::{Body, Request, Response, http::HeaderMap};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
 use crate::{domain::identity::Principal, persistence};
 
@@ -88,22 +91,65 @@ pub struct Maker {
     _turn: OwnedMutexGuard<()>,
 }
 
+/// Reads of the write count, shared: a request takes the first read that starts after it arrived
+/// (so the count covers every write committed before it came), and one read serves every request
+/// that arrived while the one before it ran. Under load that is one query per round, not per request.
+struct SharedReads {
+    started: AtomicU64,
+    reading: AtomicBool,
+    /// The number of the last read finished and what it found (`None`: the read failed).
+    done: watch::Sender<(u64, Option<i64>)>,
+}
+
+/// Ends a read even when the request making it is dropped: the next waiter may read.
+struct ReadTurn<'a>(&'a SharedReads);
+
+impl Drop for ReadTurn<'_> {
+    fn drop(&mut self) {
+        self.0.reading.store(false, Ordering::SeqCst);
+        self.0.done.send_modify(|_| {});
+    }
+}
+
+impl SharedReads {
+    async fn count(&self, db: &persistence::Db) -> Option<i64> {
+        let needed = self.started.load(Ordering::SeqCst) + 1;
+        let mut finished = self.done.subscribe();
+        loop {
+            let (read, count) = *finished.borrow_and_update();
+            if read >= needed {
+                return count;
+            }
+            if self.reading.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                let _turn = ReadTurn(self);
+                let read = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+                let count = persistence::writes(db).await.ok();
+                self.done.send_replace((read, count));
+                return count;
+            }
+            finished.changed().await.ok()?;
+        }
+    }
+}
+
 /// The kept answers. Off (every lookup misses) where writes are not counted.
 pub struct ListCache {
     enabled: bool,
+    reads: SharedReads,
     entries: DashMap<Key, Entry>,
     turns: DashMap<Key, Arc<Mutex<()>>>,
 }
 
 impl ListCache {
     pub fn new(enabled: bool) -> Self {
-        ListCache { enabled, entries: DashMap::new(), turns: DashMap::new() }
+        let reads = SharedReads { started: AtomicU64::new(0), reading: AtomicBool::new(false), done: watch::channel((0, None)).0 };
+        ListCache { enabled, reads, entries: DashMap::new(), turns: DashMap::new() }
     }
 
-    /// The database's write count now, when answers may be cached.
+    /// The database's write count now (at least as new as this call), when answers may be cached.
     pub async fn writes(&self, db: &persistence::Db) -> Option<i64> {
         match self.enabled {
-            true => persistence::writes(db).await.ok(),
+            true => self.reads.count(db).await,
             false => None,
         }
     }
@@ -150,7 +196,51 @@ impl ListCache {
 
 #[cfg(test)]
 mod tests {
-    use super::is_listing;
+    use std::sync::Arc;
+
+    use super::{ListCache, is_listing};
+    use crate::persistence::{self, ConnectionTrait};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_committed_before_the_count_is_asked_is_counted_however_many_ask_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = persistence::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display())).await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY)").await.unwrap();
+        assert!(persistence::count_writes(&db).await.unwrap());
+        let cache = Arc::new(ListCache::new(true));
+        // Others ask all the time, so a read is often running when a write commits: one begun before
+        // the write must not answer a request that came after it.
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let background: Vec<_> = (0..4)
+            .map(|_| {
+                let (cache, db, stop) = (cache.clone(), db.clone(), stop.clone());
+                tokio::spawn(async move {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        cache.writes(&db).await;
+                    }
+                })
+            })
+            .collect();
+        for round in 1..=20_i64 {
+            // Many ask at once; some of them start while another's read is running.
+            let askers: Vec<_> = (0..16)
+                .map(|_| {
+                    let (cache, db) = (cache.clone(), db.clone());
+                    tokio::spawn(async move { cache.writes(&db).await })
+                })
+                .collect();
+            for asker in askers {
+                assert_eq!(asker.await.unwrap(), Some(round - 1));
+            }
+            db.execute_unprepared("INSERT INTO t DEFAULT VALUES").await.unwrap();
+            assert_eq!(cache.writes(&db).await, Some(round), "the count after insert {round}");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for task in background {
+            task.await.unwrap();
+        }
+        assert_eq!(ListCache::new(false).writes(&db).await, None, "off, nothing is counted");
+    }
 
     #[test]
     fn the_backup_listings_of_every_dialect_are_cached_and_nothing_else_is() {

@@ -1,6 +1,8 @@
 //! Activity: the backups, restores and cleanups of a user's agents, newest first. A backup row's
 //! `ID` is its backup id (the SDK reads it so); `ParentId` is the configuration.
 
+use std::collections::{HashMap, hash_map::Entry};
+
 use poem::web::Data;
 use poem_openapi::{OpenApi, Tags, param::Path, payload::Json};
 use serde_json::{Value, json};
@@ -52,9 +54,16 @@ async fn rows_of(state: &AppState, p: &Principal, agent: &Agent) -> Result<Vec<(
     let machine = state.engine.source_by_name(p, SourceKind::Machine, &agent.name).await.ok();
     if let Some(machine) = &machine {
         let page = BackupPage { source_id: Some(machine.source.id), limit: Some(ROWS_PER_KIND as u64), ..Default::default() };
-        for b in state.engine.backups_page(p, &page).await? {
-            let id = ids::alias_for(&state.db, "backup", b.id).await?;
-            let (config, name, gone) = configuration(state, p, b.plan_id).await?;
+        let backups = state.engine.backups_page(p, &page).await?;
+        // The rows share a few configurations; aliases are read in one query.
+        let aliases = ids::aliases_for(&state.db, "backup", &backups.iter().map(|b| b.id).collect::<Vec<_>>()).await?;
+        let mut configurations = HashMap::new();
+        for b in backups {
+            let id = aliases[&b.id];
+            if let Entry::Vacant(slot) = configurations.entry(b.plan_id) {
+                slot.insert(configuration(state, p, b.plan_id).await?);
+            }
+            let (config, name, gone) = configurations[&b.plan_id].clone();
             let at = b.completed_at.unwrap_or(b.updated_at);
             rows.push((
                 at.timestamp_millis(),
@@ -74,16 +83,16 @@ async fn rows_of(state: &AppState, p: &Principal, agent: &Agent) -> Result<Vec<(
                 }),
             ));
         }
-        for op in state.engine.source_operations(p, machine.source.id, OperationKind::Delete, ROWS_PER_KIND as u64).await? {
+        let cleanups = state.engine.source_operations(p, machine.source.id, OperationKind::Delete, ROWS_PER_KIND as u64).await?;
+        let cleaned = ids::aliases_for(&state.db, "backup", &cleanups.iter().filter_map(|op| op.backup_id).collect::<Vec<_>>()).await?;
+        let cleanup_ids = ids::aliases_for(&state.db, "cleanup", &cleanups.iter().map(|op| op.id).collect::<Vec<_>>()).await?;
+        for op in cleanups {
             let at = op.finished_at.unwrap_or(op.created_at);
-            let backup = match op.backup_id {
-                Some(b) => ids::alias_for(&state.db, "backup", b).await?,
-                None => 0,
-            };
+            let backup = op.backup_id.map_or(0, |b| cleaned[&b]);
             rows.push((
                 at.timestamp_millis(),
                 json!({
-                    "ID": ids::alias_for(&state.db, "cleanup", op.id).await?,
+                    "ID": cleanup_ids[&op.id],
                     "Type": "Cleanup",
                     "ParentId": 0,
                     "DisplayName": format!("Cleanup of {}", agent.name),
