@@ -38,26 +38,39 @@ fn sqlite_triggers() -> Vec<String> {
     ]
 }
 
-fn postgres_trigger() -> Vec<String> {
-    vec![
-        format!(
-            "CREATE FUNCTION source_totals_keep() RETURNS trigger AS $$
-            BEGIN
-                IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.state IN {COMPLETE} THEN
-                    UPDATE source_totals SET complete_stored_bytes = complete_stored_bytes - OLD.stored_bytes
-                        WHERE source_id = OLD.source_id;
-                END IF;
-                IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.state IN {COMPLETE} THEN
-                    INSERT INTO source_totals (source_id, complete_stored_bytes) VALUES (NEW.source_id, NEW.stored_bytes)
-                        ON CONFLICT (source_id) DO UPDATE
-                        SET complete_stored_bytes = source_totals.complete_stored_bytes + EXCLUDED.complete_stored_bytes;
-                END IF;
-                RETURN NULL;
-            END $$ LANGUAGE plpgsql"
-        ),
-        "CREATE TRIGGER source_totals_keep AFTER INSERT OR UPDATE OR DELETE ON backups FOR EACH ROW EXECUTE FUNCTION source_totals_keep()"
-            .to_owned(),
-    ]
+/// On PostgreSQL the triggers are per statement, over the rows the statement changed: a row
+/// trigger updating one totals row for each of many backups written in one transaction leaves a
+/// chain of row versions that each next update walks (a million seeded backups never finished).
+fn postgres_triggers() -> Vec<String> {
+    let mut sql = vec![format!(
+        "CREATE FUNCTION source_totals_keep() RETURNS trigger AS $$
+        BEGIN
+            IF TG_OP IN ('UPDATE', 'DELETE') THEN
+                UPDATE source_totals t SET complete_stored_bytes = t.complete_stored_bytes - gone.bytes
+                    FROM (SELECT source_id, CAST(SUM(stored_bytes) AS BIGINT) AS bytes FROM old_rows
+                          WHERE state IN {COMPLETE} GROUP BY source_id) gone
+                    WHERE t.source_id = gone.source_id;
+            END IF;
+            IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                INSERT INTO source_totals (source_id, complete_stored_bytes)
+                    SELECT source_id, CAST(SUM(stored_bytes) AS BIGINT) FROM new_rows WHERE state IN {COMPLETE} GROUP BY source_id
+                    ON CONFLICT (source_id) DO UPDATE
+                    SET complete_stored_bytes = source_totals.complete_stored_bytes + EXCLUDED.complete_stored_bytes;
+            END IF;
+            RETURN NULL;
+        END $$ LANGUAGE plpgsql"
+    )];
+    for (op, tables) in [
+        ("INSERT", "NEW TABLE AS new_rows"),
+        ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+        ("DELETE", "OLD TABLE AS old_rows"),
+    ] {
+        sql.push(format!(
+            "CREATE TRIGGER source_totals_{} AFTER {op} ON backups REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION source_totals_keep()",
+            op.to_lowercase()
+        ));
+    }
+    sql
 }
 
 #[async_trait::async_trait]
@@ -78,7 +91,7 @@ impl MigrationTrait for Migration {
         ))
         .await?;
         let triggers = match m.get_database_backend() {
-            DbBackend::Postgres => postgres_trigger(),
+            DbBackend::Postgres => postgres_triggers(),
             _ => sqlite_triggers(),
         };
         for sql in triggers {
@@ -99,7 +112,9 @@ impl MigrationTrait for Migration {
         let db = m.get_connection();
         match m.get_database_backend() {
             DbBackend::Postgres => {
-                db.execute_unprepared("DROP TRIGGER IF EXISTS source_totals_keep ON backups").await?;
+                for op in ["insert", "update", "delete"] {
+                    db.execute_unprepared(&format!("DROP TRIGGER IF EXISTS source_totals_{op} ON backups")).await?;
+                }
                 db.execute_unprepared("DROP FUNCTION IF EXISTS source_totals_keep()").await?;
             }
             _ => {

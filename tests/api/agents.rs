@@ -1,60 +1,10 @@
 //! Remote agents: three `coffer agent` processes on 127.0.0.1 act as a 3-node cluster.
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-};
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, backup_and_wait, get, post, restore_and_wait, spawn_app, tree};
-
-/// A running `coffer agent`; killed when dropped.
-pub struct AgentProcess(Child);
-
-impl Drop for AgentProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-pub async fn start_agent(app: &TestApp, credential: &str, name: &str) -> AgentProcess {
-    start_agent_with(app, credential, name, Command::new(env!("CARGO_BIN_EXE_coffer"))).await
-}
-
-/// An agent that file permissions bind: as root, it runs without the capabilities that let root
-/// read any file (so a mode-000 file is unreadable to it, as to any user).
-pub async fn start_agent_bound_by_permissions(app: &TestApp, credential: &str, name: &str) -> AgentProcess {
-    use std::os::unix::fs::MetadataExt;
-    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
-    let command = if root {
-        let mut c = Command::new("setpriv");
-        c.args(["--bounding-set", "-dac_override,-dac_read_search", "--", env!("CARGO_BIN_EXE_coffer")]);
-        c
-    } else {
-        Command::new(env!("CARGO_BIN_EXE_coffer"))
-    };
-    start_agent_with(app, credential, name, command).await
-}
-
-async fn start_agent_with(app: &TestApp, credential: &str, name: &str, mut command: Command) -> AgentProcess {
-    let child = command
-        .args(["agent", "--server", &app.base, "--token", credential, "--name", name])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("coffer agent starts");
-    let process = AgentProcess(child);
-    for _ in 0..100 {
-        let (_, agents) = get(app, credential, "/admin/v1/agents").await;
-        if agents.as_array().into_iter().flatten().any(|a| a["agent"]["name"] == name && a["up"] == true) {
-            return process;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("agent {name} did not register within 10 s");
-}
+use crate::helpers::{TestApp, backup_and_wait, get, post, restore_and_wait, spawn_app, start_agent, tree};
 
 const TABLES: &[(&str, &str)] = &[
     ("Keyspace1", "users-0123456789abcdef0123456789abcdef"),

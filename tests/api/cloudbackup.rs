@@ -57,7 +57,7 @@ async fn a_coffer_agent_is_listed_and_found_by_integer_id_in_both_path_forms() {
     let app = spawn_app().await;
     let operator = app.user_with_role("ops", "operator", Some("default")).await;
     let (key, _) = app.api_key(&operator, false).await;
-    let _agent = crate::agents::start_agent(&app, &key, "web01").await;
+    let _agent = crate::helpers::start_agent(&app, &key, "web01").await;
     let (app_ref, token) = (&app, operator.as_str());
     let get = move |path: String| async move {
         let (status, text) = call(app_ref, token, reqwest::Method::GET, &path, None).await;
@@ -103,7 +103,7 @@ async fn a_backup_configuration_is_created_read_updated_enabled_and_deleted_as_t
     let app = spawn_app().await;
     let operator = app.user_with_role("ops", "operator", Some("default")).await;
     let (key, _) = app.api_key(&operator, false).await;
-    let _agent = crate::agents::start_agent(&app, &key, "web02").await;
+    let _agent = crate::helpers::start_agent(&app, &key, "web02").await;
     let (app_ref, token) = (&app, operator.as_str());
     let send = move |method: reqwest::Method, path: String, body: Option<Value>| async move {
         let (status, text) = call(app_ref, token, method, &path, body).await;
@@ -188,7 +188,7 @@ async fn a_manual_backup_of_a_configuration_runs_on_the_agent_and_is_reported() 
     let app = spawn_app().await;
     let operator = app.user_with_role("ops", "operator", Some("default")).await;
     let (key, _) = app.api_key(&operator, false).await;
-    let _agent = crate::agents::start_agent(&app, &key, "files01").await;
+    let _agent = crate::helpers::start_agent(&app, &key, "files01").await;
     let root = tempfile::tempdir().unwrap();
     for (dir, seed) in [("a", 1), ("b", 2), ("a/skip", 3), ("c", 4)] {
         crate::helpers::tree::generate(&root.path().join(dir), 4, seed);
@@ -344,7 +344,7 @@ async fn a_stopped_backup_an_unreadable_file_and_a_disabled_or_deleted_agent_rea
     let app = spawn_app().await;
     let operator = app.user_with_role("ops", "operator", Some("default")).await;
     let (key, _) = app.api_key(&operator, false).await;
-    let agent = crate::agents::start_agent_bound_by_permissions(&app, &key, "files02").await;
+    let agent = crate::helpers::start_agent_bound_by_permissions(&app, &key, "files02").await;
     let root = tempfile::tempdir().unwrap();
     crate::helpers::tree::generate(&root.path().join("data"), 6, 9);
     let secret = root.path().join("data/secret.key");

@@ -1,7 +1,10 @@
 //! Spawns the real server on 127.0.0.1:0 with a fresh database: a SQLite file in a temporary
 //! directory, or a fresh PostgreSQL database when `COFFER_TEST_DATABASE_URL` names a server.
 
-use std::path::PathBuf;
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+};
 
 use base64::Engine;
 use coffer::{config::Settings, persistence, startup::Application, state::AppState};
@@ -280,4 +283,66 @@ pub mod tree {
         }
         changed
     }
+}
+
+/// A `coffer agent` process on 127.0.0.1; killed (SIGKILL) when dropped.
+pub struct AgentProcess(Child);
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl AgentProcess {
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    /// Starts `coffer agent` against the server at `base` without waiting for it to register.
+    pub fn spawn(base: &str, credential: &str, name: &str) -> AgentProcess {
+        Self::spawn_with(Command::new(env!("CARGO_BIN_EXE_coffer")), base, credential, name)
+    }
+
+    fn spawn_with(mut command: Command, base: &str, credential: &str, name: &str) -> AgentProcess {
+        let child = command
+            .args(["agent", "--server", base, "--token", credential, "--name", name])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("coffer agent starts");
+        AgentProcess(child)
+    }
+}
+
+/// Starts a `coffer agent` and waits until the server sees it up.
+pub async fn start_agent(app: &TestApp, credential: &str, name: &str) -> AgentProcess {
+    started(app, credential, name, AgentProcess::spawn(&app.base, credential, name)).await
+}
+
+/// An agent that file permissions bind: as root, it runs without the capabilities that let root
+/// read any file (so a mode-000 file is unreadable to it, as to any user).
+pub async fn start_agent_bound_by_permissions(app: &TestApp, credential: &str, name: &str) -> AgentProcess {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let command = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--bounding-set", "-dac_override,-dac_read_search", "--", env!("CARGO_BIN_EXE_coffer")]);
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_coffer"))
+    };
+    started(app, credential, name, AgentProcess::spawn_with(command, &app.base, credential, name)).await
+}
+
+async fn started(app: &TestApp, credential: &str, name: &str, process: AgentProcess) -> AgentProcess {
+    for _ in 0..100 {
+        let (_, agents) = get(app, credential, "/admin/v1/agents").await;
+        if agents.as_array().into_iter().flatten().any(|a| a["agent"]["name"] == name && a["up"] == true) {
+            return process;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("agent {name} did not register within 10 s");
 }

@@ -460,9 +460,9 @@ async fn a_python_script_drives_three_agents_and_s3_the_way_public_opscenter_scr
     let operator = app.user_with_role("ops", "operator", None).await;
     let (key, _) = app.api_key(&operator, false).await;
     let _agents = [
-        crate::agents::start_agent(&app, &key, "agent1").await,
-        crate::agents::start_agent(&app, &key, "agent2").await,
-        crate::agents::start_agent(&app, &key, "agent3").await,
+        crate::helpers::start_agent(&app, &key, "agent1").await,
+        crate::helpers::start_agent(&app, &key, "agent2").await,
+        crate::helpers::start_agent(&app, &key, "agent3").await,
     ];
     let root = tempfile::tempdir().unwrap();
     let dirs: Vec<String> = (1..=3).map(|n| root.path().join(format!("node{n}/data")).display().to_string()).collect();

@@ -12,8 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::{
-    agents::start_agent,
-    helpers::{ADMIN_PASSWORD, TestApp, spawn_app_with, tree},
+    helpers::{ADMIN_PASSWORD, TestApp, spawn_app_with, start_agent, tree},
     opscenter::{get, login, post, until_done},
 };
 

@@ -9,7 +9,7 @@ use std::{
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, basic};
+use crate::helpers::{ADMIN_PASSWORD, AgentProcess, basic};
 
 struct Server {
     child: Child,
@@ -157,32 +157,6 @@ fn seeded(seed: u64) -> impl FnMut() -> u64 {
 
 /// Machines (file trees on the server's own agent) in the crash run.
 const MACHINES: usize = 24;
-
-/// A `coffer agent` on 127.0.0.1; killed with SIGKILL when dropped.
-struct AgentProcess(Child);
-
-impl Drop for AgentProcess {
-    fn drop(&mut self) {
-        let _ = self.child_kill();
-    }
-}
-
-impl AgentProcess {
-    fn start(base: &str, key: &str, name: &str) -> AgentProcess {
-        let child = Command::new(env!("CARGO_BIN_EXE_coffer"))
-            .args(["agent", "--server", base, "--token", key, "--name", name])
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("coffer agent starts");
-        AgentProcess(child)
-    }
-
-    fn child_kill(&mut self) -> std::io::Result<()> {
-        self.0.kill()?;
-        self.0.wait().map(drop)
-    }
-}
 
 async fn wait_agents_up(server: &Server, names: &[String]) {
     for _ in 0..200 {
@@ -351,7 +325,7 @@ async fn work_in_four_dialects_survives_kills_of_the_server_and_its_agents_and_e
     assert_eq!(status, 201, "{key}");
     let key = key["key"].as_str().unwrap().to_owned();
     let agent_names: Vec<String> = ["node-1", "node-2", "node-3", "files01"].iter().map(|n| format!("crash-{n}")).collect();
-    let mut agents: Vec<AgentProcess> = agent_names.iter().map(|n| AgentProcess::start(&server.base, &key, n)).collect();
+    let mut agents: Vec<AgentProcess> = agent_names.iter().map(|n| AgentProcess::spawn(&server.base, &key, n)).collect();
     wait_agents_up(&server, &agent_names).await;
 
     let mut machines = Vec::new();
@@ -461,14 +435,14 @@ async fn work_in_four_dialects_survives_kills_of_the_server_and_its_agents_and_e
         let mut killed = Vec::new();
         for (i, agent) in agents.iter_mut().enumerate() {
             if next().is_multiple_of(3) {
-                let _ = agent.child_kill();
+                agent.kill();
                 killed.push(i);
             }
         }
         agent_kills += killed.len();
         server = start(&data_dir, &database_url, port).await;
         for i in killed {
-            agents[i] = AgentProcess::start(&server.base, &key, &agent_names[i]);
+            agents[i] = AgentProcess::spawn(&server.base, &key, &agent_names[i]);
         }
         match drain(&server, Duration::from_secs(60)).await {
             Ok(took) => longest = longest.max(took),

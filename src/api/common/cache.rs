@@ -158,12 +158,12 @@ impl ListCache {
     /// after whoever was already making it. An answer older than [`MAX_AGE`] is made again by one
     /// request while the others still get it.
     pub async fn lookup(&self, key: Key, writes: i64) -> Lookup {
-        let turn = self.turns.entry(key.clone()).or_default().clone();
         let aged = match self.entries.get(&key) {
             Some(e) if e.writes == writes && e.at.elapsed() <= MAX_AGE => return Lookup::Hit(e.response()),
             Some(e) if e.writes == writes => Some(e.response()),
             _ => None,
         };
+        let turn = self.turns.entry(key.clone()).or_default().clone();
         if let Some(resp) = aged {
             return match turn.try_lock_owned() {
                 Ok(turn) => Lookup::Make(Maker { key, writes, _turn: turn }),
