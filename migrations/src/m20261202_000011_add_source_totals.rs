@@ -75,7 +75,16 @@ fn postgres_triggers() -> Vec<String> {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// In one transaction on both backends (and with the backups locked against writers on
+    /// PostgreSQL), so no backup is written between the sums and the triggers.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        if m.get_database_backend() == DbBackend::Postgres {
+            m.get_connection().execute_unprepared("LOCK TABLE backups IN SHARE ROW EXCLUSIVE MODE").await?;
+        }
         m.create_table(
             Table::create()
                 .table(SourceTotals::Table)

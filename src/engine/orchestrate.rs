@@ -993,6 +993,11 @@ impl Engine {
         repo::complete_backup_totals(&self.inner.db, caller.tenant_id, source_id).await
     }
 
+    /// When the source's complete backup (of one plan, when given) that finished last finished.
+    pub async fn last_completion(&self, caller: &Principal, source_id: Uuid, plan_id: Option<Uuid>) -> CoreResult<Option<DateTime<Utc>>> {
+        repo::last_completion(&self.inner.db, caller.tenant_id, source_id, plan_id).await
+    }
+
     /// A source's events of one kind (`backup.deleted`, ...), newest first.
     pub async fn source_events(&self, caller: &Principal, source_id: Uuid, kind: &str) -> CoreResult<Vec<crate::domain::operation::Event>> {
         repo::source_events(&self.inner.db, caller.tenant_id, source_id, kind).await

@@ -709,16 +709,7 @@ pub async fn backups_tagged(db: &Db, tenant_id: Uuid, source_id: Uuid, tag: &str
 /// The complete backups of a source in sum: when the newest finished and what they store (kept by
 /// a trigger in `source_totals`, see migration 000011).
 pub async fn complete_backup_totals(db: &Db, tenant_id: Uuid, source_id: Uuid) -> CoreResult<(Option<DateTime<Utc>>, i64)> {
-    let newest: Option<Backup> = backups::Entity::find()
-        .filter(backups::Column::SourceId.eq(source_id))
-        .filter(backups::Column::CompletedAt.is_not_null())
-        .filter(backups::Column::State.is_in(COMPLETE.map(State::as_str)))
-        .filter(backups::Column::TenantId.eq(tenant_id))
-        .order_by_desc(backups::Column::CompletedAt)
-        .one(db)
-        .await?
-        .map(backup)
-        .transpose()?;
+    let newest = last_completion(db, tenant_id, source_id, None).await?;
     let stored = Query::select()
         .column(Alias::new("complete_stored_bytes"))
         .from(Alias::new("source_totals"))
@@ -728,7 +719,21 @@ pub async fn complete_backup_totals(db: &Db, tenant_id: Uuid, source_id: Uuid) -
         Some(row) => Some(row.try_get("", "complete_stored_bytes")?),
         None => None,
     };
-    Ok((newest.and_then(|b| b.completed_at), stored.unwrap_or(0)))
+    Ok((newest, stored.unwrap_or(0)))
+}
+
+/// When the complete backup of a source (of one plan, when given) that finished last finished.
+pub async fn last_completion(db: &Db, tenant_id: Uuid, source_id: Uuid, plan_id: Option<Uuid>) -> CoreResult<Option<DateTime<Utc>>> {
+    let mut q = backups::Entity::find()
+        .filter(backups::Column::SourceId.eq(source_id))
+        .filter(backups::Column::CompletedAt.is_not_null())
+        .filter(backups::Column::State.is_in(COMPLETE.map(State::as_str)))
+        .filter(backups::Column::TenantId.eq(tenant_id))
+        .order_by_desc(backups::Column::CompletedAt);
+    if let Some(plan) = plan_id {
+        q = q.filter(backups::Column::PlanId.eq(plan));
+    }
+    Ok(q.one(db).await?.map(backup).transpose()?.and_then(|b| b.completed_at))
 }
 
 pub async fn children_of(db: &Db, parent: Uuid) -> CoreResult<Vec<Backup>> {

@@ -14,7 +14,10 @@ use std::{
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use poem::{Body, Request, Response, http::HeaderMap};
+use poem::{
+    Body, IntoResponse, Request, Response,
+    http::{HeaderMap, StatusCode},
+};
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
 use crate::{domain::identity::Principal, persistence};
@@ -22,8 +25,11 @@ use crate::{domain::identity::Principal, persistence};
 /// How long a kept answer may be served, whatever the write count says.
 pub const MAX_AGE: Duration = Duration::from_secs(1);
 
-/// At most this many answers are kept; a full cache starts again empty.
+/// At most this many answers (and turns to make them) are kept; a full cache starts again empty.
 const MAX_ENTRIES: usize = 10_000;
+
+/// Answers larger than this are sent and not kept (a listing without a page size can be large).
+const MAX_BODY: usize = 1 << 20;
 
 /// Whether `GET path` is a backup listing that is served from the cache: OpsCenter's backups and
 /// backup activity, Instaclustr's backups, Cloud Databases' backups (all, of an instance or HA
@@ -64,13 +70,14 @@ impl Key {
 struct Entry {
     writes: i64,
     at: Instant,
+    status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
 }
 
 impl Entry {
     fn response(&self) -> Response {
-        let mut resp = Response::builder().body(Body::from_bytes(self.body.clone()));
+        let mut resp = Response::builder().status(self.status).body(Body::from_bytes(self.body.clone()));
         *resp.headers_mut() = self.headers.clone();
         resp
     }
@@ -90,6 +97,9 @@ pub struct Maker {
     writes: i64,
     _turn: OwnedMutexGuard<()>,
 }
+
+/// Requests wait for one another only when they would make the same answer: same key, same count.
+type Turn = (Key, i64);
 
 /// Reads of the write count, shared: a request takes the first read that starts after it arrived
 /// (so the count covers every write committed before it came), and one read serves every request
@@ -137,7 +147,7 @@ pub struct ListCache {
     enabled: bool,
     reads: SharedReads,
     entries: DashMap<Key, Entry>,
-    turns: DashMap<Key, Arc<Mutex<()>>>,
+    turns: DashMap<Turn, Arc<Mutex<()>>>,
 }
 
 impl ListCache {
@@ -163,7 +173,10 @@ impl ListCache {
             Some(e) if e.writes == writes => Some(e.response()),
             _ => None,
         };
-        let turn = self.turns.entry(key.clone()).or_default().clone();
+        if self.turns.len() >= MAX_ENTRIES {
+            self.turns.clear();
+        }
+        let turn = self.turns.entry((key.clone(), writes)).or_default().clone();
         if let Some(resp) = aged {
             return match turn.try_lock_owned() {
                 Ok(turn) => Lookup::Make(Maker { key, writes, _turn: turn }),
@@ -183,13 +196,22 @@ impl ListCache {
             return resp;
         }
         let (parts, body) = resp.into_parts();
-        let Ok(body) = body.into_bytes().await else { return Response::from_parts(parts, Body::empty()) };
-        if self.entries.len() >= MAX_ENTRIES {
-            self.entries.clear();
-            self.turns.clear();
+        let Ok(body) = body.into_bytes().await else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
+        let turn = (maker.key.clone(), maker.writes);
+        if body.len() <= MAX_BODY {
+            if self.entries.len() >= MAX_ENTRIES {
+                self.entries.clear();
+            }
+            let entry = Entry {
+                writes: maker.writes,
+                at: Instant::now(),
+                status: parts.status,
+                headers: parts.headers.clone(),
+                body: body.clone(),
+            };
+            self.entries.insert(maker.key, entry);
         }
-        let entry = Entry { writes: maker.writes, at: Instant::now(), headers: parts.headers.clone(), body: body.clone() };
-        self.entries.insert(maker.key, entry);
+        self.turns.remove(&turn);
         Response::from_parts(parts, Body::from_bytes(body))
     }
 }

@@ -20,7 +20,7 @@ use crate::{
     domain::{
         backup::{Backup, Selection},
         identity::Principal,
-        operation::{OperationKind, OperationOptions},
+        operation::{Operation, OperationKind, OperationOptions},
         state::State,
     },
     engine::{BackupPage, BackupSpec, RestoreSpec, RestoreTarget, SourceView},
@@ -105,7 +105,7 @@ async fn listing(state: &AppState, p: &Principal, view: &SourceView, q: &ListQue
     if let Some(last) = q.last_seen.as_deref().filter(|s| !s.is_empty()) {
         page.after = match last.parse::<f64>() {
             // `time <= last_seen` in whole seconds: made before the next second begins.
-            Ok(t) => match chrono::DateTime::from_timestamp(t.floor() as i64 + 1, 0) {
+            Ok(t) => match chrono::DateTime::from_timestamp((t.floor() as i64).saturating_add(1), 0) {
                 Some(next) => Some((next, Uuid::nil())),
                 None if t < 0.0 => return Ok(Value::Object(out)),
                 None => None,
@@ -188,13 +188,15 @@ async fn deleted_backups(state: &AppState, p: &Principal, view: &SourceView) -> 
 }
 
 /// Where the backups' part of the activity starts, in the order it is read: `timestamp` and
-/// `first_backup_id`, whichever is nearer the end.
+/// `first_backup_id`, whichever is nearer the end. Newest first, the events before the named backup's
+/// first one are cut, and that may be a later restore of it (`restores` are the ones shown).
 async fn activity_start(
     state: &AppState,
     p: &Principal,
     view: &SourceView,
     q: &ActivityQuery,
     deleted: &[DeletedBackup],
+    restores: &[Operation],
 ) -> Result<Option<(DateTime<Utc>, Uuid)>, CoreError> {
     let second = |t: f64| DateTime::from_timestamp(t as i64, 0);
     let mut starts = Vec::new();
@@ -207,12 +209,26 @@ async fn activity_start(
         }
     }
     if let Some(first) = &q.first_backup_id {
-        let made = match by_tag(state, p, view, first).await {
-            Ok(b) => Some(b.created_at),
-            Err(_) => deleted.iter().find(|d| &d.tag == first).map(|d| d.created),
+        // Events name backups by tag only (an id names nothing here).
+        let live = state
+            .engine
+            .backups_tagged(p, view.source.id, first, view::tag_time(first))
+            .await?
+            .into_iter()
+            .find(|b| &view::tag(b) == first);
+        let named = match live {
+            Some(b) => Some((b.id, b.created_at)),
+            None => deleted.iter().find(|d| &d.tag == first).map(|d| (d.id, d.created)),
         };
-        if let Some(made) = made {
-            starts.push((made, if q.oldest_first { Uuid::nil() } else { Uuid::max() }));
+        if let Some((id, made)) = named {
+            let start = match q.oldest_first {
+                true => (made, Uuid::nil()),
+                false => {
+                    let restored = restores.iter().filter(|op| op.backup_id == Some(id)).map(|op| op.created_at);
+                    (restored.fold(made, DateTime::max), Uuid::max())
+                }
+            };
+            starts.push(start);
         }
     }
     Ok(if q.oldest_first { starts.into_iter().max() } else { starts.into_iter().min() })
@@ -225,6 +241,10 @@ async fn activity(state: &AppState, p: &Principal, view: &SourceView, q: &Activi
     let engine = &state.engine;
     let wants = |kind: &str| q.kind.as_deref().is_none_or(|k| k == kind);
     let deleted = deleted_backups(state, p, view).await?;
+    let restores = match wants("restore") {
+        true => engine.source_operations(p, view.source.id, OperationKind::Restore, 1000).await?,
+        false => Vec::new(),
+    };
     let mut events: Vec<(DateTime<Utc>, Value)> = Vec::new();
     let mut rows = HashMap::new();
     let mut destination = async |id: Uuid| -> Option<Value> {
@@ -238,7 +258,7 @@ async fn activity(state: &AppState, p: &Principal, view: &SourceView, q: &Activi
             source_id: Some(view.source.id),
             complete_only: q.success_only,
             oldest_first: q.oldest_first,
-            after: activity_start(state, p, view, q, &deleted).await?,
+            after: activity_start(state, p, view, q, &deleted, &restores).await?,
             limit: q.count.map(|n| n as u64),
             ..Default::default()
         };
@@ -291,35 +311,33 @@ async fn activity(state: &AppState, p: &Principal, view: &SourceView, q: &Activi
             ));
         }
     }
-    if wants("restore") {
-        for op in engine.source_operations(p, view.source.id, OperationKind::Restore, 1000).await? {
-            let Some(b) = op.backup_id else { continue };
-            let (tag, backup_destination) = match engine.backup(p, b).await {
-                Ok(backup) => (view::tag(&backup), backup.destination_id),
-                Err(_) => match deleted.iter().find(|d| d.id == b) {
-                    Some(known) => (known.tag.clone(), known.destination_id),
-                    None => continue,
-                },
-            };
-            let status = view::request_status(state, p, &op).await?;
-            let from =
-                op.params.get("destination_id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()).unwrap_or(backup_destination);
-            events.push((
-                op.created_at,
-                json!({
-                    "week": view::week(op.created_at),
-                    "destination": destination(from).await,
-                    "type": "restore",
-                    "deleted_at": null,
-                    "backup_id": tag,
-                    "keyspaces": status["keyspaces"],
-                    "event_time": view::epoch(op.created_at),
-                    "status": view::state_word(op.state),
-                    "request_id": op.id,
-                    "full_status": status,
-                }),
-            ));
-        }
+    for op in restores {
+        let Some(b) = op.backup_id else { continue };
+        let (tag, backup_destination) = match engine.backup(p, b).await {
+            Ok(backup) => (view::tag(&backup), backup.destination_id),
+            Err(_) => match deleted.iter().find(|d| d.id == b) {
+                Some(known) => (known.tag.clone(), known.destination_id),
+                None => continue,
+            },
+        };
+        let status = view::request_status(state, p, &op).await?;
+        let from =
+            op.params.get("destination_id").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()).unwrap_or(backup_destination);
+        events.push((
+            op.created_at,
+            json!({
+                "week": view::week(op.created_at),
+                "destination": destination(from).await,
+                "type": "restore",
+                "deleted_at": null,
+                "backup_id": tag,
+                "keyspaces": status["keyspaces"],
+                "event_time": view::epoch(op.created_at),
+                "status": view::state_word(op.state),
+                "request_id": op.id,
+                "full_status": status,
+            }),
+        ));
     }
     events.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
     let mut events: Vec<Value> = events.into_iter().map(|(_, e)| e).collect();

@@ -149,14 +149,7 @@ impl BackupsApi {
         let p = caller.principal();
         let mut out = Vec::new();
         for plan in configurations(&state, p).await? {
-            let page = BackupPage {
-                source_id: Some(plan.source_id),
-                plan_id: Some(Some(plan.id)),
-                complete_only: true,
-                limit: Some(1),
-                ..Default::default()
-            };
-            let Some(last) = state.engine.backups_page(p, &page).await?.pop().and_then(|b| b.completed_at) else { continue };
+            let Some(last) = state.engine.last_completion(p, plan.source_id, Some(plan.id)).await? else { continue };
             let (machine, agent) = machine_agent(&state, p, plan.source_id).await?;
             out.push(json!({
                 "BackupConfigurationId": ids::alias_for(&state.db, "configuration", plan.id).await?,
