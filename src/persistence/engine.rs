@@ -690,6 +690,9 @@ pub async fn list_backups_page(db: &Db, tenant_id: Uuid, page: &BackupPage) -> C
 /// The backups of a source whose stored tag is `tag`, or that were made within the second
 /// `[from, from + 1 s)` (tags a dialect derives from the created time).
 pub async fn backups_tagged(db: &Db, tenant_id: Uuid, source_id: Uuid, tag: &str, from: Option<DateTime<Utc>>) -> CoreResult<Vec<Backup>> {
+    if !super::storable(tag) {
+        return Ok(Vec::new());
+    }
     let mut which = Condition::any().add(backups::Column::Tag.eq(tag));
     if let Some(from) = from {
         which = which.add(backups::Column::CreatedAt.gte(from).and(backups::Column::CreatedAt.lt(from + Duration::seconds(1))));
