@@ -594,4 +594,14 @@ async fn backup_lists_and_activity_page_and_filter_as_documented() {
     assert_eq!(until, json!([]), "nothing happened at or before a second before the first backup");
     let (_, since) = get(&app, &session, &format!("/Test_Cluster/backup-activity?reverse=1&timestamp={oldest_time}&count=2")).await;
     assert_eq!(since.as_array().unwrap().iter().map(|e| e["backup_id"].as_str().unwrap()).collect::<Vec<_>>(), [&tags[0], &tags[1]]);
+
+    // Restored after the newer backups were made, the oldest backup's first record is its restore:
+    // naming it leaves nothing out.
+    let (status, request) = post(&app, &session, &format!("/Test_Cluster/backups/restore/{}", tags[0]), json!({})).await;
+    assert_eq!(status, 200, "{request}");
+    until_done(&app, &session, &request).await;
+    let (_, from_oldest) = get(&app, &session, &format!("/Test_Cluster/backup-activity?first_backup_id={}&count=10", tags[0])).await;
+    let seen: Vec<(&str, &str)> =
+        from_oldest.as_array().unwrap().iter().map(|e| (e["type"].as_str().unwrap(), e["backup_id"].as_str().unwrap())).collect();
+    assert_eq!(seen, [("restore", tags[0].as_str()), ("backup", &tags[2]), ("backup", &tags[1]), ("backup", &tags[0])], "{from_oldest}");
 }
