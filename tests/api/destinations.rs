@@ -9,7 +9,7 @@ use std::{
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{TestApp, backup_and_wait, get, post, restore_and_wait, spawn_app, tree, wait_for},
+    helpers::{TestApp, backup_and_wait, get, machine, post, restore_and_wait, spawn_app, tree, wait_for},
     keystoneauth::python,
 };
 
@@ -161,14 +161,8 @@ async fn s3_destination(app: &TestApp, token: &str, s3: &Moto, bucket: &str) -> 
     dest["id"].as_str().unwrap().to_owned()
 }
 
-async fn machine(app: &TestApp, token: &str, root: &std::path::Path) -> String {
-    let (status, body) = post(app, token, "/admin/v1/machines", json!({ "name": "files", "root": root })).await;
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_str().unwrap().to_owned()
-}
-
 async fn round_trip(app: &TestApp, token: &str, destination: &str, src: &std::path::Path) -> String {
-    let id = machine(app, token, src).await;
+    let id = machine(app, token, "files", src).await;
     let op = backup_and_wait(app, token, json!({ "source_id": id, "destination_id": destination })).await;
     assert_eq!(op["state"], "succeeded", "{op}");
     let backup_id = op["backup_id"].as_str().unwrap().to_owned();
@@ -264,7 +258,7 @@ async fn a_backup_copied_to_s3_and_to_a_region_restores_from_either_after_the_or
     let s3_id = s3_destination(&app, &token, &s3, "copies").await;
     let src = tempfile::tempdir().unwrap();
     tree::generate(src.path(), 200, 13);
-    let id = machine(&app, &token, src.path()).await;
+    let id = machine(&app, &token, "files", src.path()).await;
     let op = backup_and_wait(&app, &token, json!({ "source_id": id })).await;
     let backup_id = op["backup_id"].as_str().unwrap().to_owned();
     let expected = tree::fingerprint(src.path());
@@ -309,7 +303,7 @@ async fn a_backup_to_s3_that_goes_away_fails_cleanly_and_succeeds_once_it_is_bac
     let dest_id = s3_destination(&app, &token, &s3, "flaky").await;
     let src = tempfile::tempdir().unwrap();
     tree::generate(src.path(), 400, 14);
-    let id = machine(&app, &token, src.path()).await;
+    let id = machine(&app, &token, "files", src.path()).await;
     let port = s3.port;
     let (status, started) = post(
         &app,
@@ -353,7 +347,7 @@ async fn a_region_mapped_to_a_destination_receives_copies_there() {
     assert_eq!(status, 201, "{dest}");
     let src = tempfile::tempdir().unwrap();
     tree::generate(src.path(), 20, 15);
-    let id = machine(&app, &token, src.path()).await;
+    let id = machine(&app, &token, "files", src.path()).await;
     let op = backup_and_wait(&app, &token, json!({ "source_id": id })).await;
     let backup_id = op["backup_id"].as_str().unwrap();
     let (status, copy) = post(&app, &token, &format!("/admin/v1/backups/{backup_id}/copy"), json!({ "region": "ord" })).await;
@@ -373,7 +367,7 @@ async fn an_s3_outage_mid_backup_fails_it_clearly_and_backups_work_again_once_s3
     let dest = s3_destination(&app, &token, &s3, "outage").await;
     let src = tempfile::tempdir().unwrap();
     std::fs::write(src.path().join("big.bin"), (0..3_000_000).map(|_| rand::random::<u8>()).collect::<Vec<u8>>()).unwrap();
-    let id = machine(&app, &token, src.path()).await;
+    let id = machine(&app, &token, "files", src.path()).await;
 
     // Throttled so S3 goes away while the backup is still writing.
     let body = json!({ "source_id": id, "destination_id": dest, "options": { "throttle_bytes_per_sec": 1_000_000 } });
@@ -471,7 +465,7 @@ async fn an_azure_outage_mid_backup_fails_it_clearly_and_once_azure_is_back_old_
     let dest = dest["id"].as_str().unwrap().to_owned();
     let src = tempfile::tempdir().unwrap();
     std::fs::write(src.path().join("big.bin"), (0..3_000_000).map(|_| rand::random::<u8>()).collect::<Vec<u8>>()).unwrap();
-    let id = machine(&app, &token, src.path()).await;
+    let id = machine(&app, &token, "files", src.path()).await;
     let before = backup_and_wait(&app, &token, json!({ "source_id": id, "destination_id": dest })).await;
     assert_eq!(before["state"], "succeeded", "{before}");
     let first_bytes = std::fs::read(src.path().join("big.bin")).unwrap();

@@ -2,13 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, backup_and_wait, get, post, restore_and_wait, spawn_app, tree, wait_for};
-
-async fn machine(app: &TestApp, token: &str, name: &str, root: &std::path::Path) -> String {
-    let (status, body) = post(app, token, "/admin/v1/machines", json!({ "name": name, "root": root })).await;
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_str().unwrap().to_owned()
-}
+use crate::helpers::{ADMIN_PASSWORD, TestApp, backup_and_wait, get, machine, post, restore_and_wait, spawn_app, tree, wait_for};
 
 fn store_bytes(app: &TestApp) -> u64 {
     fn walk(p: &std::path::Path) -> u64 {

@@ -346,3 +346,10 @@ async fn started(app: &TestApp, credential: &str, name: &str, process: AgentProc
     }
     panic!("agent {name} did not register within 10 s");
 }
+
+/// Registers a machine (a file tree the server's own agent reads) through the admin API; answers its id.
+pub async fn machine(app: &TestApp, token: &str, name: &str, root: &std::path::Path) -> String {
+    let (status, body) = post(app, token, "/admin/v1/machines", json!({ "name": name, "root": root })).await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}

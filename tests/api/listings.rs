@@ -4,13 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, backup_and_wait, get, post, spawn_app, spawn_app_with, tree, wait_for};
-
-async fn machine(app: &TestApp, token: &str, root: &std::path::Path) -> String {
-    let (status, body) = post(app, token, "/admin/v1/machines", json!({ "name": "files", "root": root })).await;
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_str().unwrap().to_owned()
-}
+use crate::helpers::{backup_and_wait, get, machine, post, spawn_app, spawn_app_with, tree, wait_for};
 
 fn ids(list: &Value) -> Vec<&str> {
     list.as_array().unwrap_or_else(|| panic!("a list: {list}")).iter().map(|b| b["id"].as_str().unwrap()).collect()
@@ -22,7 +16,7 @@ async fn the_admin_list_comes_in_pages_newest_first_and_an_unknown_marker_is_not
     let token = app.user_with_role("ops", "operator", None).await;
     let src = tempfile::tempdir().unwrap();
     tree::generate(src.path(), 3, 5);
-    let id = machine(&app, &token, src.path()).await;
+    let id = machine(&app, &token, "files", src.path()).await;
     let mut made = Vec::new();
     for _ in 0..3 {
         made.push(backup_and_wait(&app, &token, json!({ "source_id": id })).await["backup_id"].as_str().unwrap().to_owned());
@@ -50,7 +44,7 @@ async fn a_listing_asked_again_shows_at_once_what_either_server_of_one_database_
     let token = first.user_with_role("ops", "operator", None).await;
     let src = tempfile::tempdir().unwrap();
     tree::generate(src.path(), 3, 6);
-    let id = machine(&first, &token, src.path()).await;
+    let id = machine(&first, &token, "files", src.path()).await;
     let list = format!("/admin/v1/backups?source_id={id}");
 
     let own = backup_and_wait(&first, &token, json!({ "source_id": id })).await["backup_id"].as_str().unwrap().to_owned();
@@ -82,7 +76,7 @@ async fn what_a_sources_complete_backups_store_is_kept_as_they_complete_and_are_
     let token = app.user_with_role("ops", "operator", None).await;
     let src = tempfile::tempdir().unwrap();
     tree::generate(src.path(), 8, 7);
-    let id = machine(&app, &token, src.path()).await;
+    let id = machine(&app, &token, "files", src.path()).await;
     let source = uuid::Uuid::parse_str(&id).unwrap();
     for seed in [8, 9] {
         tree::generate(src.path(), 8, seed);

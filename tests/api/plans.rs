@@ -6,13 +6,7 @@ use std::{collections::HashSet, time::Duration};
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, get, post, spawn_app_with, tree};
-
-async fn machine(app: &TestApp, token: &str, root: &std::path::Path) -> String {
-    let (status, body) = post(app, token, "/admin/v1/machines", json!({ "name": "files", "root": root })).await;
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_str().unwrap().to_owned()
-}
+use crate::helpers::{TestApp, get, machine, post, spawn_app_with, tree};
 
 async fn operations(app: &TestApp, token: &str) -> Vec<Value> {
     get(app, token, "/admin/v1/operations?limit=1000").await.1.as_array().unwrap().clone()
@@ -29,7 +23,7 @@ async fn a_two_second_plan_keeping_two_leaves_two_backups_and_no_chunk_of_the_de
     let token = app.user_with_role("ops", "operator", None).await;
     let src = tempfile::tempdir().unwrap();
     tree::generate(src.path(), 30, 21);
-    let id = machine(&app, &token, src.path()).await;
+    let id = machine(&app, &token, "files", src.path()).await;
     let body = json!({ "source_id": id, "name": "every2s", "schedule": { "type": "interval", "first_run": Utc::now(), "every_secs": 2 }, "retention": { "keep_last": 2 } });
     let (status, plan) = post(&app, &token, "/admin/v1/plans", body).await;
     assert_eq!(status, 201, "{plan}");
@@ -90,7 +84,7 @@ async fn a_run_that_finds_the_previous_backup_going_is_skipped_and_runs_missed_w
     let src = tempfile::tempdir().unwrap();
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2654435761) >> 11) as u8).collect();
     std::fs::write(src.path().join("big.bin"), data).unwrap();
-    let id = machine(&app, &token, src.path()).await;
+    let id = machine(&app, &token, "files", src.path()).await;
 
     // Due 185 s ago every 60 s: three runs were missed, the fourth starts now and is slow.
     let first = Utc::now() - chrono::Duration::seconds(185);
@@ -144,7 +138,7 @@ async fn two_servers_on_one_database_start_each_scheduled_run_once() {
     let token = first.user_with_role("ops", "operator", None).await;
     let src = tempfile::tempdir().unwrap();
     tree::generate(src.path(), 5, 22);
-    let id = machine(&first, &token, src.path()).await;
+    let id = machine(&first, &token, "files", src.path()).await;
     let body = json!({ "source_id": id, "name": "p", "schedule": { "type": "interval", "first_run": Utc::now() + chrono::Duration::seconds(1), "every_secs": 1 } });
     let (_, plan) = post(&first, &token, "/admin/v1/plans", body.clone()).await;
     tokio::time::sleep(Duration::from_millis(4500)).await;
@@ -184,7 +178,7 @@ async fn prune_applies_a_destinations_retention_to_every_backup_kept_there() {
     assert_eq!(dest["config"]["retention"]["keep_last"], 1);
     let src = tempfile::tempdir().unwrap();
     tree::generate(src.path(), 10, 23);
-    let id = machine(&app, &token, src.path()).await;
+    let id = machine(&app, &token, "files", src.path()).await;
     let mut ids = Vec::new();
     for _ in 0..2 {
         let op = crate::helpers::backup_and_wait(&app, &token, json!({ "source_id": id, "destination_id": dest["id"] })).await;

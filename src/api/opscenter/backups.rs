@@ -44,13 +44,13 @@ async fn by_tag(state: &AppState, p: &Principal, view: &SourceView, tag: &str) -
     {
         return Ok(b);
     }
-    state
-        .engine
-        .backups_tagged(p, view.source.id, tag, view::tag_time(tag))
-        .await?
-        .into_iter()
-        .find(|b| view::tag(b) == tag)
-        .ok_or_else(|| CoreError::not_found("backup", tag))
+    tagged(state, p, view, tag).await?.ok_or_else(|| CoreError::not_found("backup", tag))
+}
+
+/// The cluster's live backup whose tag is `tag` (by the tag column or the second the tag names).
+async fn tagged(state: &AppState, p: &Principal, view: &SourceView, tag: &str) -> Result<Option<Backup>, CoreError> {
+    let candidates = state.engine.backups_tagged(p, view.source.id, tag, view::tag_time(tag)).await?;
+    Ok(candidates.into_iter().find(|b| view::tag(b) == tag))
 }
 
 /// Destination ids of a `destinations` object (`{"<id>": {...}}`), or of a list of ids.
@@ -210,13 +210,7 @@ async fn activity_start(
     }
     if let Some(first) = &q.first_backup_id {
         // Events name backups by tag only (an id names nothing here).
-        let live = state
-            .engine
-            .backups_tagged(p, view.source.id, first, view::tag_time(first))
-            .await?
-            .into_iter()
-            .find(|b| &view::tag(b) == first);
-        let named = match live {
+        let named = match tagged(state, p, view, first).await? {
             Some(b) => Some((b.id, b.created_at)),
             None => deleted.iter().find(|d| &d.tag == first).map(|d| (d.id, d.created)),
         };
