@@ -62,43 +62,25 @@ c.executemany("INSERT INTO t (v) VALUES (?)", [(f"row {i}",) for i in range(100)
 EOF
 start_coffer "$PORT" "$WORK/data" COFFER_RATE_LIMIT__PER_SECOND=10000000 COFFER_RATE_LIMIT__BURST=10000000
 BASE="http://127.0.0.1:$PORT"
-admin() { curl -sf -u "admin:$PASSWORD" -H 'content-type: application/json' "$@"; }
-jget() { python3 -c "import json,sys; v=json.load(sys.stdin); print(eval('v'+sys.argv[1]))" "$1"; }
+# shellcheck source=scripts/bench_lib.sh
+. scripts/bench_lib.sh
 
 TOKEN=$(curl -sf "$BASE/v2.0/tokens" -H 'content-type: application/json' \
   -d "{\"auth\":{\"passwordCredentials\":{\"username\":\"admin\",\"password\":\"$PASSWORD\"}}}" | jget "['access']['token']['id']")
-KEY=$(admin -X POST "$BASE/admin/v1/keys" -d '{"name":"bench agent"}' | jget "['key']")
-"$COFFER" agent --server "$BASE" --token "$KEY" --name bench-agent >"$WORK/agent.log" 2>&1 &
-PIDS+=($!)
 
 CLUSTER=$(admin -X POST "$BASE/admin/v1/clusters" \
   -d "{\"name\":\"Bench\",\"nodes\":[{\"name\":\"10.9.0.1\",\"location\":\"$WORK/node/data\"}]}" | jget "['id']")
 INSTANCE=$(admin -X POST "$BASE/admin/v1/instances" \
   -d "{\"name\":\"benchdb\",\"datastore\":\"sqlite\",\"location\":\"$WORK/db.sqlite\"}" | jget "['id']")
-for _ in $(seq 1 50); do
-  AGENT_ID=$(admin "$BASE/v1.0/user/agents" | python3 -c "import json,sys; print(next((a['MachineAgentId'] for a in json.load(sys.stdin) if a['MachineName']=='bench-agent'), ''))")
-  [ -n "$AGENT_ID" ] && break
-  sleep 0.2
-done
-CONFIG=$(admin -X POST "$BASE/v1.0/backup-configuration" -d "{\"BackupConfigurationName\":\"bench\",\"MachineAgentId\":$AGENT_ID,
-  \"Frequency\":\"Manually\",\"TimeZoneId\":\"UTC\",\"VersionRetention\":30,
-  \"Inclusions\":[{\"FilePath\":\"$WORK/files\",\"FileItemType\":\"Folder\"}],\"Exclusions\":[]}" | jget "['BackupConfigurationId']")
+start_bench_agent
+PIDS+=("$AGENT_PID")
+CONFIG=$(cb_configuration bench "$WORK/files")
 
-wait_op() { # operation id
-  for _ in $(seq 1 600); do
-    state=$(admin "$BASE/admin/v1/operations/$1" | jget "['state']")
-    case $state in queued | running | cancelling) sleep 0.05 ;; *) return 0 ;; esac
-  done
-}
 say "making 100 backups of the cluster, the instance and the Cloud Backup configuration"
 for i in $(seq 1 100); do
   wait_op "$(admin -X POST "$BASE/admin/v1/backups" -d "{\"source_id\":\"$CLUSTER\"}" | jget "['operation']['id']")"
   wait_op "$(admin -X POST "$BASE/admin/v1/backups" -d "{\"source_id\":\"$INSTANCE\"}" | jget "['operation']['id']")"
-  id=$(admin -X POST "$BASE/v1.0/backup/action-requested" -d "{\"Action\":\"StartManual\",\"Id\":$CONFIG}")
-  for _ in $(seq 1 600); do
-    [ "$(admin "$BASE/v1.0/backup/$id" | jget "['CurrentState']")" = Completed ] && break
-    sleep 0.05
-  done
+  cb_backup "$CONFIG"
 done
 
 # --- Measurements --------------------------------------------------------------------------------

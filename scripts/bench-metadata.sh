@@ -49,42 +49,24 @@ start() {
   exit 1
 }
 BASE="http://127.0.0.1:$PORT"
-admin() { curl -sf -u "admin:$PASSWORD" -H 'content-type: application/json' "$@"; }
-jget() { python3 -c "import json,sys; v=json.load(sys.stdin); print(eval('v'+sys.argv[1]))" "$1"; }
+# shellcheck source=scripts/bench_lib.sh
+. scripts/bench_lib.sh
 
 python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)'); c.commit()" "$WORK/shop.sqlite"
 mkdir -p "$WORK/node/data/ks/t-00112233445566778899aabbccddeeff" "$WORK/files"
 head -c 20000 /dev/urandom >"$WORK/node/data/ks/t-00112233445566778899aabbccddeeff/nb-1-big-Data.db"
 head -c 20000 /dev/urandom >"$WORK/files/f1"
 start
-wait_op() { # operation id
-  for _ in $(seq 1 300); do
-    case $(admin "$BASE/admin/v1/operations/$1" | jget "['state']") in queued | running | cancelling) sleep 0.1 ;; *) return 0 ;; esac
-  done
-}
 # One real backup in each dialect: a SQLite instance (Cloud Databases), a one-node cluster
 # (OpsCenter, Instaclustr) and a Cloud Backup configuration on a `coffer agent`.
 INSTANCE=$(admin -X POST "$BASE/admin/v1/instances" -d "{\"name\":\"shop\",\"datastore\":\"sqlite\",\"location\":\"$WORK/shop.sqlite\"}" | jget "['id']")
 CLUSTER=$(admin -X POST "$BASE/admin/v1/clusters" \
   -d "{\"name\":\"Bench\",\"nodes\":[{\"name\":\"10.9.0.1\",\"location\":\"$WORK/node/data\"}]}" | jget "['id']")
-KEY=$(admin -X POST "$BASE/admin/v1/keys" -d '{"name":"bench agent"}' | jget "['key']")
-"$COFFER" agent --server "$BASE" --token "$KEY" --name bench-agent >"$WORK/agent.log" 2>&1 &
-AGENT_PID=$!
-for _ in $(seq 1 50); do
-  AGENT_ID=$(admin "$BASE/v1.0/user/agents" | python3 -c "import json,sys; print(next((a['MachineAgentId'] for a in json.load(sys.stdin) if a['MachineName']=='bench-agent'), ''))")
-  [ -n "$AGENT_ID" ] && break
-  sleep 0.2
-done
-CONFIG=$(admin -X POST "$BASE/v1.0/backup-configuration" -d "{\"BackupConfigurationName\":\"bench\",\"MachineAgentId\":$AGENT_ID,
-  \"Frequency\":\"Manually\",\"TimeZoneId\":\"UTC\",\"VersionRetention\":30,
-  \"Inclusions\":[{\"FilePath\":\"$WORK/files\",\"FileItemType\":\"Folder\"}],\"Exclusions\":[]}" | jget "['BackupConfigurationId']")
+start_bench_agent
+CONFIG=$(cb_configuration bench "$WORK/files")
 wait_op "$(admin -X POST "$BASE/admin/v1/backups" -d "{\"source_id\":\"$INSTANCE\"}" | jget "['operation']['id']")"
 wait_op "$(admin -X POST "$BASE/admin/v1/backups" -d "{\"source_id\":\"$CLUSTER\"}" | jget "['operation']['id']")"
-CB_BACKUP=$(admin -X POST "$BASE/v1.0/backup/action-requested" -d "{\"Action\":\"StartManual\",\"Id\":$CONFIG}")
-for _ in $(seq 1 300); do
-  [ "$(admin "$BASE/v1.0/backup/$CB_BACKUP" | jget "['CurrentState']")" = Completed ] && break
-  sleep 0.1
-done
+cb_backup "$CONFIG"
 kill "$PID" "$AGENT_PID"
 wait "$PID" "$AGENT_PID" 2>/dev/null || true
 PID=
