@@ -5,7 +5,7 @@ COPY . .
 RUN cargo build --release --locked --bin coffer
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates postgresql-client mariadb-client \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl postgresql-client mariadb-client \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/coffer /usr/local/bin/coffer
 ENV COFFER_LISTEN=0.0.0.0:8888 COFFER_DATA_DIR=/var/lib/coffer

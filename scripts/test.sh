@@ -107,6 +107,28 @@ if ! maria_up; then
   say "MariaDB is not reachable on 127.0.0.1:3306: its tests will say SKIPPED"
 fi
 
+# --- Redis on 127.0.0.1:6379 (the scale-out test counts the per-user limit in it) ------------
+redis_up() { (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; }
+if ! redis_up; then
+  if ! command -v redis-server >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Redis from Debian packages"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null || true
+  fi
+  if command -v redis-server >/dev/null 2>&1; then
+    say "starting Redis"
+    redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes >/dev/null || true
+    for _ in $(seq 1 30); do redis_up && break; sleep 1; done
+  fi
+fi
+if ! redis_up; then
+  in_ci && { echo "Redis is required in CI but could not be started on 127.0.0.1:6379" >&2; exit 1; }
+  say "Redis is not reachable on 127.0.0.1:6379: the scale-out test will say SKIPPED"
+fi
+
+# --- The compose file: Docker cannot run here, so its configuration is checked instead --------
+say "checking docker-compose.yml (scripts/check-compose.sh)"
+bash scripts/check-compose.sh
+
 # --- Azurite (Azure Blob emulator) on 127.0.0.1:10000; moto (S3) is started by the tests ------
 # Installed into .tools even when one already listens: the Azure outage test stops and restarts a
 # private instance of its own.

@@ -439,10 +439,12 @@ async fn manage(db: &persistence::Db, command: Command, settings: &Settings) -> 
         Command::User(UserCommand::Passwd { name, password }) => {
             let password = password_or_stdin(password)?;
             accounts::set_password(db, &name, &password).await?;
+            crate::auth::credentials_changed(db).await?;
             println!("password of {name} changed");
         }
         Command::User(UserCommand::Delete { name }) => {
             accounts::delete_user(db, &name).await?;
+            crate::auth::credentials_changed(db).await?;
             println!("removed user {name}");
         }
         Command::Key(KeyCommand::Create { user, name, read_only }) => {
@@ -461,6 +463,7 @@ async fn manage(db: &persistence::Db, command: Command, settings: &Settings) -> 
         }
         Command::Key(KeyCommand::Revoke { id }) => {
             repo::revoke_api_key(db, id).await?;
+            crate::auth::credentials_changed(db).await?;
             println!("revoked key {id}");
         }
         Command::Cluster(ClusterCommand::Add { name, tenant, nodes }) => {

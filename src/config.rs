@@ -67,6 +67,17 @@ pub struct Settings {
     /// reads or writes (cluster data directories, machine roots, SQLite files, restore targets).
     /// Admins may name any path. `--demo` adds the demo directory and the system temp directory.
     pub local_roots: Vec<PathBuf>,
+    /// This server's name among the servers sharing one database (leases, logs, metrics); the
+    /// host name when empty. A restarted server takes back only the tasks its earlier run held.
+    pub server_name: String,
+    /// A Redis server (`redis://127.0.0.1:6379`) that servers sharing one database count each
+    /// user's requests in, so the per-user limit holds across them; the local limiter alone when absent.
+    pub redis_url: Option<String>,
+    /// Where the server's own destination keeps backups: a directory under `data_dir` when
+    /// empty, or an S3 bucket `s3://bucket[/prefix][?endpoint=http://host:9000&region=us-east-1]`
+    /// whose credentials come from `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`. Servers that
+    /// share a database must share this too.
+    pub server_store: String,
 }
 
 /// Request limits per authenticated user and per client address.
@@ -117,6 +128,9 @@ impl Default for Settings {
             datastores: Default::default(),
             default_datastore: "sqlite".into(),
             local_roots: Vec::new(),
+            server_name: String::new(),
+            redis_url: None,
+            server_store: String::new(),
         }
     }
 }
@@ -139,6 +153,9 @@ impl std::fmt::Debug for Settings {
             .field("store_key", &redacted(&self.store_key))
             .field("secret_key", &redacted(&self.secret_key))
             .field("local_workers", &self.local_workers)
+            .field("server_name", &self.server_name)
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("server_store", &redact_url(&self.server_store))
             .finish()
     }
 }
@@ -170,6 +187,14 @@ impl Settings {
         match &self.database_url {
             Some(url) => url.clone(),
             None => format!("sqlite://{}?mode=rwc", self.data_dir.join("coffer.db").display()),
+        }
+    }
+
+    /// The name this server goes by among those sharing the database.
+    pub fn server_name(&self) -> String {
+        match self.server_name.trim() {
+            "" => crate::engine::hostname(),
+            name => name.to_owned(),
         }
     }
 

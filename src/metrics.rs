@@ -1,5 +1,7 @@
 //! Prometheus metrics kept in memory and rendered as text at `GET /metrics`: requests by dialect,
-//! route and status, a latency histogram, 429s and authentication failures.
+//! route and status, a latency histogram, 429s and authentication failures; tasks this server saw
+//! end (by kind and state, their bytes and durations), agents' heartbeats and lease takeovers.
+//! Operations by kind and state are counted in the database when scraped (see `api::metrics`).
 
 use std::{
     collections::BTreeMap,
@@ -13,12 +15,43 @@ use std::{
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+/// Upper bounds of the task duration buckets, in seconds.
+const TASK_BUCKETS: [f64; 12] = [0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0];
 
 #[derive(Default)]
 struct Histogram {
     counts: [u64; BUCKETS.len()],
     sum: f64,
     count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, bounds: &[f64; 12], value: f64) {
+        for (i, bound) in bounds.iter().enumerate() {
+            if value <= *bound {
+                self.counts[i] += 1;
+            }
+        }
+        self.sum += value;
+        self.count += 1;
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str, bounds: &[f64; 12]) {
+        for (bound, n) in bounds.iter().zip(self.counts) {
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+/// Tasks of one kind that ended in one state.
+#[derive(Default)]
+struct Tasks {
+    bytes: u64,
+    files: u64,
+    seconds: Histogram,
 }
 
 #[derive(Default)]
@@ -28,6 +61,9 @@ struct Inner {
     rate_limited: Mutex<BTreeMap<String, u64>>,
     auth_failures: Mutex<BTreeMap<String, u64>>,
     in_flight: AtomicU64,
+    tasks: Mutex<BTreeMap<(&'static str, &'static str), Tasks>>,
+    heartbeats: Mutex<BTreeMap<(String, uuid::Uuid), u64>>,
+    lease_takeovers: AtomicU64,
 }
 
 /// The process's metrics; cheap to clone.
@@ -41,16 +77,8 @@ impl Metrics {
     pub fn observe(&self, dialect: &str, method: &str, route: &str, status: u16, elapsed: Duration) {
         let key = (dialect.to_owned(), method.to_owned(), route.to_owned(), status);
         *self.inner.requests.lock().expect("metrics lock").entry(key).or_default() += 1;
-        let secs = elapsed.as_secs_f64();
         let mut latency = self.inner.latency.lock().expect("metrics lock");
-        let h = latency.entry(dialect.to_owned()).or_default();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                h.counts[i] += 1;
-            }
-        }
-        h.sum += secs;
-        h.count += 1;
+        latency.entry(dialect.to_owned()).or_default().observe(&BUCKETS, elapsed.as_secs_f64());
         if status == 429 {
             *self.inner.rate_limited.lock().expect("metrics lock").entry(dialect.to_owned()).or_default() += 1;
         }
@@ -58,6 +86,26 @@ impl Metrics {
 
     pub fn auth_failure(&self, dialect: &str) {
         *self.inner.auth_failures.lock().expect("metrics lock").entry(dialect.to_owned()).or_default() += 1;
+    }
+
+    /// Records a task that ended here: its kind, end state, the files and bytes it moved and how
+    /// long it ran (from its claim).
+    pub fn task_ended(&self, kind: &'static str, state: &'static str, files: u64, bytes: u64, ran: Duration) {
+        let mut tasks = self.inner.tasks.lock().expect("metrics lock");
+        let t = tasks.entry((kind, state)).or_default();
+        t.files += files;
+        t.bytes += bytes;
+        t.seconds.observe(&TASK_BUCKETS, ran.as_secs_f64());
+    }
+
+    /// Records an agent's claim or progress report.
+    pub fn heartbeat(&self, agent: &str, id: uuid::Uuid) {
+        *self.inner.heartbeats.lock().expect("metrics lock").entry((agent.to_owned(), id)).or_default() += 1;
+    }
+
+    /// Records a task taken back from a claim whose lease ran out (or from this server's earlier run).
+    pub fn lease_takeover(&self) {
+        self.inner.lease_takeovers.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn started(&self) {
@@ -83,12 +131,7 @@ impl Metrics {
         out.push_str("# HELP coffer_http_request_duration_seconds Request latency by dialect.\n");
         out.push_str("# TYPE coffer_http_request_duration_seconds histogram\n");
         for (dialect, h) in self.inner.latency.lock().expect("metrics lock").iter() {
-            for (bound, n) in BUCKETS.iter().zip(h.counts) {
-                let _ = writeln!(out, "coffer_http_request_duration_seconds_bucket{{dialect=\"{dialect}\",le=\"{bound}\"}} {n}");
-            }
-            let _ = writeln!(out, "coffer_http_request_duration_seconds_bucket{{dialect=\"{dialect}\",le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "coffer_http_request_duration_seconds_sum{{dialect=\"{dialect}\"}} {}", h.sum);
-            let _ = writeln!(out, "coffer_http_request_duration_seconds_count{{dialect=\"{dialect}\"}} {}", h.count);
+            h.render(&mut out, "coffer_http_request_duration_seconds", &format!("dialect=\"{dialect}\""), &BUCKETS);
         }
         out.push_str("# HELP coffer_rate_limited_total Requests refused with 429.\n");
         out.push_str("# TYPE coffer_rate_limited_total counter\n");
@@ -103,10 +146,35 @@ impl Metrics {
         out.push_str("# HELP coffer_http_requests_in_flight Requests being served.\n");
         out.push_str("# TYPE coffer_http_requests_in_flight gauge\n");
         let _ = writeln!(out, "coffer_http_requests_in_flight {}", self.inner.in_flight.load(Ordering::Relaxed));
+        let tasks = self.inner.tasks.lock().expect("metrics lock");
+        out.push_str("# HELP coffer_task_bytes_total Bytes moved by tasks that ended on this server, by kind and end state.\n");
+        out.push_str("# TYPE coffer_task_bytes_total counter\n");
+        for ((kind, state), t) in tasks.iter() {
+            let _ = writeln!(out, "coffer_task_bytes_total{{kind=\"{kind}\",state=\"{state}\"}} {}", t.bytes);
+        }
+        out.push_str("# HELP coffer_task_files_total Files moved by tasks that ended on this server, by kind and end state.\n");
+        out.push_str("# TYPE coffer_task_files_total counter\n");
+        for ((kind, state), t) in tasks.iter() {
+            let _ = writeln!(out, "coffer_task_files_total{{kind=\"{kind}\",state=\"{state}\"}} {}", t.files);
+        }
+        out.push_str("# HELP coffer_task_duration_seconds How long tasks ran from their claim to their end, by kind and end state.\n");
+        out.push_str("# TYPE coffer_task_duration_seconds histogram\n");
+        for ((kind, state), t) in tasks.iter() {
+            t.seconds.render(&mut out, "coffer_task_duration_seconds", &format!("kind=\"{kind}\",state=\"{state}\""), &TASK_BUCKETS);
+        }
+        drop(tasks);
+        out.push_str("# HELP coffer_agent_heartbeats_total Claims and progress reports received from each agent.\n");
+        out.push_str("# TYPE coffer_agent_heartbeats_total counter\n");
+        for ((agent, id), n) in self.inner.heartbeats.lock().expect("metrics lock").iter() {
+            let _ = writeln!(out, "coffer_agent_heartbeats_total{{agent=\"{}\",agent_id=\"{id}\"}} {n}", escape(agent));
+        }
+        out.push_str("# HELP coffer_lease_takeovers_total Tasks taken back after their claim's lease ran out or its server restarted.\n");
+        out.push_str("# TYPE coffer_lease_takeovers_total counter\n");
+        let _ = writeln!(out, "coffer_lease_takeovers_total {}", self.inner.lease_takeovers.load(Ordering::Relaxed));
         out
     }
 }
 
-fn escape(label: &str) -> String {
+pub fn escape(label: &str) -> String {
     label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }

@@ -14,7 +14,6 @@ use crate::{
     config::Settings,
     engine::Engine,
     error::CoreError,
-    metrics::Metrics,
     persistence,
     rate_limit::Limiters,
     state::AppState,
@@ -42,12 +41,16 @@ pub async fn prepare(settings: Settings) -> Result<(AppState, Option<String>), C
         crate::demo::seed(&engine, &settings.data_dir).await?;
         crate::demo::spawn_commitlog_writer(&settings.data_dir)?;
     }
+    let mut limiter = Limiters::new(&settings.rate_limit);
+    if let Some(url) = settings.redis_url.as_deref().filter(|u| !u.trim().is_empty()) {
+        limiter = limiter.shared_through(url, &settings.rate_limit).await.map_err(CoreError::Unavailable)?;
+    }
     let state = AppState {
+        metrics: engine.metrics().clone(),
         engine,
         auth: Auth::new(db.clone(), keys, &settings),
-        limiter: Limiters::new(&settings.rate_limit),
+        limiter,
         lists: Arc::new(ListCache::new(writes_counted && settings.list_cache)),
-        metrics: Metrics::default(),
         db,
         settings,
     };
@@ -120,6 +123,10 @@ impl Application {
                 }
             })
         };
+        let following = {
+            let (auth, token) = (self.state.auth.clone(), shutdown.clone());
+            tokio::spawn(async move { auth.follow_other_servers(token).await })
+        };
         if let Err(e) = self.state.engine.start(shutdown.clone()).await {
             tracing::error!(error = %e, "the engine could not start");
             return Err(std::io::Error::other(e.to_string()));
@@ -130,6 +137,7 @@ impl Application {
             .run_with_graceful_shutdown(app, async move { shutdown.cancelled().await }, Some(Duration::from_secs(10)))
             .await;
         housekeeping.abort();
+        following.abort();
         self.state.db.clone().close().await.ok();
         result
     }

@@ -1,6 +1,8 @@
-//! A store backend that goes through the server's store proxy.
+//! A store backend that goes through the server's store proxy. Every call is idempotent (objects
+//! are written whole under their names, deletes of missing objects succeed), so a call that finds
+//! no server (one restarting, or gone behind a load balancer) or an overloaded one is sent again.
 
-use std::ops::Range;
+use std::{future::Future, ops::Range, time::Duration};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -29,6 +31,49 @@ fn transport(e: reqwest::Error) -> StoreError {
     StoreError::Backend(format!("server store: {e}"))
 }
 
+/// Waits before the attempts after the first; about 6 s in all, longer than a load balancer takes
+/// to pass over a server that went away.
+const BACKOFF_MS: [u64; 5] = [100, 200, 400, 800, 1600];
+
+/// Sends a request until it gets an answer that is not a server's trouble (connection failure,
+/// 429, 502, 503, 504) or the attempts run out; answers the last outcome.
+async fn sent<F, Fut>(request: F) -> Result<reqwest::Response, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<reqwest::Response, reqwest::Error>>,
+{
+    let mut outcome = request().await;
+    for wait in BACKOFF_MS {
+        let again = match &outcome {
+            Err(e) => !e.is_builder(),
+            Ok(resp) => matches!(resp.status().as_u16(), 429 | 502 | 503 | 504),
+        };
+        if !again {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        outcome = request().await;
+    }
+    outcome.map_err(transport)
+}
+
+/// Reads a whole answer body, sending the request again when the body is cut off.
+async fn body<F, Fut>(key: &str, request: F) -> Result<Bytes, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<reqwest::Response, reqwest::Error>>,
+{
+    let mut last = None;
+    for wait in std::iter::once(0).chain(BACKOFF_MS.into_iter().take(2)) {
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+        match check(key, sent(&request).await?).await?.bytes().await {
+            Ok(bytes) => return Ok(bytes),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(transport(last.expect("at least one attempt")))
+}
+
 async fn check(key: &str, resp: reqwest::Response) -> Result<reqwest::Response, StoreError> {
     match resp.status() {
         s if s.is_success() => Ok(resp),
@@ -40,32 +85,24 @@ async fn check(key: &str, resp: reqwest::Response) -> Result<reqwest::Response, 
 #[async_trait]
 impl Backend for HttpBackend {
     async fn put(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
-        let resp = self.http.put(self.object(key)).header("x-auth-token", &self.token).body(data).send().await.map_err(transport)?;
+        let resp = sent(|| self.http.put(self.object(key)).header("x-auth-token", &self.token).body(data.clone()).send()).await?;
         check(key, resp).await.map(|_| ())
     }
 
     async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
-        let resp = self.http.get(self.object(key)).header("x-auth-token", &self.token).send().await.map_err(transport)?;
-        check(key, resp).await?.bytes().await.map_err(transport)
+        body(key, || self.http.get(self.object(key)).header("x-auth-token", &self.token).send()).await
     }
 
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, StoreError> {
         if range.is_empty() {
             return Ok(Bytes::new());
         }
-        let resp = self
-            .http
-            .get(self.object(key))
-            .header("x-auth-token", &self.token)
-            .header("range", format!("bytes={}-{}", range.start, range.end - 1))
-            .send()
-            .await
-            .map_err(transport)?;
-        check(key, resp).await?.bytes().await.map_err(transport)
+        let range = format!("bytes={}-{}", range.start, range.end - 1);
+        body(key, || self.http.get(self.object(key)).header("x-auth-token", &self.token).header("range", &range).send()).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let resp = self.http.delete(self.object(key)).header("x-auth-token", &self.token).send().await.map_err(transport)?;
+        let resp = sent(|| self.http.delete(self.object(key)).header("x-auth-token", &self.token).send()).await?;
         match check(key, resp).await {
             Ok(_) | Err(StoreError::Missing(_)) => Ok(()),
             Err(e) => Err(e),
@@ -73,15 +110,11 @@ impl Backend for HttpBackend {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
-        let resp = self
-            .http
-            .get(format!("{}/list", self.base))
-            .query(&[("prefix", prefix)])
-            .header("x-auth-token", &self.token)
-            .send()
-            .await
-            .map_err(transport)?;
-        check(prefix, resp).await?.json().await.map_err(transport)
+        let listed = body(prefix, || {
+            self.http.get(format!("{}/list", self.base)).query(&[("prefix", prefix)]).header("x-auth-token", &self.token).send()
+        })
+        .await?;
+        serde_json::from_slice(&listed).map_err(|e| StoreError::Backend(format!("server store listing: {e}")))
     }
 
     fn describe(&self) -> String {

@@ -154,8 +154,13 @@ async fn readyz(state: Data<&AppState>) -> Response {
     Response::builder().status(status).content_type("application/json").body(body.to_string())
 }
 
-/// Prometheus text.
+/// Prometheus text: what this server counted, then what the database holds.
 #[handler]
-fn metrics(state: Data<&AppState>) -> Response {
-    Response::builder().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+async fn metrics(state: Data<&AppState>) -> Response {
+    let mut body = state.metrics.render();
+    match state.engine.metrics_from_database().await {
+        Ok(lines) => body.push_str(&lines),
+        Err(e) => tracing::warn!(error = %e, "metrics could not read the database"),
+    }
+    Response::builder().content_type("text/plain; version=0.0.4").body(body)
 }

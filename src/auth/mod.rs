@@ -29,6 +29,10 @@ pub use token::{IssuedToken, TokenKeys};
 
 /// How long a looked-up user and tenant, or a token's revocation state, is trusted.
 const LOOKUP_TTL: Duration = Duration::from_secs(5);
+/// Where servers sharing a database tell each other about revoked tokens and changed credentials.
+const AUTH_CHANNEL: &str = "coffer_auth";
+const REVOKED: &str = "revoked ";
+const FORGET: &str = "forget";
 /// How long an address stays refused once it has failed too many logins.
 const LOCKOUT: Duration = Duration::from_secs(60);
 
@@ -52,6 +56,8 @@ struct Inner {
     keys: TokenKeys,
     basic_ttl: Duration,
     basic_cache: DashMap<[u8; 32], (Principal, Instant)>,
+    /// Verified tokens by their hash, trusted for `LOOKUP_TTL` (and never past their expiry).
+    tokens: DashMap<[u8; 32], (Principal, Instant)>,
     users: DashMap<Uuid, (User, Tenant, Instant)>,
     revoked: DashMap<String, (bool, Instant)>,
     failures: DefaultKeyedRateLimiter<IpAddr>,
@@ -59,6 +65,12 @@ struct Inner {
     max_failure_delay_ms: u64,
     /// Failed logins in a row per address, and when the last one was.
     streaks: DashMap<IpAddr, (u32, Instant)>,
+}
+
+/// Tells the servers sharing `db` that credentials changed outside them (the command line), so
+/// they forget what they cached.
+pub async fn credentials_changed(db: &Db) -> CoreResult<()> {
+    crate::persistence::announce(db, AUTH_CHANNEL, FORGET).await
 }
 
 impl Auth {
@@ -70,6 +82,7 @@ impl Auth {
                 keys,
                 basic_ttl: Duration::from_secs(settings.basic_cache_secs),
                 basic_cache: DashMap::new(),
+                tokens: DashMap::new(),
                 users: DashMap::new(),
                 revoked: DashMap::new(),
                 failures: RateLimiter::dashmap(Quota::per_minute(per_minute)),
@@ -166,6 +179,19 @@ impl Auth {
             self.inner.basic_cache.insert(digest, (principal.clone(), Instant::now()));
             return Ok(principal);
         }
+        let digest = *blake3::hash(token.as_bytes()).as_bytes();
+        if let Some(entry) = self.inner.tokens.get(&digest)
+            && entry.1.elapsed() < LOOKUP_TTL
+            && entry.0.token.as_ref().is_some_and(|t| t.expires_at > Utc::now())
+        {
+            return Ok(entry.0.clone());
+        }
+        let principal = self.verify_token(token).await?;
+        self.inner.tokens.insert(digest, (principal.clone(), Instant::now()));
+        Ok(principal)
+    }
+
+    async fn verify_token(&self, token: &str) -> CoreResult<Principal> {
         let claims = self.inner.keys.decode(token)?;
         if self.is_revoked(&claims.jti).await? {
             return Err(CoreError::Unauthorized("the token has been revoked".into()));
@@ -272,23 +298,48 @@ impl Auth {
         self.inner.keys.issue(principal.user_id, principal.tenant_id)
     }
 
-    /// Revokes the token a principal authenticated with; later requests with it get 401.
+    /// Revokes the token a principal authenticated with; later requests with it get 401, on every
+    /// server sharing the database.
     pub async fn revoke(&self, token: &TokenInfo) -> CoreResult<()> {
         repo::revoke_token(&self.inner.db, &token.jti, token.expires_at).await?;
-        self.inner.revoked.insert(token.jti.clone(), (true, Instant::now()));
-        Ok(())
+        self.heard_revocation(&token.jti);
+        crate::persistence::announce(&self.inner.db, AUTH_CHANNEL, &format!("{REVOKED}{}", token.jti)).await
     }
 
-    /// Forgets every cached credential and user, after a password change, key revocation or user removal.
-    pub fn forget_cached_credentials(&self) {
+    /// Forgets every cached credential and user, after a password change, key revocation or user
+    /// removal; other servers sharing the database forget theirs too.
+    pub async fn forget_cached_credentials(&self) -> CoreResult<()> {
+        self.forget_everything();
+        crate::persistence::announce(&self.inner.db, AUTH_CHANNEL, FORGET).await
+    }
+
+    fn forget_everything(&self) {
         self.inner.basic_cache.clear();
+        self.inner.tokens.clear();
         self.inner.users.clear();
+        self.inner.revoked.retain(|_, v| v.0);
+    }
+
+    fn heard_revocation(&self, jti: &str) {
+        self.inner.revoked.insert(jti.to_owned(), (true, Instant::now()));
+        self.inner.tokens.clear();
+    }
+
+    /// Applies what other servers sharing the database announce (revoked tokens, changed
+    /// credentials) until `shutdown`; after a lost connection everything cached is forgotten.
+    pub async fn follow_other_servers(&self, shutdown: tokio_util::sync::CancellationToken) {
+        crate::persistence::follow(&self.inner.db, AUTH_CHANNEL, shutdown, |heard| match heard {
+            crate::persistence::Heard::Message(m) if m.starts_with(REVOKED) => self.heard_revocation(&m[REVOKED.len()..]),
+            _ => self.forget_everything(),
+        })
+        .await
     }
 
     /// Drops expired cache entries and revocations; called periodically.
     pub async fn housekeeping(&self) {
         let ttl = self.inner.basic_ttl;
         self.inner.basic_cache.retain(|_, v| v.1.elapsed() < ttl);
+        self.inner.tokens.retain(|_, v| v.1.elapsed() < LOOKUP_TTL);
         self.inner.users.retain(|_, v| v.2.elapsed() < LOOKUP_TTL);
         self.inner.revoked.retain(|_, v| v.1.elapsed() < Duration::from_secs(3600));
         self.inner.locked_out.retain(|_, until| *until > Instant::now());

@@ -51,10 +51,13 @@ struct Inner {
     secrets: SecretBox,
     wake: Notify,
     server_destination: Uuid,
-    /// Lease owner name of this process.
+    /// What this server counts for `/metrics` (shared with the HTTP edge).
+    metrics: crate::metrics::Metrics,
+    /// Lease owner name of this process: `<server name>:<pid>:<random>`.
     owner: String,
     /// Held while a backup or restore checks for conflicting work and records itself, so two
-    /// requests arriving together cannot both pass the check (within this process).
+    /// requests arriving together cannot both pass the check (within this process; servers sharing
+    /// PostgreSQL also take `repo::lock_starts`).
     starting: tokio::sync::Mutex<()>,
 }
 
@@ -109,8 +112,9 @@ impl Engine {
         let secrets = SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir)?;
         let key = settings.store_key.as_deref().map(|k| crate::crypto::derive_key("coffer 2026-11-23 store key", k.as_bytes()));
         let server_destination = repo::ensure_server_destination(&db).await?.id;
-        let stores = StoreRegistry::new(db.clone(), &settings.data_dir, key, secrets.clone(), settings.storage_retries);
-        let owner = format!("{}:{}:{}", hostname(), std::process::id(), Uuid::new_v4().simple());
+        let server_store = stores::ServerStore::parse(&settings.server_store, &settings.data_dir)?;
+        let stores = StoreRegistry::new(db.clone(), server_store, key, secrets.clone(), settings.storage_retries);
+        let owner = format!("{}{}:{}", owner_prefix(&settings), std::process::id(), Uuid::new_v4().simple());
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
@@ -120,9 +124,37 @@ impl Engine {
                 wake: Notify::new(),
                 server_destination,
                 owner,
+                metrics: Default::default(),
                 starting: Default::default(),
             }),
         })
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    /// The Prometheus lines read from the database when scraped: operations by kind and state,
+    /// and the seconds since each agent was last heard from (by any server).
+    pub async fn metrics_from_database(&self) -> CoreResult<String> {
+        use std::fmt::Write;
+        let mut out = String::new();
+        out.push_str("# HELP coffer_operations Operations by kind and state, of every server sharing the database.\n");
+        out.push_str("# TYPE coffer_operations gauge\n");
+        for (kind, state, n) in repo::operation_counts(&self.inner.db).await? {
+            let (kind, state) = (crate::metrics::escape(&kind), crate::metrics::escape(&state));
+            let _ = writeln!(out, "coffer_operations{{kind=\"{kind}\",state=\"{state}\"}} {n}");
+        }
+        out.push_str("# HELP coffer_agent_last_heartbeat_age_seconds Seconds since an agent last claimed work or reported progress.\n");
+        out.push_str("# TYPE coffer_agent_last_heartbeat_age_seconds gauge\n");
+        let now = Utc::now();
+        for agent in repo::all_agents(&self.inner.db).await? {
+            let Some(seen) = agent.last_seen_at else { continue };
+            let age = (now - seen).num_milliseconds().max(0) as f64 / 1000.0;
+            let name = crate::metrics::escape(&agent.name);
+            let _ = writeln!(out, "coffer_agent_last_heartbeat_age_seconds{{agent=\"{name}\",agent_id=\"{}\"}} {age}", agent.id);
+        }
+        Ok(out)
     }
 
     pub fn db(&self) -> &Db {
@@ -580,7 +612,12 @@ fn kind_word(kind: SourceKind) -> &'static str {
     }
 }
 
-fn hostname() -> String {
+/// What every lease owner name of this server (this run and earlier ones) starts with.
+fn owner_prefix(settings: &Settings) -> String {
+    format!("{}:", settings.server_name())
+}
+
+pub(crate) fn hostname() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())

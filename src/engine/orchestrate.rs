@@ -207,6 +207,7 @@ pub(super) fn new_task(op: &Operation, node: Option<&Node>, agent_id: Uuid, spec
         spec,
         progress: TaskProgress::default(),
         attempts: 0,
+        lease_owner: None,
         error: None,
         result: Value::Null,
         created_at: Utc::now(),
@@ -235,6 +236,7 @@ impl Engine {
     pub async fn start_backup(&self, caller: &Principal, spec: BackupSpec) -> CoreResult<(Operation, Backup)> {
         let db = &self.inner.db;
         let _starting = self.inner.starting.lock().await;
+        let _everywhere = repo::lock_starts(db).await?;
         let source = self.source(caller, spec.source_id).await?.source;
         let mut copy_to = Vec::new();
         for region in &spec.copy_to {
@@ -426,6 +428,7 @@ impl Engine {
     pub async fn start_restore(&self, caller: &Principal, spec: RestoreSpec) -> CoreResult<Operation> {
         let db = &self.inner.db;
         let _starting = self.inner.starting.lock().await;
+        let _everywhere = repo::lock_starts(db).await?;
         let backup = self.backup(caller, spec.backup_id).await?;
         if let Some(plan) = &spec.point_in_time {
             if plan.backup.id != backup.id {
@@ -1068,6 +1071,7 @@ impl Engine {
     pub async fn claim(&self, agent: &Agent) -> CoreResult<Option<Assignment>> {
         let db = &self.inner.db;
         repo::touch_agent(db, agent.id, None).await?;
+        self.inner.metrics.heartbeat(&agent.name, agent.id);
         let Some(task) =
             repo::claim_task(db, agent.id, &self.inner.owner, Duration::seconds(self.inner.settings.lease_secs.clamp(2, 3600) as i64))
                 .await?
@@ -1122,6 +1126,7 @@ impl Engine {
     pub async fn report(&self, agent: &Agent, task_id: Uuid, attempt: Option<i32>, progress: &TaskProgress) -> CoreResult<bool> {
         let db = &self.inner.db;
         repo::touch_agent(db, agent.id, None).await?;
+        self.inner.metrics.heartbeat(&agent.name, agent.id);
         let lease = Duration::seconds(self.inner.settings.lease_secs.clamp(2, 3600) as i64);
         let Some(cancel) = repo::report_progress(db, task_id, agent.id, attempt, progress, lease).await? else {
             return Ok(true);
@@ -1153,6 +1158,15 @@ impl Engine {
                 _ => format!("task {task_id} is no longer running on this agent"),
             }));
         }
+        let ran = task.started_at.map(|at| (Utc::now() - at).to_std().unwrap_or_default()).unwrap_or_default();
+        let moved = &outcome.progress;
+        self.inner.metrics.task_ended(
+            task.spec.kind(),
+            outcome.state.as_str(),
+            moved.files_done.max(0) as u64,
+            moved.bytes_done.max(0) as u64,
+            ran,
+        );
         self.record_segments(&task, &outcome).await?;
         self.maybe_finish(task.operation_id).await
     }
@@ -1325,14 +1339,18 @@ impl Engine {
 
     // ---- recovery ----
 
-    /// After a restart: tasks this server's agents were running were interrupted; they start
-    /// again (up to three attempts) or fail. Operations whose tasks all ended are finished.
+    /// After a restart: tasks this server's own agent was running were interrupted; they start
+    /// again (up to three attempts) or fail. Operations whose tasks all ended are finished. The
+    /// tasks other servers sharing the database run are theirs until their leases run out.
     pub async fn recover(&self) -> CoreResult<()> {
         let db = &self.inner.db;
+        let ours = super::owner_prefix(&self.inner.settings);
         for op in repo::operations_in(db, &[State::Queued, State::Running, State::Cancelling]).await? {
             let local = self.local_agent(op.tenant_id).await?;
             for t in repo::running_tasks_of_agent(db, local.id).await? {
-                self.requeue_or_fail(&t, "the server restarted while it ran").await?;
+                if t.lease_owner.as_deref().is_none_or(|owner| owner.starts_with(&ours)) {
+                    self.requeue_or_fail(&t, "the server restarted while it ran").await?;
+                }
             }
             self.maybe_finish(op.id).await?;
         }
@@ -1367,19 +1385,19 @@ impl Engine {
 
     async fn requeue_or_fail(&self, t: &Task, why: &str) -> CoreResult<()> {
         let db = &self.inner.db;
-        if t.attempts >= MAX_ATTEMPTS {
-            repo::set_task_state(
-                db,
-                t.id,
-                &[State::Running],
-                State::Failed,
-                Some(format!("interrupted {} times; last because {why}", t.attempts)),
-            )
-            .await?;
+        let taken = if t.attempts >= MAX_ATTEMPTS {
+            let why = format!("interrupted {} times; last because {why}", t.attempts);
+            repo::take_back_task(db, t.id, t.attempts, State::Failed, Some(why)).await?
         } else {
-            tracing::warn!(task = %t.id, node = %t.node_name, "task interrupted ({why}); queued again");
-            repo::set_task_state(db, t.id, &[State::Running], State::Queued, None).await?;
-            self.wake_local();
+            let taken = repo::take_back_task(db, t.id, t.attempts, State::Queued, None).await?;
+            if taken {
+                tracing::warn!(task = %t.id, node = %t.node_name, "task interrupted ({why}); queued again");
+                self.wake_local();
+            }
+            taken
+        };
+        if taken {
+            self.inner.metrics.lease_takeover();
         }
         Ok(())
     }

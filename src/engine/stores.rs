@@ -41,11 +41,47 @@ pub fn store_error(e: StoreError) -> CoreError {
 /// Opened repositories by (destination, tenant).
 type OpenStores = HashMap<(Uuid, Uuid), Arc<Store>>;
 
+/// Where the server's own destination lives.
+#[derive(Clone, Debug)]
+pub enum ServerStore {
+    /// `<data_dir>/store`: one server alone.
+    Directory(PathBuf),
+    /// A bucket every server sharing the database reaches.
+    S3 { bucket: String, prefix: Option<String>, endpoint: Option<String>, region: String },
+}
+
+impl ServerStore {
+    /// Reads the `server_store` setting: empty for the data directory, or `s3://bucket[/prefix]`
+    /// with optional `endpoint` and `region` query parameters.
+    pub fn parse(setting: &str, data_dir: &std::path::Path) -> CoreResult<Self> {
+        let setting = setting.trim();
+        if setting.is_empty() {
+            return Ok(Self::Directory(data_dir.join("store")));
+        }
+        let bad = |why: &str| CoreError::BadRequest(format!("server_store '{setting}': {why}"));
+        let url = url::Url::parse(setting).map_err(|e| bad(&e.to_string()))?;
+        if url.scheme() != "s3" {
+            return Err(bad("only s3://bucket[/prefix] is supported"));
+        }
+        let bucket = url.host_str().filter(|b| !b.is_empty()).ok_or_else(|| bad("no bucket"))?.to_owned();
+        let prefix = Some(url.path().trim_matches('/').to_owned()).filter(|p| !p.is_empty());
+        let (mut endpoint, mut region) = (None, "us-east-1".to_owned());
+        for (key, value) in url.query_pairs() {
+            match key.as_ref() {
+                "endpoint" => endpoint = Some(value.into_owned()),
+                "region" => region = value.into_owned(),
+                other => return Err(bad(&format!("unknown parameter '{other}' (endpoint and region are known)"))),
+            }
+        }
+        Ok(Self::S3 { bucket, prefix, endpoint, region })
+    }
+}
+
 /// The stores this process has opened.
 #[derive(Clone)]
 pub struct StoreRegistry {
     db: Db,
-    root: PathBuf,
+    server: ServerStore,
     key: Option<[u8; 32]>,
     secrets: SecretBox,
     retries: usize,
@@ -66,8 +102,8 @@ fn repository_prefix(base: Option<&str>, tenant_id: Uuid) -> String {
 }
 
 impl StoreRegistry {
-    pub fn new(db: Db, data_dir: &std::path::Path, key: Option<[u8; 32]>, secrets: SecretBox, retries: usize) -> Self {
-        Self { db, root: data_dir.join("store"), key, secrets, retries, open: Arc::default() }
+    pub fn new(db: Db, server: ServerStore, key: Option<[u8; 32]>, secrets: SecretBox, retries: usize) -> Self {
+        Self { db, server, key, secrets, retries, open: Arc::default() }
     }
 
     /// The encryption key new repositories get (and existing encrypted ones need).
@@ -85,7 +121,23 @@ impl StoreRegistry {
         let secret = row.sealed_secret.as_deref().map(|s| self.secrets.open(s)).transpose()?;
         let label = format!("{} destination '{}'", row.kind, row.name);
         let backend: Arc<dyn Backend> = match row.kind.as_str() {
-            "server" => Arc::new(ObjectStoreBackend::local(&self.root.join(tenant_id.to_string())).map_err(store_error)?),
+            "server" => match &self.server {
+                ServerStore::Directory(root) => {
+                    Arc::new(ObjectStoreBackend::local(&root.join(tenant_id.to_string())).map_err(store_error)?)
+                }
+                ServerStore::S3 { bucket, prefix, endpoint, region } => {
+                    let mut b = object_store::aws::AmazonS3Builder::from_env()
+                        .with_bucket_name(bucket)
+                        .with_region(region)
+                        .with_virtual_hosted_style_request(false)
+                        .with_retry(self.retry());
+                    if let Some(endpoint) = endpoint {
+                        b = b.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
+                    }
+                    let store: Arc<dyn ObjectStore> = Arc::new(b.build().map_err(|e| invalid(&label, e))?);
+                    Arc::new(ObjectStoreBackend::new(store, &repository_prefix(prefix.as_deref(), tenant_id), label))
+                }
+            },
             "localfs" => {
                 let path = PathBuf::from(config.path.clone().unwrap_or_default());
                 let dir = path.join("coffer").join(tenant_id.to_string());
@@ -216,5 +268,38 @@ impl Backend for Throttled {
 
     fn describe(&self) -> String {
         self.inner.describe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_server_store_is_the_data_directory() {
+        let parsed = ServerStore::parse(" ", std::path::Path::new("/var/lib/coffer")).unwrap();
+        assert!(matches!(parsed, ServerStore::Directory(p) if p == std::path::Path::new("/var/lib/coffer/store")));
+    }
+
+    #[test]
+    fn an_s3_server_store_names_bucket_prefix_endpoint_and_region() {
+        let parsed =
+            ServerStore::parse("s3://backups/coffer/prod?endpoint=http://minio:9000&region=eu-west-1", std::path::Path::new("/d")).unwrap();
+        match parsed {
+            ServerStore::S3 { bucket, prefix, endpoint, region } => {
+                assert_eq!(
+                    (bucket.as_str(), prefix.as_deref(), endpoint.as_deref(), region.as_str()),
+                    ("backups", Some("coffer/prod"), Some("http://minio:9000"), "eu-west-1")
+                );
+            }
+            other => panic!("expected S3, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_server_store_of_another_scheme_or_with_unknown_parameters_is_refused() {
+        for bad in ["file:///tmp/x", "s3://bucket?secret=x", "s3:///nobucket", "not a url"] {
+            assert!(matches!(ServerStore::parse(bad, std::path::Path::new("/d")), Err(CoreError::BadRequest(_))), "{bad}");
+        }
     }
 }

@@ -917,6 +917,7 @@ fn task(m: tasks::Model) -> CoreResult<Task> {
         spec: from_json::<TaskSpec>("task spec", m.spec)?,
         progress: from_json::<TaskProgress>("task progress", m.progress)?,
         attempts: m.attempts,
+        lease_owner: m.lease_owner,
         error: m.error,
         result: m.result,
         created_at: m.created_at,
@@ -1096,6 +1097,21 @@ pub async fn set_operation_progress(db: &Db, id: Uuid, progress: f64) -> CoreRes
     Ok(())
 }
 
+/// Serialises the check-then-record of starting operations across every server sharing the
+/// database: on PostgreSQL a transaction holding an advisory lock (released when the guard is
+/// committed or dropped); on SQLite one process serves the database and its own mutex suffices.
+pub async fn lock_starts(db: &Db) -> CoreResult<Option<sea_orm::DatabaseTransaction>> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(None);
+    }
+    let txn = db.begin().await?;
+    txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({START_LOCK})")).await?;
+    Ok(Some(txn))
+}
+
+/// The advisory lock key of `lock_starts` ("coffer" in ASCII).
+const START_LOCK: i64 = 0x636f_6666_6572;
+
 /// Claims the oldest queued task of `agent_id` with a lease; `None` when there is none.
 /// PostgreSQL locks the row with `FOR UPDATE SKIP LOCKED`, so replicas never hand out the same
 /// task; SQLite does the pick and the update in one statement.
@@ -1195,6 +1211,24 @@ pub async fn set_task_state(db: &Db, task_id: Uuid, from: &[State], to: State, e
         .col_expr(tasks::Column::LeaseOwner, Expr::value(Option::<String>::None))
         .filter(tasks::Column::Id.eq(task_id))
         .filter(tasks::Column::State.is_in(names));
+    if let Some(e) = error {
+        update = update.col_expr(tasks::Column::Error, Expr::value(e));
+    }
+    if to.is_terminal() {
+        update = update.col_expr(tasks::Column::FinishedAt, Expr::value(Utc::now()));
+    }
+    Ok(update.exec(db).await?.rows_affected == 1)
+}
+
+/// Ends or requeues the running claim `attempt` of a task whose holder is gone; `false` when the
+/// claim already ended or another server took the task back first.
+pub async fn take_back_task(db: &Db, task_id: Uuid, attempt: i32, to: State, error: Option<String>) -> CoreResult<bool> {
+    let mut update = tasks::Entity::update_many()
+        .col_expr(tasks::Column::State, Expr::value(to.as_str()))
+        .col_expr(tasks::Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .filter(tasks::Column::Id.eq(task_id))
+        .filter(tasks::Column::State.eq(State::Running.as_str()))
+        .filter(tasks::Column::Attempts.eq(attempt));
     if let Some(e) = error {
         update = update.col_expr(tasks::Column::Error, Expr::value(e));
     }
@@ -1397,4 +1431,29 @@ fn event(m: events::Model) -> Event {
         backup_id: m.backup_id,
         source_id: m.source_id,
     }
+}
+
+// ---- metrics ----
+
+/// How many operations there are of each kind in each state.
+pub async fn operation_counts(db: &Db) -> CoreResult<Vec<(String, String, i64)>> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT kind, state, COUNT(*) AS n FROM operations GROUP BY kind, state ORDER BY kind, state",
+        ))
+        .await?;
+    rows.into_iter().map(|r| Ok((r.try_get("", "kind")?, r.try_get("", "state")?, r.try_get("", "n")?))).collect()
+}
+
+/// Every agent that is not deleted, of every tenant.
+pub async fn all_agents(db: &Db) -> CoreResult<Vec<Agent>> {
+    Ok(agents::Entity::find()
+        .order_by_asc(agents::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(agent)
+        .filter(|a| !a.settings.deleted)
+        .collect())
 }

@@ -135,3 +135,61 @@ pub async fn writes(db: &Db) -> Result<i64, CoreError> {
         .ok_or_else(|| CoreError::internal(anyhow::anyhow!("coffer_writes has no row")))?;
     Ok(row.try_get("", "n")?)
 }
+
+/// Tells every server sharing this PostgreSQL database `message` on `channel` (delivered when the
+/// caller's write has committed, as it has by the time this runs). Nothing on SQLite: one process
+/// serves it.
+pub async fn announce(db: &Db, channel: &str, message: &str) -> Result<(), CoreError> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [channel.into(), message.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// What a server following a channel hears.
+pub enum Heard {
+    Message(String),
+    /// The connection dropped and was made again: messages may have been missed.
+    Gap,
+}
+
+/// Follows `channel` on PostgreSQL until `shutdown`, handing every message to `hear`; returns at
+/// once on SQLite. A lost connection is retried every second and reported as a [`Heard::Gap`].
+pub async fn follow(db: &Db, channel: &str, shutdown: tokio_util::sync::CancellationToken, hear: impl Fn(Heard)) {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let pool = db.get_postgres_connection_pool().clone();
+    while !shutdown.is_cancelled() {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(channel, error = %e, "cannot listen to other servers; retrying");
+                tokio::select! { _ = shutdown.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => continue }
+            }
+        };
+        if let Err(e) = listener.listen(channel).await {
+            tracing::warn!(channel, error = %e, "cannot listen to other servers; retrying");
+            tokio::select! { _ = shutdown.cancelled() => return, _ = tokio::time::sleep(Duration::from_secs(1)) => continue }
+        }
+        // Whatever was said before the listener was in place is unknown.
+        hear(Heard::Gap);
+        loop {
+            let next = tokio::select! { _ = shutdown.cancelled() => return, next = listener.try_recv() => next };
+            match next {
+                Ok(Some(n)) => hear(Heard::Message(n.payload().to_owned())),
+                Ok(None) => hear(Heard::Gap),
+                Err(e) => {
+                    tracing::warn!(channel, error = %e, "lost the channel to other servers; listening again");
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -33,14 +33,14 @@ async fn cli_creates_tenants_users_and_keys_that_the_server_accepts() {
     assert_eq!(me["role"], "reader");
 
     coffer(&app, &["user", "passwd", "carl", "--password", "carl-secret-2"]);
-    app.state.auth.forget_cached_credentials();
+    app.state.auth.forget_cached_credentials().await.unwrap();
     assert_eq!(app.whoami(("authorization", &basic("carl", "carl-secret-2"))).await.status(), 200);
 
     let listed = coffer(&app, &["key", "list", "--user", "carl"]);
     let id = listed.split('\t').next().unwrap().to_owned();
     assert!(!listed.contains(&key), "listings never show the secret");
     coffer(&app, &["key", "revoke", &id]);
-    app.state.auth.forget_cached_credentials();
+    app.state.auth.forget_cached_credentials().await.unwrap();
     assert_eq!(app.whoami(("authorization", &basic("carl", &key))).await.status(), 401);
 
     coffer(&app, &["user", "delete", "carl"]);

@@ -22,4 +22,5 @@ mod pit;
 mod plans;
 mod recovery;
 mod roles;
+mod scaleout;
 mod secrets;

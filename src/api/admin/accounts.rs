@@ -211,7 +211,7 @@ impl AccountsApi {
             return Err(CoreError::Conflict("you cannot remove yourself".into()).into());
         }
         accounts::delete_user(&state.db, &name).await?;
-        state.auth.forget_cached_credentials();
+        state.auth.forget_cached_credentials().await?;
         Ok(NoContent::Done)
     }
 
@@ -229,7 +229,7 @@ impl AccountsApi {
             require_admin(p)?;
         }
         accounts::set_password(&state.db, &name, &body.password).await?;
-        state.auth.forget_cached_credentials();
+        state.auth.forget_cached_credentials().await?;
         Ok(NoContent::Done)
     }
 
@@ -254,7 +254,7 @@ impl AccountsApi {
         let key = repo::get_api_key(&state.db, id.0).await?.filter(|k| k.user_id == p.user_id || p.role == Role::Admin);
         let key = key.ok_or_else(|| CoreError::not_found("api key", id.0.to_string()))?;
         repo::revoke_api_key(&state.db, key.id).await?;
-        state.auth.forget_cached_credentials();
+        state.auth.forget_cached_credentials().await?;
         Ok(NoContent::Done)
     }
 }

@@ -110,7 +110,7 @@ async fn guarded<E: Endpoint>(next: Arc<E>, mut req: Request, state: &AppState, 
             let limit = state.settings.rate_limit.per_second;
             Decision::Allowed { limit, remaining: limit }
         }
-        Some(p) => state.limiter.check(RateKey::User(p.user_id)),
+        Some(p) => state.limiter.check_user(p.user_id).await,
         None => state.limiter.check(RateKey::Address(client)),
     };
     if let Decision::Refused { retry_after_secs, .. } = decision {
