@@ -1280,6 +1280,7 @@ impl Engine {
         if op.kind == OperationKind::Archive && state == State::Succeeded && tasks.iter().all(|t| sum(&t.result, "files") == 0) {
             return Ok(()); // a round that found nothing new is not news
         }
+        tracing::info!(operation = %op.id, kind = %op.kind, state = %state, "{msg}");
         repo::add_event(db, op.tenant_id, &format!("{}.{state}", op.kind), &msg, Some(op.id), op.backup_id, op.source_id).await
     }
 
@@ -1391,7 +1392,7 @@ impl Engine {
         } else {
             let taken = repo::take_back_task(db, t.id, t.attempts, State::Queued, None).await?;
             if taken {
-                tracing::warn!(task = %t.id, node = %t.node_name, "task interrupted ({why}); queued again");
+                tracing::warn!(task = %t.id, operation = %t.operation_id, node = %t.node_name, "task interrupted ({why}); queued again");
                 self.wake_local();
             }
             taken
