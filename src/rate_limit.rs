@@ -36,7 +36,8 @@ type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInf
 #[derive(Clone)]
 pub struct Limiters {
     users: Arc<Keyed<Uuid>>,
-    shared: Option<Arc<SharedLimiter>>,
+    /// Set once Redis has been reached (at start, or later by a task that keeps trying).
+    shared: Arc<std::sync::OnceLock<SharedLimiter>>,
     addresses: Arc<Keyed<IpAddr>>,
     user_limit: u32,
     address_limit: u32,
@@ -52,7 +53,7 @@ impl Limiters {
     pub fn new(settings: &RateLimitSettings) -> Self {
         Self {
             users: Arc::new(RateLimiter::dashmap(quota(settings.per_second, settings.burst)).with_middleware()),
-            shared: None,
+            shared: Default::default(),
             addresses: Arc::new(
                 RateLimiter::dashmap(quota(settings.anonymous_per_second, settings.anonymous_per_second)).with_middleware(),
             ),
@@ -61,16 +62,37 @@ impl Limiters {
         }
     }
 
-    /// Also counts users' requests in the Redis at `url`, shared by every server using it.
-    pub async fn shared_through(mut self, url: &str, settings: &RateLimitSettings) -> Result<Self, String> {
-        self.shared = Some(Arc::new(SharedLimiter::connect(url, settings).await?));
+    /// Also counts users' requests in the Redis at `url`, shared by every server using it. A bad
+    /// URL is refused; a Redis that does not answer yet is tried again every 5 s, the local limit
+    /// alone applying meanwhile.
+    pub async fn shared_through(self, url: &str, settings: &RateLimitSettings) -> Result<Self, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("bad Redis URL: {e}"))?;
+        match SharedLimiter::connect(client.clone(), settings).await {
+            Ok(shared) => {
+                let _ = self.shared.set(shared);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Redis does not answer; each server limits users on its own until it does");
+                let (slot, settings) = (self.shared.clone(), settings.clone());
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                        if let Ok(shared) = SharedLimiter::connect(client.clone(), &settings).await {
+                            tracing::info!("Redis answers; the per-user limit holds across servers");
+                            let _ = slot.set(shared);
+                            break;
+                        }
+                    }
+                });
+            }
+        }
         Ok(self)
     }
 
     /// Counts one request of a user: here first, then across servers when they share a Redis.
     pub async fn check_user(&self, user: Uuid) -> Decision {
         let local = self.check(RateKey::User(user));
-        match (&self.shared, local) {
+        match (self.shared.get(), local) {
             (Some(shared), Decision::Allowed { .. }) => shared.check(user).await.unwrap_or(local),
             _ => local,
         }
@@ -132,15 +154,12 @@ struct SharedLimiter {
 }
 
 impl SharedLimiter {
-    async fn connect(url: &str, settings: &RateLimitSettings) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("bad Redis URL: {e}"))?;
+    async fn connect(client: redis::Client, settings: &RateLimitSettings) -> Result<Self, String> {
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(std::time::Duration::from_secs(2))
             .set_response_timeout(SHARED_TIMEOUT)
             .set_number_of_retries(1);
-        let conn = redis::aio::ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(|e| format!("cannot reach Redis at {}: {e}", crate::config::redact_url(url)))?;
+        let conn = redis::aio::ConnectionManager::new_with_config(client, config).await.map_err(|e| format!("cannot reach Redis: {e}"))?;
         Ok(Self {
             conn,
             script: redis::Script::new(GCRA),

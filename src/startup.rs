@@ -25,6 +25,8 @@ pub async fn prepare(settings: Settings) -> Result<(AppState, Option<String>), C
     std::fs::create_dir_all(&settings.data_dir)
         .map_err(|e| CoreError::Unavailable(format!("cannot create data directory {}: {e}", settings.data_dir.display())))?;
     let db = persistence::connect(&settings.database_url()).await?;
+    // Servers starting together on one PostgreSQL database do this part one at a time.
+    let startup = persistence::engine::lock_startup(&db).await?;
     persistence::migrate(&db).await?;
     let writes_counted = persistence::count_writes(&db).await?;
     let generated = accounts::bootstrap(&db, settings.admin_password.as_deref()).await?;
@@ -37,6 +39,7 @@ pub async fn prepare(settings: Settings) -> Result<(AppState, Option<String>), C
     }
     let settings = Arc::new(settings);
     let engine = Engine::new(db.clone(), settings.clone()).await?;
+    drop(startup);
     if settings.demo {
         crate::demo::seed(&engine, &settings.data_dir).await?;
         crate::demo::spawn_commitlog_writer(&settings.data_dir)?;

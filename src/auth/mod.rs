@@ -58,6 +58,8 @@ struct Inner {
     basic_cache: DashMap<[u8; 32], (Principal, Instant)>,
     /// Verified tokens by their hash, trusted for `LOOKUP_TTL` (and never past their expiry).
     tokens: DashMap<[u8; 32], (Principal, Instant)>,
+    /// Moves whenever caches are cleared: a lookup that began before keeps its answer out of them.
+    generation: std::sync::atomic::AtomicU64,
     users: DashMap<Uuid, (User, Tenant, Instant)>,
     revoked: DashMap<String, (bool, Instant)>,
     failures: DefaultKeyedRateLimiter<IpAddr>,
@@ -83,6 +85,7 @@ impl Auth {
                 basic_ttl: Duration::from_secs(settings.basic_cache_secs),
                 basic_cache: DashMap::new(),
                 tokens: DashMap::new(),
+                generation: Default::default(),
                 users: DashMap::new(),
                 revoked: DashMap::new(),
                 failures: RateLimiter::dashmap(Quota::per_minute(per_minute)),
@@ -156,6 +159,7 @@ impl Auth {
         {
             return Ok(entry.0.clone());
         }
+        let generation = self.generation();
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(raw.trim())
             .ok()
@@ -163,7 +167,9 @@ impl Auth {
             .ok_or_else(|| CoreError::Unauthorized("malformed Basic credentials".into()))?;
         let (user, secret) = decoded.split_once(':').ok_or_else(|| CoreError::Unauthorized("malformed Basic credentials".into()))?;
         let principal = self.login(user, secret, client).await?;
-        self.inner.basic_cache.insert(digest, (principal.clone(), Instant::now()));
+        if self.generation() == generation {
+            self.inner.basic_cache.insert(digest, (principal.clone(), Instant::now()));
+        }
         Ok(principal)
     }
 
@@ -175,8 +181,11 @@ impl Auth {
             {
                 return Ok(entry.0.clone());
             }
+            let generation = self.generation();
             let principal = self.check_api_key(None, prefix, secret).await?;
-            self.inner.basic_cache.insert(digest, (principal.clone(), Instant::now()));
+            if self.generation() == generation {
+                self.inner.basic_cache.insert(digest, (principal.clone(), Instant::now()));
+            }
             return Ok(principal);
         }
         let digest = *blake3::hash(token.as_bytes()).as_bytes();
@@ -186,8 +195,11 @@ impl Auth {
         {
             return Ok(entry.0.clone());
         }
+        let generation = self.generation();
         let principal = self.verify_token(token).await?;
-        self.inner.tokens.insert(digest, (principal.clone(), Instant::now()));
+        if self.generation() == generation {
+            self.inner.tokens.insert(digest, (principal.clone(), Instant::now()));
+        }
         Ok(principal)
     }
 
@@ -251,12 +263,15 @@ impl Auth {
         {
             return Ok(Some((entry.0.clone(), entry.1.clone())));
         }
+        let generation = self.generation();
         let Some(user) = repo::get_user(&self.inner.db, user_id).await? else {
             self.inner.users.remove(&user_id);
             return Ok(None);
         };
         let tenant = self.tenant_of(&user).await?;
-        self.inner.users.insert(user_id, (user.clone(), tenant.clone(), Instant::now()));
+        if self.generation() == generation {
+            self.inner.users.insert(user_id, (user.clone(), tenant.clone(), Instant::now()));
+        }
         Ok(Some((user, tenant)))
     }
 
@@ -266,8 +281,11 @@ impl Auth {
         {
             return Ok(entry.0);
         }
+        let generation = self.generation();
         let revoked = repo::is_token_revoked(&self.inner.db, jti).await?;
-        self.inner.revoked.insert(jti.to_owned(), (revoked, Instant::now()));
+        if revoked || self.generation() == generation {
+            self.inner.revoked.insert(jti.to_owned(), (revoked, Instant::now()));
+        }
         Ok(revoked)
     }
 
@@ -313,7 +331,12 @@ impl Auth {
         crate::persistence::announce(&self.inner.db, AUTH_CHANNEL, FORGET).await
     }
 
+    fn generation(&self) -> u64 {
+        self.inner.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     fn forget_everything(&self) {
+        self.inner.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.inner.basic_cache.clear();
         self.inner.tokens.clear();
         self.inner.users.clear();
@@ -321,6 +344,7 @@ impl Auth {
     }
 
     fn heard_revocation(&self, jti: &str) {
+        self.inner.generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.inner.revoked.insert(jti.to_owned(), (true, Instant::now()));
         self.inner.tokens.clear();
     }

@@ -1350,7 +1350,7 @@ impl Engine {
             let local = self.local_agent(op.tenant_id).await?;
             for t in repo::running_tasks_of_agent(db, local.id).await? {
                 if t.lease_owner.as_deref().is_none_or(|owner| owner.starts_with(&ours)) {
-                    self.requeue_or_fail(&t, "the server restarted while it ran").await?;
+                    self.requeue_or_fail(&t, false, "the server restarted while it ran").await?;
                 }
             }
             self.maybe_finish(op.id).await?;
@@ -1363,7 +1363,7 @@ impl Engine {
     pub async fn reap_expired(&self) -> CoreResult<()> {
         let db = &self.inner.db;
         for t in repo::expired_tasks(db).await? {
-            self.requeue_or_fail(&t, "its agent stopped reporting").await?;
+            self.requeue_or_fail(&t, true, "its agent stopped reporting").await?;
             self.maybe_finish(t.operation_id).await?;
         }
         let now = Utc::now();
@@ -1384,13 +1384,13 @@ impl Engine {
         Ok(())
     }
 
-    async fn requeue_or_fail(&self, t: &Task, why: &str) -> CoreResult<()> {
+    async fn requeue_or_fail(&self, t: &Task, expired_only: bool, why: &str) -> CoreResult<()> {
         let db = &self.inner.db;
         let taken = if t.attempts >= MAX_ATTEMPTS {
             let why = format!("interrupted {} times; last because {why}", t.attempts);
-            repo::take_back_task(db, t.id, t.attempts, State::Failed, Some(why)).await?
+            repo::take_back_task(db, t.id, t.attempts, expired_only, State::Failed, Some(why)).await?
         } else {
-            let taken = repo::take_back_task(db, t.id, t.attempts, State::Queued, None).await?;
+            let taken = repo::take_back_task(db, t.id, t.attempts, expired_only, State::Queued, None).await?;
             if taken {
                 tracing::warn!(task = %t.id, operation = %t.operation_id, node = %t.node_name, "task interrupted ({why}); queued again");
                 self.wake_local();

@@ -63,6 +63,11 @@ impl ServerStore {
         if url.scheme() != "s3" {
             return Err(bad("only s3://bucket[/prefix] is supported"));
         }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(CoreError::BadRequest(
+                "server_store takes no credentials in the URL; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
+            ));
+        }
         let bucket = url.host_str().filter(|b| !b.is_empty()).ok_or_else(|| bad("no bucket"))?.to_owned();
         let prefix = Some(url.path().trim_matches('/').to_owned()).filter(|p| !p.is_empty());
         let (mut endpoint, mut region) = (None, "us-east-1".to_owned());
@@ -298,7 +303,7 @@ mod tests {
 
     #[test]
     fn a_server_store_of_another_scheme_or_with_unknown_parameters_is_refused() {
-        for bad in ["file:///tmp/x", "s3://bucket?secret=x", "s3:///nobucket", "not a url"] {
+        for bad in ["file:///tmp/x", "s3://bucket?secret=x", "s3:///nobucket", "not a url", "s3://key:secret@bucket"] {
             assert!(matches!(ServerStore::parse(bad, std::path::Path::new("/d")), Err(CoreError::BadRequest(_))), "{bad}");
         }
     }

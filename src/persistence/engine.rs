@@ -1109,6 +1109,17 @@ pub async fn lock_starts(db: &Db) -> CoreResult<Option<sea_orm::DatabaseTransact
     Ok(Some(txn))
 }
 
+/// Serialises what a server does once at start (migrations, the first admin, the server's
+/// destination) among servers starting together on one PostgreSQL database; `None` on SQLite.
+pub async fn lock_startup(db: &Db) -> CoreResult<Option<sea_orm::DatabaseTransaction>> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(None);
+    }
+    let txn = db.begin().await?;
+    txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({})", START_LOCK + 1)).await?;
+    Ok(Some(txn))
+}
+
 /// The advisory lock key of `lock_starts` ("coffer" in ASCII).
 const START_LOCK: i64 = 0x636f_6666_6572;
 
@@ -1222,13 +1233,24 @@ pub async fn set_task_state(db: &Db, task_id: Uuid, from: &[State], to: State, e
 
 /// Ends or requeues the running claim `attempt` of a task whose holder is gone; `false` when the
 /// claim already ended or another server took the task back first.
-pub async fn take_back_task(db: &Db, task_id: Uuid, attempt: i32, to: State, error: Option<String>) -> CoreResult<bool> {
+/// With `expired_only`, a claim whose lease its agent renewed meanwhile is left alone.
+pub async fn take_back_task(
+    db: &Db,
+    task_id: Uuid,
+    attempt: i32,
+    expired_only: bool,
+    to: State,
+    error: Option<String>,
+) -> CoreResult<bool> {
     let mut update = tasks::Entity::update_many()
         .col_expr(tasks::Column::State, Expr::value(to.as_str()))
         .col_expr(tasks::Column::LeaseOwner, Expr::value(Option::<String>::None))
         .filter(tasks::Column::Id.eq(task_id))
         .filter(tasks::Column::State.eq(State::Running.as_str()))
         .filter(tasks::Column::Attempts.eq(attempt));
+    if expired_only {
+        update = update.filter(tasks::Column::LeaseExpiresAt.lt(Utc::now()));
+    }
     if let Some(e) = error {
         update = update.col_expr(tasks::Column::Error, Expr::value(e));
     }
