@@ -125,6 +125,20 @@ if ! redis_up; then
   say "Redis is not reachable on 127.0.0.1:6379: the scale-out test will say SKIPPED"
 fi
 
+# --- Chromium and playwright-core for the console's end-to-end test ------------------------
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing Chromium from Debian packages"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || true
+fi
+if [ ! -d .tools/node_modules/playwright-core ]; then
+  say "installing playwright-core from npm into .tools (it drives the system Chromium)"
+  mkdir -p .tools && npm install --silent --no-audit --no-fund --prefix .tools playwright-core@1.57.0 >/dev/null || true
+fi
+if ! command -v chromium >/dev/null 2>&1 || [ ! -d .tools/node_modules/playwright-core ]; then
+  in_ci && { echo "Chromium and playwright-core are required in CI for the console test" >&2; exit 1; }
+  say "Chromium or playwright-core is missing: the console end to end will say SKIPPED"
+fi
+
 # --- The compose file: Docker cannot run here, so its configuration is checked instead --------
 say "checking docker-compose.yml (scripts/check-compose.sh)"
 bash scripts/check-compose.sh

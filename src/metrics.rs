@@ -54,12 +54,19 @@ struct Tasks {
     seconds: Histogram,
 }
 
+/// What every request adds to, under one lock: keys are static names and the route label the
+/// request brought, so counting allocates nothing new.
+#[derive(Default)]
+struct Requests {
+    counts: BTreeMap<(&'static str, &'static str, String, u16), u64>,
+    latency: BTreeMap<&'static str, Histogram>,
+    rate_limited: BTreeMap<&'static str, u64>,
+}
+
 #[derive(Default)]
 struct Inner {
-    requests: Mutex<BTreeMap<(String, String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
-    rate_limited: Mutex<BTreeMap<String, u64>>,
-    auth_failures: Mutex<BTreeMap<String, u64>>,
+    requests: Mutex<Requests>,
+    auth_failures: Mutex<BTreeMap<&'static str, u64>>,
     in_flight: AtomicU64,
     tasks: Mutex<BTreeMap<(&'static str, &'static str), Tasks>>,
     heartbeats: Mutex<BTreeMap<(String, uuid::Uuid), u64>>,
@@ -74,18 +81,17 @@ pub struct Metrics {
 
 impl Metrics {
     /// Records one finished request.
-    pub fn observe(&self, dialect: &str, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let key = (dialect.to_owned(), method.to_owned(), route.to_owned(), status);
-        *self.inner.requests.lock().expect("metrics lock").entry(key).or_default() += 1;
-        let mut latency = self.inner.latency.lock().expect("metrics lock");
-        latency.entry(dialect.to_owned()).or_default().observe(&BUCKETS, elapsed.as_secs_f64());
+    pub fn observe(&self, dialect: &'static str, method: &poem::http::Method, route: String, status: u16, elapsed: Duration) {
+        let mut requests = self.inner.requests.lock().expect("metrics lock");
+        *requests.counts.entry((dialect, method_name(method), route, status)).or_default() += 1;
+        requests.latency.entry(dialect).or_default().observe(&BUCKETS, elapsed.as_secs_f64());
         if status == 429 {
-            *self.inner.rate_limited.lock().expect("metrics lock").entry(dialect.to_owned()).or_default() += 1;
+            *requests.rate_limited.entry(dialect).or_default() += 1;
         }
     }
 
-    pub fn auth_failure(&self, dialect: &str) {
-        *self.inner.auth_failures.lock().expect("metrics lock").entry(dialect.to_owned()).or_default() += 1;
+    pub fn auth_failure(&self, dialect: &'static str) {
+        *self.inner.auth_failures.lock().expect("metrics lock").entry(dialect).or_default() += 1;
     }
 
     /// Records a task that ended here: its kind, end state, the files and bytes it moved and how
@@ -121,7 +127,8 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP coffer_http_requests_total HTTP requests by dialect, method, route and status.\n");
         out.push_str("# TYPE coffer_http_requests_total counter\n");
-        for ((dialect, method, route, status), n) in self.inner.requests.lock().expect("metrics lock").iter() {
+        let requests = self.inner.requests.lock().expect("metrics lock");
+        for ((dialect, method, route, status), n) in requests.counts.iter() {
             let _ = writeln!(
                 out,
                 "coffer_http_requests_total{{dialect=\"{dialect}\",method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
@@ -130,14 +137,15 @@ impl Metrics {
         }
         out.push_str("# HELP coffer_http_request_duration_seconds Request latency by dialect.\n");
         out.push_str("# TYPE coffer_http_request_duration_seconds histogram\n");
-        for (dialect, h) in self.inner.latency.lock().expect("metrics lock").iter() {
+        for (dialect, h) in requests.latency.iter() {
             h.render(&mut out, "coffer_http_request_duration_seconds", &format!("dialect=\"{dialect}\""), &BUCKETS);
         }
         out.push_str("# HELP coffer_rate_limited_total Requests refused with 429.\n");
         out.push_str("# TYPE coffer_rate_limited_total counter\n");
-        for (dialect, n) in self.inner.rate_limited.lock().expect("metrics lock").iter() {
+        for (dialect, n) in requests.rate_limited.iter() {
             let _ = writeln!(out, "coffer_rate_limited_total{{dialect=\"{dialect}\"}} {n}");
         }
+        drop(requests);
         out.push_str("# HELP coffer_auth_failures_total Requests refused for a missing or wrong credential.\n");
         out.push_str("# TYPE coffer_auth_failures_total counter\n");
         for (dialect, n) in self.inner.auth_failures.lock().expect("metrics lock").iter() {
@@ -172,6 +180,21 @@ impl Metrics {
         out.push_str("# TYPE coffer_lease_takeovers_total counter\n");
         let _ = writeln!(out, "coffer_lease_takeovers_total {}", self.inner.lease_takeovers.load(Ordering::Relaxed));
         out
+    }
+}
+
+/// A method's name; methods outside HTTP's own are counted together.
+fn method_name(method: &poem::http::Method) -> &'static str {
+    use poem::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
     }
 }
 

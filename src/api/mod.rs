@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod agent;
 pub mod common;
+pub mod console;
 pub mod identity;
 pub mod instaclustr;
 pub mod opscenter;
@@ -120,6 +121,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         )
         .nest_no_strip("/provisioning", Arc::new(instaclustr_service(&base).into_endpoint().around(instaclustr::json_bodies)))
         .nest_no_strip("/agent/v1", Arc::new(agent_service(&base).into_endpoint()))
+        .nest("/ui", console::routes())
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/metrics", get(metrics))

@@ -146,7 +146,8 @@ pub struct Task {
     pub spec: TaskSpec,
     pub progress: TaskProgress,
     pub attempts: i32,
-    /// The server that handed the running claim out (`<server name>:<pid>:<random>`).
+    /// The server that handed the running claim out (`<server name>:<pid>:<random>`); not shown to clients.
+    #[serde(default, skip_serializing)]
     pub lease_owner: Option<String>,
     pub error: Option<String>,
     pub result: serde_json::Value,

@@ -22,7 +22,7 @@ pub use crate::persistence::engine::BackupPage;
 pub use archive::{ArchiveRequest, PitPlan, archive_dir, worded};
 pub use destinations::DestinationSpec;
 pub use orchestrate::{BackupDetails, BackupSpec, RestoreSpec, RestoreTarget};
-pub use plans::PlanSpec;
+pub use plans::{PlanSpec, SourceOverview};
 pub use stores::StoreRegistry;
 
 use crate::{

@@ -253,3 +253,46 @@ impl Engine {
         Ok(deleted)
     }
 }
+
+/// How long past a plan's due time its backup may take before the source counts as overdue.
+const OVERDUE_GRACE_SECS: i64 = 600;
+
+/// One source at a glance: its newest backup, its newest complete one, and what its plans promise.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SourceOverview {
+    pub source: crate::domain::source::Source,
+    /// The newest backup in any state.
+    pub last_backup: Option<crate::domain::backup::Backup>,
+    pub last_complete_at: Option<DateTime<Utc>>,
+    /// The earliest next run of the source's enabled plans.
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// Set when a plan was due (more than ten minutes ago) after the newest complete backup.
+    pub overdue: Option<String>,
+}
+
+impl Engine {
+    /// Every source of the caller's tenant with its newest backups and whether its plans are kept.
+    pub async fn overview(&self, caller: &Principal) -> CoreResult<Vec<SourceOverview>> {
+        let now = Utc::now();
+        let plans = repo::list_plans(&self.inner.db, caller.tenant_id).await?;
+        let mut out = Vec::new();
+        for view in self.list_sources(caller, None).await? {
+            let source = view.source;
+            let page = repo::BackupPage { source_id: Some(source.id), limit: Some(1), ..Default::default() };
+            let last_backup = self.backups_page(caller, &page).await?.into_iter().next();
+            let last_complete_at = self.newest_complete_backup(caller, source.id, None).await?.map(|b| b.created_at);
+            let mine: Vec<&Plan> = plans.iter().filter(|p| p.source_id == source.id && p.enabled).collect();
+            let next_run_at = mine.iter().filter_map(|p| p.next_run_at).min();
+            let mut overdue = None;
+            for plan in mine {
+                let since = plan.created_at.max(now - Duration::days(2));
+                let Some(due) = plan.schedule.due_between(since, now - Duration::seconds(OVERDUE_GRACE_SECS), 5000).pop() else { continue };
+                if last_complete_at.is_none_or(|at| at < due) {
+                    overdue = Some(format!("plan '{}' was due at {} and no complete backup was made since", plan.name, due.to_rfc3339()));
+                }
+            }
+            out.push(SourceOverview { source, last_backup, last_complete_at, next_run_at, overdue });
+        }
+        Ok(out)
+    }
+}

@@ -5,6 +5,7 @@ mod auth;
 mod cli;
 mod cloudbackup;
 mod clouddb;
+mod console;
 mod databases;
 mod destinations;
 mod engine;

@@ -128,6 +128,13 @@ impl EngineApi {
         Ok(Json(value(&state.engine.list_sources(caller.principal(), kind).await?)))
     }
 
+    /// Every source with its newest backup, its newest complete one, its next planned run and
+    /// whether a plan's due run has no complete backup (`overdue` says which).
+    #[oai(path = "/overview", method = "get", operation_id = "admin_overview", tag = "EngineTag::Sources")]
+    async fn overview(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Value>> {
+        Ok(Json(value(&state.engine.overview(caller.principal()).await?)))
+    }
+
     /// One source with its nodes.
     #[oai(path = "/sources/:id", method = "get", operation_id = "admin_get_source", tag = "EngineTag::Sources")]
     async fn get_source(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>) -> poem::Result<Json<Value>> {

@@ -69,23 +69,26 @@ impl Dialect {
 
 /// A low-cardinality label for a path: ids and tenant or cluster segments become placeholders.
 pub fn route_label(dialect: Dialect, path: &str) -> String {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-    let mut out = Vec::with_capacity(segs.len());
-    for (i, seg) in segs.iter().enumerate() {
+    let mut out = String::with_capacity(path.len());
+    for (i, seg) in path.split('/').filter(|s| !s.is_empty()).enumerate() {
         let placeholder = match (dialect, i) {
-            (Dialect::OpsCenter, 0) if !matches!(*seg, "login" | "logout") => Some("{cluster_id}"),
-            (Dialect::Instaclustr, 2) if *seg != "extended" => Some("{cluster_id}"),
+            (Dialect::OpsCenter, 0) if !matches!(seg, "login" | "logout") => Some("{cluster_id}"),
+            (Dialect::Instaclustr, 2) if seg != "extended" => Some("{cluster_id}"),
             (Dialect::CloudDatabases | Dialect::CloudBackup, 1)
-                if !CLOUD_DATABASES_WORDS.contains(seg) && !CLOUD_BACKUP_WORDS.contains(seg) =>
+                if !CLOUD_DATABASES_WORDS.contains(&seg) && !CLOUD_BACKUP_WORDS.contains(&seg) =>
             {
                 Some("{tenant}")
             }
             _ if looks_like_id(seg) => Some("{id}"),
             _ => None,
         };
-        out.push(placeholder.unwrap_or(seg));
+        out.push('/');
+        out.push_str(placeholder.unwrap_or(seg));
     }
-    format!("/{}", out.join("/"))
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
 }
 
 fn looks_like_id(seg: &str) -> bool {

@@ -28,7 +28,7 @@ pub fn is_public(method: &Method, path: &str) -> bool {
     match p {
         "" | "/v2.0" | "/v3" | "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/login" | "/favicon.ico" => true,
         "/v2.0/tokens" | "/v3/auth/tokens" => method == Method::POST,
-        _ => p.starts_with("/docs") || p.starts_with("/openapi/"),
+        _ => p.starts_with("/docs") || p.starts_with("/openapi/") || p == "/ui" || p.starts_with("/ui/"),
     }
 }
 
@@ -56,6 +56,9 @@ pub async fn edge<E: Endpoint>(next: Arc<E>, mut req: Request, state: AppState) 
         .unwrap_or_else(new_request_id);
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
+    // Scripts (the console) handle a 401 themselves: a Basic challenge would make the browser ask
+    // for a password in a box of its own.
+    let scripted = req.headers().contains_key("x-requested-with");
     let ctx = ErrorContext {
         dialect: super::Dialect::from_path(&path),
         request_id: request_id.clone(),
@@ -72,8 +75,11 @@ pub async fn edge<E: Endpoint>(next: Arc<E>, mut req: Request, state: AppState) 
     let status = resp.status().as_u16();
     let route = if matched { route_label(ctx.dialect, &path) } else { "unmatched".into() };
     let elapsed = started.elapsed();
-    state.metrics.observe(ctx.dialect.name(), method.as_str(), &route, status, elapsed);
+    state.metrics.observe(ctx.dialect.name(), &method, route, status, elapsed);
     span.in_scope(|| tracing::info!(status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request finished"));
+    if scripted {
+        resp.headers_mut().remove(header::WWW_AUTHENTICATE);
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-request-id", value.clone());
         resp.headers_mut().insert("x-compute-request-id", value);

@@ -1,0 +1,116 @@
+// The console end to end in headless Chromium (playwright-core driving the system browser):
+//   node tests/e2e/console.mjs BASE_URL READER_USER READER_PASSWORD SCREENSHOT_DIR
+// against `coffer serve --demo`. Logs in with the keyboard, backs Test_Cluster up and watches the
+// progress bar reach 100%, restores one table and sees the restore finish, checks the page at a
+// narrow width, then logs in as a reader and finds no action buttons. Any failure leaves a
+// screenshot in SCREENSHOT_DIR.
+import { createRequire } from "node:module";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+
+const require = createRequire(path.join(process.cwd(), ".tools", "node_modules", "_"));
+const { chromium } = require("playwright-core");
+
+const [base, readerUser, readerPassword, shots] = process.argv.slice(2);
+const browserPath = process.env.COFFER_TEST_CHROMIUM || "/usr/bin/chromium";
+mkdirSync(shots, { recursive: true });
+
+function check(ok, what) {
+  if (!ok) throw new Error(`expected: ${what}`);
+}
+
+async function logIn(page, user, password) {
+  await page.goto(`${base}/ui/`);
+  const name = page.locator("#login-form input[name=username]");
+  await name.waitFor();
+  // The keyboard alone: the name field has the focus, Tab reaches the password, Enter sends.
+  check(await name.evaluate((el) => el === document.activeElement), "the user name field has the focus");
+  await page.keyboard.type(user);
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(password);
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: "Overview" }).waitFor();
+}
+
+const browser = await chromium.launch({ executablePath: browserPath, args: ["--no-sandbox"] });
+const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+let step = "start";
+try {
+  step = "log in as the demo operator";
+  await logIn(page, "demo", "demo-password");
+
+  step = "back up Test_Cluster from the overview";
+  const backupNow = page.getByRole("button", { name: "Back up Test_Cluster now" });
+  await backupNow.focus();
+  await page.keyboard.press("Enter");
+  const dialog = page.locator("dialog#confirm");
+  await dialog.waitFor();
+  check((await dialog.locator("h2").textContent()).includes("Test_Cluster"), "the confirmation names the cluster");
+  await dialog.getByRole("button", { name: "Back up now" }).click();
+  await page.getByRole("heading", { name: "Operations" }).waitFor();
+
+  step = "watch the backup's progress bar reach 100%";
+  const backupRow = page.locator("tr[data-kind=backup]").first();
+  await backupRow.waitFor();
+  await page.waitForFunction(() => {
+    const row = document.querySelector("tr[data-kind=backup]");
+    const bar = row && row.querySelector("progress");
+    return row && row.dataset.state === "succeeded" && bar && Number(bar.value) === 100;
+  }, null, { timeout: 60000 });
+
+  step = "open the new backup and restore one table";
+  await page.getByRole("link", { name: "Backups" }).click();
+  await page.getByRole("heading", { name: "Backups" }).waitFor();
+  await page.locator("select[name=source]").selectOption({ label: "Test_Cluster (cluster)" });
+  const first = page.locator("tbody tr td:nth-child(2) a").first();
+  await first.waitFor();
+  await first.click();
+  await page.getByRole("heading", { name: "Nodes" }).waitFor();
+  await page.getByRole("button", { name: "Restore…" }).click();
+  await dialog.waitFor();
+  await dialog.getByLabel("Back into the same source").check();
+  await dialog.getByLabel("Keyspace1.users").check();
+  await dialog.getByRole("button", { name: "Restore" }).click();
+  await page.getByRole("heading", { name: "Operations" }).waitFor();
+
+  step = "see the restore finish";
+  await page.waitForFunction(() => {
+    const row = document.querySelector("tr[data-kind=restore]");
+    return row && row.dataset.state === "succeeded";
+  }, null, { timeout: 60000 });
+
+  step = "read the pages on a narrow window";
+  await page.setViewportSize({ width: 390, height: 800 });
+  for (const view of ["overview", "backups", "operations"]) {
+    await page.goto(`${base}/ui/#/${view}`);
+    await page.locator("#view h1").waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 1, `the ${view} page fits 390 px (overflows by ${overflow} px)`);
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  step = "log out";
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.locator("#login-form").waitFor();
+
+  step = "log in as a reader and find no action";
+  await logIn(page, readerUser, readerPassword);
+  check((await page.locator("button[data-action]").count()) === 0, "no action button on the overview");
+  await page.goto(`${base}/ui/#/backups`);
+  const any = page.locator("tbody tr td:nth-child(2) a").first();
+  await any.waitFor();
+  await any.click();
+  await page.getByRole("heading", { name: "Nodes" }).waitFor();
+  check((await page.locator("button[data-action]").count()) === 0, "no action button on a backup");
+  await page.goto(`${base}/ui/#/operations`);
+  await page.locator("tr[data-operation]").first().waitFor();
+  check((await page.locator("button[data-action]").count()) === 0, "no action button on the operations");
+  console.log("console end to end: every step passed");
+} catch (e) {
+  const file = path.join(shots, "console-failure.png");
+  await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+  console.error(`console end to end failed at '${step}': ${e.message}\nscreenshot: ${file}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
