@@ -5,8 +5,8 @@
 //! - `load URL [--seconds S] [--connections C | --rate R] [--method M] [--body JSON]
 //!   [--header NAME:VALUE] [--credentials FILE]`: a closed loop of C connections sending as fast as
 //!   answers come (the maximum rate), or an open loop sending R requests per second on schedule,
-//!   latency counted from the scheduled moment (so a slow answer cannot hide the ones queued
-//!   behind it). With `--credentials`, request k carries line k mod n of FILE as `X-Auth-Token`,
+//!   at most 256 in flight, latency counted from the scheduled moment (so a slow answer cannot
+//!   hide the ones queued behind it). With `--credentials`, request k carries line k mod n of FILE as `X-Auth-Token`,
 //!   and the answer counts per user and per second how many were let through (the limiter's
 //!   precision).
 //! - `limiter [--users U] [--rate R] [--seconds S]`: Coffer's own limiter in process, U users each
@@ -161,11 +161,16 @@ fn load(args: &[String]) {
             }
             Some(rate) => {
                 let total = (rate * seconds) as usize;
+                // At most 256 requests in flight (so at most 256 connections): a server that falls
+                // behind makes requests wait here, counted from their scheduled moment, instead of
+                // making the client open a connection per request until the machine's ports run out.
+                let in_flight = Arc::new(tokio::sync::Semaphore::new(256));
                 for k in 0..total {
                     let due = start + Duration::from_secs_f64(k as f64 / rate);
                     tokio::time::sleep_until(due.into()).await;
-                    let (plan, tally) = (plan.clone(), tally.clone());
+                    let (plan, tally, in_flight) = (plan.clone(), tally.clone(), in_flight.clone());
                     tasks.push(tokio::spawn(async move {
+                        let _permit = in_flight.acquire().await.expect("the semaphore stays open");
                         let result = plan.send(k).await;
                         record(&tally, &plan, k, result, due.elapsed(), (due - start).as_secs());
                     }));

@@ -264,7 +264,10 @@ async function chartFor(source) {
   const W = 320;
   const H = 140;
   const top = Math.max(1, ...points.map((p) => Math.max(p.stored, p.saved)));
-  const x = (i) => (points.length === 1 ? W / 2 : 10 + (i * (W - 20)) / (points.length - 1));
+  // Placed by time: the first backup at the left edge, the newest at the right.
+  const first = points[0].at;
+  const span = points[points.length - 1].at - first;
+  const x = (i) => (span <= 0 ? W / 2 : 10 + ((points[i].at - first) * (W - 20)) / span);
   const y = (v) => H - 10 - (v * (H - 20)) / top;
   const line = (key, color) => s("polyline", { points: points.map((p, i) => `${x(i)},${y(p[key])}`).join(" "), fill: "none", stroke: color, "stroke-width": 2 });
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${source.name}: ${bytes(stored)} stored, ${bytes(Math.max(0, logical - stored))} saved by deduplication over ${points.length} backups` },
