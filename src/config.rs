@@ -78,6 +78,9 @@ pub struct Settings {
     /// whose credentials come from `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`. Servers that
     /// share a database must share this too.
     pub server_store: String,
+    /// Load balancers or proxies (addresses or CIDR blocks, `10.0.0.0/8`) whose `X-Forwarded-For`
+    /// names the client: per-address limits and login lockouts then count the client, not the proxy.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Request limits per authenticated user and per client address.
@@ -131,6 +134,7 @@ impl Default for Settings {
             server_name: String::new(),
             redis_url: None,
             server_store: String::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

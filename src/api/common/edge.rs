@@ -64,6 +64,8 @@ pub async fn edge<E: Endpoint>(next: Arc<E>, mut req: Request, state: AppState) 
         request_id: request_id.clone(),
         base_url: state.settings.base_url().to_owned(),
     };
+    let client = client_address(&req, &state.settings.trusted_proxies);
+    req.extensions_mut().insert(ClientAddress(client));
     req.extensions_mut().insert(RequestId(request_id.clone()));
     req.extensions_mut().insert(ctx.clone());
 
@@ -282,8 +284,58 @@ async fn authenticate_all(state: &AppState, credentials: &[Credential], client: 
 }
 
 /// The peer address (the limiter's key before authentication).
+/// The client's address as the edge found it (see [`client_address`]).
+#[derive(Clone, Copy)]
+struct ClientAddress(IpAddr);
+
+/// The address a request is counted against: the one the edge recorded, else the peer's.
 pub fn client_ip(req: &Request) -> IpAddr {
+    match req.extensions().get::<ClientAddress>() {
+        Some(ClientAddress(ip)) => *ip,
+        None => peer(req),
+    }
+}
+
+fn peer(req: &Request) -> IpAddr {
     req.remote_addr().as_socket_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+/// The peer, or, when the peer is a trusted proxy, the nearest address in `X-Forwarded-For` that
+/// is not one (proxies append, so the addresses right of it were added by trusted hops).
+fn client_address(req: &Request, trusted: &[String]) -> IpAddr {
+    let peer = peer(req);
+    if trusted.is_empty() || !is_trusted(peer, trusted) {
+        return peer;
+    }
+    let forwarded = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+    let hops: Vec<IpAddr> = forwarded.split(',').filter_map(|h| h.trim().parse().ok()).collect();
+    hops.into_iter().rev().find(|ip| !is_trusted(*ip, trusted)).unwrap_or(peer)
+}
+
+fn is_trusted(ip: IpAddr, trusted: &[String]) -> bool {
+    trusted.iter().any(|block| in_block(ip, block))
+}
+
+/// Whether `ip` is `block` (an address) or inside it (`address/prefix`).
+fn in_block(ip: IpAddr, block: &str) -> bool {
+    let (base, bits) = match block.trim().split_once('/') {
+        Some((base, bits)) => (base, bits.parse::<u32>().ok()),
+        None => (block.trim(), None),
+    };
+    let Ok(base) = base.parse::<IpAddr>() else { return false };
+    match (ip, base) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let bits = bits.unwrap_or(32).min(32);
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            u32::from(a) & mask == u32::from(b) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let bits = bits.unwrap_or(128).min(128);
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            u128::from(a) & mask == u128::from(b) & mask
+        }
+        _ => false,
+    }
 }
 
 fn with_limit_headers(mut resp: Response, decision: Decision) -> Response {
@@ -294,4 +346,39 @@ fn with_limit_headers(mut resp: Response, decision: Decision) -> Response {
     resp.headers_mut().insert("x-ratelimit-limit", HeaderValue::from(limit));
     resp.headers_mut().insert("x-ratelimit-remaining", HeaderValue::from(remaining));
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forwarded(value: &str) -> Request {
+        // A request built here comes from no socket: its peer reads as 127.0.0.1.
+        Request::builder().header("x-forwarded-for", value).finish()
+    }
+
+    #[test]
+    fn addresses_and_blocks_match_as_written() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(in_block(ip("172.18.0.7"), "172.16.0.0/12"));
+        assert!(!in_block(ip("172.32.0.1"), "172.16.0.0/12"));
+        assert!(in_block(ip("10.1.2.3"), "10.1.2.3"));
+        assert!(in_block(ip("fd00::1"), "fd00::/8"));
+        assert!(!in_block(ip("10.1.2.3"), "fd00::/8"));
+        assert!(!in_block(ip("10.1.2.3"), "not an address"));
+    }
+
+    #[test]
+    fn a_trusted_proxy_names_the_client_and_anyone_else_is_the_client() {
+        let trusted = vec!["127.0.0.1".to_owned(), "10.0.0.0/8".to_owned()];
+        let req = forwarded("203.0.113.9, 10.0.0.5");
+        assert_eq!(client_address(&req, &trusted), "203.0.113.9".parse::<IpAddr>().unwrap());
+        // A client cannot pose as another by writing the header itself: only the part right of
+        // the first untrusted address counts, and that address is the client.
+        let spoofed = forwarded("198.51.100.1, 203.0.113.9");
+        assert_eq!(client_address(&spoofed, &trusted), "203.0.113.9".parse::<IpAddr>().unwrap());
+        assert_eq!(client_address(&req, &[]), "127.0.0.1".parse::<IpAddr>().unwrap(), "no trusted proxy: the peer");
+        let only_private = vec!["10.0.0.0/8".to_owned()];
+        assert_eq!(client_address(&req, &only_private), "127.0.0.1".parse::<IpAddr>().unwrap(), "an untrusted peer is the client");
+    }
 }
