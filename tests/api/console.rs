@@ -10,7 +10,7 @@ use std::{
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, basic, get, machine, post, spawn_app, spawn_app_with, tree, wait_for};
+use crate::helpers::{ADMIN_PASSWORD, Killed, basic, free_port, get, machine, post, spawn_app, spawn_app_with, tree, wait_for};
 
 #[tokio::test]
 async fn the_console_page_is_served_without_a_login_and_only_runs_its_own_scripts() {
@@ -78,16 +78,6 @@ async fn the_overview_marks_a_source_whose_plan_came_due_without_a_complete_back
     assert!(planned["last_complete_at"].is_string());
 }
 
-/// A `coffer serve --demo` process; killed when dropped.
-struct Demo(std::process::Child);
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn in_chromium_an_operator_backs_up_and_restores_a_table_and_a_reader_sees_no_actions() {
     if std::env::var("COFFER_TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
@@ -105,9 +95,9 @@ async fn in_chromium_an_operator_backs_up_and_restores_a_table_and_a_reader_sees
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let _server = Demo(
+    let _server = Killed(
         Command::new(env!("CARGO_BIN_EXE_coffer"))
             .args(["--data-dir", dir.path().to_str().unwrap(), "serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
             .env("COFFER_ADMIN_PASSWORD", ADMIN_PASSWORD)

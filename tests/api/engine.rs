@@ -204,15 +204,7 @@ async fn a_throttled_backup_moves_at_its_rate_and_a_cancelled_one_is_never_resto
     let app = spawn_app().await;
     let token = app.user_with_role("ops", "operator", None).await;
     let src = tempfile::tempdir().unwrap();
-    let mut x = 88172645463325252u64;
-    let data: Vec<u8> = (0..6_000_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let data = crate::helpers::noise(6_000_000, 88172645463325252);
     std::fs::write(src.path().join("big.bin"), data).unwrap();
     let id = machine(&app, &token, "files", src.path()).await;
     let (status, started) =

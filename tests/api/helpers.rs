@@ -285,6 +285,39 @@ pub mod tree {
     }
 }
 
+/// A port nobody listens on at the moment of asking (another process may take it before use).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A child process (a server, an emulator) killed with SIGKILL when dropped.
+pub struct Killed(pub Child);
+
+impl Killed {
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `len` bytes that do not compress (xorshift from `seed`).
+pub fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
 /// A `coffer agent` process on 127.0.0.1; killed (SIGKILL) when dropped.
 pub struct AgentProcess(Child);
 

@@ -3,28 +3,17 @@
 
 use std::{
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::Duration,
 };
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, AgentProcess, basic};
+use crate::helpers::{ADMIN_PASSWORD, AgentProcess, Killed, basic, free_port};
 
 struct Server {
-    child: Child,
+    _process: Killed,
     base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn start(data_dir: &Path, database_url: &str, port: u16) -> Server {
@@ -40,7 +29,7 @@ async fn start(data_dir: &Path, database_url: &str, port: u16) -> Server {
         .stdout(Stdio::null())
         .spawn()
         .expect("coffer serve starts");
-    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+    let server = Server { _process: Killed(child), base: format!("http://127.0.0.1:{port}") };
     for _ in 0..200 {
         if reqwest::get(format!("{}/healthz", server.base)).await.is_ok() {
             return server;

@@ -8,7 +8,7 @@ use std::{
     collections::{BTreeMap, HashSet},
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::{
     destinations::{make_container, moto},
-    helpers::{ADMIN_PASSWORD, AgentProcess, basic, tree},
+    helpers::{ADMIN_PASSWORD, AgentProcess, Killed, basic, free_port, noise, tree},
 };
 
 const JWT_SECRET: &str = "scale-out-test-token-secret-of-more-than-32-characters";
@@ -37,21 +37,10 @@ const KILL_ROUND: usize = 5;
 
 /// A `coffer serve` process; killed (SIGKILL) when dropped.
 struct Server {
-    child: Child,
+    process: Killed,
     name: String,
     base: String,
     addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn start_server(n: usize, database_url: &str, store: &str, data_dir: &Path) -> Server {
@@ -76,7 +65,7 @@ async fn start_server(n: usize, database_url: &str, store: &str, data_dir: &Path
         .stdout(Stdio::null())
         .spawn()
         .expect("coffer serve starts");
-    let server = Server { child, name: format!("s{n}"), base, addr };
+    let server = Server { process: Killed(child), name: format!("s{n}"), base, addr };
     for _ in 0..300 {
         if reqwest::get(format!("{}/readyz", server.base)).await.is_ok_and(|r| r.status() == 200) {
             return server;
@@ -280,15 +269,7 @@ async fn three_servers_over_one_database_share_work_leases_limits_and_revocation
     // Big enough to still run (throttled to 1 MB/s) when its server is killed.
     let big_tree = dir.path().join("big");
     std::fs::create_dir_all(&big_tree).unwrap();
-    let mut seed = 7u64;
-    let big: Vec<u8> = (0..3_000_000)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect();
+    let big = noise(3_000_000, 7);
     std::fs::write(big_tree.join("big.bin"), &big).unwrap();
     let big_machine =
         created(&first, "/admin/v1/machines", json!({ "name": "big", "root": big_tree })).await["id"].as_str().unwrap().to_owned();
@@ -387,8 +368,7 @@ async fn three_servers_over_one_database_share_work_leases_limits_and_revocation
             let (task, owner) = holder.expect("the big backup's task runs on a server");
             let victim = live.iter().position(|&s| owner.starts_with(&format!("{}:", servers[s].name))).expect("a live server holds it");
             let index = live.remove(victim);
-            let _ = servers[index].child.kill();
-            let _ = servers[index].child.wait();
+            servers[index].process.kill();
             taken_over = Some((task, servers[index].name.clone()));
             db.close().await.ok();
         }
