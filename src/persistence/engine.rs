@@ -1101,22 +1101,22 @@ pub async fn set_operation_progress(db: &Db, id: Uuid, progress: f64) -> CoreRes
 /// database: on PostgreSQL a transaction holding an advisory lock (released when the guard is
 /// committed or dropped); on SQLite one process serves the database and its own mutex suffices.
 pub async fn lock_starts(db: &Db) -> CoreResult<Option<sea_orm::DatabaseTransaction>> {
-    if db.get_database_backend() != DbBackend::Postgres {
-        return Ok(None);
-    }
-    let txn = db.begin().await?;
-    txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({START_LOCK})")).await?;
-    Ok(Some(txn))
+    advisory_lock(db, START_LOCK).await
 }
 
 /// Serialises what a server does once at start (migrations, the first admin, the server's
 /// destination) among servers starting together on one PostgreSQL database; `None` on SQLite.
 pub async fn lock_startup(db: &Db) -> CoreResult<Option<sea_orm::DatabaseTransaction>> {
+    advisory_lock(db, START_LOCK + 1).await
+}
+
+/// A transaction holding PostgreSQL advisory lock `key` until it ends; `None` on SQLite.
+async fn advisory_lock(db: &Db, key: i64) -> CoreResult<Option<sea_orm::DatabaseTransaction>> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(None);
     }
     let txn = db.begin().await?;
-    txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({})", START_LOCK + 1)).await?;
+    txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({key})")).await?;
     Ok(Some(txn))
 }
 
