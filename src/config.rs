@@ -81,6 +81,9 @@ pub struct Settings {
     /// Load balancers or proxies (addresses or CIDR blocks, `10.0.0.0/8`) whose `X-Forwarded-For`
     /// names the client: per-address limits and login lockouts then count the client, not the proxy.
     pub trusted_proxies: Vec<String>,
+    /// Bearer token that `GET /metrics` asks for (Prometheus `authorization: credentials`). Without
+    /// it the metrics answer only to clients on this host, since they name every tenant's agents.
+    pub metrics_token: Option<String>,
 }
 
 /// Request limits per authenticated user and per client address.
@@ -135,6 +138,7 @@ impl Default for Settings {
             redis_url: None,
             server_store: String::new(),
             trusted_proxies: Vec::new(),
+            metrics_token: None,
         }
     }
 }
@@ -160,6 +164,7 @@ impl std::fmt::Debug for Settings {
             .field("server_name", &self.server_name)
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("server_store", &redact_url(&self.server_store))
+            .field("metrics_token", &redacted(&self.metrics_token))
             .finish()
     }
 }

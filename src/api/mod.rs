@@ -156,13 +156,34 @@ async fn readyz(state: Data<&AppState>) -> Response {
     Response::builder().status(status).content_type("application/json").body(body.to_string())
 }
 
-/// Prometheus text: what this server counted, then what the database holds.
+/// Prometheus text: what this server counted, then what the database holds. It names every
+/// tenant's agents, so it asks for `metrics_token` as a bearer token, or, when none is set,
+/// answers only clients on this host.
 #[handler]
-async fn metrics(state: Data<&AppState>) -> Response {
+async fn metrics(req: &poem::Request, state: Data<&AppState>) -> Response {
+    if let Err(refusal) = metrics_allowed(req, state.settings.metrics_token.as_deref().filter(|t| !t.trim().is_empty())) {
+        return refusal;
+    }
     let mut body = state.metrics.render();
     match state.engine.metrics_from_database().await {
         Ok(lines) => body.push_str(&lines),
         Err(e) => tracing::warn!(error = %e, "metrics could not read the database"),
     }
     Response::builder().content_type("text/plain; version=0.0.4").body(body)
+}
+
+fn metrics_allowed(req: &poem::Request, token: Option<&str>) -> Result<(), Response> {
+    let refuse = |status: StatusCode, text: &str| Response::builder().status(status).content_type("text/plain").body(format!("{text}\n"));
+    match token {
+        Some(token) => {
+            let sent = req.headers().get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+            // blake3's Hash compares in constant time.
+            match sent {
+                Some(sent) if blake3::hash(sent.trim().as_bytes()) == blake3::hash(token.as_bytes()) => Ok(()),
+                _ => Err(refuse(StatusCode::UNAUTHORIZED, "metrics need the bearer token configured as metrics_token")),
+            }
+        }
+        None if common::edge::client_ip(req).is_loopback() => Ok(()),
+        None => Err(refuse(StatusCode::FORBIDDEN, "metrics answer only this host unless metrics_token is set")),
+    }
 }

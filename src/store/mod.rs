@@ -160,6 +160,16 @@ struct RepoConfig {
     id_key: String,
 }
 
+/// The chunk-id key of a new repository. It is derived, not drawn at random, so that processes
+/// creating the same repository at the same moment (several servers, or agents through different
+/// servers, on a shared bucket) agree on it whichever config ends up stored; with a random key the
+/// loser's chunks were unreadable to everyone else. Encrypted repositories derive it from their
+/// encryption key (so ids reveal nothing to whoever lacks it); plain ones store data in clear, and a
+/// fixed key hides nothing they do not already show.
+fn new_id_key(encryption_key: Option<&[u8; 32]>) -> [u8; 32] {
+    blake3::derive_key("coffer 2026-12 repository chunk-id key", encryption_key.map_or(&[][..], |k| &k[..]))
+}
+
 /// Where a chunk lives.
 #[derive(Clone, Debug)]
 struct Location {
@@ -219,7 +229,7 @@ impl Store {
         let config = match backend.get(keys::CONFIG).await {
             Ok(bytes) => serde_json::from_slice::<RepoConfig>(&bytes).map_err(|e| StoreError::Format(format!("config: {e}")))?,
             Err(StoreError::Missing(_)) => {
-                let id_key: [u8; 32] = rand::random();
+                let id_key = new_id_key(key.as_ref());
                 let config = RepoConfig {
                     version: 1,
                     id: hex::encode(rand::random::<[u8; 16]>()),
@@ -230,8 +240,10 @@ impl Store {
                     },
                 };
                 backend.put(keys::CONFIG, Bytes::from(serde_json::to_vec(&config).expect("config serialises"))).await?;
-                // Another process may have created the repository at the same moment: whichever
-                // config is stored is the repository's, so read it back rather than trusting ours.
+                // Another process may have created the repository at the same moment, and one of
+                // the two configs is overwritten while its writer goes on with it. That is harmless
+                // because both carry the same chunk-id key (`new_id_key`); read back the stored one
+                // anyway, so every process works from the repository's own config.
                 let stored = backend.get(keys::CONFIG).await?;
                 serde_json::from_slice::<RepoConfig>(&stored).map_err(|e| StoreError::Format(format!("config: {e}")))?
             }

@@ -279,3 +279,60 @@ async fn an_encrypted_repository_refuses_a_missing_or_wrong_key() {
     assert!(matches!(Store::open(backend.clone(), Some([2; 32])).await, Err(StoreError::WrongKey)));
     assert!(Store::open(backend, Some([1; 32])).await.is_ok());
 }
+
+/// A backend on which the config's first and third reads find nothing: two processes opening it
+/// one after the other each look for the repository as if the other had not written it yet.
+struct BlindToConfig {
+    inner: ObjectStoreBackend,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Backend for BlindToConfig {
+    async fn put(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
+        self.inner.put(key, data).await
+    }
+    async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
+        let blind = key == keys::CONFIG && [0, 2].contains(&self.reads.fetch_add(1, Ordering::SeqCst));
+        if blind { Err(StoreError::Missing(key.into())) } else { self.inner.get(key).await }
+    }
+    async fn get_range(&self, key: &str, range: std::ops::Range<u64>) -> Result<Bytes, StoreError> {
+        self.inner.get_range(key, range).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        self.inner.list(prefix).await
+    }
+    fn describe(&self) -> String {
+        "blind to config".into()
+    }
+}
+
+#[tokio::test]
+async fn two_processes_creating_one_repository_at_once_can_read_each_others_backups() {
+    for key in [None, Some([9u8; 32])] {
+        let dir = tempfile::tempdir().unwrap();
+        let racing: Arc<dyn Backend> =
+            Arc::new(BlindToConfig { inner: ObjectStoreBackend::local(dir.path()).unwrap(), reads: 0.into() });
+        // Both find no repository and write their config; the second overwrites the first's.
+        let first = Store::open(racing.clone(), key).await.unwrap();
+        let second = Store::open(racing, key).await.unwrap();
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        make_tree(a.path());
+        std::fs::write(b.path().join("b.bin"), (0..1_000_000).map(|_| rand::random::<u8>()).collect::<Vec<u8>>()).unwrap();
+        first.backup(request("by-first", a.path(), None), Arc::default()).await.unwrap();
+        second.backup(request("by-second", b.path(), None), Arc::default()).await.unwrap();
+
+        // A third process opens what is stored and reads both.
+        let third = Store::open(Arc::new(ObjectStoreBackend::local(dir.path()).unwrap()), key).await.unwrap();
+        for (snapshot, src) in [("by-first", a.path()), ("by-second", b.path())] {
+            let report = third.verify(snapshot).await.unwrap();
+            assert!(report.ok(), "{snapshot} (key {key:?}): {:?}", report.problems);
+            let out = tempfile::tempdir().unwrap();
+            third.restore(restore_to(snapshot, out.path()), Arc::default()).await.unwrap();
+            assert_eq!(digest(src), digest(out.path()));
+        }
+    }
+}

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{ADMIN_PASSWORD, basic, spawn_app};
+use crate::helpers::{ADMIN_PASSWORD, basic, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_without_credentials() {
@@ -47,6 +47,35 @@ async fn metrics_count_requests_by_dialect_route_and_status_and_count_429s_and_a
     assert!(value(r#"coffer_auth_failures_total{dialect="clouddatabases"}"#) >= 1, "{text}");
     assert!(value(r#"coffer_http_request_duration_seconds_count{dialect="admin"}"#) >= 38, "{text}");
     assert!(text.contains(r#"coffer_http_request_duration_seconds_bucket{dialect="admin",le="+Inf"}"#));
+}
+
+#[tokio::test]
+async fn metrics_ask_for_the_configured_bearer_token_and_otherwise_answer_only_this_host() {
+    let app = spawn_app_with(|s| s.metrics_token = Some("scrape-secret".into())).await;
+    let scrape = |auth: Option<&'static str>| {
+        let req = app.client.get(app.url("/metrics"));
+        let req = match auth {
+            Some(auth) => req.header("authorization", auth),
+            None => req,
+        };
+        async move { req.send().await.unwrap() }
+    };
+    for refused in [None, Some("Bearer wrong"), Some("Basic c2NyYXBlLXNlY3JldA==")] {
+        let resp = scrape(refused).await;
+        assert_eq!(resp.status(), 401, "{refused:?}");
+        assert!(resp.text().await.unwrap().contains("metrics_token"));
+    }
+    let resp = scrape(Some("Bearer scrape-secret")).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("coffer_http_requests_total"));
+
+    // No token: a client behind a trusted proxy is not this host.
+    let app = spawn_app_with(|s| s.trusted_proxies = vec!["127.0.0.1".into()]).await;
+    let remote = app.client.get(app.url("/metrics")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+    assert_eq!(remote.status(), 403);
+    assert!(remote.text().await.unwrap().contains("metrics_token"));
+    let local = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(local.status(), 200);
 }
 
 #[tokio::test]
