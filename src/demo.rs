@@ -1,5 +1,6 @@
 //! `coffer serve --demo`: a tenant to try every dialect's examples at once: a 3-node local
-//! cluster `Test_Cluster` (keyspaces `Keyspace1` with tables `users` and `dates`, and `OpsCenter`),
+//! cluster `Test_Cluster` (keyspaces `Keyspace1` with tables `users` and `dates`, and `OpsCenter`;
+//! its commitlogs archived, so it restores to a point in time),
 //! a SQLite instance, and a machine with a small file tree.
 
 use std::path::Path;
@@ -9,10 +10,11 @@ use sqlx::{AssertSqlSafe, Connection, sqlite::SqliteConnectOptions};
 use crate::{
     auth::accounts,
     domain::{
+        archive::ArchiveTarget,
         identity::{CredentialKind, Principal, Role},
         source::{NodeSpec, SourceKind},
     },
-    engine::{Engine, InstanceSpec},
+    engine::{ArchiveRequest, Engine, InstanceSpec},
     error::{CoreError, CoreResult},
     persistence::identity as repo,
 };
@@ -68,12 +70,12 @@ async fn write_sqlite(path: &Path) -> CoreResult<()> {
 }
 
 /// How often the demo cluster's nodes close a commitlog segment.
-const SEGMENT_EVERY_SECS: u64 = 20;
+const SEGMENT_EVERY_SECS: u64 = 5;
 /// Closed segments each demo node keeps on disk (archived ones live on in the store).
-const SEGMENTS_KEPT: usize = 50;
+const SEGMENTS_KEPT: usize = 200;
 
 /// Stands in for the demo cluster's database: every node closes a small commitlog segment into its
-/// archive directory every 20 seconds, so commitlog archiving and point-in-time restores have
+/// archive directory every 5 seconds, so commitlog archiving and point-in-time restores have
 /// something to ship and replay.
 pub fn spawn_commitlog_writer(data_dir: &Path) -> CoreResult<()> {
     let root = std::path::absolute(data_dir.join("demo")).map_err(CoreError::internal)?;
@@ -137,7 +139,14 @@ pub async fn seed(engine: &Engine, data_dir: &Path) -> CoreResult<()> {
                 rack: Some(format!("rack{i}")),
             });
         }
-        engine.add_cluster(&caller, CLUSTER, nodes).await?;
+        let cluster = engine.add_cluster(&caller, CLUSTER, nodes).await?;
+        // Its commitlogs are archived to the server's own destination, so it restores to a point in time.
+        let archive = ArchiveRequest {
+            destinations: [(engine.server_destination(), ArchiveTarget::default())].into(),
+            staging_dir: None,
+            annotations: serde_json::json!({}),
+        };
+        engine.set_archiving(&caller, cluster.source.id, Some(archive), 0).await?;
     }
     if engine.source_by_name(&caller, SourceKind::Instance, "demo-sqlite").await.is_err() {
         let path = root.join("demo-sqlite.sqlite");

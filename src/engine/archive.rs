@@ -47,6 +47,16 @@ pub struct PitPlan {
     pub segments: BTreeMap<Uuid, Vec<Segment>>,
 }
 
+/// The moments a cluster can be restored to from one destination's archive: from its earliest
+/// complete backup to the newest moment every node archived commitlogs up to.
+#[derive(Clone, Debug)]
+pub struct PitWindow {
+    pub archiving: bool,
+    pub destination_id: Uuid,
+    pub earliest: Option<DateTime<Utc>>,
+    pub latest: Option<DateTime<Utc>>,
+}
+
 /// Idle archive rounds are forgotten after this long.
 const IDLE_ROUNDS_KEPT_HOURS: i64 = 1;
 
@@ -161,6 +171,44 @@ impl Engine {
         .await?;
         self.wake_local();
         Ok(op)
+    }
+
+    /// The destination a point in time reads commitlogs from when none is named: the one the
+    /// cluster archives to, else the server's own.
+    pub async fn default_pit_destination(&self, caller: &Principal, source_id: Uuid) -> CoreResult<Uuid> {
+        let settings = self.archiving(caller, source_id).await?;
+        let mut ids = settings.destinations.keys();
+        Ok(match (ids.next(), ids.next()) {
+            (Some(only), None) => *only,
+            _ => self.server_destination(),
+        })
+    }
+
+    /// What moments the cluster can be restored to from `pit_destination` (the default one when
+    /// not named); an empty window when nothing is archived there or no backup is complete.
+    pub async fn pit_window(&self, caller: &Principal, source_id: Uuid, pit_destination: Option<Uuid>) -> CoreResult<PitWindow> {
+        let db = &self.inner.db;
+        let source = self.source(caller, source_id).await?.source;
+        if source.kind != SourceKind::Cluster {
+            return Err(CoreError::BadRequest(format!("'{}' is not a cluster; only clusters restore to a point in time", source.name)));
+        }
+        let destination_id = match pit_destination {
+            Some(d) => d,
+            None => self.default_pit_destination(caller, source_id).await?,
+        };
+        let oldest = repo::BackupPage { source_id: Some(source.id), complete_only: true, oldest_first: true, limit: Some(1), ..Default::default() };
+        let earliest = repo::list_backups_page(db, source.tenant_id, &oldest).await?.pop().map(|b| b.created_at);
+        let mut latest: Option<Option<DateTime<Utc>>> = None;
+        for node in repo::nodes_of(db, source.id).await? {
+            let newest = repo::newest_segment_in(db, node.id, destination_id).await?.map(|s| s.at);
+            latest = Some(match (latest, newest) {
+                (None, n) => n,
+                (Some(Some(l)), Some(n)) => Some(l.min(n)),
+                _ => None,
+            });
+        }
+        let latest = latest.flatten().filter(|l| earliest.is_some_and(|e| *l >= e));
+        Ok(PitWindow { archiving: settings_of(&source).enabled, destination_id, earliest: latest.and(earliest), latest })
     }
 
     /// Each node's newest archived segment time (none when nothing is archived yet).

@@ -1030,8 +1030,9 @@ impl Engine {
             .ok_or_else(|| CoreError::not_found("operation", id.to_string()))
     }
 
-    pub async fn operations(&self, caller: &Principal, limit: u64) -> CoreResult<Vec<Operation>> {
-        repo::list_operations(&self.inner.db, Some(caller.tenant_id), limit).await
+    /// The caller's tenant's newest operations of the given kinds (every kind when none is given).
+    pub async fn operations(&self, caller: &Principal, kinds: &[OperationKind], limit: u64) -> CoreResult<Vec<Operation>> {
+        repo::list_operations(&self.inner.db, Some(caller.tenant_id), kinds, limit).await
     }
 
     /// Operations of one kind on one source of the caller's tenant, newest first.

@@ -206,6 +206,17 @@ pub async fn newest_segment(db: &Db, node_id: Uuid) -> CoreResult<Option<Segment
         .map(segment))
 }
 
+/// A node's newest archived segment in one destination.
+pub async fn newest_segment_in(db: &Db, node_id: Uuid, destination_id: Uuid) -> CoreResult<Option<Segment>> {
+    Ok(commitlog_segments::Entity::find()
+        .filter(commitlog_segments::Column::NodeId.eq(node_id))
+        .filter(commitlog_segments::Column::DestinationId.eq(destination_id))
+        .order_by_desc(commitlog_segments::Column::SegmentAt)
+        .one(db)
+        .await?
+        .map(segment))
+}
+
 /// Removes finished archive rounds older than `before` that shipped nothing (they only say "nothing new").
 pub async fn prune_idle_archive_rounds(db: &Db, before: DateTime<Utc>) -> CoreResult<()> {
     let idle: Vec<Uuid> = operations::Entity::find()
@@ -987,10 +998,13 @@ pub async fn get_operation(db: &Db, tenant_id: Option<Uuid>, id: Uuid) -> CoreRe
 }
 
 /// Operations newest first.
-pub async fn list_operations(db: &Db, tenant_id: Option<Uuid>, limit: u64) -> CoreResult<Vec<Operation>> {
+pub async fn list_operations(db: &Db, tenant_id: Option<Uuid>, kinds: &[OperationKind], limit: u64) -> CoreResult<Vec<Operation>> {
     let mut q = operations::Entity::find().order_by_desc(operations::Column::CreatedAt).limit(limit);
     if let Some(t) = tenant_id {
         q = q.filter(operations::Column::TenantId.eq(t));
+    }
+    if !kinds.is_empty() {
+        q = q.filter(operations::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
     }
     q.all(db).await?.into_iter().map(operation).collect()
 }

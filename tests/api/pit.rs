@@ -202,6 +202,49 @@ async fn commitlogs_are_archived_and_a_cluster_restores_to_a_moment_between_two_
         assert!(names(&restore).contains("CommitLog-7-4.log") && !names(&restore).contains("CommitLog-7-5.log"), "{}", restore.display());
     }
 
+    // The admin API (the console's): the window, then a restore to another moment in it.
+    let (status, window) = crate::helpers::get(&app, &admin, &format!("/admin/v1/sources/{cluster_id}/point-in-time")).await;
+    assert_eq!(status, 200, "{window}");
+    assert_eq!(window["archiving"], true, "{window}");
+    let latest = window["latest"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap();
+    assert_eq!(latest, at(300), "every node archived up to segment 5: {window}");
+    let earliest = window["earliest"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap();
+    assert!(earliest > at(-200) && earliest < at(100), "the snapshot's time: {window}");
+    let to_moment = format!("/admin/v1/sources/{cluster_id}/point-in-time/restore");
+    let same = json!({ "type": "same_nodes", "truncate": true });
+    for (body, words) in [
+        (json!({ "target": same }), "at (an RFC 3339 moment"),
+        (json!({ "target": same, "at": "yesterday" }), "at must be an RFC 3339 moment"),
+        (json!({ "at": at(250).to_rfc3339() }), "target is required"),
+        (json!({ "target": same, "at": at(900).to_rfc3339() }), "the latest valid point in time is"),
+    ] {
+        let (status, refused) = crate::helpers::post(&app, &admin, &to_moment, body.clone()).await;
+        assert_eq!(status, 400, "{body}: {refused}");
+        assert!(refused["error"]["message"].as_str().unwrap().contains(words), "{body}: {refused}");
+    }
+    for d in &data {
+        tree::mutate(&d.join(TABLES[0].0).join(TABLES[0].1), 100);
+        std::fs::remove_dir_all(d.parent().unwrap().join("commitlog_restore")).unwrap();
+    }
+    let body = json!({ "target": same, "at": at(250).to_rfc3339(), "selection": { "keyspaces": ["Keyspace1"] } });
+    let (status, op) = crate::helpers::post(&app, &admin, &to_moment, body).await;
+    assert_eq!(status, 202, "{op}");
+    let done = crate::helpers::wait_for(&app, &admin, op["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    for (i, d) in data.iter().enumerate() {
+        assert_eq!(tree::fingerprint(d), snapshot[i], "node {i}: the snapshot's table files again");
+        let restore = d.parent().unwrap().join("commitlog_restore");
+        let expected: BTreeSet<String> = ["CommitLog-7-3.log", "CommitLog-7-4.log", "CommitLog-7-5.log", "commitlog_archiving.properties"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(names(&restore), expected, "node {i}: up to segment 5, the first closed after the moment");
+        let properties = std::fs::read_to_string(restore.join("commitlog_archiving.properties")).unwrap();
+        assert!(properties.contains(&format!("restore_point_in_time={}", at(250).format("%Y:%m:%d %H:%M:%S"))), "{properties}");
+    }
+    let (status, refused) = crate::helpers::get(&app, &admin, &format!("/admin/v1/sources/{}/point-in-time", uuid::Uuid::new_v4())).await;
+    assert_eq!(status, 404, "{refused}");
+
     // Off: a new segment is no longer shipped.
     let resp = app.client.delete(app.url(&format!("/{c}/backups/pit"))).header("opscenter-session", &session).send().await.unwrap();
     assert_eq!(resp.status(), 200);

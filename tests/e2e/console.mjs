@@ -1,8 +1,8 @@
 // The console end to end in headless Chromium (playwright-core driving the system browser):
 //   node tests/e2e/console.mjs BASE_URL READER_USER READER_PASSWORD SCREENSHOT_DIR
 // against `coffer serve --demo`. Logs in with the keyboard, backs Test_Cluster up and watches the
-// progress bar reach 100%, restores one table and sees the restore finish, checks the page at a
-// narrow width, then logs in as a reader and finds no action buttons. Any failure leaves a
+// progress bar reach 100%, restores one table and sees the restore finish, restores it again to a
+// point in time (commitlogs replayed), checks the page at a narrow width, then logs in as a reader and finds no action buttons. Any failure leaves a
 // screenshot in SCREENSHOT_DIR.
 import { createRequire } from "node:module";
 import { mkdirSync } from "node:fs";
@@ -78,6 +78,44 @@ try {
     const row = document.querySelector("tr[data-kind=restore]");
     return row && row.dataset.state === "succeeded";
   }, null, { timeout: 60000 });
+
+  step = "wait until Test_Cluster's commitlogs are archived past its backup";
+  const pitReady = await page.evaluate(async () => {
+    const get = async (path) => (await fetch(path, { headers: { "x-requested-with": "e2e" } })).json();
+    const cluster = (await get("/admin/v1/sources?kind=cluster")).find((c) => c.name === "Test_Cluster");
+    const newest = (await get(`/admin/v1/backups?source_id=${cluster.id}&limit=1`))[0];
+    for (let i = 0; i < 120; i++) {
+      const pit = await get(`/admin/v1/sources/${cluster.id}/point-in-time`);
+      if (pit.latest && Date.parse(pit.latest) >= Date.parse(newest.created_at)) return pit;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    return null;
+  });
+  check(pitReady && pitReady.archiving, "the demo archives Test_Cluster's commitlogs past its backup within a minute");
+
+  step = "restore one table of Test_Cluster to a point in time";
+  await page.goto(`${base}/ui/#/backups`);
+  await page.locator("select[name=source]").selectOption({ label: "Test_Cluster (cluster)" });
+  await page.locator("tbody tr td:nth-child(2) a").first().click();
+  await page.getByRole("heading", { name: "Nodes" }).waitFor();
+  await page.getByRole("button", { name: "Restore…" }).click();
+  await dialog.waitFor();
+  const moment = dialog.getByLabel("Moment (your local time)");
+  check(await moment.isDisabled(), "the moment is asked for only once point in time is ticked");
+  await dialog.getByLabel("Replay archived commitlogs up to a moment").check();
+  check(!(await moment.isDisabled()) && (await moment.inputValue()) !== "", "the moment starts at the newest one archived");
+  await dialog.getByLabel("Back into the same source").check();
+  await dialog.getByLabel("Keyspace1.users").check();
+  await dialog.getByRole("button", { name: "Restore" }).click();
+  await page.getByRole("heading", { name: "Operations" }).waitFor();
+  await page.waitForFunction(() => document.querySelectorAll("tr[data-kind=restore][data-state=succeeded]").length >= 2, null, { timeout: 60000 });
+  const replayed = await page.evaluate(async () => {
+    const get = async (path) => (await fetch(path, { headers: { "x-requested-with": "e2e" } })).json();
+    const [newest] = await get("/admin/v1/operations?kind=restore&limit=1");
+    const detail = await get(`/admin/v1/operations/${newest.id}`);
+    return detail.tasks.filter((t) => t.spec.type === "restore_commitlogs" && t.state === "succeeded").length;
+  });
+  check(replayed === 3, `the point-in-time restore placed commitlogs on the 3 nodes (${replayed})`);
 
   step = "read the pages on a narrow window";
   await page.setViewportSize({ width: 390, height: 800 });

@@ -14,7 +14,7 @@ use crate::{
     api::common::security::Caller,
     domain::{
         backup::Selection,
-        operation::OperationOptions,
+        operation::{OperationKind, OperationOptions},
         source::{NodeSpec, SourceKind},
     },
     engine::{BackupPage, BackupSpec, DestinationSpec, InstanceSpec, PlanSpec, RestoreSpec, RestoreTarget},
@@ -86,6 +86,18 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> Result<T, C
     serde_json::from_value(body).map_err(|e| CoreError::BadRequest(format!("malformed {what}: {e}")))
 }
 
+/// The restore an admin body asks for (`target`, `selection`, `options`, `destination_id`).
+fn restore_spec(backup_id: Uuid, body: &Value) -> Result<RestoreSpec, CoreError> {
+    let target = body.get("target").cloned().ok_or_else(|| {
+        CoreError::BadRequest("target is required: {\"type\": \"same_nodes\" | \"new_cluster\" | \"path\" | \"new_instance\", ...}".into())
+    })?;
+    let target: RestoreTarget = parse("restore target", target)?;
+    let selection: Selection = parse("selection", body.get("selection").cloned().unwrap_or(json!({})))?;
+    let options: OperationOptions = parse("options", body.get("options").cloned().unwrap_or(json!({})))?;
+    let destination_id: Option<Uuid> = parse("destination_id", body.get("destination_id").cloned().unwrap_or(Value::Null))?;
+    Ok(RestoreSpec { backup_id, target, selection, options, destination_id, point_in_time: None })
+}
+
 fn value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
@@ -139,6 +151,62 @@ impl EngineApi {
     #[oai(path = "/sources/:id", method = "get", operation_id = "admin_get_source", tag = "EngineTag::Sources")]
     async fn get_source(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>) -> poem::Result<Json<Value>> {
         Ok(Json(value(&state.engine.source(caller.principal(), id.0).await?)))
+    }
+
+    /// The moments a cluster can be restored to from its commitlog archive (`pit_destination_id`
+    /// names the archive; the one the cluster archives to by default): `{"archiving",
+    /// "destination_id", "earliest", "latest"}`, both ends null when no moment can be had yet.
+    #[oai(path = "/sources/:id/point-in-time", method = "get", operation_id = "admin_point_in_time_window", tag = "EngineTag::Sources")]
+    async fn point_in_time_window(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        id: Path<Uuid>,
+        pit_destination_id: Query<Option<Uuid>>,
+    ) -> poem::Result<Json<Value>> {
+        let window = state.engine.pit_window(caller.principal(), id.0, pit_destination_id.0).await?;
+        Ok(Json(json!({
+            "archiving": window.archiving,
+            "destination_id": window.destination_id,
+            "earliest": window.earliest,
+            "latest": window.latest,
+        })))
+    }
+
+    /// Restores a cluster as it was at a moment: `{"at" (RFC 3339), "target", "selection",
+    /// "options", "destination_id" (where the backup is read), "pit_destination_id"}`. The newest
+    /// complete backup at or before `at` is restored with the archived commitlogs up to `at`.
+    #[oai(
+        path = "/sources/:id/point-in-time/restore",
+        method = "post",
+        operation_id = "admin_restore_to_point_in_time",
+        tag = "EngineTag::Backups"
+    )]
+    async fn restore_to_point_in_time(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        id: Path<Uuid>,
+        body: Json<Value>,
+    ) -> poem::Result<Accepted> {
+        let p = caller.principal();
+        state.engine.source(p, id.0).await?;
+        let at = match body.0.get("at") {
+            Some(Value::String(at)) => chrono::DateTime::parse_from_rfc3339(at)
+                .map_err(|e| CoreError::BadRequest(format!("at must be an RFC 3339 moment such as 2026-12-03T10:00:00Z ({e})")))?
+                .to_utc(),
+            _ => return Err(CoreError::BadRequest("at (an RFC 3339 moment such as 2026-12-03T10:00:00Z) is required".into()).into()),
+        };
+        let pit_destination: Option<Uuid> = parse("pit_destination_id", body.0.get("pit_destination_id").cloned().unwrap_or(Value::Null))?;
+        let pit_destination = match pit_destination {
+            Some(d) => d,
+            None => state.engine.default_pit_destination(p, id.0).await?,
+        };
+        let mut spec = restore_spec(Uuid::nil(), &body.0)?;
+        let plan = state.engine.pit_plan(p, id.0, at, spec.destination_id, pit_destination).await?;
+        spec.backup_id = plan.backup.id;
+        spec.point_in_time = Some(plan);
+        Ok(Accepted::Accepted(Json(value(&state.engine.start_restore(p, spec).await?))))
     }
 
     /// Lists the tenant's agents with when they were last heard from.
@@ -206,22 +274,7 @@ impl EngineApi {
     async fn restore_backup(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>, body: Json<Value>) -> poem::Result<Accepted> {
         // What the path names is found before the body is read: another tenant's id is 404 whatever the body.
         state.engine.backup(caller.principal(), id.0).await?;
-        let target = body.0.get("target").cloned().ok_or_else(|| {
-            CoreError::BadRequest(
-                "target is required: {\"type\": \"same_nodes\" | \"new_cluster\" | \"path\" | \"new_instance\", ...}".into(),
-            )
-        })?;
-        let target: RestoreTarget = parse("restore target", target)?;
-        let selection: Selection = parse("selection", body.0.get("selection").cloned().unwrap_or(json!({})))?;
-        let options: OperationOptions = parse("options", body.0.get("options").cloned().unwrap_or(json!({})))?;
-        let destination_id: Option<Uuid> = parse("destination_id", body.0.get("destination_id").cloned().unwrap_or(Value::Null))?;
-        let op = state
-            .engine
-            .start_restore(
-                caller.principal(),
-                RestoreSpec { backup_id: id.0, target, selection, options, destination_id, point_in_time: None },
-            )
-            .await?;
+        let op = state.engine.start_restore(caller.principal(), restore_spec(id.0, &body.0)?).await?;
         Ok(Accepted::Accepted(Json(value(&op))))
     }
 
@@ -321,8 +374,23 @@ impl EngineApi {
 
     /// Lists operations, newest first.
     #[oai(path = "/operations", method = "get", operation_id = "admin_list_operations", tag = "EngineTag::Operations")]
-    async fn list_operations(&self, state: Data<&AppState>, caller: Caller, limit: Query<Option<u64>>) -> poem::Result<Json<Value>> {
-        Ok(Json(value(&state.engine.operations(caller.principal(), limit.0.unwrap_or(100).min(1000)).await?)))
+    async fn list_operations(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        limit: Query<Option<u64>>,
+        /// Only these kinds, comma separated (`backup,restore`); every kind when absent.
+        kind: Query<Option<String>>,
+    ) -> poem::Result<Json<Value>> {
+        let kinds = kind
+            .0
+            .iter()
+            .flat_map(|k| k.split(','))
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| k.trim().parse::<OperationKind>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CoreError::BadRequest)?;
+        Ok(Json(value(&state.engine.operations(caller.principal(), &kinds, limit.0.unwrap_or(100).min(1000)).await?)))
     }
 
     /// One operation with its per-node tasks and their progress.

@@ -66,20 +66,9 @@ async fn destination(state: &AppState, p: &Principal, body: &Map<String, Value>,
 async fn plan(state: &AppState, p: &Principal, view: &SourceView, body: &Map<String, Value>) -> Result<PitPlan, CoreError> {
     let at = moment(body)?;
     let snapshots = destination(state, p, body, "destination").await?;
-    let pit_destination = match destination(state, p, body, "pit_destination").await? {
+    let pit_destination = match destination(state, p, body, "pit_destination").await?.or(snapshots) {
         Some(d) => d,
-        None => match snapshots {
-            Some(d) => d,
-            None => {
-                // The one archiving destination, or the server's own.
-                let settings = state.engine.archiving(p, view.source.id).await?;
-                let mut ids = settings.destinations.keys();
-                match (ids.next(), ids.next()) {
-                    (Some(only), None) => *only,
-                    _ => state.engine.server_destination(),
-                }
-            }
-        },
+        None => state.engine.default_pit_destination(p, view.source.id).await?,
     };
     state.engine.pit_plan(p, view.source.id, at, snapshots, pit_destination).await
 }

@@ -7,7 +7,12 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{cluster, view};
-use crate::{api::common::security::Caller, domain::identity::Principal, error::CoreError, state::AppState};
+use crate::{
+    api::common::security::Caller,
+    domain::{identity::Principal, operation::OperationKind},
+    error::CoreError,
+    state::AppState,
+};
 
 #[derive(Tags)]
 enum RequestTag {
@@ -82,8 +87,11 @@ impl RequestsApi {
     async fn of_type(&self, state: Data<&AppState>, caller: Caller, request_type: Path<String>) -> poem::Result<Json<Value>> {
         let p = caller.principal();
         let mut out = Vec::new();
-        for op in state.engine.operations(p, 200).await?.into_iter().filter(|o| o.kind.as_str() == request_type.as_str()) {
-            out.push(view::request_status(&state, p, &op).await?);
+        // A type that names no operation kind has no requests.
+        if let Ok(kind) = request_type.parse::<OperationKind>() {
+            for op in state.engine.operations(p, &[kind], 200).await? {
+                out.push(view::request_status(&state, p, &op).await?);
+            }
         }
         Ok(Json(json!(out)))
     }

@@ -9,6 +9,7 @@ use crate::{
     domain::{
         backup::Backup,
         identity::Principal,
+        operation::OperationKind,
         source::{InstanceConfig, Source, SourceKind},
         state::State,
     },
@@ -120,7 +121,7 @@ pub async fn instance(state: &AppState, p: &Principal, s: &Source) -> CoreResult
     let restoring = match config.restored_from {
         Some(_) => state
             .engine
-            .operations(p, 200)
+            .operations(p, &[OperationKind::Restore], 200)
             .await?
             .iter()
             .any(|o| o.result.get("source_id").and_then(Value::as_str) == Some(&s.id.to_string()) && !o.state.is_terminal()),
