@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::{
     auth::accounts,
     config::Settings,
+    crypto::SecretBox,
     domain::identity::Role,
     error::CoreError,
     persistence::{self, identity as repo},
@@ -46,6 +47,9 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage the key that seals secrets at rest.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Write one OpenAPI document per dialect.
     Openapi {
         #[arg(long, default_value = "openapi")]
@@ -296,6 +300,15 @@ enum UserCommand {
 }
 
 #[derive(Subcommand)]
+enum SecretsCommand {
+    /// Seal every stored secret (destination keys, database locations) again with the key material
+    /// in `COFFER_NEW_SECRET_KEY` (32 characters or more), in one transaction. Stop every server
+    /// first; start them with the new `COFFER_SECRET_KEY` (or, when none was configured, the
+    /// data directory's `secret.key`, which this rewrites).
+    Rekey,
+}
+
+#[derive(Subcommand)]
 enum KeyCommand {
     /// Create an API key for a user; the key is printed once.
     Create {
@@ -413,8 +426,30 @@ pub async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `coffer secrets rekey`: re-seals every secret under the new key, then keeps the new key where
+/// the old one was kept when it was the data directory's.
+async fn rekey_secrets(db: &persistence::Db, settings: &Settings) -> Result<(), CoreError> {
+    let material = std::env::var("COFFER_NEW_SECRET_KEY").unwrap_or_default();
+    if material.trim().len() < 32 {
+        return Err(CoreError::BadRequest("set COFFER_NEW_SECRET_KEY to the new key material (32 characters or more)".into()));
+    }
+    let old = SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir)?;
+    let new = SecretBox::from_material(material.as_bytes());
+    let (destinations, locations) = persistence::engine::reseal_secrets(db, |sealed| old.reseal(sealed, &new)).await?;
+    println!("sealed again under the new key: {destinations} destination secret(s), {locations} database location(s)");
+    if settings.secret_key.is_some() {
+        println!("set COFFER_SECRET_KEY to the new key on every server before starting them");
+    } else {
+        let path = settings.data_dir.join("secret.key");
+        crate::crypto::write_private(&path, material.as_bytes()).map_err(CoreError::internal)?;
+        println!("{} now holds the new key", path.display());
+    }
+    Ok(())
+}
+
 async fn manage(db: &persistence::Db, command: Command, settings: &Settings) -> Result<(), CoreError> {
     match command {
+        Command::Secrets(SecretsCommand::Rekey) => rekey_secrets(db, settings).await?,
         Command::Tenant(TenantCommand::Add { name }) => {
             let t = accounts::create_tenant(db, &name).await?;
             println!("created tenant {} ({})", t.name, t.id);

@@ -9,7 +9,9 @@ use chacha20poly1305::{
 
 use crate::error::{CoreError, CoreResult};
 
-const PREFIX: &str = "sealed:v1:";
+/// What every sealed value starts with.
+pub const SEALED_PREFIX: &str = "sealed:v1:";
+const PREFIX: &str = SEALED_PREFIX;
 
 /// Seals and opens short secrets.
 #[derive(Clone)]
@@ -44,7 +46,17 @@ impl SecretBox {
                 }
             }
         };
-        Ok(Self::new(derive_key("coffer 2026-11-23 secrets at rest", &material)))
+        Ok(Self::from_material(&material))
+    }
+
+    /// The box of configured key material (`secret_key`, or what `secret.key` holds).
+    pub fn from_material(material: &[u8]) -> Self {
+        Self::new(derive_key("coffer 2026-11-23 secrets at rest", material))
+    }
+
+    /// Opens with this box and seals again with `next`; for moving to a new key.
+    pub fn reseal(&self, stored: &str, next: &SecretBox) -> CoreResult<String> {
+        Ok(next.seal(&self.open(stored)?))
     }
 
     pub fn seal(&self, plain: &str) -> String {

@@ -1493,3 +1493,26 @@ pub async fn all_agents(db: &Db) -> CoreResult<Vec<Agent>> {
         .filter(|a| !a.settings.deleted)
         .collect())
 }
+
+/// Re-seals every sealed value (destination secrets, sealed node locations) with `reseal`, in one
+/// transaction: either every value is under the new key or none is. Answers how many of each.
+pub async fn reseal_secrets(db: &Db, reseal: impl Fn(&str) -> CoreResult<String>) -> CoreResult<(usize, usize)> {
+    let txn = db.begin().await?;
+    let mut counts = (0, 0);
+    for row in destinations::Entity::find().filter(destinations::Column::Secret.is_not_null()).all(&txn).await? {
+        let Some(sealed) = row.secret.clone() else { continue };
+        let mut active: destinations::ActiveModel = row.into();
+        active.secret = Set(Some(reseal(&sealed)?));
+        active.update(&txn).await?;
+        counts.0 += 1;
+    }
+    for row in nodes::Entity::find().filter(nodes::Column::Location.starts_with(crate::crypto::SEALED_PREFIX)).all(&txn).await? {
+        let sealed = row.location.clone();
+        let mut active: nodes::ActiveModel = row.into();
+        active.location = Set(reseal(&sealed)?);
+        active.update(&txn).await?;
+        counts.1 += 1;
+    }
+    txn.commit().await?;
+    Ok(counts)
+}

@@ -57,3 +57,45 @@ fn cli_refuses_a_reserved_tenant_name_with_a_clear_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("reserved"));
 }
+
+#[tokio::test]
+async fn secrets_rekey_seals_every_destination_secret_again_under_the_new_key() {
+    let Some(s3) = crate::destinations::moto(None).await else { return };
+    crate::destinations::make_container(&["s3", &s3.endpoint, "rekeyed"]);
+    let app = spawn_app().await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let secret = "SK-rekey-the-secret-value";
+    let body = serde_json::json!({ "kind": "s3", "path": "rekeyed", "endpoint": s3.endpoint, "path_style": true,
+                                   "region": "us-east-1", "access_key": "AKTEST", "secret": secret });
+    let (status, dest) = crate::helpers::post(&app, &token, "/admin/v1/destinations", body).await;
+    assert_eq!(status, 201, "{dest}");
+    let id: uuid::Uuid = dest["id"].as_str().unwrap().parse().unwrap();
+    let stored = || async { coffer::persistence::engine::get_destination(&app.state.db, id).await.unwrap().unwrap().sealed_secret.unwrap() };
+    let before = stored().await;
+    let old_material = std::fs::read(app.data_dir.join("secret.key")).unwrap();
+
+    let rekey = |new: &str| {
+        Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .args(["--data-dir", app.data_dir.to_str().unwrap(), "--database-url", &app.database_url, "secrets", "rekey"])
+            .env("RUST_LOG", "warn")
+            .env("COFFER_NEW_SECRET_KEY", new)
+            .output()
+            .unwrap()
+    };
+    let short = rekey("too-short");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("32 characters or more"));
+    assert_eq!(stored().await, before, "nothing changed");
+
+    let new_material = "a-new-sealing-key-of-more-than-32-characters";
+    let out = rekey(new_material);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 destination secret(s)"), "{}", String::from_utf8_lossy(&out.stdout));
+    let after = stored().await;
+    assert_ne!(after, before);
+    assert!(after.starts_with("sealed:v1:") && !after.contains(secret));
+    let (old, new) = (coffer::crypto::SecretBox::from_material(&old_material), coffer::crypto::SecretBox::from_material(new_material.as_bytes()));
+    assert_eq!(new.open(&after).unwrap(), secret, "the new key opens it");
+    assert!(old.open(&after).is_err(), "the old key no longer does");
+    assert_eq!(std::fs::read(app.data_dir.join("secret.key")).unwrap(), new_material.as_bytes(), "the data directory keeps the new key");
+}
