@@ -435,13 +435,26 @@ async fn rekey_secrets(db: &persistence::Db, settings: &Settings) -> Result<(), 
     }
     let old = SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir)?;
     let new = SecretBox::from_material(material.as_bytes());
-    let (destinations, locations) = persistence::engine::reseal_secrets(db, |sealed| old.reseal(sealed, &new)).await?;
+    // When the key lives in the data directory, the new one is written beside it before anything
+    // is sealed with it, and takes its place once everything is.
+    let (path, next) = (settings.data_dir.join("secret.key"), settings.data_dir.join("secret.key.new"));
+    if settings.secret_key.is_none() {
+        crate::crypto::write_private(&next, material.as_bytes()).map_err(CoreError::internal)?;
+    }
+    let (destinations, locations) = match persistence::engine::reseal_secrets(db, |sealed| old.reseal(sealed, &new)).await {
+        Ok(counts) => counts,
+        Err(e) => {
+            let _ = std::fs::remove_file(&next);
+            return Err(e);
+        }
+    };
     println!("sealed again under the new key: {destinations} destination secret(s), {locations} database location(s)");
     if settings.secret_key.is_some() {
         println!("set COFFER_SECRET_KEY to the new key on every server before starting them");
     } else {
-        let path = settings.data_dir.join("secret.key");
-        crate::crypto::write_private(&path, material.as_bytes()).map_err(CoreError::internal)?;
+        std::fs::rename(&next, &path).map_err(|e| {
+            CoreError::internal(anyhow::anyhow!("the secrets are sealed with the new key, kept in {}: {e}", next.display()))
+        })?;
         println!("{} now holds the new key", path.display());
     }
     Ok(())

@@ -161,7 +161,7 @@ async fn readyz(state: Data<&AppState>) -> Response {
 /// answers only clients on this host.
 #[handler]
 async fn metrics(req: &poem::Request, state: Data<&AppState>) -> Response {
-    if let Err(refusal) = metrics_allowed(req, state.settings.metrics_token.as_deref().filter(|t| !t.trim().is_empty())) {
+    if let Some(refusal) = metrics_refusal(req, state.settings.metrics_token.as_deref().filter(|t| !t.trim().is_empty())) {
         return refusal;
     }
     let mut body = state.metrics.render();
@@ -172,18 +172,28 @@ async fn metrics(req: &poem::Request, state: Data<&AppState>) -> Response {
     Response::builder().content_type("text/plain; version=0.0.4").body(body)
 }
 
-fn metrics_allowed(req: &poem::Request, token: Option<&str>) -> Result<(), Response> {
+/// Why `/metrics` refuses this request, if it does.
+fn metrics_refusal(req: &poem::Request, token: Option<&str>) -> Option<Response> {
     let refuse = |status: StatusCode, text: &str| Response::builder().status(status).content_type("text/plain").body(format!("{text}\n"));
     match token {
         Some(token) => {
-            let sent = req.headers().get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+            let sent = req.headers().get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| {
+                let (scheme, credentials) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then_some(credentials)
+            });
             // blake3's Hash compares in constant time.
             match sent {
-                Some(sent) if blake3::hash(sent.trim().as_bytes()) == blake3::hash(token.as_bytes()) => Ok(()),
-                _ => Err(refuse(StatusCode::UNAUTHORIZED, "metrics need the bearer token configured as metrics_token")),
+                Some(sent) if blake3::hash(sent.trim().as_bytes()) == blake3::hash(token.trim().as_bytes()) => None,
+                _ => Some(refuse(StatusCode::UNAUTHORIZED, "metrics need the bearer token configured as metrics_token")),
             }
         }
-        None if common::edge::client_ip(req).is_loopback() => Ok(()),
-        None => Err(refuse(StatusCode::FORBIDDEN, "metrics answer only this host unless metrics_token is set")),
+        // A forwarded request came through a proxy, which may well run on this host: not local.
+        None if !req.headers().contains_key("x-forwarded-for")
+            && !req.headers().contains_key("forwarded")
+            && common::edge::client_ip(req).to_canonical().is_loopback() =>
+        {
+            None
+        }
+        None => Some(refuse(StatusCode::FORBIDDEN, "metrics answer only this host unless metrics_token is set")),
     }
 }

@@ -193,10 +193,11 @@ impl Engine {
             return Err(CoreError::BadRequest(format!("'{}' is not a cluster; only clusters restore to a point in time", source.name)));
         }
         let destination_id = match pit_destination {
-            Some(d) => d,
+            Some(d) => self.destination_row(caller, d).await?.id,
             None => self.default_pit_destination(caller, source_id).await?,
         };
-        let oldest = repo::BackupPage { source_id: Some(source.id), complete_only: true, oldest_first: true, limit: Some(1), ..Default::default() };
+        let oldest =
+            repo::BackupPage { source_id: Some(source.id), complete_only: true, oldest_first: true, limit: Some(1), ..Default::default() };
         let earliest = repo::list_backups_page(db, source.tenant_id, &oldest).await?.pop().map(|b| b.created_at);
         let mut latest: Option<Option<DateTime<Utc>>> = None;
         for node in repo::nodes_of(db, source.id).await? {
@@ -236,6 +237,10 @@ impl Engine {
     ) -> CoreResult<PitPlan> {
         let db = &self.inner.db;
         let source = self.source(caller, source_id).await?.source;
+        if source.kind != SourceKind::Cluster {
+            return Err(CoreError::BadRequest(format!("'{}' is not a cluster; only clusters restore to a point in time", source.name)));
+        }
+        self.destination_row(caller, pit_destination).await?;
         let mut candidates = Vec::new();
         let mut earliest: Option<DateTime<Utc>> = None;
         for b in repo::list_backups(db, Some(source.tenant_id), Some(source.id)).await? {

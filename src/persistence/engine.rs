@@ -1498,6 +1498,16 @@ pub async fn all_agents(db: &Db) -> CoreResult<Vec<Agent>> {
 /// transaction: either every value is under the new key or none is. Answers how many of each.
 pub async fn reseal_secrets(db: &Db, reseal: impl Fn(&str) -> CoreResult<String>) -> CoreResult<(usize, usize)> {
     let txn = db.begin().await?;
+    // Tasks waiting to run carry sealed locations of their own; they would not open afterwards.
+    let unfinished = operations::Entity::find()
+        .filter(operations::Column::State.is_in([State::Queued, State::Running, State::Cancelling].map(State::as_str)))
+        .count(&txn)
+        .await?;
+    if unfinished > 0 {
+        return Err(CoreError::Conflict(format!(
+            "{unfinished} operation(s) have not ended; let them end (or cancel them) before sealing secrets again"
+        )));
+    }
     let mut counts = (0, 0);
     for row in destinations::Entity::find().filter(destinations::Column::Secret.is_not_null()).all(&txn).await? {
         let Some(sealed) = row.secret.clone() else { continue };

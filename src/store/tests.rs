@@ -314,8 +314,7 @@ impl Backend for BlindToConfig {
 async fn two_processes_creating_one_repository_at_once_can_read_each_others_backups() {
     for key in [None, Some([9u8; 32])] {
         let dir = tempfile::tempdir().unwrap();
-        let racing: Arc<dyn Backend> =
-            Arc::new(BlindToConfig { inner: ObjectStoreBackend::local(dir.path()).unwrap(), reads: 0.into() });
+        let racing: Arc<dyn Backend> = Arc::new(BlindToConfig { inner: ObjectStoreBackend::local(dir.path()).unwrap(), reads: 0.into() });
         // Both find no repository and write their config; the second overwrites the first's.
         let first = Store::open(racing.clone(), key).await.unwrap();
         let second = Store::open(racing, key).await.unwrap();

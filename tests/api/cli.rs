@@ -70,7 +70,8 @@ async fn secrets_rekey_seals_every_destination_secret_again_under_the_new_key() 
     let (status, dest) = crate::helpers::post(&app, &token, "/admin/v1/destinations", body).await;
     assert_eq!(status, 201, "{dest}");
     let id: uuid::Uuid = dest["id"].as_str().unwrap().parse().unwrap();
-    let stored = || async { coffer::persistence::engine::get_destination(&app.state.db, id).await.unwrap().unwrap().sealed_secret.unwrap() };
+    let stored =
+        || async { coffer::persistence::engine::get_destination(&app.state.db, id).await.unwrap().unwrap().sealed_secret.unwrap() };
     let before = stored().await;
     let old_material = std::fs::read(app.data_dir.join("secret.key")).unwrap();
 
@@ -94,8 +95,10 @@ async fn secrets_rekey_seals_every_destination_secret_again_under_the_new_key() 
     let after = stored().await;
     assert_ne!(after, before);
     assert!(after.starts_with("sealed:v1:") && !after.contains(secret));
-    let (old, new) = (coffer::crypto::SecretBox::from_material(&old_material), coffer::crypto::SecretBox::from_material(new_material.as_bytes()));
+    let (old, new) =
+        (coffer::crypto::SecretBox::from_material(&old_material), coffer::crypto::SecretBox::from_material(new_material.as_bytes()));
     assert_eq!(new.open(&after).unwrap(), secret, "the new key opens it");
     assert!(old.open(&after).is_err(), "the old key no longer does");
     assert_eq!(std::fs::read(app.data_dir.join("secret.key")).unwrap(), new_material.as_bytes(), "the data directory keeps the new key");
+    assert!(!app.data_dir.join("secret.key.new").exists());
 }

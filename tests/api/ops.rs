@@ -65,9 +65,11 @@ async fn metrics_ask_for_the_configured_bearer_token_and_otherwise_answer_only_t
         assert_eq!(resp.status(), 401, "{refused:?}");
         assert!(resp.text().await.unwrap().contains("metrics_token"));
     }
-    let resp = scrape(Some("Bearer scrape-secret")).await;
-    assert_eq!(resp.status(), 200);
-    assert!(resp.text().await.unwrap().contains("coffer_http_requests_total"));
+    for accepted in ["Bearer scrape-secret", "bearer  scrape-secret"] {
+        let resp = scrape(Some(accepted)).await;
+        assert_eq!(resp.status(), 200, "{accepted}");
+        assert!(resp.text().await.unwrap().contains("coffer_http_requests_total"));
+    }
 
     // No token: a client behind a trusted proxy is not this host.
     let app = spawn_app_with(|s| s.trusted_proxies = vec!["127.0.0.1".into()]).await;
@@ -76,6 +78,12 @@ async fn metrics_ask_for_the_configured_bearer_token_and_otherwise_answer_only_t
     assert!(remote.text().await.unwrap().contains("metrics_token"));
     let local = app.client.get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(local.status(), 200);
+    // Forwarded by an untrusted proxy on this host (or claiming to be): not this host's own client.
+    let app = spawn_app().await;
+    for (header, value) in [("x-forwarded-for", "127.0.0.1"), ("forwarded", "for=127.0.0.1")] {
+        let proxied = app.client.get(app.url("/metrics")).header(header, value).send().await.unwrap();
+        assert_eq!(proxied.status(), 403, "{header}");
+    }
 }
 
 #[tokio::test]

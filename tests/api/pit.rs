@@ -244,6 +244,15 @@ async fn commitlogs_are_archived_and_a_cluster_restores_to_a_moment_between_two_
     }
     let (status, refused) = crate::helpers::get(&app, &admin, &format!("/admin/v1/sources/{}/point-in-time", uuid::Uuid::new_v4())).await;
     assert_eq!(status, 404, "{refused}");
+    let unknown = format!("/admin/v1/sources/{cluster_id}/point-in-time?pit_destination_id={}", uuid::Uuid::new_v4());
+    let (status, refused) = crate::helpers::get(&app, &admin, &unknown).await;
+    assert_eq!(status, 404, "an unknown archive destination: {refused}");
+    let files = tempfile::tempdir().unwrap();
+    let machine = crate::helpers::machine(&app, &admin, "not-a-cluster", files.path()).await;
+    let body = json!({ "target": { "type": "same_nodes" }, "at": at(250).to_rfc3339() });
+    let (status, refused) = crate::helpers::post(&app, &admin, &format!("/admin/v1/sources/{machine}/point-in-time/restore"), body).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("only clusters restore to a point in time"), "{refused}");
 
     // Off: a new segment is no longer shipped.
     let resp = app.client.delete(app.url(&format!("/{c}/backups/pit"))).header("opscenter-session", &session).send().await.unwrap();

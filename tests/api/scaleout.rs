@@ -388,7 +388,8 @@ async fn three_servers_over_one_database_share_work_leases_limits_and_revocation
     let not_ended = scalar(&db, "SELECT COUNT(*) AS n FROM operations WHERE state IN ('queued', 'running', 'cancelling')").await;
     assert_eq!(not_ended, 0, "every operation ended");
     let requested = |kinds: &[&str]| kinds.iter().map(|k| accepted.get(k).copied().unwrap_or(0)).sum::<usize>() as i64;
-    let backups_asked = requested(&["opscenter backup", "instaclustr backup", "cloud databases backup", "cloud backup backup", "admin backup"]);
+    let backups_asked =
+        requested(&["opscenter backup", "instaclustr backup", "cloud databases backup", "cloud backup backup", "admin backup"]);
     let unplanned = "created_by <> 'scheduler'";
     assert_eq!(
         scalar(&db, &format!("SELECT COUNT(*) AS n FROM operations WHERE kind = 'backup' AND {unplanned}")).await,

@@ -399,7 +399,8 @@ function localMoment(iso) {
 async function restoreDialog(b, source) {
   const kind = source ? source.kind : "";
   // A cluster whose commitlogs are archived also restores to a moment after one of its backups.
-  const pit = kind === "cluster" ? await api("GET", `/admin/v1/sources/${source.id}/point-in-time`) : null;
+  // Without it the dialog still offers the plain restore.
+  const pit = kind === "cluster" ? await api("GET", `/admin/v1/sources/${source.id}/point-in-time`).catch(() => null) : null;
   const pitPossible = pit && pit.latest && Date.parse(pit.latest) >= Date.parse(b.created_at);
   const tables = tablesOf(b);
   const targets = [];
