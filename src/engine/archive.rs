@@ -173,10 +173,16 @@ impl Engine {
         Ok(op)
     }
 
-    /// The destination a point in time reads commitlogs from when none is named: the one the
-    /// cluster archives to, else the server's own.
-    pub async fn default_pit_destination(&self, caller: &Principal, source_id: Uuid) -> CoreResult<Uuid> {
-        let settings = self.archiving(caller, source_id).await?;
+    /// The archive a point in time of a cluster reads commitlogs from: the named destination (when
+    /// the caller may use it), else the one the cluster archives to, else the server's own.
+    async fn archive_of(&self, caller: &Principal, source: &Source, named: Option<Uuid>) -> CoreResult<Uuid> {
+        if source.kind != SourceKind::Cluster {
+            return Err(CoreError::BadRequest(format!("'{}' is not a cluster; only clusters restore to a point in time", source.name)));
+        }
+        if let Some(d) = named {
+            return Ok(self.destination_row(caller, d).await?.id);
+        }
+        let settings = settings_of(source);
         let mut ids = settings.destinations.keys();
         Ok(match (ids.next(), ids.next()) {
             (Some(only), None) => *only,
@@ -189,26 +195,17 @@ impl Engine {
     pub async fn pit_window(&self, caller: &Principal, source_id: Uuid, pit_destination: Option<Uuid>) -> CoreResult<PitWindow> {
         let db = &self.inner.db;
         let source = self.source(caller, source_id).await?.source;
-        if source.kind != SourceKind::Cluster {
-            return Err(CoreError::BadRequest(format!("'{}' is not a cluster; only clusters restore to a point in time", source.name)));
-        }
-        let destination_id = match pit_destination {
-            Some(d) => self.destination_row(caller, d).await?.id,
-            None => self.default_pit_destination(caller, source_id).await?,
-        };
+        let destination_id = self.archive_of(caller, &source, pit_destination).await?;
         let oldest =
             repo::BackupPage { source_id: Some(source.id), complete_only: true, oldest_first: true, limit: Some(1), ..Default::default() };
         let earliest = repo::list_backups_page(db, source.tenant_id, &oldest).await?.pop().map(|b| b.created_at);
-        let mut latest: Option<Option<DateTime<Utc>>> = None;
+        let mut newest = Vec::new();
         for node in repo::nodes_of(db, source.id).await? {
-            let newest = repo::newest_segment_in(db, node.id, destination_id).await?.map(|s| s.at);
-            latest = Some(match (latest, newest) {
-                (None, n) => n,
-                (Some(Some(l)), Some(n)) => Some(l.min(n)),
-                _ => None,
-            });
+            newest.push(repo::newest_segment(db, node.id, Some(destination_id)).await?.map(|s| s.at));
         }
-        let latest = latest.flatten().filter(|l| earliest.is_some_and(|e| *l >= e));
+        // Every node must have archived something; the window ends where the first of them stops.
+        let latest = newest.into_iter().collect::<Option<Vec<_>>>().and_then(|all| all.into_iter().min());
+        let latest = latest.filter(|l| earliest.is_some_and(|e| *l >= e));
         Ok(PitWindow { archiving: settings_of(&source).enabled, destination_id, earliest: latest.and(earliest), latest })
     }
 
@@ -217,7 +214,7 @@ impl Engine {
         let source = self.source(caller, source_id).await?.source;
         let mut out = Vec::new();
         for node in repo::nodes_of(&self.inner.db, source.id).await? {
-            let newest = repo::newest_segment(&self.inner.db, node.id).await?.map(|s| s.at);
+            let newest = repo::newest_segment(&self.inner.db, node.id, None).await?.map(|s| s.at);
             out.push((node, newest));
         }
         Ok(out)
@@ -225,22 +222,20 @@ impl Engine {
 
     /// How the cluster would be restored to `at`: the newest complete backup taken at or before
     /// it (held in `snapshot_destination` when named) and each node's segments in
-    /// `pit_destination` from that backup up to the first one at or after `at`. A moment past the
-    /// newest segment some node archived is refused with the newest valid moment.
+    /// `pit_destination` (the cluster's archive when not named) from that backup up to the first
+    /// one at or after `at`. A moment past the newest segment some node archived is refused with
+    /// the newest valid moment.
     pub async fn pit_plan(
         &self,
         caller: &Principal,
         source_id: Uuid,
         at: DateTime<Utc>,
         snapshot_destination: Option<Uuid>,
-        pit_destination: Uuid,
+        pit_destination: Option<Uuid>,
     ) -> CoreResult<PitPlan> {
         let db = &self.inner.db;
         let source = self.source(caller, source_id).await?.source;
-        if source.kind != SourceKind::Cluster {
-            return Err(CoreError::BadRequest(format!("'{}' is not a cluster; only clusters restore to a point in time", source.name)));
-        }
-        self.destination_row(caller, pit_destination).await?;
+        let pit_destination = self.archive_of(caller, &source, pit_destination).await?;
         let mut candidates = Vec::new();
         let mut earliest: Option<DateTime<Utc>> = None;
         for b in repo::list_backups(db, Some(source.tenant_id), Some(source.id)).await? {

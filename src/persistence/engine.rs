@@ -196,25 +196,13 @@ pub async fn segments_of(db: &Db, source_id: Uuid, destination_id: Uuid) -> Core
         .collect())
 }
 
-/// A node's newest archived segment in any destination.
-pub async fn newest_segment(db: &Db, node_id: Uuid) -> CoreResult<Option<Segment>> {
-    Ok(commitlog_segments::Entity::find()
-        .filter(commitlog_segments::Column::NodeId.eq(node_id))
-        .order_by_desc(commitlog_segments::Column::SegmentAt)
-        .one(db)
-        .await?
-        .map(segment))
-}
-
-/// A node's newest archived segment in one destination.
-pub async fn newest_segment_in(db: &Db, node_id: Uuid, destination_id: Uuid) -> CoreResult<Option<Segment>> {
-    Ok(commitlog_segments::Entity::find()
-        .filter(commitlog_segments::Column::NodeId.eq(node_id))
-        .filter(commitlog_segments::Column::DestinationId.eq(destination_id))
-        .order_by_desc(commitlog_segments::Column::SegmentAt)
-        .one(db)
-        .await?
-        .map(segment))
+/// A node's newest archived segment, in one destination or in any.
+pub async fn newest_segment(db: &Db, node_id: Uuid, destination_id: Option<Uuid>) -> CoreResult<Option<Segment>> {
+    let mut q = commitlog_segments::Entity::find().filter(commitlog_segments::Column::NodeId.eq(node_id));
+    if let Some(d) = destination_id {
+        q = q.filter(commitlog_segments::Column::DestinationId.eq(d));
+    }
+    Ok(q.order_by_desc(commitlog_segments::Column::SegmentAt).one(db).await?.map(segment))
 }
 
 /// Removes finished archive rounds older than `before` that shipped nothing (they only say "nothing new").

@@ -198,10 +198,6 @@ impl EngineApi {
             _ => return Err(CoreError::BadRequest("at (an RFC 3339 moment such as 2026-12-03T10:00:00Z) is required".into()).into()),
         };
         let pit_destination: Option<Uuid> = parse("pit_destination_id", body.0.get("pit_destination_id").cloned().unwrap_or(Value::Null))?;
-        let pit_destination = match pit_destination {
-            Some(d) => d,
-            None => state.engine.default_pit_destination(p, id.0).await?,
-        };
         let mut spec = restore_spec(Uuid::nil(), &body.0)?;
         let plan = state.engine.pit_plan(p, id.0, at, spec.destination_id, pit_destination).await?;
         spec.backup_id = plan.backup.id;

@@ -369,7 +369,7 @@ impl ProvisioningApi {
         let archiving = state.engine.archiving(p, view.source.id).await?;
         let point_in_time = match (point_in_time_given, archiving.destinations.keys().next()) {
             (true, Some(destination)) if archiving.enabled => {
-                Some(state.engine.pit_plan(p, view.source.id, at, None, *destination).await.map_err(|e| match e {
+                Some(state.engine.pit_plan(p, view.source.id, at, None, Some(*destination)).await.map_err(|e| match e {
                     CoreError::BadRequest(m) if m.starts_with("No snapshots") => CoreError::PreconditionFailed(m),
                     other => other,
                 })?)

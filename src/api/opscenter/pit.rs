@@ -66,10 +66,7 @@ async fn destination(state: &AppState, p: &Principal, body: &Map<String, Value>,
 async fn plan(state: &AppState, p: &Principal, view: &SourceView, body: &Map<String, Value>) -> Result<PitPlan, CoreError> {
     let at = moment(body)?;
     let snapshots = destination(state, p, body, "destination").await?;
-    let pit_destination = match destination(state, p, body, "pit_destination").await?.or(snapshots) {
-        Some(d) => d,
-        None => state.engine.default_pit_destination(p, view.source.id).await?,
-    };
+    let pit_destination = destination(state, p, body, "pit_destination").await?.or(snapshots);
     state.engine.pit_plan(p, view.source.id, at, snapshots, pit_destination).await
 }
 
