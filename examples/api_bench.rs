@@ -3,12 +3,13 @@
 //! - `bare ADDR BODY_FILE`: a bare poem server answering every request with the bytes of
 //!   BODY_FILE as JSON (the baseline: the framework alone, same machine, same run).
 //! - `load URL [--seconds S] [--connections C | --rate R] [--method M] [--body JSON]
-//!   [--header NAME:VALUE] [--credentials FILE]`: a closed loop of C connections sending as fast as
+//!   [--header NAME:VALUE] [--credentials FILE] [--warmup W]`: after W seconds (default 1) of the
+//!   same load, unrecorded, a closed loop of C connections (default 32) sending as fast as
 //!   answers come (the maximum rate), or an open loop sending R requests per second on schedule,
-//!   at most 256 in flight, latency counted from the scheduled moment (so a slow answer cannot
+//!   at most C in flight, latency counted from the scheduled moment (so a slow answer cannot
 //!   hide the ones queued behind it). With `--credentials`, request k carries line k mod n of FILE as `X-Auth-Token`,
 //!   and the answer counts per user and per second how many were let through (the limiter's
-//!   precision).
+//!   precision). `--trace FILE` writes each request's moment and latency (microseconds) to FILE.
 //! - `limiter [--users U] [--rate R] [--seconds S]`: Coffer's own limiter in process, U users each
 //!   offering R requests per second for S seconds on the real clock: accepted per user per second,
 //!   and the limiter's cost per check.
@@ -60,48 +61,156 @@ fn bare(addr: &str, body_file: &str) {
 #[derive(Default)]
 struct Tally {
     latencies_us: Vec<u64>,
+    /// With `--trace`: (scheduled or sent moment since the start, latency), both in microseconds.
+    trace: Vec<(u64, u64)>,
     statuses: BTreeMap<u16, u64>,
     errors: u64,
     /// Per user, per whole second since the start: requests let through (not 429).
     let_through: BTreeMap<usize, BTreeMap<u64, u64>>,
 }
 
+/// What every request of a run sends: the request's bytes are made once (per credential).
 struct Plan {
-    client: reqwest::Client,
-    url: String,
-    method: reqwest::Method,
-    body: Option<String>,
-    headers: Vec<(String, String)>,
-    credentials: Vec<String>,
+    addr: String,
+    /// One request per credential (or one without): method, path, host, headers and body.
+    requests: Vec<Vec<u8>>,
+    per_user: bool,
+    trace: bool,
 }
 
 impl Plan {
-    async fn send(&self, k: usize) -> Result<u16, reqwest::Error> {
-        let mut req = self.client.request(self.method.clone(), &self.url);
-        for (name, value) in &self.headers {
-            req = req.header(name, value);
-        }
-        if !self.credentials.is_empty() {
-            req = req.header("x-auth-token", &self.credentials[k % self.credentials.len()]);
-        }
-        if let Some(b) = &self.body {
-            req = req.header("content-type", "application/json").body(b.clone());
-        }
-        let resp = req.send().await?;
-        let status = resp.status().as_u16();
-        resp.bytes().await?;
-        Ok(status)
+    fn new(url: &str, method: &str, body: Option<&str>, headers: &[(String, String)], credentials: &[String], trace: bool) -> Plan {
+        let url = url::Url::parse(url).expect("a URL");
+        let host = format!("{}:{}", url.host_str().expect("a host"), url.port_or_known_default().expect("a port"));
+        let target = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let one = |token: Option<&str>| {
+            let mut head = format!("{method} {target} HTTP/1.1\r\nhost: {host}\r\naccept: application/json\r\n");
+            for (name, value) in headers {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+            if let Some(token) = token {
+                head.push_str(&format!("x-auth-token: {token}\r\n"));
+            }
+            if let Some(body) = body {
+                head.push_str(&format!("content-type: application/json\r\ncontent-length: {}\r\n", body.len()));
+            }
+            head.push_str("\r\n");
+            let mut bytes = head.into_bytes();
+            bytes.extend_from_slice(body.unwrap_or_default().as_bytes());
+            bytes
+        };
+        let requests = match credentials.is_empty() {
+            true => vec![one(None)],
+            false => credentials.iter().map(|c| one(Some(c))).collect(),
+        };
+        Plan { addr: host, requests, per_user: !credentials.is_empty(), trace }
+    }
+
+    fn users(&self) -> usize {
+        self.requests.len()
     }
 }
 
-fn record(tally: &Mutex<Tally>, plan: &Plan, k: usize, result: Result<u16, reqwest::Error>, latency: Duration, second: u64) {
+/// One keep-alive HTTP/1.1 connection of the load generator: writes a request, reads the answer
+/// to its last byte (by its `content-length`) and answers the status. Lean on purpose: the
+/// generator shares the machine's two cores with the server it measures, so what it spends per
+/// request is taken from the server.
+struct Connection {
+    stream: Option<tokio::net::TcpStream>,
+    buf: Vec<u8>,
+}
+
+impl Connection {
+    async fn exchange(&mut self, addr: &str, request: &[u8]) -> std::io::Result<u16> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let stream = match &mut self.stream {
+            Some(s) => s,
+            None => {
+                let s = tokio::net::TcpStream::connect(addr).await?;
+                s.set_nodelay(true)?;
+                self.stream.insert(s)
+            }
+        };
+        let result = async {
+            stream.write_all(request).await?;
+            self.buf.clear();
+            let (head_len, status, length, close) = loop {
+                if let Some(parsed) = parse_head(&self.buf)? {
+                    break parsed;
+                }
+                if self.buf.len() == self.buf.capacity() {
+                    self.buf.reserve(self.buf.len().max(16 * 1024));
+                }
+                if stream.read_buf(&mut self.buf).await? == 0 {
+                    return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed before the answer's head"));
+                }
+            };
+            // The body is read into the same buffer and thrown away.
+            let mut left = (head_len + length).saturating_sub(self.buf.len());
+            while left > 0 {
+                self.buf.clear();
+                self.buf.reserve(left.min(256 * 1024));
+                let n = stream.read_buf(&mut self.buf).await?;
+                if n == 0 {
+                    return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed inside the answer's body"));
+                }
+                left = left.saturating_sub(n);
+            }
+            Ok((status, close))
+        }
+        .await;
+        match result {
+            Ok((status, close)) => {
+                if close {
+                    self.stream = None;
+                }
+                Ok(status)
+            }
+            Err(e) => {
+                self.stream = None;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The status, head length, body length and `connection: close` of an answer whose head is
+/// complete in `buf`; `None` while it is not. Only answers with a `content-length` are understood.
+fn parse_head(buf: &[u8]) -> std::io::Result<Option<(usize, u16, usize, bool)>> {
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { return Ok(None) };
+    let head = std::str::from_utf8(&buf[..end]).map_err(|_| bad("a head that is not UTF-8"))?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).ok_or_else(|| bad("no status"))?;
+    let (mut length, mut close) = (None, false);
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else { continue };
+        if name.eq_ignore_ascii_case("content-length") {
+            length = value.trim().parse().ok();
+        } else if name.eq_ignore_ascii_case("connection") && value.trim().eq_ignore_ascii_case("close") {
+            close = true;
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(bad("a chunked answer (only content-length is read)"));
+        }
+    }
+    Ok(Some((end + 4, status, length.ok_or_else(|| bad("no content-length"))?, close)))
+}
+
+fn record(tally: &Mutex<Tally>, plan: &Plan, k: usize, result: std::io::Result<u16>, latency: Duration, since_start: Duration) {
     let mut t = tally.lock().expect("the tally");
     t.latencies_us.push(latency.as_micros() as u64);
+    if plan.trace {
+        t.trace.push((since_start.as_micros() as u64, latency.as_micros() as u64));
+    }
+    let second = since_start.as_secs();
     match result {
         Ok(status) => {
             *t.statuses.entry(status).or_default() += 1;
-            if !plan.credentials.is_empty() && status != 429 {
-                *t.let_through.entry(k % plan.credentials.len()).or_default().entry(second).or_default() += 1;
+            if plan.per_user && status != 429 {
+                *t.let_through.entry(k % plan.users()).or_default().entry(second).or_default() += 1;
             }
         }
         Err(_) => t.errors += 1,
@@ -120,70 +229,72 @@ fn load(args: &[String]) {
     let url = args[0].clone();
     let seconds: f64 = num(args, "--seconds", 5.0);
     let connections: usize = num(args, "--connections", 32);
+    let warmup: f64 = num(args, "--warmup", 1.0);
     let rate: Option<f64> = arg(args, "--rate").and_then(|r| r.parse().ok());
-    let headers = args
+    let headers: Vec<(String, String)> = args
         .windows(2)
         .filter(|w| w[0] == "--header")
         .filter_map(|w| w[1].split_once(':').map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned())))
         .collect();
-    let credentials = arg(args, "--credentials")
+    let credentials: Vec<String> = arg(args, "--credentials")
         .map(|f| std::fs::read_to_string(f).expect("the credentials file").lines().map(str::to_owned).filter(|l| !l.is_empty()).collect())
         .unwrap_or_default();
-    let plan = Arc::new(Plan {
-        client: reqwest::Client::builder().pool_max_idle_per_host(4096).build().expect("a client"),
-        url,
-        method: arg(args, "--method").unwrap_or_else(|| "GET".into()).parse().expect("a method"),
-        body: arg(args, "--body"),
-        headers,
-        credentials,
-    });
+    let method = arg(args, "--method").unwrap_or_else(|| "GET".into());
+    let body = arg(args, "--body");
+    let plan = Arc::new(Plan::new(&url, &method, body.as_deref(), &headers, &credentials, arg(args, "--trace").is_some()));
     // One thread: the load generator takes one core, whichever server it measures.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     let tally = Arc::new(Mutex::new(Tally::default()));
     let started = runtime.block_on(async {
-        let start = Instant::now();
+        // The warm-up runs the same load unrecorded: connections are open and the server is warm
+        // when counting starts (as wrk and wrk2 do), so the first requests' connection set-up is
+        // not counted as the server's latency.
+        let begin = Instant::now();
+        let start = begin + Duration::from_secs_f64(warmup);
         let deadline = start + Duration::from_secs_f64(seconds);
-        let mut tasks = Vec::new();
-        match rate {
-            None => {
-                let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-                for _ in 0..connections {
-                    let (plan, tally, counter) = (plan.clone(), tally.clone(), counter.clone());
-                    tasks.push(tokio::spawn(async move {
-                        while Instant::now() < deadline {
-                            let k = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let sent = Instant::now();
-                            let result = plan.send(k).await;
-                            record(&tally, &plan, k, result, sent.elapsed(), (sent - start).as_secs());
+        // Request k is due at begin + k / rate in an open loop, or as soon as a connection is free
+        // in a closed one. Each of the C connections takes the next request when its last one is
+        // answered, so at most C are in flight: a server that falls behind makes due requests
+        // wait for a connection, their latency still counted from the moment they were due (no
+        // coordinated omission), and the client never opens more than C connections.
+        let total = rate.map(|r| (r * (warmup + seconds)) as usize);
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let workers: Vec<_> = (0..connections)
+            .map(|_| {
+                let (plan, tally, next) = (plan.clone(), tally.clone(), next.clone());
+                tokio::spawn(async move {
+                    let mut connection = Connection { stream: None, buf: Vec::with_capacity(64 * 1024) };
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let due = match (rate, total) {
+                            (Some(rate), Some(total)) if k < total => {
+                                let due = begin + Duration::from_secs_f64(k as f64 / rate);
+                                tokio::time::sleep_until(due.into()).await;
+                                due
+                            }
+                            (None, _) if Instant::now() < deadline => Instant::now(),
+                            _ => break,
+                        };
+                        let result = connection.exchange(&plan.addr, &plan.requests[k % plan.users()]).await;
+                        if due >= start {
+                            record(&tally, &plan, k, result, due.elapsed(), due - start);
                         }
-                    }));
-                }
-            }
-            Some(rate) => {
-                let total = (rate * seconds) as usize;
-                // At most 256 requests in flight (so at most 256 connections): a server that falls
-                // behind makes requests wait here, counted from their scheduled moment, instead of
-                // making the client open a connection per request until the machine's ports run out.
-                let in_flight = Arc::new(tokio::sync::Semaphore::new(256));
-                for k in 0..total {
-                    let due = start + Duration::from_secs_f64(k as f64 / rate);
-                    tokio::time::sleep_until(due.into()).await;
-                    let (plan, tally, in_flight) = (plan.clone(), tally.clone(), in_flight.clone());
-                    tasks.push(tokio::spawn(async move {
-                        let _permit = in_flight.acquire().await.expect("the semaphore stays open");
-                        let result = plan.send(k).await;
-                        record(&tally, &plan, k, result, due.elapsed(), (due - start).as_secs());
-                    }));
-                }
-            }
-        }
-        for t in tasks {
-            let _ = t.await;
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            let _ = w.await;
         }
         start
     });
     let elapsed = started.elapsed().as_secs_f64();
     let mut t = tally.lock().expect("the tally");
+    if let Some(file) = arg(args, "--trace") {
+        t.trace.sort_unstable();
+        let lines: String = t.trace.iter().map(|(at, latency)| format!("{at} {latency}\n")).collect();
+        std::fs::write(file, lines).expect("the trace file");
+    }
     t.latencies_us.sort_unstable();
     let requests = t.latencies_us.len();
     let mut out = json!({
@@ -197,8 +308,8 @@ fn load(args: &[String]) {
         "p99_ms": percentile(&t.latencies_us, 0.99),
         "max_ms": percentile(&t.latencies_us, 1.0),
     });
-    if !plan.credentials.is_empty() {
-        out["per_user"] = per_user(&t.let_through, plan.credentials.len(), seconds as u64, 3);
+    if plan.per_user {
+        out["per_user"] = per_user(&t.let_through, plan.users(), seconds as u64, 3);
     }
     println!("{out}");
 }

