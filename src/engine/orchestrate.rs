@@ -1068,11 +1068,20 @@ impl Engine {
 
     // ---- agents' side ----
 
+    /// Notes that `agent` asked: its last-seen time (written at most a few times per
+    /// `agent_down_after_secs`, well before it would count as down) and the heartbeat metric.
+    async fn heard_from(&self, agent: &Agent) -> CoreResult<()> {
+        let down_after_ms = self.inner.settings.agent_down_after_secs.saturating_mul(1000) as i64;
+        let fresh_for = Duration::milliseconds((down_after_ms / 4).min(5_000));
+        repo::touch_agent(&self.inner.db, agent.id, None, fresh_for).await?;
+        self.inner.metrics.heartbeat(&agent.name, agent.id);
+        Ok(())
+    }
+
     /// Hands the agent its oldest queued task, with a lease; `None` when it has nothing to do.
     pub async fn claim(&self, agent: &Agent) -> CoreResult<Option<Assignment>> {
         let db = &self.inner.db;
-        repo::touch_agent(db, agent.id, None).await?;
-        self.inner.metrics.heartbeat(&agent.name, agent.id);
+        self.heard_from(agent).await?;
         let Some(task) =
             repo::claim_task(db, agent.id, &self.inner.owner, Duration::seconds(self.inner.settings.lease_secs.clamp(2, 3600) as i64))
                 .await?
@@ -1126,8 +1135,7 @@ impl Engine {
     /// its lease ran out and the task was queued again or claimed anew, `attempt` naming an older claim).
     pub async fn report(&self, agent: &Agent, task_id: Uuid, attempt: Option<i32>, progress: &TaskProgress) -> CoreResult<bool> {
         let db = &self.inner.db;
-        repo::touch_agent(db, agent.id, None).await?;
-        self.inner.metrics.heartbeat(&agent.name, agent.id);
+        self.heard_from(agent).await?;
         let lease = Duration::seconds(self.inner.settings.lease_secs.clamp(2, 3600) as i64);
         let Some(cancel) = repo::report_progress(db, task_id, agent.id, attempt, progress, lease).await? else {
             return Ok(true);

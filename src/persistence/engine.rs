@@ -111,11 +111,18 @@ pub async fn list_agents(db: &Db, tenant_id: Uuid) -> CoreResult<Vec<Agent>> {
         .collect())
 }
 
-pub async fn touch_agent(db: &Db, id: Uuid, hostname: Option<&str>) -> CoreResult<()> {
-    let mut update =
-        agents::Entity::update_many().col_expr(agents::Column::LastSeenAt, Expr::value(Utc::now())).filter(agents::Column::Id.eq(id));
-    if let Some(h) = hostname {
-        update = update.col_expr(agents::Column::Hostname, Expr::value(h.to_owned()));
+/// Records that the agent was heard from now. Without a new hostname, the row is written only when
+/// its time is older than `fresh_for`: an agent asks for work twice a second, and a write per ask
+/// would cost a commit each and make every kept listing ([`super::writes`]) stale.
+pub async fn touch_agent(db: &Db, id: Uuid, hostname: Option<&str>, fresh_for: Duration) -> CoreResult<()> {
+    let now = Utc::now();
+    let mut update = agents::Entity::update_many().col_expr(agents::Column::LastSeenAt, Expr::value(now)).filter(agents::Column::Id.eq(id));
+    match hostname {
+        Some(h) => update = update.col_expr(agents::Column::Hostname, Expr::value(h.to_owned())),
+        None => {
+            update = update
+                .filter(Condition::any().add(agents::Column::LastSeenAt.is_null()).add(agents::Column::LastSeenAt.lt(now - fresh_for)))
+        }
     }
     update.exec(db).await?;
     Ok(())

@@ -123,35 +123,67 @@ impl From<DbErr> for CoreError {
     }
 }
 
+/// Columns no cached answer shows, whose updates are not counted as writes: an agent's last-seen
+/// time is written every few seconds per agent, and counting it would make every kept listing
+/// stale that often (no backup listing shows whether an agent is up).
+const UNCOUNTED: &[(&str, &str)] = &[("agents", "last_seen_at")];
+
 /// Makes SQLite count committed writes in one row (`coffer_writes`) that a trigger on every table
 /// keeps, so an answer computed at count `n` is known to be stale once the count moves: after a
 /// write by any process sharing the file, and never before the writer committed (the count commits
-/// with the write). Tables of later migrations are counted from the next start. Answers whether
-/// writes are counted: on PostgreSQL they are not (one counted row would serialise every writer
-/// of a scale-out), and cached answers are off there.
+/// with the write). Updates of only [`UNCOUNTED`] columns are not counted. Tables and columns of
+/// later migrations are counted from the next start. Answers whether writes are counted: on
+/// PostgreSQL they are not (one counted row would serialise every writer of a scale-out), and
+/// cached answers are off there.
 pub async fn count_writes(db: &Db) -> Result<bool, CoreError> {
     if db.get_database_backend() != DbBackend::Sqlite {
         return Ok(false);
     }
+    let rows = |sql: String| db.query_all_raw(sea_orm::Statement::from_string(DbBackend::Sqlite, sql));
     db.execute_unprepared("CREATE TABLE IF NOT EXISTS coffer_writes (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL)").await?;
     db.execute_unprepared("INSERT OR IGNORE INTO coffer_writes (id, n) VALUES (1, 0)").await?;
-    let tables = db
-        .query_all_raw(sea_orm::Statement::from_string(
-            DbBackend::Sqlite,
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-             AND name NOT IN ('coffer_writes', 'seaql_migrations')",
-        ))
-        .await?;
+    let tables = rows(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         AND name NOT IN ('coffer_writes', 'seaql_migrations')"
+            .into(),
+    )
+    .await?;
+    const COUNT: &str = "BEGIN UPDATE coffer_writes SET n = n + 1 WHERE id = 1; END";
     for row in tables {
         let table: String = row.try_get("", "name")?;
         check_identifier(&table)?;
-        for op in ["INSERT", "UPDATE", "DELETE"] {
+        for op in ["INSERT", "DELETE"] {
             db.execute_unprepared(&format!(
-                "CREATE TRIGGER IF NOT EXISTS \"coffer_writes_{table}_{op}\" AFTER {op} ON \"{table}\" \
-                 BEGIN UPDATE coffer_writes SET n = n + 1 WHERE id = 1; END"
+                "CREATE TRIGGER IF NOT EXISTS \"coffer_writes_{table}_{op}\" AFTER {op} ON \"{table}\" {COUNT}"
             ))
             .await?;
         }
+        let uncounted: Vec<&str> = UNCOUNTED.iter().filter(|(t, _)| *t == table).map(|(_, c)| *c).collect();
+        if uncounted.is_empty() {
+            db.execute_unprepared(&format!(
+                "CREATE TRIGGER IF NOT EXISTS \"coffer_writes_{table}_UPDATE\" AFTER UPDATE ON \"{table}\" {COUNT}"
+            ))
+            .await?;
+            continue;
+        }
+        // `UPDATE OF` the other columns, made again at every start so that new columns count.
+        let mut counted = Vec::new();
+        for column in rows(format!("SELECT name FROM pragma_table_info('{table}')")).await? {
+            let column: String = column.try_get("", "name")?;
+            check_identifier(&column)?;
+            if !uncounted.contains(&column.as_str()) {
+                counted.push(format!("\"{column}\""));
+            }
+        }
+        let txn = db.begin().await?;
+        txn.execute_unprepared(&format!("DROP TRIGGER IF EXISTS \"coffer_writes_{table}_UPDATE\"")).await?;
+        txn.execute_unprepared(&format!("DROP TRIGGER IF EXISTS \"coffer_writes_{table}_UPDATE_OF\"")).await?;
+        txn.execute_unprepared(&format!(
+            "CREATE TRIGGER \"coffer_writes_{table}_UPDATE_OF\" AFTER UPDATE OF {} ON \"{table}\" {COUNT}",
+            counted.join(", ")
+        ))
+        .await?;
+        txn.commit().await?;
     }
     Ok(true)
 }
@@ -220,5 +252,38 @@ pub async fn follow(db: &Db, channel: &str, shutdown: tokio_util::sync::Cancella
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::{connect, count_writes, engine, identity, migrate, writes};
+
+    #[tokio::test]
+    async fn an_agent_heard_from_again_is_written_once_per_freshness_and_its_last_seen_time_is_not_counted_as_a_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = connect(&format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display())).await.unwrap();
+        migrate(&db).await.unwrap();
+        assert!(count_writes(&db).await.unwrap());
+        // Counting is set up again at every start: the second time must not fail or double count.
+        assert!(count_writes(&db).await.unwrap());
+        let tenant = identity::create_tenant(&db, "t").await.unwrap();
+        let agent = engine::get_or_create_agent(&db, tenant.id, "a1", "host-1").await.unwrap();
+        let seen = |db| async move { engine::agent_by_name(db, tenant.id, "a1").await.unwrap().unwrap().last_seen_at };
+
+        let before = writes(&db).await.unwrap();
+        engine::touch_agent(&db, agent.id, None, Duration::seconds(5)).await.unwrap();
+        let first = seen(&db).await.expect("never seen: written");
+        engine::touch_agent(&db, agent.id, None, Duration::seconds(5)).await.unwrap();
+        assert_eq!(seen(&db).await, Some(first), "seen just now: not written again");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        engine::touch_agent(&db, agent.id, None, Duration::milliseconds(10)).await.unwrap();
+        assert!(seen(&db).await > Some(first), "older than the freshness asked: written");
+        assert_eq!(writes(&db).await.unwrap(), before, "last-seen times are not counted");
+
+        engine::touch_agent(&db, agent.id, Some("host-2"), Duration::seconds(5)).await.unwrap();
+        assert_eq!(writes(&db).await.unwrap(), before + 1, "a new hostname is written and counted");
     }
 }
