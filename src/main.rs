@@ -1,6 +1,6 @@
 //! The `coffer` binary: parses the command line and hands over to the library.
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    coffer::cli::run().await
+fn main() -> anyhow::Result<()> {
+    coffer::limit_allocator_arenas();
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(coffer::cli::run())
 }

@@ -111,7 +111,7 @@ impl Engine {
 
     pub async fn create_plan(&self, caller: &Principal, spec: PlanSpec) -> CoreResult<Plan> {
         let plan = self.plan_from_spec(caller, Uuid::new_v4(), Utc::now(), spec).await?;
-        repo::save_plan(&self.inner.db, &plan).await?;
+        repo::insert_plan(&self.inner.db, &plan).await?;
         Ok(plan)
     }
 

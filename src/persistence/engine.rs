@@ -1329,8 +1329,8 @@ fn plan(m: plans::Model) -> CoreResult<Plan> {
 }
 
 /// Inserts or replaces a plan.
-pub async fn save_plan(db: &Db, p: &Plan) -> CoreResult<()> {
-    let model = plans::ActiveModel {
+fn plan_model(p: &Plan) -> plans::ActiveModel {
+    plans::ActiveModel {
         id: Set(p.id),
         tenant_id: Set(p.tenant_id),
         source_id: Set(p.source_id),
@@ -1345,7 +1345,18 @@ pub async fn save_plan(db: &Db, p: &Plan) -> CoreResult<()> {
         next_run_at: Set(p.next_run_at),
         last_run_at: Set(p.last_run_at),
         created_at: Set(p.created_at),
-    };
+    }
+}
+
+/// Stores a new plan (one statement: its id was just made).
+pub async fn insert_plan(db: &Db, p: &Plan) -> CoreResult<()> {
+    plans::Entity::insert(plan_model(p)).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// Stores a plan, new or changed.
+pub async fn save_plan(db: &Db, p: &Plan) -> CoreResult<()> {
+    let model = plan_model(p);
     if plans::Entity::find_by_id(p.id).one(db).await?.is_some() {
         model.update(db).await?;
     } else {

@@ -88,7 +88,7 @@ async fn machine_of(state: &AppState, p: &Principal, agent: &Agent) -> Result<Uu
 }
 
 /// A configuration body as a plan (and the normalized fields kept to show it back).
-async fn plan_spec(state: &AppState, p: &Principal, body: &Map<String, Value>) -> Result<PlanSpec, CoreError> {
+async fn plan_spec(state: &AppState, p: &Principal, body: &Map<String, Value>) -> Result<(PlanSpec, Agent, i64), CoreError> {
     let agent_id =
         int(body.get("MachineAgentId"), "MachineAgentId")?.ok_or_else(|| CoreError::BadRequest("MachineAgentId is required".into()))?;
     let agent = agent_by_alias(state, p, &agent_id.to_string()).await?;
@@ -161,7 +161,7 @@ async fn plan_spec(state: &AppState, p: &Principal, body: &Map<String, Value>) -
     kept.insert("IsActive".into(), json!(is_active));
     kept.insert("Inclusions".into(), json!(inclusions));
     kept.insert("Exclusions".into(), json!(exclusions));
-    Ok(PlanSpec {
+    let spec = PlanSpec {
         source_id: machine_of(state, p, &agent).await?,
         name,
         schedule,
@@ -175,13 +175,19 @@ async fn plan_spec(state: &AppState, p: &Principal, body: &Map<String, Value>) -
         destination_id: None,
         enabled: is_active && frequency.is_some(),
         annotations: Value::Object(kept),
-    })
+    };
+    Ok((spec, agent, agent_id))
 }
 
 /// A plan as a configuration with every field the SDK and the cookbook read.
 pub(super) async fn view(state: &AppState, p: &Principal, plan: &Plan) -> Result<Value, CoreError> {
+    let agent = machine_agent(state, p, plan.source_id).await?;
+    shown(state, plan, agent).await
+}
+
+/// [`view`] with the machine's agent known: its name and integer id.
+async fn shown(state: &AppState, plan: &Plan, (agent_name, agent_id): (String, Option<i64>)) -> Result<Value, CoreError> {
     let id = ids::alias_for(&state.db, "configuration", plan.id).await?;
-    let (agent_name, agent_id) = machine_agent(state, p, plan.source_id).await?;
     let a = &plan.annotations;
     let get = |k: &str| a.get(k).cloned().unwrap_or(Value::Null);
     // File ids count through inclusions, then exclusions: unique within the configuration.
@@ -255,9 +261,9 @@ impl ConfigurationsApi {
     #[oai(path = "/v1.0/backup-configuration", method = "post", operation_id = "cloudbackup_create_configuration")]
     async fn create(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Json<Value>> {
         let p = caller.principal();
-        let spec = plan_spec(&state, p, &object(body.0)?).await?;
+        let (spec, agent, agent_id) = plan_spec(&state, p, &object(body.0)?).await?;
         let plan = state.engine.create_plan(p, spec).await?;
-        Ok(Json(view(&state, p, &plan).await?))
+        Ok(Json(shown(&state, &plan, (agent.name, Some(agent_id))).await?))
     }
 
     /// Every configuration of the caller's tenant.
@@ -297,7 +303,7 @@ impl ConfigurationsApi {
     async fn update(&self, state: Data<&AppState>, caller: Caller, id: Path<String>, body: Json<Value>) -> poem::Result<Empty> {
         let p = caller.principal();
         let plan = plan_by_alias(&state, p, &id).await?;
-        let spec = plan_spec(&state, p, &object(body.0)?).await?;
+        let (spec, ..) = plan_spec(&state, p, &object(body.0)?).await?;
         state.engine.update_plan(p, plan.id, spec).await?;
         Ok(Empty::Ok)
     }
