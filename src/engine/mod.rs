@@ -198,7 +198,7 @@ impl Engine {
             return Err(CoreError::BadRequest(format!("'{name}' cannot name an agent")));
         }
         let mut agent = repo::get_or_create_agent(&self.inner.db, caller.tenant_id, name, hostname).await?;
-        repo::touch_agent(&self.inner.db, agent.id, Some(hostname), chrono::Duration::zero()).await?;
+        repo::set_agent_hostname(&self.inner.db, agent.id, hostname).await?;
         if agent.settings.deleted {
             agent.settings.deleted = false;
             repo::set_agent_settings(&self.inner.db, agent.id, &agent.settings).await?;

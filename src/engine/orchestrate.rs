@@ -1073,7 +1073,7 @@ impl Engine {
     async fn heard_from(&self, agent: &Agent) -> CoreResult<()> {
         let down_after_ms = self.inner.settings.agent_down_after_secs.saturating_mul(1000) as i64;
         let fresh_for = Duration::milliseconds((down_after_ms / 4).min(5_000));
-        repo::touch_agent(&self.inner.db, agent.id, None, fresh_for).await?;
+        repo::touch_agent(&self.inner.db, agent.id, fresh_for).await?;
         self.inner.metrics.heartbeat(&agent.name, agent.id);
         Ok(())
     }

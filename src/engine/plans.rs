@@ -119,7 +119,7 @@ impl Engine {
         let old = self.plan(caller, id).await?;
         let mut plan = self.plan_from_spec(caller, id, old.created_at, spec).await?;
         plan.last_run_at = old.last_run_at;
-        repo::save_plan(&self.inner.db, &plan).await?;
+        repo::update_plan(&self.inner.db, &plan).await?;
         Ok(plan)
     }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, Statement, TransactionTrait,
     sea_query::{Alias, Expr, ExprTrait, Query},
 };
@@ -111,20 +111,28 @@ pub async fn list_agents(db: &Db, tenant_id: Uuid) -> CoreResult<Vec<Agent>> {
         .collect())
 }
 
-/// Records that the agent was heard from now. Without a new hostname, the row is written only when
-/// its time is older than `fresh_for`: an agent asks for work twice a second, and a write per ask
-/// would cost a commit each and make every kept listing ([`super::writes`]) stale.
-pub async fn touch_agent(db: &Db, id: Uuid, hostname: Option<&str>, fresh_for: Duration) -> CoreResult<()> {
+/// Records that the agent was heard from now, writing the row only when its time is older than
+/// `fresh_for`: an agent asks for work twice a second, and a write per ask would cost a commit
+/// each and make every kept listing ([`super::writes`]) stale.
+pub async fn touch_agent(db: &Db, id: Uuid, fresh_for: Duration) -> CoreResult<()> {
     let now = Utc::now();
-    let mut update = agents::Entity::update_many().col_expr(agents::Column::LastSeenAt, Expr::value(now)).filter(agents::Column::Id.eq(id));
-    match hostname {
-        Some(h) => update = update.col_expr(agents::Column::Hostname, Expr::value(h.to_owned())),
-        None => {
-            update = update
-                .filter(Condition::any().add(agents::Column::LastSeenAt.is_null()).add(agents::Column::LastSeenAt.lt(now - fresh_for)))
-        }
-    }
-    update.exec(db).await?;
+    agents::Entity::update_many()
+        .col_expr(agents::Column::LastSeenAt, Expr::value(now))
+        .filter(agents::Column::Id.eq(id))
+        .filter(Condition::any().add(agents::Column::LastSeenAt.is_null()).add(agents::Column::LastSeenAt.lt(now - fresh_for)))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Records the host a (re)registering agent runs on, and that it was heard from now.
+pub async fn set_agent_hostname(db: &Db, id: Uuid, hostname: &str) -> CoreResult<()> {
+    agents::Entity::update_many()
+        .col_expr(agents::Column::LastSeenAt, Expr::value(Utc::now()))
+        .col_expr(agents::Column::Hostname, Expr::value(hostname.to_owned()))
+        .filter(agents::Column::Id.eq(id))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
@@ -1328,7 +1336,7 @@ fn plan(m: plans::Model) -> CoreResult<Plan> {
     })
 }
 
-/// Inserts or replaces a plan.
+/// The row of a plan.
 fn plan_model(p: &Plan) -> plans::ActiveModel {
     plans::ActiveModel {
         id: Set(p.id),
@@ -1354,15 +1362,13 @@ pub async fn insert_plan(db: &Db, p: &Plan) -> CoreResult<()> {
     Ok(())
 }
 
-/// Stores a plan, new or changed.
-pub async fn save_plan(db: &Db, p: &Plan) -> CoreResult<()> {
-    let model = plan_model(p);
-    if plans::Entity::find_by_id(p.id).one(db).await?.is_some() {
-        model.update(db).await?;
-    } else {
-        model.insert(db).await?;
+/// Replaces a stored plan; one deleted meanwhile is not found (and not stored again).
+pub async fn update_plan(db: &Db, p: &Plan) -> CoreResult<()> {
+    match plans::Entity::update(plan_model(p)).exec(db).await {
+        Ok(_) => Ok(()),
+        Err(DbErr::RecordNotUpdated) => Err(CoreError::not_found("plan", p.id.to_string())),
+        Err(e) => Err(e.into()),
     }
-    Ok(())
 }
 
 pub async fn get_plan(db: &Db, tenant_id: Option<Uuid>, id: Uuid) -> CoreResult<Option<Plan>> {

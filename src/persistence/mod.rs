@@ -274,16 +274,16 @@ mod tests {
         let seen = |db| async move { engine::agent_by_name(db, tenant.id, "a1").await.unwrap().unwrap().last_seen_at };
 
         let before = writes(&db).await.unwrap();
-        engine::touch_agent(&db, agent.id, None, Duration::seconds(5)).await.unwrap();
+        engine::touch_agent(&db, agent.id, Duration::seconds(5)).await.unwrap();
         let first = seen(&db).await.expect("never seen: written");
-        engine::touch_agent(&db, agent.id, None, Duration::seconds(5)).await.unwrap();
+        engine::touch_agent(&db, agent.id, Duration::seconds(5)).await.unwrap();
         assert_eq!(seen(&db).await, Some(first), "seen just now: not written again");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        engine::touch_agent(&db, agent.id, None, Duration::milliseconds(10)).await.unwrap();
+        engine::touch_agent(&db, agent.id, Duration::milliseconds(10)).await.unwrap();
         assert!(seen(&db).await > Some(first), "older than the freshness asked: written");
         assert_eq!(writes(&db).await.unwrap(), before, "last-seen times are not counted");
 
-        engine::touch_agent(&db, agent.id, Some("host-2"), Duration::seconds(5)).await.unwrap();
+        engine::set_agent_hostname(&db, agent.id, "host-2").await.unwrap();
         assert_eq!(writes(&db).await.unwrap(), before + 1, "a new hostname is written and counted");
     }
 }
