@@ -387,7 +387,7 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             std::fs::create_dir_all(&settings.data_dir)?;
-            let db = persistence::connect(&settings.database_url()).await?;
+            let db = persistence::connect_with(&settings.database_url(), settings.sqlite_synchronous).await?;
             persistence::migrate(&db).await?;
             println!("database is up to date");
         }
@@ -418,7 +418,7 @@ pub async fn run() -> anyhow::Result<()> {
         }
         command => {
             std::fs::create_dir_all(&settings.data_dir)?;
-            let db = persistence::connect(&settings.database_url()).await?;
+            let db = persistence::connect_with(&settings.database_url(), settings.sqlite_synchronous).await?;
             persistence::migrate(&db).await?;
             manage(&db, command, &settings).await?;
         }
@@ -448,6 +448,8 @@ async fn rekey_secrets(db: &persistence::Db, settings: &Settings) -> Result<(), 
             return Err(e);
         }
     };
+    // The old key may be gone soon after this: the new seals must outlive even a power loss.
+    persistence::make_durable(db).await?;
     println!("sealed again under the new key: {destinations} destination secret(s), {locations} database location(s)");
     if settings.secret_key.is_some() {
         println!("set COFFER_SECRET_KEY to the new key on every server before starting them");

@@ -17,6 +17,9 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Database URL; SQLite in `data_dir` when absent.
     pub database_url: Option<String>,
+    /// When SQLite syncs commits: `normal` (at checkpoints; the last commits before a power loss
+    /// may roll back) or `full` (every commit). PostgreSQL follows its own `synchronous_commit`.
+    pub sqlite_synchronous: crate::persistence::SqliteSync,
     /// The URL clients reach this server at; used in service catalogs and links.
     pub public_url: String,
     /// Regions advertised in the service catalog, upper case.
@@ -105,6 +108,7 @@ impl Default for Settings {
             listen: "127.0.0.1:8888".parse().expect("valid default address"),
             data_dir: PathBuf::from("./coffer-data"),
             database_url: None,
+            sqlite_synchronous: Default::default(),
             public_url: "http://127.0.0.1:8888".into(),
             regions: ["DFW", "IAD", "ORD", "HKG", "SYD"].map(String::from).to_vec(),
             region_destinations: Default::default(),
@@ -150,6 +154,7 @@ impl std::fmt::Debug for Settings {
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
             .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
             .field("public_url", &self.public_url)
             .field("regions", &self.regions)
             .field("token_ttl_secs", &self.token_ttl_secs)

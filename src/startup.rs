@@ -24,7 +24,7 @@ use crate::{
 pub async fn prepare(settings: Settings) -> Result<(AppState, Option<String>), CoreError> {
     std::fs::create_dir_all(&settings.data_dir)
         .map_err(|e| CoreError::Unavailable(format!("cannot create data directory {}: {e}", settings.data_dir.display())))?;
-    let db = persistence::connect(&settings.database_url()).await?;
+    let db = persistence::connect_with(&settings.database_url(), settings.sqlite_synchronous).await?;
     // Servers starting together on one PostgreSQL database do this part one at a time.
     let startup = persistence::engine::lock_startup(&db).await?;
     persistence::migrate(&db).await?;

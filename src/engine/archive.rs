@@ -81,7 +81,7 @@ pub fn worded(t: DateTime<Utc>) -> String {
 impl Engine {
     /// A cluster's archiving settings.
     pub async fn archiving(&self, caller: &Principal, source_id: Uuid) -> CoreResult<Archiving> {
-        Ok(settings_of(&self.source(caller, source_id).await?.source))
+        Ok(settings_of(&self.source_row(caller, source_id).await?))
     }
 
     /// Turns archiving on (with its destinations) or off (`None`), then reconfigures each node's
@@ -94,7 +94,7 @@ impl Engine {
         sleep_secs: u64,
     ) -> CoreResult<Operation> {
         let db = &self.inner.db;
-        let source = self.source(caller, source_id).await?.source;
+        let source = self.source_row(caller, source_id).await?;
         if source.kind != SourceKind::Cluster {
             return Err(CoreError::BadRequest(format!("'{}' is not a cluster; commitlogs are archived for clusters", source.name)));
         }
@@ -194,7 +194,7 @@ impl Engine {
     /// not named); an empty window when nothing is archived there or no backup is complete.
     pub async fn pit_window(&self, caller: &Principal, source_id: Uuid, pit_destination: Option<Uuid>) -> CoreResult<PitWindow> {
         let db = &self.inner.db;
-        let source = self.source(caller, source_id).await?.source;
+        let source = self.source_row(caller, source_id).await?;
         let destination_id = self.archive_of(caller, &source, pit_destination).await?;
         let oldest =
             repo::BackupPage { source_id: Some(source.id), complete_only: true, oldest_first: true, limit: Some(1), ..Default::default() };
@@ -211,7 +211,7 @@ impl Engine {
 
     /// Each node's newest archived segment time (none when nothing is archived yet).
     pub async fn newest_archived(&self, caller: &Principal, source_id: Uuid) -> CoreResult<Vec<(Node, Option<DateTime<Utc>>)>> {
-        let source = self.source(caller, source_id).await?.source;
+        let source = self.source_row(caller, source_id).await?;
         let mut out = Vec::new();
         for node in repo::nodes_of(&self.inner.db, source.id).await? {
             let newest = repo::newest_segment(&self.inner.db, node.id, None).await?.map(|s| s.at);
@@ -234,7 +234,7 @@ impl Engine {
         pit_destination: Option<Uuid>,
     ) -> CoreResult<PitPlan> {
         let db = &self.inner.db;
-        let source = self.source(caller, source_id).await?.source;
+        let source = self.source_row(caller, source_id).await?;
         let pit_destination = self.archive_of(caller, &source, pit_destination).await?;
         let mut candidates = Vec::new();
         let mut earliest: Option<DateTime<Utc>> = None;

@@ -546,7 +546,7 @@ impl Engine {
                 rack: None,
             });
         }
-        let first = self.source(caller, members[0]).await?.source.config;
+        let first = self.source_row(caller, members[0]).await?.config;
         let mut config = first;
         config["members"] = serde_json::json!(members);
         self.create_source(caller.tenant_id, SourceKind::HaGroup, name, config, specs, true).await
@@ -554,19 +554,32 @@ impl Engine {
 
     /// A source of the caller's tenant, or 404.
     pub async fn source(&self, caller: &Principal, id: Uuid) -> CoreResult<SourceView> {
-        let source = repo::get_source(&self.inner.db, tenant_scope(caller), id)
-            .await?
-            .ok_or_else(|| CoreError::not_found("source", id.to_string()))?;
-        let nodes = repo::nodes_of(&self.inner.db, id).await?;
-        let agents = repo::list_agents(&self.inner.db, source.tenant_id).await?;
-        Ok(self.view(source, nodes, &agents))
+        let source = self.source_row(caller, id).await?;
+        self.with_nodes(source).await
+    }
+
+    /// The source alone, without its nodes: what a check that the caller may use it needs.
+    pub(crate) async fn source_row(&self, caller: &Principal, id: Uuid) -> CoreResult<Source> {
+        repo::get_source(&self.inner.db, tenant_scope(caller), id).await?.ok_or_else(|| CoreError::not_found("source", id.to_string()))
     }
 
     pub async fn source_by_name(&self, caller: &Principal, kind: SourceKind, name: &str) -> CoreResult<SourceView> {
-        let found = repo::find_source_by_name(&self.inner.db, caller.tenant_id, kind, name)
+        let found = self.source_row_by_name(caller, kind, name).await?;
+        self.with_nodes(found).await
+    }
+
+    /// The caller's source of `kind` named `name`, without its nodes.
+    pub async fn source_row_by_name(&self, caller: &Principal, kind: SourceKind, name: &str) -> CoreResult<Source> {
+        repo::find_source_by_name(&self.inner.db, caller.tenant_id, kind, name)
             .await?
-            .ok_or_else(|| CoreError::not_found(kind_word(kind), name))?;
-        self.source(caller, found.id).await
+            .ok_or_else(|| CoreError::not_found(kind_word(kind), name))
+    }
+
+    /// A source as shown: with its nodes and whether their agents are up.
+    pub(crate) async fn with_nodes(&self, source: Source) -> CoreResult<SourceView> {
+        let nodes = repo::nodes_of(&self.inner.db, source.id).await?;
+        let agents = repo::list_agents(&self.inner.db, source.tenant_id).await?;
+        Ok(self.view(source, nodes, &agents))
     }
 
     pub async fn list_sources(&self, caller: &Principal, kind: Option<SourceKind>) -> CoreResult<Vec<SourceView>> {

@@ -237,7 +237,7 @@ impl Engine {
         let db = &self.inner.db;
         let _starting = self.inner.starting.lock().await;
         let _everywhere = repo::lock_starts(db).await?;
-        let source = self.source(caller, spec.source_id).await?.source;
+        let source = self.source_row(caller, spec.source_id).await?;
         let mut copy_to = Vec::new();
         for region in &spec.copy_to {
             copy_to.push(self.region_destination(caller, region).await?);
@@ -722,7 +722,7 @@ impl Engine {
     /// task's result is `{"keyspaces": {ks: [tables]}}`.
     pub async fn start_inventory(&self, caller: &Principal, source_id: Uuid) -> CoreResult<Operation> {
         let db = &self.inner.db;
-        let source = self.source(caller, source_id).await?.source;
+        let source = self.source_row(caller, source_id).await?;
         if source.kind != SourceKind::Cluster {
             return Err(CoreError::BadRequest(format!("{} is not a cluster", source.name)));
         }
@@ -1043,7 +1043,7 @@ impl Engine {
         kind: OperationKind,
         limit: u64,
     ) -> CoreResult<Vec<Operation>> {
-        let source = self.source(caller, source_id).await?.source;
+        let source = self.source_row(caller, source_id).await?;
         repo::source_operations(&self.inner.db, source.tenant_id, source.id, kind, limit).await
     }
 

@@ -84,7 +84,7 @@ impl Engine {
         if let Schedule::Interval { first_run, .. } = &mut spec.schedule {
             *first_run = first_run.trunc_subsecs(0);
         }
-        let source = self.source(caller, spec.source_id).await?.source;
+        let source = self.source_row(caller, spec.source_id).await?;
         if let Some(d) = spec.destination_id {
             self.destination_row(caller, d).await?;
         }

@@ -22,14 +22,20 @@ pub(crate) fn storable(text: &str) -> bool {
     !text.contains('\0')
 }
 
-/// Connects to `url` (sqlite:// or postgres://) with quiet statement logging.
+/// Connects to `url` (sqlite:// or postgres://) with quiet statement logging, SQLite committing
+/// with `synchronous=NORMAL` (see [`SqliteSync`]).
 pub async fn connect(url: &str) -> Result<Db, CoreError> {
+    connect_with(url, SqliteSync::default()).await
+}
+
+/// [`connect`] with SQLite's commits synced as `sync` says.
+pub async fn connect_with(url: &str, sync: SqliteSync) -> Result<Db, CoreError> {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(30));
     if url.starts_with("sqlite:") {
         opts.max_connections(8);
-        opts.map_sqlx_sqlite_pool_opts(|pool| {
-            pool.after_connect(|conn, _| {
+        opts.map_sqlx_sqlite_pool_opts(move |pool| {
+            pool.after_connect(move |conn, _| {
                 Box::pin(async move {
                     let mut handle = conn.lock_handle().await?;
                     // SAFETY: the handle is locked out of sqlx's worker for this call, and the
@@ -37,6 +43,8 @@ pub async fn connect(url: &str) -> Result<Db, CoreError> {
                     unsafe {
                         libsqlite3_sys::sqlite3_busy_handler(handle.as_raw_handle().as_ptr(), Some(wait_briefly), std::ptr::null_mut())
                     };
+                    drop(handle);
+                    sqlx::Executor::execute(&mut *conn, sync.pragma()).await?;
                     Ok(())
                 })
             })
@@ -51,6 +59,39 @@ pub async fn connect(url: &str) -> Result<Db, CoreError> {
         db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
     }
     Ok(db)
+}
+
+/// When SQLite syncs a commit to the disk (its `synchronous` pragma; the database runs in WAL mode).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    /// The log is synced at checkpoints, not at every commit: a commit survives the process
+    /// crashing, and the last commits before a power loss or an OS crash may be rolled back (the
+    /// database stays consistent). Commits that must outlive even that (revocations, password
+    /// changes, a rekey) call [`make_durable`]. A sync's tail on a shared disk is tens of
+    /// milliseconds, and every writer queues behind the one syncing (BENCHMARKS.md, creates).
+    #[default]
+    Normal,
+    /// Every commit is synced before it is answered.
+    Full,
+}
+
+impl SqliteSync {
+    fn pragma(self) -> &'static str {
+        match self {
+            SqliteSync::Normal => "PRAGMA synchronous=NORMAL",
+            SqliteSync::Full => "PRAGMA synchronous=FULL",
+        }
+    }
+}
+
+/// Makes every commit so far survive a power loss, whatever [`SqliteSync`] is in force: on
+/// SQLite a checkpoint syncs the log and the database file; PostgreSQL syncs every commit already.
+pub async fn make_durable(db: &Db) -> Result<(), CoreError> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA wal_checkpoint(FULL)").await?;
+    }
+    Ok(())
 }
 
 /// How a SQLite connection waits for another's write lock: in steps of 100 µs for the first
@@ -259,7 +300,32 @@ pub async fn follow(db: &Db, channel: &str, shutdown: tokio_util::sync::Cancella
 mod tests {
     use chrono::Duration;
 
-    use super::{connect, count_writes, engine, identity, migrate, writes};
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    use super::{SqliteSync, connect, connect_with, count_writes, engine, identity, make_durable, migrate, writes};
+
+    async fn synchronous(db: &super::Db) -> i64 {
+        let row = db.query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA synchronous")).await.unwrap().unwrap();
+        row.try_get_by_index(0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn sqlite_commits_sync_as_configured_and_a_durable_commit_reaches_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = |name: &str| format!("sqlite://{}?mode=rwc", dir.path().join(name).display());
+        let full = connect_with(&url("full.db"), SqliteSync::Full).await.unwrap();
+        assert_eq!(synchronous(&full).await, 2, "FULL");
+        let db = connect(&url("w.db")).await.unwrap();
+        assert_eq!(synchronous(&db).await, 1, "NORMAL by default");
+
+        migrate(&db).await.unwrap();
+        identity::create_tenant(&db, "kept").await.unwrap();
+        make_durable(&db).await.unwrap();
+        // The database file alone, without its log, holds the commit: the checkpoint wrote it there.
+        std::fs::copy(dir.path().join("w.db"), dir.path().join("copy.db")).unwrap();
+        let copy = connect(&url("copy.db")).await.unwrap();
+        assert!(identity::find_tenant_by_name(&copy, "kept").await.unwrap().is_some());
+    }
 
     #[tokio::test]
     async fn an_agent_heard_from_again_is_written_once_per_freshness_and_its_last_seen_time_is_not_counted_as_a_write() {

@@ -27,7 +27,15 @@ pub use session::SessionApi;
 /// Every OpsCenter endpoint group.
 pub type OpsCenterApi = (SessionApi, ClustersApi, BackupsApi, PitApi, DestinationsApi, RequestsApi, SchedulesApi);
 
-use crate::{domain::identity::Principal, engine::SourceView, error::CoreError, state::AppState};
+use crate::{
+    domain::{
+        identity::Principal,
+        source::{Source, SourceKind},
+    },
+    engine::SourceView,
+    error::CoreError,
+    state::AppState,
+};
 
 /// The OpsCenter API, as one OpenAPI service.
 pub fn api() -> OpsCenterApi {
@@ -97,18 +105,21 @@ pub(crate) fn form_to_json(bytes: &[u8]) -> Value {
 
 /// A cluster of the caller's tenant by its OpsCenter id (the cluster's name) or its UUID.
 async fn cluster(state: &AppState, p: &Principal, id: &str) -> Result<SourceView, CoreError> {
+    let source = cluster_row(state, p, id).await?;
+    state.engine.with_nodes(source).await
+}
+
+/// The id of the cluster [`cluster`] finds, without reading its nodes.
+async fn cluster_uuid(state: &AppState, p: &Principal, id: &str) -> Result<uuid::Uuid, CoreError> {
+    Ok(cluster_row(state, p, id).await?.id)
+}
+
+async fn cluster_row(state: &AppState, p: &Principal, id: &str) -> Result<Source, CoreError> {
     let not_found = || CoreError::not_found("cluster", id);
-    let by_name = state.engine.source_by_name(p, crate::domain::source::SourceKind::Cluster, id).await;
-    match by_name {
-        Ok(view) => Ok(view),
+    match state.engine.source_row_by_name(p, SourceKind::Cluster, id).await {
+        Ok(source) => Ok(source),
         Err(CoreError::NotFound { .. }) => match uuid::Uuid::parse_str(id) {
-            Ok(uuid) => state
-                .engine
-                .source(p, uuid)
-                .await
-                .ok()
-                .filter(|v| v.source.kind == crate::domain::source::SourceKind::Cluster)
-                .ok_or_else(not_found),
+            Ok(uuid) => state.engine.source_row(p, uuid).await.ok().filter(|s| s.kind == SourceKind::Cluster).ok_or_else(not_found),
             Err(_) => Err(not_found()),
         },
         Err(other) => Err(other),

@@ -80,8 +80,8 @@ fn paths(v: Option<&Value>, name: &str) -> Result<Vec<(String, String)>, CoreErr
 
 /// The machine source an agent's configurations back up: its whole file system, by agent name.
 async fn machine_of(state: &AppState, p: &Principal, agent: &Agent) -> Result<Uuid, CoreError> {
-    match state.engine.source_by_name(p, SourceKind::Machine, &agent.name).await {
-        Ok(view) => Ok(view.source.id),
+    match state.engine.source_row_by_name(p, SourceKind::Machine, &agent.name).await {
+        Ok(source) => Ok(source.id),
         Err(CoreError::NotFound { .. }) => Ok(state.engine.add_machine(p, &agent.name, &agent.name, "/").await?.source.id),
         Err(e) => Err(e),
     }
@@ -182,12 +182,12 @@ async fn plan_spec(state: &AppState, p: &Principal, body: &Map<String, Value>) -
 /// A plan as a configuration with every field the SDK and the cookbook read.
 pub(super) async fn view(state: &AppState, p: &Principal, plan: &Plan) -> Result<Value, CoreError> {
     let agent = machine_agent(state, p, plan.source_id).await?;
-    shown(state, plan, agent).await
+    let id = ids::alias_for(&state.db, "configuration", plan.id).await?;
+    Ok(shown(state, plan, id, agent))
 }
 
-/// [`view`] with the machine's agent known: its name and integer id.
-async fn shown(state: &AppState, plan: &Plan, (agent_name, agent_id): (String, Option<i64>)) -> Result<Value, CoreError> {
-    let id = ids::alias_for(&state.db, "configuration", plan.id).await?;
+/// [`view`] with the configuration's integer id and the machine's agent (name, integer id) known.
+fn shown(state: &AppState, plan: &Plan, id: i64, (agent_name, agent_id): (String, Option<i64>)) -> Value {
     let a = &plan.annotations;
     let get = |k: &str| a.get(k).cloned().unwrap_or(Value::Null);
     // File ids count through inclusions, then exclusions: unique within the configuration.
@@ -203,7 +203,7 @@ async fn shown(state: &AppState, plan: &Plan, (agent_name, agent_id): (String, O
             .collect()
     };
     let manual = get("Frequency").as_str().unwrap_or("Manually") == "Manually";
-    Ok(json!({
+    json!({
         "BackupConfigurationId": id,
         "MachineAgentId": agent_id,
         "MachineName": agent_name,
@@ -234,7 +234,7 @@ async fn shown(state: &AppState, plan: &Plan, (agent_name, agent_id): (String, O
         "BackupPostscript": get("BackupPostscript").as_str().unwrap_or_default(),
         "Inclusions": items("Inclusions", "Include"),
         "Exclusions": items("Exclusions", "Exclude"),
-    }))
+    })
 }
 
 /// A configuration of the caller's tenant by its integer id.
@@ -263,7 +263,8 @@ impl ConfigurationsApi {
         let p = caller.principal();
         let (spec, agent, agent_id) = plan_spec(&state, p, &object(body.0)?).await?;
         let plan = state.engine.create_plan(p, spec).await?;
-        Ok(Json(shown(&state, &plan, (agent.name, Some(agent_id))).await?))
+        let id = ids::new_alias(&state.db, "configuration", plan.id).await?;
+        Ok(Json(shown(&state, &plan, id, (agent.name, Some(agent_id)))))
     }
 
     /// Every configuration of the caller's tenant.
