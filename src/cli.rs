@@ -449,7 +449,7 @@ async fn rekey_secrets(db: &persistence::Db, settings: &Settings) -> Result<(), 
         }
     };
     // The old key may be gone soon after this: the new seals must outlive even a power loss.
-    persistence::make_durable(db).await?;
+    persistence::make_durable(db).await;
     println!("sealed again under the new key: {destinations} destination secret(s), {locations} database location(s)");
     if settings.secret_key.is_some() {
         println!("set COFFER_SECRET_KEY to the new key on every server before starting them");

@@ -812,6 +812,8 @@ impl Engine {
             TaskSpec::DeleteSnapshots { snapshots: vec![backup.id.to_string()], destination: Some(destination) },
         );
         repo::insert_operation(db, &op, &[task], None).await?;
+        // The store's copy goes for good: the catalog must not roll back to holding it.
+        crate::persistence::make_durable(db).await;
         self.wake_local();
         Ok(op)
     }
@@ -864,6 +866,8 @@ impl Engine {
             .map(|d| new_task(&op, None, local.id, TaskSpec::DeleteSnapshots { snapshots: snapshots.clone(), destination: Some(*d) }))
             .collect();
         repo::insert_operation(db, &op, &tasks, None).await?;
+        // The snapshots go for good: the catalog must not roll back to holding them.
+        crate::persistence::make_durable(db).await;
         repo::add_event(
             db,
             backup.tenant_id,

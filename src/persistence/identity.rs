@@ -121,7 +121,8 @@ pub async fn set_password_hash(db: &Db, user_id: Uuid, hash: &str) -> CoreResult
     let mut active: users::ActiveModel = found.into();
     active.password_hash = Set(hash.to_owned());
     active.update(db).await?;
-    super::make_durable(db).await
+    super::make_durable(db).await;
+    Ok(())
 }
 
 pub async fn delete_user(db: &Db, user_id: Uuid) -> CoreResult<()> {
@@ -130,7 +131,8 @@ pub async fn delete_user(db: &Db, user_id: Uuid) -> CoreResult<()> {
     if res.rows_affected == 0 {
         return Err(CoreError::not_found("user", user_id.to_string()));
     }
-    super::make_durable(db).await
+    super::make_durable(db).await;
+    Ok(())
 }
 
 pub async fn create_api_key(db: &Db, user_id: Uuid, name: &str, prefix: &str, secret_hash: &str, read_only: bool) -> CoreResult<ApiKey> {
@@ -176,14 +178,17 @@ pub async fn revoke_api_key(db: &Db, id: Uuid) -> CoreResult<ApiKey> {
     let mut active: api_keys::ActiveModel = found.into();
     active.revoked_at = Set(Some(Utc::now()));
     let key = api_key(active.update(db).await?);
-    super::make_durable(db).await?;
+    super::make_durable(db).await;
     Ok(key)
 }
 
 pub async fn revoke_token(db: &Db, jti: &str, expires_at: DateTime<Utc>) -> CoreResult<()> {
     let row = revoked_tokens::ActiveModel { jti: Set(jti.to_owned()), expires_at: Set(expires_at) };
     match revoked_tokens::Entity::insert(row).exec(db).await {
-        Ok(_) => super::make_durable(db).await,
+        Ok(_) => {
+            super::make_durable(db).await;
+            Ok(())
+        }
         Err(e) => match CoreError::from(e) {
             CoreError::Conflict(_) => Ok(()),
             other => Err(other),
@@ -225,10 +230,16 @@ pub async fn alias_for(db: &Db, kind: &str, target: Uuid) -> CoreResult<i64> {
     }
 }
 
-/// The integer alias of an object just made, which has none yet (one statement).
+/// The integer alias of an object just made, which has none yet (one statement when no one
+/// asked for it meanwhile).
 pub async fn new_alias(db: &Db, kind: &str, target: Uuid) -> CoreResult<i64> {
     let row = aliases::ActiveModel { kind: Set(kind.to_owned()), target_id: Set(target), ..Default::default() };
-    Ok(aliases::Entity::insert(row).exec(db).await?.last_insert_id)
+    match aliases::Entity::insert(row).exec(db).await {
+        Ok(done) => Ok(done.last_insert_id),
+        // A listing gave it one between its creation and now.
+        Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => alias_for(db, kind, target).await,
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The integer aliases of many objects of `kind` (one query for those that have one; the rest
