@@ -569,7 +569,7 @@ impl Engine {
     }
 
     /// The caller's source of `kind` named `name`, without its nodes.
-    pub async fn source_row_by_name(&self, caller: &Principal, kind: SourceKind, name: &str) -> CoreResult<Source> {
+    pub(crate) async fn source_row_by_name(&self, caller: &Principal, kind: SourceKind, name: &str) -> CoreResult<Source> {
         repo::find_source_by_name(&self.inner.db, caller.tenant_id, kind, name)
             .await?
             .ok_or_else(|| CoreError::not_found(kind_word(kind), name))

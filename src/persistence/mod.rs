@@ -68,8 +68,7 @@ pub async fn connect_with(url: &str, sync: SqliteSync) -> Result<Db, CoreError> 
 pub enum SqliteSync {
     /// The log is synced at checkpoints, not at every commit: a commit survives the process
     /// crashing, and the last commits before a power loss or an OS crash may be rolled back (the
-    /// database stays consistent). Commits that must outlive even that (revocations, password
-    /// changes, a rekey) call [`make_durable`]. A sync's tail on a shared disk is tens of
+    /// database stays consistent). Commits that must outlive even that call [`make_durable`]. A sync's tail on a shared disk is tens of
     /// milliseconds, and every writer queues behind the one syncing (BENCHMARKS.md, creates).
     #[default]
     Normal,

@@ -5,7 +5,7 @@ use poem::web::Data;
 use poem_openapi::{OpenApi, Tags, param::Path, payload::Json};
 use serde_json::{Map, Value, json};
 
-use super::{cluster_uuid, flag, number, object, view};
+use super::{cluster_row, flag, number, object, view};
 use crate::{api::common::security::Caller, engine::DestinationSpec, error::CoreError, state::AppState};
 
 #[derive(Tags)]
@@ -59,7 +59,7 @@ impl DestinationsApi {
     #[oai(path = "/:cluster_id/backups/destinations", method = "get", operation_id = "opscenter_destinations")]
     async fn list(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>) -> poem::Result<Json<Value>> {
         let p = caller.principal();
-        cluster_uuid(&state, p, &cluster_id).await?;
+        cluster_row(&state, p, &cluster_id).await?;
         let server = state.engine.server_destination();
         let rows = state.engine.destinations(p).await?;
         let listed = rows.iter().filter(|r| r.id == server || r.tenant_id == Some(p.tenant_id));
@@ -76,7 +76,7 @@ impl DestinationsApi {
         destination_id: Path<String>,
     ) -> poem::Result<Json<Value>> {
         let p = caller.principal();
-        cluster_uuid(&state, p, &cluster_id).await?;
+        cluster_row(&state, p, &cluster_id).await?;
         Ok(Json(view::destination(&state, &view::find_destination(&state, p, &destination_id).await?)))
     }
 
@@ -85,7 +85,7 @@ impl DestinationsApi {
     #[oai(path = "/:cluster_id/backups/destinations", method = "post", operation_id = "opscenter_save_destination")]
     async fn save(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>, body: Json<Value>) -> poem::Result<Json<Value>> {
         let p = caller.principal();
-        let source = cluster_uuid(&state, p, &cluster_id).await?;
+        let source = cluster_row(&state, p, &cluster_id).await?.id;
         let body = object(body.0)?;
         let existing = match body.get("id").and_then(Value::as_str).filter(|s| !s.is_empty()) {
             Some(id) => Some(view::find_destination(&state, p, id).await?),
@@ -128,7 +128,7 @@ impl DestinationsApi {
         destination_id: Path<String>,
     ) -> poem::Result<Json<String>> {
         let p = caller.principal();
-        let source = cluster_uuid(&state, p, &cluster_id).await?;
+        let source = cluster_row(&state, p, &cluster_id).await?.id;
         let row = view::find_destination(&state, p, &destination_id).await?;
         state.engine.delete_destination(p, row.id).await?;
         let request =

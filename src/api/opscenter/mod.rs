@@ -109,11 +109,7 @@ async fn cluster(state: &AppState, p: &Principal, id: &str) -> Result<SourceView
     state.engine.with_nodes(source).await
 }
 
-/// The id of the cluster [`cluster`] finds, without reading its nodes.
-async fn cluster_uuid(state: &AppState, p: &Principal, id: &str) -> Result<uuid::Uuid, CoreError> {
-    Ok(cluster_row(state, p, id).await?.id)
-}
-
+/// The cluster [`cluster`] finds, without reading its nodes.
 async fn cluster_row(state: &AppState, p: &Principal, id: &str) -> Result<Source, CoreError> {
     let not_found = || CoreError::not_found("cluster", id);
     match state.engine.source_row_by_name(p, SourceKind::Cluster, id).await {

@@ -6,7 +6,7 @@ use poem_openapi::{OpenApi, Tags, param::Path, payload::Json};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{cluster_uuid, view};
+use super::{cluster_row, view};
 use crate::{
     api::common::security::Caller,
     domain::{identity::Principal, operation::OperationKind},
@@ -61,7 +61,7 @@ async fn cancel(state: &AppState, p: &Principal, id: &str) -> Result<Value, Core
 
 /// The request must be one on this cluster.
 async fn of_cluster(state: &AppState, p: &Principal, cluster_id: &str, id: &str) -> Result<(), CoreError> {
-    let source = cluster_uuid(state, p, cluster_id).await?;
+    let source = cluster_row(state, p, cluster_id).await?.id;
     match state.engine.operation(p, request_id(id)?).await {
         Ok(op) if op.source_id != Some(source) => Err(CoreError::not_found("request", id)),
         _ => Ok(()),

@@ -8,7 +8,7 @@ use poem_openapi::{ApiResponse, OpenApi, Tags, param::Path, payload::Json};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::{cluster_uuid, number, object, strings, view};
+use super::{cluster_row, number, object, strings, view};
 use crate::{
     api::common::security::Caller,
     domain::{
@@ -192,7 +192,7 @@ impl SchedulesApi {
     #[oai(path = "/:cluster_id/job-schedules", method = "get", operation_id = "opscenter_job_schedules")]
     async fn list(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>) -> poem::Result<Json<Value>> {
         let p = caller.principal();
-        let source = cluster_uuid(&state, p, &cluster_id).await?;
+        let source = cluster_row(&state, p, &cluster_id).await?.id;
         let plans = state.engine.plans(p).await?;
         Ok(Json(json!(plans.iter().filter(|plan| plan.source_id == source).map(|plan| schedule(&state, plan)).collect::<Vec<_>>())))
     }
@@ -201,7 +201,7 @@ impl SchedulesApi {
     #[oai(path = "/:cluster_id/job-schedules", method = "post", operation_id = "opscenter_add_job_schedule")]
     async fn add(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>, body: Json<Value>) -> poem::Result<Created> {
         let p = caller.principal();
-        let source = cluster_uuid(&state, p, &cluster_id).await?;
+        let source = cluster_row(&state, p, &cluster_id).await?.id;
         let spec = plan_spec(&state, p, source, &object(body.0)?).await?;
         let plan = state.engine.create_plan(p, spec).await?;
         Ok(Created::Created(Json(plan.id.to_string())))
@@ -217,7 +217,7 @@ impl SchedulesApi {
         schedule_id: Path<String>,
     ) -> poem::Result<Json<Value>> {
         let p = caller.principal();
-        let source = cluster_uuid(&state, p, &cluster_id).await?;
+        let source = cluster_row(&state, p, &cluster_id).await?.id;
         Ok(Json(schedule(&state, &plan_of(&state, p, source, &schedule_id).await?)))
     }
 
@@ -232,7 +232,7 @@ impl SchedulesApi {
         body: Json<Value>,
     ) -> poem::Result<Json<Value>> {
         let p = caller.principal();
-        let source = cluster_uuid(&state, p, &cluster_id).await?;
+        let source = cluster_row(&state, p, &cluster_id).await?.id;
         let plan = plan_of(&state, p, source, &schedule_id).await?;
         let spec = plan_spec(&state, p, source, &object(body.0)?).await?;
         Ok(Json(schedule(&state, &state.engine.update_plan(p, plan.id, spec).await?)))
@@ -248,7 +248,7 @@ impl SchedulesApi {
         schedule_id: Path<String>,
     ) -> poem::Result<Json<Value>> {
         let p = caller.principal();
-        let source = cluster_uuid(&state, p, &cluster_id).await?;
+        let source = cluster_row(&state, p, &cluster_id).await?.id;
         let plan = plan_of(&state, p, source, &schedule_id).await?;
         state.engine.delete_plan(p, plan.id).await?;
         Ok(Json(json!({ "id": plan.id, "deleted": true })))
