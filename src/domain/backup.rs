@@ -27,6 +27,21 @@ impl Selection {
     pub fn is_everything(&self) -> bool {
         self.keyspaces.is_empty() && self.tables.is_empty() && self.include.is_empty() && self.exclude.is_empty()
     }
+
+    /// Whether a cluster backup taken with this selection holds every table `asked` names: a
+    /// backup of all keyspaces holds everything, one of some keyspaces holds their tables, and
+    /// one of some tables holds only those (so it never stands for a whole keyspace).
+    pub fn holds_tables_of(&self, asked: &Selection) -> bool {
+        if self.keyspaces.is_empty() && self.tables.is_empty() {
+            return true;
+        }
+        if asked.keyspaces.is_empty() && asked.tables.is_empty() {
+            return false;
+        }
+        let whole = |ks: &str| self.keyspaces.iter().any(|k| k == ks);
+        asked.keyspaces.iter().all(|ks| whole(ks))
+            && asked.tables.iter().all(|t| self.tables.contains(t) || t.split_once('.').is_some_and(|(ks, _)| whole(ks)))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -100,4 +115,36 @@ pub struct RestoreFile {
     pub path: String,
     pub folder: bool,
     pub exclude: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Selection;
+
+    fn sel(keyspaces: &[&str], tables: &[&str]) -> Selection {
+        Selection {
+            keyspaces: keyspaces.iter().map(|s| s.to_string()).collect(),
+            tables: tables.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_table_subset_backup_never_holds_its_whole_keyspace() {
+        let users_only = sel(&[], &["Keyspace1.users"]);
+        assert!(!users_only.holds_tables_of(&sel(&[], &[])));
+        assert!(!users_only.holds_tables_of(&sel(&["Keyspace1"], &[])));
+        assert!(!users_only.holds_tables_of(&sel(&[], &["Keyspace1.users", "Keyspace1.dates"])));
+        assert!(users_only.holds_tables_of(&sel(&[], &["Keyspace1.users"])));
+    }
+
+    #[test]
+    fn a_keyspace_backup_holds_its_tables_and_a_full_backup_holds_everything() {
+        let ks1 = sel(&["Keyspace1"], &[]);
+        assert!(ks1.holds_tables_of(&sel(&["Keyspace1"], &[])));
+        assert!(ks1.holds_tables_of(&sel(&[], &["Keyspace1.dates"])));
+        assert!(!ks1.holds_tables_of(&sel(&["Keyspace2"], &[])));
+        assert!(!ks1.holds_tables_of(&sel(&[], &[])));
+        assert!(sel(&[], &[]).holds_tables_of(&sel(&["Keyspace2"], &["Keyspace1.users"])));
+    }
 }

@@ -18,7 +18,7 @@ use super::{
 use crate::{
     domain::{
         archive::{ArchiveTarget, Archiving, Segment},
-        backup::Backup,
+        backup::{Backup, Selection},
         identity::Principal,
         operation::{Operation, OperationKind, OperationOptions, Task, TaskOutcome, TaskSpec},
         source::{Node, Source, SourceKind},
@@ -196,9 +196,14 @@ impl Engine {
         let db = &self.inner.db;
         let source = self.source_row(caller, source_id).await?;
         let destination_id = self.archive_of(caller, &source, pit_destination).await?;
-        let oldest =
-            repo::BackupPage { source_id: Some(source.id), complete_only: true, oldest_first: true, limit: Some(1), ..Default::default() };
-        let earliest = repo::list_backups_page(db, source.tenant_id, &oldest).await?.pop().map(|b| b.created_at);
+        // The whole cluster restores from a backup of every table only.
+        let everything = Selection::default();
+        let earliest = repo::list_backups(db, Some(source.tenant_id), Some(source.id))
+            .await?
+            .into_iter()
+            .filter(|b| b.state.is_success() && b.selection.holds_tables_of(&everything))
+            .map(|b| b.created_at)
+            .min();
         let mut newest = Vec::new();
         for node in repo::nodes_of(db, source.id).await? {
             newest.push(repo::newest_segment(db, node.id, Some(destination_id)).await?.map(|s| s.at));
@@ -220,16 +225,18 @@ impl Engine {
         Ok(out)
     }
 
-    /// How the cluster would be restored to `at`: the newest complete backup taken at or before
-    /// it (held in `snapshot_destination` when named) and each node's segments in
-    /// `pit_destination` (the cluster's archive when not named) from that backup up to the first
-    /// one at or after `at`. A moment past the newest segment some node archived is refused with
-    /// the newest valid moment.
+    /// How the cluster's `selection` would be restored to `at`: the newest complete backup taken
+    /// at or before it that holds every table the selection covers (a backup of some tables is no
+    /// snapshot of their keyspace; see [`Selection::holds_tables_of`]), held in
+    /// `snapshot_destination` when named, and each node's segments in `pit_destination` (the
+    /// cluster's archive when not named) from that backup up to the first one at or after `at`.
+    /// A moment past the newest segment some node archived is refused with the newest valid moment.
     pub async fn pit_plan(
         &self,
         caller: &Principal,
         source_id: Uuid,
         at: DateTime<Utc>,
+        selection: &Selection,
         snapshot_destination: Option<Uuid>,
         pit_destination: Option<Uuid>,
     ) -> CoreResult<PitPlan> {
@@ -239,7 +246,7 @@ impl Engine {
         let mut candidates = Vec::new();
         let mut earliest: Option<DateTime<Utc>> = None;
         for b in repo::list_backups(db, Some(source.tenant_id), Some(source.id)).await? {
-            if !b.state.is_success() {
+            if !b.state.is_success() || !b.selection.holds_tables_of(selection) {
                 continue;
             }
             earliest = Some(earliest.map_or(b.created_at, |e| e.min(b.created_at)));
@@ -258,7 +265,13 @@ impl Engine {
         let backup = candidates.into_iter().max_by_key(|b| b.created_at).ok_or_else(|| {
             let hint =
                 earliest.map(|e| format!("; the earliest snapshot was taken at {} ({})", worded(e), e.timestamp())).unwrap_or_default();
-            CoreError::BadRequest(format!("No snapshots found before date and time: {}{hint}", worded(at)))
+            let what = if selection.keyspaces.is_empty() && selection.tables.is_empty() {
+                String::new()
+            } else {
+                let named: Vec<&str> = selection.keyspaces.iter().chain(&selection.tables).map(String::as_str).collect();
+                format!(" holding all of {}", named.join(", "))
+            };
+            CoreError::BadRequest(format!("No snapshots found{what} before date and time: {}{hint}", worded(at)))
         })?;
         let all = repo::segments_of(db, source.id, pit_destination).await?;
         let nodes = repo::nodes_of(db, source.id).await?;

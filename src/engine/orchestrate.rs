@@ -972,15 +972,35 @@ impl Engine {
         source_id: Uuid,
         at: Option<DateTime<Utc>>,
     ) -> CoreResult<Option<Backup>> {
-        let page = repo::BackupPage {
-            source_id: Some(source_id),
-            complete_only: true,
-            // Just past `at`: the cursor is exclusive, and the nil id sorts first.
-            after: at.map(|t| (t + chrono::Duration::microseconds(1), Uuid::nil())),
-            limit: Some(1),
-            ..Default::default()
-        };
-        Ok(self.backups_page(caller, &page).await?.pop())
+        self.newest_backup_holding(caller, source_id, at, None).await
+    }
+
+    /// The newest complete backup of a source made at or before `at` (when given) that holds
+    /// every table `selection` covers (when given; see [`Selection::holds_tables_of`]): a backup
+    /// of some tables never stands for their keyspace or the cluster.
+    pub async fn newest_backup_holding(
+        &self,
+        caller: &Principal,
+        source_id: Uuid,
+        at: Option<DateTime<Utc>>,
+        selection: Option<&Selection>,
+    ) -> CoreResult<Option<Backup>> {
+        const PAGE: u64 = 100;
+        // Just past `at`: the cursor is exclusive, and the nil id sorts first.
+        let mut after = at.map(|t| (t + chrono::Duration::microseconds(1), Uuid::nil()));
+        loop {
+            let page = repo::BackupPage { source_id: Some(source_id), complete_only: true, after, limit: Some(PAGE), ..Default::default() };
+            let backups = self.backups_page(caller, &page).await?;
+            let last = backups.last().map(|b| (b.created_at, b.id));
+            let full = backups.len() as u64 == PAGE;
+            if let Some(found) = backups.into_iter().find(|b| selection.is_none_or(|s| b.selection.holds_tables_of(s))) {
+                return Ok(Some(found));
+            }
+            match last {
+                Some(cursor) if full => after = Some(cursor),
+                _ => return Ok(None),
+            }
+        }
     }
 
     /// The backups of a source whose stored tag is `tag`, or made within the second starting at

@@ -2,7 +2,7 @@
 //! spec carries everything needed; the store is handed in already opened.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     io::Read,
     path::Path,
     sync::{Arc, atomic::Ordering},
@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::{
     domain::{
+        backup::Selection,
         operation::{Assignment, GroupProgress, TaskOutcome, TaskProgress, TaskSpec},
         state::State,
     },
@@ -223,6 +224,8 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
                 .filter(|e| e.kind == EntryKind::File && include.iter().any(|i| e.path.starts_with(&format!("{i}/"))))
                 .map(|e| renamed(&e.path))
                 .collect();
+            // The tables written, under the names they now have: nothing else is ever emptied.
+            let restored: BTreeSet<String> = include.iter().map(|dir| cluster::dotted(&renamed(dir))).collect();
             let req = RestoreRequest {
                 snapshot: snapshot.clone(),
                 node: node_key.clone(),
@@ -240,23 +243,33 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
                     std::fs::create_dir_all(&dir).map_err(|err| Failed(format!("{}: {err}", dir.display())))?;
                 }
             }
-            // Only once every file is back: what the backup did not hold goes.
+            // Only once every file is back: what the backup did not hold goes, from restored tables only.
             if *truncate {
-                let mut sel = truncate_only.clone().unwrap_or_else(|| selection.clone());
-                if sel.is_everything() && !keyspace_renames.is_empty() {
+                let mut asked = truncate_only.clone().unwrap_or_else(|| selection.clone());
+                if asked.is_everything() && !keyspace_renames.is_empty() {
                     // Everything restored under new names: only those keyspaces are emptied.
-                    sel.keyspaces = keyspace_renames.keys().cloned().collect();
+                    asked.keyspaces = keyspace_renames.keys().cloned().collect();
                 }
-                for ks in &mut sel.keyspaces {
-                    *ks = renamed(&format!("{ks}/")).trim_end_matches('/').to_owned();
+                let asked = cluster::renamed_selection(&asked, keyspace_renames);
+                let emptied = Selection {
+                    tables: restored.iter().filter(|t| cluster::selected_dotted(&asked, t)).cloned().collect(),
+                    ..Default::default()
+                };
+                if !emptied.tables.is_empty() {
+                    let dir = data_dir.clone();
+                    blocking(move || Ok(cluster::truncate(Path::new(&dir), &emptied, &keep)?)).await?;
                 }
-                for t in &mut sel.tables {
-                    *t = renamed(&t.replacen('.', "/", 1)).replacen('/', ".", 1);
-                }
-                let dir = data_dir.clone();
-                blocking(move || Ok(cluster::truncate(Path::new(&dir), &sel, &keep)?)).await?;
             }
-            Ok((State::Succeeded, json!({ "files": summary.files, "bytes": summary.bytes })))
+            // What the request covered that this backup does not hold stays as it was; say so.
+            let asked = cluster::renamed_selection(selection, keyspace_renames);
+            let dir = data_dir.clone();
+            let present = blocking(move || Ok(cluster::discover(Path::new(&dir))?)).await?;
+            let left_alone: BTreeSet<String> = present
+                .iter()
+                .flat_map(|(ks, tables)| tables.iter().map(move |t| format!("{ks}.{}", t.table)))
+                .filter(|t| cluster::selected_dotted(&asked, t) && !restored.contains(t))
+                .collect();
+            Ok((State::Succeeded, json!({ "files": summary.files, "bytes": summary.bytes, "tables": restored, "left_alone": left_alone })))
         }
         TaskSpec::RestoreDatabase { snapshot, node_key, datastore, target } => {
             let kind = datastore.parse::<database::DatastoreKind>()?;

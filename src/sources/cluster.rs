@@ -54,6 +54,36 @@ pub fn selected(selection: &Selection, keyspace: &str, table: &str) -> bool {
         || selection.tables.iter().any(|t| t.split_once('.').is_some_and(|(k, tb)| k == keyspace && tb == table))
 }
 
+/// `keyspace.table` of a `keyspace/<table dir>` path.
+pub fn dotted(path: &str) -> String {
+    match path.split_once('/') {
+        Some((ks, dir)) => format!("{ks}.{}", table_name(dir)),
+        None => path.to_owned(),
+    }
+}
+
+/// Whether a `keyspace.table` name is in the selection.
+pub fn selected_dotted(selection: &Selection, name: &str) -> bool {
+    name.split_once('.').is_some_and(|(ks, table)| selected(selection, ks, table))
+}
+
+/// The selection with its keyspaces named as a restore that renames keyspaces writes them.
+pub fn renamed_selection(selection: &Selection, renames: &BTreeMap<String, String>) -> Selection {
+    let rename = |ks: &str| renames.get(ks).cloned().unwrap_or_else(|| ks.to_owned());
+    Selection {
+        keyspaces: selection.keyspaces.iter().map(|ks| rename(ks)).collect(),
+        tables: selection
+            .tables
+            .iter()
+            .map(|t| match t.split_once('.') {
+                Some((ks, table)) => format!("{}.{table}", rename(ks)),
+                None => t.clone(),
+            })
+            .collect(),
+        ..selection.clone()
+    }
+}
+
 /// Checks that every keyspace and table the selection names exists.
 pub fn check_selection(found: &BTreeMap<String, Vec<TableDir>>, selection: &Selection) -> Result<(), SourceError> {
     for ks in &selection.keyspaces {

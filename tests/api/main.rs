@@ -22,6 +22,7 @@ mod opscenter;
 mod pit;
 mod plans;
 mod recovery;
+mod restore_safety;
 mod roles;
 mod scaleout;
 mod secrets;

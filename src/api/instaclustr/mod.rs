@@ -369,7 +369,7 @@ impl ProvisioningApi {
         let archiving = state.engine.archiving(p, view.source.id).await?;
         let point_in_time = match (point_in_time_given, archiving.destinations.keys().next()) {
             (true, Some(destination)) if archiving.enabled => {
-                Some(state.engine.pit_plan(p, view.source.id, at, None, Some(*destination)).await.map_err(|e| match e {
+                Some(state.engine.pit_plan(p, view.source.id, at, &selection, None, Some(*destination)).await.map_err(|e| match e {
                     CoreError::BadRequest(m) if m.starts_with("No snapshots") => CoreError::PreconditionFailed(m),
                     other => other,
                 })?)
@@ -378,12 +378,13 @@ impl ProvisioningApi {
         };
         let chosen = match point_in_time.as_ref() {
             Some(plan) => Some(plan.backup.clone()),
-            None => state.engine.newest_complete_backup(p, view.source.id, Some(at)).await?,
+            None => state.engine.newest_backup_holding(p, view.source.id, Some(at), Some(&selection)).await?,
         };
         let backup = chosen.as_ref().ok_or_else(|| {
             CoreError::PreconditionFailed(format!(
-                "no complete backup of cluster {} exists at or before {}",
+                "no complete backup of cluster {} {}exists at or before {}",
                 view.source.id,
+                if selection.tables.is_empty() { String::new() } else { format!("holding {} ", selection.tables.join(", ")) },
                 at.to_rfc3339()
             ))
         })?;

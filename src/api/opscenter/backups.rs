@@ -372,7 +372,7 @@ struct ListQuery {
 /// A restore request from OpsCenter's options. `keyspace`/`table` come from the path; the
 /// per-keyspace options are then at the top of the body.
 pub(super) fn restore_spec(
-    backup: &Backup,
+    backup_id: Uuid,
     body: &Map<String, Value>,
     keyspace: Option<&str>,
     table: Option<&str>,
@@ -440,7 +440,7 @@ pub(super) fn restore_spec(
         force: flag(body.get("force")),
     };
     Ok(RestoreSpec {
-        backup_id: backup.id,
+        backup_id,
         target: RestoreTarget::SameNodes { truncate, truncate_only: truncate.then_some(truncated), keyspace_renames: renames },
         selection,
         options,
@@ -461,7 +461,7 @@ async fn restore(
     let view = cluster(state, p, cluster_id).await?;
     let backup = by_tag(state, p, &view, tag).await?;
     let body = object(body)?;
-    let mut spec = restore_spec(&backup, &body, ks, cf)?;
+    let mut spec = restore_spec(backup.id, &body, ks, cf)?;
     match body.get("destination") {
         None | Some(Value::Null) => {}
         Some(Value::String(d)) if d.is_empty() => {}

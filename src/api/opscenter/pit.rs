@@ -9,7 +9,7 @@ use super::{backups::restore_spec, cluster, flag, number, object, view};
 use crate::{
     api::common::security::Caller,
     domain::{archive::ArchiveTarget, identity::Principal},
-    engine::{ArchiveRequest, PitPlan, SourceView, worded},
+    engine::{ArchiveRequest, PitPlan, RestoreSpec, SourceView, worded},
     error::CoreError,
     state::AppState,
 };
@@ -62,12 +62,15 @@ async fn destination(state: &AppState, p: &Principal, body: &Map<String, Value>,
     }
 }
 
-/// The plan a `pit_check` or `pit/run` body asks for.
-async fn plan(state: &AppState, p: &Principal, view: &SourceView, body: &Map<String, Value>) -> Result<PitPlan, CoreError> {
+/// The plan a `pit_check` or `pit/run` body asks for: the restore (its backup still to be
+/// chosen) and how its keyspaces are served at the moment.
+async fn plan(state: &AppState, p: &Principal, view: &SourceView, body: &Map<String, Value>) -> Result<(RestoreSpec, PitPlan), CoreError> {
     let at = moment(body)?;
+    let spec = restore_spec(uuid::Uuid::nil(), body, None, None)?;
     let snapshots = destination(state, p, body, "destination").await?;
     let pit_destination = destination(state, p, body, "pit_destination").await?.or(snapshots);
-    state.engine.pit_plan(p, view.source.id, at, snapshots, pit_destination).await
+    let plan = state.engine.pit_plan(p, view.source.id, at, &spec.selection, snapshots, pit_destination).await?;
+    Ok((spec, plan))
 }
 
 /// What a plan would use, for `pit_check`.
@@ -215,7 +218,7 @@ impl PitApi {
         let p = caller.principal();
         let view = cluster(&state, p, &cluster_id).await?;
         let body = object(body.0)?;
-        let plan = plan(&state, p, &view, &body).await?;
+        let (_, plan) = plan(&state, p, &view, &body).await?;
         Ok(Json(plan_view(&state, &view, &plan)))
     }
 
@@ -227,8 +230,8 @@ impl PitApi {
         let p = caller.principal();
         let view = cluster(&state, p, &cluster_id).await?;
         let body = object(body.0)?;
-        let plan = plan(&state, p, &view, &body).await?;
-        let mut spec = restore_spec(&plan.backup, &body, None, None)?;
+        let (mut spec, plan) = plan(&state, p, &view, &body).await?;
+        spec.backup_id = plan.backup.id;
         spec.destination_id = destination(&state, p, &body, "destination").await?;
         spec.point_in_time = Some(plan);
         Ok(Json(state.engine.start_restore(p, spec).await?.id.to_string()))

@@ -218,6 +218,12 @@ pub async fn request_status(state: &AppState, p: &Principal, op: &Operation) -> 
             "id": main.id,
             "state": state_word(state.unwrap_or(main.state)),
         });
+        // A restore says which tables it wrote and which asked-for ones its backup does not hold.
+        for (shown, key) in [("tables_restored", "tables"), ("tables_left_alone", "left_alone")] {
+            if let Some(tables) = main.result.get(key).filter(|t| t.is_array()) {
+                details[shown] = tables.clone();
+            }
+        }
         if let Some(replay) = logs.first() {
             details["commitlogs"] = json!({
                 "state": state_word(replay.state),
