@@ -1,10 +1,8 @@
-//! A restore touches only what it was asked to restore, whatever the path. Random sequences of
-//! changes, full and keyspace- or table-subset backups (some incremental) and restores through
-//! OpsCenter (all, keyspace, table, point in time), the admin API (same nodes, point in time, new
-//! cluster: what the console sends), the CLI and Instaclustr; after each restore every file outside
-//! what was asked is as it was (content, mode, mtime) and every file inside equals the backup.
-//! `COFFER_PROPERTY_STEPS` and `COFFER_PROPERTY_SEED` size and repeat a run;
-//! `scripts/restore-property.sh` runs it larger.
+//! Clusters: changes, full and keyspace- or table-subset backups (some incremental) and restores
+//! through OpsCenter (all, keyspace, table, point in time), the admin API (same nodes, point in
+//! time, new cluster: what the console sends), the CLI and Instaclustr. After each restore every
+//! file outside what was asked is as it was (content, mode, mtime) and every file inside equals
+//! the backup that serves the request.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -527,14 +525,9 @@ impl World {
     }
 }
 
-fn steps() -> usize {
-    std::env::var("COFFER_PROPERTY_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(14)
-}
-
 #[tokio::test]
 async fn no_restore_on_any_path_touches_a_file_it_was_not_asked_to_restore() {
-    let seed: u64 = std::env::var("COFFER_PROPERTY_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(rand::random);
-    eprintln!("restore safety: seed {seed} (COFFER_PROPERTY_SEED={seed} repeats this run), {} steps", steps());
+    let seed = super::seed("clusters");
     let app = spawn_app_with(|s| {
         s.archive_interval_ms = 200;
         s.scheduler_tick_ms = 100;
@@ -598,7 +591,7 @@ async fn no_restore_on_any_path_touches_a_file_it_was_not_asked_to_restore() {
     }
 
     world.backup().await;
-    for _ in 0..steps() {
+    for _ in 0..super::steps() {
         world.change();
         match world.rng.random_range(0..5) {
             0 | 1 => world.backup().await,
@@ -611,7 +604,7 @@ async fn no_restore_on_any_path_touches_a_file_it_was_not_asked_to_restore() {
         let refused = line.contains(": 400 ") || line.contains(": 412 ");
         *tally.entry(format!("{}{}", words[0], if refused { " (refused)" } else { "" })).or_default() += 1;
     }
-    eprintln!("restore safety: {tally:?}");
+    eprintln!("restore safety (clusters): {tally:?}");
 }
 
 /// The reproduction, through OpsCenter: a full backup, then one of a single table; a
