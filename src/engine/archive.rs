@@ -22,6 +22,7 @@ use crate::{
         identity::Principal,
         operation::{Operation, OperationKind, OperationOptions, Task, TaskOutcome, TaskSpec},
         source::{Node, Source, SourceKind},
+        state::State,
     },
     error::{CoreError, CoreResult},
     persistence::engine as repo,
@@ -59,6 +60,29 @@ pub struct PitWindow {
 
 /// Idle archive rounds are forgotten after this long.
 const IDLE_ROUNDS_KEPT_HOURS: i64 = 1;
+
+/// How many of a cluster's newest archive rounds are read to count its failures in a row.
+const FAILURES_COUNTED: u64 = 8;
+
+/// The longest a failing cluster waits between archive rounds.
+const MAX_BACKOFF_SECS: i64 = 600;
+
+/// Whether an archive round ended without shipping every node's segments.
+fn failed_round(op: &Operation) -> bool {
+    op.state.is_terminal() && op.state != State::Succeeded
+}
+
+/// How many of the newest rounds (newest first) failed in a row.
+fn failure_streak(recent: &[Operation]) -> usize {
+    recent.iter().take_while(|o| failed_round(o)).count()
+}
+
+/// The wait before the next round: the interval, doubled for each failure in a row, at most
+/// [`MAX_BACKOFF_SECS`] (never less than the interval).
+fn backoff(interval: Duration, failing: usize) -> Duration {
+    let doubled = interval * (1i32 << failing.min(16));
+    doubled.min(Duration::seconds(MAX_BACKOFF_SECS)).max(interval)
+}
 
 /// Where a node's closed commitlog segments appear: the cluster's staging directory when set, else
 /// as the node was registered, else `commitlog` beside its data directory.
@@ -319,12 +343,14 @@ impl Engine {
             if !settings.enabled || settings.destinations.is_empty() {
                 continue;
             }
-            let last = repo::source_operations(db, source.tenant_id, source.id, OperationKind::Archive, 1).await?.into_iter().next();
-            if let Some(last) = last
-                && (!last.state.is_terminal() || last.finished_at.unwrap_or(last.created_at) + interval > now)
+            let recent = repo::source_operations(db, source.tenant_id, source.id, OperationKind::Archive, FAILURES_COUNTED).await?;
+            let failing = failure_streak(&recent);
+            if let Some(last) = recent.first()
+                && (!last.state.is_terminal() || last.finished_at.unwrap_or(last.created_at) + backoff(interval, failing) > now)
             {
                 continue;
             }
+            self.say_archive_transition(&source, &recent, failing).await?;
             let scheduler = super::plans::scheduler(source.tenant_id);
             // One round serves every destination; it goes as fast as the slowest one allows.
             let options = OperationOptions {
@@ -349,6 +375,43 @@ impl Engine {
             self.wake_local();
         }
         repo::prune_idle_archive_rounds(db, now - Duration::hours(IDLE_ROUNDS_KEPT_HOURS)).await
+    }
+
+    /// An event when a cluster's archiving starts failing and when it works again, once each:
+    /// the rounds in between fail quietly, further and further apart.
+    async fn say_archive_transition(&self, source: &Source, recent: &[Operation], failing: usize) -> CoreResult<()> {
+        let (kind, message) = match (failing, recent.get(1).is_some_and(failed_round)) {
+            (1, _) => {
+                let reason = recent[0].error.clone().unwrap_or_else(|| "a node's round failed".into());
+                (
+                    "archive.failing",
+                    format!("commitlog archiving of cluster '{}' fails: {reason}; retrying less and less often", source.name),
+                )
+            }
+            (0, true) if !recent.is_empty() => {
+                ("archive.recovered", format!("commitlog archiving of cluster '{}' works again", source.name))
+            }
+            _ => return Ok(()),
+        };
+        repo::add_event(&self.inner.db, source.tenant_id, kind, &message, recent.first().map(|o| o.id), None, Some(source.id)).await?;
+        Ok(())
+    }
+
+    /// Why the cluster's commitlog archiving is not working, when its newest round failed.
+    pub async fn archive_problem(&self, caller: &Principal, source: &Source) -> CoreResult<Option<String>> {
+        if source.kind != SourceKind::Cluster || !settings_of(source).enabled {
+            return Ok(None);
+        }
+        let recent = repo::source_operations(&self.inner.db, caller.tenant_id, source.id, OperationKind::Archive, FAILURES_COUNTED).await?;
+        let failing = failure_streak(&recent);
+        Ok((failing > 0).then(|| {
+            let reason = recent[0].error.clone().unwrap_or_else(|| "a node's round failed".into());
+            let since = recent[failing - 1].created_at.to_rfc3339();
+            format!(
+                "commitlog archiving has failed {failing}{} time(s) in a row since {since}: {reason}",
+                if failing == recent.len() { "+" } else { "" }
+            )
+        }))
     }
 
     /// Records the segments an archive task shipped, as it ends.
@@ -380,4 +443,17 @@ impl Engine {
 /// The segments of a plan as restore task specs: (snapshot, name) pairs per node.
 pub(crate) fn replay_list(plan: &PitPlan, node_id: Uuid) -> Vec<(String, String)> {
     plan.segments.get(&node_id).into_iter().flatten().map(|s| (s.snapshot.clone(), s.name.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_cluster_archives_less_and_less_often_up_to_ten_minutes() {
+        let interval = Duration::seconds(10);
+        let waits: Vec<i64> = [0, 1, 2, 3, 6, 30].iter().map(|f| backoff(interval, *f).num_seconds()).collect();
+        assert_eq!(waits, [10, 20, 40, 80, 600, 600]);
+        assert_eq!(backoff(Duration::seconds(900), 3).num_seconds(), 900, "never shorter than the interval");
+    }
 }

@@ -588,6 +588,11 @@ impl Engine {
                     }
                 }
                 let mut config = source.config.clone();
+                // A new cluster starts without the original's commitlog archiving (its directories
+                // are the original's); it is turned on for the new cluster when wanted.
+                if let Some(c) = config.as_object_mut() {
+                    c.remove("archiving");
+                }
                 config["restored_from"] = json!(backup.id);
                 config["restore_operation"] = json!(op.id);
                 let created = self.create_source(backup.tenant_id, SourceKind::Cluster, name, config, specs, false).await?;

@@ -268,6 +268,8 @@ pub struct SourceOverview {
     pub next_run_at: Option<DateTime<Utc>>,
     /// Set when a plan was due (more than ten minutes ago) after the newest complete backup.
     pub overdue: Option<String>,
+    /// Set while the cluster's commitlog archiving fails.
+    pub archive_problem: Option<String>,
 }
 
 impl Engine {
@@ -291,7 +293,8 @@ impl Engine {
                     overdue = Some(format!("plan '{}' was due at {} and no complete backup was made since", plan.name, due.to_rfc3339()));
                 }
             }
-            out.push(SourceOverview { source, last_backup, last_complete_at, next_run_at, overdue });
+            let archive_problem = self.archive_problem(caller, &source).await?;
+            out.push(SourceOverview { source, last_backup, last_complete_at, next_run_at, overdue, archive_problem });
         }
         Ok(out)
     }

@@ -307,3 +307,67 @@ async fn one_staging_directory_serves_every_node_and_must_lie_where_users_may_pl
     assert!(staging.is_dir(), "the node was prepared: its staging directory exists");
     assert_eq!(get(&app, &session, "/Staged/backups/pit").await.1["backup_staging_dir"], staging.to_str().unwrap());
 }
+
+/// Counts the events of one kind about one source.
+async fn events_of(app: &TestApp, token: &str, kind: &str, source: &str) -> Vec<Value> {
+    let (_, events) = crate::helpers::get(app, token, "/admin/v1/events?limit=1000").await;
+    events.as_array().unwrap().iter().filter(|e| e["kind"] == kind && e["source_id"] == source).cloned().collect()
+}
+
+#[tokio::test]
+async fn a_failing_archive_backs_off_is_said_once_and_a_restored_cluster_starts_without_archiving() {
+    let app = spawn_app_with(|s| {
+        s.archive_interval_ms = 100;
+        s.scheduler_tick_ms = 50;
+    })
+    .await;
+    let admin = app.login("admin", ADMIN_PASSWORD).await;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("node1/data");
+    tree::generate(&data.join("Keyspace1/users-0123456789abcdef0123456789abcdef"), 3, 1);
+    let nodes = json!([{ "name": "10.9.0.1", "location": data }]);
+    let (status, body) = crate::helpers::post(&app, &admin, "/admin/v1/clusters", json!({ "name": "Flaky", "nodes": nodes })).await;
+    assert_eq!(status, 201, "{body}");
+    let cluster = body["id"].as_str().unwrap().to_owned();
+    let session = login(&app).await;
+    let (status, request) =
+        post(&app, &session, "/Flaky/backups/pit", json!({ "destinations": { "OPSC_ON_SERVER": {} }, "sleep": 0 })).await;
+    assert_eq!(status, 200, "{request}");
+    assert_eq!(until_done(&app, &session, &request).await["state"], "success");
+    // The database's archive directory disappears: every round fails.
+    let archive = root.path().join("node1/commitlog");
+    std::fs::remove_dir_all(&archive).unwrap();
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+
+    let (_, rounds) = crate::helpers::get(&app, &admin, "/admin/v1/operations?kind=archive&limit=1000").await;
+    let failed = rounds.as_array().unwrap().iter().filter(|o| o["state"] == "failed").count();
+    assert!((2..=7).contains(&failed), "rounds 100 ms apart, doubling after each failure: {failed} failed in 3 s, not ~30");
+    assert_eq!(events_of(&app, &admin, "archive.failing", &cluster).await.len(), 1, "the failure is said once");
+    let (_, overview) = crate::helpers::get(&app, &admin, "/admin/v1/overview").await;
+    let flaky = overview.as_array().unwrap().iter().find(|s| s["source"]["id"] == cluster.as_str()).unwrap().clone();
+    let problem = flaky["archive_problem"].as_str().unwrap_or_else(|| panic!("the overview shows the problem: {flaky}"));
+    assert!(problem.contains("failed") && problem.contains("commitlog"), "{problem}");
+
+    // The directory is back: the next round works, and that is said once too.
+    std::fs::create_dir_all(&archive).unwrap();
+    let mut recovered = Vec::new();
+    for _ in 0..200 {
+        recovered = events_of(&app, &admin, "archive.recovered", &cluster).await;
+        if !recovered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(recovered.len(), 1, "recovery is said once");
+    let (_, overview) = crate::helpers::get(&app, &admin, "/admin/v1/overview").await;
+    let flaky = overview.as_array().unwrap().iter().find(|s| s["source"]["id"] == cluster.as_str()).unwrap().clone();
+    assert_eq!(flaky["archive_problem"], Value::Null, "{flaky}");
+
+    // A cluster restored from it does not archive into the original's directories.
+    let backup = crate::helpers::backup_and_wait(&app, &admin, json!({ "source_id": cluster })).await;
+    let target = json!({ "target": { "type": "new_cluster", "name": "FlakyCopy", "locations": [root.path().join("copy/data")] } });
+    let restored = crate::helpers::restore_and_wait(&app, &admin, backup["backup_id"].as_str().unwrap(), target).await;
+    assert_eq!(restored["state"], "succeeded", "{restored}");
+    let (status, settings) = get(&app, &session, "/FlakyCopy/backups/pit").await;
+    assert_eq!((status, settings["enabled"].clone()), (200, json!(false)), "{settings}");
+}
