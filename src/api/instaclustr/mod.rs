@@ -382,9 +382,9 @@ impl ProvisioningApi {
         };
         let backup = chosen.as_ref().ok_or_else(|| {
             CoreError::PreconditionFailed(format!(
-                "no complete backup of cluster {} {}exists at or before {}",
+                "no complete backup of {} of cluster {} exists at or before {}",
+                if selection.tables.is_empty() { "every table".to_owned() } else { selection.tables.join(", ") },
                 view.source.id,
-                if selection.tables.is_empty() { String::new() } else { format!("holding {} ", selection.tables.join(", ")) },
                 at.to_rfc3339()
             ))
         })?;
