@@ -13,7 +13,7 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "== round $round of $ROUNDS, $STEPS steps"
   status=0
   COFFER_PROPERTY_STEPS="$STEPS" cargo test --locked --test api restore_safety -- --nocapture --test-threads 3 >"$log" 2>&1 || status=$?
-  grep -E 'restore safety|test result|panicked|differs|changed' "$log" | cut -c1-2000 || true
+  grep -E -A2 'restore safety|test result|panicked' "$log" | grep -v '^ \+at \|^--' | cut -c1-2000 || true
   if [ "$status" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
 rm -f "$log"

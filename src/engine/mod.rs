@@ -466,6 +466,13 @@ impl Engine {
         if view.source.kind != SourceKind::Instance {
             return Err(CoreError::not_found("instance", id.to_string()));
         }
+        // While it is backed up, an instance cannot be deleted (Cloud Databases' rule).
+        if repo::has_backup_in_progress(&self.inner.db, id).await? {
+            return Err(CoreError::Unprocessable(format!(
+                "instance '{}' is being backed up; delete it once the backup ends",
+                view.source.name
+            )));
+        }
         let config: InstanceConfig = serde_json::from_value(view.source.config.clone()).unwrap_or_default();
         repo::mark_source_deleted(&self.inner.db, id).await?;
         if config.managed

@@ -496,3 +496,60 @@ async fn a_delete_whose_data_cannot_be_removed_shows_delete_failed_and_can_be_re
     }
     panic!("the retried delete never removed the backup");
 }
+
+#[tokio::test]
+async fn documented_backup_options_are_honoured_or_refused_at_once() {
+    let app = spawn_app().await;
+    let token = v2_token(&app, "admin", ADMIN_PASSWORD).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (instance, _) = sqlite_instance(&app, &token, dir.path(), 200).await;
+
+    // `source: {"type": "instance", "id"}` names the instance without `instance`.
+    let body = json!({ "backup": { "name": "by source", "source": { "type": "instance", "id": instance } } });
+    let (status, created) = post(&app, &token, "/v1.0/default/backups", body).await;
+    assert_eq!(status, 202, "{created}");
+    assert_eq!(created["backup"]["instance_id"], instance.as_str());
+    let full = created["backup"]["id"].as_str().unwrap().to_owned();
+    until_status(&app, &token, &format!("/v1.0/default/backups/{full}"), "backup", "COMPLETED").await;
+    let body = json!({ "backup": { "name": "odd", "source": { "type": "volume", "id": instance } } });
+    let (status, refused) = post(&app, &token, "/v1.0/default/backups", body).await;
+    assert_eq!((status, refused["badRequest"]["code"].as_i64()), (400, Some(400)), "{refused}");
+
+    // An incremental copied to a region its parent is not in: 400 at once, nothing started.
+    let body = json!({ "backup": { "name": "inc", "instance": instance, "parent_id": full, "copy_to": ["IAD"] } });
+    let (status, refused) = post(&app, &token, "/v1.0/default/backups", body.clone()).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["badRequest"]["message"].as_str().unwrap().contains("IAD"), "{refused}");
+    let (_, listed) = get(&app, &token, &format!("/v1.0/default/instances/{instance}/backups")).await;
+    assert_eq!(listed["backups"].as_array().unwrap().len(), 1, "the refused incremental was never made: {listed}");
+    let copy = json!({ "copy-backup": { "target_backup_region": "IAD" } });
+    assert_eq!(post(&app, &token, &format!("/v1.0/default/backups/{full}/action"), copy).await.0, 202);
+    let mut accepted = (0, Value::Null);
+    for _ in 0..200 {
+        accepted = post(&app, &token, "/v1.0/default/backups", body.clone()).await;
+        if accepted.0 != 400 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(accepted.0, 202, "once the parent is in IAD the incremental is taken: {}", accepted.1);
+    let inc = accepted.1["backup"]["id"].as_str().unwrap().to_owned();
+    until_status(&app, &token, &format!("/v1.0/default/backups/{inc}"), "backup", "COMPLETED").await;
+
+    // An instance being backed up cannot be deleted (422); its links carry bookmarks.
+    let slow = json!({ "source_id": instance, "options": { "throttle_bytes_per_sec": 500 } });
+    let (status, started) = post(&app, &token, "/admin/v1/backups", slow).await;
+    assert_eq!(status, 202, "{started}");
+    let resp =
+        app.client.delete(app.url(&format!("/v1.0/default/instances/{instance}"))).header("x-auth-token", &token).send().await.unwrap();
+    assert_eq!(resp.status(), 422);
+    let fault: Value = resp.json().await.unwrap();
+    assert!(fault["unprocessableEntity"]["message"].as_str().unwrap().contains("backed up"), "{fault}");
+    let operation = started["operation"]["id"].as_str().unwrap();
+    assert_eq!(post(&app, &token, &format!("/admin/v1/operations/{operation}/cancel"), json!({})).await.0, 202);
+    let (_, shown) = get(&app, &token, &format!("/v1.0/default/instances/{instance}")).await;
+    let rels: Vec<&str> = shown["instance"]["links"].as_array().unwrap().iter().map(|l| l["rel"].as_str().unwrap()).collect();
+    assert_eq!(rels, ["self", "bookmark"]);
+    let bookmark = shown["instance"]["links"][1]["href"].as_str().unwrap();
+    assert!(bookmark.ends_with(&format!("/default/instances/{instance}")) && !bookmark.contains("/v1.0/"), "{bookmark}");
+}

@@ -177,13 +177,29 @@ impl CloudDbApi {
         if name.chars().count() > 64 {
             return Err(CoreError::BadRequest("Backup name must be at most 64 characters".into()).into());
         }
-        let ha = b
-            .get("source")
-            .filter(|s| s.get("type").and_then(Value::as_str) == Some("ha"))
-            .and_then(|s| s.get("id"))
-            .and_then(Value::as_str);
-        let (source_id, kind) = match (b.get("instance").and_then(Value::as_str), ha) {
-            (_, Some(ha)) => (Uuid::parse_str(ha).map_err(|_| CoreError::not_found("HA group", ha))?, SourceKind::HaGroup),
+        // `source: {"type": "ha" | "instance", "id"}` names what to back up, or `instance` alone.
+        let source = match b.get("source") {
+            None | Some(Value::Null) => None,
+            Some(s) => match (s.get("type").and_then(Value::as_str), s.get("id").and_then(Value::as_str)) {
+                (Some("ha"), Some(id)) => {
+                    Some((Uuid::parse_str(id).map_err(|_| CoreError::not_found("HA group", id))?, SourceKind::HaGroup))
+                }
+                (Some("instance"), Some(id)) => Some((instance_id(id)?, SourceKind::Instance)),
+                (Some(other @ ("ha" | "instance")), None) => {
+                    return Err(CoreError::BadRequest(format!("source of type {other} needs an \"id\"")).into());
+                }
+                (t, _) => {
+                    return Err(
+                        CoreError::BadRequest(format!("source type is \"instance\" or \"ha\", not {}", t.unwrap_or("missing"))).into()
+                    );
+                }
+            },
+        };
+        let (source_id, kind) = match (b.get("instance").and_then(Value::as_str), source) {
+            (Some(i), Some((id, SourceKind::Instance))) if instance_id(i)? != id => {
+                return Err(CoreError::BadRequest("instance and source.id name different instances".into()).into());
+            }
+            (_, Some(named)) => named,
             (Some(i), None) => (instance_id(i)?, SourceKind::Instance),
             (None, None) => return Err(CoreError::BadRequest("give the instance to back up (\"instance\") or an HA source".into()).into()),
         };
@@ -205,6 +221,24 @@ impl CloudDbApi {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
+        // An incremental is copied only where its parent already is: the seed's 400, said at once.
+        if let Some(parent) = match (parent_id, incremental) {
+            (Some(parent), _) => Some(parent),
+            (None, true) => state.engine.newest_complete_backup(p, source_id, None).await?.map(|b| b.id),
+            (None, false) => None,
+        } {
+            let parent_copies = state.engine.backup_copies(p, parent).await?;
+            for region in &copy_to {
+                let to = state.engine.region_destination(p, region).await?;
+                if !parent_copies.contains(&to) {
+                    return Err(CoreError::BadRequest(format!(
+                        "the parent backup {parent} is not in {}; copy it there before an incremental of it",
+                        region.to_uppercase()
+                    ))
+                    .into());
+                }
+            }
+        }
         let spec = BackupSpec {
             source_id,
             name,
@@ -469,7 +503,10 @@ impl CloudDbApi {
     ) -> poem::Result<Accepted> {
         let p = caller.principal();
         check_account(p, &account)?;
-        state.engine.delete_instance(p, instance_id(&id)?).await.map_err(|_| CoreError::not_found("Instance", id.0.clone()))?;
+        state.engine.delete_instance(p, instance_id(&id)?).await.map_err(|e| match e {
+            CoreError::NotFound { .. } => CoreError::not_found("Instance", id.0.clone()),
+            other => other,
+        })?;
         Ok(Accepted::Empty)
     }
 

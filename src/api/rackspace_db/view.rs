@@ -55,9 +55,14 @@ pub fn flavor_ram(id: &str) -> Option<u32> {
     FLAVORS.iter().find(|(f, _, _)| f.to_string() == id).map(|(_, _, ram)| *ram)
 }
 
+/// A resource's links as Trove gives them: `self` with the API version, `bookmark` without it.
+pub fn links(state: &AppState, account: &str, path: &str) -> Value {
+    let base = state.settings.base_url();
+    json!([{ "rel": "self", "href": format!("{base}/v1.0/{account}/{path}") }, { "rel": "bookmark", "href": format!("{base}/{account}/{path}") }])
+}
+
 pub fn flavor(state: &AppState, account: &str, id: u32, name: &str, ram: u32) -> Value {
-    let href = format!("{}/v1.0/{account}/flavors/{id}", state.settings.base_url());
-    json!({ "id": id, "name": name, "ram": ram, "links": [{ "rel": "self", "href": href }, { "rel": "bookmark", "href": href }] })
+    json!({ "id": id, "name": name, "ram": ram, "links": links(state, account, &format!("flavors/{id}")) })
 }
 
 fn datastore(config: &InstanceConfig) -> Value {
@@ -128,7 +133,6 @@ pub async fn instance(state: &AppState, p: &Principal, s: &Source) -> CoreResult
         None => false,
     };
     let flavor_id = if config.flavor.is_empty() { "1".to_owned() } else { config.flavor.clone() };
-    let href = format!("{}/v1.0/{}/instances/{}", state.settings.base_url(), p.tenant_name, s.id);
     Ok(json!({
         "id": s.id,
         "name": s.name,
@@ -136,9 +140,9 @@ pub async fn instance(state: &AppState, p: &Principal, s: &Source) -> CoreResult
         "created": time(s.created_at),
         "updated": time(s.created_at),
         "datastore": datastore(&config),
-        "flavor": { "id": flavor_id, "links": [{ "rel": "self", "href": format!("{}/v1.0/{}/flavors/{flavor_id}", state.settings.base_url(), p.tenant_name) }] },
+        "flavor": { "id": flavor_id, "links": links(state, &p.tenant_name, &format!("flavors/{flavor_id}")) },
         "volume": { "size": if config.volume_gb == 0 { 1 } else { config.volume_gb } },
         "hostname": format!("{}.coffer.local", s.id.simple()),
-        "links": [{ "rel": "self", "href": href }],
+        "links": links(state, &p.tenant_name, &format!("instances/{}", s.id)),
     }))
 }

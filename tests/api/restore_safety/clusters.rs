@@ -204,11 +204,11 @@ impl World {
             let (keyspaces, tables) = selection.clone().unwrap_or_default();
             let body = json!({
                 "source_id": self.cluster_id,
-                "incremental": self.rng.random_bool(0.5),
+                "incremental": !self.backups.is_empty() && self.rng.random_bool(0.5),
                 "selection": { "keyspaces": keyspaces, "tables": tables },
             });
             let (status, started) = post(&self.app, &self.token, "/admin/v1/backups", body).await;
-            assert_eq!(status, 202, "{started}");
+            assert_eq!(status, 202, "{started}\n{}", self.log.join("\n"));
             wait_for(&self.app, &self.token, started["operation"]["id"].as_str().unwrap()).await
         };
         assert_eq!(operation["state"], "succeeded", "{operation}");
