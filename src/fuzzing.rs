@@ -118,5 +118,5 @@ pub fn rackspace_db_instance_id(id: &str) -> Result<Uuid, CoreError> {
 
 /// Cloud Databases: a page of a listing after `marker`, at most `limit`.
 pub fn rackspace_db_page(items: Vec<Value>, limit: Option<usize>, marker: Option<&str>) -> (Vec<Value>, Option<String>) {
-    rackspace_db::page(items, limit, marker)
+    rackspace_db::page(items, |v: &Value| v["id"].as_str().unwrap_or_default(), limit, marker)
 }

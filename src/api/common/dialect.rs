@@ -52,6 +52,16 @@ impl Dialect {
         }
     }
 
+    /// The account (tenant) a Rackspace path names, `/v1.0/{account}/...`; none for the forms
+    /// without one (`/v1.0/backup/...`, as the Cloud Backup SDK sends them) and other dialects.
+    pub fn account_in(self, path: &str) -> Option<&str> {
+        if !matches!(self, Dialect::CloudDatabases | Dialect::CloudBackup) {
+            return None;
+        }
+        let second = path.trim_start_matches('/').split('/').nth(1).filter(|s| !s.is_empty())?;
+        (!CLOUD_DATABASES_WORDS.contains(&second) && !CLOUD_BACKUP_WORDS.contains(&second)).then_some(second)
+    }
+
     /// The label used in metrics and logs.
     pub fn name(self) -> &'static str {
         match self {
@@ -109,6 +119,15 @@ mod tests {
         assert_eq!(Dialect::from_path("/v1.0/backup-configuration"), Dialect::CloudBackup);
         assert_eq!(Dialect::from_path("/v1.0/agent/3"), Dialect::CloudBackup);
         assert_eq!(Dialect::from_path("/v1.0/backups"), Dialect::CloudDatabases);
+    }
+
+    #[test]
+    fn rackspace_paths_name_their_account_unless_they_start_with_a_resource() {
+        assert_eq!(Dialect::CloudDatabases.account_in("/v1.0/1234/backups"), Some("1234"));
+        assert_eq!(Dialect::CloudBackup.account_in("/v1.0/demo/backup/7"), Some("demo"));
+        assert_eq!(Dialect::CloudBackup.account_in("/v1.0/backup/7"), None);
+        assert_eq!(Dialect::CloudDatabases.account_in("/v1.0/backups"), None);
+        assert_eq!(Dialect::OpsCenter.account_in("/v1.0/1234/backups"), None);
     }
 
     #[test]

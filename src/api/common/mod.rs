@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod dialect;
 pub mod edge;
+pub mod lenient;
 pub mod security;
 pub mod spec;
 

@@ -3,6 +3,7 @@
 //! shapes in, engine calls, Trove shapes out (`{"backup": {...}}`, `{"backups": [...]}`).
 
 pub mod error;
+mod models;
 mod view;
 
 use poem::{Request, web::Data};
@@ -11,8 +12,12 @@ use poem_openapi::{
     param::{Path, Query},
     payload::Json,
 };
-use serde_json::{Value, json};
 use uuid::Uuid;
+
+use self::models::{
+    BackupAction, BackupList, CreateBackup, CreateInstance, DatastoreEntry, DatastoreList, DatastoreVersion, FlavorList, InstanceList,
+    Link, OneBackup, OneFlavor, OneInstance, SourceType,
+};
 
 use crate::{
     api::common::security::Caller,
@@ -35,10 +40,16 @@ pub struct CloudDbApi;
 
 #[derive(ApiResponse)]
 enum Accepted {
-    #[oai(status = 202)]
-    Body(Json<Value>),
+    /// Accepted; the work goes on in the background.
     #[oai(status = 202)]
     Empty,
+}
+
+#[derive(ApiResponse)]
+enum BackupAccepted {
+    /// The new backup, NEW until it runs.
+    #[oai(status = 202)]
+    Body(Json<OneBackup>),
 }
 
 /// The account in the path must be the caller's tenant; any other is reported as not found.
@@ -58,31 +69,30 @@ pub(crate) fn instance_id(id: &str) -> Result<Uuid, CoreError> {
     Uuid::parse_str(id).map_err(|_| CoreError::NotFound { what: "Instance", id: id.to_owned() })
 }
 
-/// Keeps `backups` after `marker` (0 or absent: from the start) and at most `limit`; answers
-/// the page and whether more follow.
 /// The most backups one page of a listing holds (also the page without `limit`); more come by `marker`.
 const MAX_PAGE: usize = 1000;
 
-pub(crate) fn page(mut items: Vec<Value>, limit: Option<usize>, marker: Option<&str>) -> (Vec<Value>, Option<String>) {
+/// Keeps `items` after the one whose id is `marker` (0 or absent: from the start) and at most
+/// `limit`; answers the page and the id to continue after, when more follow.
+pub(crate) fn page<T>(mut items: Vec<T>, id: impl Fn(&T) -> &str, limit: Option<usize>, marker: Option<&str>) -> (Vec<T>, Option<String>) {
     if let Some(m) = marker.filter(|m| !m.is_empty() && *m != "0")
-        && let Some(pos) = items.iter().position(|b| b["id"] == m)
+        && let Some(pos) = items.iter().position(|b| id(b) == m)
     {
         items.drain(..=pos);
     }
     match limit {
         Some(n) if items.len() > n => {
             items.truncate(n);
-            let next = items.last().and_then(|b| b["id"].as_str()).map(str::to_owned);
+            let next = items.last().map(|b| id(b).to_owned());
             (items, next)
         }
         _ => (items, None),
     }
 }
 
-fn listing(req: &Request, items: Vec<Value>, limit: Option<usize>, marker: Option<&str>) -> Value {
-    let (items, next) = page(items, limit, marker);
-    let mut body = json!({ "backups": items });
-    if let (Some(next), Some(limit)) = (next, limit) {
+fn listing(req: &Request, items: Vec<models::BackupView>, limit: Option<usize>) -> BackupList {
+    let (backups, next) = page(items, |b| b.id.as_str(), limit, None);
+    let links = next.zip(limit).map(|(next, limit)| {
         // The next page keeps the request's filters; only limit and marker change.
         let mut query: Vec<String> = req
             .uri()
@@ -93,9 +103,9 @@ fn listing(req: &Request, items: Vec<Value>, limit: Option<usize>, marker: Optio
             .map(str::to_owned)
             .collect();
         query.extend([format!("limit={limit}"), format!("marker={next}")]);
-        body["links"] = json!([{ "rel": "next", "href": format!("{}?{}", req.uri().path(), query.join("&")) }]);
-    }
-    body
+        vec![Link { rel: "next".into(), href: format!("{}?{}", req.uri().path(), query.join("&")) }]
+    });
+    BackupList { backups, links }
 }
 
 /// The backups of one instance or HA group, as a page.
@@ -107,7 +117,7 @@ async fn source_backups(
     id: &str,
     limit: Option<usize>,
     marker: Option<&str>,
-) -> Result<Value, CoreError> {
+) -> Result<BackupList, CoreError> {
     let what = if kind == SourceKind::Instance { "Instance" } else { "HA group" };
     let not_found = || CoreError::NotFound { what, id: id.to_owned() };
     let uuid = Uuid::parse_str(id).map_err(|_| not_found())?;
@@ -130,8 +140,8 @@ async fn paged(
     kinds: &[SourceKind],
     limit: Option<usize>,
     marker: Option<&str>,
-    keep: impl Fn(&Value) -> bool,
-) -> Result<Value, CoreError> {
+    keep: impl Fn(&models::BackupView) -> bool,
+) -> Result<BackupList, CoreError> {
     let wanted = limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
     let mut after = match marker.and_then(|m| Uuid::parse_str(m).ok()) {
         Some(id) => state.engine.backup_cursor(p, id).await?,
@@ -145,17 +155,12 @@ async fn paged(
         let Some(last) = batch.last() else { break };
         after = Some((last.created_at, last.id));
         let exhausted = batch.len() <= wanted;
-        for b in &batch {
-            let v = view::backup(state, p, b).await?;
-            if keep(&v) {
-                items.push(v);
-            }
-        }
+        items.extend(batch.iter().map(|b| view::backup(state, p, b)).filter(|v| keep(v)));
         if exhausted {
             break;
         }
     }
-    Ok(listing(req, items, Some(wanted), None))
+    Ok(listing(req, items, Some(wanted)))
 }
 
 #[OpenApi]
@@ -168,34 +173,22 @@ impl CloudDbApi {
         state: Data<&AppState>,
         caller: Caller,
         account: Path<String>,
-        body: Json<Value>,
-    ) -> poem::Result<Accepted> {
+        body: Json<CreateBackup>,
+    ) -> poem::Result<BackupAccepted> {
         let p = caller.principal();
         check_account(p, &account)?;
-        let b = body.0.get("backup").cloned().ok_or_else(|| CoreError::BadRequest("the body needs a \"backup\" object".into()))?;
-        let name = b.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-        if name.chars().count() > 64 {
+        let b = body.0.backup;
+        if b.name.chars().count() > 64 {
             return Err(CoreError::BadRequest("Backup name must be at most 64 characters".into()).into());
         }
-        // `source: {"type": "ha" | "instance", "id"}` names what to back up, or `instance` alone.
-        let source = match b.get("source") {
-            None | Some(Value::Null) => None,
-            Some(s) => match (s.get("type").and_then(Value::as_str), s.get("id").and_then(Value::as_str)) {
-                (Some("ha"), Some(id)) => {
-                    Some((Uuid::parse_str(id).map_err(|_| CoreError::not_found("HA group", id))?, SourceKind::HaGroup))
-                }
-                (Some("instance"), Some(id)) => Some((instance_id(id)?, SourceKind::Instance)),
-                (Some(other @ ("ha" | "instance")), None) => {
-                    return Err(CoreError::BadRequest(format!("source of type {other} needs an \"id\"")).into());
-                }
-                (t, _) => {
-                    return Err(
-                        CoreError::BadRequest(format!("source type is \"instance\" or \"ha\", not {}", t.unwrap_or("missing"))).into()
-                    );
-                }
-            },
+        let named = match &b.source {
+            Some(s) if s.kind == SourceType::Ha => {
+                Some((Uuid::parse_str(&s.id).map_err(|_| CoreError::not_found("HA group", s.id.clone()))?, SourceKind::HaGroup))
+            }
+            Some(s) => Some((instance_id(&s.id)?, SourceKind::Instance)),
+            None => None,
         };
-        let (source_id, kind) = match (b.get("instance").and_then(Value::as_str), source) {
+        let (source_id, kind) = match (b.instance.as_deref(), named) {
             (Some(i), Some((id, SourceKind::Instance))) if instance_id(i)? != id => {
                 return Err(CoreError::BadRequest("instance and source.id name different instances".into()).into());
             }
@@ -210,17 +203,12 @@ impl CloudDbApi {
         if source.source.kind != kind {
             return Err(CoreError::not_found("Instance", source_id.to_string()).into());
         }
-        let parent_id = match b.get("parent_id").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+        let parent_id = match b.parent_id.as_deref().filter(|s| !s.is_empty()) {
             Some(p_id) => Some(backup_id(p_id)?),
             None => None,
         };
-        let incremental =
-            matches!(b.get("incremental"), Some(Value::Bool(true))) || b.get("incremental").and_then(Value::as_i64) == Some(1);
-        let copy_to: Vec<String> = b
-            .get("copy_to")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default();
+        let incremental = b.incremental.is_some_and(|f| f.0);
+        let copy_to = b.copy_to.unwrap_or_default();
         // An incremental is copied only where its parent already is: the seed's 400, said at once.
         if let Some(parent) = match (parent_id, incremental) {
             (Some(parent), _) => Some(parent),
@@ -241,15 +229,15 @@ impl CloudDbApi {
         }
         let spec = BackupSpec {
             source_id,
-            name,
-            description: b.get("description").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            name: b.name,
+            description: b.description.unwrap_or_default(),
             incremental,
             parent_id,
             copy_to,
             ..Default::default()
         };
         let (_, backup) = state.engine.start_backup(p, spec).await?;
-        Ok(Accepted::Body(Json(json!({ "backup": view::backup(&state, p, &backup).await? }))))
+        Ok(BackupAccepted::Body(Json(OneBackup { backup: view::backup(&state, p, &backup) })))
     }
 
     /// Lists backups, newest first; `datastore` and `instance_id` filter, `limit` and `marker` page.
@@ -266,19 +254,19 @@ impl CloudDbApi {
         instance_id: Query<Option<String>>,
         limit: Query<Option<usize>>,
         marker: Query<Option<String>>,
-    ) -> poem::Result<Json<Value>> {
+    ) -> poem::Result<Json<BackupList>> {
         let p = caller.principal();
         check_account(p, &account)?;
         let source = match instance_id.0.as_deref() {
             Some(i) => match Uuid::parse_str(i) {
                 Ok(id) => Some(id),
-                Err(_) => return Ok(Json(json!({ "backups": [] }))),
+                Err(_) => return Ok(Json(BackupList { backups: Vec::new(), links: None })),
             },
             None => None,
         };
         // An HA group's backups are not an instance's, even when its id is given as instance_id.
-        let keep = |v: &Value| {
-            datastore.0.as_deref().is_none_or(|d| v["datastore"]["type"] == d) && (source.is_none() || !v["instance_id"].is_null())
+        let keep = |v: &models::BackupView| {
+            datastore.0.as_deref().is_none_or(|d| v.datastore.kind == d) && (source.is_none() || v.instance_id.is_some())
         };
         let kinds = [SourceKind::Instance, SourceKind::HaGroup];
         Ok(Json(paged(&state, req, p, source, &kinds, limit.0, marker.0.as_deref(), keep).await?))
@@ -292,11 +280,11 @@ impl CloudDbApi {
         caller: Caller,
         account: Path<String>,
         id: Path<String>,
-    ) -> poem::Result<Json<Value>> {
+    ) -> poem::Result<Json<OneBackup>> {
         let p = caller.principal();
         check_account(p, &account)?;
         let backup = view::find(&state, p, &id).await?;
-        Ok(Json(json!({ "backup": view::backup(&state, p, &backup).await? })))
+        Ok(Json(OneBackup { backup: view::backup(&state, p, &backup) }))
     }
 
     /// Deletes a backup and its incrementals (asynchronously).
@@ -323,16 +311,12 @@ impl CloudDbApi {
         caller: Caller,
         account: Path<String>,
         id: Path<String>,
-        body: Json<Value>,
+        body: Json<BackupAction>,
     ) -> poem::Result<Accepted> {
         let p = caller.principal();
         check_account(p, &account)?;
         let backup = view::find(&state, p, &id).await?;
-        let copy = body.0.get("copy-backup").ok_or_else(|| CoreError::BadRequest("the only action is copy-backup".into()))?;
-        let region = copy
-            .get("target_backup_region")
-            .and_then(Value::as_str)
-            .ok_or_else(|| CoreError::BadRequest("copy-backup needs target_backup_region".into()))?;
+        let region = body.0.copy_backup.target_backup_region.as_str();
         let to = state.engine.region_destination(p, region).await?;
         if let Some(parent) = backup.parent_id {
             let parent_copies = state.engine.backup_copies(p, parent).await.unwrap_or_default();
@@ -366,7 +350,7 @@ impl CloudDbApi {
         id: Path<String>,
         limit: Query<Option<usize>>,
         marker: Query<Option<String>>,
-    ) -> poem::Result<Json<Value>> {
+    ) -> poem::Result<Json<BackupList>> {
         let p = caller.principal();
         check_account(p, &account)?;
         Ok(Json(source_backups(&state, req, p, SourceKind::Instance, &id, limit.0, marker.0.as_deref()).await?))
@@ -385,7 +369,7 @@ impl CloudDbApi {
         id: Path<String>,
         limit: Query<Option<usize>>,
         marker: Query<Option<String>>,
-    ) -> poem::Result<Json<Value>> {
+    ) -> poem::Result<Json<BackupList>> {
         let p = caller.principal();
         check_account(p, &account)?;
         Ok(Json(source_backups(&state, req, p, SourceKind::HaGroup, &id, limit.0, marker.0.as_deref()).await?))
@@ -393,14 +377,14 @@ impl CloudDbApi {
 
     /// Lists instances.
     #[oai(path = "/v1.0/:account/instances", method = "get", operation_id = "clouddb_list_instances", tag = "CloudDbTag::Instances")]
-    async fn list_instances(&self, state: Data<&AppState>, caller: Caller, account: Path<String>) -> poem::Result<Json<Value>> {
+    async fn list_instances(&self, state: Data<&AppState>, caller: Caller, account: Path<String>) -> poem::Result<Json<InstanceList>> {
         let p = caller.principal();
         check_account(p, &account)?;
-        let mut items = Vec::new();
+        let mut instances = Vec::new();
         for s in state.engine.list_sources(p, Some(SourceKind::Instance)).await? {
-            items.push(view::instance(&state, p, &s.source).await?);
+            instances.push(view::instance(&state, p, &s.source).await?);
         }
-        Ok(Json(json!({ "instances": items })))
+        Ok(Json(InstanceList { instances }))
     }
 
     /// One instance.
@@ -411,14 +395,14 @@ impl CloudDbApi {
         caller: Caller,
         account: Path<String>,
         id: Path<String>,
-    ) -> poem::Result<Json<Value>> {
+    ) -> poem::Result<Json<OneInstance>> {
         let p = caller.principal();
         check_account(p, &account)?;
         let source = state.engine.source(p, instance_id(&id)?).await.map_err(|_| CoreError::not_found("Instance", id.0.clone()))?;
         if source.source.kind != SourceKind::Instance {
             return Err(CoreError::not_found("Instance", id.0.clone()).into());
         }
-        Ok(Json(json!({ "instance": view::instance(&state, p, &source.source).await? })))
+        Ok(Json(OneInstance { instance: view::instance(&state, p, &source.source).await? }))
     }
 
     /// Restores a backup into a NEW instance: `{"instance": {"name", "flavorRef", "volume": {"size"}, "restorePoint": {"backupRef"}}}`.
@@ -428,34 +412,31 @@ impl CloudDbApi {
         state: Data<&AppState>,
         caller: Caller,
         account: Path<String>,
-        body: Json<Value>,
-    ) -> poem::Result<Json<Value>> {
+        body: Json<CreateInstance>,
+    ) -> poem::Result<Json<OneInstance>> {
         let p = caller.principal();
         check_account(p, &account)?;
-        let i = body.0.get("instance").cloned().ok_or_else(|| CoreError::BadRequest("the body needs an \"instance\" object".into()))?;
-        let name = i
-            .get("name")
-            .and_then(Value::as_str)
-            .filter(|n| !n.trim().is_empty())
-            .ok_or_else(|| CoreError::BadRequest("an instance needs a name".into()))?
-            .to_owned();
-        let flavor = view::flavor_id(i.get("flavorRef"));
-        let volume = i.pointer("/volume/size").and_then(Value::as_u64).map(|v| v as u32);
-        let Some(backup_ref) = i.pointer("/restorePoint/backupRef").and_then(Value::as_str) else {
+        let i = body.0.instance;
+        if i.name.trim().is_empty() {
+            return Err(CoreError::BadRequest("an instance needs a name".into()).into());
+        }
+        let flavor = i.flavor_ref.as_ref().and_then(models::FlavorRef::id);
+        let volume = i.volume.as_ref().map(|v| v.size);
+        let Some(restore_point) = i.restore_point else {
+            let datastore = i.datastore.unwrap_or(models::DatastoreChoice { kind: None, version: None });
             let config = crate::domain::source::InstanceConfig {
-                datastore_version: i.pointer("/datastore/version").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                datastore_version: datastore.version.unwrap_or_default(),
                 flavor_ram_mb: flavor.as_deref().and_then(view::flavor_ram).unwrap_or(0),
                 flavor: flavor.unwrap_or_else(|| "1".into()),
                 volume_gb: volume.unwrap_or(1),
                 ..Default::default()
             };
-            let created =
-                state.engine.create_empty_instance(p, &name, i.pointer("/datastore/type").and_then(Value::as_str), config).await?;
-            return Ok(Json(json!({ "instance": view::instance(&state, p, &created.source).await? })));
+            let created = state.engine.create_empty_instance(p, &i.name, datastore.kind.as_deref(), config).await?;
+            return Ok(Json(OneInstance { instance: view::instance(&state, p, &created.source).await? }));
         };
-        let backup = view::find(&state, p, backup_ref).await?;
+        let backup = view::find(&state, p, &restore_point.backup_ref).await?;
         let target = RestoreTarget::NewInstance {
-            name,
+            name: i.name,
             flavor: flavor.clone(),
             flavor_ram_mb: flavor.as_deref().and_then(view::flavor_ram),
             volume_gb: volume,
@@ -477,14 +458,14 @@ impl CloudDbApi {
         let new_id = op
             .result
             .get("source_id")
-            .and_then(Value::as_str)
+            .and_then(serde_json::Value::as_str)
             .and_then(|s| Uuid::parse_str(s).ok())
             .ok_or_else(|| CoreError::internal(anyhow::anyhow!("restore without a new instance")))?;
         let source = state.engine.source(p, new_id).await?;
         let mut instance = view::instance(&state, p, &source.source).await?;
         // The restore has just been queued: the new instance is building, whatever the timing.
-        instance["status"] = json!("BUILD");
-        Ok(Json(json!({ "instance": instance })))
+        instance.status = models::InstanceStatus::Build;
+        Ok(Json(OneInstance { instance }))
     }
 
     /// Deletes an instance (its database when Coffer created it); its backups stay.
@@ -512,28 +493,29 @@ impl CloudDbApi {
 
     /// The datastores new instances can use.
     #[oai(path = "/v1.0/:account/datastores", method = "get", operation_id = "clouddb_list_datastores", tag = "CloudDbTag::Instances")]
-    async fn list_datastores(&self, state: Data<&AppState>, caller: Caller, account: Path<String>) -> poem::Result<Json<Value>> {
+    async fn list_datastores(&self, state: Data<&AppState>, caller: Caller, account: Path<String>) -> poem::Result<Json<DatastoreList>> {
         check_account(caller.principal(), &account)?;
         let mut kinds = vec!["sqlite".to_owned()];
         kinds.extend(state.settings.datastores.keys().cloned());
-        let items: Vec<Value> = kinds
+        let datastores = kinds
             .into_iter()
             .map(|k| {
-                let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, k.as_bytes());
-                let version = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{k}:current").as_bytes());
-                json!({ "id": id, "name": k, "default_version": version, "versions": [{ "id": version, "name": "current", "active": 1 }] })
+                let id = Uuid::new_v5(&Uuid::NAMESPACE_OID, k.as_bytes()).to_string();
+                let version = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{k}:current").as_bytes()).to_string();
+                let versions = vec![DatastoreVersion { id: version.clone(), name: "current".into(), active: 1 }];
+                DatastoreEntry { id, name: k, default_version: version, versions }
             })
             .collect();
-        Ok(Json(json!({ "datastores": items })))
+        Ok(Json(DatastoreList { datastores }))
     }
 
     /// Lists flavors.
     #[oai(path = "/v1.0/:account/flavors", method = "get", operation_id = "clouddb_list_flavors", tag = "CloudDbTag::Instances")]
-    async fn list_flavors(&self, state: Data<&AppState>, caller: Caller, account: Path<String>) -> poem::Result<Json<Value>> {
+    async fn list_flavors(&self, state: Data<&AppState>, caller: Caller, account: Path<String>) -> poem::Result<Json<FlavorList>> {
         check_account(caller.principal(), &account)?;
-        Ok(Json(
-            json!({ "flavors": view::FLAVORS.iter().map(|(id, name, ram)| view::flavor(&state, &account, *id, name, *ram)).collect::<Vec<_>>() }),
-        ))
+        Ok(Json(FlavorList {
+            flavors: view::FLAVORS.iter().map(|(id, name, ram)| view::flavor(&state, &account, *id, name, *ram)).collect(),
+        }))
     }
 
     /// One flavor.
@@ -544,10 +526,10 @@ impl CloudDbApi {
         caller: Caller,
         account: Path<String>,
         id: Path<String>,
-    ) -> poem::Result<Json<Value>> {
+    ) -> poem::Result<Json<OneFlavor>> {
         check_account(caller.principal(), &account)?;
         let (fid, name, ram) =
             view::FLAVORS.iter().find(|(fid, _, _)| fid.to_string() == id.0).ok_or_else(|| CoreError::not_found("Flavor", id.0.clone()))?;
-        Ok(Json(json!({ "flavor": view::flavor(&state, &account, *fid, name, *ram) })))
+        Ok(Json(OneFlavor { flavor: view::flavor(&state, &account, *fid, name, *ram) }))
     }
 }

@@ -2,9 +2,13 @@
 //! seed's examples show (a missing field makes troveclient lazy-load the object).
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
+use super::models::{
+    BackupSourceView, BackupStatus, BackupView, DatastoreView, FlavorLink, FlavorView, InstanceStatus, InstanceView, Link, SourceType,
+    VolumeView,
+};
 use crate::{
     domain::{
         backup::Backup,
@@ -31,23 +35,14 @@ fn time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// The Trove status word of a unified state.
-pub fn status(state: State) -> &'static str {
+/// The Trove status of a unified state.
+pub fn status(state: State) -> BackupStatus {
     match state {
-        State::Queued => "NEW",
-        State::Running | State::Cancelling => "BUILDING",
-        State::Succeeded | State::SucceededWithErrors => "COMPLETED",
-        State::DeleteFailed => "DELETE_FAILED",
-        State::Failed | State::Cancelled | State::Missed | State::Skipped => "FAILED",
-    }
-}
-
-/// A flavor id from `flavorRef`: an int, a numeric string, or an href ending in `/flavors/{id}`.
-pub fn flavor_id(flavor_ref: Option<&Value>) -> Option<String> {
-    match flavor_ref? {
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(s) => s.rsplit('/').next().map(str::to_owned).filter(|s| !s.is_empty()),
-        _ => None,
+        State::Queued => BackupStatus::New,
+        State::Running | State::Cancelling => BackupStatus::Building,
+        State::Succeeded | State::SucceededWithErrors => BackupStatus::Completed,
+        State::DeleteFailed => BackupStatus::DeleteFailed,
+        State::Failed | State::Cancelled | State::Missed | State::Skipped => BackupStatus::Failed,
     }
 }
 
@@ -56,19 +51,22 @@ pub fn flavor_ram(id: &str) -> Option<u32> {
 }
 
 /// A resource's links as Trove gives them: `self` with the API version, `bookmark` without it.
-pub fn links(state: &AppState, account: &str, path: &str) -> Value {
+pub fn links(state: &AppState, account: &str, path: &str) -> Vec<Link> {
     let base = state.settings.base_url();
-    json!([{ "rel": "self", "href": format!("{base}/v1.0/{account}/{path}") }, { "rel": "bookmark", "href": format!("{base}/{account}/{path}") }])
+    vec![
+        Link { rel: "self".into(), href: format!("{base}/v1.0/{account}/{path}") },
+        Link { rel: "bookmark".into(), href: format!("{base}/{account}/{path}") },
+    ]
 }
 
-pub fn flavor(state: &AppState, account: &str, id: u32, name: &str, ram: u32) -> Value {
-    json!({ "id": id, "name": name, "ram": ram, "links": links(state, account, &format!("flavors/{id}")) })
+pub fn flavor(state: &AppState, account: &str, id: u32, name: &str, ram: u32) -> FlavorView {
+    FlavorView { id, name: name.to_owned(), ram, links: links(state, account, &format!("flavors/{id}")) }
 }
 
-fn datastore(config: &InstanceConfig) -> Value {
+fn datastore(config: &InstanceConfig) -> DatastoreView {
     let version = if config.datastore_version.is_empty() { "current".to_owned() } else { config.datastore_version.clone() };
     let version_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{}:{version}", config.datastore).as_bytes());
-    json!({ "type": config.datastore, "version": version, "version_id": version_id })
+    DatastoreView { kind: config.datastore.clone(), version, version_id: version_id.to_string() }
 }
 
 fn backup_type(datastore: &str, incremental: bool) -> &'static str {
@@ -93,34 +91,33 @@ pub async fn find(state: &AppState, p: &Principal, id: &str) -> CoreResult<Backu
 }
 
 /// The `backup` object.
-pub async fn backup(state: &AppState, p: &Principal, b: &Backup) -> CoreResult<Value> {
+pub fn backup(state: &AppState, p: &Principal, b: &Backup) -> BackupView {
     let config: InstanceConfig = b.metadata.get("config").cloned().and_then(|c| serde_json::from_value(c).ok()).unwrap_or_default();
     let ha = b.metadata.get("source_kind").and_then(Value::as_str) == Some(SourceKind::HaGroup.as_str());
     let done = b.state.is_success();
-    let _ = state;
-    Ok(json!({
-        "id": b.id,
-        "name": b.name,
-        "description": if b.description.is_empty() { Value::Null } else { json!(b.description) },
-        "status": status(b.state),
-        "instance_id": if ha { Value::Null } else { json!(b.source_id) },
-        "parent_id": b.parent_id,
-        "locationRef": if done { json!(format!("{}/v1.0/{}/backups/{}", state.settings.base_url(), p.tenant_name, b.id)) } else { Value::Null },
-        "size": if done { json!((b.size_bytes as f64 / f64::from(1u32 << 30) * 1e6).round() / 1e6) } else { Value::Null },
-        "created": time(b.created_at),
-        "updated": time(b.updated_at),
-        "datastore": datastore(&config),
-        "source": { "type": if ha { "ha" } else { "instance" }, "id": b.source_id },
-        "is_automated": i32::from(b.plan_id.is_some()),
-        "flavor_ram": if config.flavor_ram_mb == 0 { 1024 } else { config.flavor_ram_mb },
-        "type": backup_type(&config.datastore, b.parent_id.is_some()),
-        "volume_size": if config.volume_gb == 0 { 1 } else { config.volume_gb },
-        "project_id": p.tenant_name,
-    }))
+    BackupView {
+        id: b.id.to_string(),
+        name: b.name.clone(),
+        description: Some(b.description.clone()).filter(|d| !d.is_empty()),
+        status: status(b.state),
+        instance_id: (!ha).then(|| b.source_id.to_string()),
+        parent_id: b.parent_id.map(|id| id.to_string()),
+        location_ref: done.then(|| format!("{}/v1.0/{}/backups/{}", state.settings.base_url(), p.tenant_name, b.id)),
+        size: done.then(|| (b.size_bytes as f64 / f64::from(1u32 << 30) * 1e6).round() / 1e6),
+        created: time(b.created_at),
+        updated: time(b.updated_at),
+        datastore: datastore(&config),
+        source: BackupSourceView { kind: if ha { SourceType::Ha } else { SourceType::Instance }, id: b.source_id.to_string() },
+        is_automated: i32::from(b.plan_id.is_some()),
+        flavor_ram: if config.flavor_ram_mb == 0 { 1024 } else { config.flavor_ram_mb },
+        kind: backup_type(&config.datastore, b.parent_id.is_some()).to_owned(),
+        volume_size: if config.volume_gb == 0 { 1 } else { config.volume_gb },
+        project_id: p.tenant_name.clone(),
+    }
 }
 
 /// The `instance` object.
-pub async fn instance(state: &AppState, p: &Principal, s: &Source) -> CoreResult<Value> {
+pub async fn instance(state: &AppState, p: &Principal, s: &Source) -> CoreResult<InstanceView> {
     let config: InstanceConfig = serde_json::from_value(s.config.clone()).unwrap_or_default();
     // A restored instance is BUILD until its restore ends.
     let restoring = match config.restored_from {
@@ -133,16 +130,16 @@ pub async fn instance(state: &AppState, p: &Principal, s: &Source) -> CoreResult
         None => false,
     };
     let flavor_id = if config.flavor.is_empty() { "1".to_owned() } else { config.flavor.clone() };
-    Ok(json!({
-        "id": s.id,
-        "name": s.name,
-        "status": if restoring { "BUILD" } else { "ACTIVE" },
-        "created": time(s.created_at),
-        "updated": time(s.created_at),
-        "datastore": datastore(&config),
-        "flavor": { "id": flavor_id, "links": links(state, &p.tenant_name, &format!("flavors/{flavor_id}")) },
-        "volume": { "size": if config.volume_gb == 0 { 1 } else { config.volume_gb } },
-        "hostname": format!("{}.coffer.local", s.id.simple()),
-        "links": links(state, &p.tenant_name, &format!("instances/{}", s.id)),
-    }))
+    Ok(InstanceView {
+        id: s.id.to_string(),
+        name: s.name.clone(),
+        status: if restoring { InstanceStatus::Build } else { InstanceStatus::Active },
+        created: time(s.created_at),
+        updated: time(s.created_at),
+        datastore: datastore(&config),
+        flavor: FlavorLink { links: links(state, &p.tenant_name, &format!("flavors/{flavor_id}")), id: flavor_id },
+        volume: VolumeView { size: if config.volume_gb == 0 { 1 } else { config.volume_gb } },
+        hostname: format!("{}.coffer.local", s.id.simple()),
+        links: links(state, &p.tenant_name, &format!("instances/{}", s.id)),
+    })
 }
