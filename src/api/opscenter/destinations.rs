@@ -99,7 +99,7 @@ impl DestinationsApi {
                 state.engine.delete_destination(p, row.id).await?;
                 let request = state
                     .engine
-                    .record_request(p, "destination.deleted", &format!("destination {} removed", row.name), Some(source))
+                    .record_request(p, "destination.deleted", &format!("destination {} removed", view::destination_id(&state, row.id)), Some(source))
                     .await?;
                 let id = view::destination_id(&state, row.id);
                 return Ok(Json(json!({ "destination": [{ id: view::destination(&state, &row) }], "request_id": request })));
@@ -109,7 +109,7 @@ impl DestinationsApi {
         };
         let request = state
             .engine
-            .record_request(p, &format!("destination.{what}"), &format!("destination {} {what}", row.name), Some(source))
+            .record_request(p, &format!("destination.{what}"), &format!("destination {} {what}", view::destination_id(&state, row.id)), Some(source))
             .await?;
         let mut shown = view::destination(&state, &row);
         if let Some(dcs) = body.get("validation_dc_list") {
@@ -132,7 +132,7 @@ impl DestinationsApi {
         let row = view::find_destination(&state, p, &destination_id).await?;
         state.engine.delete_destination(p, row.id).await?;
         let request =
-            state.engine.record_request(p, "destination.deleted", &format!("destination {} removed", row.name), Some(source)).await?;
+            state.engine.record_request(p, "destination.deleted", &format!("destination {} removed", view::destination_id(&state, row.id)), Some(source)).await?;
         Ok(Json(request.to_string()))
     }
 }
