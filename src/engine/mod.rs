@@ -505,6 +505,25 @@ impl Engine {
         }
     }
 
+    /// Where a restore into a new instance creates the database `db_name`: for SQLite written by
+    /// the server's own agent, a file under `<data_dir>/instances/<tenant>/` like every instance
+    /// the service creates; for SQLite on a remote agent (whose disk the server does not know), a
+    /// file beside the original; otherwise a new database on the original's server.
+    pub(crate) fn new_instance_location(
+        &self,
+        tenant_id: Uuid,
+        original: &DatabaseLocation,
+        agent: &str,
+        db_name: &str,
+    ) -> CoreResult<DatabaseLocation> {
+        if original.kind == DatastoreKind::Sqlite && agent == LOCAL_AGENT {
+            let path = self.inner.settings.data_dir.join("instances").join(tenant_id.to_string()).join(format!("{db_name}.sqlite"));
+            let path = std::path::absolute(path).map_err(CoreError::internal)?;
+            return Ok(DatabaseLocation::new(original.kind, path.display().to_string()));
+        }
+        original.with_database_name(db_name).map_err(|e| CoreError::BadRequest(e.to_string()))
+    }
+
     /// Deletes an instance; a database Coffer created is dropped, a registered one is left alone.
     /// Its backups stay.
     pub async fn delete_instance(&self, caller: &Principal, id: Uuid) -> CoreResult<()> {
