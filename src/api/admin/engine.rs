@@ -288,7 +288,8 @@ impl EngineApi {
     }
 
     /// Lists backups, newest first, optionally of one source: `limit` of them (100 unless given, at
-    /// most 1,000), after the backup `marker` when given (the last id of the previous page).
+    /// most 1,000), after the backup `marker` when given (the last id of the previous page). Each
+    /// lists in `copies` the destinations holding a copy of it besides its own `destination_id`.
     #[oai(path = "/backups", method = "get", operation_id = "admin_list_backups", tag = "EngineTag::Backups")]
     async fn list_backups(
         &self,
@@ -304,7 +305,17 @@ impl EngineApi {
             None => None,
         };
         let page = BackupPage { source_id: source_id.0, after, limit: Some(limit.0.unwrap_or(100).clamp(1, 1000)), ..Default::default() };
-        Ok(Json(value(&state.engine.backups_page(p, &page).await?)))
+        let backups = state.engine.backups_page(p, &page).await?;
+        let mut copies = state.engine.backup_copies_of_many(p, &backups).await?;
+        let listed = backups
+            .into_iter()
+            .map(|b| {
+                let mut v = value(&b);
+                v["copies"] = value(&copies.remove(&b.id).unwrap_or_default());
+                v
+            })
+            .collect();
+        Ok(Json(Value::Array(listed)))
     }
 
     /// One backup with its per-node parts.
