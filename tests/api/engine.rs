@@ -216,7 +216,8 @@ async fn admin_bodies_with_unknown_fields_are_refused_with_a_400_naming_them() {
     let (status, body) = post(&app, &token, "/admin/v1/backups", json!({ "source_id": id, "throttle_bytes_per_sec": 20000 })).await;
     assert_eq!(status, 400, "{body}");
     refused(&body, "throttle_bytes_per_sec");
-    let (status, body) = post(&app, &token, "/admin/v1/backups", json!({ "source_id": id, "options": { "throttle": 1 }, "colour": "red" })).await;
+    let (status, body) =
+        post(&app, &token, "/admin/v1/backups", json!({ "source_id": id, "options": { "throttle": 1 }, "colour": "red" })).await;
     assert_eq!(status, 400, "{body}");
     refused(&body, "options.throttle");
     refused(&body, "colour");

@@ -135,7 +135,9 @@ fn refuse_unknown(what: &str, unknown: Vec<String>) -> Result<(), CoreError> {
     }
     let names = unknown.iter().map(|f| format!("'{f}'")).collect::<Vec<_>>().join(", ");
     let fields = if unknown.len() == 1 { "field" } else { "fields" };
-    Err(CoreError::BadRequest(format!("unknown {fields} in the {what}: {names} (the admin API's bodies are described in /openapi/admin.json)")))
+    Err(CoreError::BadRequest(format!(
+        "unknown {fields} in the {what}: {names} (the admin API's bodies are described in /openapi/admin.json)"
+    )))
 }
 
 /// The restore an admin body asks for (`target`, `selection`, `options`, `destination_id`, and
