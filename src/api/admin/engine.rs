@@ -372,7 +372,7 @@ impl EngineApi {
         Ok(Json(Value::Array(rows.into_iter().map(|r| destination_json(&state, r)).collect())))
     }
 
-    /// Adds a destination after writing, reading and deleting a probe object in it: `{"name", "kind": "localfs|s3|azure", "path", "region", "endpoint", "path_style", "access_key", "secret", "server_side_encryption", "storage_account_name", "container_name", "subfolder", "use_emulator", "throttle_bytes_per_second"}`.
+    /// Adds a destination after writing, reading and deleting a probe object in it: `{"name", "kind": "localfs|s3|azure", "path", "region", "endpoint", "path_style", "access_key", "secret", "server_side_encryption", "storage_account_name", "container_name", "subfolder", "use_emulator", "throttle_bytes_per_second", "retention": {"keep_last", "max_age_secs"}}`.
     #[oai(path = "/destinations", method = "post", operation_id = "admin_add_destination", tag = "EngineTag::Destinations")]
     async fn add_destination(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Created> {
         let spec = destination_spec(body.0)?;
