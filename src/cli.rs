@@ -549,7 +549,9 @@ async fn manage(db: &persistence::Db, command: Command, settings: &Settings) -> 
     Ok(())
 }
 
-/// The engine and a caller acting for `tenant` (the CLI works on the database directly).
+/// The engine and a caller acting for `tenant`. The CLI works on the database directly, so whoever
+/// runs it administers the service: the caller is an admin (who may, for one, be told in which
+/// other tenant an agent it names has registered).
 async fn engine_for(
     db: &persistence::Db,
     settings: &Settings,
@@ -562,7 +564,7 @@ async fn engine_for(
         user_name: "cli".into(),
         tenant_id: t.id,
         tenant_name: t.name,
-        role: Role::Operator,
+        role: Role::Admin,
         credential: crate::domain::identity::CredentialKind::BasicPassword,
         read_only: false,
         token: None,

@@ -75,6 +75,22 @@ impl CoreError {
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         CoreError::Internal(err.into())
     }
+
+    /// The same error with its message rewritten by `f` (a dialect putting it in its own words);
+    /// errors whose message is not free text, and internal ones, are kept as they are.
+    pub fn map_message(self, f: impl FnOnce(String) -> String) -> Self {
+        match self {
+            CoreError::BadRequest(m) => CoreError::BadRequest(f(m)),
+            CoreError::Unauthorized(m) => CoreError::Unauthorized(f(m)),
+            CoreError::Forbidden(m) => CoreError::Forbidden(f(m)),
+            CoreError::Conflict(m) => CoreError::Conflict(f(m)),
+            CoreError::PreconditionFailed(m) => CoreError::PreconditionFailed(f(m)),
+            CoreError::UnsupportedMediaType(m) => CoreError::UnsupportedMediaType(f(m)),
+            CoreError::Unprocessable(m) => CoreError::Unprocessable(f(m)),
+            CoreError::Unavailable(m) => CoreError::Unavailable(f(m)),
+            other => other,
+        }
+    }
 }
 
 /// Shorthand used across the crate.

@@ -90,7 +90,8 @@ pub fn merged_spec(base: &str) -> String {
 pub fn app(state: AppState) -> impl Endpoint {
     let base = state.settings.base_url().to_owned();
     let identity = Arc::new(identity_service(&base).into_endpoint());
-    let opscenter = Arc::new(opscenter_service(&base).into_endpoint().around(opscenter::normalize_body));
+    let opscenter =
+        Arc::new(opscenter_service(&base).into_endpoint().around(opscenter::normalize_body).around(opscenter::destination_ids_in_errors));
     let admin = admin_service(&base);
     let swagger_template = admin.swagger_ui_html();
     let admin = Arc::new(admin.into_endpoint());

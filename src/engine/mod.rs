@@ -252,9 +252,51 @@ impl Engine {
         if name == LOCAL_AGENT {
             return self.local_agent(tenant_id).await;
         }
-        repo::agent_by_name(&self.inner.db, tenant_id, name).await?.ok_or_else(|| {
-            CoreError::BadRequest(format!("no agent named '{name}' has registered; start `coffer agent --name {name}` first"))
-        })
+        match repo::agent_by_name(&self.inner.db, tenant_id, name).await? {
+            Some(agent) => Ok(agent),
+            None => Err(self.no_such_agent(None, tenant_id, name).await?),
+        }
+    }
+
+    /// Checks that the agents `names` have registered in the caller's tenant before a source is
+    /// registered on them; a missing one is reported with the tenants the caller may see where an
+    /// agent of that name has registered (a source registered in the wrong tenant is the usual cause).
+    async fn check_agents_registered(&self, caller: &Principal, names: &[&str]) -> CoreResult<()> {
+        for &name in names {
+            if name != LOCAL_AGENT && repo::agent_by_name(&self.inner.db, caller.tenant_id, name).await?.is_none() {
+                return Err(self.no_such_agent(Some(caller), caller.tenant_id, name).await?);
+            }
+        }
+        Ok(())
+    }
+
+    /// The error for an agent `name` missing from `tenant_id`: it names the tenant looked in and,
+    /// for a caller, the other tenants it may see where an agent of that name has registered.
+    async fn no_such_agent(&self, caller: Option<&Principal>, tenant_id: Uuid, name: &str) -> CoreResult<CoreError> {
+        let db = &self.inner.db;
+        let tenants = crate::persistence::identity::list_tenants(db).await?;
+        let tenant_name = |id: Uuid| tenants.iter().find(|t| t.id == id).map(|t| t.name.clone()).unwrap_or_else(|| id.to_string());
+        let mut elsewhere: Vec<String> = match caller {
+            Some(caller) => repo::agents_named(db, name)
+                .await?
+                .into_iter()
+                .filter(|a| a.tenant_id != tenant_id && !a.settings.deleted && caller.can_see_tenant(a.tenant_id))
+                .map(|a| format!("'{}'", tenant_name(a.tenant_id)))
+                .collect(),
+            None => Vec::new(),
+        };
+        elsewhere.sort();
+        elsewhere.dedup();
+        let looked = format!("no agent named '{name}' has registered in tenant '{}'", tenant_name(tenant_id));
+        Ok(CoreError::BadRequest(if elsewhere.is_empty() {
+            format!("{looked}; start `coffer agent --name {name}` with an API key of that tenant first")
+        } else {
+            let which = if elsewhere.len() == 1 { "tenant" } else { "tenants" };
+            format!(
+                "{looked}, but one has in {which} {}: register the source in that tenant (`--tenant` on the command line, or as one of its users)",
+                elsewhere.join(", ")
+            )
+        }))
     }
 
     // ---- sources ----
@@ -352,6 +394,8 @@ impl Engine {
         for node in &nodes {
             self.check_local_path(caller, &node.agent, &node.location)?;
         }
+        let agents: Vec<&str> = nodes.iter().map(|n| n.agent.as_str()).collect();
+        self.check_agents_registered(caller, &agents).await?;
         let dcs: Vec<String> = nodes.iter().map(|n| n.datacenter.clone().unwrap_or_else(|| "dc1".into())).collect();
         let config = serde_json::json!({ "datacenters": dcs.iter().collect::<std::collections::BTreeSet<_>>() });
         self.create_source(caller.tenant_id, SourceKind::Cluster, name, config, nodes, false).await
@@ -360,6 +404,7 @@ impl Engine {
     /// Registers a machine: an agent's file system under a root directory.
     pub async fn add_machine(&self, caller: &Principal, name: &str, agent: &str, root: &str) -> CoreResult<SourceView> {
         self.check_local_path(caller, agent, root)?;
+        self.check_agents_registered(caller, &[agent]).await?;
         let node = NodeSpec {
             name: name.to_owned(),
             agent: agent.to_owned(),
@@ -379,6 +424,7 @@ impl Engine {
         if kind == DatastoreKind::Sqlite {
             self.check_local_path(caller, &spec.agent, &spec.location)?;
         }
+        self.check_agents_registered(caller, &[spec.agent.as_str()]).await?;
         let config = InstanceConfig {
             datastore: kind.as_str().to_owned(),
             datastore_version: spec.datastore_version,
@@ -457,6 +503,25 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// Where a restore into a new instance creates the database `db_name`: for SQLite written by
+    /// the server's own agent, a file under `<data_dir>/instances/<tenant>/` like every instance
+    /// the service creates; for SQLite on a remote agent (whose disk the server does not know), a
+    /// file beside the original; otherwise a new database on the original's server.
+    pub(crate) fn new_instance_location(
+        &self,
+        tenant_id: Uuid,
+        original: &DatabaseLocation,
+        agent: &str,
+        db_name: &str,
+    ) -> CoreResult<DatabaseLocation> {
+        if original.kind == DatastoreKind::Sqlite && agent == LOCAL_AGENT {
+            let path = self.inner.settings.data_dir.join("instances").join(tenant_id.to_string()).join(format!("{db_name}.sqlite"));
+            let path = std::path::absolute(path).map_err(CoreError::internal)?;
+            return Ok(DatabaseLocation::new(original.kind, path.display().to_string()));
+        }
+        original.with_database_name(db_name).map_err(|e| CoreError::BadRequest(e.to_string()))
     }
 
     /// Deletes an instance; a database Coffer created is dropped, a registered one is left alone.

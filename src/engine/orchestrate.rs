@@ -659,7 +659,8 @@ impl Engine {
                 let db_name: String =
                     name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).take(40).collect();
                 let db_name = format!("restored_{db_name}_{}", &Uuid::new_v4().simple().to_string()[..8]);
-                let target = original.with_database_name(&db_name).map_err(|e| CoreError::BadRequest(e.to_string()))?;
+                let agent = repo::get_agent(db, node.agent_id).await?.map(|a| a.name).unwrap_or_else(crate::domain::source::local_agent);
+                let target = self.new_instance_location(backup.tenant_id, &original, &agent, &db_name)?;
                 if let Some(f) = flavor {
                     config.flavor = f.clone();
                 }
@@ -671,7 +672,6 @@ impl Engine {
                 }
                 config.restored_from = Some(backup.id);
                 config.managed = true;
-                let agent = repo::get_agent(db, node.agent_id).await?.map(|a| a.name).unwrap_or_else(crate::domain::source::local_agent);
                 let node_spec = NodeSpec {
                     name: name.clone(),
                     agent,

@@ -280,7 +280,7 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
                 Ok((sink, bytes)) => {
                     blocking(move || Ok(sink.finish()?)).await?;
                     progress.bytes_done.store(bytes, Ordering::Relaxed);
-                    Ok((State::Succeeded, json!({ "bytes": bytes, "database": location.redacted() })))
+                    Ok((State::Succeeded, json!({ "files": 1, "bytes": bytes, "database": location.redacted() })))
                 }
                 Err(e) => {
                     let _ = database::drop_database(&location).await;

@@ -873,6 +873,10 @@ async fn start_sqlite_load(target: &DatabaseLocation) -> Result<LoadSink, Databa
     if tokio::fs::try_exists(&path).await.map_err(io_error(format!("checking {}", target.location)))? {
         return Err(DatabaseError::AlreadyExists(target.location.clone()));
     }
+    // A new instance's file may be the first in its directory (`<data_dir>/instances/<tenant>/`).
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(parent).await.map_err(io_error(format!("creating {}", parent.display())))?;
+    }
     let temp_path = path.with_file_name(format!(".{file_name}.{}.partial", uuid::Uuid::new_v4().simple()));
     let file = create_new_file(&temp_path, false).map_err(io_error(format!("creating {}", temp_path.display())))?;
     Ok(LoadSink {

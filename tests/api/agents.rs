@@ -358,3 +358,49 @@ async fn an_agent_whose_lease_ran_out_is_told_to_stop_and_its_late_end_is_refuse
     let (_, verify) = post(&app, &session, &format!("/admin/v1/backups/{backup_id}/verify"), json!({})).await;
     assert_eq!(crate::helpers::wait_for(&app, &session, verify["id"].as_str().unwrap()).await["state"], "succeeded");
 }
+
+#[tokio::test]
+async fn a_source_on_an_agent_of_another_tenant_is_refused_naming_the_tenant_looked_in_and_the_one_it_is_in() {
+    let app = spawn_app().await;
+    app.tenant("demo").await;
+    let demo_operator = app.user_with_role("demo-ops", "operator", Some("demo")).await;
+    register(&app, &demo_operator, "node-b").await;
+    let data = tempfile::tempdir().unwrap();
+    let cluster = json!({ "name": "c1", "nodes": [{ "name": "n1", "agent": "node-b", "location": data.path() }] });
+
+    // The admin of the default tenant may see every tenant: it is told where node-b is.
+    let admin = crate::helpers::basic("admin", crate::helpers::ADMIN_PASSWORD);
+    let resp = app.client.post(app.url("/admin/v1/clusters")).header("authorization", &admin).json(&cluster).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("no agent named 'node-b' has registered in tenant 'default'"), "{message}");
+    assert!(message.contains("in tenant 'demo'"), "{message}");
+
+    // An operator of the default tenant is told where it looked, and nothing of other tenants.
+    let operator = app.user_with_role("ops", "operator", None).await;
+    let (status, body) = post(&app, &operator, "/admin/v1/clusters", cluster.clone()).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("in tenant 'default'"), "{message}");
+    assert!(!message.contains("demo"), "another tenant's name is not shown: {message}");
+
+    // The command line runs as the service's administrator: without --tenant it says both.
+    let node = format!("name=n1,location={},agent=node-b", data.path().display());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(["--data-dir", app.data_dir.to_str().unwrap(), "--database-url", &app.database_url])
+        .args(["cluster", "add", "c1", "--node", &node])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("in tenant 'default'") && stderr.contains("in tenant 'demo'"), "{stderr}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(["--data-dir", app.data_dir.to_str().unwrap(), "--database-url", &app.database_url])
+        .args(["cluster", "add", "c1", "--tenant", "demo", "--node", &node])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -386,6 +386,9 @@ async fn a_stopped_backup_an_unreadable_file_and_a_disabled_or_deleted_agent_rea
     assert_eq!(report["ErrorList"][1]["Path"], secret.display().to_string(), "the path as the machine names it");
     assert!(report["ErrorList"][1]["ErrorDesc"].as_str().unwrap().contains("ermission"), "{report}");
     assert_eq!(report["FilesBackedUp"], "6");
+    assert_eq!(report["State"], "CompletedWithErrors");
+    assert_eq!(report["Reason"], "CompletedWithErrors", "the reason does not say Success when files were left out: {report}");
+    assert!(report["Diagnostics"].as_str().unwrap().starts_with("Completed With Errors"), "{report}");
     let (_, completed) = send(reqwest::Method::GET, format!("/v1.0/backup/completed/{config_id}"), None).await;
     assert_eq!(completed[0]["NumErrors"], 2, "restorable with errors: {completed}");
 

@@ -48,6 +48,8 @@ async fn round_trip(app: &TestApp, token: &str, datastore: &str, location: &str)
     )
     .await;
     assert_eq!(restored["state"], "succeeded", "{restored}");
+    assert_eq!(restored["result"]["files"], 1, "one dump was restored: {restored}");
+    assert!(restored["result"]["bytes"].as_i64().unwrap() > 0, "{restored}");
     let (_, source) = get(app, token, &format!("/admin/v1/sources/{}", restored["result"]["source_id"].as_str().unwrap())).await;
     assert_eq!(source["config"]["restored_from"], op["backup_id"]);
     source["nodes"][0]["location"].as_str().unwrap().to_owned()
@@ -87,6 +89,8 @@ async fn a_sqlite_instance_restores_into_a_new_file_with_the_same_rows() {
     let original = sqlite_rows(&mut conn).await;
     let copy_path = round_trip(&app, &token, "sqlite", path.to_str().unwrap()).await;
     assert_ne!(copy_path, path.to_str().unwrap());
+    let instances = std::path::absolute(app.data_dir.join("instances")).unwrap();
+    assert!(std::path::Path::new(&copy_path).starts_with(&instances), "a new instance lives under {}: {copy_path}", instances.display());
     let mut copy = sqlx::SqliteConnection::connect_with(&sqlx::sqlite::SqliteConnectOptions::new().filename(&copy_path)).await.unwrap();
     assert_eq!(sqlite_rows(&mut copy).await, original);
     assert_eq!(original.len(), 500);

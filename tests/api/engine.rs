@@ -200,6 +200,61 @@ async fn bad_backup_requests_get_clear_errors() {
 }
 
 #[tokio::test]
+async fn admin_bodies_with_unknown_fields_are_refused_with_a_400_naming_them() {
+    let app = spawn_app().await;
+    let token = app.user_with_role("ops", "operator", None).await;
+    let src = tempfile::tempdir().unwrap();
+    tree::generate(src.path(), 3, 6);
+    let id = machine(&app, &token, "files", src.path()).await;
+    let refused = |body: &Value, field: &str| {
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert_eq!(body["error"]["code"], 400, "{body}");
+        assert!(message.contains(&format!("'{field}'")), "the message names {field}: {body}");
+    };
+
+    // The throttle belongs under "options": at the top level it would be dropped, so it is refused.
+    let (status, body) = post(&app, &token, "/admin/v1/backups", json!({ "source_id": id, "throttle_bytes_per_sec": 20000 })).await;
+    assert_eq!(status, 400, "{body}");
+    refused(&body, "throttle_bytes_per_sec");
+    let (status, body) =
+        post(&app, &token, "/admin/v1/backups", json!({ "source_id": id, "options": { "throttle": 1 }, "colour": "red" })).await;
+    assert_eq!(status, 400, "{body}");
+    refused(&body, "options.throttle");
+    refused(&body, "colour");
+    let (_, ops) = get(&app, &token, "/admin/v1/operations").await;
+    assert_eq!(ops.as_array().map(Vec::len), Some(0), "nothing was started: {ops}");
+
+    let op = backup_and_wait(&app, &token, json!({ "source_id": id, "options": { "throttle_bytes_per_sec": 100000000 } })).await;
+    let backup = op["backup_id"].as_str().unwrap();
+    let restore = json!({ "target": { "type": "path", "path": "/tmp/x", "overwrite_all": true } });
+    let (status, body) = post(&app, &token, &format!("/admin/v1/backups/{backup}/restore"), restore).await;
+    assert_eq!(status, 400, "{body}");
+    refused(&body, "target.overwrite_all");
+    let restore = json!({ "target": { "type": "path", "path": "/tmp/x" }, "truncate": true });
+    let (status, body) = post(&app, &token, &format!("/admin/v1/backups/{backup}/restore"), restore).await;
+    assert_eq!(status, 400, "{body}");
+    refused(&body, "truncate");
+
+    let schedule = json!({ "type": "calendar", "frequency": "daily", "hour": 3, "minutes": 30 });
+    let (status, body) = post(&app, &token, "/admin/v1/plans", json!({ "source_id": id, "schedule": schedule })).await;
+    assert_eq!(status, 400, "{body}");
+    refused(&body, "schedule.minutes");
+    let dir = tempfile::tempdir().unwrap();
+    let destination = json!({ "kind": "localfs", "path": dir.path(), "throttle_bytes_per_sec": 1000 });
+    let (status, body) = post(&app, &token, "/admin/v1/destinations", destination).await;
+    assert_eq!(status, 400, "{body}");
+    refused(&body, "throttle_bytes_per_sec");
+    let (status, body) = post(&app, &token, "/admin/v1/clusters", json!({ "name": "c", "nodes": [], "seeds": [] })).await;
+    assert_eq!(status, 400, "{body}");
+    refused(&body, "seeds");
+
+    // Bodies typed by the OpenAPI models are refused the same way, in the same shape.
+    let (status, body) = post(&app, &token, "/admin/v1/keys", json!({ "name": "k", "readonly": true })).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("unknown field `readonly`"), "{body}");
+}
+
+#[tokio::test]
 async fn a_throttled_backup_moves_at_its_rate_and_a_cancelled_one_is_never_restorable() {
     let app = spawn_app().await;
     let token = app.user_with_role("ops", "operator", None).await;

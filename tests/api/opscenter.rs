@@ -280,6 +280,9 @@ async fn destinations_are_added_synced_to_restored_from_and_removed() {
     let (status, refused) = delete(&app, &session, &format!("/Test_Cluster/backups/destinations/{id}")).await;
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["brief"], "error");
+    // Named by the id OpsCenter lists it under, not by the name only the admin API shows.
+    let message = refused["message"].as_str().unwrap();
+    assert!(message.contains(&format!("destination '{id}'")) && !message.contains("localfs-"), "{message}");
     let (status, request) =
         delete(&app, &session, &format!("/Test_Cluster/backups?tag={tag}&destination={id}&remove_destination=Delete%20Backup%20Data"))
             .await;

@@ -2,10 +2,12 @@
 //   node tests/e2e/console.mjs BASE_URL READER_USER READER_PASSWORD SCREENSHOT_DIR
 // against `coffer serve --demo`. Logs in with the keyboard, backs Test_Cluster up and watches the
 // progress bar reach 100%, restores one table and sees the restore finish, restores it again to a
-// point in time (commitlogs replayed), checks the page at a narrow width, then logs in as a reader and finds no action buttons. Any failure leaves a
-// screenshot in SCREENSHOT_DIR.
+// point in time (commitlogs replayed), copies a backup to a second destination and finds both
+// counted and named, checks the page at a narrow width, then logs in as a reader and finds no
+// action buttons. Any failure leaves a screenshot in SCREENSHOT_DIR.
 import { createRequire } from "node:module";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 const require = createRequire(path.join(process.cwd(), ".tools", "node_modules", "_"));
@@ -118,6 +120,42 @@ try {
   });
   check(replayed === 3, `the point-in-time restore placed commitlogs on the 3 nodes (${replayed})`);
 
+  step = "copy Test_Cluster's newest backup to a second destination";
+  const offsite = mkdtempSync(path.join(os.tmpdir(), "coffer-e2e-offsite-"));
+  const copied = await page.evaluate(async (dir) => {
+    const call = async (method, p, body) => {
+      const init = { method, headers: { "x-requested-with": "e2e", "content-type": "application/json" } };
+      if (body) init.body = JSON.stringify(body);
+      return (await fetch(p, init)).json();
+    };
+    const cluster = (await call("GET", "/admin/v1/sources?kind=cluster")).find((c) => c.name === "Test_Cluster");
+    const [newest] = await call("GET", `/admin/v1/backups?source_id=${cluster.id}&limit=1`);
+    const destination = await call("POST", "/admin/v1/destinations", { name: "e2e-offsite", kind: "localfs", path: dir });
+    const op = await call("POST", `/admin/v1/backups/${newest.id}/copy`, { destination_id: destination.id });
+    for (let i = 0; i < 120; i++) {
+      const o = await call("GET", `/admin/v1/operations/${op.id}`);
+      if (o.state === "succeeded") return newest.id;
+      if (["failed", "cancelled"].includes(o.state)) return `copy ${o.state}: ${o.error}`;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    return "the copy did not finish within a minute";
+  }, offsite);
+  check(/^[0-9a-f-]{36}$/.test(copied), `the copy succeeded (${copied})`);
+
+  step = "see the backup counted with two copies and its destinations named";
+  await page.goto(`${base}/ui/#/backups`);
+  await page.locator("select[name=source]").selectOption({ label: "Test_Cluster (cluster)" });
+  const copiedRow = page.locator(`tbody tr:has(a[href="#/backups/${copied}"])`);
+  await copiedRow.waitFor();
+  const copies = (await copiedRow.locator("td[data-field=copies]").textContent()).trim();
+  check(copies === "2", `the Copies column counts the backup and its copy (${copies})`);
+  await copiedRow.locator(`a[href="#/backups/${copied}"]`).click();
+  const destinations = page.locator("dd[data-field=destinations]");
+  await destinations.waitFor();
+  const named = await destinations.textContent();
+  check(named.includes("the server's own store") && named.includes("e2e-offsite (localfs), a copy"), `the destinations are named (${named})`);
+  check(!/[0-9a-f]{8}-[0-9a-f]{4}-/.test(named), `no destination shows as a bare id (${named})`);
+
   step = "read the pages on a narrow window";
   await page.setViewportSize({ width: 390, height: 800 });
   for (const view of ["overview", "backups", "operations"]) {
@@ -126,6 +164,16 @@ try {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 1, `the ${view} page fits 390 px (overflows by ${overflow} px)`);
   }
+  // The overview's table reflows into one card per source: nothing of it is cut off or hidden
+  // behind a horizontal scroll.
+  await page.goto(`${base}/ui/#/overview`);
+  await page.locator("table.reflow tbody tr").first().waitFor();
+  const clipped = await page.evaluate(() => {
+    const wrap = document.querySelector("table.reflow").closest(".table-wrap");
+    return wrap.scrollWidth - wrap.clientWidth;
+  });
+  check(clipped <= 1, `the overview table fits 390 px without scrolling (${clipped} px hidden)`);
+  await page.screenshot({ path: path.join(shots, "overview-390.png"), fullPage: true });
   await page.setViewportSize({ width: 1280, height: 800 });
 
   step = "log out";

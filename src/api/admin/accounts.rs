@@ -51,6 +51,7 @@ struct TenantDto {
 }
 
 #[derive(Object)]
+#[oai(deny_unknown_fields)]
 struct NewTenant {
     name: String,
 }
@@ -66,6 +67,7 @@ struct UserDto {
 }
 
 #[derive(Object)]
+#[oai(deny_unknown_fields)]
 struct NewUser {
     name: String,
     password: String,
@@ -76,6 +78,7 @@ struct NewUser {
 }
 
 #[derive(Object)]
+#[oai(deny_unknown_fields)]
 struct NewPassword {
     password: String,
 }
@@ -92,6 +95,7 @@ struct KeyDto {
 }
 
 #[derive(Object)]
+#[oai(deny_unknown_fields)]
 struct NewKey {
     name: String,
     /// A read-only key can only read, whatever the user's role.

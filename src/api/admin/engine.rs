@@ -15,6 +15,7 @@ use crate::{
     domain::{
         backup::Selection,
         operation::{OperationKind, OperationOptions},
+        plan::Schedule,
         source::{NodeSpec, SourceKind},
     },
     engine::{BackupPage, BackupSpec, DestinationSpec, InstanceSpec, PlanSpec, RestoreSpec, RestoreTarget},
@@ -71,6 +72,7 @@ enum Accepted {
 
 /// A machine: an agent's file system under a root directory.
 #[derive(Object)]
+#[oai(deny_unknown_fields)]
 struct NewMachine {
     name: String,
     #[oai(default = "local_agent")]
@@ -82,20 +84,83 @@ fn local_agent() -> String {
     crate::domain::source::local_agent()
 }
 
+/// Parses `body` as `T`, refusing any field `T` does not have (at any depth), so that a field
+/// put in the wrong place is an error instead of a setting silently dropped.
 fn parse<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> Result<T, CoreError> {
-    serde_json::from_value(body).map_err(|e| CoreError::BadRequest(format!("malformed {what}: {e}")))
+    let mut unknown = Vec::new();
+    let parsed = serde_ignored::deserialize(body, |path| unknown.push(path.to_string().replace("?.", "")))
+        .map_err(|e| CoreError::BadRequest(format!("malformed {what}: {e}")))?;
+    refuse_unknown(what, unknown)?;
+    Ok(parsed)
 }
 
-/// The restore an admin body asks for (`target`, `selection`, `options`, `destination_id`).
-fn restore_spec(backup_id: Uuid, body: &Value) -> Result<RestoreSpec, CoreError> {
+/// Parses an internally tagged enum (a restore target, a schedule) like [`parse`]. Such an enum
+/// reads its variant's fields from a buffer the check in `parse` does not see, so the body's
+/// fields are also compared with the ones the parsed value writes back; `at` prefixes their names.
+fn parse_tagged<T: serde::de::DeserializeOwned + serde::Serialize>(what: &str, at: &str, body: Value) -> Result<T, CoreError> {
+    let parsed: T = parse(what, body.clone())?;
+    refuse_unknown(what, unread(&parsed, &body, at, &[]))?;
+    Ok(parsed)
+}
+
+/// A destination body. Its settings are flattened into it, which the check in [`parse`] does not
+/// see either: they are compared with the settings the parsed value writes back.
+fn destination_spec(body: Value) -> Result<DestinationSpec, CoreError> {
+    let spec: DestinationSpec = parse("destination", body.clone())?;
+    refuse_unknown("destination", unread(&spec.config, &body, "", &["name", "kind", "secret"]))?;
+    Ok(spec)
+}
+
+/// The fields of `body` (other than `also` and those given as null) that `parsed`, read from it,
+/// does not write back: the ones it did not read.
+fn unread<T: serde::Serialize>(parsed: &T, body: &Value, at: &str, also: &[&str]) -> Vec<String> {
+    let known = value(parsed);
+    body.as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| !v.is_null() && known.get(k.as_str()).is_none() && !also.contains(&k.as_str()))
+        .map(|(k, _)| format!("{at}{k}"))
+        .collect()
+}
+
+/// Refuses a body whose top level has fields other than `known` (for bodies read field by field).
+fn only_fields(what: &str, body: &Value, known: &[&str]) -> Result<(), CoreError> {
+    let unknown = body.as_object().into_iter().flatten().map(|(k, _)| k).filter(|k| !known.contains(&k.as_str())).cloned().collect();
+    refuse_unknown(what, unknown)
+}
+
+fn refuse_unknown(what: &str, unknown: Vec<String>) -> Result<(), CoreError> {
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let names = unknown.iter().map(|f| format!("'{f}'")).collect::<Vec<_>>().join(", ");
+    let fields = if unknown.len() == 1 { "field" } else { "fields" };
+    Err(CoreError::BadRequest(format!(
+        "unknown {fields} in the {what}: {names} (the admin API's bodies are described in /openapi/admin.json)"
+    )))
+}
+
+/// The restore an admin body asks for (`target`, `selection`, `options`, `destination_id`, and
+/// the fields `also` names, which the caller reads itself).
+fn restore_spec(backup_id: Uuid, body: &Value, also: &[&str]) -> Result<RestoreSpec, CoreError> {
+    let fields = ["target", "selection", "options", "destination_id"];
+    only_fields("restore request", body, &[&fields[..], also].concat())?;
     let target = body.get("target").cloned().ok_or_else(|| {
         CoreError::BadRequest("target is required: {\"type\": \"same_nodes\" | \"new_cluster\" | \"path\" | \"new_instance\", ...}".into())
     })?;
-    let target: RestoreTarget = parse("restore target", target)?;
+    let target: RestoreTarget = parse_tagged("restore target", "target.", target)?;
     let selection: Selection = parse("selection", body.get("selection").cloned().unwrap_or(json!({})))?;
     let options: OperationOptions = parse("options", body.get("options").cloned().unwrap_or(json!({})))?;
     let destination_id: Option<Uuid> = parse("destination_id", body.get("destination_id").cloned().unwrap_or(Value::Null))?;
     Ok(RestoreSpec { backup_id, target, selection, options, destination_id, point_in_time: None })
+}
+
+/// A plan body; its schedule is a tagged enum, checked on its own.
+fn plan_spec(body: Value) -> Result<PlanSpec, CoreError> {
+    if let Some(schedule) = body.get("schedule").filter(|s| s.is_object()) {
+        parse_tagged::<Schedule>("plan", "schedule.", schedule.clone())?;
+    }
+    parse("plan", body)
 }
 
 fn value<T: serde::Serialize>(v: &T) -> Value {
@@ -107,12 +172,13 @@ impl EngineApi {
     /// Registers a cluster: `{"name", "nodes": [{"name", "agent", "location" (data directory), "datacenter", "rack", "commitlog_dir"}]}`.
     #[oai(path = "/clusters", method = "post", operation_id = "admin_add_cluster", tag = "EngineTag::Sources")]
     async fn add_cluster(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Created> {
+        only_fields("cluster", &body.0, &["name", "nodes"])?;
         let name = body.0.get("name").and_then(Value::as_str).ok_or_else(|| CoreError::BadRequest("name is required".into()))?.to_owned();
         let nodes: Vec<NodeSpec> = parse("nodes", body.0.get("nodes").cloned().unwrap_or(Value::Null))?;
         Ok(Created::Created(Json(value(&state.engine.add_cluster(caller.principal(), &name, nodes).await?))))
     }
 
-    /// Registers a database instance: `{"name", "datastore": "sqlite|postgresql|mysql", "location", "agent", "flavor", "volume_gb"}`.
+    /// Registers a database instance: `{"name", "datastore": "sqlite|postgresql|mysql", "datastore_version", "location", "agent", "flavor", "flavor_ram_mb", "volume_gb"}`.
     #[oai(path = "/instances", method = "post", operation_id = "admin_add_instance", tag = "EngineTag::Sources")]
     async fn add_instance(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Created> {
         let spec: InstanceSpec = parse("instance", body.0)?;
@@ -122,6 +188,7 @@ impl EngineApi {
     /// Registers an HA group of instances: `{"name", "members": [instance ids]}`.
     #[oai(path = "/ha-groups", method = "post", operation_id = "admin_add_ha_group", tag = "EngineTag::Sources")]
     async fn add_ha_group(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Created> {
+        only_fields("HA group", &body.0, &["name", "members"])?;
         let name = body.0.get("name").and_then(Value::as_str).ok_or_else(|| CoreError::BadRequest("name is required".into()))?.to_owned();
         let members: Vec<Uuid> = parse("members", body.0.get("members").cloned().unwrap_or(Value::Null))?;
         Ok(Created::Created(Json(value(&state.engine.add_ha_group(caller.principal(), &name, &members).await?))))
@@ -198,7 +265,7 @@ impl EngineApi {
             _ => return Err(CoreError::BadRequest("at (an RFC 3339 moment such as 2026-12-03T10:00:00Z) is required".into()).into()),
         };
         let pit_destination: Option<Uuid> = parse("pit_destination_id", body.0.get("pit_destination_id").cloned().unwrap_or(Value::Null))?;
-        let mut spec = restore_spec(Uuid::nil(), &body.0)?;
+        let mut spec = restore_spec(Uuid::nil(), &body.0, &["at", "pit_destination_id"])?;
         let plan = state.engine.pit_plan(p, id.0, at, &spec.selection, spec.destination_id, pit_destination).await?;
         spec.backup_id = plan.backup.id;
         spec.point_in_time = Some(plan);
@@ -214,7 +281,7 @@ impl EngineApi {
         Ok(Json(Value::Array(agents)))
     }
 
-    /// Starts a backup: `{"source_id", "name", "description", "incremental", "parent_id", "selection": {"keyspaces", "tables", "include", "exclude"}, "options": {"throttle_bytes_per_sec", "excluded_nodes", "force"}}`.
+    /// Starts a backup: `{"source_id", "name", "description", "tag", "incremental", "parent_id", "selection": {"keyspaces", "tables", "include", "exclude"}, "options": {"throttle_bytes_per_sec", "excluded_nodes", "force"}, "destination_id", "copy_to": [regions], "copy_to_destinations": [destination ids], "plan_id"}`. A field not listed is refused (400).
     #[oai(path = "/backups", method = "post", operation_id = "admin_start_backup", tag = "EngineTag::Backups")]
     async fn start_backup(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Accepted> {
         let spec: BackupSpec = parse("backup request", body.0)?;
@@ -223,7 +290,8 @@ impl EngineApi {
     }
 
     /// Lists backups, newest first, optionally of one source: `limit` of them (100 unless given, at
-    /// most 1,000), after the backup `marker` when given (the last id of the previous page).
+    /// most 1,000), after the backup `marker` when given (the last id of the previous page). Each
+    /// lists in `copies` the destinations holding a copy of it besides its own `destination_id`.
     #[oai(path = "/backups", method = "get", operation_id = "admin_list_backups", tag = "EngineTag::Backups")]
     async fn list_backups(
         &self,
@@ -239,7 +307,17 @@ impl EngineApi {
             None => None,
         };
         let page = BackupPage { source_id: source_id.0, after, limit: Some(limit.0.unwrap_or(100).clamp(1, 1000)), ..Default::default() };
-        Ok(Json(value(&state.engine.backups_page(p, &page).await?)))
+        let backups = state.engine.backups_page(p, &page).await?;
+        let mut copies = state.engine.backup_copies_of_many(p, &backups).await?;
+        let listed = backups
+            .into_iter()
+            .map(|b| {
+                let mut v = value(&b);
+                v["copies"] = value(&copies.remove(&b.id).unwrap_or_default());
+                v
+            })
+            .collect();
+        Ok(Json(Value::Array(listed)))
     }
 
     /// One backup with its per-node parts.
@@ -265,12 +343,12 @@ impl EngineApi {
         Ok(Accepted::Accepted(Json(value(&state.engine.start_verify(caller.principal(), id.0).await?))))
     }
 
-    /// Restores a backup: `{"target": {"type": "same_nodes", "truncate"} | {"type": "new_cluster", "name", "locations"} | {"type": "path", "path", "agent", "overwrite"} | {"type": "new_instance", "name"}, "selection", "options"}`.
+    /// Restores a backup: `{"target": {"type": "same_nodes", "truncate", "truncate_only", "keyspace_renames"} | {"type": "new_cluster", "name", "locations", "all_tables"} | {"type": "path", "path", "agent", "overwrite"} | {"type": "new_instance", "name", "flavor", "flavor_ram_mb", "volume_gb"}, "selection", "options", "destination_id"}`.
     #[oai(path = "/backups/:id/restore", method = "post", operation_id = "admin_restore_backup", tag = "EngineTag::Backups")]
     async fn restore_backup(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>, body: Json<Value>) -> poem::Result<Accepted> {
         // What the path names is found before the body is read: another tenant's id is 404 whatever the body.
         state.engine.backup(caller.principal(), id.0).await?;
-        let op = state.engine.start_restore(caller.principal(), restore_spec(id.0, &body.0)?).await?;
+        let op = state.engine.start_restore(caller.principal(), restore_spec(id.0, &body.0, &[])?).await?;
         Ok(Accepted::Accepted(Json(value(&op))))
     }
 
@@ -278,6 +356,7 @@ impl EngineApi {
     #[oai(path = "/backups/:id/copy", method = "post", operation_id = "admin_copy_backup", tag = "EngineTag::Backups")]
     async fn copy_backup(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>, body: Json<Value>) -> poem::Result<Accepted> {
         state.engine.backup(caller.principal(), id.0).await?;
+        only_fields("copy request", &body.0, &["destination_id", "region"])?;
         let to = match (body.0.get("destination_id").and_then(Value::as_str), body.0.get("region").and_then(Value::as_str)) {
             (Some(d), _) => Uuid::parse_str(d).map_err(|_| CoreError::BadRequest(format!("'{d}' is not a destination id")))?,
             (None, Some(region)) => state.engine.region_destination(caller.principal(), region).await?,
@@ -293,10 +372,10 @@ impl EngineApi {
         Ok(Json(Value::Array(rows.into_iter().map(|r| destination_json(&state, r)).collect())))
     }
 
-    /// Adds a destination after writing, reading and deleting a probe object in it: `{"name", "kind": "localfs|s3|azure", "path", "region", "endpoint", "path_style", "access_key", "secret", "server_side_encryption", "storage_account_name", "container_name", "subfolder", "use_emulator", "throttle_bytes_per_second"}`.
+    /// Adds a destination after writing, reading and deleting a probe object in it: `{"name", "kind": "localfs|s3|azure", "path", "region", "endpoint", "path_style", "access_key", "secret", "server_side_encryption", "storage_account_name", "container_name", "subfolder", "use_emulator", "throttle_bytes_per_second", "retention": {"keep_last", "max_age_secs"}}`.
     #[oai(path = "/destinations", method = "post", operation_id = "admin_add_destination", tag = "EngineTag::Destinations")]
     async fn add_destination(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Created> {
-        let spec: DestinationSpec = parse("destination", body.0)?;
+        let spec = destination_spec(body.0)?;
         let row = state.engine.add_destination(caller.principal(), spec).await?;
         Ok(Created::Created(Json(destination_json(&state, row))))
     }
@@ -318,7 +397,7 @@ impl EngineApi {
         body: Json<Value>,
     ) -> poem::Result<Json<Value>> {
         state.engine.destination_row(caller.principal(), id.0).await?;
-        let spec: DestinationSpec = parse("destination", body.0)?;
+        let spec = destination_spec(body.0)?;
         let row = state.engine.update_destination(caller.principal(), id.0, spec).await?;
         Ok(Json(destination_json(&state, row)))
     }
@@ -330,10 +409,10 @@ impl EngineApi {
         Ok(NoContent::Done)
     }
 
-    /// Creates a plan: `{"source_id", "name", "schedule": {"type": "interval", "first_run", "every_secs"} | {"type": "calendar", "frequency": "hourly|daily|weekly", "hour", "minute", "day_of_week", "utc_offset_minutes"}, "retention": {"keep_last", "max_age_secs"}, "selection", "options", "destination_id", "enabled"}`.
+    /// Creates a plan: `{"source_id", "name", "schedule": {"type": "interval", "first_run", "every_secs", "timezone"} | {"type": "calendar", "frequency": "hourly|daily|weekly", "hour", "minute", "day_of_week", "utc_offset_minutes", "timezone"}, "retention": {"keep_last", "max_age_secs"}, "selection", "options", "destination_id", "enabled", "annotations"}`.
     #[oai(path = "/plans", method = "post", operation_id = "admin_create_plan", tag = "EngineTag::Plans")]
     async fn create_plan(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Created> {
-        let spec: PlanSpec = parse("plan", body.0)?;
+        let spec = plan_spec(body.0)?;
         Ok(Created::Created(Json(value(&state.engine.create_plan(caller.principal(), spec).await?))))
     }
 
@@ -352,7 +431,7 @@ impl EngineApi {
     #[oai(path = "/plans/:id", method = "put", operation_id = "admin_update_plan", tag = "EngineTag::Plans")]
     async fn update_plan(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>, body: Json<Value>) -> poem::Result<Json<Value>> {
         state.engine.plan(caller.principal(), id.0).await?;
-        let spec: PlanSpec = parse("plan", body.0)?;
+        let spec = plan_spec(body.0)?;
         Ok(Json(value(&state.engine.update_plan(caller.principal(), id.0, spec).await?)))
     }
 

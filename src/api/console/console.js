@@ -222,25 +222,28 @@ async function backupNow(source) {
 
 async function showOverview() {
   const [overview] = await Promise.all([api("GET", "/admin/v1/overview"), sources()]);
+  const columns = ["Source", "Kind", "Last backup", "Started", "Last complete", "Next run", ""];
+  // On a narrow window each row reads as a card, every cell labelled with its column (console.css).
+  const cell = (i, ...content) => h("td", { role: "cell", "data-label": columns[i] }, h("div", {}, ...content));
   const rows = overview.map((o) => {
     const last = o.last_backup;
-    return h("tr", { class: o.overdue ? "overdue" : "" },
-      h("td", {}, h("a", { href: `#/backups?source=${o.source.id}`, onclick: (ev) => { ev.preventDefault(); state.filterSource = o.source.id; location.hash = "#/backups"; } }, o.source.name)),
-      h("td", {}, o.source.kind.replace("_", " ")),
-      h("td", {}, last ? [last.name, h("br"), stateBadge(last.state)] : "none yet"),
-      h("td", {}, last ? age(last.created_at) : ""),
-      h("td", {}, o.last_complete_at ? age(o.last_complete_at) : "never",
+    return h("tr", { role: "row", class: o.overdue ? "overdue" : "" },
+      cell(0, h("a", { href: `#/backups?source=${o.source.id}`, onclick: (ev) => { ev.preventDefault(); state.filterSource = o.source.id; location.hash = "#/backups"; } }, o.source.name)),
+      cell(1, o.source.kind.replace("_", " ")),
+      cell(2, last ? [last.name, h("br"), stateBadge(last.state)] : "none yet"),
+      cell(3, last ? age(last.created_at) : ""),
+      cell(4, o.last_complete_at ? age(o.last_complete_at) : "never",
         o.overdue ? [h("br"), h("span", { class: "overdue-note" }, `Overdue: ${o.overdue}`)] : null),
-      h("td", {}, o.next_run_at ? when(o.next_run_at) : "no plan"),
-      h("td", {}, canWrite() ? h("button", { type: "button", class: "primary", "data-action": "backup-now", onclick: () => backupNow(o.source) }, `Back up ${o.source.name} now`) : ""));
+      cell(5, o.next_run_at ? when(o.next_run_at) : "no plan"),
+      cell(6, canWrite() ? h("button", { type: "button", class: "primary", "data-action": "backup-now", onclick: () => backupNow(o.source) }, `Back up ${o.source.name} now`) : ""));
   });
   const charts = await Promise.all(overview.map((o) => chartFor(o.source)));
   render(
     h("h1", {}, "Overview"),
-    h("div", { class: "table-wrap" }, h("table", {},
+    h("div", { class: "table-wrap" }, h("table", { class: "reflow", role: "table" },
       h("caption", { class: "skip" }, "Sources, their last backups and plans"),
-      h("thead", {}, h("tr", {}, ["Source", "Kind", "Last backup", "Started", "Last complete", "Next run", ""].map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, rows))),
+      h("thead", { role: "rowgroup" }, h("tr", { role: "row" }, columns.map((t) => h("th", { scope: "col", role: "columnheader" }, t)))),
+      h("tbody", { role: "rowgroup" }, rows))),
     h("h2", {}, "Stored bytes and deduplication"),
     h("div", { class: "cards" }, charts));
 }
@@ -308,7 +311,7 @@ async function showBackups() {
       h("td", {}, b.parent_id ? h("a", { href: `#/backups/${b.parent_id}` }, "parent") : ""),
       h("td", { class: "num" }, bytes(b.size_bytes)),
       h("td", {}, stateBadge(b.state)),
-      h("td", {}, 1 + (b.copies ? b.copies.length : 0)),
+      h("td", { class: "num", "data-field": "copies" }, 1 + (b.copies ? b.copies.length : 0)),
       h("td", {}, when(b.created_at)))));
     if (shown.length === 0) body.replaceChildren(h("tr", {}, h("td", { colspan: 7 }, "No backups match.")));
   }
@@ -342,9 +345,16 @@ function tablesOf(backup) {
   return [...tables].sort();
 }
 
+// A destination as people know it: its name and kind (its id when the caller cannot see it).
+function destinationLabel(destinations, id) {
+  const d = destinations.find((x) => x.id === id);
+  if (!d) return id;
+  return d.kind === "server" ? "the server's own store" : `${d.name} (${d.kind})`;
+}
+
 async function showBackup(id) {
   await sources();
-  const b = await api("GET", `/admin/v1/backups/${id}`);
+  const [b, destinations] = await Promise.all([api("GET", `/admin/v1/backups/${id}`), api("GET", "/admin/v1/destinations").catch(() => [])]);
   const source = state.sources.find((x) => x.id === b.source_id);
   const nodes = (b.nodes || []).map((n) => {
     const detail = n.detail || {};
@@ -383,7 +393,8 @@ async function showBackup(id) {
       h("dt", {}, "Created"), h("dd", {}, when(b.created_at)),
       h("dt", {}, "Parent"), h("dd", {}, b.parent_id ? h("a", { href: `#/backups/${b.parent_id}` }, b.parent_id) : "none (full)"),
       h("dt", {}, "Size"), h("dd", {}, `${bytes(b.size_bytes)} in ${b.file_count} files; ${bytes(b.stored_bytes)} newly stored`),
-      h("dt", {}, "Destinations"), h("dd", {}, [b.destination_id, ...(b.copies || [])].join(", "))),
+      h("dt", {}, (b.copies || []).length ? "Destinations" : "Destination"), h("dd", { "data-field": "destinations" },
+        [destinationLabel(destinations, b.destination_id), ...(b.copies || []).map((c) => `${destinationLabel(destinations, c)}, a copy`)].join("; "))),
     actions,
     h("h2", {}, "Nodes"),
     h("div", { class: "cards" }, nodes));

@@ -97,25 +97,22 @@ impl DestinationsApi {
         let (row, what) = match existing {
             Some(row) if flag(body.get("delete_this")) => {
                 state.engine.delete_destination(p, row.id).await?;
-                let request = state
-                    .engine
-                    .record_request(p, "destination.deleted", &format!("destination {} removed", row.name), Some(source))
-                    .await?;
                 let id = view::destination_id(&state, row.id);
+                let request =
+                    state.engine.record_request(p, "destination.deleted", &format!("destination {id} removed"), Some(source)).await?;
                 return Ok(Json(json!({ "destination": [{ id: view::destination(&state, &row) }], "request_id": request })));
             }
             Some(row) => (state.engine.update_destination(p, row.id, spec(&body)?).await?, "updated"),
             None => (state.engine.add_destination(p, spec(&body)?).await?, "added"),
         };
-        let request = state
-            .engine
-            .record_request(p, &format!("destination.{what}"), &format!("destination {} {what}", row.name), Some(source))
-            .await?;
+        let id = view::destination_id(&state, row.id);
+        let request =
+            state.engine.record_request(p, &format!("destination.{what}"), &format!("destination {id} {what}"), Some(source)).await?;
         let mut shown = view::destination(&state, &row);
         if let Some(dcs) = body.get("validation_dc_list") {
             shown["validation_dc_list"] = dcs.clone();
         }
-        Ok(Json(json!({ "destination": [{ view::destination_id(&state, row.id): shown }], "request_id": request })))
+        Ok(Json(json!({ "destination": [{ id: shown }], "request_id": request })))
     }
 
     /// Removes a destination that holds no backups; answers a request id.
@@ -131,8 +128,8 @@ impl DestinationsApi {
         let source = cluster_row(&state, p, &cluster_id).await?.id;
         let row = view::find_destination(&state, p, &destination_id).await?;
         state.engine.delete_destination(p, row.id).await?;
-        let request =
-            state.engine.record_request(p, "destination.deleted", &format!("destination {} removed", row.name), Some(source)).await?;
+        let id = view::destination_id(&state, row.id);
+        let request = state.engine.record_request(p, "destination.deleted", &format!("destination {id} removed"), Some(source)).await?;
         Ok(Json(request.to_string()))
     }
 }

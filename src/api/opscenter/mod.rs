@@ -42,6 +42,27 @@ pub fn api() -> OpsCenterApi {
     (SessionApi, ClustersApi, BackupsApi, PitApi, DestinationsApi, RequestsApi, SchedulesApi)
 }
 
+/// Errors name destinations by the id OpsCenter shows for them, not by the name it never shows
+/// (see [`view::DestinationIds`]).
+pub async fn destination_ids_in_errors<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
+    let state = req.data::<AppState>().cloned();
+    let caller = req.extensions().get::<Principal>().cloned();
+    let err = match ep.call(req).await {
+        Ok(resp) => return Ok(resp.into_response()),
+        Err(err) => err,
+    };
+    let (Some(state), Some(caller)) = (state, caller) else { return Err(err) };
+    if !err.is::<CoreError>() {
+        return Err(err);
+    }
+    let core = err.downcast::<CoreError>().unwrap_or_else(|e| CoreError::internal(anyhow::anyhow!("{e}")));
+    if !core.to_string().contains("destination '") {
+        return Err(core.into());
+    }
+    let ids = view::DestinationIds::load(&state, &caller).await?;
+    Err(core.map_message(|m| ids.apply(&m)).into())
+}
+
 /// OpsCenter clients send JSON as `application/x-www-form-urlencoded` (`curl -d '{...}'`) and
 /// real forms (`requests.post(data=...)`). Every body reaches the handlers as JSON: a body that
 /// parses as JSON is JSON whatever its label, a form becomes an object of strings.

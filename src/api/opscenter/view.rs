@@ -59,6 +59,24 @@ pub fn destination_id(state: &AppState, id: Uuid) -> String {
     if id == state.engine.server_destination() { ON_SERVER.to_owned() } else { id.simple().to_string() }
 }
 
+/// Engine messages name a destination as `destination '<name>'`, by the name the admin API shows;
+/// OpsCenter shows destinations by id only, so its answers name them by that id instead.
+pub struct DestinationIds(Vec<(String, String)>);
+
+impl DestinationIds {
+    /// The destinations the caller may use.
+    pub async fn load(state: &AppState, p: &Principal) -> Result<Self, CoreError> {
+        let rows = state.engine.destinations(p).await?;
+        let quoted = |r: &DestinationRow| (format!("destination '{}'", r.name), format!("destination '{}'", destination_id(state, r.id)));
+        Ok(Self(rows.iter().map(quoted).collect()))
+    }
+
+    /// `text` with every destination named by its OpsCenter id.
+    pub fn apply(&self, text: &str) -> String {
+        self.0.iter().fold(text.to_owned(), |text, (name, id)| text.replace(name.as_str(), id))
+    }
+}
+
 /// The destination an OpsCenter id names (`OPSC_ON_SERVER`, or an id with or without dashes).
 pub async fn find_destination(state: &AppState, p: &Principal, id: &str) -> Result<DestinationRow, CoreError> {
     let not_found = || CoreError::not_found("backup destination", id);
@@ -197,7 +215,13 @@ pub async fn request_status(state: &AppState, p: &Principal, op: &Operation) -> 
     }
     // One subrequest per node; a point-in-time restore has two tasks on a node (table files and commitlogs).
     let mut by_node: BTreeMap<String, Vec<Task>> = BTreeMap::new();
-    for task in engine.tasks(p, op.id).await? {
+    let tasks = engine.tasks(p, op.id).await?;
+    let ids = if op.error.is_some() || tasks.iter().any(|t| t.error.is_some()) {
+        DestinationIds::load(state, p).await?
+    } else {
+        DestinationIds(Vec::new())
+    };
+    for task in tasks {
         by_node.entry(task.node_name.clone()).or_default().push(task);
     }
     let mut subrequests = Map::new();
@@ -205,7 +229,7 @@ pub async fn request_status(state: &AppState, p: &Principal, op: &Operation) -> 
         let (files, logs): (Vec<&Task>, Vec<&Task>) =
             tasks.iter().partition(|t| !matches!(t.spec, crate::domain::operation::TaskSpec::RestoreCommitlogs { .. }));
         let main = files.first().or(logs.first()).copied().expect("a node has a task");
-        let errors: Vec<&str> = tasks.iter().filter_map(|t| t.error.as_deref()).collect();
+        let errors: Vec<String> = tasks.iter().filter_map(|t| t.error.as_deref()).map(|e| ids.apply(e)).collect();
         let state = tasks.iter().map(|t| t.state).max_by_key(|s| match s {
             s if s.is_success() => 0,
             State::Queued => 1,
@@ -255,7 +279,7 @@ pub async fn request_status(state: &AppState, p: &Principal, op: &Operation) -> 
         "destinations": destinations,
         "keyspaces": keyspaces,
         "progress": op.progress,
-        "details": { "message": op.error.clone().unwrap_or_default(), "subrequests": subrequests },
+        "details": { "message": ids.apply(op.error.as_deref().unwrap_or_default()), "subrequests": subrequests },
     }))
 }
 

@@ -246,8 +246,18 @@ impl BackupsApi {
         out.insert("FilesBackedUp".into(), json!(b.file_count.to_string()));
         out.insert("BytesBackedUp".into(), json!(size(b.stored_bytes)));
         out.insert("NumErrors".into(), json!(errors.len()));
-        out.insert("Reason".into(), json!(if b.state.is_success() { "Success" } else { current_state(b.state) }));
-        out.insert("Diagnostics".into(), json!(b.error.clone().unwrap_or_default()));
+        // The seed's own example of a CompletedWithErrors report still says "Success" here and
+        // leaves the errors to Diagnostics; a reason that contradicts the state misleads, so it is
+        // the state unless every file was backed up.
+        let reason = if b.state == State::Succeeded { "Success" } else { current_state(b.state) };
+        out.insert("Reason".into(), json!(reason));
+        let diagnostics = match (&b.error, b.state) {
+            (Some(error), _) => error.clone(),
+            (None, State::SucceededWithErrors) => format!("Completed With Errors: {} file(s) could not be read", errors.len()),
+            (None, State::Succeeded) => "No errors".to_owned(),
+            (None, _) => String::new(),
+        };
+        out.insert("Diagnostics".into(), json!(diagnostics));
         out.insert("ErrorList".into(), json!(errors));
         out.insert("SnapshotId".into(), json!(report_id));
         Ok(Json(Value::Object(out)))
