@@ -9,7 +9,7 @@ use super::{backups::restore_spec, cluster, flag, number, object, view};
 use crate::{
     api::common::security::Caller,
     domain::{archive::ArchiveTarget, identity::Principal},
-    engine::{ArchiveRequest, PitPlan, SourceView, worded},
+    engine::{ArchiveRequest, MomentUnit, PitPlan, SourceView, worded},
     error::CoreError,
     state::AppState,
 };
@@ -67,7 +67,7 @@ async fn plan(state: &AppState, p: &Principal, view: &SourceView, body: &Map<Str
     let at = moment(body)?;
     let snapshots = destination(state, p, body, "destination").await?;
     let pit_destination = destination(state, p, body, "pit_destination").await?.or(snapshots);
-    state.engine.pit_plan(p, view.source.id, at, snapshots, pit_destination).await
+    state.engine.pit_plan(p, view.source.id, at, snapshots, pit_destination, MomentUnit::Seconds).await
 }
 
 /// What a plan would use, for `pit_check`.
