@@ -189,4 +189,4 @@ if ! command -v jq >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null || true
 fi
 say "the README's examples against a fresh demo server (scripts/readme-check.sh)"
-bash scripts/readme-check.sh
+COFFER_BIN="${CARGO_TARGET_DIR:-target}/debug/coffer" bash scripts/readme-check.sh
