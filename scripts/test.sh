@@ -182,3 +182,11 @@ fi
 
 say "schemathesis against every dialect's OpenAPI document (scripts/schemathesis.sh)"
 bash scripts/schemathesis.sh
+
+# The README's examples, in order, on a fresh `serve --demo` (the debug binary cargo test built).
+if ! command -v jq >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing jq from Debian packages (the README's examples use it)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null || true
+fi
+say "the README's examples against a fresh demo server (scripts/readme-check.sh)"
+COFFER_BIN="${CARGO_TARGET_DIR:-target}/debug/coffer" bash scripts/readme-check.sh

@@ -256,7 +256,7 @@ struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8888].
     #[arg(long)]
     listen: Option<SocketAddr>,
-    /// URL clients reach this server at, used in service catalogs [default: http://127.0.0.1:8888].
+    /// URL clients reach this server at, used in service catalogs and links [default: http://<the listen address>].
     #[arg(long)]
     public_url: Option<String>,
     /// `text` or `json`.
@@ -393,6 +393,7 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Openapi { out } => {
             std::fs::create_dir_all(&out)?;
+            settings.follow_listen_address(settings.listen);
             for (name, doc) in crate::api::specs(settings.base_url()) {
                 let path = out.join(format!("{name}.json"));
                 std::fs::write(&path, format!("{doc}\n"))?;

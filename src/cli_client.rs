@@ -31,7 +31,10 @@ impl ServerClient {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.with_context(|| format!("cannot reach {}", self.server))?;
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Coffer server at {} (--server or COFFER_SERVER names another)", self.server))?;
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         if !status.is_success() {

@@ -20,7 +20,8 @@ pub struct Settings {
     /// When SQLite syncs commits: `normal` (at checkpoints; the last commits before a power loss
     /// may roll back) or `full` (every commit). PostgreSQL follows its own `synchronous_commit`.
     pub sqlite_synchronous: crate::persistence::SqliteSync,
-    /// The URL clients reach this server at; used in service catalogs and links.
+    /// The URL clients reach this server at; used in service catalogs and links. Empty (the
+    /// default): the address the server bound, see [`Settings::follow_listen_address`].
     pub public_url: String,
     /// Regions advertised in the service catalog, upper case.
     pub regions: Vec<String>,
@@ -109,7 +110,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./coffer-data"),
             database_url: None,
             sqlite_synchronous: Default::default(),
-            public_url: "http://127.0.0.1:8888".into(),
+            public_url: String::new(),
             regions: ["DFW", "IAD", "ORD", "HKG", "SYD"].map(String::from).to_vec(),
             region_destinations: Default::default(),
             token_ttl_secs: 24 * 3600,
@@ -210,6 +211,22 @@ impl Settings {
             "" => crate::engine::hostname(),
             name => name.to_owned(),
         }
+    }
+
+    /// Makes an empty `public_url` the address the server listens on, `addr` (the bound one,
+    /// whose port is known even when `listen` asked for port 0). A server bound to every
+    /// interface (`0.0.0.0`, `::`) names the loopback address with that port: clients elsewhere
+    /// need `public_url` set.
+    pub fn follow_listen_address(&mut self, addr: SocketAddr) {
+        if !self.public_url.trim().is_empty() {
+            return;
+        }
+        let ip = match addr.ip() {
+            std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+            ip => ip,
+        };
+        self.public_url = format!("http://{}", SocketAddr::new(ip, addr.port()));
     }
 
     /// `public_url` without a trailing slash.

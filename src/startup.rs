@@ -69,7 +69,8 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds `settings.listen` and prepares the state. An empty `public_url` becomes the bound address.
+    /// Binds `settings.listen` and prepares the state. An empty `public_url` (the default) becomes
+    /// the bound address, so links and catalogs name the port the server really listens on.
     pub async fn build(mut settings: Settings) -> Result<(Self, Option<String>), CoreError> {
         let acceptor = TcpListener::bind(settings.listen)
             .into_acceptor()
@@ -80,9 +81,7 @@ impl Application {
             .first()
             .and_then(|a| a.as_socket_addr().copied())
             .ok_or_else(|| CoreError::internal(anyhow::anyhow!("listener has no address")))?;
-        if settings.public_url.trim().is_empty() {
-            settings.public_url = format!("http://{addr}");
-        }
+        settings.follow_listen_address(addr);
         let (state, generated) = prepare(settings).await?;
         Ok((Self { addr, state, acceptor, shutdown: CancellationToken::new() }, generated))
     }

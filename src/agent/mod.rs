@@ -51,9 +51,10 @@ impl AgentClient {
             .header("x-auth-token", credential)
             .json(&json!({ "name": name, "hostname": hostname }))
             .send()
-            .await?;
+            .await
+            .with_context(|| format!("cannot reach the Coffer server at {server} (--server or COFFER_SERVER names another)"))?;
         if !resp.status().is_success() {
-            bail!("registration refused ({}): {}", resp.status(), resp.text().await.unwrap_or_default());
+            bail!("{server} refused the registration ({}): {}", resp.status(), resp.text().await.unwrap_or_default());
         }
         let body: Value = resp.json().await?;
         Ok(Self {
@@ -133,7 +134,7 @@ pub async fn run(client: AgentClient, shutdown: CancellationToken) -> anyhow::Re
                 continue;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot reach the server; retrying");
+                tracing::warn!(server = %client.server, error = %e, "cannot reach the server; retrying");
                 tokio::select! { _ = shutdown.cancelled() => break, _ = tokio::time::sleep(Duration::from_secs(2)) => {} }
                 continue;
             }

@@ -102,6 +102,29 @@ pub fn worded(t: DateTime<Utc>) -> String {
     t.format("%m-%d-%Y %H:%M:%S UTC").to_string()
 }
 
+/// How a dialect writes a moment in the hints of a refused point in time: the unit its own
+/// field takes, so the hint can be sent back as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MomentUnit {
+    /// Seconds since the epoch (OpsCenter's `pit`).
+    Seconds,
+    /// Milliseconds since the epoch (Instaclustr's `pointInTime`).
+    Milliseconds,
+    /// RFC 3339 (the admin API's `at`).
+    Rfc3339,
+}
+
+impl MomentUnit {
+    /// `t` in this unit.
+    pub fn write(self, t: DateTime<Utc>) -> String {
+        match self {
+            MomentUnit::Seconds => t.timestamp().to_string(),
+            MomentUnit::Milliseconds => t.timestamp_millis().to_string(),
+            MomentUnit::Rfc3339 => t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        }
+    }
+}
+
 impl Engine {
     /// A cluster's archiving settings.
     pub async fn archiving(&self, caller: &Principal, source_id: Uuid) -> CoreResult<Archiving> {
@@ -254,7 +277,8 @@ impl Engine {
     /// snapshot of their keyspace; see [`Selection::holds_tables_of`]), held in
     /// `snapshot_destination` when named, and each node's segments in `pit_destination` (the
     /// cluster's archive when not named) from that backup up to the first one at or after `at`.
-    /// A moment past the newest segment some node archived is refused with the newest valid moment.
+    /// A moment past the newest segment some node archived is refused with the newest valid
+    /// moment, one before every snapshot with the earliest snapshot's, written in `unit`.
     pub async fn pit_plan(
         &self,
         caller: &Principal,
@@ -263,6 +287,7 @@ impl Engine {
         selection: &Selection,
         snapshot_destination: Option<Uuid>,
         pit_destination: Option<Uuid>,
+        unit: MomentUnit,
     ) -> CoreResult<PitPlan> {
         let db = &self.inner.db;
         let source = self.source_row(caller, source_id).await?;
@@ -288,7 +313,7 @@ impl Engine {
         }
         let backup = candidates.into_iter().max_by_key(|b| b.created_at).ok_or_else(|| {
             let hint =
-                earliest.map(|e| format!("; the earliest snapshot was taken at {} ({})", worded(e), e.timestamp())).unwrap_or_default();
+                earliest.map(|e| format!("; the earliest snapshot was taken at {} ({})", worded(e), unit.write(e))).unwrap_or_default();
             let what = if selection.keyspaces.is_empty() && selection.tables.is_empty() {
                 String::new()
             } else {
@@ -326,7 +351,7 @@ impl Engine {
                 "No commitlogs archived up to date and time: {} on every node; the latest valid point in time is {} ({})",
                 worded(at),
                 worded(newest),
-                newest.timestamp()
+                unit.write(newest)
             )));
         }
         Ok(PitPlan { backup, at, destination_id: pit_destination, segments })

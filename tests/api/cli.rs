@@ -58,6 +58,22 @@ fn cli_refuses_a_reserved_tenant_name_with_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("reserved"));
 }
 
+#[test]
+fn cli_and_agent_name_the_server_they_could_not_reach() {
+    // A port nothing listens on: bound, then closed again.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = format!("http://127.0.0.1:{port}");
+    for args in [
+        vec!["backup", "Test_Cluster", "--server", &server, "--user", "demo", "--password", "demo-password"],
+        vec!["agent", "--server", &server, "--token", "ck_unused", "--name", "node-a"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_coffer")).args(&args).env_remove("COFFER_SERVER").output().unwrap();
+        assert!(!out.status.success(), "coffer {args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&format!("cannot reach the Coffer server at {server}")), "coffer {args:?}: {stderr}");
+    }
+}
+
 #[tokio::test]
 async fn secrets_rekey_seals_every_destination_secret_again_under_the_new_key() {
     let Some(s3) = crate::destinations::moto(None).await else { return };

@@ -195,3 +195,49 @@ async fn discovery_documents_describe_both_versions() {
     assert_eq!(v3["version"]["id"], "v3.14");
     assert_eq!(v3["version"]["links"][0]["href"], format!("{}/v3/", app.base));
 }
+
+#[tokio::test]
+async fn a_server_without_a_public_url_names_the_port_it_listens_on_in_every_link() {
+    let app = crate::helpers::spawn_app_with(|s| s.public_url = coffer::config::Settings::default().public_url).await;
+    assert_ne!(app.base, "http://127.0.0.1:8888", "the test server listens on a port of its own");
+
+    let resp =
+        v2_tokens(&app, json!({ "passwordCredentials": { "username": "admin", "password": ADMIN_PASSWORD }, "tenantId": "default" })).await;
+    assert_eq!(resp.status(), 200);
+    let access: Value = resp.json().await.unwrap();
+    let endpoints: Vec<&str> = access["access"]["serviceCatalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["endpoints"].as_array().unwrap())
+        .map(|e| e["publicURL"].as_str().unwrap())
+        .collect();
+    assert!(!endpoints.is_empty(), "{access}");
+    for url in endpoints {
+        assert!(url.starts_with(&format!("{}/", app.base)), "catalog endpoint {url} names {}", app.base);
+    }
+
+    let root: Value = app.client.get(app.url("/")).send().await.unwrap().json().await.unwrap();
+    for version in root["versions"]["values"].as_array().unwrap() {
+        let href = version["links"][0]["href"].as_str().unwrap();
+        assert!(href.starts_with(&format!("{}/v", app.base)), "discovery names {href}: {root}");
+    }
+    let spec: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(spec["servers"][0]["url"], app.base.as_str(), "Swagger's server entry");
+    let refused = app.client.get(app.url("/provisioning/v1")).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let refused: Value = refused.json().await.unwrap();
+    assert_eq!(refused["link"], format!("{}/docs", app.base), "Instaclustr's error link: {refused}");
+}
+
+#[tokio::test]
+async fn a_public_url_that_is_set_is_kept_whatever_the_listen_address() {
+    let app = crate::helpers::spawn_app_with(|s| s.public_url = "https://backup.example.net/".into()).await;
+    let resp =
+        v2_tokens(&app, json!({ "passwordCredentials": { "username": "admin", "password": ADMIN_PASSWORD }, "tenantId": "default" })).await;
+    let access: Value = resp.json().await.unwrap();
+    let url = access["access"]["serviceCatalog"][0]["endpoints"][0]["publicURL"].as_str().unwrap();
+    assert!(url.starts_with("https://backup.example.net/v1.0/"), "{access}");
+    let v2: Value = app.client.get(app.url("/v2.0")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v2["version"]["links"][0]["href"], "https://backup.example.net/v2.0/");
+}

@@ -196,6 +196,10 @@ async fn instaclustr_errors_come_in_the_v1_shape() {
     assert_eq!(status, 200, "every data centre named is fine: {body}");
     let (status, body) = ic.post(&restore, json!({ "pointInTime": 1_420_070_400_000_i64, "clusterNameOverride": "too-early" })).await;
     assert_eq!(status, 412, "nothing was backed up in 2015: {body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("at or before 1420070400000 (2015-01-01T00:00:00+00:00)"), "the moment asked, in milliseconds: {body}");
+    let hint: i64 = message.rsplit_once("; the newest was taken at ").map(|(_, ms)| ms.parse().unwrap()).expect("a moment that works");
+    assert!(hint > 1_420_070_400_000 && hint <= chrono::Utc::now().timestamp_millis(), "{body}");
     let (status, _) = ic.post(&restore, json!({ "pointInTime": 1000 })).await;
     assert_eq!(status, 400);
     let (status, _) = ic.post(&restore, json!({ "keyspaceTables": "no-dot" })).await;

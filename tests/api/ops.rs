@@ -100,7 +100,8 @@ async fn request_ids_are_echoed_when_sent_and_generated_otherwise() {
 #[tokio::test]
 async fn the_committed_openapi_documents_match_the_code() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi");
-    let base = coffer::config::Settings::default();
+    let mut base = coffer::config::Settings::default();
+    base.follow_listen_address(base.listen);
     for (name, spec) in coffer::api::specs(base.base_url()) {
         let path = dir.join(format!("{name}.json"));
         let committed = std::fs::read_to_string(&path)

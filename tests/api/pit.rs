@@ -134,7 +134,8 @@ async fn commitlogs_are_archived_and_a_cluster_restores_to_a_moment_between_two_
     let (status, late) = post(&app, &session, &format!("/{c}/backups/pit_check"), json!({ "pit": at(900).timestamp() })).await;
     assert_eq!((status, late["type"].as_str(), late["brief"].as_str()), (400, Some("InvalidArguments"), Some("error")), "{late}");
     let newest_words = at(300).format("%m-%d-%Y %H:%M:%S UTC").to_string();
-    assert!(late["message"].as_str().unwrap().contains(&newest_words), "names the newest valid moment: {late}");
+    let in_seconds = format!("{newest_words} ({})", at(300).timestamp());
+    assert!(late["message"].as_str().unwrap().ends_with(&in_seconds), "names the newest valid moment, in seconds as pit takes it: {late}");
     let early = at(-3600);
     let (status, none) = post(&app, &session, &format!("/{c}/backups/pit_check"), json!({ "pit": early.timestamp() })).await;
     assert_eq!(status, 400);
@@ -173,7 +174,21 @@ async fn commitlogs_are_archived_and_a_cluster_restores_to_a_moment_between_two_
         assert!(properties.contains(&format!("restore_point_in_time={}", at(150).format("%Y:%m:%d %H:%M:%S"))), "{properties}");
     }
 
-    // Instaclustr's pointInTime on this continuously backed-up cluster: a new cluster at the moment.
+    // Instaclustr's pointInTime on this continuously backed-up cluster: a moment past the archive
+    // is refused with the newest valid one in milliseconds, as pointInTime takes it.
+    let resp = app
+        .client
+        .post(app.url(&format!("/provisioning/v1/{cluster_id}/backups/restore")))
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .json(&json!({ "clusterNameOverride": "too-late", "pointInTime": at(900).timestamp_millis() }))
+        .send()
+        .await
+        .unwrap();
+    let (status, late): (u16, Value) = (resp.status().as_u16(), resp.json().await.unwrap());
+    assert_eq!(status, 400, "{late}");
+    let in_millis = format!("{newest_words} ({})", at(300).timestamp_millis());
+    assert!(late["message"].as_str().unwrap().ends_with(&in_millis), "{late}");
+    // A new cluster at the moment.
     let ic = app.client.post(app.url(&format!("/provisioning/v1/{cluster_id}/backups/restore")));
     let resp = ic
         .basic_auth("admin", Some(ADMIN_PASSWORD))

@@ -266,7 +266,10 @@ impl EngineApi {
         };
         let pit_destination: Option<Uuid> = parse("pit_destination_id", body.0.get("pit_destination_id").cloned().unwrap_or(Value::Null))?;
         let mut spec = restore_spec(Uuid::nil(), &body.0, &["at", "pit_destination_id"])?;
-        let plan = state.engine.pit_plan(p, id.0, at, &spec.selection, spec.destination_id, pit_destination).await?;
+        let plan = state
+            .engine
+            .pit_plan(p, id.0, at, &spec.selection, spec.destination_id, pit_destination, crate::engine::MomentUnit::Rfc3339)
+            .await?;
         spec.backup_id = plan.backup.id;
         spec.point_in_time = Some(plan);
         Ok(Accepted::Accepted(Json(value(&state.engine.start_restore(p, spec).await?))))

@@ -19,7 +19,7 @@ use crate::{
         source::SourceKind,
         state::State,
     },
-    engine::{BackupSpec, RestoreSpec, RestoreTarget, SourceView},
+    engine::{BackupSpec, MomentUnit, RestoreSpec, RestoreTarget, SourceView},
     error::CoreError,
     state::AppState,
 };
@@ -368,26 +368,36 @@ impl ProvisioningApi {
         // A continuously backed-up cluster replays its commitlogs up to the moment asked for.
         let archiving = state.engine.archiving(p, view.source.id).await?;
         let point_in_time = match (point_in_time_given, archiving.destinations.keys().next()) {
-            (true, Some(destination)) if archiving.enabled => {
-                Some(state.engine.pit_plan(p, view.source.id, at, &selection, None, Some(*destination)).await.map_err(|e| match e {
-                    CoreError::BadRequest(m) if m.starts_with("No snapshots") => CoreError::PreconditionFailed(m),
-                    other => other,
-                })?)
-            }
+            (true, Some(destination)) if archiving.enabled => Some(
+                state
+                    .engine
+                    .pit_plan(p, view.source.id, at, &selection, None, Some(*destination), MomentUnit::Milliseconds)
+                    .await
+                    .map_err(|e| match e {
+                        CoreError::BadRequest(m) if m.starts_with("No snapshots") => CoreError::PreconditionFailed(m),
+                        other => other,
+                    })?,
+            ),
             _ => None,
         };
         let chosen = match point_in_time.as_ref() {
             Some(plan) => Some(plan.backup.clone()),
             None => state.engine.newest_backup_holding(p, view.source.id, Some(at), Some(&selection)).await?,
         };
-        let backup = chosen.as_ref().ok_or_else(|| {
-            CoreError::PreconditionFailed(format!(
-                "no complete backup of {} of cluster {} exists at or before {}",
+        let Some(backup) = chosen.as_ref() else {
+            let hint = match state.engine.newest_backup_holding(p, view.source.id, None, Some(&selection)).await? {
+                Some(newest) => format!("; the newest was taken at {}", MomentUnit::Milliseconds.write(newest.created_at)),
+                None => String::new(),
+            };
+            return Err(CoreError::PreconditionFailed(format!(
+                "no complete backup of {} of cluster {} exists at or before {} ({}){hint}",
                 if selection.tables.is_empty() { "every table".to_owned() } else { selection.tables.join(", ") },
                 view.source.id,
+                MomentUnit::Milliseconds.write(at),
                 at.to_rfc3339()
             ))
-        })?;
+            .into());
+        };
         let parts = state.engine.backup_nodes(p, backup.id).await?;
         let locations: Vec<String> = parts
             .iter()

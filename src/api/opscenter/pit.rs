@@ -9,7 +9,7 @@ use super::{backups::restore_spec, cluster, flag, number, object, view};
 use crate::{
     api::common::security::Caller,
     domain::{archive::ArchiveTarget, identity::Principal},
-    engine::{ArchiveRequest, PitPlan, RestoreSpec, SourceView, worded},
+    engine::{ArchiveRequest, MomentUnit, PitPlan, RestoreSpec, SourceView, worded},
     error::CoreError,
     state::AppState,
 };
@@ -69,7 +69,7 @@ async fn plan(state: &AppState, p: &Principal, view: &SourceView, body: &Map<Str
     let spec = restore_spec(uuid::Uuid::nil(), body, None, None)?;
     let snapshots = destination(state, p, body, "destination").await?;
     let pit_destination = destination(state, p, body, "pit_destination").await?.or(snapshots);
-    let plan = state.engine.pit_plan(p, view.source.id, at, &spec.selection, snapshots, pit_destination).await?;
+    let plan = state.engine.pit_plan(p, view.source.id, at, &spec.selection, snapshots, pit_destination, MomentUnit::Seconds).await?;
     Ok((spec, plan))
 }
 
