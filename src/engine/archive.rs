@@ -431,11 +431,9 @@ impl Engine {
         let failing = failure_streak(&recent);
         Ok((failing > 0).then(|| {
             let reason = recent[0].error.clone().unwrap_or_else(|| "a node's round failed".into());
-            let since = recent[failing - 1].created_at.to_rfc3339();
-            format!(
-                "commitlog archiving has failed {failing}{} time(s) in a row since {since}: {reason}",
-                if failing == recent.len() { "+" } else { "" }
-            )
+            let since = recent[failing - 1].created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let times = if failing == recent.len() { format!("at least {failing} times") } else { format!("{failing} time(s)") };
+            format!("commitlog archiving has failed {times} in a row since {since}: {reason}")
         }))
     }
 

@@ -229,7 +229,7 @@ async function showOverview() {
     const last = o.last_backup;
     return h("tr", { role: "row", class: o.overdue || o.archive_problem ? "overdue" : "" },
       cell(0, h("a", { href: `#/backups?source=${o.source.id}`, onclick: (ev) => { ev.preventDefault(); state.filterSource = o.source.id; location.hash = "#/backups"; } }, o.source.name),
-        o.archive_problem ? [h("br"), h("span", { class: "overdue-note", "data-problem": "archive" }, `Commitlog archiving: ${o.archive_problem}`)] : null),
+        o.archive_problem ? [h("br"), h("span", { class: "overdue-note", "data-problem": "archive" }, `Problem: ${o.archive_problem}`)] : null),
       cell(1, o.source.kind.replace("_", " ")),
       cell(2, last ? [last.name, h("br"), stateBadge(last.state)] : "none yet"),
       cell(3, last ? age(last.created_at) : ""),
