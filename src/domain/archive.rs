@@ -59,10 +59,16 @@ pub fn restore_dir(data_dir: &str) -> String {
     data.parent().unwrap_or(data).join(name).display().to_string()
 }
 
-/// The properties file's text: where the segments are and the moment to stop replaying at.
-pub fn restore_properties(dir: &str, point_in_time: DateTime<Utc>) -> String {
+/// The properties file's text: where the segments are and the moment to stop replaying at; for
+/// a restore of some tables, which ones the database must replay (a comment: Cassandra takes the
+/// list as `-Dcassandra.replayList` when it starts, not from this file).
+pub fn restore_properties(dir: &str, point_in_time: DateTime<Utc>, tables: &[String]) -> String {
+    let only = match tables.is_empty() {
+        true => String::new(),
+        false => format!("# Replay only the restored tables: start the node with -Dcassandra.replayList={}\n", tables.join(",")),
+    };
     format!(
-        "# Written by Coffer for a point-in-time restore.\nrestore_command=cp -f %from %to\nrestore_directories={dir}\nrestore_point_in_time={}\n",
+        "# Written by Coffer for a point-in-time restore.\n{only}restore_command=cp -f %from %to\nrestore_directories={dir}\nrestore_point_in_time={}\n",
         point_in_time.format("%Y:%m:%d %H:%M:%S")
     )
 }
@@ -74,7 +80,7 @@ mod tests {
     #[test]
     fn the_properties_file_names_the_moment_as_cassandra_reads_it() {
         let at = DateTime::parse_from_rfc3339("2015-12-15T01:32:00Z").unwrap().with_timezone(&Utc);
-        let text = restore_properties("/var/lib/cassandra/commitlog_restore", at);
+        let text = restore_properties("/var/lib/cassandra/commitlog_restore", at, &[]);
         assert!(text.contains("restore_point_in_time=2015:12:15 01:32:00\n"), "{text}");
         assert!(text.contains("restore_directories=/var/lib/cassandra/commitlog_restore\n"));
         assert_eq!(restore_dir("/var/lib/cassandra/data"), "/var/lib/cassandra/commitlog_restore");

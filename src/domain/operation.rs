@@ -224,6 +224,10 @@ pub enum TaskSpec {
         destination: Uuid,
         /// (snapshot, segment name) pairs, oldest first.
         segments: Vec<(String, String)>,
+        /// The `keyspace.table`s the replay is for (every table when empty): the database must
+        /// replay only these (Cassandra's `-Dcassandra.replayList`), or it rewrites the others.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tables: Vec<String>,
     },
 }
 

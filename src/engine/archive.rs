@@ -38,6 +38,20 @@ pub struct ArchiveRequest {
     pub annotations: Value,
 }
 
+/// What a restore to a moment asks for.
+#[derive(Clone, Copy, Debug)]
+pub struct PitAsk<'a> {
+    pub at: DateTime<Utc>,
+    /// The keyspaces and tables restored (everything when empty).
+    pub selection: &'a Selection,
+    /// Where the snapshot must be held (any destination when `None`).
+    pub snapshot_destination: Option<Uuid>,
+    /// The archive the commitlogs are read from (the cluster's when `None`).
+    pub pit_destination: Option<Uuid>,
+    /// The unit the asking dialect writes moments in, for its hints.
+    pub unit: MomentUnit,
+}
+
 /// How a restore to a moment is served: a snapshot and, per node, the segments to replay.
 #[derive(Clone, Debug)]
 pub struct PitPlan {
@@ -72,9 +86,10 @@ fn failed_round(op: &Operation) -> bool {
     op.state.is_terminal() && op.state != State::Succeeded
 }
 
-/// How many of the newest rounds (newest first) failed in a row.
+/// How many of the newest finished rounds (newest first) failed in a row; a round still running
+/// neither ends nor extends the streak.
 fn failure_streak(recent: &[Operation]) -> usize {
-    recent.iter().take_while(|o| failed_round(o)).count()
+    recent.iter().skip_while(|o| !o.state.is_terminal()).take_while(|o| failed_round(o)).count()
 }
 
 /// The wait before the next round: the interval, doubled for each failure in a row, at most
@@ -279,16 +294,8 @@ impl Engine {
     /// cluster's archive when not named) from that backup up to the first one at or after `at`.
     /// A moment past the newest segment some node archived is refused with the newest valid
     /// moment, one before every snapshot with the earliest snapshot's, written in `unit`.
-    pub async fn pit_plan(
-        &self,
-        caller: &Principal,
-        source_id: Uuid,
-        at: DateTime<Utc>,
-        selection: &Selection,
-        snapshot_destination: Option<Uuid>,
-        pit_destination: Option<Uuid>,
-        unit: MomentUnit,
-    ) -> CoreResult<PitPlan> {
+    pub async fn pit_plan(&self, caller: &Principal, source_id: Uuid, ask: PitAsk<'_>) -> CoreResult<PitPlan> {
+        let PitAsk { at, selection, snapshot_destination, pit_destination, unit } = ask;
         let db = &self.inner.db;
         let source = self.source_row(caller, source_id).await?;
         let pit_destination = self.archive_of(caller, &source, pit_destination).await?;
@@ -368,6 +375,8 @@ impl Engine {
             if !settings.enabled || settings.destinations.is_empty() {
                 continue;
             }
+            // One server decides a cluster's next round (and says a transition) at a time.
+            let _deciding = repo::lock_starts(db).await?;
             let recent = repo::source_operations(db, source.tenant_id, source.id, OperationKind::Archive, FAILURES_COUNTED).await?;
             let failing = failure_streak(&recent);
             if let Some(last) = recent.first()
@@ -430,9 +439,10 @@ impl Engine {
         let recent = repo::source_operations(&self.inner.db, caller.tenant_id, source.id, OperationKind::Archive, FAILURES_COUNTED).await?;
         let failing = failure_streak(&recent);
         Ok((failing > 0).then(|| {
-            let reason = recent[0].error.clone().unwrap_or_else(|| "a node's round failed".into());
-            let since = recent[failing - 1].created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            let times = if failing == recent.len() { format!("at least {failing} times") } else { format!("{failing} time(s)") };
+            let finished: Vec<&Operation> = recent.iter().skip_while(|o| !o.state.is_terminal()).collect();
+            let reason = finished[0].error.clone().unwrap_or_else(|| "a node's round failed".into());
+            let since = finished[failing - 1].created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let times = if failing as u64 == FAILURES_COUNTED { format!("at least {failing} times") } else { format!("{failing} time(s)") };
             format!("commitlog archiving has failed {times} in a row since {since}: {reason}")
         }))
     }

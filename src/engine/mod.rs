@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 pub use crate::persistence::engine::BackupPage;
-pub use archive::{ArchiveRequest, MomentUnit, PitPlan, PitWindow, archive_dir, worded};
+pub use archive::{ArchiveRequest, MomentUnit, PitAsk, PitPlan, PitWindow, archive_dir, worded};
 pub use destinations::DestinationSpec;
 pub use orchestrate::{BackupDetails, BackupSpec, RestoreSpec, RestoreTarget};
 pub use plans::{PlanSpec, SourceOverview};

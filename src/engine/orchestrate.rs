@@ -186,13 +186,14 @@ pub(super) fn new_operation(
 }
 
 /// The task that places a node's archived commitlogs beside its data directory for replay.
-fn replay_task(plan: &super::PitPlan, original_node: Uuid, data_dir: &str) -> TaskSpec {
+fn replay_task(plan: &super::PitPlan, original_node: Uuid, data_dir: &str, tables: &[String]) -> TaskSpec {
     TaskSpec::RestoreCommitlogs {
         node_key: original_node.to_string(),
         restore_dir: crate::domain::archive::restore_dir(data_dir),
         point_in_time: plan.at,
         destination: plan.destination_id,
         segments: super::archive::replay_list(plan, original_node),
+        tables: tables.to_vec(),
     }
 }
 
@@ -431,6 +432,14 @@ impl Engine {
         let _everywhere = repo::lock_starts(db).await?;
         let backup = self.backup(caller, spec.backup_id).await?;
         if let Some(plan) = &spec.point_in_time {
+            if let RestoreTarget::SameNodes { keyspace_renames, .. } = &spec.target
+                && !keyspace_renames.is_empty()
+            {
+                return Err(CoreError::BadRequest(
+                    "a point-in-time restore replays commitlogs into the keyspaces they were written for; it cannot rename keyspaces"
+                        .into(),
+                ));
+            }
             if plan.backup.id != backup.id {
                 return Err(CoreError::BadRequest("a point-in-time restore starts from its plan's snapshot".into()));
             }
@@ -471,16 +480,21 @@ impl Engine {
             }
         }
         let mut parts: Vec<BackupNode> = repo::backup_nodes_of(db, backup.id).await?.into_iter().filter(|n| n.state.is_success()).collect();
+        let held: std::collections::BTreeSet<String> = parts
+            .iter()
+            .flat_map(|p| p.detail.get("tables").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k.clone()))
+            .collect();
+        // What a point in time replays: the restored tables only, unless everything is restored.
+        let replayed: Vec<String> = match spec.selection.is_everything() {
+            true => Vec::new(),
+            false => held.iter().filter(|t| crate::sources::cluster::selected_dotted(&spec.selection, t)).cloned().collect(),
+        };
         if source.kind == SourceKind::Cluster {
-            let held: Vec<String> = parts
-                .iter()
-                .flat_map(|p| p.detail.get("tables").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k.clone()))
-                .collect();
             let has_keyspace = |ks: &str| held.iter().any(|t| t.split_once('.').is_some_and(|(k, _)| k == ks));
             if let Some(missing) = spec.selection.keyspaces.iter().find(|ks| !has_keyspace(ks)) {
                 return Err(CoreError::BadRequest(format!("the backup holds no keyspace '{missing}'")));
             }
-            if let Some(missing) = spec.selection.tables.iter().find(|t| !held.contains(t)) {
+            if let Some(missing) = spec.selection.tables.iter().find(|t| !held.contains(*t)) {
                 return Err(CoreError::BadRequest(format!("the backup holds no table '{missing}'")));
             }
         }
@@ -542,7 +556,7 @@ impl Engine {
                     };
                     tasks.push(new_task(&op, Some(&node), node.agent_id, task_spec));
                     if let Some(plan) = &spec.point_in_time {
-                        tasks.push(new_task(&op, Some(&node), node.agent_id, replay_task(plan, part.node_id, &node.location)));
+                        tasks.push(new_task(&op, Some(&node), node.agent_id, replay_task(plan, part.node_id, &node.location, &replayed)));
                     }
                 }
             }
@@ -610,7 +624,7 @@ impl Engine {
                     };
                     tasks.push(new_task(&op, Some(node), node.agent_id, task_spec));
                     if let Some(plan) = &spec.point_in_time {
-                        tasks.push(new_task(&op, Some(node), node.agent_id, replay_task(plan, part.node_id, &node.location)));
+                        tasks.push(new_task(&op, Some(node), node.agent_id, replay_task(plan, part.node_id, &node.location, &replayed)));
                     }
                 }
                 op.result = json!({ "source_id": created.source.id, "name": name });

@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 
 use crate::{
     domain::{
-        backup::Selection,
         operation::{Assignment, GroupProgress, TaskOutcome, TaskProgress, TaskSpec},
         state::State,
     },
@@ -224,8 +223,10 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
                 .filter(|e| e.kind == EntryKind::File && include.iter().any(|i| e.path.starts_with(&format!("{i}/"))))
                 .map(|e| renamed(&e.path))
                 .collect();
-            // The tables written, under the names they now have: nothing else is ever emptied.
-            let restored: BTreeSet<String> = include.iter().map(|dir| cluster::dotted(&renamed(dir))).collect();
+            // The table directories written, under the names they now have: only these are ever
+            // emptied (a live directory of the same table under another id is not the backup's).
+            let written: Vec<String> = include.iter().map(|dir| renamed(dir)).collect();
+            let restored: BTreeSet<String> = written.iter().map(|dir| cluster::dotted(dir)).collect();
             let req = RestoreRequest {
                 snapshot: snapshot.clone(),
                 node: node_key.clone(),
@@ -243,7 +244,8 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
                     std::fs::create_dir_all(&dir).map_err(|err| Failed(format!("{}: {err}", dir.display())))?;
                 }
             }
-            // Only once every file is back: what the backup did not hold goes, from restored tables only.
+            // Only once every file is back: what the backup did not hold goes, from the written
+            // directories of the tables asked to be truncated.
             if *truncate {
                 let mut asked = truncate_only.clone().unwrap_or_else(|| selection.clone());
                 if asked.is_everything() && !keyspace_renames.is_empty() {
@@ -251,14 +253,10 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
                     asked.keyspaces = keyspace_renames.keys().cloned().collect();
                 }
                 let asked = cluster::renamed_selection(&asked, keyspace_renames);
-                let emptied = Selection {
-                    tables: restored.iter().filter(|t| cluster::selected_dotted(&asked, t)).cloned().collect(),
-                    ..Default::default()
-                };
-                if !emptied.tables.is_empty() {
-                    let dir = data_dir.clone();
-                    blocking(move || Ok(cluster::truncate(Path::new(&dir), &emptied, &keep)?)).await?;
-                }
+                let emptied: Vec<String> =
+                    written.into_iter().filter(|dir| cluster::selected_dotted(&asked, &cluster::dotted(dir))).collect();
+                let dir = data_dir.clone();
+                blocking(move || Ok(cluster::truncate(Path::new(&dir), &emptied, &keep)?)).await?;
             }
             // What the request covered that this backup does not hold stays as it was; say so.
             let asked = cluster::renamed_selection(selection, keyspace_renames);
@@ -358,7 +356,7 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
             }
             Ok((State::Succeeded, json!({ "archiving": enabled, "dir": dir })))
         }
-        TaskSpec::RestoreCommitlogs { node_key, restore_dir, point_in_time, segments, .. } => {
+        TaskSpec::RestoreCommitlogs { node_key, restore_dir, point_in_time, segments, tables, .. } => {
             std::fs::create_dir_all(restore_dir).map_err(|e| Failed(format!("{restore_dir}: {e}")))?;
             // Only this restore's segments may be replayed: what an earlier one placed goes.
             for entry in std::fs::read_dir(restore_dir).map_err(|e| Failed(format!("{restore_dir}: {e}")))?.flatten() {
@@ -390,9 +388,13 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
                 progress.bytes_total.store(bytes.max(progress.bytes_done.load(Ordering::Relaxed)), Ordering::Relaxed);
             }
             let properties = Path::new(restore_dir).join(crate::domain::archive::RESTORE_PROPERTIES);
-            std::fs::write(&properties, crate::domain::archive::restore_properties(restore_dir, *point_in_time))
+            std::fs::write(&properties, crate::domain::archive::restore_properties(restore_dir, *point_in_time, tables))
                 .map_err(|e| Failed(format!("{}: {e}", properties.display())))?;
-            Ok((State::Succeeded, json!({ "files": files, "bytes": bytes, "segments": segments.len(), "restore_dir": restore_dir })))
+            let replay_list = (!tables.is_empty()).then(|| tables.join(","));
+            Ok((
+                State::Succeeded,
+                json!({ "files": files, "bytes": bytes, "segments": segments.len(), "restore_dir": restore_dir, "replay_list": replay_list }),
+            ))
         }
     }
 }

@@ -222,7 +222,7 @@ pub async fn newest_segment(db: &Db, node_id: Uuid, destination_id: Option<Uuid>
 
 /// Removes finished archive rounds older than `before` that shipped nothing (they only say "nothing new").
 pub async fn prune_idle_archive_rounds(db: &Db, before: DateTime<Utc>) -> CoreResult<()> {
-    let idle: Vec<Uuid> = operations::Entity::find()
+    let idle = operations::Entity::find()
         .filter(operations::Column::Kind.eq(OperationKind::Archive.as_str()))
         .filter(operations::Column::FinishedAt.lt(before))
         .filter(operations::Column::State.eq(State::Succeeded.as_str()))
@@ -231,8 +231,20 @@ pub async fn prune_idle_archive_rounds(db: &Db, before: DateTime<Utc>) -> CoreRe
         .await?
         .into_iter()
         .filter(|m| m.result["files"].as_i64().unwrap_or(0) == 0)
-        .map(|m| m.id)
-        .collect();
+        .collect::<Vec<_>>();
+    // A cluster's newest round stays: it is what says whether its archiving works now.
+    let mut newest_of = std::collections::HashMap::new();
+    for source in idle.iter().filter_map(|m| m.source_id).collect::<std::collections::BTreeSet<_>>() {
+        let newest = operations::Entity::find()
+            .filter(operations::Column::Kind.eq(OperationKind::Archive.as_str()))
+            .filter(operations::Column::SourceId.eq(source))
+            .order_by_desc(operations::Column::CreatedAt)
+            .one(db)
+            .await?;
+        newest_of.insert(source, newest.map(|m| m.id));
+    }
+    let idle: Vec<Uuid> =
+        idle.into_iter().filter(|m| m.source_id.is_none_or(|s| newest_of.get(&s).copied().flatten() != Some(m.id))).map(|m| m.id).collect();
     if idle.is_empty() {
         return Ok(());
     }

@@ -138,13 +138,14 @@ fn collect(root: &Path, rel: &str, out: &mut Vec<Item>) -> Result<(), SourceErro
     Ok(())
 }
 
-/// Removes from the selected table directories every file that is not in `keep` (relative
-/// paths): after a restore with truncate, the tables hold exactly what the backup held.
-pub fn truncate(data_dir: &Path, selection: &Selection, keep: &std::collections::HashSet<String>) -> Result<u64, SourceError> {
+/// Removes from the table directories `dirs` (`keyspace/<table dir>`, exactly as named) every
+/// file that is not in `keep` (relative paths): after a restore with truncate, the directories it
+/// wrote hold exactly what the backup held. No other directory is read or touched.
+pub fn truncate(data_dir: &Path, dirs: &[String], keep: &std::collections::HashSet<String>) -> Result<u64, SourceError> {
     let mut removed = 0;
-    for (ks, tables) in discover(data_dir)? {
-        for t in tables.iter().filter(|t| selected(selection, &ks, &t.table)) {
-            removed += remove_extras(data_dir, &format!("{ks}/{}", t.dir), true, keep)?;
+    for dir in dirs {
+        if data_dir.join(dir).is_dir() {
+            removed += remove_extras(data_dir, dir, true, keep)?;
         }
     }
     Ok(removed)
@@ -223,12 +224,18 @@ mod tests {
     }
 
     #[test]
-    fn truncate_empties_only_the_selected_tables() {
+    fn truncate_empties_only_the_directories_it_is_given_and_never_their_snapshots() {
         let dir = tempfile::tempdir().unwrap();
         layout(dir.path());
-        let sel = Selection { tables: vec!["Keyspace1.dates".into()], ..Default::default() };
-        assert_eq!(truncate(dir.path(), &sel, &Default::default()).unwrap(), 1);
+        // The same table under another id (recreated since the backup) is another directory.
+        let other = dir.path().join("Keyspace1/users-fedcba9876543210fedcba9876543210/nb-9-big-Data.db");
+        std::fs::create_dir_all(other.parent().unwrap()).unwrap();
+        std::fs::write(&other, b"live").unwrap();
+        let written = ["Keyspace1/dates".to_owned(), "Keyspace1/users-0123456789abcdef0123456789abcdef".to_owned()];
+        assert_eq!(truncate(dir.path(), &written, &Default::default()).unwrap(), 2);
         assert!(!dir.path().join("Keyspace1/dates/nb-1-big-Data.db").exists());
-        assert!(dir.path().join("Keyspace1/users-0123456789abcdef0123456789abcdef/nb-1-big-Data.db").exists());
+        assert!(dir.path().join("Keyspace1/users-0123456789abcdef0123456789abcdef/snapshots/x/y.db").exists());
+        assert!(other.exists(), "a directory the restore did not write is left alone");
+        assert!(dir.path().join("OpsCenter/events-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/nb-1-big-Data.db").exists());
     }
 }

@@ -266,10 +266,14 @@ impl EngineApi {
         };
         let pit_destination: Option<Uuid> = parse("pit_destination_id", body.0.get("pit_destination_id").cloned().unwrap_or(Value::Null))?;
         let mut spec = restore_spec(Uuid::nil(), &body.0, &["at", "pit_destination_id"])?;
-        let plan = state
-            .engine
-            .pit_plan(p, id.0, at, &spec.selection, spec.destination_id, pit_destination, crate::engine::MomentUnit::Rfc3339)
-            .await?;
+        let ask = crate::engine::PitAsk {
+            at,
+            selection: &spec.selection,
+            snapshot_destination: spec.destination_id,
+            pit_destination,
+            unit: crate::engine::MomentUnit::Rfc3339,
+        };
+        let plan = state.engine.pit_plan(p, id.0, ask).await?;
         spec.backup_id = plan.backup.id;
         spec.point_in_time = Some(plan);
         Ok(Accepted::Accepted(Json(value(&state.engine.start_restore(p, spec).await?))))

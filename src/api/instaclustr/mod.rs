@@ -19,7 +19,7 @@ use crate::{
         source::SourceKind,
         state::State,
     },
-    engine::{BackupSpec, MomentUnit, RestoreSpec, RestoreTarget, SourceView},
+    engine::{BackupSpec, MomentUnit, PitAsk, RestoreSpec, RestoreTarget, SourceView},
     error::CoreError,
     state::AppState,
 };
@@ -371,7 +371,17 @@ impl ProvisioningApi {
             (true, Some(destination)) if archiving.enabled => Some(
                 state
                     .engine
-                    .pit_plan(p, view.source.id, at, &selection, None, Some(*destination), MomentUnit::Milliseconds)
+                    .pit_plan(
+                        p,
+                        view.source.id,
+                        PitAsk {
+                            at,
+                            selection: &selection,
+                            snapshot_destination: None,
+                            pit_destination: Some(*destination),
+                            unit: MomentUnit::Milliseconds,
+                        },
+                    )
                     .await
                     .map_err(|e| match e {
                         CoreError::BadRequest(m) if m.starts_with("No snapshots") => CoreError::PreconditionFailed(m),

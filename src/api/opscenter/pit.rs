@@ -9,7 +9,7 @@ use super::{backups::restore_spec, cluster, flag, number, object, view};
 use crate::{
     api::common::security::Caller,
     domain::{archive::ArchiveTarget, identity::Principal},
-    engine::{ArchiveRequest, MomentUnit, PitPlan, RestoreSpec, SourceView, worded},
+    engine::{ArchiveRequest, MomentUnit, PitAsk, PitPlan, RestoreSpec, SourceView, worded},
     error::CoreError,
     state::AppState,
 };
@@ -69,7 +69,8 @@ async fn plan(state: &AppState, p: &Principal, view: &SourceView, body: &Map<Str
     let spec = restore_spec(uuid::Uuid::nil(), body, None, None)?;
     let snapshots = destination(state, p, body, "destination").await?;
     let pit_destination = destination(state, p, body, "pit_destination").await?.or(snapshots);
-    let plan = state.engine.pit_plan(p, view.source.id, at, &spec.selection, snapshots, pit_destination, MomentUnit::Seconds).await?;
+    let ask = PitAsk { at, selection: &spec.selection, snapshot_destination: snapshots, pit_destination, unit: MomentUnit::Seconds };
+    let plan = state.engine.pit_plan(p, view.source.id, ask).await?;
     Ok((spec, plan))
 }
 

@@ -253,6 +253,7 @@ pub async fn request_status(state: &AppState, p: &Principal, op: &Operation) -> 
                 "state": state_word(replay.state),
                 "segments": replay.result.get("segments").cloned().unwrap_or(json!(0)),
                 "restore_dir": replay.result.get("restore_dir").cloned().unwrap_or(Value::Null),
+                "replay_list": replay.result.get("replay_list").cloned().unwrap_or(Value::Null),
                 "done_files": replay.progress.files_done,
                 "total_files": replay.progress.files_total,
             });
