@@ -154,10 +154,13 @@ async fn status_document(state: &AppState, p: &Principal, view: &SourceView) -> 
     }))
 }
 
-/// One node's event of a backup (`snapshot-upload`) or restore (`snapshot-download`) task.
-fn event(kind: &str, task: &Task) -> Value {
+/// One node's event of a backup (`snapshot-upload`) or restore (`snapshot-download`) task. A
+/// node's part is COMPLETED once the whole operation ended: until then the backup cannot be
+/// restored, and a script that restores on seeing every node COMPLETED would be refused.
+fn event(kind: &str, task: &Task, op: &Operation) -> Value {
     let state = match task.state {
-        s if s.is_success() => "COMPLETED",
+        s if s.is_success() && op.state.is_terminal() => "COMPLETED",
+        s if s.is_success() => "ACTIVE",
         State::Queued | State::Running | State::Cancelling => "ACTIVE",
         _ => "FAILED",
     };
@@ -292,7 +295,7 @@ impl ProvisioningApi {
         let mut per_node: std::collections::HashMap<String, Vec<Value>> = std::collections::HashMap::new();
         for (word, op) in &ops {
             for task in tasks.get(&op.id).into_iter().flatten() {
-                per_node.entry(task.node_name.clone()).or_default().push(event(word, task));
+                per_node.entry(task.node_name.clone()).or_default().push(event(word, task, op));
             }
         }
         let doc = status_document(&state, p, &view).await?;
