@@ -59,8 +59,9 @@ fn instaclustr_service(base: &str) -> OpenApiService<instaclustr::ProvisioningAp
     OpenApiService::new(instaclustr::ProvisioningApi, "Coffer: Instaclustr provisioning v1", VERSION).server(base)
 }
 
-fn clouddb_service(base: &str) -> OpenApiService<rackspace_db::CloudDbApi, ()> {
-    OpenApiService::new(rackspace_db::CloudDbApi, "Coffer: Rackspace Cloud Databases v1.0", VERSION).server(base)
+fn clouddb_service(base: &str) -> OpenApiService<(rackspace_db::BackupsApi, rackspace_db::InstancesApi), ()> {
+    OpenApiService::new((rackspace_db::BackupsApi, rackspace_db::InstancesApi), "Coffer: Rackspace Cloud Databases v1.0", VERSION)
+        .server(base)
 }
 
 fn admin_service(base: &str) -> OpenApiService<(admin::AccountsApi, admin::EngineApi), ()> {
