@@ -123,6 +123,11 @@ impl Principal {
         self.role.can_write() && !self.read_only
     }
 
+    /// Whether `account`, as a path names it (the tenant's name or id), is this caller's tenant.
+    pub fn owns_account(&self, account: &str) -> bool {
+        account == self.tenant_name || account == self.tenant_id.to_string()
+    }
+
     /// Whether this caller may see objects of `tenant_id`.
     pub fn can_see_tenant(&self, tenant_id: Uuid) -> bool {
         self.role == Role::Admin || self.tenant_id == tenant_id

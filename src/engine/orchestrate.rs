@@ -270,6 +270,18 @@ impl Engine {
             ),
             None => None,
         };
+        // An incremental goes to a region only where its parent already is (Cloud Databases' rule):
+        // refused at once rather than by a copy that fails later.
+        if let Some(parent) = &parent {
+            let parent_copies = repo::backup_copies_of(db, parent.id).await?;
+            if let Some((region, _)) = spec.copy_to.iter().zip(&copy_to).find(|(_, to)| !parent_copies.contains(to)) {
+                return Err(CoreError::BadRequest(format!(
+                    "the parent backup {} is not in {}; copy it there before an incremental of it",
+                    parent.id,
+                    region.to_uppercase()
+                )));
+            }
+        }
         if repo::has_backup_in_progress(db, source.id).await? {
             return Err(CoreError::Unprocessable(format!("a backup of {} '{}' is already in progress", source.kind, source.name)));
         }

@@ -138,8 +138,8 @@ async fn guarded<E: Endpoint>(next: Arc<E>, mut req: Request, state: &AppState, 
             ))),
             Some(p) if admin_only(&method, &path, p) => Some(CoreError::Forbidden("this needs the admin role".into())),
             // Another tenant's account is not found, whatever the request would have asked of it.
-            Some(p) if ctx.dialect.account_in(&path).is_some_and(|a| a != p.tenant_name && a != p.tenant_id.to_string()) => {
-                Some(CoreError::NotFound { what: "account", id: ctx.dialect.account_in(&path).unwrap_or_default().to_owned() })
+            Some(p) if let Some(account) = ctx.dialect.account_in(&path).filter(|a| !p.owns_account(a)) => {
+                Some(CoreError::not_found("account", account))
             }
             Some(p) if !is_read(&method) && !p.can_write() => {
                 Some(CoreError::Forbidden(format!("user '{}' has a read-only role or key and may not {} here", p.user_name, method)))

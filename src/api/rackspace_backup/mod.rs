@@ -91,8 +91,7 @@ pub(crate) fn tenantless(mut req: Request) -> poem::Result<Request> {
     if segs.len() > 2 && !CLOUD_BACKUP_WORDS.contains(&segs[1]) {
         let tenant = segs.remove(1);
         if let Some(p) = req.extensions().get::<Principal>()
-            && tenant != p.tenant_name
-            && tenant != p.tenant_id.to_string()
+            && !p.owns_account(tenant)
         {
             return Err(CoreError::not_found("account", tenant).into());
         }

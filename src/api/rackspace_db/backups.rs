@@ -151,24 +151,6 @@ impl BackupsApi {
         };
         let incremental = b.incremental.is_some_and(|f| f.0);
         let copy_to = b.copy_to.unwrap_or_default();
-        // An incremental is copied only where its parent already is: the seed's 400, said at once.
-        if let Some(parent) = match (parent_id, incremental) {
-            (Some(parent), _) => Some(parent),
-            (None, true) => state.engine.newest_complete_backup(p, source_id, None).await?.map(|b| b.id),
-            (None, false) => None,
-        } {
-            let parent_copies = state.engine.backup_copies(p, parent).await?;
-            for region in &copy_to {
-                let to = state.engine.region_destination(p, region).await?;
-                if !parent_copies.contains(&to) {
-                    return Err(CoreError::BadRequest(format!(
-                        "the parent backup {parent} is not in {}; copy it there before an incremental of it",
-                        region.to_uppercase()
-                    ))
-                    .into());
-                }
-            }
-        }
         let spec = BackupSpec {
             source_id,
             name: b.name,

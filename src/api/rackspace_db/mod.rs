@@ -31,11 +31,7 @@ enum Accepted {
 
 /// The account in the path must be the caller's tenant; any other is reported as not found.
 fn check_account(p: &Principal, account: &str) -> Result<(), CoreError> {
-    if account == p.tenant_name || account == p.tenant_id.to_string() {
-        Ok(())
-    } else {
-        Err(CoreError::NotFound { what: "account", id: account.to_owned() })
-    }
+    if p.owns_account(account) { Ok(()) } else { Err(CoreError::not_found("account", account)) }
 }
 
 pub(crate) fn backup_id(id: &str) -> Result<Uuid, CoreError> {

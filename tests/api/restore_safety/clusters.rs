@@ -525,14 +525,44 @@ impl World {
     }
 }
 
-#[tokio::test]
-async fn no_restore_on_any_path_touches_a_file_it_was_not_asked_to_restore() {
-    let seed = super::seed("clusters");
-    let app = spawn_app_with(|s| {
+/// A server whose commitlog archive rounds come every 200 ms.
+async fn archiving_app() -> TestApp {
+    spawn_app_with(|s| {
         s.archive_interval_ms = 200;
         s.scheduler_tick_ms = 100;
     })
-    .await;
+    .await
+}
+
+/// Turns the cluster's commitlog archiving on, closes one segment beside each node's data directory
+/// (its time `at`, seconds, when given) and waits until every node's is archived; answers `pit/logs`.
+async fn archive_a_segment(app: &TestApp, session: &str, dirs: &[PathBuf], at: Option<i64>) -> Value {
+    let body = json!({ "destinations": { "OPSC_ON_SERVER": {} }, "sleep": 0 });
+    let (status, request) = opscenter::post(app, session, &format!("/{CLUSTER}/backups/pit"), body).await;
+    assert_eq!(status, 200, "{request}");
+    opscenter::until_done(app, session, &request).await;
+    for d in dirs {
+        let segment = d.with_file_name("commitlog").join("CommitLog-7-1.log");
+        std::fs::create_dir_all(segment.parent().unwrap()).unwrap();
+        std::fs::write(&segment, b"mutations").unwrap();
+        if let Some(at) = at {
+            filetime::set_file_mtime(&segment, filetime::FileTime::from_unix_time(at, 0)).unwrap();
+        }
+    }
+    for _ in 0..200 {
+        let (_, logs) = opscenter::get(app, session, &format!("/{CLUSTER}/backups/pit/logs")).await;
+        if logs.as_object().is_some_and(|m| m.len() == dirs.len()) {
+            return logs;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the commitlog segments were never archived");
+}
+
+#[tokio::test]
+async fn no_restore_on_any_path_touches_a_file_it_was_not_asked_to_restore() {
+    let seed = super::seed("clusters");
+    let app = archiving_app().await;
     let token = app.login("admin", ADMIN_PASSWORD).await;
     let session = opscenter::login(&app).await;
     let root = tempfile::tempdir().unwrap();
@@ -565,30 +595,7 @@ async fn no_restore_on_any_path_touches_a_file_it_was_not_asked_to_restore() {
     world.cluster_id = body["id"].as_str().unwrap().to_owned();
 
     // Point-in-time restores need every node's commitlogs archived up to the moment asked for.
-    let (status, request) = opscenter::post(
-        &world.app,
-        &world.session,
-        &format!("/{CLUSTER}/backups/pit"),
-        json!({ "destinations": { "OPSC_ON_SERVER": {} }, "sleep": 0 }),
-    )
-    .await;
-    assert_eq!(status, 200, "{request}");
-    opscenter::until_done(&world.app, &world.session, &request).await;
-    let tomorrow = Utc::now().timestamp() + 86_400;
-    for d in &world.dirs {
-        let segment = d.with_file_name("commitlog").join("CommitLog-7-1.log");
-        std::fs::create_dir_all(segment.parent().unwrap()).unwrap();
-        std::fs::write(&segment, b"mutations").unwrap();
-        filetime::set_file_mtime(&segment, filetime::FileTime::from_unix_time(tomorrow, 0)).unwrap();
-    }
-    for i in 0.. {
-        let (_, logs) = opscenter::get(&world.app, &world.session, &format!("/{CLUSTER}/backups/pit/logs")).await;
-        if logs.as_object().is_some_and(|m| m.len() == NODES) {
-            break;
-        }
-        assert!(i < 200, "the commitlog segments were never archived: {logs}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    archive_a_segment(&world.app, &world.session, &world.dirs, Some(Utc::now().timestamp() + 86_400)).await;
 
     world.backup().await;
     for _ in 0..super::steps() {
@@ -612,11 +619,7 @@ async fn no_restore_on_any_path_touches_a_file_it_was_not_asked_to_restore() {
 /// the keyspace's other tables as they are, and says so; a point in time picks the full backup.
 #[tokio::test]
 async fn a_truncating_keyspace_restore_from_a_one_table_backup_leaves_the_other_tables_alone() {
-    let app = spawn_app_with(|s| {
-        s.archive_interval_ms = 200;
-        s.scheduler_tick_ms = 100;
-    })
-    .await;
+    let app = archiving_app().await;
     let token = app.login("admin", ADMIN_PASSWORD).await;
     let session = opscenter::login(&app).await;
     let root = tempfile::tempdir().unwrap();
@@ -659,26 +662,7 @@ async fn a_truncating_keyspace_restore_from_a_one_table_backup_leaves_the_other_
     for f in tree::fingerprint(&beta).keys() {
         std::fs::remove_file(beta.join(f)).unwrap();
     }
-    let segment = data.with_file_name("commitlog").join("CommitLog-7-1.log");
-    std::fs::create_dir_all(segment.parent().unwrap()).unwrap();
-    std::fs::write(&segment, b"mutations").unwrap();
-    let (status, request) = opscenter::post(
-        &app,
-        &session,
-        &format!("/{CLUSTER}/backups/pit"),
-        json!({ "destinations": { "OPSC_ON_SERVER": {} }, "sleep": 0 }),
-    )
-    .await;
-    assert_eq!(status, 200, "{request}");
-    opscenter::until_done(&app, &session, &request).await;
-    let mut newest = Value::Null;
-    for _ in 0..200 {
-        newest = opscenter::get(&app, &session, &format!("/{CLUSTER}/backups/pit/logs")).await.1["127.0.0.1"].clone();
-        if newest.is_number() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let newest = archive_a_segment(&app, &session, std::slice::from_ref(&data), None).await["127.0.0.1"].clone();
     let pit = newest.as_f64().expect("the segment is archived") as i64;
     let body = json!({ "keyspaces": { "KsA": { "truncate": true } }, "pit": pit });
     let (status, check) = opscenter::post(&app, &session, &format!("/{CLUSTER}/backups/pit_check"), body.clone()).await;
