@@ -21,6 +21,7 @@ use poem_openapi::OpenApiService;
 use serde_json::Value;
 
 use crate::state::AppState;
+use common::statuses::ErrorDialect;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -71,13 +72,13 @@ fn admin_service(base: &str) -> OpenApiService<(admin::AccountsApi, admin::Engin
 /// Each dialect's OpenAPI document, by file name stem.
 pub fn specs(base: &str) -> Vec<(&'static str, String)> {
     vec![
-        ("admin", common::spec::complete(&admin_service(base).spec())),
-        ("agent", common::spec::complete(&agent_service(base).spec())),
-        ("cloudbackup", common::spec::complete(&cloudbackup_service(base).spec())),
-        ("clouddatabases", common::spec::complete(&clouddb_service(base).spec())),
-        ("identity", common::spec::complete(&identity_service(base).spec())),
-        ("instaclustr", common::spec::complete(&instaclustr_service(base).spec())),
-        ("opscenter", common::spec::complete(&opscenter_service(base).spec())),
+        ("admin", common::spec::complete(&admin_service(base).spec(), ErrorDialect::Keystone)),
+        ("agent", common::spec::complete(&agent_service(base).spec(), ErrorDialect::Keystone)),
+        ("cloudbackup", common::spec::complete(&cloudbackup_service(base).spec(), ErrorDialect::CloudBackup)),
+        ("clouddatabases", common::spec::complete(&clouddb_service(base).spec(), ErrorDialect::CloudDatabases)),
+        ("identity", common::spec::complete(&identity_service(base).spec(), ErrorDialect::Identity)),
+        ("instaclustr", common::spec::complete(&instaclustr_service(base).spec(), ErrorDialect::Instaclustr)),
+        ("opscenter", common::spec::complete(&opscenter_service(base).spec(), ErrorDialect::OpsCenter)),
     ]
 }
 

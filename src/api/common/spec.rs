@@ -3,23 +3,12 @@
 
 use serde_json::{Map, Value};
 
-/// Errors any operation may answer, in its dialect's shape; the edge and the handlers produce them.
-const ERRORS: &[(&str, &str)] = &[
-    ("400", "The request is malformed or asks for something impossible."),
-    ("401", "No valid credential (or a bad one beside a good one)."),
-    ("403", "The caller's role or key may not do this."),
-    ("404", "No such object for this caller (other tenants' objects are not found either)."),
-    ("409", "The object's state does not allow it now."),
-    ("412", "A precondition does not hold (Instaclustr: no backup at that time)."),
-    ("413", "The body is larger than the server accepts."),
-    ("415", "The body is not JSON."),
-    ("422", "Well formed but refused (for example, work already in progress)."),
-    ("429", "Too many requests; retry after the time given."),
-];
+use super::statuses::ErrorDialect;
 
-/// Completes a generated document: every operation documents the errors it may answer, and a
-/// body documented as any JSON value is an object (every such handler reads named fields).
-pub fn complete(doc: &str) -> String {
+/// Completes a generated document: every operation documents the errors it may answer (see
+/// [`super::statuses`]), and a body documented as any JSON value is an object (every such handler
+/// reads named fields).
+pub fn complete(doc: &str, dialect: ErrorDialect) -> String {
     let Ok(mut doc) = serde_json::from_str::<Value>(doc) else { return doc.to_owned() };
     if let Some(Value::Object(paths)) = doc.get_mut("paths") {
         for operation in paths.values_mut().filter_map(Value::as_object_mut).flat_map(|item| item.values_mut()) {
@@ -31,18 +20,9 @@ pub fn complete(doc: &str) -> String {
                     }
                 }
             }
-            if let Some(Value::Object(responses)) = operation.get_mut("responses") {
-                for (code, description) in ERRORS {
-                    responses.entry(code.to_string()).or_insert_with(|| {
-                        serde_json::json!({
-                            "description": description,
-                            "content": { "application/json": { "schema": { "type": "object" } } },
-                        })
-                    });
-                }
-            }
         }
     }
+    super::statuses::document_errors(&mut doc, dialect);
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
