@@ -475,7 +475,7 @@ impl Engine {
             }
             _ => {
                 let server = self.inner.settings.datastores.get(kind.as_str()).ok_or_else(|| {
-                    CoreError::BadRequest(format!("no {kind} server is configured for new instances (datastores.{kind})"))
+                    CoreError::NotImplemented(format!("no {kind} server is configured for new instances (datastores.{kind})"))
                 })?;
                 DatabaseLocation::new(kind, server.clone())
                     .with_database_name(&db_name)

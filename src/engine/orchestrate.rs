@@ -262,7 +262,7 @@ impl Engine {
                     .into_iter()
                     .find(|b| b.state.is_success())
                     .ok_or_else(|| {
-                        CoreError::BadRequest(format!(
+                        CoreError::Unprocessable(format!(
                             "{} '{}' has no completed backup to base an incremental one on",
                             source.kind, source.name
                         ))

@@ -189,7 +189,7 @@ async fn bad_backup_requests_get_clear_errors() {
     tree::generate(src.path(), 3, 6);
     let id = machine(&app, &token, "files", src.path()).await;
     let (status, body) = post(&app, &token, "/admin/v1/backups", json!({ "source_id": id, "incremental": true })).await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "well formed, but the source has nothing to base it on yet: {body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("no completed backup"));
     let (status, _) = post(&app, &token, "/admin/v1/backups", json!({ "source_id": uuid::Uuid::new_v4() })).await;
     assert_eq!(status, 404);

@@ -27,7 +27,8 @@ pub fn is_public(method: &Method, path: &str) -> bool {
     let p = path.trim_end_matches('/');
     match p {
         "" | "/v2.0" | "/v3" | "/healthz" | "/readyz" | "/metrics" | "/openapi.json" | "/login" | "/favicon.ico" => true,
-        "/v2.0/tokens" | "/v3/auth/tokens" => method == Method::POST,
+        // Issuing a token needs none; a method neither serves nor documents is answered 405.
+        "/v2.0/tokens" | "/v3/auth/tokens" => !matches!(*method, Method::GET | Method::HEAD | Method::DELETE),
         _ => p.starts_with("/docs") || p.starts_with("/openapi/") || p == "/ui" || p.starts_with("/ui/"),
     }
 }
@@ -191,7 +192,8 @@ async fn guarded<E: Endpoint>(next: Arc<E>, mut req: Request, state: &AppState, 
     (with_limit_headers(resp, decision), matched)
 }
 
-/// The methods the documents list for a path (what a 405's `Allow` header names).
+/// The methods the documents list for a path (what a 405's `Allow` header names). A template with
+/// fewer placeholders wins, as in the router: `/v1.0/agent/delete` is not `/v1.0/agent/{agent_id}`.
 fn allowed_methods(path: &str) -> Vec<String> {
     static ROUTES: std::sync::OnceLock<Vec<(Vec<String>, Vec<String>)>> = std::sync::OnceLock::new();
     let routes = ROUTES.get_or_init(|| {
@@ -207,11 +209,15 @@ fn allowed_methods(path: &str) -> Vec<String> {
         routes
     });
     let wanted: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    let mut allowed: Vec<String> = routes
+    let placeholder = |s: &String| s.starts_with('{') && s.ends_with('}');
+    let matching: Vec<&(Vec<String>, Vec<String>)> = routes
         .iter()
-        .filter(|(segments, _)| {
-            segments.len() == wanted.len() && segments.iter().zip(&wanted).all(|(s, w)| s == w || (s.starts_with('{') && s.ends_with('}')))
-        })
+        .filter(|(segments, _)| segments.len() == wanted.len() && segments.iter().zip(&wanted).all(|(s, w)| s == w || placeholder(s)))
+        .collect();
+    let fewest = matching.iter().map(|(segments, _)| segments.iter().filter(|s| placeholder(s)).count()).min();
+    let mut allowed: Vec<String> = matching
+        .iter()
+        .filter(|(segments, _)| Some(segments.iter().filter(|s| placeholder(s)).count()) == fewest)
         .flat_map(|(_, methods)| methods.iter().cloned())
         .collect();
     allowed.sort();

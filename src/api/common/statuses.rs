@@ -4,7 +4,7 @@
 //! operation of those documents carries that list. The OpsCenter and Instaclustr seeds list none, so
 //! their operations, identity's and the admin API's document what each can answer: 401 and 403
 //! where a credential is needed, 400 where the request carries parameters or a body, 404 where the
-//! path names an object, 413 and 415 where there is a body, 409 and 422 where the operation changes
+//! path or a query parameter (`marker`, `*_id`) names an object, 413 and 415 where there is a body, 409 and 422 where the operation changes
 //! state. Every operation documents 429 (the per-user request rate), 500 and 503. Codes an operation
 //! answers for a reason of its own say that reason (see [`SPECIFIC`]).
 
@@ -40,7 +40,9 @@ fn general(code: u16) -> &'static str {
         413 => "The body is larger than the server accepts.",
         415 => "The body is not in a media type this operation reads (JSON).",
         422 => "Well formed, but refused now: work on the object is in progress, or it is not ready.",
-        429 => "Over the per-user request rate (35 per second by default); `Retry-After` says when to retry. Beyond the seed: Coffer's own limit.",
+        429 => {
+            "Over the per-user request rate (35 per second by default); `Retry-After` says when to retry. Beyond the seed: Coffer's own limit."
+        }
         500 => "A fault in the server. The answer says no more; the details stay in the server's log.",
         501 => "The operation or option is one this server does not implement.",
         503 => "A dependency (the catalog database or a store) cannot be reached now; retry later.",
@@ -96,7 +98,11 @@ fn codes(dialect: ErrorDialect, method: &str, operation: &Value) -> Vec<u16> {
     if secured {
         codes.push(403);
     }
-    if parameters.iter().any(|p| p.get("in").and_then(Value::as_str) == Some("path")) {
+    let names_an_object = |p: &Value| {
+        let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+        p.get("in").and_then(Value::as_str) == Some("path") || name == "marker" || name == "id" || name.ends_with("_id")
+    };
+    if parameters.iter().any(names_an_object) {
         codes.push(404);
     }
     if body {
@@ -149,26 +155,32 @@ fn error_schema(dialect: ErrorDialect, path: &str) -> (&'static str, Value) {
         ErrorDialect::CloudDatabases | ErrorDialect::CloudBackup => ("RackspaceFault", fault()),
         ErrorDialect::Identity if path.starts_with("/v2.0") => ("RackspaceFault", fault()),
         ErrorDialect::Identity | ErrorDialect::Keystone => ("KeystoneError", keystone()),
-        ErrorDialect::OpsCenter => ("OpsCenterError", json!({
-            "type": "object",
-            "required": ["message", "type"],
-            "properties": {
-                "message": { "type": "string", "description": "What went wrong." },
-                "type": { "type": "string", "description": "The error's class, e.g. InvalidArguments, NoSuchCluster, Unauthorized." },
-                "brief": { "type": "string", "enum": ["error"], "description": "Absent on 401." },
-            },
-        })),
-        ErrorDialect::Instaclustr => ("InstaclustrError", json!({
-            "type": "object",
-            "required": ["status", "message"],
-            "properties": {
-                "status": { "type": "integer" },
-                "message": { "type": "string" },
-                "errorDetails": { "type": "object" },
-                "code": { "type": "integer" },
-                "link": { "type": "string" },
-            },
-        })),
+        ErrorDialect::OpsCenter => (
+            "OpsCenterError",
+            json!({
+                "type": "object",
+                "required": ["message", "type"],
+                "properties": {
+                    "message": { "type": "string", "description": "What went wrong." },
+                    "type": { "type": "string", "description": "The error's class, e.g. InvalidArguments, NoSuchCluster, Unauthorized." },
+                    "brief": { "type": "string", "enum": ["error"], "description": "Absent on 401." },
+                },
+            }),
+        ),
+        ErrorDialect::Instaclustr => (
+            "InstaclustrError",
+            json!({
+                "type": "object",
+                "required": ["status", "message"],
+                "properties": {
+                    "status": { "type": "integer" },
+                    "message": { "type": "string" },
+                    "errorDetails": { "type": "object" },
+                    "code": { "type": "integer" },
+                    "link": { "type": "string" },
+                },
+            }),
+        ),
     }
 }
 
@@ -189,7 +201,11 @@ pub fn document_errors(doc: &mut Value, dialect: ErrorDialect) {
             for code in codes {
                 let reason = SPECIFIC.iter().find(|(op, c, _)| *op == id && *c == code).map(|(_, _, why)| *why).unwrap_or(general(code));
                 let seed = seed_list(dialect);
-                let beyond = if !seed.is_empty() && !seed.contains(&code) && code != 429 { " Not in the seed's list: Coffer's own answer." } else { "" };
+                let beyond = if !seed.is_empty() && !seed.contains(&code) && code != 429 {
+                    " Not in the seed's list: Coffer's own answer."
+                } else {
+                    ""
+                };
                 let (name, schema) = error_schema(dialect, path);
                 schemas.insert(name.to_owned(), schema);
                 responses.entry(code.to_string()).or_insert_with(|| {

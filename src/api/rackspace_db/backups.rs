@@ -119,10 +119,7 @@ impl BackupsApi {
     ) -> poem::Result<BackupAccepted> {
         let p = caller.principal();
         check_account(p, &account)?;
-        let b = body.0.backup;
-        if b.name.chars().count() > 64 {
-            return Err(CoreError::BadRequest("Backup name must be at most 64 characters".into()).into());
-        }
+        let b = body.0.backup.into_fields();
         let named = match &b.source {
             Some(s) if s.kind == SourceType::Ha => {
                 Some((Uuid::parse_str(&s.id).map_err(|_| CoreError::not_found("HA group", s.id.clone()))?, SourceKind::HaGroup))
@@ -176,7 +173,7 @@ impl BackupsApi {
         account: Path<String>,
         datastore: Query<Option<String>>,
         instance_id: Query<Option<String>>,
-        limit: Query<Option<usize>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))] limit: Query<Option<u32>>,
         marker: Query<Option<String>>,
     ) -> poem::Result<Json<BackupList>> {
         let p = caller.principal();
@@ -193,7 +190,7 @@ impl BackupsApi {
             datastore.0.as_deref().is_none_or(|d| v.datastore.kind == d) && (source.is_none() || v.instance_id.is_some())
         };
         let kinds = [SourceKind::Instance, SourceKind::HaGroup];
-        Ok(Json(paged(&state, req, p, source, &kinds, limit.0, marker.0.as_deref(), keep).await?))
+        Ok(Json(paged(&state, req, p, source, &kinds, limit.0.map(|l| l as usize), marker.0.as_deref(), keep).await?))
     }
 
     /// One backup.
@@ -272,12 +269,12 @@ impl BackupsApi {
         caller: Caller,
         account: Path<String>,
         id: Path<String>,
-        limit: Query<Option<usize>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))] limit: Query<Option<u32>>,
         marker: Query<Option<String>>,
     ) -> poem::Result<Json<BackupList>> {
         let p = caller.principal();
         check_account(p, &account)?;
-        Ok(Json(source_backups(&state, req, p, SourceKind::Instance, &id, limit.0, marker.0.as_deref()).await?))
+        Ok(Json(source_backups(&state, req, p, SourceKind::Instance, &id, limit.0.map(|l| l as usize), marker.0.as_deref()).await?))
     }
 
     /// Backups of one HA group.
@@ -291,11 +288,11 @@ impl BackupsApi {
         caller: Caller,
         account: Path<String>,
         id: Path<String>,
-        limit: Query<Option<usize>>,
+        #[oai(validator(minimum(value = "0"), maximum(value = "4294967295")))] limit: Query<Option<u32>>,
         marker: Query<Option<String>>,
     ) -> poem::Result<Json<BackupList>> {
         let p = caller.principal();
         check_account(p, &account)?;
-        Ok(Json(source_backups(&state, req, p, SourceKind::HaGroup, &id, limit.0, marker.0.as_deref()).await?))
+        Ok(Json(source_backups(&state, req, p, SourceKind::HaGroup, &id, limit.0.map(|l| l as usize), marker.0.as_deref()).await?))
     }
 }

@@ -65,9 +65,6 @@ impl InstancesApi {
         let p = caller.principal();
         check_account(p, &account)?;
         let i = body.0.instance;
-        if i.name.trim().is_empty() {
-            return Err(CoreError::BadRequest("an instance needs a name".into()).into());
-        }
         let flavor = i.flavor_ref.as_ref().and_then(models::FlavorRef::id);
         let volume = i.volume.as_ref().map(|v| v.size);
         let Some(restore_point) = i.restore_point else {
@@ -79,12 +76,12 @@ impl InstancesApi {
                 volume_gb: volume.unwrap_or(1),
                 ..Default::default()
             };
-            let created = state.engine.create_empty_instance(p, &i.name, datastore.kind.as_deref(), config).await?;
+            let created = state.engine.create_empty_instance(p, &i.name.0, datastore.kind.as_ref().map(|k| k.0.as_str()), config).await?;
             return Ok(Json(OneInstance { instance: view::instance(&state, p, &created.source).await? }));
         };
         let backup = view::find(&state, p, &restore_point.backup_ref).await?;
         let target = RestoreTarget::NewInstance {
-            name: i.name,
+            name: i.name.0,
             flavor: flavor.clone(),
             flavor_ram_mb: flavor.as_deref().and_then(view::flavor_ram),
             volume_gb: volume,

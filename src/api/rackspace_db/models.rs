@@ -2,7 +2,14 @@
 //! Unknown request keys are ignored, as every Trove client needs (troveclient always sends
 //! `incremental`, cdbclient `is_automated`).
 
-use poem_openapi::{Enum, Object, Union, types::Example};
+use std::borrow::Cow;
+
+use poem_openapi::{
+    Enum, Object, Union,
+    registry::{MetaSchema, MetaSchemaRef},
+    types::{Example, ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+};
+use serde_json::Value;
 
 use crate::api::common::lenient::Flag;
 
@@ -16,28 +23,88 @@ pub struct CreateBackup {
 impl Example for CreateBackup {
     fn example() -> Self {
         CreateBackup {
-            backup: NewBackup {
-                name: "snapshot".into(),
-                instance: Some("d4603f69-ec7e-4e9b-803f-600b9205576f".into()),
+            backup: NewBackup::OfInstance(InstanceBackup {
+                name: BackupName("snapshot".into()),
+                instance: "d4603f69-ec7e-4e9b-803f-600b9205576f".into(),
                 description: Some("My Backup".into()),
                 parent_id: None,
                 incremental: None,
                 copy_to: Some(vec!["IAD".into(), "ORD".into()]),
                 source: None,
-            },
+            }),
         }
     }
 }
 
-/// What to back up and how.
+/// What to back up and how: an instance named by `instance`, or a source (an HA group or an
+/// instance) named by `source`. Read by which of the two names the body gives, so a refusal says
+/// what is wrong with that form.
+#[derive(Debug)]
+pub enum NewBackup {
+    OfInstance(InstanceBackup),
+    OfSource(SourceBackup),
+}
+
+impl Type for NewBackup {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "CloudDbNewBackup".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            description: Some("A backup of the instance `instance`, or of the HA group or instance `source` names."),
+            any_of: vec![InstanceBackup::schema_ref(), SourceBackup::schema_ref()],
+            ..MetaSchema::ANY
+        }))
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        InstanceBackup::register(registry);
+        SourceBackup::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for NewBackup {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        let names = |key: &str| value.as_ref().and_then(|v| v.get(key)).is_some_and(|v| !v.is_null());
+        if names("instance") {
+            InstanceBackup::parse_from_json(value).map(NewBackup::OfInstance).map_err(ParseError::propagate)
+        } else if names("source") {
+            SourceBackup::parse_from_json(value).map(NewBackup::OfSource).map_err(ParseError::propagate)
+        } else {
+            Err(ParseError::custom("give the instance to back up (\"instance\") or an HA source"))
+        }
+    }
+}
+
+impl ToJSON for NewBackup {
+    fn to_json(&self) -> Option<Value> {
+        match self {
+            NewBackup::OfInstance(b) => b.to_json(),
+            NewBackup::OfSource(b) => b.to_json(),
+        }
+    }
+}
+
+/// A backup of the instance `instance`.
 #[derive(Debug, Object)]
-#[oai(rename = "CloudDbNewBackup")]
-pub struct NewBackup {
-    /// The backup's short name, at most 64 characters.
-    pub name: String,
-    /// The instance to back up; `null` (or absent) when `source` names it.
-    #[oai(nullable)]
-    pub instance: Option<String>,
+#[oai(rename = "CloudDbInstanceBackup")]
+pub struct InstanceBackup {
+    pub name: BackupName,
+    /// The instance to back up.
+    pub instance: String,
     /// A longer description.
     #[oai(nullable)]
     pub description: Option<String>,
@@ -48,8 +115,209 @@ pub struct NewBackup {
     pub incremental: Option<Flag>,
     /// Regions the completed backup is copied to (DFW, IAD, ORD, HKG, SYD; LON is refused).
     pub copy_to: Option<Vec<String>>,
-    /// What to back up: an HA group (`"ha"`) or an instance.
+    /// The same instance again, as some clients send both.
     pub source: Option<BackupSourceRef>,
+}
+
+/// A backup of the HA group or instance `source` names.
+#[derive(Debug, Object)]
+#[oai(rename = "CloudDbSourceBackup")]
+pub struct SourceBackup {
+    pub name: BackupName,
+    /// What to back up: an HA group (`"ha"`) or an instance.
+    pub source: BackupSourceRef,
+    /// `null` (or absent): `source` names what to back up.
+    #[oai(nullable)]
+    pub instance: Option<String>,
+    #[oai(nullable)]
+    pub description: Option<String>,
+    #[oai(nullable)]
+    pub parent_id: Option<String>,
+    pub incremental: Option<Flag>,
+    pub copy_to: Option<Vec<String>>,
+}
+
+/// One request's fields, whichever form named the source.
+pub struct BackupFields {
+    pub name: String,
+    pub instance: Option<String>,
+    pub source: Option<BackupSourceRef>,
+    pub description: Option<String>,
+    pub parent_id: Option<String>,
+    pub incremental: Option<Flag>,
+    pub copy_to: Option<Vec<String>>,
+}
+
+impl NewBackup {
+    pub fn into_fields(self) -> BackupFields {
+        match self {
+            NewBackup::OfInstance(b) => BackupFields {
+                name: b.name.0,
+                instance: Some(b.instance),
+                source: b.source,
+                description: b.description,
+                parent_id: b.parent_id,
+                incremental: b.incremental,
+                copy_to: b.copy_to,
+            },
+            NewBackup::OfSource(b) => BackupFields {
+                name: b.name.0,
+                instance: b.instance,
+                source: Some(b.source),
+                description: b.description,
+                parent_id: b.parent_id,
+                incremental: b.incremental,
+                copy_to: b.copy_to,
+            },
+        }
+    }
+}
+
+/// A backup's short name: at most 64 characters.
+#[derive(Debug, Clone)]
+pub struct BackupName(pub String);
+
+impl Type for BackupName {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "CloudDbBackupName".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            description: Some("The backup's short name: 1 to 64 characters, not only spaces, no control characters."),
+            max_length: Some(64),
+            pattern: Some(NAME_PATTERN.to_owned()),
+            ..MetaSchema::new("string")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for BackupName {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(s)) if s.chars().count() > 64 => Err(ParseError::custom("Backup name must be at most 64 characters")),
+            Some(Value::String(s)) => crate::domain::check_name("a backup name", &s).map(|()| BackupName(s)).map_err(ParseError::custom),
+            _ => Err(ParseError::custom("the backup's name must be a string")),
+        }
+    }
+}
+
+/// An instance's name: 1 to 255 characters, not only spaces, no control characters.
+#[derive(Debug, Clone)]
+pub struct InstanceName(pub String);
+
+/// Characters a name may hold, as a JSON Schema pattern: at least one that is not a space, none
+/// a control character.
+const NAME_PATTERN: &str = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$";
+
+impl Type for InstanceName {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "CloudDbInstanceName".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            description: Some("The instance's name: 1 to 255 characters, not only spaces, no control characters."),
+            max_length: Some(255),
+            pattern: Some(NAME_PATTERN.to_owned()),
+            ..MetaSchema::new("string")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for InstanceName {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(s)) => {
+                crate::domain::check_name("an instance's name", &s).map(|()| InstanceName(s)).map_err(ParseError::custom)
+            }
+            _ => Err(ParseError::custom("an instance needs a name (a string)")),
+        }
+    }
+}
+
+impl ToJSON for InstanceName {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
+
+/// A datastore's type as clients name it: read in any case, `sqlite3`, `postgres` and `mariadb`
+/// being other names of the three.
+#[derive(Debug, Clone)]
+pub struct DatastoreType(pub String);
+
+impl Type for DatastoreType {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "CloudDbDatastoreType".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        let names = ["sqlite", "sqlite3", "postgresql", "postgres", "mysql", "mariadb"];
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            description: Some("The datastore: sqlite, postgresql or mysql (also sqlite3, postgres, mariadb; any case)."),
+            enum_items: names.map(Value::from).to_vec(),
+            ..MetaSchema::new("string")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for DatastoreType {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(Value::String(s)) if s.parse::<crate::sources::database::DatastoreKind>().is_ok() => Ok(DatastoreType(s)),
+            Some(other) => Err(ParseError::custom(format!("unknown datastore type {other} (expected sqlite, postgresql or mysql)"))),
+            None => Err(ParseError::custom("a datastore type is needed")),
+        }
+    }
+}
+
+impl ToJSON for DatastoreType {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
+
+impl ToJSON for BackupName {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
 }
 
 /// The kind of thing a backup is of.
@@ -101,7 +369,7 @@ impl Example for CreateInstance {
     fn example() -> Self {
         CreateInstance {
             instance: NewInstance {
-                name: "json_restore".into(),
+                name: InstanceName("json_restore".into()),
                 flavor_ref: Some(FlavorRef::Number(1)),
                 volume: Some(Volume { size: 2 }),
                 restore_point: Some(RestorePoint { backup_ref: "61f12fef-edb1-4561-8122-e7c00ef26a82".into() }),
@@ -114,7 +382,7 @@ impl Example for CreateInstance {
 #[derive(Debug, Object)]
 #[oai(rename = "CloudDbNewInstance")]
 pub struct NewInstance {
-    pub name: String,
+    pub name: InstanceName,
     /// A flavor id (a number or a numeric string) or a flavor's href, as pyrax sends it.
     #[oai(rename = "flavorRef")]
     pub flavor_ref: Option<FlavorRef>,
@@ -149,6 +417,7 @@ impl FlavorRef {
 #[oai(rename = "CloudDbVolume")]
 pub struct Volume {
     /// Gigabytes.
+    #[oai(validator(minimum(value = "1"), maximum(value = "4294967295")))]
     pub size: u32,
 }
 
@@ -163,7 +432,7 @@ pub struct RestorePoint {
 #[oai(rename = "CloudDbDatastoreChoice")]
 pub struct DatastoreChoice {
     #[oai(rename = "type")]
-    pub kind: Option<String>,
+    pub kind: Option<DatastoreType>,
     pub version: Option<String>,
 }
 
