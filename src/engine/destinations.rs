@@ -197,12 +197,32 @@ impl Engine {
     /// Removes a destination from the tenant's lists, whatever it holds: an empty one is deleted;
     /// one still holding backups is detached: its data stays where it is, the backups kept only
     /// there leave the lists with it (those with a copy elsewhere stay, at that copy), and adding
-    /// the same location again brings them back. A backup still being written there is waited for.
+    /// the same location again brings them back. A backup still being written there is waited for,
+    /// and a job schedule or commitlog archiving writing there is changed first (409 naming it).
     pub async fn remove_destination(&self, caller: &Principal, id: Uuid) -> CoreResult<()> {
         let db = &self.inner.db;
         let row = self.destination_row(caller, id).await?;
         if row.tenant_id.is_none() {
             return Err(CoreError::Forbidden("the server's own destinations cannot be removed".into()));
+        }
+        // A schedule or archiving still writing there would fail at its next run: refused by name.
+        if let Some(plan) = repo::list_plans(db, caller.tenant_id).await?.into_iter().find(|p| p.destination_id == Some(id)) {
+            return Err(CoreError::Conflict(format!(
+                "job schedule {} backs up to destination '{}'; change or remove it first",
+                plan.id, row.name
+            )));
+        }
+        let clusters = repo::list_sources(db, Some(caller.tenant_id), Some(crate::domain::source::SourceKind::Cluster)).await?;
+        let archiving = |c: &crate::domain::source::Source| {
+            let settings: crate::domain::archive::Archiving =
+                serde_json::from_value(c.config.get("archiving").cloned().unwrap_or_default()).unwrap_or_default();
+            settings.enabled && settings.destinations.contains_key(&id)
+        };
+        if let Some(cluster) = clusters.iter().find(|c| archiving(c)) {
+            return Err(CoreError::Conflict(format!(
+                "commitlog archiving of cluster '{}' ships to destination '{}'; change its destinations or turn it off first",
+                cluster.name, row.name
+            )));
         }
         if !repo::destination_in_use(db, id).await? {
             return self.delete_destination(caller, id).await;

@@ -191,6 +191,18 @@ async fn a_destination_holding_backups_is_removed_with_a_request_id_and_adding_i
     let on_disk = stored_snapshots(&offsite);
     assert_eq!(on_disk.len(), 2);
 
+    // A job schedule writing there would break at its next run: it is named, and changed first.
+    let body = json!({ "first_run_time": "03:00:00", "timezone": "GMT", "interval": 1, "interval_unit": "days", "job_params": { "type": "backup", "destinations": { id.clone(): {} } } });
+    let (status, schedule) = post(&app, &session, "/Test_Cluster/job-schedules", body).await;
+    assert_eq!(status, 201, "{schedule}");
+    let schedule = schedule.as_str().unwrap().to_owned();
+    let (status, refused) = delete(&app, &session, &format!("/Test_Cluster/backups/destinations/{id}")).await;
+    assert_eq!(status, 409, "{refused}");
+    let message = refused["message"].as_str().unwrap();
+    assert!(message.contains(&format!("job schedule {schedule}")) && message.contains(&format!("destination '{id}'")), "{message}");
+    let (status, _) = delete(&app, &session, &format!("/Test_Cluster/job-schedules/{schedule}")).await;
+    assert_eq!(status, 200);
+
     let (status, request) = delete(&app, &session, &format!("/Test_Cluster/backups/destinations/{id}")).await;
     assert_eq!(status, 200, "{request}");
     assert!(request.is_string(), "a bare request id: {request}");
