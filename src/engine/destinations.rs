@@ -227,14 +227,10 @@ impl Engine {
         if !repo::destination_in_use(db, id).await? {
             return self.delete_destination(caller, id).await;
         }
-        let busy = repo::list_backups(db, Some(caller.tenant_id), None)
-            .await?
-            .into_iter()
-            .find(|b| !b.state.is_terminal() && b.destination_id == id);
-        if let Some(busy) = busy {
+        if let Some(busy) = repo::backup_being_written_to(db, id).await? {
             return Err(CoreError::Unprocessable(format!(
-                "backup {} is still being written to destination '{}'; wait for it to end",
-                busy.id, row.name
+                "backup {busy} is still being written to destination '{}'; wait for it to end",
+                row.name
             )));
         }
         repo::detach_destination(db, id).await?;

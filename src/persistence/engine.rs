@@ -421,6 +421,16 @@ pub async fn destination_in_use(db: &Db, id: Uuid) -> CoreResult<bool> {
         || backup_copies::Entity::find().filter(backup_copies::Column::DestinationId.eq(id)).count(db).await? > 0)
 }
 
+/// A backup still being written to the destination, when one is.
+pub async fn backup_being_written_to(db: &Db, destination: Uuid) -> CoreResult<Option<Uuid>> {
+    let busy = backups::Entity::find()
+        .filter(backups::Column::DestinationId.eq(destination))
+        .filter(backups::Column::State.is_in([State::Queued, State::Running, State::Cancelling].map(State::as_str)))
+        .one(db)
+        .await?;
+    Ok(busy.map(|b| b.id))
+}
+
 /// A tenant's detached destinations of one kind, newest first.
 pub async fn detached_destinations_of(db: &Db, tenant_id: Uuid, kind: &str) -> CoreResult<Vec<DestinationRow>> {
     let rows = destinations::Entity::find()
