@@ -42,6 +42,7 @@ EXTRA = [
     ("backup-activity?count=6", [("json", "len(out) >= 1 and out[0]['status'] == 'success'")]),
     ("backups?last_seen=", [("json", "len(out) >= 3 and all(b['time'] for b in out.values())")]),
     ("destinations                 # secrets", [("json", "len(out) == 2 and 'OPSC_ON_SERVER' in out")]),
+    ("backups?destination=$DESTINATION_ID", [("json", "len(out) == 1 and all(k.startswith('opscenter_adhoc_') for k in out)")]),
     ("backup-activity?count=4", [("json", "[(a['type'], a['status']) for a in out] == [('restore', 'success')] * 4")]),
     ("$B/Test_Cluster/job-schedules\n", [("json", "len(out) == 1 and out[0]['interval_unit'] == 'days'")]),
     ("+ 3600", [("contains", "the latest valid point in time is")]),

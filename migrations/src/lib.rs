@@ -14,6 +14,7 @@ mod m20261202_000008_add_backup_source_kind;
 mod m20261202_000009_index_events_by_tenant_and_id;
 mod m20261202_000010_index_listings;
 mod m20261202_000011_add_source_totals;
+mod m20261205_000012_add_destination_detached;
 
 /// Applies Coffer's migrations in order.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_index_events_by_tenant_and_id::Migration),
             Box::new(m20261202_000010_index_listings::Migration),
             Box::new(m20261202_000011_add_source_totals::Migration),
+            Box::new(m20261205_000012_add_destination_detached::Migration),
         ]
     }
 }

@@ -43,6 +43,35 @@ pub struct DestinationConfig {
     /// How long backups kept here live, whatever plan made them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<super::plan::Retention>,
+    /// The data centres whose nodes reach this destination (OpsCenter's `validation_dc_list`):
+    /// only their nodes are backed up to it or restored from it. Empty: every node.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validation_dc_list: Vec<String>,
+}
+
+impl DestinationConfig {
+    /// Whether two destinations of `kind` name the same place (directory, bucket and prefix,
+    /// container and subfolder, at the same endpoint), whatever their other settings.
+    pub fn same_location(&self, other: &Self, kind: &str) -> bool {
+        let trimmed = |s: &Option<String>| s.as_deref().map(|s| s.trim().trim_end_matches('/').to_owned()).unwrap_or_default();
+        let endpoint = |c: &Self| trimmed(&c.endpoint);
+        match kind {
+            "localfs" | "s3" => trimmed(&self.path) == trimmed(&other.path) && endpoint(self) == endpoint(other),
+            "azure" => {
+                trimmed(&self.storage_account_name) == trimmed(&other.storage_account_name)
+                    && trimmed(&self.container_name) == trimmed(&other.container_name)
+                    && trimmed(&self.subfolder).trim_start_matches('/') == trimmed(&other.subfolder).trim_start_matches('/')
+                    && endpoint(self) == endpoint(other)
+                    && self.use_emulator == other.use_emulator
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether a node of data centre `dc` may use this destination.
+    pub fn serves_dc(&self, dc: Option<&str>) -> bool {
+        self.validation_dc_list.is_empty() || dc.is_some_and(|dc| self.validation_dc_list.iter().any(|d| d == dc))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

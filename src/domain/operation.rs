@@ -208,8 +208,14 @@ pub enum TaskSpec {
         #[serde(default)]
         destination: Option<Uuid>,
     },
-    /// Copy a snapshot into another destination, moving only the chunks it lacks.
-    CopySnapshot { snapshot: String, to: Uuid },
+    /// Copy a snapshot into another destination, moving only the chunks it lacks; only the
+    /// parts of the nodes listed (by node key) when some are (a destination serving some data centres).
+    CopySnapshot {
+        snapshot: String,
+        to: Uuid,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        nodes: Vec<String>,
+    },
     /// List the keyspaces and tables of a cluster node's data directory.
     ListTables { data_dir: String },
     /// Ship the commitlog segments in `dir` not named in `known` into `destination` as one snapshot.

@@ -51,10 +51,12 @@ impl Engine {
         row.sealed_secret.as_ref().map(|s| self.inner.secrets.open(s).map(|plain| redact_secret(&plain)).unwrap_or_else(|_| "****".into()))
     }
 
-    /// A destination the caller may use: the server's, a region's, or one of its tenant's.
+    /// A destination the caller may use: the server's, a region's, or one of its tenant's (not a
+    /// detached one).
     pub async fn destination_row(&self, caller: &Principal, id: Uuid) -> CoreResult<DestinationRow> {
         repo::get_destination(&self.inner.db, id)
             .await?
+            .filter(|d| d.detached_at.is_none())
             .filter(|d| {
                 d.tenant_id.is_none() || d.tenant_id == Some(caller.tenant_id) || caller.role == crate::domain::identity::Role::Admin
             })
@@ -109,9 +111,32 @@ impl Engine {
         Ok(())
     }
 
-    /// Adds a destination after validating it; its secret is sealed at rest.
+    /// Adds a destination after validating it; its secret is sealed at rest. A location the
+    /// tenant detached before (see [`Engine::remove_destination`]) is attached again, under its
+    /// id and with the new settings, and the backups kept there are listed again.
     pub async fn add_destination(&self, caller: &Principal, spec: DestinationSpec) -> CoreResult<DestinationRow> {
         let kind = Self::check_spec(&spec)?;
+        let detached = repo::detached_destinations_of(&self.inner.db, caller.tenant_id, kind).await?;
+        if let Some(before) = detached
+            .into_iter()
+            .find(|d| serde_json::from_value::<DestinationConfig>(d.config.clone()).is_ok_and(|c| c.same_location(&spec.config, kind)))
+        {
+            let row = DestinationRow {
+                name: if spec.name.trim().is_empty() { before.name.clone() } else { spec.name.clone() },
+                config: serde_json::to_value(&spec.config).map_err(CoreError::internal)?,
+                sealed_secret: match spec.secret.as_deref() {
+                    Some(s) => Some(self.inner.secrets.seal(s)),
+                    None => before.sealed_secret.clone(),
+                },
+                detached_at: None,
+                ..before
+            };
+            self.probe(&row, caller.tenant_id).await?;
+            repo::save_destination(&self.inner.db, &row).await?;
+            self.inner.stores.forget(row.id).await;
+            tracing::info!(destination = %row.id, "a detached destination was added again; its backups are listed again");
+            return Ok(row);
+        }
         let name =
             if spec.name.trim().is_empty() { format!("{kind}-{}", &Uuid::new_v4().simple().to_string()[..8]) } else { spec.name.clone() };
         let row = DestinationRow {
@@ -122,6 +147,7 @@ impl Engine {
             config: serde_json::to_value(&spec.config).map_err(CoreError::internal)?,
             sealed_secret: spec.secret.as_deref().map(|s| self.inner.secrets.seal(s)),
             created_at: Utc::now(),
+            detached_at: None,
         };
         self.probe(&row, caller.tenant_id).await?;
         repo::save_destination(&self.inner.db, &row).await?;
@@ -168,6 +194,50 @@ impl Engine {
         Ok(())
     }
 
+    /// Removes a destination from the tenant's lists, whatever it holds: an empty one is deleted;
+    /// one still holding backups is detached: its data stays where it is, the backups kept only
+    /// there leave the lists with it (those with a copy elsewhere stay, at that copy), and adding
+    /// the same location again brings them back. A backup still being written there is waited for,
+    /// and a job schedule or commitlog archiving writing there is changed first (409 naming it).
+    pub async fn remove_destination(&self, caller: &Principal, id: Uuid) -> CoreResult<()> {
+        let db = &self.inner.db;
+        let row = self.destination_row(caller, id).await?;
+        if row.tenant_id.is_none() {
+            return Err(CoreError::Forbidden("the server's own destinations cannot be removed".into()));
+        }
+        // A schedule or archiving still writing there would fail at its next run: refused by name.
+        if let Some(plan) = repo::list_plans(db, caller.tenant_id).await?.into_iter().find(|p| p.destination_id == Some(id)) {
+            return Err(CoreError::Conflict(format!(
+                "job schedule {} backs up to destination '{}'; change or remove it first",
+                plan.id, row.name
+            )));
+        }
+        let clusters = repo::list_sources(db, Some(caller.tenant_id), Some(crate::domain::source::SourceKind::Cluster)).await?;
+        let archiving = |c: &crate::domain::source::Source| {
+            let settings: crate::domain::archive::Archiving =
+                serde_json::from_value(c.config.get("archiving").cloned().unwrap_or_default()).unwrap_or_default();
+            settings.enabled && settings.destinations.contains_key(&id)
+        };
+        if let Some(cluster) = clusters.iter().find(|c| archiving(c)) {
+            return Err(CoreError::Conflict(format!(
+                "commitlog archiving of cluster '{}' ships to destination '{}'; change its destinations or turn it off first",
+                cluster.name, row.name
+            )));
+        }
+        if !repo::destination_in_use(db, id).await? {
+            return self.delete_destination(caller, id).await;
+        }
+        if let Some(busy) = repo::backup_being_written_to(db, id).await? {
+            return Err(CoreError::Unprocessable(format!(
+                "backup {busy} is still being written to destination '{}'; wait for it to end",
+                row.name
+            )));
+        }
+        repo::detach_destination(db, id).await?;
+        self.inner.stores.forget(id).await;
+        Ok(())
+    }
+
     /// Removes a tenant's destination once nothing is kept there (a delete asked for it).
     pub(crate) async fn remove_destination_if_empty(&self, id: Uuid) -> CoreResult<()> {
         let Some(row) = repo::get_destination(&self.inner.db, id).await? else { return Ok(()) };
@@ -210,6 +280,7 @@ impl Engine {
             config: serde_json::json!({ "path": path, "region": region }),
             sealed_secret: None,
             created_at: Utc::now(),
+            detached_at: None,
         };
         repo::save_destination(&self.inner.db, &row).await?;
         Ok(row.id)

@@ -5,8 +5,10 @@
 mod archive;
 mod destinations;
 mod drafts;
+mod figures;
 mod local;
 mod orchestrate;
+mod placement;
 mod plans;
 pub mod stores;
 pub mod worker;
@@ -21,6 +23,7 @@ use uuid::Uuid;
 pub use crate::persistence::engine::BackupPage;
 pub use archive::{ArchiveRequest, MomentUnit, PitAsk, PitPlan, PitWindow, archive_dir, worded};
 pub use destinations::DestinationSpec;
+pub use figures::{NodeFigures, TableFigures};
 pub use orchestrate::{BackupDetails, BackupSpec, RestoreSpec, RestoreTarget};
 pub use plans::{PlanSpec, SourceOverview};
 pub use stores::StoreRegistry;

@@ -314,6 +314,14 @@ impl Engine {
         if nodes.is_empty() {
             return Err(CoreError::BadRequest("every node is excluded; nothing to back up".into()));
         }
+        let destination_id = match spec.destination_id {
+            Some(id) => self.destination_row(caller, id).await?.id,
+            None => parent.as_ref().map(|p| p.destination_id).unwrap_or(self.inner.server_destination),
+        };
+        self.keep_nodes_served(destination_id, &mut nodes).await?;
+        for to in &copy_to {
+            self.nodes_copied_to(*to, &nodes).await?;
+        }
         if let Some(off) = agents.iter().find(|a| a.settings.disabled && nodes.iter().any(|n| n.agent_id == a.id)) {
             return Err(CoreError::Unprocessable(format!("agent '{}' is disabled; enable it to back up", off.name)));
         }
@@ -344,10 +352,7 @@ impl Engine {
             parent_id: parent.as_ref().map(|p| p.id),
             plan_id: spec.plan_id,
             operation_id: None,
-            destination_id: match spec.destination_id {
-                Some(id) => self.destination_row(caller, id).await?.id,
-                None => parent.as_ref().map(|p| p.destination_id).unwrap_or(self.inner.server_destination),
-            },
+            destination_id,
             name,
             description: spec.description.clone(),
             tag,
@@ -523,6 +528,8 @@ impl Engine {
                 return Err(CoreError::BadRequest("every node is excluded; nothing to restore".into()));
             }
         }
+        let restored: Vec<Node> = original_nodes.iter().filter(|n| parts.iter().any(|p| p.node_id == n.id)).cloned().collect();
+        self.check_restored_nodes(spec.destination_id.unwrap_or(backup.destination_id), &restored).await?;
         let mut params = serde_json::to_value(&spec.target).unwrap_or(Value::Null);
         if !spec.selection.is_everything() {
             params["selection"] = json!(spec.selection);
@@ -935,7 +942,12 @@ impl Engine {
             OperationOptions::default(),
             json!({ "to": target.id }),
         );
-        let task = new_task(&op, None, local.id, TaskSpec::CopySnapshot { snapshot: backup.id.to_string(), to: target.id });
+        let nodes: Vec<crate::domain::source::Node> = {
+            let held: Vec<Uuid> = repo::backup_nodes_of(db, backup.id).await?.iter().map(|n| n.node_id).collect();
+            repo::nodes_of(db, backup.source_id).await?.into_iter().filter(|n| held.contains(&n.id)).collect()
+        };
+        let only = self.nodes_copied_to(target.id, &nodes).await?;
+        let task = new_task(&op, None, local.id, TaskSpec::CopySnapshot { snapshot: backup.id.to_string(), to: target.id, nodes: only });
         repo::insert_operation(db, &op, &[task], None).await?;
         repo::add_event(
             db,
@@ -1472,8 +1484,24 @@ impl Engine {
 async fn finish_delete(db: &impl ConnectionTrait, op: &Operation, state: State, error: Option<String>) -> CoreResult<()> {
     if let (Some(backup), Some(at)) = (op.backup_id, op.params.get("copy_at").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()))
     {
-        if state.is_success() {
-            repo::remove_backup_copy(db, backup, at).await?;
+        if !state.is_success() {
+            return Ok(());
+        }
+        // The backup's own place went: a copy kept elsewhere becomes its place.
+        let own_place = repo::get_backup(db, None, backup).await?.is_some_and(|b| b.destination_id == at);
+        let asked = op.params.get("kept_at").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
+        let copies = repo::backup_copies_of(db, backup).await?;
+        let kept = asked.filter(|k| copies.contains(k)).or_else(|| copies.iter().copied().find(|c| *c != at));
+        match kept {
+            Some(kept) if own_place => repo::promote_backup_copy(db, backup, kept).await?,
+            None if own_place => {
+                if let Some(mut b) = repo::get_backup(db, None, backup).await? {
+                    b.state = State::Failed;
+                    b.error = Some("its data was deleted and no copy was left".into());
+                    repo::save_backup(db, &b).await?;
+                }
+            }
+            _ => repo::remove_backup_copy(db, backup, at).await?,
         }
         return Ok(());
     }

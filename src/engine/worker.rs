@@ -298,9 +298,9 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
             let value = serde_json::to_value(&report).unwrap_or(Value::Null);
             if report.ok() { Ok((State::Succeeded, value)) } else { Err(Failed(report.problems.join("; "))) }
         }
-        TaskSpec::CopySnapshot { snapshot, .. } => {
+        TaskSpec::CopySnapshot { snapshot, nodes, .. } => {
             let target = target.ok_or_else(|| Failed("copy tasks run on the server's own agent".into()))?;
-            let report = store.copy_snapshot(snapshot, target, progress.clone()).await?;
+            let report = store.copy_snapshot_nodes(snapshot, target, nodes, progress.clone()).await?;
             let verified = target.verify(snapshot).await?;
             if !verified.ok() {
                 return Err(Failed(format!("the copy does not verify: {}", verified.problems.join("; "))));

@@ -320,6 +320,9 @@ pub struct DestinationRow {
     pub config: serde_json::Value,
     pub sealed_secret: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// When the destination was removed while it still held backups: it is in no list, its
+    /// data stays, and adding the same location again attaches it again.
+    pub detached_at: Option<DateTime<Utc>>,
 }
 
 fn destination(m: destinations::Model) -> DestinationRow {
@@ -331,7 +334,17 @@ fn destination(m: destinations::Model) -> DestinationRow {
         config: m.config,
         sealed_secret: m.secret,
         created_at: m.created_at,
+        detached_at: m.detached_at,
     }
+}
+
+/// The ids of detached destinations, as a subquery.
+fn detached_destinations() -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(destinations::Column::Id)
+        .from(destinations::Entity)
+        .and_where(destinations::Column::DetachedAt.is_not_null())
+        .to_owned()
 }
 
 /// The server's own store destination, created on first use.
@@ -352,14 +365,16 @@ pub async fn ensure_server_destination(db: &Db) -> CoreResult<DestinationRow> {
         config: Set(serde_json::json!({})),
         secret: Set(None),
         created_at: Set(Utc::now()),
+        detached_at: Set(None),
     };
     Ok(destination(row.insert(db).await?))
 }
 
-/// The server's destinations and the tenant's own, oldest first.
+/// The server's destinations and the tenant's own, oldest first; detached ones are left out.
 pub async fn list_destinations(db: &Db, tenant_id: Uuid) -> CoreResult<Vec<DestinationRow>> {
     let rows = destinations::Entity::find()
         .filter(destinations::Column::TenantId.is_null().or(destinations::Column::TenantId.eq(tenant_id)))
+        .filter(destinations::Column::DetachedAt.is_null())
         .order_by_asc(destinations::Column::CreatedAt)
         .all(db)
         .await?;
@@ -385,6 +400,7 @@ pub async fn save_destination(db: &Db, d: &DestinationRow) -> CoreResult<()> {
         config: Set(d.config.clone()),
         secret: Set(d.sealed_secret.clone()),
         created_at: Set(d.created_at),
+        detached_at: Set(d.detached_at),
     };
     if destinations::Entity::find_by_id(d.id).one(db).await?.is_some() {
         model.update(db).await?;
@@ -403,6 +419,77 @@ pub async fn delete_destination(db: &Db, id: Uuid) -> CoreResult<()> {
 pub async fn destination_in_use(db: &Db, id: Uuid) -> CoreResult<bool> {
     Ok(backups::Entity::find().filter(backups::Column::DestinationId.eq(id)).count(db).await? > 0
         || backup_copies::Entity::find().filter(backup_copies::Column::DestinationId.eq(id)).count(db).await? > 0)
+}
+
+/// A backup still being written to the destination, when one is.
+pub async fn backup_being_written_to(db: &Db, destination: Uuid) -> CoreResult<Option<Uuid>> {
+    let busy = backups::Entity::find()
+        .filter(backups::Column::DestinationId.eq(destination))
+        .filter(backups::Column::State.is_in([State::Queued, State::Running, State::Cancelling].map(State::as_str)))
+        .one(db)
+        .await?;
+    Ok(busy.map(|b| b.id))
+}
+
+/// A tenant's detached destinations of one kind, newest first.
+pub async fn detached_destinations_of(db: &Db, tenant_id: Uuid, kind: &str) -> CoreResult<Vec<DestinationRow>> {
+    let rows = destinations::Entity::find()
+        .filter(destinations::Column::TenantId.eq(tenant_id))
+        .filter(destinations::Column::Kind.eq(kind))
+        .filter(destinations::Column::DetachedAt.is_not_null())
+        .order_by_desc(destinations::Column::DetachedAt)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(destination).collect())
+}
+
+/// Detaches a destination in one transaction: a backup kept there that has a copy at an attached
+/// destination is kept at that copy instead (and lists the detached one as a copy), so only
+/// backups held nowhere else leave the lists with it.
+pub async fn detach_destination(db: &Db, id: Uuid) -> CoreResult<()> {
+    let txn = db.begin().await?;
+    let now = Utc::now();
+    destinations::Entity::update_many()
+        .col_expr(destinations::Column::DetachedAt, Expr::value(now))
+        .filter(destinations::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    let kept_there = backups::Entity::find().filter(backups::Column::DestinationId.eq(id)).all(&txn).await?;
+    for b in kept_there {
+        let attached_copy = backup_copies::Entity::find()
+            .filter(backup_copies::Column::BackupId.eq(b.id))
+            .filter(backup_copies::Column::DestinationId.not_in_subquery(detached_destinations()))
+            .order_by_asc(backup_copies::Column::CreatedAt)
+            .one(&txn)
+            .await?;
+        let Some(copy) = attached_copy else { continue };
+        move_backup(&txn, b.id, id, copy.destination_id).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Makes the copy of `backup` at `to` its own place, and its former place `from` a copy.
+async fn move_backup(db: &impl ConnectionTrait, backup: Uuid, from: Uuid, to: Uuid) -> CoreResult<()> {
+    remove_backup_copy(db, backup, to).await?;
+    backups::Entity::update_many()
+        .col_expr(backups::Column::DestinationId, Expr::value(to))
+        .filter(backups::Column::Id.eq(backup))
+        .exec(db)
+        .await?;
+    add_backup_copy(db, backup, from).await
+}
+
+/// Makes the copy of `backup` at `to` its own place, forgetting its former place (whose data a
+/// delete removed).
+pub async fn promote_backup_copy(db: &impl ConnectionTrait, backup: Uuid, to: Uuid) -> CoreResult<()> {
+    remove_backup_copy(db, backup, to).await?;
+    backups::Entity::update_many()
+        .col_expr(backups::Column::DestinationId, Expr::value(to))
+        .filter(backups::Column::Id.eq(backup))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 // ---- copies of backups in other destinations ----
@@ -438,6 +525,18 @@ pub async fn backup_copies_of(db: &impl ConnectionTrait, backup: Uuid) -> CoreRe
     Ok(rows.into_iter().map(|r| r.destination_id).collect())
 }
 
+/// Attached destinations holding a complete copy of `backup` besides its own (what lists show).
+pub async fn attached_copies_of(db: &impl ConnectionTrait, backup: Uuid) -> CoreResult<Vec<Uuid>> {
+    let rows = backup_copies::Entity::find()
+        .filter(backup_copies::Column::BackupId.eq(backup))
+        .filter(backup_copies::Column::DestinationId.not_in_subquery(detached_destinations()))
+        .order_by_asc(backup_copies::Column::CreatedAt)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| r.destination_id).collect())
+}
+
+/// A destination, attached or detached (the engine's own reads; callers see attached ones only).
 pub async fn get_destination(db: &Db, id: Uuid) -> CoreResult<Option<DestinationRow>> {
     Ok(destinations::Entity::find_by_id(id).one(db).await?.map(destination))
 }
@@ -661,7 +760,7 @@ pub struct BackupPage {
 
 const COMPLETE: [State; 2] = [State::Succeeded, State::SucceededWithErrors];
 
-/// One page of a tenant's backups: a keyset query on (tenant, source or kind, created, id), so the
+/// One page of a tenant's backups (those kept at a detached destination left out): a keyset query on (tenant, source or kind, created, id), so the
 /// first page of a million backups costs what the first page of a hundred does. Several kinds are
 /// read one kind at a time and merged: with `kind IN (...)` PostgreSQL sorts every matching row.
 pub async fn list_backups_page(db: &Db, tenant_id: Uuid, page: &BackupPage) -> CoreResult<Vec<Backup>> {
@@ -681,7 +780,9 @@ pub async fn list_backups_page(db: &Db, tenant_id: Uuid, page: &BackupPage) -> C
         return Ok(merged);
     }
     let (created, id) = (backups::Column::CreatedAt, backups::Column::Id);
-    let mut q = backups::Entity::find().filter(backups::Column::TenantId.eq(tenant_id));
+    let mut q = backups::Entity::find()
+        .filter(backups::Column::TenantId.eq(tenant_id))
+        .filter(backups::Column::DestinationId.not_in_subquery(detached_destinations()));
     q = match page.oldest_first {
         true => q.order_by_asc(created).order_by_asc(id),
         false => q.order_by_desc(created).order_by_desc(id),
@@ -713,7 +814,7 @@ pub async fn list_backups_page(db: &Db, tenant_id: Uuid, page: &BackupPage) -> C
     q.all(db).await?.into_iter().map(backup).collect()
 }
 
-/// The backups of a source whose stored tag is `tag`, or that were made within the second
+/// The backups of a source (not kept at a detached destination) whose stored tag is `tag`, or that were made within the second
 /// `[from, from + 1 s)` (tags a dialect derives from the created time).
 pub async fn backups_tagged(db: &Db, tenant_id: Uuid, source_id: Uuid, tag: &str, from: Option<DateTime<Utc>>) -> CoreResult<Vec<Backup>> {
     if !super::storable(tag) {
@@ -726,6 +827,7 @@ pub async fn backups_tagged(db: &Db, tenant_id: Uuid, source_id: Uuid, tag: &str
     backups::Entity::find()
         .filter(backups::Column::TenantId.eq(tenant_id))
         .filter(backups::Column::SourceId.eq(source_id))
+        .filter(backups::Column::DestinationId.not_in_subquery(detached_destinations()))
         .filter(which)
         .order_by_desc(backups::Column::CreatedAt)
         .all(db)
@@ -894,12 +996,13 @@ pub async fn backup_nodes_of_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> Co
     Ok(out)
 }
 
-/// The destinations holding copies of many backups, by backup, oldest copy first.
+/// The attached destinations holding copies of many backups, by backup, oldest copy first.
 pub async fn backup_copies_of_many(db: &impl ConnectionTrait, ids: &[Uuid]) -> CoreResult<HashMap<Uuid, Vec<Uuid>>> {
     let mut out: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     for chunk in ids.chunks(IDS_PER_QUERY) {
         let rows = backup_copies::Entity::find()
             .filter(backup_copies::Column::BackupId.is_in(chunk.to_vec()))
+            .filter(backup_copies::Column::DestinationId.not_in_subquery(detached_destinations()))
             .order_by_asc(backup_copies::Column::CreatedAt)
             .all(db)
             .await?;

@@ -33,11 +33,25 @@ impl Store {
         target: &Arc<Store>,
         progress: Arc<Progress>,
     ) -> Result<CopyReport, StoreError> {
+        self.copy_snapshot_nodes(snapshot, target, &[], progress).await
+    }
+
+    /// Copies the parts of `snapshot` of the nodes `only` names (every node's when empty) into `target`.
+    pub async fn copy_snapshot_nodes(
+        self: &Arc<Self>,
+        snapshot: &str,
+        target: &Arc<Store>,
+        only: &[String],
+        progress: Arc<Progress>,
+    ) -> Result<CopyReport, StoreError> {
         let _gate = target.gate.read().await;
         let _lock = lock::acquire(target.backend.clone(), LockKind::Shared).await?;
         self.refresh_index().await?;
         target.refresh_index().await?;
-        let nodes = self.snapshot_nodes(snapshot).await?;
+        let mut nodes = self.snapshot_nodes(snapshot).await?;
+        if !only.is_empty() {
+            nodes.retain(|n| only.contains(n));
+        }
         if nodes.is_empty() {
             return Err(StoreError::Missing(format!("snapshot {snapshot}")));
         }

@@ -597,8 +597,10 @@ impl BackupsApi {
         Ok(Json(first.map(|id| id.to_string()).unwrap_or_default()))
     }
 
-    /// Deletes a backup (`tag`), with its incrementals; `remove_destination` then also removes the
-    /// destination once it holds nothing. Answers the request id.
+    /// Deletes a backup (`tag`) from one destination only: `destination`, or the server
+    /// (`OPSC_ON_SERVER`) when absent; its copies elsewhere stay. Kept nowhere else, the backup is
+    /// deleted with its incrementals. `remove_destination` then also removes the destination once
+    /// it holds nothing. Answers the request id.
     #[oai(path = "/:cluster_id/backups", method = "delete", operation_id = "opscenter_delete_backup")]
     async fn delete(
         &self,
@@ -614,22 +616,15 @@ impl BackupsApi {
         let tag = tag.0.filter(|t| !t.is_empty()).ok_or_else(|| CoreError::BadRequest("tag is required".into()))?;
         let backup = by_tag(&state, p, &view, &tag).await?;
         let remove = flag(remove_destination.0.map(Value::String).as_ref());
-        let named = match destination.0.as_deref().filter(|d| !d.is_empty()) {
-            Some(d) => Some(view::find_destination(&state, p, d).await?.id),
-            None => None,
-        };
-        if let Some(d) = named
-            && d != backup.destination_id
-        {
-            let op = state.engine.delete_copy(p, backup.id, d, remove).await.map_err(|e| match e {
-                CoreError::NotFound { .. } => {
-                    CoreError::BadRequest(format!("backup {tag} is not stored at destination {}", view::destination_id(&state, d)))
-                }
-                other => other,
-            })?;
-            return Ok(Json(op.id.to_string()));
-        }
-        Ok(Json(state.engine.delete_backup_then(p, backup.id, remove).await?.id.to_string()))
+        let at = view::find_destination(&state, p, destination.0.as_deref().unwrap_or_default()).await?.id;
+        let op = state.engine.delete_backup_at(p, backup.id, at, remove).await.map_err(|e| match e {
+            CoreError::NotFound { .. } => CoreError::BadRequest(format!(
+                "backup {tag} is not stored at destination {}; name one that holds it with destination",
+                view::destination_id(&state, at)
+            )),
+            other => other,
+        })?;
+        Ok(Json(op.id.to_string()))
     }
 
     /// Restores every keyspace the options select from a backup, in place. Answers the request id.
@@ -674,7 +669,7 @@ impl BackupsApi {
         Ok(Json(restore(&state, caller.principal(), &cluster_id, &tag, body.0, Some(&keyspace), Some(&table)).await?))
     }
 
-    /// Graph keyspaces in a backup (DSE Graph); Cassandra-style data holds none, so the map is empty.
+    /// The backup in figures, node by node: bytes, files and how long each node took.
     #[oai(path = "/:cluster_id/backups/graphs/:tag", method = "get", operation_id = "opscenter_graphs")]
     async fn graphs(
         &self,
@@ -685,11 +680,11 @@ impl BackupsApi {
     ) -> poem::Result<Json<Value>> {
         let p = caller.principal();
         let view = cluster(&state, p, &cluster_id).await?;
-        by_tag(&state, p, &view, &tag).await?;
-        Ok(Json(json!({})))
+        let backup = by_tag(&state, p, &view, &tag).await?;
+        Ok(Json(super::figures::per_node(&state, p, backup.id, None).await?))
     }
 
-    /// Graph keyspaces in a backup at a destination.
+    /// The backup in figures as a destination holds it.
     #[oai(path = "/:cluster_id/backups/graphs/:tag/:destination_id", method = "get", operation_id = "opscenter_graphs_at")]
     async fn graphs_at(
         &self,
@@ -706,6 +701,6 @@ impl BackupsApi {
         if d != backup.destination_id && !state.engine.backup_copies(p, backup.id).await?.contains(&d) {
             return Err(CoreError::not_found("backup", format!("{} at {}", tag.0, destination_id.0)).into());
         }
-        Ok(Json(json!({})))
+        Ok(Json(super::figures::per_node(&state, p, backup.id, Some(d)).await?))
     }
 }

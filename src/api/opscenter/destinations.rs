@@ -5,7 +5,7 @@ use poem::web::Data;
 use poem_openapi::{OpenApi, Tags, param::Path, payload::Json};
 use serde_json::{Map, Value, json};
 
-use super::{cluster_row, flag, number, object, view};
+use super::{cluster_row, flag, number, object, strings, view};
 use crate::{api::common::security::Caller, engine::DestinationSpec, error::CoreError, state::AppState};
 
 #[derive(Tags)]
@@ -45,6 +45,7 @@ fn spec(body: &Map<String, Value>) -> Result<DestinationSpec, CoreError> {
         "container_name": text("container_name"),
         "subfolder": text("subfolder"),
         "use_emulator": flag(body.get("use_emulator")),
+        "validation_dc_list": strings(body.get("validation_dc_list"), "validation_dc_list")?,
         "throttle_bytes_per_second": throttle as u64,
     });
     // A secret sent back as shown (redacted) keeps the stored one.
@@ -96,7 +97,7 @@ impl DestinationsApi {
         }
         let (row, what) = match existing {
             Some(row) if flag(body.get("delete_this")) => {
-                state.engine.delete_destination(p, row.id).await?;
+                state.engine.remove_destination(p, row.id).await?;
                 let id = view::destination_id(&state, row.id);
                 let request =
                     state.engine.record_request(p, "destination.deleted", &format!("destination {id} removed"), Some(source)).await?;
@@ -108,14 +109,12 @@ impl DestinationsApi {
         let id = view::destination_id(&state, row.id);
         let request =
             state.engine.record_request(p, &format!("destination.{what}"), &format!("destination {id} {what}"), Some(source)).await?;
-        let mut shown = view::destination(&state, &row);
-        if let Some(dcs) = body.get("validation_dc_list") {
-            shown["validation_dc_list"] = dcs.clone();
-        }
-        Ok(Json(json!({ "destination": [{ id: shown }], "request_id": request })))
+        Ok(Json(json!({ "destination": [{ id: view::destination(&state, &row) }], "request_id": request })))
     }
 
-    /// Removes a destination that holds no backups; answers a request id.
+    /// Removes a destination from the cluster's lists; answers a request id. The backups it
+    /// holds stay there (and leave the lists unless kept elsewhere too); adding the same location
+    /// again brings them back.
     #[oai(path = "/:cluster_id/backups/destinations/:destination_id", method = "delete", operation_id = "opscenter_delete_destination")]
     async fn delete(
         &self,
@@ -127,7 +126,7 @@ impl DestinationsApi {
         let p = caller.principal();
         let source = cluster_row(&state, p, &cluster_id).await?.id;
         let row = view::find_destination(&state, p, &destination_id).await?;
-        state.engine.delete_destination(p, row.id).await?;
+        state.engine.remove_destination(p, row.id).await?;
         let id = view::destination_id(&state, row.id);
         let request = state.engine.record_request(p, "destination.deleted", &format!("destination {id} removed"), Some(source)).await?;
         Ok(Json(request.to_string()))

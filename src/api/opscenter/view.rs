@@ -116,6 +116,9 @@ pub fn destination(state: &AppState, row: &DestinationRow) -> Value {
     if let Some(endpoint) = c.get("endpoint").filter(|e| !e.is_null()) {
         out["endpoint"] = endpoint.clone();
     }
+    if let Some(dcs) = c.get("validation_dc_list").filter(|d| d.as_array().is_some_and(|d| !d.is_empty())) {
+        out["validation_dc_list"] = dcs.clone();
+    }
     out["id"] = json!(id);
     out["delete_this"] = json!(false);
     out

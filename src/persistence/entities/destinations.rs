@@ -11,6 +11,7 @@ pub struct Model {
     pub config: Json,
     pub secret: Option<String>,
     pub created_at: ChronoDateTimeUtc,
+    pub detached_at: Option<ChronoDateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,139 @@
+//! Where a backup's data is kept: its own destination and the copies elsewhere. Deleting the
+//! data at one place leaves the others; a destination that names data centres
+//! (`validation_dc_list`) takes and gives back only the data of their nodes.
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    Engine,
+    orchestrate::{new_operation, new_task},
+};
+use crate::{
+    domain::{
+        destination::DestinationConfig,
+        identity::Principal,
+        operation::{Operation, OperationKind, OperationOptions, TaskSpec},
+        source::Node,
+    },
+    error::{CoreError, CoreResult},
+    persistence::engine as repo,
+};
+
+/// The data centres a destination serves, with its name (for messages); `None` when it serves every node.
+pub(super) struct DcList {
+    name: String,
+    dcs: Vec<String>,
+}
+
+impl DcList {
+    pub(super) fn serves(&self, node: &Node) -> bool {
+        node.datacenter.as_deref().is_some_and(|dc| self.dcs.iter().any(|d| d == dc))
+    }
+
+    fn words(&self) -> String {
+        self.dcs.join(", ")
+    }
+}
+
+impl Engine {
+    /// The data centres destination `id` is limited to, when it names some.
+    pub(super) async fn dc_list(&self, id: Uuid) -> CoreResult<Option<DcList>> {
+        let Some(row) = repo::get_destination(&self.inner.db, id).await? else { return Ok(None) };
+        let config: DestinationConfig = serde_json::from_value(row.config).unwrap_or_default();
+        Ok((!config.validation_dc_list.is_empty()).then_some(DcList { name: row.name, dcs: config.validation_dc_list }))
+    }
+
+    /// A backup to `destination` reads only the nodes of the data centres it serves; the others
+    /// are left out. None left is a 400 naming the data centres.
+    pub(super) async fn keep_nodes_served(&self, destination: Uuid, nodes: &mut Vec<Node>) -> CoreResult<()> {
+        let Some(list) = self.dc_list(destination).await? else { return Ok(()) };
+        nodes.retain(|n| list.serves(n));
+        if nodes.is_empty() {
+            return Err(CoreError::BadRequest(format!(
+                "destination '{}' takes backups of nodes in data centre(s) {} only (validation_dc_list); no node asked for is there",
+                list.name,
+                list.words()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The node keys of `nodes` a copy to `destination` carries: empty for every node; a 400
+    /// when the destination serves none of them.
+    pub(super) async fn nodes_copied_to(&self, destination: Uuid, nodes: &[Node]) -> CoreResult<Vec<String>> {
+        let Some(list) = self.dc_list(destination).await? else { return Ok(Vec::new()) };
+        let served: Vec<String> = nodes.iter().filter(|n| list.serves(n)).map(|n| n.id.to_string()).collect();
+        if served.is_empty() {
+            return Err(CoreError::BadRequest(format!(
+                "destination '{}' takes backups of nodes in data centre(s) {} only (validation_dc_list); the backup holds none of them",
+                list.name,
+                list.words()
+            )));
+        }
+        Ok(served)
+    }
+
+    /// A restore reading from `destination` restores only nodes of the data centres it serves:
+    /// any other node is refused by name (exclude it, or restore from another destination).
+    pub(super) async fn check_restored_nodes(&self, destination: Uuid, nodes: &[Node]) -> CoreResult<()> {
+        let Some(list) = self.dc_list(destination).await? else { return Ok(()) };
+        let outside: Vec<String> = nodes
+            .iter()
+            .filter(|n| !list.serves(n))
+            .map(|n| format!("{} ({})", n.name, n.datacenter.as_deref().unwrap_or("no data centre")))
+            .collect();
+        if outside.is_empty() {
+            return Ok(());
+        }
+        Err(CoreError::BadRequest(format!(
+            "destination '{}' serves data centre(s) {} only (validation_dc_list); node(s) {} cannot be restored from it: exclude them or restore from another destination",
+            list.name,
+            list.words(),
+            outside.join(", ")
+        )))
+    }
+
+    /// Deletes the data of a backup kept at one destination and nothing else: a copy goes as
+    /// [`Engine::delete_copy`] removes it; the backup's own place, when a copy is kept elsewhere,
+    /// goes and that copy becomes the backup's place; a backup kept nowhere else is deleted with
+    /// its incrementals ([`Engine::delete_backup_then`]). A destination that does not hold the
+    /// backup is a not-found `backup copy`.
+    pub async fn delete_backup_at(
+        &self,
+        caller: &Principal,
+        backup_id: Uuid,
+        at: Uuid,
+        then_remove_destination: bool,
+    ) -> CoreResult<Operation> {
+        let db = &self.inner.db;
+        let backup = self.backup(caller, backup_id).await?;
+        if at != backup.destination_id {
+            return self.delete_copy(caller, backup_id, at, then_remove_destination).await;
+        }
+        let Some(kept) = repo::attached_copies_of(db, backup.id).await?.first().copied() else {
+            return self.delete_backup_then(caller, backup_id, then_remove_destination).await;
+        };
+        if !backup.state.is_terminal() {
+            return Err(CoreError::Unprocessable(format!("backup {} is still {}; wait for it to end", backup.id, backup.state)));
+        }
+        let local = self.local_agent(backup.tenant_id).await?;
+        let removed = (then_remove_destination && at != self.inner.server_destination).then_some(at);
+        let op = new_operation(
+            backup.tenant_id,
+            OperationKind::Delete,
+            caller,
+            Some(backup.source_id),
+            Some(backup.id),
+            OperationOptions::default(),
+            json!({ "backups": [], "copy_at": at, "kept_at": kept, "remove_destination": removed }),
+        );
+        let task =
+            new_task(&op, None, local.id, TaskSpec::DeleteSnapshots { snapshots: vec![backup.id.to_string()], destination: Some(at) });
+        repo::insert_operation(db, &op, &[task], None).await?;
+        // The data goes for good: the catalog must not roll back to holding it.
+        crate::persistence::make_durable(db).await;
+        self.wake_local();
+        Ok(op)
+    }
+}
