@@ -52,8 +52,6 @@ def to_json_schema(schema):
         else:
             out[key] = to_json_schema(value)
     if out.pop("nullable", False):
-        if "enum" in out and None not in out["enum"]:
-            out["enum"] = out["enum"] + [None]
         # a sibling of $ref is ignored in draft 4, so the schema goes inside an anyOf
         return {"anyOf": [out, {"type": "null"}]}
     return out
@@ -146,12 +144,23 @@ def validate(body, schema, components):
             "components": {"schemas": {n: to_json_schema(s) for n, s in components.items()}}}
     validator = jsonschema.Draft4Validator(root)
     errors = sorted(validator.iter_errors(body), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
-    out = []
-    for e in errors:
-        # an anyOf's failure says little; its best alternative's errors say where
-        leaf = jsonschema.exceptions.best_match([e]) if e.context else e
-        out.append(f"{where(leaf)}: {leaf.message}")
-    return out
+    return [f"{where(leaf)}: {message}" for leaf, message in map(explain, errors)]
+
+
+def explain(error):
+    """(the error that says where, its message): inside a nullable field's anyOf (see
+    to_json_schema), the non-null alternative's error; inside another anyOf or oneOf, the best one."""
+    if error.validator == "anyOf" and {"type": "null"} in error.validator_value and error.context:
+        inner = [c for c in error.context if error.validator_value[c.schema_path[0]] != {"type": "null"}]
+        if inner:
+            leaf, message = explain(jsonschema.exceptions.best_match(inner))
+            same_field = list(leaf.absolute_path) == list(error.absolute_path)
+            return leaf, f"{message} (or null)" if same_field and not message.endswith("(or null)") else message
+    if error.context:
+        leaf = jsonschema.exceptions.best_match([error])
+        if leaf is not error:
+            return explain(leaf)
+    return error, error.message
 
 
 def main():
