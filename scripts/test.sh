@@ -128,7 +128,7 @@ if ! redis_up; then
   say "Redis is not reachable on 127.0.0.1:6379: the scale-out test will say SKIPPED"
 fi
 
-# --- Chromium and playwright-core for the console's end-to-end test ------------------------
+# --- Chromium and playwright-core for the console's and the docs page's end-to-end tests -------
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   say "installing Chromium from Debian packages"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || true
@@ -138,8 +138,8 @@ if [ ! -d .tools/node_modules/playwright-core ]; then
   mkdir -p .tools && npm install --silent --no-audit --no-fund --prefix .tools playwright-core@1.57.0 >/dev/null || true
 fi
 if ! command -v chromium >/dev/null 2>&1 || [ ! -d .tools/node_modules/playwright-core ]; then
-  in_ci && { echo "Chromium and playwright-core are required in CI for the console test" >&2; exit 1; }
-  say "Chromium or playwright-core is missing: the console end to end will say SKIPPED"
+  in_ci && { echo "Chromium and playwright-core are required in CI for the console and docs tests" >&2; exit 1; }
+  say "Chromium or playwright-core is missing: the console and docs end to end tests will say SKIPPED"
 fi
 
 # --- The compose file: Docker cannot run here, so its configuration is checked instead --------
