@@ -16,6 +16,9 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 say "installing client libraries (tests/compat/requirements.txt)"
 "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/compat/requirements.txt
+# scripts/seed_examples.py validates the seeds' examples with jsonschema (schemathesis' own
+# virtualenv has only jsonschema_rs).
+"$VENV/bin/python" -c 'import jsonschema' 2>/dev/null || "$VENV/bin/pip" install -q --disable-pip-version-check "jsonschema==4.26.0"
 # cdbclient 1.0.9 is an sdist of 2014: it builds only without isolation on an older setuptools,
 # and its pinned dependencies are not needed (tests/compat/cdb_lifecycle.py passes its extensions).
 if ! "$VENV/bin/python" -c 'import cdbclient' 2>/dev/null; then
@@ -125,7 +128,7 @@ if ! redis_up; then
   say "Redis is not reachable on 127.0.0.1:6379: the scale-out test will say SKIPPED"
 fi
 
-# --- Chromium and playwright-core for the console's end-to-end test ------------------------
+# --- Chromium and playwright-core for the console's and the docs page's end-to-end tests -------
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   say "installing Chromium from Debian packages"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || true
@@ -135,8 +138,8 @@ if [ ! -d .tools/node_modules/playwright-core ]; then
   mkdir -p .tools && npm install --silent --no-audit --no-fund --prefix .tools playwright-core@1.57.0 >/dev/null || true
 fi
 if ! command -v chromium >/dev/null 2>&1 || [ ! -d .tools/node_modules/playwright-core ]; then
-  in_ci && { echo "Chromium and playwright-core are required in CI for the console test" >&2; exit 1; }
-  say "Chromium or playwright-core is missing: the console end to end will say SKIPPED"
+  in_ci && { echo "Chromium and playwright-core are required in CI for the console and docs tests" >&2; exit 1; }
+  say "Chromium or playwright-core is missing: the console and docs end to end tests will say SKIPPED"
 fi
 
 # --- The compose file: Docker cannot run here, so its configuration is checked instead --------
@@ -182,6 +185,12 @@ fi
 
 say "schemathesis against every dialect's OpenAPI document (scripts/schemathesis.sh)"
 bash scripts/schemathesis.sh
+
+# Every JSON example of the seeds (tests/seeds/examples.json) against its operation's schema in the
+# committed documents. Operations not typed yet are reported as untyped; --strict (once every
+# dialect is typed) fails on them too.
+say "the seeds' JSON examples against the OpenAPI documents (scripts/seed_examples.py)"
+"$COFFER_TEST_PYTHON" scripts/seed_examples.py
 
 # The README's examples, in order, on a fresh `serve --demo` (the debug binary cargo test built).
 if ! command -v jq >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -8,6 +8,7 @@ mod clouddb;
 mod console;
 mod databases;
 mod destinations;
+mod docs;
 mod engine;
 mod helpers;
 mod hostile;
