@@ -208,8 +208,16 @@ pub enum TaskSpec {
         #[serde(default)]
         destination: Option<Uuid>,
     },
-    /// Copy a snapshot into another destination, moving only the chunks it lacks.
-    CopySnapshot { snapshot: String, to: Uuid },
+    /// Copy a snapshot into another destination, moving only the chunks it lacks; with
+    /// `as_snapshot` the copy is a backup of its own there, named so, on `as_parent`.
+    CopySnapshot {
+        snapshot: String,
+        to: Uuid,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        as_snapshot: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        as_parent: Option<String>,
+    },
     /// List the keyspaces and tables of a cluster node's data directory.
     ListTables { data_dir: String },
     /// Ship the commitlog segments in `dir` not named in `known` into `destination` as one snapshot.

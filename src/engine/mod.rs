@@ -8,6 +8,7 @@ mod drafts;
 mod local;
 mod orchestrate;
 mod plans;
+mod regions;
 pub mod stores;
 pub mod worker;
 
@@ -23,6 +24,7 @@ pub use archive::{ArchiveRequest, MomentUnit, PitAsk, PitPlan, PitWindow, archiv
 pub use destinations::DestinationSpec;
 pub use orchestrate::{BackupDetails, BackupSpec, RestoreSpec, RestoreTarget};
 pub use plans::{PlanSpec, SourceOverview};
+pub use regions::RegionCopy;
 pub use stores::StoreRegistry;
 
 use crate::{
