@@ -103,6 +103,7 @@ pub fn app(state: AppState) -> impl Endpoint {
     selector.extend(documents.iter().map(|(name, _)| (*name, format!("/openapi/{name}.json"))));
     let docs_page = common::spec::swagger_page(&swagger_template, &selector);
     let merged = merged_spec(&base);
+    let regions = Arc::new(state.settings.regions.clone());
 
     let mut route = Route::new()
         .at("/", identity.clone())
@@ -120,7 +121,8 @@ pub fn app(state: AppState) -> impl Endpoint {
             rackspace_backup::ByResource {
                 databases: clouddb_service(&base).into_endpoint(),
                 backup: cloudbackup_service(&base).into_endpoint(),
-            },
+            }
+            .around(move |ep, req| common::region::regional(ep, req, regions.clone())),
         )
         .nest_no_strip("/provisioning", Arc::new(instaclustr_service(&base).into_endpoint().around(instaclustr::json_bodies)))
         .nest_no_strip("/agent/v1", Arc::new(agent_service(&base).into_endpoint()))

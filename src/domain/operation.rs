@@ -209,12 +209,17 @@ pub enum TaskSpec {
         destination: Option<Uuid>,
     },
     /// Copy a snapshot into another destination, moving only the chunks it lacks; only the
-    /// parts of the nodes listed (by node key) when some are (a destination serving some data centres).
+    /// parts of the nodes listed (by node key) when some are (a destination serving some data
+    /// centres); with `as_snapshot` the copy is a backup of its own there, named so, on `as_parent`.
     CopySnapshot {
         snapshot: String,
         to: Uuid,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         nodes: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        as_snapshot: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        as_parent: Option<String>,
     },
     /// List the keyspaces and tables of a cluster node's data directory.
     ListTables { data_dir: String },

@@ -10,6 +10,7 @@ mod local;
 mod orchestrate;
 mod placement;
 mod plans;
+mod regions;
 pub mod stores;
 pub mod worker;
 
@@ -26,6 +27,7 @@ pub use destinations::DestinationSpec;
 pub use figures::{NodeFigures, TableFigures};
 pub use orchestrate::{BackupDetails, BackupSpec, RestoreSpec, RestoreTarget};
 pub use plans::{PlanSpec, SourceOverview};
+pub use regions::RegionCopy;
 pub use stores::StoreRegistry;
 
 use crate::{

@@ -53,12 +53,16 @@ pub struct BackupSpec {
     /// Where the data goes; the server's own store when absent.
     #[serde(default)]
     pub destination_id: Option<Uuid>,
-    /// Regions the backup is copied to once it completes.
+    /// Regions the backup is copied to once it completes: each copy a backup of its own there.
     #[serde(default)]
     pub copy_to: Vec<String>,
     /// Destinations the backup is copied to once it completes.
     #[serde(default)]
     pub copy_to_destinations: Vec<Uuid>,
+    /// The region the backup is made in (the home region when absent); another region's backups
+    /// are kept in its region destination.
+    #[serde(skip)]
+    pub region: Option<String>,
 }
 
 impl BackupSpec {
@@ -239,10 +243,22 @@ impl Engine {
         let _starting = self.inner.starting.lock().await;
         let _everywhere = repo::lock_starts(db).await?;
         let source = self.source_row(caller, spec.source_id).await?;
-        let mut copy_to = Vec::new();
-        for region in &spec.copy_to {
-            copy_to.push(self.region_destination(caller, region).await?);
+        let region = match spec.region.as_deref() {
+            Some(r) => self.served_region(r).ok_or_else(|| CoreError::not_found("region", r))?,
+            None => self.home_region(),
+        };
+        let mut copy_regions = Vec::new();
+        for r in &spec.copy_to {
+            self.region_destination(caller, r).await?;
+            let r = self.served_region(r).unwrap_or_default();
+            if r == region {
+                return Err(CoreError::BadRequest(format!("the backup is made in {region}; copy_to names other regions")));
+            }
+            if !copy_regions.contains(&r) {
+                copy_regions.push(r);
+            }
         }
+        let mut copy_to = Vec::new();
         for id in &spec.copy_to_destinations {
             copy_to.push(self.destination_row(caller, *id).await?.id);
         }
@@ -254,16 +270,20 @@ impl Engine {
                 if p.source_id != source.id || !p.state.is_success() {
                     return Err(CoreError::BadRequest(format!("backup {id} is not a completed backup of this source")));
                 }
+                if self.region_of(&p) != region {
+                    return Err(CoreError::BadRequest(format!("backup {id} is in {}, not {region}", self.region_of(&p))));
+                }
                 Some(p)
             }
+            // The newest complete backup made in (or copied to) the same region.
             None if spec.incremental => Some(
                 repo::list_backups(db, Some(source.tenant_id), Some(source.id))
                     .await?
                     .into_iter()
-                    .find(|b| b.state.is_success())
+                    .find(|b| b.state.is_success() && self.region_of(b) == region)
                     .ok_or_else(|| {
                         CoreError::Unprocessable(format!(
-                            "{} '{}' has no completed backup to base an incremental one on",
+                            "{} '{}' has no completed backup in {region} to base an incremental one on",
                             source.kind, source.name
                         ))
                     })?,
@@ -273,13 +293,13 @@ impl Engine {
         // An incremental goes to a region only where its parent already is (Cloud Databases' rule):
         // refused at once rather than by a copy that fails later.
         if let Some(parent) = &parent {
-            let parent_copies = repo::backup_copies_of(db, parent.id).await?;
-            if let Some((region, _)) = spec.copy_to.iter().zip(&copy_to).find(|(_, to)| !parent_copies.contains(to)) {
-                return Err(CoreError::BadRequest(format!(
-                    "the parent backup {} is not in {}; copy it there before an incremental of it",
-                    parent.id,
-                    region.to_uppercase()
-                )));
+            for r in &copy_regions {
+                if self.complete_in_region(db, parent, r).await?.is_none() {
+                    return Err(CoreError::BadRequest(format!(
+                        "the parent backup {} is not in {r}; copy it there before an incremental of it",
+                        parent.id
+                    )));
+                }
             }
         }
         if repo::has_backup_in_progress(db, source.id).await? {
@@ -314,9 +334,11 @@ impl Engine {
         if nodes.is_empty() {
             return Err(CoreError::BadRequest("every node is excluded; nothing to back up".into()));
         }
-        let destination_id = match spec.destination_id {
-            Some(id) => self.destination_row(caller, id).await?.id,
-            None => parent.as_ref().map(|p| p.destination_id).unwrap_or(self.inner.server_destination),
+        let destination_id = match (spec.destination_id, &parent) {
+            (Some(id), _) => self.destination_row(caller, id).await?.id,
+            (None, Some(p)) => p.destination_id,
+            (None, None) if region != self.home_region() => self.region_destination(caller, &region).await?,
+            (None, None) => self.inner.server_destination,
         };
         self.keep_nodes_served(destination_id, &mut nodes).await?;
         for to in &copy_to {
@@ -382,6 +404,12 @@ impl Engine {
             json!({ "incremental": parent.is_some(), "copy_to": copy_to }),
         );
         backup.operation_id = Some(op.id);
+        if region != self.home_region() {
+            backup.metadata["region"] = json!(region);
+        }
+        if !copy_regions.is_empty() {
+            op.params["copy_to_regions"] = json!(copy_regions);
+        }
 
         let mut tasks = Vec::new();
         for node in &nodes {
@@ -876,6 +904,14 @@ impl Engine {
         if let Some(busy) = doomed.iter().find(|b| !b.state.is_terminal()) {
             return Err(CoreError::Unprocessable(format!("backup {} is still {}; wait for it to end", busy.id, busy.state)));
         }
+        if let Some(copy) = self.region_copy_running(&doomed).await? {
+            return Err(CoreError::Unprocessable(format!(
+                "backup {} is being copied to {} (as backup {}); delete it once the copy ends",
+                copy.metadata.get("copy_of").and_then(Value::as_str).unwrap_or_default(),
+                self.region_of(&copy),
+                copy.id
+            )));
+        }
         let local = self.local_agent(backup.tenant_id).await?;
         let ids: Vec<Uuid> = doomed.iter().map(|b| b.id).collect();
         let op = new_operation(
@@ -947,7 +983,9 @@ impl Engine {
             repo::nodes_of(db, backup.source_id).await?.into_iter().filter(|n| held.contains(&n.id)).collect()
         };
         let only = self.nodes_copied_to(target.id, &nodes).await?;
-        let task = new_task(&op, None, local.id, TaskSpec::CopySnapshot { snapshot: backup.id.to_string(), to: target.id, nodes: only });
+        let spec =
+            TaskSpec::CopySnapshot { snapshot: backup.id.to_string(), to: target.id, nodes: only, as_snapshot: None, as_parent: None };
+        let task = new_task(&op, None, local.id, spec);
         repo::insert_operation(db, &op, &[task], None).await?;
         repo::add_event(
             db,
@@ -1158,7 +1196,8 @@ impl Engine {
         let Some(op) = repo::get_operation(db, None, task.operation_id).await? else { return Ok(None) };
         repo::transition_operation(db, op.id, &[State::Queued], State::Running, OperationPatch { started: true, ..Default::default() })
             .await?;
-        if let Some(backup_id) = op.backup_id.filter(|_| op.kind == OperationKind::Backup)
+        // A backup (or a copy to a region, a backup of its own) is BUILDING once its work starts.
+        if let Some(backup_id) = op.backup_id.filter(|_| matches!(op.kind, OperationKind::Backup | OperationKind::Copy))
             && let Some(mut b) = repo::get_backup(db, None, backup_id).await?
             && b.state == State::Queued
         {
@@ -1311,6 +1350,9 @@ impl Engine {
         }
         let ended_backup = match op.kind {
             OperationKind::Backup => self.finish_backup(&txn, &op, &tasks, state, error.clone()).await?,
+            OperationKind::Copy if op.params.get("copy_of").is_some() => {
+                self.finish_region_copy(&txn, &op, &tasks, state, error.clone()).await?
+            }
             OperationKind::Delete => {
                 finish_delete(&txn, &op, state, error.clone()).await?;
                 None
@@ -1337,6 +1379,14 @@ impl Engine {
             for to in copies {
                 if let Err(e) = self.start_copy(&super::plans::scheduler(backup.tenant_id), backup.id, to).await {
                     tracing::warn!(backup = %backup.id, error = %e, "could not start a requested copy");
+                }
+            }
+            let regions: Vec<String> =
+                op.params.get("copy_to_regions").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+            for region in regions {
+                let copy = super::regions::RegionCopy { backup_id: backup.id, region, ..Default::default() };
+                if let Err(e) = self.start_region_copy(&super::plans::scheduler(backup.tenant_id), copy).await {
+                    tracing::warn!(backup = %backup.id, error = %e, "could not start a requested copy to a region");
                 }
             }
             if let Some(plan) = backup.plan_id {

@@ -20,7 +20,7 @@ use crate::{
         database::{self, DatabaseLocation, DumpStream},
         tree,
     },
-    store::{BackupRequest, EntryKind, Item, ItemSource, Manifest, Progress, RestoreRequest, Store, StoreError},
+    store::{BackupRequest, CopyAs, EntryKind, Item, ItemSource, Manifest, Progress, RestoreRequest, Store, StoreError},
 };
 
 /// The file name a database dump has inside its snapshot.
@@ -298,10 +298,11 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
             let value = serde_json::to_value(&report).unwrap_or(Value::Null);
             if report.ok() { Ok((State::Succeeded, value)) } else { Err(Failed(report.problems.join("; "))) }
         }
-        TaskSpec::CopySnapshot { snapshot, nodes, .. } => {
+        TaskSpec::CopySnapshot { snapshot, nodes, as_snapshot, as_parent, .. } => {
             let target = target.ok_or_else(|| Failed("copy tasks run on the server's own agent".into()))?;
-            let report = store.copy_snapshot_nodes(snapshot, target, nodes, progress.clone()).await?;
-            let verified = target.verify(snapshot).await?;
+            let rename = as_snapshot.as_deref().map(|s| CopyAs { snapshot: s, parent: as_parent.as_deref() });
+            let report = store.copy_snapshot_as(snapshot, target, nodes, rename, progress.clone()).await?;
+            let verified = target.verify(as_snapshot.as_deref().unwrap_or(snapshot)).await?;
             if !verified.ok() {
                 return Err(Failed(format!("the copy does not verify: {}", verified.problems.join("; "))));
             }

@@ -889,14 +889,10 @@ pub async fn delete_backup_row(db: &impl ConnectionTrait, id: Uuid) -> CoreResul
     Ok(())
 }
 
-/// Whether the source has a backup still being made.
+/// Whether the source has a backup still being made: a backup operation that has not ended (a
+/// copy to a region is a backup of the source too, but it reads the store, not the source).
 pub async fn has_backup_in_progress(db: &Db, source_id: Uuid) -> CoreResult<bool> {
-    let n = backups::Entity::find()
-        .filter(backups::Column::SourceId.eq(source_id))
-        .filter(backups::Column::State.is_in([State::Queued.as_str(), State::Running.as_str(), State::Cancelling.as_str()]))
-        .count(db)
-        .await?;
-    Ok(n > 0)
+    has_operation_in_progress(db, source_id, OperationKind::Backup).await
 }
 
 /// Whether an operation of this kind on the source has not ended yet.

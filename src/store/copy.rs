@@ -24,6 +24,14 @@ pub struct CopyReport {
     pub new_bytes_stored: u64,
 }
 
+/// The name and parent a copied snapshot takes in the target, when it becomes a backup of its
+/// own there (a copy to another region) rather than the same backup kept twice.
+#[derive(Clone, Copy, Debug)]
+pub struct CopyAs<'a> {
+    pub snapshot: &'a str,
+    pub parent: Option<&'a str>,
+}
+
 impl Store {
     /// Copies `snapshot` into `target`. Chunk ids are keyed per repository, so each chunk is
     /// read, checked, and identified again with the target's key.
@@ -33,15 +41,18 @@ impl Store {
         target: &Arc<Store>,
         progress: Arc<Progress>,
     ) -> Result<CopyReport, StoreError> {
-        self.copy_snapshot_nodes(snapshot, target, &[], progress).await
+        self.copy_snapshot_as(snapshot, target, &[], None, progress).await
     }
 
-    /// Copies the parts of `snapshot` of the nodes `only` names (every node's when empty) into `target`.
-    pub async fn copy_snapshot_nodes(
+    /// Copies the parts of `snapshot` of the nodes `only` names (every node's when empty) into
+    /// `target`, as [`Store::copy_snapshot`] does; with `rename`, the target's manifests name the
+    /// new snapshot and parent, and record `copy_of` in their metadata.
+    pub async fn copy_snapshot_as(
         self: &Arc<Self>,
         snapshot: &str,
         target: &Arc<Store>,
         only: &[String],
+        rename: Option<CopyAs<'_>>,
         progress: Arc<Progress>,
     ) -> Result<CopyReport, StoreError> {
         let _gate = target.gate.read().await;
@@ -100,6 +111,16 @@ impl Store {
         }
         if !builder.is_empty() {
             target.put_pack(builder).await?;
+        }
+        if let Some(rename) = rename {
+            for manifest in &mut manifests {
+                manifest.snapshot = rename.snapshot.to_owned();
+                manifest.parent = rename.parent.map(str::to_owned);
+                if !manifest.metadata.is_object() {
+                    manifest.metadata = serde_json::json!({});
+                }
+                manifest.metadata["copy_of"] = serde_json::json!(snapshot);
+            }
         }
         for manifest in &manifests {
             target.write_manifest(manifest).await?;

@@ -30,7 +30,7 @@ use tokio::sync::RwLock;
 pub use backend::{Backend, ObjectInfo, ObjectStoreBackend};
 pub use backup::{BackupRequest, Item, ItemSource};
 pub use codec::ChunkId;
-pub use copy::CopyReport;
+pub use copy::{CopyAs, CopyReport};
 pub use maintenance::{GcReport, VerifyReport};
 pub use manifest::{Entry, EntryKind, Manifest, Totals};
 pub use restore::{RestoreRequest, RestoreSummary};

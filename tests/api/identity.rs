@@ -37,16 +37,22 @@ fn assert_v2_access(app: &TestApp, body: &Value, tenant: &str, user: &str, authe
     assert_eq!(access["user"]["RAX-AUTH:defaultRegion"], "DFW");
 
     let catalog = access["serviceCatalog"].as_array().unwrap();
-    let expected = [("cloudDatabases", "rax:database"), ("cloudDatabases", "database"), ("cloudBackup", "rax:backup")];
+    // Cloud Databases has an endpoint per region (the home region, DFW, the plain one); Cloud
+    // Backup one for every region.
+    let expected = [("cloudDatabases", "rax:database", true), ("cloudDatabases", "database", true), ("cloudBackup", "rax:backup", false)];
     assert_eq!(catalog.len(), expected.len());
-    let url = format!("{}/v1.0/{tenant}", app.base);
-    for (name, ty) in expected {
+    let plain = format!("{}/v1.0/{tenant}", app.base);
+    for (name, ty, regional) in expected {
         let entry = catalog.iter().find(|e| e["type"] == ty).unwrap_or_else(|| panic!("no {ty} in the catalog"));
         assert_eq!(entry["name"], name);
         let endpoints = entry["endpoints"].as_array().unwrap();
         let regions: Vec<&str> = endpoints.iter().map(|e| e["region"].as_str().unwrap()).collect();
         assert_eq!(regions, REGIONS);
         for e in endpoints {
+            let url = match e["region"].as_str().unwrap() {
+                region if regional && region != "DFW" => format!("{plain}/regions/{region}"),
+                _ => plain.clone(),
+            };
             assert_eq!(e["publicURL"], url.as_str());
             assert_eq!(e["internalURL"], url.as_str());
             assert_eq!(e["tenantId"], tenant);
@@ -162,6 +168,8 @@ async fn v3_password_answers_201_with_the_subject_token_and_the_catalog() {
     let dfw_public = endpoints.iter().find(|e| e["region_id"] == "DFW" && e["interface"] == "public").unwrap();
     assert_eq!(dfw_public["url"], format!("{}/v1.0/default", app.base));
     assert_eq!(dfw_public["region"], "DFW");
+    let iad_public = endpoints.iter().find(|e| e["region_id"] == "IAD" && e["interface"] == "public").unwrap();
+    assert_eq!(iad_public["url"], format!("{}/v1.0/default/regions/IAD", app.base));
     assert!(catalog.iter().any(|e| e["type"] == "rax:backup" && e["name"] == "cloudBackup"));
 
     assert_eq!(app.whoami(("x-auth-token", &token)).await.status(), 200);

@@ -19,8 +19,8 @@ base, user, password, api_key, tenant, instance, db_path = sys.argv[1:8]
 extensions = [Extension(name, importlib.import_module("cdbclient.v1." + name)) for name in ("backups", "flavors", "ha", "instances", "datastores")]
 
 
-def connect(secret, auth_system):
-    return client.Client(user, secret, tenant_id=tenant, auth_url=base + "/v2.0", auth_system=auth_system, endpoint_type="publicURL", region_name="DFW", extensions=extensions)
+def connect(secret, auth_system, region="DFW"):
+    return client.Client(user, secret, tenant_id=tenant, auth_url=base + "/v2.0", auth_system=auth_system, endpoint_type="publicURL", region_name=region, extensions=extensions)
 
 
 cs = connect(api_key, "rax")
@@ -66,6 +66,10 @@ restored = wait(lambda: cs.instances.get(restored.id), "ACTIVE")
 out["restored_id"] = restored.id
 out["get_unknown"] = error(lambda: cs.backups.get("nope"))
 out["long_name"] = error(lambda: cs.backups.create("y" * 65, instance=instance))
+# The copy is a backup of its own in IAD; the original may be deleted once it is made.
+iad = connect(api_key, "rax", "IAD")
+copy = wait(lambda: iad.backups.list()[0], "COMPLETED")
+out["iad"] = [copy.name, copy.description]
 cs.backups.delete(full.id)
 gone = False
 for _ in range(150):

@@ -2,8 +2,9 @@
 (RAX-KSKEY), and prints what it saw, as JSON. pyrax lives in its own virtualenv (it pins an old
 novaclient and keystoneauth1).
 
-Finally it logs in with the password instead: pyrax first offers it as an API key, gets 401 and
-retries with passwordCredentials and tenantId = the user name.
+Before deleting its backup it copies it to IAD and, logged in to region IAD, finds the copy there
+and restores it. Last it logs in with the password instead: pyrax first offers it as an API key,
+gets 401 and retries with passwordCredentials and tenantId = the user name.
 
 usage: pyrax_lifecycle.py BASE USER API_KEY PASSWORD INSTANCE_ID DB_PATH
 """
@@ -69,6 +70,28 @@ for _ in range(150):
     time.sleep(0.2)
 out["restored"] = [restored.id, restored.status]
 
+# pyrax has no copy call: a raw post through its client, as a script would send it.
+resp, _ = cdb.method_post("/backups/%s/action" % full.id, body={"copy-backup": {"target_backup_region": "IAD", "name": "pyrax-copy", "description": "a copy"}})
+out["copy"] = resp.status_code
+
+# Logged in to IAD, pyrax talks to IAD's endpoint: the copy is there, and restores there.
+pyrax.clear_credentials()
+pyrax.set_credentials(user, api_key, region="IAD")
+cdb = pyrax.cloud_databases
+copy = backup_named("pyrax-copy")
+out["iad"] = [copy.status, copy.description, len(cdb.list_backups())]
+restored = cdb.restore_backup(copy.id, "pyrax_from_copy", 1, 2)
+for _ in range(150):
+    restored = cdb.get(restored.id)
+    if restored.status == "ACTIVE":
+        break
+    time.sleep(0.2)
+out["iad_restored"] = [restored.id, restored.status]
+
+# Back in DFW: the original goes; the copy in IAD stays.
+pyrax.clear_credentials()
+pyrax.set_credentials(user, api_key, region="DFW")
+cdb = pyrax.cloud_databases
 cdb.delete_backup(full.id)
 for _ in range(150):
     out["deleted"] = error(lambda: cdb.get_backup(full.id))
@@ -78,4 +101,5 @@ for _ in range(150):
 pyrax.clear_credentials()  # a fresh identity, as a new process has: no tenant name remembered
 pyrax.set_credentials(user, password=password, region="DFW")
 out["password_login"] = [pyrax.identity.authenticated, len(pyrax.cloud_databases.list_backups())]
+
 print(json.dumps(out))

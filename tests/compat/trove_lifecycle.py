@@ -78,6 +78,11 @@ out["restored_id"] = restored.id
 resp, _ = cs.client.post("/backups/%s/action" % full.id, body={"copy-backup": {"target_backup_region": "IAD", "name": None, "description": ""}})
 out["copy_status"] = resp.status_code
 out["copy_lon"] = error_class(lambda: cs.client.post("/backups/%s/action" % full.id, body={"copy-backup": {"target_backup_region": "LON"}}))
+# The copy is a backup of its own in IAD (the original's name, none being given); the original
+# may be deleted once the copy is made.
+iad = client.Client(session=v2_sess, region_name="IAD")
+wait(lambda: iad.backups.list()[0], "COMPLETED")
+out["iad_copies"] = [b.name for b in iad.backups.list()]
 out["get_unknown"] = error_class(lambda: cs.backups.get("00000000-0000-0000-0000-000000000000"))
 out["long_name"] = error_class(lambda: cs.backups.create("x" * 65, instance))
 

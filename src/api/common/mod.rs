@@ -5,6 +5,7 @@ pub mod cache;
 pub mod dialect;
 pub mod edge;
 pub mod lenient;
+pub mod region;
 pub mod security;
 pub mod spec;
 pub mod statuses;

@@ -1,5 +1,6 @@
 //! Backups of instances and HA groups: create (full or incremental, copies to regions), list
-//! (all, of an instance, of an HA group; paged), show, delete, copy to a region.
+//! (all, of an instance, of an HA group; paged), show, delete, copy to a region. Each request
+//! talks to one region ([`Region`]) and sees that region's backups only.
 
 use poem::{Request, web::Data};
 use poem_openapi::{
@@ -10,14 +11,14 @@ use poem_openapi::{
 use uuid::Uuid;
 
 use super::{
-    Accepted, CloudDbTag, MAX_PAGE, backup_id, check_account, instance_id,
+    Accepted, CloudDbTag, MAX_PAGE, check_account, instance_id,
     models::{self, BackupAction, BackupList, CreateBackup, Link, OneBackup, SourceType},
     page, view,
 };
 use crate::{
-    api::common::security::Caller,
+    api::common::{region::Region, security::Caller},
     domain::{identity::Principal, source::SourceKind},
-    engine::{BackupPage, BackupSpec},
+    engine::{BackupPage, BackupSpec, RegionCopy},
     error::CoreError,
     state::AppState,
 };
@@ -30,6 +31,14 @@ enum BackupAccepted {
     /// The new backup, NEW until it runs.
     #[oai(status = 202)]
     Body(Json<OneBackup>),
+}
+
+#[derive(ApiResponse)]
+enum CopyAccepted {
+    /// Accepted, with no body (as the seed shows): the copy is a new backup in the target region,
+    /// NEW until the copy runs; `Location` is its address at that region's endpoint.
+    #[oai(status = 202)]
+    Accepted(#[oai(header = "Location")] String),
 }
 
 fn listing(req: &Request, items: Vec<models::BackupView>, limit: Option<usize>) -> BackupList {
@@ -50,11 +59,14 @@ fn listing(req: &Request, items: Vec<models::BackupView>, limit: Option<usize>) 
     BackupList { backups, links }
 }
 
-/// The backups of one instance or HA group, as a page.
+/// The backups of one instance or HA group in the region, as a page.
+// One argument per part of the listing; a struct would only move them.
+#[allow(clippy::too_many_arguments)]
 async fn source_backups(
     state: &AppState,
     req: &Request,
     p: &Principal,
+    region: &Region,
     kind: SourceKind,
     id: &str,
     limit: Option<usize>,
@@ -67,17 +79,18 @@ async fn source_backups(
     if source.source.kind != kind {
         return Err(not_found());
     }
-    paged(state, req, p, Some(source.source.id), &[], limit, marker, |_| true).await
+    paged(state, req, p, region, Some(source.source.id), &[], limit, marker, |_| true).await
 }
 
-/// A page of backups as the listings answer it: read from SQL a page at a time (newest first,
-/// after the marker) until one more than the page holds has passed `keep`, which can leave a page
-/// short; `limit` defaults to, and is at most, [`MAX_PAGE`].
+/// A page of the region's backups as the listings answer it: read from SQL a page at a time
+/// (newest first, after the marker) until one more than the page holds has passed `keep`, which
+/// can leave a page short; `limit` defaults to, and is at most, [`MAX_PAGE`].
 #[allow(clippy::too_many_arguments)]
 async fn paged(
     state: &AppState,
     req: &Request,
     p: &Principal,
+    region: &Region,
     source: Option<Uuid>,
     kinds: &[SourceKind],
     limit: Option<usize>,
@@ -97,7 +110,8 @@ async fn paged(
         let Some(last) = batch.last() else { break };
         after = Some((last.created_at, last.id));
         let exhausted = batch.len() <= wanted;
-        items.extend(batch.iter().map(|b| view::backup(state, p, b)).filter(|v| keep(v)));
+        let here = batch.iter().filter(|b| state.engine.region_of(b) == region.name);
+        items.extend(here.map(|b| view::backup(state, p, b)).filter(|v| keep(v)));
         if exhausted {
             break;
         }
@@ -113,6 +127,7 @@ impl BackupsApi {
     async fn create_backup(
         &self,
         state: Data<&AppState>,
+        region: Data<&Region>,
         caller: Caller,
         account: Path<String>,
         body: Json<CreateBackup>,
@@ -143,7 +158,7 @@ impl BackupsApi {
             return Err(CoreError::not_found("Instance", source_id.to_string()).into());
         }
         let parent_id = match b.parent_id.as_deref().filter(|s| !s.is_empty()) {
-            Some(p_id) => Some(backup_id(p_id)?),
+            Some(p_id) => Some(view::find(&state, p, &region, p_id).await?.id),
             None => None,
         };
         let incremental = b.incremental.is_some_and(|f| f.0);
@@ -155,6 +170,7 @@ impl BackupsApi {
             incremental,
             parent_id,
             copy_to,
+            region: Some(region.name.clone()),
             ..Default::default()
         };
         let (_, backup) = state.engine.start_backup(p, spec).await?;
@@ -168,6 +184,7 @@ impl BackupsApi {
     async fn list_backups(
         &self,
         state: Data<&AppState>,
+        region: Data<&Region>,
         req: &Request,
         caller: Caller,
         account: Path<String>,
@@ -190,7 +207,7 @@ impl BackupsApi {
             datastore.0.as_deref().is_none_or(|d| v.datastore.kind == d) && (source.is_none() || v.instance_id.is_some())
         };
         let kinds = [SourceKind::Instance, SourceKind::HaGroup];
-        Ok(Json(paged(&state, req, p, source, &kinds, limit.0.map(|l| l as usize), marker.0.as_deref(), keep).await?))
+        Ok(Json(paged(&state, req, p, &region, source, &kinds, limit.0.map(|l| l as usize), marker.0.as_deref(), keep).await?))
     }
 
     /// One backup.
@@ -198,13 +215,14 @@ impl BackupsApi {
     async fn get_backup(
         &self,
         state: Data<&AppState>,
+        region: Data<&Region>,
         caller: Caller,
         account: Path<String>,
         id: Path<String>,
     ) -> poem::Result<Json<OneBackup>> {
         let p = caller.principal();
         check_account(p, &account)?;
-        let backup = view::find(&state, p, &id).await?;
+        let backup = view::find(&state, p, &region, &id).await?;
         Ok(Json(OneBackup { backup: view::backup(&state, p, &backup) }))
     }
 
@@ -213,44 +231,42 @@ impl BackupsApi {
     async fn delete_backup(
         &self,
         state: Data<&AppState>,
+        region: Data<&Region>,
         caller: Caller,
         account: Path<String>,
         id: Path<String>,
     ) -> poem::Result<Accepted> {
         let p = caller.principal();
         check_account(p, &account)?;
-        let backup = view::find(&state, p, &id).await?;
+        let backup = view::find(&state, p, &region, &id).await?;
         state.engine.delete_backup(p, backup.id).await?;
         Ok(Accepted::Empty)
     }
 
-    /// `{"copy-backup": {"target_backup_region", "name", "description"}}` copies a backup to a region.
+    /// `{"copy-backup": {"target_backup_region", "name", "description"}}` copies a complete backup to
+    /// another region: a new backup there with that name and description (the original's when
+    /// `null` or empty), listed at that region's endpoint. An incremental's parent must be there first.
     #[oai(path = "/v1.0/:account/backups/:id/action", method = "post", operation_id = "clouddb_backup_action", tag = "CloudDbTag::Backups")]
     async fn backup_action(
         &self,
         state: Data<&AppState>,
+        region: Data<&Region>,
         caller: Caller,
         account: Path<String>,
         id: Path<String>,
         body: Json<BackupAction>,
-    ) -> poem::Result<Accepted> {
+    ) -> poem::Result<CopyAccepted> {
         let p = caller.principal();
         check_account(p, &account)?;
-        let backup = view::find(&state, p, &id).await?;
-        let region = body.0.copy_backup.target_backup_region.as_str();
-        let to = state.engine.region_destination(p, region).await?;
-        if let Some(parent) = backup.parent_id {
-            let parent_copies = state.engine.backup_copies(p, parent).await.unwrap_or_default();
-            if !parent_copies.contains(&to) {
-                return Err(CoreError::BadRequest(format!(
-                    "the parent backup {parent} of this incremental is not in {}; copy it first",
-                    region.to_uppercase()
-                ))
-                .into());
-            }
+        let backup = view::find(&state, p, &region, &id).await?;
+        let copy = body.0.copy_backup;
+        if copy.name.as_ref().is_some_and(|n| n.chars().count() > 64) {
+            return Err(CoreError::BadRequest("Backup name must be at most 64 characters".into()).into());
         }
-        state.engine.start_copy(p, backup.id, to).await?;
-        Ok(Accepted::Empty)
+        let spec = RegionCopy { backup_id: backup.id, region: copy.target_backup_region, name: copy.name, description: copy.description };
+        let made = state.engine.start_region_copy(p, spec).await?;
+        let endpoint = view::region_of(&state, &made).endpoint(state.settings.base_url(), &account);
+        Ok(CopyAccepted::Accepted(format!("{endpoint}/backups/{}", made.id)))
     }
 
     /// Backups of one instance.
@@ -265,6 +281,7 @@ impl BackupsApi {
     async fn instance_backups(
         &self,
         state: Data<&AppState>,
+        region: Data<&Region>,
         req: &Request,
         caller: Caller,
         account: Path<String>,
@@ -274,7 +291,7 @@ impl BackupsApi {
     ) -> poem::Result<Json<BackupList>> {
         let p = caller.principal();
         check_account(p, &account)?;
-        Ok(Json(source_backups(&state, req, p, SourceKind::Instance, &id, limit.0.map(|l| l as usize), marker.0.as_deref()).await?))
+        Ok(Json(source_backups(&state, req, p, &region, SourceKind::Instance, &id, limit.0.map(|l| l as usize), marker.0.as_deref()).await?))
     }
 
     /// Backups of one HA group.
@@ -284,6 +301,7 @@ impl BackupsApi {
     async fn ha_backups(
         &self,
         state: Data<&AppState>,
+        region: Data<&Region>,
         req: &Request,
         caller: Caller,
         account: Path<String>,
@@ -293,6 +311,6 @@ impl BackupsApi {
     ) -> poem::Result<Json<BackupList>> {
         let p = caller.principal();
         check_account(p, &account)?;
-        Ok(Json(source_backups(&state, req, p, SourceKind::HaGroup, &id, limit.0.map(|l| l as usize), marker.0.as_deref()).await?))
+        Ok(Json(source_backups(&state, req, p, &region, SourceKind::HaGroup, &id, limit.0.map(|l| l as usize), marker.0.as_deref()).await?))
     }
 }

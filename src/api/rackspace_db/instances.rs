@@ -11,7 +11,7 @@ use super::{
     view,
 };
 use crate::{
-    api::common::security::Caller,
+    api::common::{region::Region, security::Caller},
     domain::source::SourceKind,
     engine::{RestoreSpec, RestoreTarget},
     error::CoreError,
@@ -25,12 +25,18 @@ pub struct InstancesApi;
 impl InstancesApi {
     /// Lists instances.
     #[oai(path = "/v1.0/:account/instances", method = "get", operation_id = "clouddb_list_instances", tag = "CloudDbTag::Instances")]
-    async fn list_instances(&self, state: Data<&AppState>, caller: Caller, account: Path<String>) -> poem::Result<Json<InstanceList>> {
+    async fn list_instances(
+        &self,
+        state: Data<&AppState>,
+        region: Data<&Region>,
+        caller: Caller,
+        account: Path<String>,
+    ) -> poem::Result<Json<InstanceList>> {
         let p = caller.principal();
         check_account(p, &account)?;
         let mut instances = Vec::new();
         for s in state.engine.list_sources(p, Some(SourceKind::Instance)).await? {
-            instances.push(view::instance(&state, p, &s.source).await?);
+            instances.push(view::instance(&state, p, &region, &s.source).await?);
         }
         Ok(Json(InstanceList { instances }))
     }
@@ -40,6 +46,7 @@ impl InstancesApi {
     async fn get_instance(
         &self,
         state: Data<&AppState>,
+        region: Data<&Region>,
         caller: Caller,
         account: Path<String>,
         id: Path<String>,
@@ -50,7 +57,7 @@ impl InstancesApi {
         if source.source.kind != SourceKind::Instance {
             return Err(CoreError::not_found("Instance", id.0.clone()).into());
         }
-        Ok(Json(OneInstance { instance: view::instance(&state, p, &source.source).await? }))
+        Ok(Json(OneInstance { instance: view::instance(&state, p, &region, &source.source).await? }))
     }
 
     /// Restores a backup into a NEW instance: `{"instance": {"name", "flavorRef", "volume": {"size"}, "restorePoint": {"backupRef"}}}`.
@@ -58,6 +65,7 @@ impl InstancesApi {
     async fn create_instance(
         &self,
         state: Data<&AppState>,
+        region: Data<&Region>,
         caller: Caller,
         account: Path<String>,
         body: Json<CreateInstance>,
@@ -77,9 +85,9 @@ impl InstancesApi {
                 ..Default::default()
             };
             let created = state.engine.create_empty_instance(p, &i.name.0, datastore.kind.as_ref().map(|k| k.0.as_str()), config).await?;
-            return Ok(Json(OneInstance { instance: view::instance(&state, p, &created.source).await? }));
+            return Ok(Json(OneInstance { instance: view::instance(&state, p, &region, &created.source).await? }));
         };
-        let backup = view::find(&state, p, &restore_point.backup_ref).await?;
+        let backup = view::find(&state, p, &region, &restore_point.backup_ref).await?;
         let target = RestoreTarget::NewInstance {
             name: i.name.0,
             flavor: flavor.clone(),
@@ -107,7 +115,7 @@ impl InstancesApi {
             .and_then(|s| Uuid::parse_str(s).ok())
             .ok_or_else(|| CoreError::internal(anyhow::anyhow!("restore without a new instance")))?;
         let source = state.engine.source(p, new_id).await?;
-        let mut instance = view::instance(&state, p, &source.source).await?;
+        let mut instance = view::instance(&state, p, &region, &source.source).await?;
         // The restore has just been queued: the new instance is building, whatever the timing.
         instance.status = models::InstanceStatus::Build;
         Ok(Json(OneInstance { instance }))
@@ -156,10 +164,16 @@ impl InstancesApi {
 
     /// Lists flavors.
     #[oai(path = "/v1.0/:account/flavors", method = "get", operation_id = "clouddb_list_flavors", tag = "CloudDbTag::Instances")]
-    async fn list_flavors(&self, state: Data<&AppState>, caller: Caller, account: Path<String>) -> poem::Result<Json<FlavorList>> {
+    async fn list_flavors(
+        &self,
+        state: Data<&AppState>,
+        region: Data<&Region>,
+        caller: Caller,
+        account: Path<String>,
+    ) -> poem::Result<Json<FlavorList>> {
         check_account(caller.principal(), &account)?;
         Ok(Json(FlavorList {
-            flavors: view::FLAVORS.iter().map(|(id, name, ram)| view::flavor(&state, &account, *id, name, *ram)).collect(),
+            flavors: view::FLAVORS.iter().map(|(id, name, ram)| view::flavor(&state, &region, &account, *id, name, *ram)).collect(),
         }))
     }
 
@@ -168,6 +182,7 @@ impl InstancesApi {
     async fn get_flavor(
         &self,
         state: Data<&AppState>,
+        region: Data<&Region>,
         caller: Caller,
         account: Path<String>,
         id: Path<String>,
@@ -175,6 +190,6 @@ impl InstancesApi {
         check_account(caller.principal(), &account)?;
         let (fid, name, ram) =
             view::FLAVORS.iter().find(|(fid, _, _)| fid.to_string() == id.0).ok_or_else(|| CoreError::not_found("Flavor", id.0.clone()))?;
-        Ok(Json(OneFlavor { flavor: view::flavor(&state, &account, *fid, name, *ram) }))
+        Ok(Json(OneFlavor { flavor: view::flavor(&state, &region, &account, *fid, name, *ram) }))
     }
 }

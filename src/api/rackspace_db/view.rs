@@ -10,6 +10,7 @@ use super::models::{
     VolumeView,
 };
 use crate::{
+    api::common::region::Region,
     domain::{
         backup::Backup,
         identity::Principal,
@@ -50,17 +51,25 @@ pub fn flavor_ram(id: &str) -> Option<u32> {
     FLAVORS.iter().find(|(f, _, _)| f.to_string() == id).map(|(_, _, ram)| *ram)
 }
 
-/// A resource's links as Trove gives them: `self` with the API version, `bookmark` without it.
-pub fn links(state: &AppState, account: &str, path: &str) -> Vec<Link> {
+/// A resource's links as Trove gives them, at the region's endpoint: `self` with the API
+/// version, `bookmark` without it.
+pub fn links(state: &AppState, region: &Region, account: &str, path: &str) -> Vec<Link> {
     let base = state.settings.base_url();
+    let endpoint = region.endpoint(base, account);
+    let unversioned = endpoint[base.len()..].replacen("/v1.0", "", 1);
     vec![
-        Link { rel: "self".into(), href: format!("{base}/v1.0/{account}/{path}") },
-        Link { rel: "bookmark".into(), href: format!("{base}/{account}/{path}") },
+        Link { rel: "self".into(), href: format!("{endpoint}/{path}") },
+        Link { rel: "bookmark".into(), href: format!("{base}{unversioned}/{path}") },
     ]
 }
 
-pub fn flavor(state: &AppState, account: &str, id: u32, name: &str, ram: u32) -> FlavorView {
-    FlavorView { id, name: name.to_owned(), ram, links: links(state, account, &format!("flavors/{id}")) }
+pub fn flavor(state: &AppState, region: &Region, account: &str, id: u32, name: &str, ram: u32) -> FlavorView {
+    FlavorView { id, name: name.to_owned(), ram, links: links(state, region, account, &format!("flavors/{id}")) }
+}
+
+/// The region a backup lives in, as the catalog names it.
+pub fn region_of(state: &AppState, b: &Backup) -> Region {
+    Region::of(&state.settings.regions, &state.engine.region_of(b)).unwrap_or_else(|| Region::home(&state.settings.regions))
 }
 
 fn datastore(config: &InstanceConfig) -> DatastoreView {
@@ -78,13 +87,14 @@ fn backup_type(datastore: &str, incremental: bool) -> &'static str {
     }
 }
 
-/// A database backup by id, or the dialect's 404.
-pub async fn find(state: &AppState, p: &Principal, id: &str) -> CoreResult<Backup> {
+/// A database backup of the region by id, or the dialect's 404 (another region's backups are
+/// not found here, as in separate regional services).
+pub async fn find(state: &AppState, p: &Principal, region: &Region, id: &str) -> CoreResult<Backup> {
     let not_found = || CoreError::NotFound { what: "Backup", id: id.to_owned() };
     let uuid = Uuid::parse_str(id).map_err(|_| not_found())?;
     let backup = state.engine.backup(p, uuid).await.map_err(|_| not_found())?;
     let kind = backup.metadata.get("source_kind").and_then(Value::as_str).unwrap_or_default();
-    if kind != SourceKind::Instance.as_str() && kind != SourceKind::HaGroup.as_str() {
+    if kind != SourceKind::Instance.as_str() && kind != SourceKind::HaGroup.as_str() || state.engine.region_of(&backup) != region.name {
         return Err(not_found());
     }
     Ok(backup)
@@ -102,7 +112,7 @@ pub fn backup(state: &AppState, p: &Principal, b: &Backup) -> BackupView {
         status: status(b.state),
         instance_id: (!ha).then(|| b.source_id.to_string()),
         parent_id: b.parent_id.map(|id| id.to_string()),
-        location_ref: done.then(|| format!("{}/v1.0/{}/backups/{}", state.settings.base_url(), p.tenant_name, b.id)),
+        location_ref: done.then(|| format!("{}/backups/{}", region_of(state, b).endpoint(state.settings.base_url(), &p.tenant_name), b.id)),
         size: done.then(|| (b.size_bytes as f64 / f64::from(1u32 << 30) * 1e6).round() / 1e6),
         created: time(b.created_at),
         updated: time(b.updated_at),
@@ -116,8 +126,8 @@ pub fn backup(state: &AppState, p: &Principal, b: &Backup) -> BackupView {
     }
 }
 
-/// The `instance` object.
-pub async fn instance(state: &AppState, p: &Principal, s: &Source) -> CoreResult<InstanceView> {
+/// The `instance` object, linked at the region's endpoint.
+pub async fn instance(state: &AppState, p: &Principal, region: &Region, s: &Source) -> CoreResult<InstanceView> {
     let config: InstanceConfig = serde_json::from_value(s.config.clone()).unwrap_or_default();
     // A restored instance is BUILD until its restore ends.
     let restoring = match config.restored_from {
@@ -137,9 +147,9 @@ pub async fn instance(state: &AppState, p: &Principal, s: &Source) -> CoreResult
         created: time(s.created_at),
         updated: time(s.created_at),
         datastore: datastore(&config),
-        flavor: FlavorLink { links: links(state, &p.tenant_name, &format!("flavors/{flavor_id}")), id: flavor_id },
+        flavor: FlavorLink { links: links(state, region, &p.tenant_name, &format!("flavors/{flavor_id}")), id: flavor_id },
         volume: VolumeView { size: if config.volume_gb == 0 { 1 } else { config.volume_gb } },
         hostname: format!("{}.coffer.local", s.id.simple()),
-        links: links(state, &p.tenant_name, &format!("instances/{}", s.id)),
+        links: links(state, region, &p.tenant_name, &format!("instances/{}", s.id)),
     })
 }

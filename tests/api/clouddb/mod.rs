@@ -1,5 +1,7 @@
 //! Rackspace Cloud Databases v1.0 over the engine, asserting the Trove JSON bodies.
 
+mod regions;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -162,6 +164,19 @@ async fn an_instance_backup_lifecycle_speaks_trove_shapes_end_to_end() {
     )
     .await;
     assert_eq!(status, 202);
+    // The copy is a backup of its own in IAD, named as the original when no name is given.
+    let mut copies = Value::Null;
+    for _ in 0..300 {
+        copies = get(&app, &token, "/v1.0/default/regions/IAD/backups").await.1;
+        if copies["backups"][0]["status"] == "COMPLETED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        (copies["backups"][0]["name"].as_str(), copies["backups"][0]["description"].as_str()),
+        (Some("snapshot"), Some("My Backup"))
+    );
     let (status, lon) =
         post(&app, &token, &format!("/v1.0/default/backups/{full}/action"), json!({ "copy-backup": { "target_backup_region": "LON" } }))
             .await;
@@ -313,6 +328,7 @@ async fn stock_python_troveclient_runs_the_backup_lifecycle() {
     assert_eq!(r["instance_backups"], 2);
     assert_eq!(r["restore_status"], "BUILD");
     assert_eq!(r["copy_status"], 202);
+    assert_eq!(r["iad_copies"], json!(["snapshot"]), "the copy in IAD has the original's name: {r}");
     assert_eq!(r["copy_lon"], json!(["BadRequest", 400]));
     assert_eq!(r["get_unknown"], json!(["NotFound", 404]));
     assert_eq!(r["long_name"], json!(["BadRequest", 400]));
@@ -348,6 +364,7 @@ async fn rackspace_cdbclient_runs_the_backup_lifecycle() {
     assert_eq!(r["parent"], true);
     assert_eq!((r["list"].as_u64(), r["list_limit"].as_u64(), r["instance_backups"].as_u64()), (Some(2), Some(1), Some(2)));
     assert_eq!(r["copy"], true);
+    assert_eq!(r["iad"], json!(["snapshot", "My Backup"]), "the copy in IAD: {r}");
     assert_eq!(r["copy_lon"], json!(["BadRequest", 400]));
     assert_eq!(r["restore"], "BUILD");
     assert_eq!(r["get_unknown"], json!(["NotFound", 404]));
@@ -454,7 +471,12 @@ async fn rackspace_pyrax_logs_in_with_an_api_key_and_runs_the_backup_lifecycle()
     assert_eq!(r["restore"][1], 2);
     assert_eq!(r["restored"][1], "ACTIVE");
     assert_eq!(r["deleted"], json!(["NotFound", 404]));
-    assert_eq!(r["password_login"], json!([true, 0]));
+    assert_eq!(r["password_login"], json!([true, 0]), "the copy in IAD is not listed in DFW");
+    assert_eq!(r["copy"], 202);
+    assert_eq!(r["iad"], json!(["COMPLETED", "a copy", 1]), "pyrax logged in to IAD lists the copy: {r}");
+    assert_eq!(r["iad_restored"][1], "ACTIVE");
+    let (_, from_copy) = get(&app, &token, &format!("/admin/v1/sources/{}", r["iad_restored"][0].as_str().unwrap())).await;
+    assert_eq!(count_rows(from_copy["nodes"][0]["location"].as_str().unwrap()).await, 20 + 7, "the copy restores in IAD");
     let (_, source) = get(&app, &token, &format!("/admin/v1/sources/{}", r["restored"][0].as_str().unwrap())).await;
     assert_eq!(
         count_rows(source["nodes"][0]["location"].as_str().unwrap()).await,
