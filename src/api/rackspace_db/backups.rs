@@ -204,7 +204,8 @@ impl BackupsApi {
         };
         // An HA group's backups are not an instance's, even when its id is given as instance_id.
         let keep = |v: &models::BackupView| {
-            datastore.0.as_deref().is_none_or(|d| v.datastore.kind == d) && (source.is_none() || v.instance_id.is_some())
+            datastore.0.as_deref().is_none_or(|d| v.datastore.as_ref().is_some_and(|s| s.kind == d))
+                && (source.is_none() || v.instance_id.is_some())
         };
         let kinds = [SourceKind::Instance, SourceKind::HaGroup];
         Ok(Json(paged(&state, req, p, &region, source, &kinds, limit.0.map(|l| l as usize), marker.0.as_deref(), keep).await?))
@@ -291,7 +292,9 @@ impl BackupsApi {
     ) -> poem::Result<Json<BackupList>> {
         let p = caller.principal();
         check_account(p, &account)?;
-        Ok(Json(source_backups(&state, req, p, &region, SourceKind::Instance, &id, limit.0.map(|l| l as usize), marker.0.as_deref()).await?))
+        Ok(Json(
+            source_backups(&state, req, p, &region, SourceKind::Instance, &id, limit.0.map(|l| l as usize), marker.0.as_deref()).await?,
+        ))
     }
 
     /// Backups of one HA group.

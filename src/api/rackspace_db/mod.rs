@@ -6,6 +6,7 @@ mod backups;
 pub mod error;
 mod instances;
 mod models;
+mod scalars;
 mod view;
 
 use poem_openapi::{ApiResponse, Tags};

@@ -5,11 +5,13 @@
 use std::borrow::Cow;
 
 use poem_openapi::{
-    Enum, Object, Union,
+    Enum, Object,
     registry::{MetaSchema, MetaSchemaRef},
     types::{Example, ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
 };
 use serde_json::Value;
+
+pub use super::scalars::{Automated, BackupName, DatastoreType, FlavorRef, InstanceName};
 
 use crate::api::common::lenient::Flag;
 
@@ -173,153 +175,6 @@ impl NewBackup {
     }
 }
 
-/// A backup's short name: at most 64 characters.
-#[derive(Debug, Clone)]
-pub struct BackupName(pub String);
-
-impl Type for BackupName {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "CloudDbBackupName".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            description: Some("The backup's short name: 1 to 64 characters, not only spaces, no control characters."),
-            max_length: Some(64),
-            pattern: Some(NAME_PATTERN.to_owned()),
-            ..MetaSchema::new("string")
-        }))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
-}
-
-impl ParseFromJSON for BackupName {
-    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        match value {
-            Some(Value::String(s)) if s.chars().count() > 64 => Err(ParseError::custom("Backup name must be at most 64 characters")),
-            Some(Value::String(s)) => crate::domain::check_name("a backup name", &s).map(|()| BackupName(s)).map_err(ParseError::custom),
-            _ => Err(ParseError::custom("the backup's name must be a string")),
-        }
-    }
-}
-
-/// An instance's name: 1 to 255 characters, not only spaces, no control characters.
-#[derive(Debug, Clone)]
-pub struct InstanceName(pub String);
-
-/// Characters a name may hold, as a JSON Schema pattern: at least one that is not a space, none
-/// a control character.
-const NAME_PATTERN: &str = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$";
-
-impl Type for InstanceName {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "CloudDbInstanceName".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            description: Some("The instance's name: 1 to 255 characters, not only spaces, no control characters."),
-            max_length: Some(255),
-            pattern: Some(NAME_PATTERN.to_owned()),
-            ..MetaSchema::new("string")
-        }))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
-}
-
-impl ParseFromJSON for InstanceName {
-    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        match value {
-            Some(Value::String(s)) => {
-                crate::domain::check_name("an instance's name", &s).map(|()| InstanceName(s)).map_err(ParseError::custom)
-            }
-            _ => Err(ParseError::custom("an instance needs a name (a string)")),
-        }
-    }
-}
-
-impl ToJSON for InstanceName {
-    fn to_json(&self) -> Option<Value> {
-        Some(Value::String(self.0.clone()))
-    }
-}
-
-/// A datastore's type as clients name it: read in any case, `sqlite3`, `postgres` and `mariadb`
-/// being other names of the three.
-#[derive(Debug, Clone)]
-pub struct DatastoreType(pub String);
-
-impl Type for DatastoreType {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
-
-    fn name() -> Cow<'static, str> {
-        "CloudDbDatastoreType".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        let names = ["sqlite", "sqlite3", "postgresql", "postgres", "mysql", "mariadb"];
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            description: Some("The datastore: sqlite, postgresql or mysql (also sqlite3, postgres, mariadb; any case)."),
-            enum_items: names.map(Value::from).to_vec(),
-            ..MetaSchema::new("string")
-        }))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
-}
-
-impl ParseFromJSON for DatastoreType {
-    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        match value {
-            Some(Value::String(s)) if s.parse::<crate::sources::database::DatastoreKind>().is_ok() => Ok(DatastoreType(s)),
-            Some(other) => Err(ParseError::custom(format!("unknown datastore type {other} (expected sqlite, postgresql or mysql)"))),
-            None => Err(ParseError::custom("a datastore type is needed")),
-        }
-    }
-}
-
-impl ToJSON for DatastoreType {
-    fn to_json(&self) -> Option<Value> {
-        Some(Value::String(self.0.clone()))
-    }
-}
-
-impl ToJSON for BackupName {
-    fn to_json(&self) -> Option<Value> {
-        Some(Value::String(self.0.clone()))
-    }
-}
-
 /// The kind of thing a backup is of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase", rename = "CloudDbSourceType")]
@@ -394,25 +249,6 @@ pub struct NewInstance {
     pub datastore: Option<DatastoreChoice>,
 }
 
-/// A flavor as clients name it.
-#[derive(Debug, Union)]
-#[oai(rename = "CloudDbFlavorRef")]
-pub enum FlavorRef {
-    Number(u32),
-    /// A numeric string, or an href ending in `/flavors/{id}`.
-    Text(String),
-}
-
-impl FlavorRef {
-    /// The flavor id it names.
-    pub fn id(&self) -> Option<String> {
-        match self {
-            FlavorRef::Number(n) => Some(n.to_string()),
-            FlavorRef::Text(s) => s.rsplit('/').next().map(str::to_owned).filter(|s| !s.is_empty()),
-        }
-    }
-}
-
 #[derive(Debug, Object)]
 #[oai(rename = "CloudDbVolume")]
 pub struct Volume {
@@ -468,7 +304,9 @@ pub struct DatastoreView {
     #[oai(rename = "type")]
     pub kind: String,
     pub version: String,
-    pub version_id: String,
+    /// Always answered; the seed's restore answer lacks it.
+    #[oai(skip_serializing_if_is_none)]
+    pub version_id: Option<String>,
 }
 
 /// A backup's source.
@@ -502,15 +340,25 @@ pub struct BackupView {
     pub size: Option<f64>,
     pub created: String,
     pub updated: String,
-    pub datastore: DatastoreView,
-    pub source: BackupSourceView,
-    /// 1 when a schedule made it.
-    pub is_automated: i32,
-    pub flavor_ram: u32,
-    #[oai(rename = "type")]
-    pub kind: String,
-    pub volume_size: u32,
-    pub project_id: String,
+    // Always answered; optional in the schema because the seed's older examples lack them.
+    #[oai(skip_serializing_if_is_none)]
+    pub datastore: Option<DatastoreView>,
+    #[oai(skip_serializing_if_is_none)]
+    pub source: Option<BackupSourceView>,
+    #[oai(skip_serializing_if_is_none)]
+    pub is_automated: Option<Automated>,
+    /// Megabytes of RAM of the instance's flavor.
+    #[oai(skip_serializing_if_is_none)]
+    pub flavor_ram: Option<u32>,
+    /// The backup's kind, e.g. `InnoBackupEx` or `InnoBackupExIncremental`.
+    #[oai(rename = "type", skip_serializing_if_is_none)]
+    pub kind: Option<String>,
+    /// Gigabytes of the instance's volume.
+    #[oai(skip_serializing_if_is_none)]
+    pub volume_size: Option<u32>,
+    /// The tenant.
+    #[oai(skip_serializing_if_is_none)]
+    pub project_id: Option<String>,
 }
 
 /// `{"backup": {...}}`.

@@ -6,8 +6,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::models::{
-    BackupSourceView, BackupStatus, BackupView, DatastoreView, FlavorLink, FlavorView, InstanceStatus, InstanceView, Link, SourceType,
-    VolumeView,
+    Automated, BackupSourceView, BackupStatus, BackupView, DatastoreView, FlavorLink, FlavorView, InstanceStatus, InstanceView, Link,
+    SourceType, VolumeView,
 };
 use crate::{
     api::common::region::Region,
@@ -75,7 +75,7 @@ pub fn region_of(state: &AppState, b: &Backup) -> Region {
 fn datastore(config: &InstanceConfig) -> DatastoreView {
     let version = if config.datastore_version.is_empty() { "current".to_owned() } else { config.datastore_version.clone() };
     let version_id = Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("{}:{version}", config.datastore).as_bytes());
-    DatastoreView { kind: config.datastore.clone(), version, version_id: version_id.to_string() }
+    DatastoreView { kind: config.datastore.clone(), version, version_id: Some(version_id.to_string()) }
 }
 
 fn backup_type(datastore: &str, incremental: bool) -> &'static str {
@@ -116,13 +116,13 @@ pub fn backup(state: &AppState, p: &Principal, b: &Backup) -> BackupView {
         size: done.then(|| (b.size_bytes as f64 / f64::from(1u32 << 30) * 1e6).round() / 1e6),
         created: time(b.created_at),
         updated: time(b.updated_at),
-        datastore: datastore(&config),
-        source: BackupSourceView { kind: if ha { SourceType::Ha } else { SourceType::Instance }, id: b.source_id.to_string() },
-        is_automated: i32::from(b.plan_id.is_some()),
-        flavor_ram: if config.flavor_ram_mb == 0 { 1024 } else { config.flavor_ram_mb },
-        kind: backup_type(&config.datastore, b.parent_id.is_some()).to_owned(),
-        volume_size: if config.volume_gb == 0 { 1 } else { config.volume_gb },
-        project_id: p.tenant_name.clone(),
+        datastore: Some(datastore(&config)),
+        source: Some(BackupSourceView { kind: if ha { SourceType::Ha } else { SourceType::Instance }, id: b.source_id.to_string() }),
+        is_automated: Some(Automated(b.plan_id.is_some())),
+        flavor_ram: Some(if config.flavor_ram_mb == 0 { 1024 } else { config.flavor_ram_mb }),
+        kind: Some(backup_type(&config.datastore, b.parent_id.is_some()).to_owned()),
+        volume_size: Some(if config.volume_gb == 0 { 1 } else { config.volume_gb }),
+        project_id: Some(p.tenant_name.clone()),
     }
 }
 
