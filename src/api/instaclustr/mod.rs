@@ -74,7 +74,7 @@ fn dc_of(datacenter: Option<&str>) -> &str {
 
 /// The caller's cluster `id` (404 for anything else).
 async fn cluster(state: &AppState, p: &Principal, id: Uuid) -> Result<SourceView, CoreError> {
-    let not_found = || CoreError::not_found("cluster", &id.to_string());
+    let not_found = || CoreError::not_found("cluster", id.to_string());
     state.engine.source(p, id).await.ok().filter(|v| v.source.kind == SourceKind::Cluster).ok_or_else(not_found)
 }
 

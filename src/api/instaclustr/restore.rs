@@ -320,7 +320,7 @@ impl RestoreApi {
             data_centres: networks(&view, &ask),
         };
         let mut settings = serde_json::Map::new();
-        settings.insert(RECORD_KEY.into(), serde_json::to_value(&record).map_err(|e| CoreError::internal(e))?);
+        settings.insert(RECORD_KEY.into(), serde_json::to_value(&record).map_err(CoreError::internal)?);
         let spec = RestoreSpec {
             backup_id: backup.id,
             target: RestoreTarget::NewCluster { name: ask.name.clone(), locations, all_tables: true, settings },
