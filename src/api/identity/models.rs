@@ -2,7 +2,14 @@
 //! write them and as keystoneauth1, python-troveclient, cdbclient and pyrax send and read them.
 //! Unknown request keys are ignored (each client sends a few of its own).
 
-use poem_openapi::{Enum, Object, Union, types::Example};
+use std::borrow::Cow;
+
+use poem_openapi::{
+    Enum, Object,
+    registry::{MetaSchema, MetaSchemaRef, Registry},
+    types::{Example, ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+};
+use serde_json::Value;
 
 const EXAMPLE_TOKEN: &str = "gAAAAABlkEs8Y2FmZmVyLWV4YW1wbGUtdG9rZW4";
 
@@ -20,7 +27,7 @@ impl Example for V2TokensRequest {
                 password_credentials: Some(PasswordCredentials { username: "alice".into(), password: "s3cret".into() }),
                 api_key_credentials: None,
                 token: None,
-                tenant_id: Some(TenantRef::Text("1234".into())),
+                tenant_id: Some(TenantRef("1234".into())),
                 tenant_name: None,
             },
         }
@@ -32,36 +39,70 @@ impl Example for V2TokensRequest {
 #[oai(rename = "IdentityV2Auth")]
 pub struct V2Auth {
     /// User name and password (troveclient, keystoneauth, pyrax's fallback).
-    #[oai(rename = "passwordCredentials")]
+    #[oai(rename = "passwordCredentials", skip_serializing_if_is_none)]
     pub password_credentials: Option<PasswordCredentials>,
     /// User name and API key (pyrax, cdbclient with `auth_system='rax'`).
-    #[oai(rename = "RAX-KSKEY:apiKeyCredentials")]
+    #[oai(rename = "RAX-KSKEY:apiKeyCredentials", skip_serializing_if_is_none)]
     pub api_key_credentials: Option<ApiKeyCredentials>,
     /// A token still valid, for a fresh one.
+    #[oai(skip_serializing_if_is_none)]
     pub token: Option<TokenRef>,
     /// The tenant to scope to (a string or a number; pyrax may send the user name). Matched
     /// loosely: a user's own tenant is used whatever is sent, an administrator's is the one named.
-    #[oai(rename = "tenantId", nullable)]
+    #[oai(rename = "tenantId", skip_serializing_if_is_none)]
     pub tenant_id: Option<TenantRef>,
     /// The tenant to scope to, by name.
-    #[oai(rename = "tenantName", nullable)]
+    #[oai(rename = "tenantName", nullable, skip_serializing_if_is_none)]
     pub tenant_name: Option<String>,
 }
 
-/// A tenant id as clients send it.
-#[derive(Debug, Union)]
-#[oai(rename = "IdentityTenantRef")]
-pub enum TenantRef {
-    Text(String),
-    Number(i64),
+/// A tenant id as clients send it: a string, or a number (troveclient passes what it is given).
+/// Written by hand: poem-openapi's `Union` documents itself as an object.
+#[derive(Debug)]
+pub struct TenantRef(pub String);
+
+impl Type for TenantRef {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "IdentityTenantRef".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            description: Some("a tenant id, as a string or a number"),
+            any_of: vec![
+                MetaSchemaRef::Inline(Box::new(MetaSchema::new("string"))),
+                MetaSchemaRef::Inline(Box::new(MetaSchema::new("integer"))),
+            ],
+            ..MetaSchema::ANY
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
 }
 
-impl TenantRef {
-    pub fn into_string(self) -> String {
-        match self {
-            TenantRef::Text(s) => s,
-            TenantRef::Number(n) => n.to_string(),
+impl ParseFromJSON for TenantRef {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::String(s) => Ok(TenantRef(s)),
+            Value::Number(n) if n.is_i64() || n.is_u64() => Ok(TenantRef(n.to_string())),
+            other => Err(ParseError::custom(format!("tenantId must be a string or a whole number, not {other}"))),
         }
+    }
+}
+
+impl ToJSON for TenantRef {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
     }
 }
 
@@ -245,6 +286,7 @@ impl Example for V3TokensRequest {
 pub struct V3Auth {
     pub identity: V3Identity,
     /// The project to scope to; an administrator's token may name any.
+    #[oai(skip_serializing_if_is_none)]
     pub scope: Option<V3ScopeChoice>,
 }
 
@@ -254,7 +296,9 @@ pub struct V3Auth {
 pub struct V3Identity {
     /// `password` or `token` (the first one supplied is used).
     pub methods: Vec<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub password: Option<V3Password>,
+    #[oai(skip_serializing_if_is_none)]
     pub token: Option<TokenRef>,
 }
 
@@ -268,10 +312,13 @@ pub struct V3Password {
 #[derive(Debug, Object)]
 #[oai(rename = "IdentityV3User")]
 pub struct V3User {
+    #[oai(skip_serializing_if_is_none)]
     pub name: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub id: Option<String>,
     pub password: String,
     /// Accepted and not checked: users live in one domain.
+    #[oai(skip_serializing_if_is_none)]
     pub domain: Option<DomainRef>,
 }
 
@@ -279,7 +326,9 @@ pub struct V3User {
 #[derive(Debug, Object)]
 #[oai(rename = "IdentityDomainRef")]
 pub struct DomainRef {
+    #[oai(skip_serializing_if_is_none)]
     pub id: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub name: Option<String>,
 }
 
@@ -287,8 +336,11 @@ pub struct DomainRef {
 #[derive(Debug, Object)]
 #[oai(rename = "IdentityProjectRef")]
 pub struct ProjectRef {
+    #[oai(skip_serializing_if_is_none)]
     pub id: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub name: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
     pub domain: Option<DomainRef>,
 }
 
@@ -296,17 +348,68 @@ pub struct ProjectRef {
 #[derive(Debug, Object)]
 #[oai(rename = "IdentityV3Scope")]
 pub struct V3Scope {
+    #[oai(skip_serializing_if_is_none)]
     pub project: Option<ProjectRef>,
     /// Accepted: a domain scope is the user's own tenant.
+    #[oai(skip_serializing_if_is_none)]
     pub domain: Option<DomainRef>,
 }
 
 /// A scope object, or a word such as keystoneauth's `"unscoped"` (the user's own tenant).
-#[derive(Debug, Union)]
-#[oai(rename = "IdentityV3ScopeChoice")]
+/// Written by hand: poem-openapi's `Union` documents itself as an object.
+#[derive(Debug)]
 pub enum V3ScopeChoice {
     Scope(V3Scope),
     Word(String),
+}
+
+impl Type for V3ScopeChoice {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "IdentityV3ScopeChoice".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            description: Some("a scope object, or a word such as \"unscoped\""),
+            any_of: vec![V3Scope::schema_ref(), MetaSchemaRef::Inline(Box::new(MetaSchema::new("string")))],
+            ..MetaSchema::ANY
+        }))
+    }
+
+    fn register(registry: &mut Registry) {
+        V3Scope::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for V3ScopeChoice {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::String(word) => Ok(V3ScopeChoice::Word(word)),
+            scope @ Value::Object(_) => V3Scope::parse_from_json(Some(scope)).map(V3ScopeChoice::Scope).map_err(ParseError::propagate),
+            other => Err(ParseError::custom(format!("scope must be an object or a word such as \"unscoped\", not {other}"))),
+        }
+    }
+}
+
+impl ToJSON for V3ScopeChoice {
+    fn to_json(&self) -> Option<Value> {
+        match self {
+            V3ScopeChoice::Scope(scope) => scope.to_json(),
+            V3ScopeChoice::Word(word) => Some(Value::String(word.clone())),
+        }
+    }
 }
 
 /// A domain as a token shows it.

@@ -64,7 +64,7 @@ impl TokensApi {
         } else {
             return Err(CoreError::BadRequest("auth needs passwordCredentials, RAX-KSKEY:apiKeyCredentials or token".into()).into());
         };
-        let tenant = auth.tenant_id.map(|t| t.into_string()).or(auth.tenant_name);
+        let tenant = auth.tenant_id.map(|t| t.0).or(auth.tenant_name);
         let principal = state.auth.scope(principal, tenant.as_deref()).await?;
         let issued = state.auth.issue_token(&principal)?;
         Ok(Json(v2_access(&state, &principal, &issued)?))

@@ -327,13 +327,14 @@ pub struct RestoreResponse {
     pub restored_cluster: Uuid,
     /// The moment (ms since the epoch) the new cluster's data reaches: the `pointInTime` asked
     /// for, or the newest restorable moment when that lies beyond it, or the newest backup's time.
-    #[oai(rename = "pointInTime")]
-    pub point_in_time: i64,
+    /// Coffer always sends it; the seed's answer has only `restoredCluster`.
+    #[oai(rename = "pointInTime", skip_serializing_if_is_none)]
+    pub point_in_time: Option<i64>,
 }
 
 impl Example for RestoreResponse {
     fn example() -> Self {
-        RestoreResponse { restored_cluster: EXAMPLE_CLUSTER, point_in_time: 1_420_070_400_000 }
+        RestoreResponse { restored_cluster: EXAMPLE_CLUSTER, point_in_time: Some(1_420_070_400_000) }
     }
 }
 

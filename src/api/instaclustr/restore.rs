@@ -336,6 +336,6 @@ impl RestoreApi {
             .and_then(Value::as_str)
             .and_then(|s| Uuid::parse_str(s).ok())
             .ok_or_else(|| CoreError::internal(anyhow::anyhow!("the restore named no new cluster: {}", op.result)))?;
-        Ok(Restored::Ok(Json(RestoreResponse { restored_cluster: restored, point_in_time: ms(reached) })))
+        Ok(Restored::Ok(Json(RestoreResponse { restored_cluster: restored, point_in_time: Some(ms(reached)) })))
     }
 }
