@@ -56,8 +56,8 @@ fn cloudbackup_service(base: &str) -> OpenApiService<CloudBackupApis, ()> {
     OpenApiService::new(apis, "Coffer: Rackspace Cloud Backup v1.0", VERSION).server(base)
 }
 
-fn instaclustr_service(base: &str) -> OpenApiService<instaclustr::ProvisioningApi, ()> {
-    OpenApiService::new(instaclustr::ProvisioningApi, "Coffer: Instaclustr provisioning v1", VERSION).server(base)
+fn instaclustr_service(base: &str) -> OpenApiService<(instaclustr::ClustersApi, instaclustr::BackupsApi, instaclustr::RestoreApi), ()> {
+    OpenApiService::new(instaclustr::api(), "Coffer: Instaclustr provisioning v1", VERSION).server(base)
 }
 
 fn clouddb_service(base: &str) -> OpenApiService<(rackspace_db::BackupsApi, rackspace_db::InstancesApi), ()> {

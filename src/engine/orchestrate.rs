@@ -123,6 +123,10 @@ pub enum RestoreTarget {
         /// Create every table's directory, even of tables the selection leaves out (their data is not restored).
         #[serde(default)]
         all_tables: bool,
+        /// What the asking dialect records on the new cluster (networks, the moment restored),
+        /// added to its config; set by dialects only, never read from a request.
+        #[serde(skip)]
+        settings: serde_json::Map<String, Value>,
     },
     /// A directory on an agent (the backup's own agent when not named).
     Path {
@@ -607,7 +611,7 @@ impl Engine {
                     }
                 }
             }
-            RestoreTarget::NewCluster { name, locations, all_tables } => {
+            RestoreTarget::NewCluster { name, locations, all_tables, settings } => {
                 if source.kind != SourceKind::Cluster {
                     return Err(CoreError::BadRequest("only cluster backups restore into a new cluster".into()));
                 }
@@ -648,12 +652,12 @@ impl Engine {
                         )));
                     }
                 }
-                let mut config = source.config.clone();
+                let mut config = source.config.as_object().cloned().unwrap_or_default();
                 // A new cluster starts without the original's commitlog archiving (its directories
                 // are the original's); it is turned on for the new cluster when wanted.
-                if let Some(c) = config.as_object_mut() {
-                    c.remove("archiving");
-                }
+                config.remove("archiving");
+                config.extend(settings.clone());
+                let mut config = Value::Object(config);
                 config["restored_from"] = json!(backup.id);
                 config["restore_operation"] = json!(op.id);
                 let created = self.create_source(backup.tenant_id, SourceKind::Cluster, name, config, specs, false).await?;

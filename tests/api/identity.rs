@@ -249,3 +249,116 @@ async fn a_public_url_that_is_set_is_kept_whatever_the_listen_address() {
     let v2: Value = app.client.get(app.url("/v2.0")).send().await.unwrap().json().await.unwrap();
     assert_eq!(v2["version"]["links"][0]["href"], "https://backup.example.net/v2.0/");
 }
+
+#[tokio::test]
+async fn v2_accepts_what_each_stock_client_sends_and_refuses_incomplete_credentials_with_a_bad_request_fault() {
+    let app = spawn_app().await;
+    let password = json!({ "username": "admin", "password": ADMIN_PASSWORD });
+    for auth in [
+        // troveclient's legacy client and keystoneauth's v2.Password.
+        json!({ "passwordCredentials": password, "tenantId": "default" }),
+        // troveclient with project_id, a null tenant, and keys of other clients beside them.
+        json!({ "passwordCredentials": password, "tenantName": "default", "tenantId": null, "RAX-AUTH:domain": { "name": "Rackspace" } }),
+        json!({ "passwordCredentials": password }),
+    ] {
+        let resp = v2_tokens(&app, auth.clone()).await;
+        assert_eq!(resp.status(), 200, "{auth}");
+        let body: Value = resp.json().await.unwrap();
+        assert_v2_access(&app, &body, "default", "admin", "PASSWORD");
+        let mut keys: Vec<&str> = body["access"]["token"].as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(keys, ["RAX-AUTH:authenticatedBy", "expires", "id", "issued_at", "tenant"]);
+    }
+    for auth in [
+        json!({ "passwordCredentials": { "username": "admin" } }),
+        json!({ "RAX-KSKEY:apiKeyCredentials": { "username": "admin" } }),
+        json!({ "passwordCredentials": password, "tenantId": { "id": "default" } }),
+    ] {
+        let resp = v2_tokens(&app, auth.clone()).await;
+        assert_eq!(resp.status(), 400, "{auth}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["badRequest"]["code"], 400, "{auth}: {body}");
+        assert!(body["badRequest"]["message"].as_str().unwrap().contains("IdentityV2"), "names the model: {body}");
+    }
+    let no_auth = app.client.post(app.url("/v2.0/tokens")).json(&json!({ "passwordCredentials": password })).send().await.unwrap();
+    assert_eq!(no_auth.status(), 400);
+}
+
+#[tokio::test]
+async fn v3_accepts_unscoped_and_project_name_scopes_and_the_token_method() {
+    let app = spawn_app().await;
+    app.tenant("1234").await;
+    let user = json!({ "name": "admin", "password": ADMIN_PASSWORD, "domain": { "name": "Default" } });
+    let v3 = |scope: Value| {
+        let mut auth = json!({ "identity": { "methods": ["password"], "password": { "user": user.clone() } } });
+        if !scope.is_null() {
+            auth["scope"] = scope;
+        }
+        app.client.post(app.url("/v3/auth/tokens")).json(&json!({ "auth": auth })).send()
+    };
+    for (scope, project) in [
+        (json!("unscoped"), "default"),
+        (Value::Null, "default"),
+        (json!({ "project": { "name": "1234", "domain": { "id": "default" } } }), "1234"),
+        (json!({ "project": { "id": "1234" } }), "1234"),
+    ] {
+        let resp = v3(scope.clone()).await.unwrap();
+        assert_eq!(resp.status(), 201, "{scope}");
+        assert!(resp.headers().contains_key("x-subject-token"));
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["token"]["project"], json!({ "id": project, "name": project, "domain": { "id": "default", "name": "Default" } }));
+        assert_eq!(body["token"]["user"]["domain"], json!({ "id": "default", "name": "Default" }), "{body}");
+        let public = body["token"]["catalog"][0]["endpoints"].as_array().unwrap().iter().filter(|e| e["interface"] == "public").count();
+        assert_eq!(public, REGIONS.len(), "{body}");
+    }
+
+    let first = v3(Value::Null).await.unwrap();
+    let token = first.headers()["x-subject-token"].to_str().unwrap().to_owned();
+    let again = json!({ "auth": { "identity": { "methods": ["token"], "token": { "id": token } } } });
+    let resp = app.client.post(app.url("/v3/auth/tokens")).json(&again).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!((body["token"]["methods"].clone(), body["token"]["user"]["name"].clone()), (json!(["token"]), json!("admin")));
+
+    let totp = json!({ "auth": { "identity": { "methods": ["totp"] } } });
+    let resp = app.client.post(app.url("/v3/auth/tokens")).json(&totp).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (body["error"]["code"].clone(), body["error"]["message"].clone()),
+        (json!(400), json!("supported methods are password and token"))
+    );
+}
+
+#[tokio::test]
+async fn the_version_documents_are_whole_and_the_identity_document_names_every_body() {
+    let app = spawn_app().await;
+    let v2: Value = app.client.get(app.url("/v2.0")).send().await.unwrap().json().await.unwrap();
+    let expected = json!({ "version": {
+        "id": "v2.0", "status": "stable", "updated": "2014-04-17T00:00:00Z",
+        "links": [{ "rel": "self", "href": format!("{}/v2.0/", app.base) }],
+        "media-types": [{ "base": "application/json", "type": "application/vnd.openstack.identity-v2.0+json" }],
+    }});
+    assert_eq!(v2, expected);
+
+    let doc: Value = app.client.get(app.url("/openapi/identity.json")).send().await.unwrap().json().await.unwrap();
+    let body_of = |path: &str, method: &str, part: &str| -> Value {
+        let op = &doc["paths"][path][method];
+        let content = if part == "request" { &op["requestBody"]["content"] } else { &op["responses"][part]["content"] };
+        content.as_object().unwrap().values().next().unwrap()["schema"]["$ref"].clone()
+    };
+    let named = |name: &str| json!(format!("#/components/schemas/{name}"));
+    assert_eq!(body_of("/v2.0/tokens", "post", "request"), named("IdentityV2TokensRequest"));
+    assert_eq!(body_of("/v2.0/tokens", "post", "200"), named("IdentityV2Access"));
+    assert_eq!(body_of("/v3/auth/tokens", "post", "request"), named("IdentityV3TokensRequest"));
+    assert_eq!(body_of("/v3/auth/tokens", "post", "201"), named("IdentityV3TokenDocument"));
+    assert_eq!(body_of("/", "get", "300"), named("IdentityVersions"));
+    assert_eq!(body_of("/v3", "get", "200"), named("IdentityOneVersion"));
+    let schemas = &doc["components"]["schemas"];
+    let v2_auth = &schemas["IdentityV2Auth"]["properties"];
+    for key in ["passwordCredentials", "RAX-KSKEY:apiKeyCredentials", "token", "tenantId", "tenantName"] {
+        assert!(v2_auth.get(key).is_some(), "{key}: {v2_auth}");
+    }
+    assert_eq!(schemas["IdentityAuthenticatedBy"]["enum"], json!(["PASSWORD", "APIKEY", "TOKEN"]));
+    assert!(schemas["IdentityV2Access"]["example"]["access"]["serviceCatalog"].is_array(), "with an example");
+}

@@ -206,6 +206,14 @@ async fn instaclustr_errors_come_in_the_v1_shape() {
     assert_eq!(status, 400);
     let (status, body) = ic.get(&format!("/provisioning/v1/{}", uuid::Uuid::new_v4())).await;
     assert_eq!((status, body["status"].as_u64()), (404, Some(404)));
+    for path in ["/provisioning/v1/not-a-uuid", "/provisioning/v1/not-a-uuid/backups", "/provisioning/v1/ic-prod/backups/restore"] {
+        let (status, body) = if path.ends_with("restore") { ic.post(path, json!({})).await } else { ic.get(path).await };
+        assert_eq!((status, body["status"].as_u64(), body["code"].as_u64()), (400, Some(400), Some(400)), "{path}: {body}");
+        assert_eq!(body["errorDetails"], json!({}), "{path}: {body}");
+        assert!(body["message"].as_str().unwrap().contains("UUID"), "the message says what a clusterId is: {body}");
+    }
+    let (status, body) = ic.post(&restore, json!({ "pointInTime": "yesterday" })).await;
+    assert_eq!((status, body["status"].as_u64()), (400, Some(400)), "a typed body refuses a moment that is not a number: {body}");
 
     let resp = app
         .client
@@ -246,4 +254,113 @@ async fn a_provisioning_script_with_non_preemptive_basic_auth_restores_a_point_i
     assert_eq!(r["restored_status"], json!([202, "RUNNING"]));
     assert_eq!(r["restored_exact"], true, "{r}");
     assert_eq!(r["original_untouched"], true);
+}
+
+/// The newest complete backup's time of a cluster, in ms, as the admin API lists it.
+async fn newest_backup_ms(app: &TestApp, cluster: &str) -> i64 {
+    let admin = app.login("admin", crate::helpers::ADMIN_PASSWORD).await;
+    let (_, backups) = crate::helpers::get(app, &admin, &format!("/admin/v1/backups?source_id={cluster}")).await;
+    let times =
+        backups.as_array().unwrap().iter().map(|b| b["created_at"].as_str().unwrap().parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+    times.max().expect("a backup").timestamp_millis()
+}
+
+/// Polls the new cluster's document until its restore ended.
+async fn until_provisioned(ic: &Client<'_>, id: &str) -> Value {
+    for _ in 0..300 {
+        let (status, doc) = ic.get(&format!("/provisioning/v1/{id}")).await;
+        assert_eq!(status, 202, "{doc}");
+        if doc["clusterStatus"] != "PROVISIONING" {
+            return doc;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the restored cluster {id} never left PROVISIONING");
+}
+
+#[tokio::test]
+async fn a_restore_to_now_answers_the_moment_it_reached_and_the_new_cluster_shows_its_networks() {
+    let app = spawn_app().await;
+    app.user_with_role("ops", "operator", Some("default")).await;
+    let ic = Client { app: &app, user: "ops", secret: "ops-password" };
+    let root = tempfile::tempdir().unwrap();
+    let (id, _) = cluster(&app, root.path()).await;
+    ic.backup(&id, 0).await;
+    let taken = newest_backup_ms(&app, &id).await;
+    let (_, doc) = ic.get(&format!("/provisioning/v1/{id}")).await;
+    let cdc = doc["dataCentres"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!((doc["clusterNetwork"].clone(), doc.get("restoredFrom")), (Value::Null, None), "an original cluster: {doc}");
+
+    // "now", with a custom VPC for the one data centre and a cluster network.
+    let now = chrono::Utc::now().timestamp_millis();
+    let body = json!({
+        "clusterNameOverride": "ic-vpc",
+        "pointInTime": now,
+        "clusterNetwork": "10.0.0.0/16",
+        "cdcInfos": [{ "cdcId": cdc, "restoreToSameVpc": false, "customVpcId": "vpc-002512aa", "customVpcNetwork": "10.1.0.0/16" }],
+    });
+    let (status, restored) = ic.post(&format!("/provisioning/v1/{id}/backups/restore"), body).await;
+    assert_eq!(status, 200, "{restored}");
+    let new_id = restored["restoredCluster"].as_str().unwrap().to_owned();
+    assert_eq!(restored, json!({ "restoredCluster": new_id, "pointInTime": taken }), "the newest backup's moment is what it reached");
+    let doc = until_provisioned(&ic, &new_id).await;
+    assert_eq!(doc["clusterStatus"], "RUNNING", "{doc}");
+    assert_eq!(doc["clusterNetwork"], "10.0.0.0/16", "{doc}");
+    assert_eq!(doc["restoredFrom"], json!({ "clusterId": id, "pointInTime": taken, "requestedPointInTime": now }), "{doc}");
+    let dc = &doc["dataCentres"][0];
+    assert_eq!(
+        (&dc["cdcNetwork"], &dc["customVpcId"], &dc["restoreToSameVpc"]),
+        (&json!("10.1.0.0/16"), &json!("vpc-002512aa"), &json!(false)),
+        "the data centre's own network: {doc}"
+    );
+    assert_ne!(dc["id"].as_str(), Some(cdc.as_str()), "the new cluster's data centre has an id of its own");
+    let (_, list) = ic.get("/provisioning/v1").await;
+    let summary = list.as_array().unwrap().iter().find(|c| c["id"] == new_id.as_str()).unwrap().clone();
+    assert_eq!(
+        summary,
+        json!({ "id": new_id, "name": "ic-vpc", "nodeCount": 3, "runningNodeCount": 3, "derivedStatus": "RUNNING",
+                "slaTier": "NON_PRODUCTION", "pciCompliance": "DISABLED" })
+    );
+
+    // Only a cluster network: every data centre is in it; no pointInTime asked, none requested.
+    let (status, restored) = ic
+        .post(
+            &format!("/provisioning/v1/{id}/backups/restore"),
+            json!({ "clusterNameOverride": "ic-net", "clusterNetwork": "10.2.0.0/16" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{restored}");
+    assert_eq!(restored["pointInTime"], taken);
+    let doc = until_provisioned(&ic, restored["restoredCluster"].as_str().unwrap()).await;
+    assert_eq!((&doc["clusterNetwork"], &doc["dataCentres"][0]["cdcNetwork"]), (&json!("10.2.0.0/16"), &json!("10.2.0.0/16")), "{doc}");
+    assert_eq!(doc["restoredFrom"]["requestedPointInTime"], Value::Null, "{doc}");
+    assert!(doc["dataCentres"][0].get("customVpcId").is_none(), "no VPC was asked for: {doc}");
+
+    // The restored cluster restored again into its own VPC keeps its data centre's network.
+    ic.backup(&new_id, 1).await; // after its restore's event
+    let (_, first) = ic.get(&format!("/provisioning/v1/{new_id}")).await;
+    let body =
+        json!({ "clusterNameOverride": "ic-same", "cdcInfos": [{ "cdcId": first["dataCentres"][0]["id"], "restoreToSameVpc": true }] });
+    let (status, restored) = ic.post(&format!("/provisioning/v1/{new_id}/backups/restore"), body).await;
+    assert_eq!(status, 200, "{restored}");
+    let doc = until_provisioned(&ic, restored["restoredCluster"].as_str().unwrap()).await;
+    let dc = &doc["dataCentres"][0];
+    assert_eq!((&dc["cdcNetwork"], &dc["restoreToSameVpc"]), (&json!("10.1.0.0/16"), &json!(true)), "{doc}");
+    assert_eq!(doc["restoredFrom"]["clusterId"], new_id.as_str());
+
+    // Network settings that cannot be honoured are refused, naming the field.
+    let restore = format!("/provisioning/v1/{id}/backups/restore");
+    for (body, words) in [
+        (json!({ "clusterNetwork": "ten-oh" }), "clusterNetwork 'ten-oh' must be an IPv4 network"),
+        (json!({ "cdcInfos": [{ "cdcId": cdc, "customVpcNetwork": "10.0.0.0/33" }] }), "customVpcNetwork '10.0.0.0/33'"),
+        (
+            json!({ "cdcInfos": [{ "cdcId": cdc, "restoreToSameVpc": true, "customVpcId": "vpc-1" }] }),
+            "customVpcId and customVpcNetwork apply only when restoreToSameVpc is false",
+        ),
+        (json!({ "cdcInfos": [{ "cdcId": cdc }, { "cdcId": cdc }] }), "cdcInfos must name every data centre"),
+    ] {
+        let (status, refused) = ic.post(&restore, body.clone()).await;
+        assert_eq!((status, refused["status"].as_u64()), (400, Some(400)), "{body}: {refused}");
+        assert!(refused["message"].as_str().unwrap().contains(words), "{body}: {refused}");
+    }
 }
