@@ -73,7 +73,7 @@ pub fn specs(base: &str) -> Vec<(&'static str, String)> {
     vec![
         ("admin", common::spec::complete(&admin_service(base).spec())),
         ("agent", common::spec::complete(&agent_service(base).spec())),
-        ("cloudbackup", common::spec::complete(&cloudbackup_service(base).spec())),
+        ("cloudbackup", rackspace_backup::with_tenant_paths(&common::spec::complete(&cloudbackup_service(base).spec()))),
         ("clouddatabases", common::spec::complete(&clouddb_service(base).spec())),
         ("identity", common::spec::complete(&identity_service(base).spec())),
         ("instaclustr", common::spec::complete(&instaclustr_service(base).spec())),
