@@ -177,6 +177,10 @@ async fn a_backup_configuration_is_created_read_updated_enabled_and_deleted_as_t
     bad["MachineAgentId"] = serde_json::json!(424242);
     assert_eq!(send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(bad)).await.0, 404);
 
+    let (status, refused) = send(reqwest::Method::PUT, format!("/v1.0/backup-configuration/{id}"), Some(serde_json::json!({}))).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.to_string().contains("BackupConfigurationName"), "the missing field is named: {refused}");
+
     let (status, _) = send(reqwest::Method::DELETE, format!("/v1.0/backup-configuration/{id}"), None).await;
     assert_eq!(status, 200);
     let (status, gone) = send(reqwest::Method::GET, format!("/v1.0/backup-configuration/{id}"), None).await;

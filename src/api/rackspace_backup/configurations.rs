@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::{
     agent_by_alias, date, int_id, machine_agent, machines_of,
     models::{
-        Configuration, ConfigurationPath, ConfigurationRequest, EnableConfiguration, EncryptionKey, FileItemType, Filter, Frequency,
+        Configuration, ConfigurationPath, ConfigurationRequest, EnableConfiguration, EncryptionKey, FileItemType, Filter, Frequency, Later,
         MissedBackupAction, PathRequest, VersionRetention,
     },
     region,
@@ -365,11 +365,11 @@ impl ConfigurationsApi {
         state: Data<&AppState>,
         caller: Caller,
         id: Path<String>,
-        body: Json<ConfigurationRequest>,
+        body: Json<Later<ConfigurationRequest>>,
     ) -> poem::Result<Empty> {
         let p = caller.principal();
         let plan = plan_by_alias(&state, p, &id).await?;
-        let spec = plan_spec(&state, p, &body).await?;
+        let spec = plan_spec(&state, p, &body.0.read()?).await?;
         state.engine.update_plan(p, plan.id, spec).await?;
         Ok(Empty::Ok)
     }

@@ -81,6 +81,49 @@ impl ToJSON for NumericId {
     }
 }
 
+/// A body read when the handler asks for it, documented as `T`. An operation on an object finds
+/// the object first, so another tenant's is not found (404) whatever the body holds; a body that
+/// is not a `T` is a 400 after that.
+pub struct Later<T>(Result<T, String>);
+
+impl<T> Later<T> {
+    pub fn read(self) -> Result<T, crate::error::CoreError> {
+        self.0.map_err(|e| crate::error::CoreError::BadRequest(format!("parse request payload error: {e}")))
+    }
+}
+
+impl<T: Type> Type for Later<T> {
+    const IS_REQUIRED: bool = T::IS_REQUIRED;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        T::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry)
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl<T: ParseFromJSON> ParseFromJSON for Later<T> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        Ok(Later(T::parse_from_json(value).map_err(|e| e.into_message())))
+    }
+}
+
 /// A closed set of integer codes: read from a number or a numeric string, written as a number,
 /// documented as an integer enum.
 macro_rules! int_codes {
