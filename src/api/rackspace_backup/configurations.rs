@@ -319,9 +319,14 @@ impl ConfigurationsApi {
     /// Creates a configuration for an agent; answers it whole. The server's own agent takes
     /// paths under the machines registered on it (with `serve --demo`, the demo's files).
     #[oai(path = "/v1.0/backup-configuration", method = "post", operation_id = "cloudbackup_create_configuration")]
-    async fn create(&self, state: Data<&AppState>, caller: Caller, body: Json<ConfigurationRequest>) -> poem::Result<Json<Configuration>> {
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        body: Json<Later<ConfigurationRequest>>,
+    ) -> poem::Result<Json<Configuration>> {
         let p = caller.principal();
-        let spec = plan_spec(&state, p, &body).await?;
+        let spec = plan_spec(&state, p, &body.0.read()?).await?;
         let plan = state.engine.create_plan(p, spec).await?;
         let id = ids::new_alias(&state.db, "configuration", plan.id).await?;
         Ok(Json(shown(&state, &plan, id, machine_agent(&state, p, plan.source_id).await?, None)))

@@ -120,8 +120,21 @@ impl<T: Type> Type for Later<T> {
 
 impl<T: ParseFromJSON> ParseFromJSON for Later<T> {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        Ok(Later(T::parse_from_json(value).map_err(|e| e.into_message())))
+        let missing = missing_fields::<T>(value.as_ref());
+        Ok(Later(T::parse_from_json(value).map_err(|e| match missing.as_slice() {
+            [] => e.into_message(),
+            names => format!("{} is required ({})", names.join(", "), e.into_message()),
+        })))
     }
+}
+
+/// The required fields of `T`'s schema that `value` lacks (poem-openapi's own message names the
+/// type, not the field).
+fn missing_fields<T: Type>(value: Option<&Value>) -> Vec<&'static str> {
+    let mut registry = Registry::new();
+    T::register(&mut registry);
+    let Some(schema) = registry.schemas.get(T::name().as_ref()) else { return Vec::new() };
+    schema.required.iter().copied().filter(|k| value.and_then(|v| v.get(*k)).is_none_or(Value::is_null)).collect()
 }
 
 /// A closed set of integer codes: read from a number or a numeric string, written as a number,
