@@ -167,6 +167,19 @@ async fn a_backup_configuration_is_created_read_updated_enabled_and_deleted_as_t
             && enabled["NextScheduledRunTime"] != "/Date(-62135578800000)/"
     );
 
+    // Hourly runs every HourInterval hours.
+    let mut hourly = create.clone();
+    hourly["BackupConfigurationName"] = serde_json::json!("every six hours");
+    (hourly["Frequency"], hourly["HourInterval"], hourly["IsActive"]) =
+        (serde_json::json!("Hourly"), serde_json::json!("6"), serde_json::json!(true));
+    let (status, six) = send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(hourly.clone())).await;
+    assert_eq!((status, six["HourInterval"].as_i64(), six["Frequency"].as_str()), (200, Some(6), Some("Hourly")), "{six}");
+    let next: i64 = six["NextScheduledRunTime"].as_str().unwrap().trim_start_matches("/Date(").trim_end_matches(")/").parse().unwrap();
+    let hours = (next - chrono::Utc::now().timestamp_millis()) as f64 / 3_600_000.0;
+    assert!((5.9..=6.0).contains(&hours), "the first run is six hours away, not {hours}");
+    hourly["HourInterval"] = serde_json::json!(30);
+    assert_eq!(send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(hourly)).await.0, 400);
+
     let mut bad = create.clone();
     bad["Frequency"] = serde_json::json!("Fortnightly");
     assert_eq!(send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(bad)).await.0, 400);
