@@ -179,6 +179,10 @@ async fn a_backup_configuration_is_created_read_updated_enabled_and_deleted_as_t
     assert!((5.9..=6.0).contains(&hours), "the first run is six hours away, not {hours}");
     hourly["HourInterval"] = serde_json::json!(30);
     assert_eq!(send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(hourly)).await.0, 400);
+    let mut skip = create.clone();
+    skip["MissedBackupActionId"] = serde_json::json!(2);
+    let (status, refused) = send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(skip)).await;
+    assert!(status == 400 && refused.to_string().contains("MissedBackupActionId 2"), "{status} {refused}");
 
     let mut bad = create.clone();
     bad["Frequency"] = serde_json::json!("Fortnightly");

@@ -150,7 +150,11 @@ impl Origin {
         let configuration = Some(ids::alias_for(&state.db, "configuration", plan).await?);
         Ok(match state.engine.plan(p, plan).await {
             Ok(plan) => Origin { agent, configuration, name: plan.name, deleted: false },
-            Err(_) => Origin { agent, configuration, name: b.name.clone(), deleted: true },
+            // A scheduled run is named "<configuration> <when>" and described as below.
+            Err(_) => {
+                let name = b.description.strip_prefix("scheduled by plan '").and_then(|s| s.strip_suffix('\'')).unwrap_or(&b.name);
+                Origin { agent, configuration, name: name.to_owned(), deleted: true }
+            }
         })
     }
 }

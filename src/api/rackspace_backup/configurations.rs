@@ -142,6 +142,11 @@ async fn plan_spec(state: &AppState, p: &Principal, body: &ConfigurationRequest)
         (Some(h), _) => h,
         (None, _) => 0,
     };
+    if body.missed_backup_action_id == Some(MissedBackupAction::Skip) {
+        return Err(CoreError::BadRequest(
+            "MissedBackupActionId 2 (skip a missed run) is not supported: a run the server missed starts as soon as it can (1)".into(),
+        ));
+    }
     let retention = body.version_retention.unwrap_or(VersionRetention::Days30);
     let inclusions = paths(&body.inclusions, "Inclusions")?;
     let exclusions = paths(&body.exclusions, "Exclusions")?;

@@ -227,7 +227,7 @@ int_codes!(
 int_codes!(
     /// What happens to a scheduled run the agent missed.
     MissedBackupAction, "CloudBackupMissedBackupActionId",
-    "1 (run it as soon as the agent can) or 2 (skip it and wait for the next scheduled time)",
+    "1 (run it as soon as the agent can: what Coffer does); 2 (skip it and wait for the next scheduled time) is refused with a 400",
     { RunSoon = 1, Skip = 2 }
 );
 
