@@ -51,7 +51,7 @@ EXTRA = [
     ('all(. == "COMPLETED")', [("matches", r"true\s*\Z")]),
     ('startswith("Completed")', [("matches", r"true\s*\Z")]),
     (".RestoreStateId == 3", [("matches", r"true\s*\Z")]),
-    ("cat $TO$W", [("contains", "<h1>hello</h1>")]),
+    ("cat $TO/www/index.html", [("contains", "<h1>hello</h1>")]),
     ("system/activity", [("json", "{'Backup', 'Restore'} <= {row['Type'] for row in out}")]),
     ("--name ci", [("matches", r"^ck_")]),
     ("key list --user alice", [("contains", "ci")]),

@@ -74,14 +74,18 @@ pub fn rackspace_backup_int_id(text: &str) -> Result<i64, CoreError> {
     rackspace_backup::int_id(text, "agent")
 }
 
-/// Cloud Backup: an optional whole number of a body.
+/// Cloud Backup: an optional whole number of a body (a number or a numeric string).
 pub fn rackspace_backup_int(v: Option<&Value>, name: &str) -> Result<Option<i64>, CoreError> {
-    rackspace_backup::int(v, name)
+    use poem_openapi::types::ParseFromJSON;
+    Option::<rackspace_backup::models::NumericId>::parse_from_json(v.cloned())
+        .map(|id| id.map(|id| id.0))
+        .map_err(|e| CoreError::BadRequest(format!("{name}: {}", e.into_message())))
 }
 
-/// Cloud Backup: a boolean of a body.
+/// Cloud Backup: a yes or no of a body (false when it is not one).
 pub fn rackspace_backup_boolean(v: Option<&Value>) -> bool {
-    rackspace_backup::boolean(v)
+    use poem_openapi::types::ParseFromJSON;
+    Option::<crate::api::common::lenient::Flag>::parse_from_json(v.cloned()).ok().flatten().is_some_and(|f| f.0)
 }
 
 /// Instaclustr: `keyspaceTables` (`ks.t1,ks.t2`) of a restore body.

@@ -74,7 +74,7 @@ pub fn specs(base: &str) -> Vec<(&'static str, String)> {
     vec![
         ("admin", common::spec::complete(&admin_service(base).spec(), ErrorDialect::Keystone)),
         ("agent", common::spec::complete(&agent_service(base).spec(), ErrorDialect::Keystone)),
-        ("cloudbackup", common::spec::complete(&cloudbackup_service(base).spec(), ErrorDialect::CloudBackup)),
+        ("cloudbackup", rackspace_backup::with_tenant_paths(&common::spec::complete(&cloudbackup_service(base).spec(), ErrorDialect::CloudBackup))),
         ("clouddatabases", common::spec::complete(&clouddb_service(base).spec(), ErrorDialect::CloudDatabases)),
         ("identity", common::spec::complete(&identity_service(base).spec(), ErrorDialect::Identity)),
         ("instaclustr", common::spec::complete(&instaclustr_service(base).spec(), ErrorDialect::Instaclustr)),

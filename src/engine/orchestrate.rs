@@ -1435,7 +1435,7 @@ impl Engine {
                     files: sum(&t.result, "files"),
                     bytes: sum(&t.result, "bytes"),
                     stored_bytes: sum(&t.result, "stored_bytes"),
-                    detail: json!({ "tables": t.result.get("tables").cloned().unwrap_or(json!({})), "errors": t.result.get("errors").cloned().unwrap_or(json!([])), "error": t.error }),
+                    detail: json!({ "tables": t.result.get("tables").cloned().unwrap_or(json!({})), "errors": t.result.get("errors").cloned().unwrap_or(json!([])), "error": t.error, "stored_files": t.result.get("stored_files") }),
                 };
                 repo::save_backup_node(db, &node).await?;
             }

@@ -113,6 +113,7 @@ fn backup_result(manifest: &Manifest, per_table: bool) -> Value {
         "new_chunks": t.new_chunks,
         "reused_chunks": t.reused_chunks,
         "unchanged_files": t.unchanged_files,
+        "stored_files": t.stored_files,
         "errors": manifest.errors.iter().map(|e| json!({"path": e.path, "message": e.message})).collect::<Vec<_>>(),
         "tables": detail.into_iter().map(|(k, (files, bytes))| (k, json!({"files": files, "bytes": bytes}))).collect::<serde_json::Map<_, _>>(),
     })

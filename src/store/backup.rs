@@ -82,6 +82,7 @@ struct Counters {
     new_bytes_stored: AtomicU64,
     reused_chunks: AtomicU64,
     unchanged_files: AtomicU64,
+    stored_files: AtomicU64,
 }
 
 struct Throttle {
@@ -127,12 +128,14 @@ impl Writer {
         }
     }
 
-    fn store_chunk(&self, data: &[u8]) -> Result<ChunkRef, StoreError> {
+    /// Stores a chunk the repository lacks; `fresh` becomes true when it was new.
+    fn store_chunk(&self, data: &[u8], fresh: &mut bool) -> Result<ChunkRef, StoreError> {
         if self.progress.is_cancelled() {
             return Err(StoreError::Cancelled);
         }
         let id = self.codec.chunk_id(data);
         let new = self.known.lock().expect("known chunks").insert(id);
+        *fresh |= new;
         if new {
             let sealed = self.codec.seal(data);
             self.counters.new_chunks.fetch_add(1, Ordering::Relaxed);
@@ -153,13 +156,13 @@ impl Writer {
         Ok(ChunkRef { id, len: data.len() as u32 })
     }
 
-    fn chunk_reader(&self, reader: impl Read) -> Result<(Vec<ChunkRef>, u64), Failure> {
+    fn chunk_reader(&self, reader: impl Read, fresh: &mut bool) -> Result<(Vec<ChunkRef>, u64), Failure> {
         let mut refs = Vec::new();
         let mut size = 0;
         for chunk in fastcdc::v2020::StreamCDC::new(reader, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK) {
             let chunk = chunk.map_err(|e| Failure::Item(format!("read failed: {e}")))?;
             size += chunk.data.len() as u64;
-            refs.push(self.store_chunk(&chunk.data)?);
+            refs.push(self.store_chunk(&chunk.data, fresh)?);
         }
         Ok((refs, size))
     }
@@ -185,23 +188,28 @@ impl Writer {
             self.progress.bytes_done.fetch_add(item.size, Ordering::Relaxed);
             return Ok(entry);
         }
+        // Read, it is stored when some of its content was new to the repository.
+        let mut fresh = false;
         let (chunks, size) = if item.size <= IN_MEMORY_LIMIT {
             let data = std::fs::read(path).map_err(|e| Failure::Item(e.to_string()))?;
             let mut refs = Vec::new();
             if data.len() <= MIN_CHUNK {
                 if !data.is_empty() {
-                    refs.push(self.store_chunk(&data)?);
+                    refs.push(self.store_chunk(&data, &mut fresh)?);
                 }
             } else {
                 for c in fastcdc::v2020::FastCDC::new(&data, MIN_CHUNK, AVG_CHUNK, MAX_CHUNK) {
-                    refs.push(self.store_chunk(&data[c.offset..c.offset + c.length])?);
+                    refs.push(self.store_chunk(&data[c.offset..c.offset + c.length], &mut fresh)?);
                 }
             }
             (refs, data.len() as u64)
         } else {
             let file = std::fs::File::open(path).map_err(|e| Failure::Item(e.to_string()))?;
-            self.chunk_reader(file)?
+            self.chunk_reader(file, &mut fresh)?
         };
+        if fresh {
+            self.counters.stored_files.fetch_add(1, Ordering::Relaxed);
+        }
         entry.chunks = chunks;
         entry.size = size;
         Ok(entry)
@@ -210,7 +218,7 @@ impl Writer {
     fn process(&self, item: Item) -> Result<Entry, Failure> {
         let result = match item.source {
             ItemSource::File(ref path) => self.file(&item, path),
-            ItemSource::Stream(reader) => match self.chunk_reader(reader) {
+            ItemSource::Stream(reader) => match self.chunk_reader(reader, &mut false) {
                 Ok((chunks, size)) => Ok(Entry {
                     path: item.path.clone(),
                     kind: EntryKind::File,
@@ -412,6 +420,7 @@ impl Store {
             new_bytes_stored: c.new_bytes_stored.load(Ordering::Relaxed),
             reused_chunks: c.reused_chunks.load(Ordering::Relaxed),
             unchanged_files: c.unchanged_files.load(Ordering::Relaxed),
+            stored_files: c.stored_files.load(Ordering::Relaxed),
         };
         let manifest = Manifest {
             version: 1,

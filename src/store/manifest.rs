@@ -58,6 +58,11 @@ pub struct Totals {
     pub reused_chunks: u64,
     /// Files taken unread from the parent snapshot because size and mtime were unchanged.
     pub unchanged_files: u64,
+    /// Files read whose content was (at least in part) new to the repository: the files this
+    /// snapshot stored (an empty file stores nothing). Absent (0) in manifests written before it
+    /// was counted.
+    #[serde(default)]
+    pub stored_files: u64,
 }
 
 /// One node's part of a snapshot.

@@ -132,11 +132,18 @@ async fn a_second_snapshot_stores_only_what_changed_and_reads_only_changed_files
     assert_eq!(second.totals.new_chunks, 1);
     assert!(second.totals.new_bytes_stored < first.totals.new_bytes_stored / 100);
     assert_eq!(second.totals.unchanged_files, 3);
+    assert_eq!((first.totals.files, first.totals.stored_files), (4, 3), "every file but the empty one stores content");
+    assert_eq!(second.totals.stored_files, 1, "only the changed file is stored again");
 
     let out = tempfile::tempdir().unwrap();
     let req = restore_to("s2", out.path());
     store.restore(req, Arc::default()).await.unwrap();
     assert_eq!(digest(src.path()), digest(out.path()));
+
+    // Without a parent every file is read, and only the changed one stores anything new.
+    std::fs::write(src.path().join("small"), b"changed again").unwrap();
+    let third = store.backup(request("s3", src.path(), None), Arc::default()).await.unwrap();
+    assert_eq!((third.totals.unchanged_files, third.totals.stored_files), (0, 1));
 }
 
 #[tokio::test]

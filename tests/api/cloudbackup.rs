@@ -167,6 +167,23 @@ async fn a_backup_configuration_is_created_read_updated_enabled_and_deleted_as_t
             && enabled["NextScheduledRunTime"] != "/Date(-62135578800000)/"
     );
 
+    // Hourly runs every HourInterval hours.
+    let mut hourly = create.clone();
+    hourly["BackupConfigurationName"] = serde_json::json!("every six hours");
+    (hourly["Frequency"], hourly["HourInterval"], hourly["IsActive"]) =
+        (serde_json::json!("Hourly"), serde_json::json!("6"), serde_json::json!(true));
+    let (status, six) = send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(hourly.clone())).await;
+    assert_eq!((status, six["HourInterval"].as_i64(), six["Frequency"].as_str()), (200, Some(6), Some("Hourly")), "{six}");
+    let next: i64 = six["NextScheduledRunTime"].as_str().unwrap().trim_start_matches("/Date(").trim_end_matches(")/").parse().unwrap();
+    let hours = (next - chrono::Utc::now().timestamp_millis()) as f64 / 3_600_000.0;
+    assert!((5.9..=6.0).contains(&hours), "the first run is six hours away, not {hours}");
+    hourly["HourInterval"] = serde_json::json!(30);
+    assert_eq!(send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(hourly)).await.0, 400);
+    let mut skip = create.clone();
+    skip["MissedBackupActionId"] = serde_json::json!(2);
+    let (status, refused) = send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(skip)).await;
+    assert!(status == 400 && refused.to_string().contains("MissedBackupActionId 2"), "{status} {refused}");
+
     let mut bad = create.clone();
     bad["Frequency"] = serde_json::json!("Fortnightly");
     assert_eq!(send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(bad)).await.0, 400);
@@ -176,6 +193,10 @@ async fn a_backup_configuration_is_created_read_updated_enabled_and_deleted_as_t
     let mut bad = create.clone();
     bad["MachineAgentId"] = serde_json::json!(424242);
     assert_eq!(send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(bad)).await.0, 404);
+
+    let (status, refused) = send(reqwest::Method::PUT, format!("/v1.0/backup-configuration/{id}"), Some(serde_json::json!({}))).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused.to_string().contains("BackupConfigurationName"), "the missing field is named: {refused}");
 
     let (status, _) = send(reqwest::Method::DELETE, format!("/v1.0/backup-configuration/{id}"), None).await;
     assert_eq!(status, 200);
@@ -208,8 +229,9 @@ async fn a_manual_backup_of_a_configuration_runs_on_the_agent_and_is_reported() 
     assert_eq!(status, 200, "{created}");
     let config_id = json(&created)["BackupConfigurationId"].as_i64().unwrap();
 
-    let start = serde_json::json!({ "Action": "StartManual", "Id": config_id });
-    let (status, started) = send(reqwest::Method::POST, "/v1.0/backup/action-requested".into(), Some(start)).await;
+    let start_backup = serde_json::json!({ "Action": "StartManual", "Id": config_id });
+    let asked_at = chrono::Utc::now().timestamp_millis();
+    let (status, started) = send(reqwest::Method::POST, "/v1.0/backup/action-requested".into(), Some(start_backup.clone())).await;
     assert_eq!(status, 200, "{started}");
     let backup_id: i64 = started.trim().parse().unwrap_or_else(|_| panic!("a bare integer, not {started}"));
     let mut details = Value::Null;
@@ -248,7 +270,13 @@ async fn a_manual_backup_of_a_configuration_runs_on_the_agent_and_is_reported() 
         (Some("Completed"), Some(true), Some(0))
     );
     assert_eq!(report["FilesSearched"], "8", "a and b, without a/skip and c: {report}");
+    assert_eq!(report["FilesBackedUp"], "8", "every file is new to the store: {report}");
     assert!(report["Duration"].as_str().unwrap().len() == 8 && report["BytesSearched"].is_string());
+    assert_eq!(report["Diagnostics"], "Completed: 8 file(s) searched, 8 backed up, 0 already in the store, no errors");
+    assert_eq!(report["BackupConfigurationIsDeleted"], false);
+    let ms = |v: &Value| v.as_str().and_then(|d| d.strip_prefix("/Date(")?.strip_suffix(")/")?.parse::<i64>().ok()).unwrap();
+    assert!(ms(&report["StartTime"]) >= asked_at && ms(&report["StartTime"]) <= ms(&report["CompletedTime"]), "{report}");
+    assert!(details["EncryptionKey"]["ExponentHex"].is_i64(), "a number, as the seed writes it: {details}");
 
     // Restore folder a (not b) into a new directory, as the SDK does: create, filter, start, poll.
     let out = tempfile::tempdir().unwrap();
@@ -337,6 +365,35 @@ async fn a_manual_backup_of_a_configuration_runs_on_the_agent_and_is_reported() 
     assert_eq!(status, 400, "{body}");
     let (status, _) = send(reqwest::Method::GET, "/v1.0/backup/99999999".into(), None).await;
     assert_eq!(status, 404);
+
+    // A second run over unchanged files searches them all and stores none of them again.
+    let (_, again) = send(reqwest::Method::POST, "/v1.0/backup/action-requested".into(), Some(start_backup)).await;
+    let again: i64 = again.trim().parse().unwrap();
+    for _ in 0..300 {
+        if json(&send(reqwest::Method::GET, format!("/v1.0/backup/{again}"), None).await.1)["CurrentState"] == "Completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let report = json(&send(reqwest::Method::GET, format!("/v1.0/backup/report/{again}"), None).await.1);
+    assert_eq!((report["FilesSearched"].as_str(), report["FilesBackedUp"].as_str()), (Some("8"), Some("0")), "{report}");
+    assert_eq!(report["Diagnostics"], "Completed: 8 file(s) searched, 0 backed up, 8 already in the store, no errors");
+
+    // Deleted, the configuration is still named in its backups' reports, which say it is gone.
+    let (status, _) = send(reqwest::Method::DELETE, format!("/v1.0/backup-configuration/{config_id}"), None).await;
+    assert_eq!(status, 200);
+    let report = json(&send(reqwest::Method::GET, format!("/v1.0/backup/report/{backup_id}"), None).await.1);
+    assert_eq!(
+        (
+            report["BackupConfigurationIsDeleted"].as_bool(),
+            report["BackupConfigurationName"].as_str(),
+            report["BackupConfigurationId"].as_i64()
+        ),
+        (Some(true), Some("files"), Some(config_id)),
+        "{report}"
+    );
+    let details = json(&send(reqwest::Method::GET, format!("/v1.0/backup/{backup_id}"), None).await.1);
+    assert_eq!(details["BackupConfigurationName"], "files");
 }
 
 #[tokio::test]
@@ -374,7 +431,7 @@ async fn a_stopped_backup_an_unreadable_file_and_a_disabled_or_deleted_agent_rea
     let mut details = Value::Null;
     for _ in 0..300 {
         details = send(reqwest::Method::GET, format!("/v1.0/backup/{backup_id}"), None).await.1;
-        if details["CurrentState"] != "Queued" && details["CurrentState"] != "InProgress" {
+        if !["StartRequested", "Queued", "Preparing", "InProgress"].contains(&details["CurrentState"].as_str().unwrap()) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -385,10 +442,24 @@ async fn a_stopped_backup_an_unreadable_file_and_a_disabled_or_deleted_agent_rea
     assert_eq!(report["ErrorList"][0]["Path"], locked.display().to_string(), "a directory it may not enter");
     assert_eq!(report["ErrorList"][1]["Path"], secret.display().to_string(), "the path as the machine names it");
     assert!(report["ErrorList"][1]["ErrorDesc"].as_str().unwrap().contains("ermission"), "{report}");
+    assert_eq!(
+        (report["ErrorList"][1]["ErrorType"].as_i64(), report["ErrorList"][1]["ExceptionCode"].as_i64()),
+        (Some(101), Some(13)),
+        "the seed's code for a file the agent could not read, and the system's error number: {report}"
+    );
+    assert_eq!(report["ErrorList"][1]["BackupReportID"], backup_id);
     assert_eq!(report["FilesBackedUp"], "6");
     assert_eq!(report["State"], "CompletedWithErrors");
     assert_eq!(report["Reason"], "CompletedWithErrors", "the reason does not say Success when files were left out: {report}");
-    assert!(report["Diagnostics"].as_str().unwrap().starts_with("Completed With Errors"), "{report}");
+    assert_eq!(
+        report["Diagnostics"].as_str().unwrap(),
+        format!(
+            "Completed With Errors: 6 file(s) searched, 6 backed up, 0 already in the store; 2 file(s) could not be read (first: {}: {})",
+            locked.display(),
+            report["ErrorList"][0]["ErrorDesc"].as_str().unwrap()
+        ),
+        "{report}"
+    );
     let (_, completed) = send(reqwest::Method::GET, format!("/v1.0/backup/completed/{config_id}"), None).await;
     assert_eq!(completed[0]["NumErrors"], 2, "restorable with errors: {completed}");
 
@@ -396,11 +467,19 @@ async fn a_stopped_backup_an_unreadable_file_and_a_disabled_or_deleted_agent_rea
     drop(agent);
     let (_, started) = send(reqwest::Method::POST, "/v1.0/backup/action-requested".into(), Some(start.clone())).await;
     let second = started.as_i64().expect("a bare integer");
-    assert_eq!(send(reqwest::Method::GET, format!("/v1.0/backup/{second}"), None).await.1["CurrentState"], "Queued");
+    assert_eq!(send(reqwest::Method::GET, format!("/v1.0/backup/{second}"), None).await.1["CurrentState"], "StartRequested");
+    let waiting = send(reqwest::Method::GET, format!("/v1.0/backup/report/{second}"), None).await.1;
+    assert_eq!(
+        (&waiting["StartTime"], waiting["Diagnostics"].as_str(), waiting["CanRestore"].as_bool()),
+        (&Value::Null, Some("Waiting for the agent to take it"), Some(false)),
+        "no agent has started it: {waiting}"
+    );
     let stop = serde_json::json!({ "Action": "StopManual", "Id": second.to_string() });
     let (status, body) = send(reqwest::Method::POST, "/v1.0/backup/action-requested".into(), Some(stop.clone())).await;
     assert_eq!(status, 204, "{body}");
     assert_eq!(send(reqwest::Method::GET, format!("/v1.0/backup/{second}"), None).await.1["CurrentState"], "Stopped");
+    let stopped = send(reqwest::Method::GET, format!("/v1.0/backup/report/{second}"), None).await.1;
+    assert_eq!(stopped["Diagnostics"], "Stopped on request before it completed; nothing of it can be restored");
     let (status, body) = send(reqwest::Method::POST, "/v1.0/backup/action-requested".into(), Some(stop)).await;
     assert_eq!(status, 422, "a stopped backup stops once: {body}");
 
@@ -449,169 +528,4 @@ async fn a_stopped_backup_an_unreadable_file_and_a_disabled_or_deleted_agent_rea
     );
     let (_, agents) = send(reqwest::Method::GET, "/v1.0/user/agents".into(), None).await;
     assert!(!agents.as_array().unwrap().iter().any(|a| a["MachineAgentId"] == agent_id), "{agents}");
-}
-
-/// Rackspace's own python-cloudbackup-sdk 0.20.0 (tests/compat/cloudbackup_lifecycle.py) logs in with
-/// an API key and a password, finds a real `coffer agent`, and runs a configuration's backups (one
-/// Completed, one stopped while queued, one CompletedWithErrors over an unreadable file), a restore
-/// compared byte for byte, the activity rows and the clean-up, with its own classes.
-#[tokio::test]
-async fn rackspace_cloudbackup_sdk_runs_the_agent_backup_restore_and_activity_lifecycle() {
-    let Some(python) = crate::keystoneauth::cloudbackup_python() else { return };
-    let app = spawn_app().await;
-    let operator = app.user_with_role("ops", "operator", Some("default")).await;
-    let (key, _) = app.api_key(&operator, false).await;
-    let work = tempfile::tempdir().unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/cloudbackup_lifecycle.py");
-    let args = [
-        app.base.clone(),
-        env!("CARGO_BIN_EXE_coffer").to_owned(),
-        "ops".into(),
-        "ops-password".into(),
-        key,
-        work.path().display().to_string(),
-    ];
-    let home = work.path().to_path_buf();
-    let out =
-        tokio::task::spawn_blocking(move || std::process::Command::new(python).arg(script).args(args).env("HOME", home).output().unwrap())
-            .await
-            .unwrap();
-    assert!(out.status.success(), "the SDK run failed: {}", String::from_utf8_lossy(&out.stderr));
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-    let path = |p: &str| work.path().join(p).display().to_string();
-    let ctx = serde_json::to_string_pretty(&r).unwrap();
-
-    // Identity: both credentials, through the SDK's Authentication, and the catalog it reads.
-    for (login, by) in [("apikey_login", "APIKEY"), ("password_login", "PASSWORD")] {
-        assert_eq!(
-            r[login],
-            serde_json::json!({ "token": true, "tenant": "default", "user": "ops", "authenticated_by": [by], "expired": false, "cached": true }),
-            "{login}"
-        );
-    }
-    assert_eq!(r["catalog_url"], format!("{}/v1.0/default", app.base));
-
-    // The agent, found by name, read in full, woken, disabled and enabled.
-    let agent_id = r["agent_id"].as_i64().expect("an integer agent id");
-    assert_eq!(r["agents_found_by_name"], 1);
-    assert_eq!(r["agent_ids"], serde_json::json!({ "apikey": true, "password": true }), "both tokens list it");
-    assert_eq!(
-        r["agent"],
-        serde_json::json!({
-            "MachineName": "sdk-agent", "Status": "Online", "IsDisabled": false, "Datacenter": "DFW", "Flavor": "RaxCloudServer",
-            "HostServerId": true, "PublicKey": ["ExponentHex", "ModulusHex"], "last_backup_before": null,
-        })
-    );
-    assert_eq!(r["wake"], 200);
-    assert_eq!(r["disable_enable"], serde_json::json!([true, true, true, false]), "disabled reads as disabled, then enabled again");
-
-    // The configuration: two folders in, a subfolder of one out; renamed by the SDK's PUT; enabled, disabled.
-    let config_id = r["config_id"].as_i64().expect("an integer configuration id");
-    let config = |name: &str| {
-        serde_json::json!({
-            "id": config_id, "name": name, "agent": agent_id, "active": false, "frequency": "Manually", "time_zone": "UTC", "retention": 30,
-            "inclusions": [[path("src/a"), "Folder", "Include"], [path("src/b"), "Folder", "Include"]],
-            "exclusions": [[path("src/a/skip"), "Folder", "Exclude"]],
-        })
-    };
-    assert_eq!(r["config_read"], config("sdk-files"));
-    assert_eq!(r["config_updated"], true);
-    assert_eq!(r["config_after_update"], config("sdk-files-renamed"));
-    assert_eq!(r["config_enable_disable"], serde_json::json!([true, true, true, false]));
-
-    // The first backup: Completed, listed as completed, reported, available for restore.
-    let first = &r["first"];
-    let first_id: i64 = first["snapshot_text"].as_str().unwrap().parse().expect("StartManual answers a bare integer");
-    assert_eq!(first["state"], "Completed", "{ctx}");
-    assert_eq!((first["BackupId"].as_i64(), first["BackupConfigurationId"].as_i64()), (Some(first_id), Some(config_id)));
-    assert_eq!((first["MachineAgentId"].as_i64(), first["MachineName"].as_str()), (Some(agent_id), Some("sdk-agent")));
-    assert_eq!(first["BackupConfigurationName"], "sdk-files-renamed");
-    assert_eq!((first["Datacenter"].as_str(), first["BackupDatacenter"].as_str()), (Some("DFW"), Some("DFW")));
-    assert_eq!(first["EncryptionKey"], serde_json::json!(["ExponentHex", "ModulusHex"]));
-    assert_eq!((first["completed_listed"].as_i64(), first["completed_found"].as_bool()), (Some(1), Some(true)));
-    assert_eq!(r["source_files"], 7);
-    assert_eq!(first["completed_bytes"], r["source_bytes"], "BytesSearched counts a and b without a/skip");
-    assert_eq!(first["completed_errors"], 0);
-    assert_eq!(
-        first["report"],
-        serde_json::json!({
-            "BackupId": first_id, "BackupConfigurationId": config_id, "State": "Completed", "CanRestore": true,
-            "FilesSearched": "7", "BytesSearched": "3.1 MB", "FilesBackedUp": "7", "BytesBackedUp": "3.1 MB",
-            "NumErrors": 0, "Reason": "Success", "ErrorList": [], "ComputerName": "sdk-agent", "Duration": 8,
-        }),
-        "Duration is HH:MM:SS"
-    );
-    assert_eq!(r["available_for_restore"], serde_json::json!([200, [agent_id]]));
-    assert_eq!(r["agent_last_backup_set"], true);
-
-    // The second backup, stopped while queued.
-    let second = &r["second"];
-    let second_id = second["id"].as_i64().unwrap();
-    assert_ne!(second_id, first_id);
-    assert_eq!(second["queued"], "Queued", "the paused agent cannot claim it");
-    assert_eq!(second["stop"], serde_json::json!([204, ""]));
-    assert_eq!(second["state"], "Stopped");
-    assert_eq!(second["completed_listed"], false, "a stopped backup cannot be restored");
-
-    // The restore of the first backup into a new directory.
-    let restore = &r["restore"];
-    let restore_id = restore["id"].as_i64().expect("an integer restore id");
-    assert_eq!((restore["created_state"].as_i64(), restore["created_config"].as_i64()), (Some(0), Some(config_id)));
-    assert_eq!(restore["created_destination"], path("restored"));
-    assert_eq!(restore["include"], serde_json::json!([true, true]));
-    assert_eq!(restore["files"], serde_json::json!([[path("src/a"), 1, 1, restore_id], [path("src/b"), 1, 1, restore_id]]));
-    assert_eq!((restore["started"].as_bool(), restore["state"].as_i64()), (Some(true), Some(3)), "Completed: {ctx}");
-    assert_eq!(restore["BackupId"], first_id);
-    assert_eq!(
-        restore["report"],
-        serde_json::json!({
-            "State": "Completed", "Reason": "Success", "NumFilesRestored": "7", "NumErrors": "0",
-            "RestoreDestination": path("restored"), "ErrorList": [],
-        })
-    );
-    assert_eq!(
-        (&r["restored_files"], &r["restored_identical"], &r["excluded_absent"], &r["left_out_absent"]),
-        (&serde_json::json!(7), &Value::Bool(true), &Value::Bool(true), &Value::Bool(true)),
-        "every file back byte for byte under its full original path, a/skip and c absent"
-    );
-    let placed = work.path().join("restored").join(work.path().strip_prefix("/").unwrap()).join("src/a");
-    let mut expected = crate::helpers::tree::fingerprint(&work.path().join("src/a"));
-    expected.retain(|k, _| !k.starts_with("skip/"));
-    assert_eq!(crate::helpers::tree::fingerprint(&placed), expected, "checked here too, for a");
-
-    // The third backup, over a mode-000 file: CompletedWithErrors, the file named in the report.
-    let third = &r["third"];
-    let secret = path("src/b/secret.key");
-    assert_eq!(
-        (third["state"].as_str(), third["report_state"].as_str()),
-        (Some("CompletedWithErrors"), Some("CompletedWithErrors")),
-        "{ctx}"
-    );
-    assert_eq!((third["can_restore"].as_bool(), third["num_errors"].as_i64()), (Some(true), Some(1)));
-    assert_eq!(third["error_paths"], serde_json::json!([secret]));
-    assert!(third["error_descs"][0].as_str().unwrap().contains("ermission"), "{ctx}");
-    assert_eq!(third["files_backed_up"], "7", "the readable files are still backed up");
-    assert_eq!(third["completed_errors"], serde_json::json!([1]), "restorable, with one error");
-    let third_id = third["id"].as_i64().unwrap();
-
-    // Activity: the SDK's view of the configuration's backups, and the raw rows it cannot show.
-    let mut states = serde_json::Map::new();
-    for (id, state) in [(first_id, "Completed"), (second_id, "Stopped"), (third_id, "CompletedWithErrors")] {
-        states.insert(id.to_string(), state.into());
-    }
-    assert_eq!(r["activity_backups"], Value::Object(states));
-    assert_eq!(r["activity_backup_agents"], serde_json::json!([agent_id]));
-    assert_eq!(
-        r["activity"],
-        serde_json::json!({
-            "status": 200,
-            "backup_row": [first_id, first_id, config_id, "Completed"],
-            "restore_row": [restore_id, "Completed", agent_id],
-        }),
-        "a Backup row's ID is its BackupId"
-    );
-
-    // Clean-up with the SDK.
-    assert_eq!((r["config_deleted"].as_bool(), r["config_gone"].as_bool()), (Some(true), Some(true)));
-    assert_eq!((r["agent_removed"].as_bool(), r["agent_details_after_remove"].as_bool()), (Some(true), Some(false)));
 }

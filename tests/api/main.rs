@@ -4,6 +4,8 @@ mod agents;
 mod auth;
 mod cli;
 mod cloudbackup;
+mod cloudbackup_documents;
+mod cloudbackup_sdk;
 mod clouddb;
 mod console;
 mod databases;

@@ -36,6 +36,8 @@ pub(crate) struct Fixture {
 
 impl Fixture {
     pub(crate) fn value(&self, doc: &str, param: &str, path: &str) -> Option<String> {
+        // Cloud Backup lists each path with and without its tenant; ids are found the same way.
+        let path = path.replacen("/v1.0/{tenant_id}/", "/v1.0/", 1);
         self.values
             .iter()
             .filter(|(d, p, prefix, _)| *d == doc && *p == param && path.starts_with(prefix))
@@ -174,6 +176,7 @@ pub(crate) async fn fixture(app: &TestApp, owner: &str, root: &std::path::Path) 
         ("cloudbackup.json", "id", "/v1.0/backup/", backup_int.clone()),
         ("cloudbackup.json", "id", "/v1.0/restore/", restore_int),
         ("cloudbackup.json", "configuration_id", "/v1.0/backup/completed/", config_int.clone()),
+        ("cloudbackup.json", "tenant_id", "/v1.0/", "ta".into()),
         ("clouddatabases.json", "account", "/v1.0/", "ta".into()),
         ("clouddatabases.json", "id", "/v1.0/", uuid::Uuid::new_v4().to_string()),
         ("instaclustr.json", "cluster_id", "/provisioning/v1/", c.clone()),

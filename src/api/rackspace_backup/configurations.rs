@@ -1,24 +1,32 @@
 //! Backup configurations: what an agent backs up (inclusions, exclusions), when (manually,
-//! hourly, daily, weekly at a local time) and how long versions are kept. Each is an engine plan
-//! on the agent's machine; the fields the engine does not use are kept as the client sent them.
+//! every few hours, daily, weekly at a local time) and how long versions are kept. Each is an
+//! engine plan on a machine the agent serves; the fields the engine does not use are kept as the
+//! client sent them and shown back.
 
 use chrono::Utc;
 use poem::web::Data;
-use poem_openapi::{ApiResponse, OpenApi, Tags, param::Path, payload::Json};
-use serde_json::{Map, Value, json};
+use poem_openapi::{ApiResponse, OpenApi, Tags, param::Path, payload::Json, types::ToJSON};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{agent_by_alias, boolean, date, int, int_id, machine_agent, object, text};
+use super::{
+    agent_by_alias, date, int_id, machine_agent, machines_of,
+    models::{
+        Configuration, ConfigurationPath, ConfigurationRequest, EnableConfiguration, EncryptionKey, FileItemType, Filter, Frequency, Later,
+        MissedBackupAction, PathRequest, VersionRetention,
+    },
+    region,
+};
 use crate::{
     api::common::security::Caller,
     domain::{
         agent::Agent,
         backup::Selection,
         identity::Principal,
-        plan::{Frequency, Plan, Retention, Schedule},
+        plan::{self, Plan, Retention, Schedule},
         source::SourceKind,
     },
-    engine::PlanSpec,
+    engine::{BackupPage, PlanSpec},
     error::CoreError,
     persistence::identity as ids,
     state::AppState,
@@ -60,58 +68,71 @@ fn time_zone(name: &str) -> Result<String, CoreError> {
     Ok(iana.to_owned())
 }
 
-/// `[{"FilePath", "FileItemType"}]` as paths, checked.
-fn paths(v: Option<&Value>, name: &str) -> Result<Vec<(String, String)>, CoreError> {
+/// Inclusions or exclusions as (path, kind) pairs, checked.
+fn paths(items: &Option<Vec<PathRequest>>, name: &str) -> Result<Vec<(String, FileItemType)>, CoreError> {
     let mut out = Vec::new();
-    for item in v.and_then(Value::as_array).into_iter().flatten() {
-        let path = item.get("FilePath").and_then(Value::as_str).unwrap_or_default().trim().to_owned();
+    for item in items.iter().flatten() {
+        let path = item.file_path.trim().to_owned();
         if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
             return Err(CoreError::BadRequest(format!("{name}: FilePath '{path}' must be an absolute path")));
         }
-        let kind = match item.get("FileItemType").and_then(Value::as_str).unwrap_or("Folder") {
-            "File" | "file" => "File",
-            "Folder" | "folder" => "Folder",
-            other => return Err(CoreError::BadRequest(format!("{name}: FileItemType '{other}' is File or Folder"))),
-        };
-        out.push((path, kind.to_owned()));
+        out.push((path, item.file_item_type.unwrap_or(FileItemType::Folder)));
     }
     Ok(out)
 }
 
-/// The machine source an agent's configurations back up: its whole file system, by agent name.
-async fn machine_of(state: &AppState, p: &Principal, agent: &Agent) -> Result<Uuid, CoreError> {
-    match state.engine.source_row_by_name(p, SourceKind::Machine, &agent.name).await {
-        Ok(source) => Ok(source.id),
-        Err(CoreError::NotFound { .. }) => Ok(state.engine.add_machine(p, &agent.name, &agent.name, "/").await?.source.id),
-        Err(e) => Err(e),
+/// The machine a configuration of `agent` backs up: one the agent serves whose root holds every
+/// included path. A `coffer agent` with none gets one made, its whole file system; the server's
+/// own agent only backs up the machines registered on it (with `serve --demo`, the demo's files).
+async fn machine_of(state: &AppState, p: &Principal, agent: &Agent, included: &[(String, FileItemType)]) -> Result<Uuid, CoreError> {
+    let machines = machines_of(state, p, agent).await?;
+    let holds = |m: &crate::engine::SourceView| {
+        let root = m.nodes.first().map(|n| n.location.as_str()).unwrap_or("/");
+        included.iter().all(|(path, _)| std::path::Path::new(path).starts_with(root))
+    };
+    if let Some(m) = machines.iter().find(|m| holds(m)) {
+        return Ok(m.source.id);
     }
+    if !machines.is_empty() && (agent.is_local() || machines.iter().any(|m| m.source.name == agent.name)) {
+        let roots: Vec<&str> = machines.iter().filter_map(|m| m.nodes.first()).map(|n| n.location.as_str()).collect();
+        let outside = included
+            .iter()
+            .map(|(path, _)| path.as_str())
+            .find(|path| !machines.iter().any(|m| m.nodes.first().is_some_and(|n| std::path::Path::new(path).starts_with(&n.location))));
+        return Err(CoreError::BadRequest(format!(
+            "Inclusions: '{}' is outside what agent '{}' backs up ({}); one configuration's paths lie under one of them",
+            outside.unwrap_or_default(),
+            agent.name,
+            roots.join(", ")
+        )));
+    }
+    Ok(state.engine.add_machine(p, &agent.name, &agent.name, "/").await?.source.id)
 }
 
 /// A configuration body as a plan (and the normalized fields kept to show it back).
-async fn plan_spec(state: &AppState, p: &Principal, body: &Map<String, Value>) -> Result<(PlanSpec, Agent, i64), CoreError> {
-    let agent_id =
-        int(body.get("MachineAgentId"), "MachineAgentId")?.ok_or_else(|| CoreError::BadRequest("MachineAgentId is required".into()))?;
-    let agent = agent_by_alias(state, p, &agent_id.to_string()).await?;
-    let name = text(body.get("BackupConfigurationName"));
+async fn plan_spec(state: &AppState, p: &Principal, body: &ConfigurationRequest) -> Result<PlanSpec, CoreError> {
+    let agent = agent_by_alias(state, p, &body.machine_agent_id.0.to_string()).await?;
+    let name = body.backup_configuration_name.clone();
     if name.trim().is_empty() || name.len() > 255 {
         return Err(CoreError::BadRequest("BackupConfigurationName is required (at most 255 characters)".into()));
     }
-    let frequency = match body.get("Frequency").and_then(Value::as_str).unwrap_or("Manually") {
-        "Manually" => None,
-        "Hourly" => Some(Frequency::Hourly),
-        "Daily" => Some(Frequency::Daily),
-        "Weekly" => Some(Frequency::Weekly),
-        other => return Err(CoreError::BadRequest(format!("Frequency '{other}' is Manually, Hourly, Daily or Weekly"))),
-    };
-    let hour12 = int(body.get("StartTimeHour"), "StartTimeHour")?;
-    let minute = int(body.get("StartTimeMinute"), "StartTimeMinute")?.unwrap_or(0);
-    let am_pm = text(body.get("StartTimeAmPm")).to_ascii_uppercase();
-    let day = int(body.get("DayOfWeekId"), "DayOfWeekId")?;
-    let zone = time_zone(&text(body.get("TimeZoneId")))?;
+    let frequency = body.frequency.unwrap_or(Frequency::Manually);
+    let hour12 = body.start_time_hour.map(|h| h.0);
+    let minute = body.start_time_minute.map(|m| m.0).unwrap_or(0);
+    let am_pm = body.start_time_am_pm.clone().unwrap_or_default().trim().to_ascii_uppercase();
+    if !matches!(am_pm.as_str(), "" | "AM" | "PM") {
+        return Err(CoreError::BadRequest(format!("StartTimeAmPm is AM or PM, not '{am_pm}'")));
+    }
+    let day = body.day_of_week_id.map(|d| d.0);
+    let every = body.hour_interval.map(|h| h.0);
+    let zone = time_zone(body.time_zone_id.as_deref().unwrap_or_default())?;
     if hour12.is_some_and(|h| !(1..=12).contains(&h)) || !(0..=59).contains(&minute) || day.is_some_and(|d| !(0..=6).contains(&d)) {
         return Err(CoreError::BadRequest("StartTimeHour is 1-12, StartTimeMinute 0-59 and DayOfWeekId 0-6".into()));
     }
-    if frequency == Some(Frequency::Weekly) && day.is_none() {
+    if every.is_some_and(|h| !(1..=24).contains(&h)) {
+        return Err(CoreError::BadRequest("HourInterval is 1-24 hours".into()));
+    }
+    if frequency == Frequency::Weekly && day.is_none() {
         return Err(CoreError::BadRequest("a weekly configuration needs DayOfWeekId".into()));
     }
     let hour24 = match (hour12, am_pm.as_str()) {
@@ -121,51 +142,64 @@ async fn plan_spec(state: &AppState, p: &Principal, body: &Map<String, Value>) -
         (Some(h), _) => h,
         (None, _) => 0,
     };
-    let retention_days = int(body.get("VersionRetention"), "VersionRetention")?.unwrap_or(30);
-    if !matches!(retention_days, 0 | 30 | 60) {
-        return Err(CoreError::BadRequest("VersionRetention is 0 (keep every version), 30 or 60 days".into()));
+    if body.missed_backup_action_id == Some(MissedBackupAction::Skip) {
+        return Err(CoreError::BadRequest(
+            "MissedBackupActionId 2 (skip a missed run) is not supported: a run the server missed starts as soon as it can (1)".into(),
+        ));
     }
-    let inclusions = paths(body.get("Inclusions"), "Inclusions")?;
-    let exclusions = paths(body.get("Exclusions"), "Exclusions")?;
-    let schedule = match frequency {
-        None => Schedule::Interval { first_run: Utc::now() + chrono::Duration::days(365 * 100), every_secs: None, timezone: None },
-        Some(f) => Schedule::Calendar {
-            frequency: f,
-            hour: hour24 as u32,
-            minute: minute as u32,
-            day_of_week: day.map(|d| d as u32),
-            utc_offset_minutes: 0,
-            timezone: Some(zone),
-        },
+    let retention = body.version_retention.unwrap_or(VersionRetention::Days30);
+    let inclusions = paths(&body.inclusions, "Inclusions")?;
+    let exclusions = paths(&body.exclusions, "Exclusions")?;
+    let calendar = |f: plan::Frequency| Schedule::Calendar {
+        frequency: f,
+        hour: hour24 as u32,
+        minute: minute as u32,
+        day_of_week: day.map(|d| d as u32),
+        utc_offset_minutes: 0,
+        timezone: Some(zone.clone()),
     };
-    let is_active = boolean(body.get("IsActive"));
-    let mut kept = Map::new();
-    for key in [
-        "Frequency",
-        "StartTimeHour",
-        "StartTimeMinute",
-        "StartTimeAmPm",
-        "DayOfWeekId",
-        "HourInterval",
-        "TimeZoneId",
-        "MissedBackupActionId",
-        "NotifyRecipients",
-        "NotifySuccess",
-        "NotifyFailure",
-        "BackupPrescript",
-        "BackupPostscript",
-    ] {
-        kept.insert(key.into(), body.get(key).cloned().unwrap_or(Value::Null));
-    }
-    kept.insert("VersionRetention".into(), json!(retention_days));
-    kept.insert("IsActive".into(), json!(is_active));
-    kept.insert("Inclusions".into(), json!(inclusions));
-    kept.insert("Exclusions".into(), json!(exclusions));
-    let spec = PlanSpec {
-        source_id: machine_of(state, p, &agent).await?,
+    let schedule = match frequency {
+        Frequency::Manually => {
+            Schedule::Interval { first_run: Utc::now() + chrono::Duration::days(365 * 100), every_secs: None, timezone: None }
+        }
+        Frequency::Hourly => match every.filter(|h| *h > 1) {
+            Some(hours) => Schedule::Interval {
+                first_run: Utc::now() + chrono::Duration::hours(hours),
+                every_secs: Some(hours as u64 * 3600),
+                timezone: Some(zone.clone()),
+            },
+            None => calendar(plan::Frequency::Hourly),
+        },
+        Frequency::Daily => calendar(plan::Frequency::Daily),
+        Frequency::Weekly => calendar(plan::Frequency::Weekly),
+    };
+    let is_active = body.is_active.is_some_and(|f| f.0);
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    let kept = json!({
+        "Frequency": frequency.to_json(),
+        "StartTimeHour": hour12,
+        "StartTimeMinute": body.start_time_minute.map(|m| m.0),
+        "StartTimeAmPm": am_pm,
+        "DayOfWeekId": day,
+        "HourInterval": every,
+        "TimeZoneId": body.time_zone_id.clone().filter(|z| !z.trim().is_empty()).unwrap_or_else(|| "UTC".into()),
+        "MissedBackupActionId": body.missed_backup_action_id.unwrap_or(MissedBackupAction::RunSoon).code(),
+        "NotifyRecipients": text(&body.notify_recipients),
+        "NotifySuccess": body.notify_success.is_some_and(|f| f.0),
+        "NotifyFailure": body.notify_failure.is_some_and(|f| f.0),
+        "BackupPrescript": text(&body.backup_prescript),
+        "BackupPostscript": text(&body.backup_postscript),
+        "VersionRetention": retention.code(),
+        "IsActive": is_active,
+        "Inclusions": inclusions.iter().map(|(path, kind)| json!([path, kind.to_json()])).collect::<Vec<_>>(),
+        "Exclusions": exclusions.iter().map(|(path, kind)| json!([path, kind.to_json()])).collect::<Vec<_>>(),
+    });
+    let days = retention.code();
+    Ok(PlanSpec {
+        source_id: machine_of(state, p, &agent, &inclusions).await?,
         name,
         schedule,
-        retention: Retention { keep_last: None, max_age_secs: (retention_days > 0).then_some(retention_days as u64 * 86_400) },
+        retention: Retention { keep_last: None, max_age_secs: (days > 0).then_some(days as u64 * 86_400) },
         selection: Selection {
             include: inclusions.iter().map(|(path, _)| path.clone()).collect(),
             exclude: exclusions.iter().map(|(path, _)| path.clone()).collect(),
@@ -173,71 +207,101 @@ async fn plan_spec(state: &AppState, p: &Principal, body: &Map<String, Value>) -
         },
         options: Default::default(),
         destination_id: None,
-        enabled: is_active && frequency.is_some(),
-        annotations: Value::Object(kept),
-    };
-    Ok((spec, agent, agent_id))
-}
-
-/// A plan as a configuration with every field the SDK and the cookbook read.
-pub(super) async fn view(state: &AppState, p: &Principal, plan: &Plan) -> Result<Value, CoreError> {
-    let agent = machine_agent(state, p, plan.source_id).await?;
-    let id = ids::alias_for(&state.db, "configuration", plan.id).await?;
-    Ok(shown(state, plan, id, agent))
-}
-
-/// [`view`] with the configuration's integer id and the machine's agent (name, integer id) known.
-fn shown(state: &AppState, plan: &Plan, id: i64, (agent_name, agent_id): (String, Option<i64>)) -> Value {
-    let a = &plan.annotations;
-    let get = |k: &str| a.get(k).cloned().unwrap_or(Value::Null);
-    // File ids count through inclusions, then exclusions: unique within the configuration.
-    let included = get("Inclusions").as_array().map_or(0, Vec::len);
-    let items = |k: &str, filter: &str| -> Vec<Value> {
-        let first = if filter == "Include" { 1 } else { included + 1 };
-        get(k)
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-            .map(|(i, pair)| json!({ "FileId": first + i, "FileItemType": pair[1], "FilePath": pair[0], "FilePathEncoded": null, "Filter": filter, "ParentId": id }))
-            .collect()
-    };
-    let manual = get("Frequency").as_str().unwrap_or("Manually") == "Manually";
-    json!({
-        "BackupConfigurationId": id,
-        "MachineAgentId": agent_id,
-        "MachineName": agent_name,
-        "Datacenter": state.settings.regions.first().cloned().unwrap_or_else(|| "DFW".into()),
-        "Flavor": "RaxCloudServer",
-        "IsEncrypted": state.settings.store_key.is_some(),
-        "EncryptionKey": { "ExponentHex": "", "ModulusHex": "" },
-        "BackupConfigurationName": plan.name,
-        "IsActive": get("IsActive").as_bool().unwrap_or(plan.enabled),
-        "IsDeleted": false,
-        "VersionRetention": get("VersionRetention"),
-        "BackupConfigurationScheduleId": id,
-        "MissedBackupActionId": if get("MissedBackupActionId").is_null() { json!(1) } else { get("MissedBackupActionId") },
-        "Frequency": if manual { json!("Manually") } else { get("Frequency") },
-        "StartTimeHour": get("StartTimeHour"),
-        "StartTimeMinute": get("StartTimeMinute"),
-        "StartTimeAmPm": get("StartTimeAmPm").as_str().unwrap_or_default(),
-        "DayOfWeekId": get("DayOfWeekId"),
-        "HourInterval": get("HourInterval"),
-        "TimeZoneId": get("TimeZoneId").as_str().unwrap_or("UTC"),
-        "NextScheduledRunTime": if manual { NEVER.to_owned() } else { plan.next_run_at.map(date).unwrap_or_else(|| NEVER.to_owned()) },
-        "LastRunTime": plan.last_run_at.map(date),
-        "LastRunBackupReportId": null,
-        "NotifyRecipients": get("NotifyRecipients").as_str().unwrap_or_default(),
-        "NotifySuccess": get("NotifySuccess").as_bool().unwrap_or(false),
-        "NotifyFailure": get("NotifyFailure").as_bool().unwrap_or(false),
-        "BackupPrescript": get("BackupPrescript").as_str().unwrap_or_default(),
-        "BackupPostscript": get("BackupPostscript").as_str().unwrap_or_default(),
-        "Inclusions": items("Inclusions", "Include"),
-        "Exclusions": items("Exclusions", "Exclude"),
+        enabled: is_active && frequency != Frequency::Manually,
+        annotations: kept,
     })
 }
 
-/// A configuration of the caller's tenant by its integer id.
+/// A plan as a configuration with every field the SDK and the cookbook read.
+pub(super) async fn view(state: &AppState, p: &Principal, plan: &Plan) -> Result<Configuration, CoreError> {
+    let agent = machine_agent(state, p, plan.source_id).await?;
+    let id = ids::alias_for(&state.db, "configuration", plan.id).await?;
+    let page = BackupPage { source_id: Some(plan.source_id), plan_id: Some(Some(plan.id)), limit: Some(1), ..Default::default() };
+    let last = match state.engine.backups_page(p, &page).await?.first() {
+        Some(b) => Some(ids::alias_for(&state.db, "backup", b.id).await?),
+        None => None,
+    };
+    Ok(shown(state, plan, id, agent, last))
+}
+
+/// A whole number kept in a plan's annotations (older plans kept numbers as clients sent them).
+fn kept_number(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// [`view`] with the configuration's integer id, the machine's agent (name, integer id) and the
+/// newest backup's id known.
+fn shown(state: &AppState, plan: &Plan, id: i64, (agent_name, agent_id): (String, Option<i64>), last: Option<i64>) -> Configuration {
+    let a = &plan.annotations;
+    let get = |k: &str| a.get(k);
+    let text = |k: &str| get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let flag = |k: &str| get(k).and_then(Value::as_bool);
+    // File ids count through inclusions, then exclusions: unique within the configuration.
+    let included = get("Inclusions").and_then(Value::as_array).map_or(0, Vec::len);
+    let items = |k: &str, filter: Filter| -> Vec<ConfigurationPath> {
+        let first = if filter == Filter::Include { 1 } else { included + 1 };
+        get(k)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, pair)| ConfigurationPath {
+                file_id: (first + i) as i64,
+                file_item_type: if pair[1] == "File" { FileItemType::File } else { FileItemType::Folder },
+                file_path: pair[0].as_str().unwrap_or_default().to_owned(),
+                file_path_encoded: None,
+                filter,
+                parent_id: id,
+            })
+            .collect()
+    };
+    let frequency = match get("Frequency").and_then(Value::as_str) {
+        Some("Hourly") => Frequency::Hourly,
+        Some("Daily") => Frequency::Daily,
+        Some("Weekly") => Frequency::Weekly,
+        _ => Frequency::Manually,
+    };
+    let scheduled = frequency != Frequency::Manually && plan.enabled;
+    Configuration {
+        backup_configuration_id: id,
+        machine_agent_id: agent_id,
+        machine_name: agent_name,
+        datacenter: region(state),
+        flavor: "RaxCloudServer".into(),
+        is_encrypted: state.settings.store_key.is_some(),
+        encryption_key: EncryptionKey::none(),
+        backup_configuration_name: plan.name.clone(),
+        is_active: flag("IsActive").unwrap_or(plan.enabled),
+        is_deleted: false,
+        version_retention: kept_number(get("VersionRetention")).and_then(VersionRetention::from_code).unwrap_or(VersionRetention::Days30),
+        backup_configuration_schedule_id: id,
+        missed_backup_action_id: kept_number(get("MissedBackupActionId"))
+            .and_then(MissedBackupAction::from_code)
+            .unwrap_or(MissedBackupAction::RunSoon),
+        frequency,
+        start_time_hour: kept_number(get("StartTimeHour")),
+        start_time_minute: kept_number(get("StartTimeMinute")),
+        start_time_am_pm: text("StartTimeAmPm"),
+        day_of_week_id: kept_number(get("DayOfWeekId")),
+        hour_interval: kept_number(get("HourInterval")),
+        time_zone_id: Some(text("TimeZoneId")).filter(|z| !z.is_empty()).unwrap_or_else(|| "UTC".into()),
+        next_scheduled_run_time: if scheduled { plan.next_run_at.map(date).unwrap_or_else(|| NEVER.to_owned()) } else { NEVER.to_owned() },
+        last_run_time: plan.last_run_at.map(date),
+        last_run_backup_report_id: last,
+        notify_recipients: text("NotifyRecipients"),
+        notify_success: flag("NotifySuccess").unwrap_or(false),
+        notify_failure: flag("NotifyFailure").unwrap_or(false),
+        backup_prescript: text("BackupPrescript"),
+        backup_postscript: text("BackupPostscript"),
+        inclusions: items("Inclusions", Filter::Include),
+        exclusions: items("Exclusions", Filter::Exclude),
+    }
+}
+
 /// The caller's configurations: the plans of machines (clusters' and instances' plans are other dialects').
 pub(super) async fn configurations(state: &AppState, p: &Principal) -> Result<Vec<Plan>, CoreError> {
     let mut out = Vec::new();
@@ -257,59 +321,70 @@ pub(super) async fn plan_by_alias(state: &AppState, p: &Principal, id: &str) -> 
 
 #[OpenApi(tag = "ConfigurationTag::BackupConfigurations")]
 impl ConfigurationsApi {
-    /// Creates a configuration for an agent; answers it whole.
+    /// Creates a configuration for an agent; answers it whole. The server's own agent takes
+    /// paths under the machines registered on it (with `serve --demo`, the demo's files).
     #[oai(path = "/v1.0/backup-configuration", method = "post", operation_id = "cloudbackup_create_configuration")]
-    async fn create(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Json<Value>> {
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        body: Json<Later<ConfigurationRequest>>,
+    ) -> poem::Result<Json<Configuration>> {
         let p = caller.principal();
-        let (spec, agent, agent_id) = plan_spec(&state, p, &object(body.0)?).await?;
+        let spec = plan_spec(&state, p, &body.0.read()?).await?;
         let plan = state.engine.create_plan(p, spec).await?;
         let id = ids::new_alias(&state.db, "configuration", plan.id).await?;
-        Ok(Json(shown(&state, &plan, id, (agent.name, Some(agent_id)))))
+        Ok(Json(shown(&state, &plan, id, machine_agent(&state, p, plan.source_id).await?, None)))
     }
 
     /// Every configuration of the caller's tenant.
     #[oai(path = "/v1.0/backup-configuration", method = "get", operation_id = "cloudbackup_configurations")]
-    async fn list(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Value>> {
+    async fn list(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Vec<Configuration>>> {
         let p = caller.principal();
         let mut out = Vec::new();
         for plan in configurations(&state, p).await? {
             out.push(view(&state, p, &plan).await?);
         }
-        Ok(Json(json!(out)))
+        Ok(Json(out))
     }
 
     /// The configurations of one agent.
     #[oai(path = "/v1.0/backup-configuration/system/:agent_id", method = "get", operation_id = "cloudbackup_agent_configurations")]
-    async fn of_agent(&self, state: Data<&AppState>, caller: Caller, agent_id: Path<String>) -> poem::Result<Json<Value>> {
+    async fn of_agent(&self, state: Data<&AppState>, caller: Caller, agent_id: Path<String>) -> poem::Result<Json<Vec<Configuration>>> {
         let p = caller.principal();
         let agent = agent_by_alias(&state, p, &agent_id).await?;
+        let machines: Vec<Uuid> = machines_of(&state, p, &agent).await?.into_iter().map(|m| m.source.id).collect();
         let mut out = Vec::new();
-        if let Ok(machine) = state.engine.source_by_name(p, SourceKind::Machine, &agent.name).await {
-            for plan in state.engine.plans(p).await?.into_iter().filter(|plan| plan.source_id == machine.source.id) {
-                out.push(view(&state, p, &plan).await?);
-            }
+        for plan in state.engine.plans(p).await?.into_iter().filter(|plan| machines.contains(&plan.source_id)) {
+            out.push(view(&state, p, &plan).await?);
         }
-        Ok(Json(json!(out)))
+        Ok(Json(out))
     }
 
     /// One configuration.
     #[oai(path = "/v1.0/backup-configuration/:id", method = "get", operation_id = "cloudbackup_configuration")]
-    async fn get(&self, state: Data<&AppState>, caller: Caller, id: Path<String>) -> poem::Result<Json<Value>> {
+    async fn get(&self, state: Data<&AppState>, caller: Caller, id: Path<String>) -> poem::Result<Json<Configuration>> {
         let p = caller.principal();
         Ok(Json(view(&state, p, &plan_by_alias(&state, p, &id).await?).await?))
     }
 
-    /// Replaces a configuration (clients send back every field they read; unknown ones are ignored).
+    /// Replaces a configuration (clients send back every field they read; the read-only ones are ignored).
     #[oai(path = "/v1.0/backup-configuration/:id", method = "put", operation_id = "cloudbackup_update_configuration")]
-    async fn update(&self, state: Data<&AppState>, caller: Caller, id: Path<String>, body: Json<Value>) -> poem::Result<Empty> {
+    async fn update(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        id: Path<String>,
+        body: Json<Later<ConfigurationRequest>>,
+    ) -> poem::Result<Empty> {
         let p = caller.principal();
         let plan = plan_by_alias(&state, p, &id).await?;
-        let (spec, ..) = plan_spec(&state, p, &object(body.0)?).await?;
+        let spec = plan_spec(&state, p, &body.0.read()?).await?;
         state.engine.update_plan(p, plan.id, spec).await?;
         Ok(Empty::Ok)
     }
 
-    /// Deletes a configuration (its backups stay).
+    /// Deletes a configuration. Its backups stay: their reports name it and say it is deleted.
     #[oai(path = "/v1.0/backup-configuration/:id", method = "delete", operation_id = "cloudbackup_delete_configuration")]
     async fn delete(&self, state: Data<&AppState>, caller: Caller, id: Path<String>) -> poem::Result<Empty> {
         let p = caller.principal();
@@ -320,12 +395,16 @@ impl ConfigurationsApi {
 
     /// Turns a configuration's schedule on or off (`Enable`, or `Enabled` as the SDK sends it).
     #[oai(path = "/v1.0/backup-configuration/enable/:id", method = "post", operation_id = "cloudbackup_enable_configuration")]
-    async fn enable(&self, state: Data<&AppState>, caller: Caller, id: Path<String>, body: Json<Value>) -> poem::Result<Json<Value>> {
+    async fn enable(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        id: Path<String>,
+        body: Json<EnableConfiguration>,
+    ) -> poem::Result<Json<Configuration>> {
         let p = caller.principal();
         let plan = plan_by_alias(&state, p, &id).await?;
-        let flag =
-            body.0.get("Enable").or_else(|| body.0.get("Enabled")).ok_or_else(|| CoreError::BadRequest("Enable is required".into()))?;
-        let on = boolean(Some(flag));
+        let on = body.enable.or(body.enabled).ok_or_else(|| CoreError::BadRequest("Enable (true or false) is required".into()))?.0;
         let mut annotations = plan.annotations.clone();
         annotations["IsActive"] = json!(on);
         let manual = annotations.get("Frequency").and_then(Value::as_str).unwrap_or("Manually") == "Manually";

@@ -1,15 +1,18 @@
-//! Rackspace Cloud Backup v1.0, beside Cloud Databases under `/v1.0`. Today: agents (machines
-//! served by `coffer agent` processes or the server's own agent) and backup configurations;
-//! backups, restores and activity arrive with the rest of the dialect's issue.
+//! Rackspace Cloud Backup v1.0, beside Cloud Databases under `/v1.0`: agents (machines served
+//! by `coffer agent` processes or the server's own agent), backup configurations, backups,
+//! restores and activity. Bodies are the types of [`models`].
 //!
-//! Both path forms real clients use are served: `/v1.0/{tenant}/agent/...` (the docs, the Chef
-//! cookbook) and `/v1.0/agent/...` (the SDK, tenant from the token). Ids are integers: stable
-//! aliases of the engine's UUIDs. Dates are `"\/Date(ms)\/"`.
+//! Both path forms real clients use are served: `/v1.0/{tenant_id}/agent/...` (the docs, the Chef
+//! cookbook) and `/v1.0/agent/...` (the SDK, tenant from the token). The router serves the first by
+//! rewriting it to the second ([`tenantless`]), so one handler serves both; [`with_tenant_paths`]
+//! lists both forms in the document. Ids are integers: stable aliases of the engine's UUIDs.
+//! Dates are `"\/Date(ms)\/"`.
 
 mod activity;
 mod backups;
 mod configurations;
 pub mod error;
+pub mod models;
 mod restores;
 
 pub use activity::ActivityApi;
@@ -20,7 +23,7 @@ pub use restores::RestoresApi;
 use chrono::{DateTime, Utc};
 use poem::{Endpoint, IntoResponse, Request, Response, web::Data};
 use poem_openapi::{ApiResponse, OpenApi, Tags, param::Path, payload::Json};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
@@ -29,10 +32,12 @@ use crate::{
         security::Caller,
     },
     domain::{agent::Agent, identity::Principal, source::SourceKind},
+    engine::SourceView,
     error::CoreError,
     persistence::identity as ids,
     state::AppState,
 };
+use models::{AgentRef, AgentSettings, AgentStatus, EnableAgent, EncryptionKey};
 
 #[derive(Tags)]
 enum BackupTag {
@@ -55,13 +60,6 @@ enum NoContent {
     /// Done, nothing to say.
     #[oai(status = 204)]
     Done,
-}
-
-/// `MachineAgentId` of a body, as the text an alias is looked up by.
-fn body_agent(body: &Value) -> Result<String, CoreError> {
-    int(body.get("MachineAgentId"), "MachineAgentId")?
-        .map(|id| id.to_string())
-        .ok_or_else(|| CoreError::BadRequest("MachineAgentId is required".into()))
 }
 
 /// `/v1.0` serves two APIs: Cloud Backup by its resource words, Cloud Databases otherwise.
@@ -103,6 +101,39 @@ pub(crate) fn tenantless(mut req: Request) -> poem::Result<Request> {
     Ok(req)
 }
 
+/// The document with each `/v1.0/x/...` operation listed a second time as
+/// `/v1.0/{tenant_id}/x/...`, the form the reference and the Chef cookbook use. The router serves
+/// that form through [`tenantless`], with the same handler, so the copy differs only in its path,
+/// its `tenant_id` parameter and its `operationId` (`<id>_for_tenant`).
+pub fn with_tenant_paths(doc: &str) -> String {
+    let Ok(mut doc) = serde_json::from_str::<Value>(doc) else { return doc.to_owned() };
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return doc.to_string() };
+    let tenant = serde_json::json!({
+        "name": "tenant_id",
+        "in": "path",
+        "required": true,
+        "description": "The caller's tenant (account); another tenant's is not found (404).",
+        "schema": { "type": "string" },
+    });
+    let mut copies = Vec::new();
+    for (path, item) in paths.iter() {
+        let Some(rest) = path.strip_prefix("/v1.0/") else { continue };
+        let mut item = item.clone();
+        for operation in item.as_object_mut().into_iter().flat_map(|o| o.values_mut()).filter_map(Value::as_object_mut) {
+            if let Some(Value::String(id)) = operation.get_mut("operationId") {
+                id.push_str("_for_tenant");
+            }
+            let parameters = operation.entry("parameters").or_insert_with(|| Value::Array(vec![]));
+            if let Value::Array(list) = parameters {
+                list.insert(0, tenant.clone());
+            }
+        }
+        copies.push((format!("/v1.0/{{tenant_id}}/{rest}"), item));
+    }
+    paths.extend(copies);
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
 /// `"\/Date(ms)\/"`, as the service writes dates.
 fn date(t: DateTime<Utc>) -> String {
     format!("/Date({})/", t.timestamp_millis())
@@ -114,35 +145,9 @@ fn duration(start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> String {
     format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
-/// An integer id from a path or body: a number or a numeric string.
+/// An integer id from a path: anything else names nothing (404).
 pub(crate) fn int_id(text: &str, what: &'static str) -> Result<i64, CoreError> {
     text.trim().parse::<i64>().map_err(|_| CoreError::not_found(what, text))
-}
-
-/// An optional whole number: a number or a numeric string.
-pub(crate) fn int(v: Option<&Value>, name: &str) -> Result<Option<i64>, CoreError> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| CoreError::BadRequest(format!("{name} must be a whole number"))),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => {
-            s.trim().parse().map(Some).map_err(|_| CoreError::BadRequest(format!("{name} must be a whole number, not '{s}'")))
-        }
-        Some(other) => Err(CoreError::BadRequest(format!("{name} must be a whole number, not {other}"))),
-    }
-}
-
-pub(crate) fn boolean(v: Option<&Value>) -> bool {
-    match v {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
-        Some(Value::Number(n)) => n.as_i64().is_some_and(|n| n != 0),
-        _ => false,
-    }
-}
-
-pub(super) fn text(v: Option<&Value>) -> String {
-    v.and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
 async fn agent_by_alias(state: &AppState, p: &Principal, id: &str) -> Result<Agent, CoreError> {
@@ -162,18 +167,30 @@ async fn machine_agent(state: &AppState, p: &Principal, machine: Uuid) -> Result
     Ok((name, id))
 }
 
-/// The complete backups of the machine an agent serves: when the newest finished, and what they store.
-async fn vault(state: &AppState, p: &Principal, a: &Agent) -> Result<(Option<DateTime<Utc>>, i64), CoreError> {
-    let Ok(machine) = state.engine.source_by_name(p, SourceKind::Machine, &a.name).await else { return Ok((None, 0)) };
-    state.engine.complete_backup_totals(p, machine.source.id).await
+/// The machines an agent backs up: those registered on it, the one named after it first. A
+/// `coffer agent`'s machine is made on its first configuration (its whole file system); the
+/// server's own agent backs up only machines an admin (or `serve --demo`) registered on it.
+async fn machines_of(state: &AppState, p: &Principal, agent: &Agent) -> Result<Vec<SourceView>, CoreError> {
+    let mut machines: Vec<SourceView> = state
+        .engine
+        .list_sources(p, Some(SourceKind::Machine))
+        .await?
+        .into_iter()
+        .filter(|m| m.nodes.iter().any(|n| n.agent == agent.name))
+        .collect();
+    machines.sort_by_key(|m| m.source.name != agent.name);
+    Ok(machines)
 }
 
-/// A request body as the JSON object every Cloud Backup handler reads.
-pub(super) fn object(body: Value) -> Result<serde_json::Map<String, Value>, CoreError> {
-    match body {
-        Value::Object(m) => Ok(m),
-        _ => Err(CoreError::BadRequest("the body must be a JSON object".into())),
+/// The complete backups of the machines an agent serves: when the newest finished, and what they store.
+async fn vault(state: &AppState, p: &Principal, a: &Agent) -> Result<(Option<DateTime<Utc>>, i64), CoreError> {
+    let (mut newest, mut bytes) = (None, 0);
+    for machine in machines_of(state, p, a).await? {
+        let (last, stored) = state.engine.complete_backup_totals(p, machine.source.id).await?;
+        newest = newest.max(last);
+        bytes += stored;
     }
+    Ok((newest, bytes))
 }
 
 /// The region an agent's backups are kept in.
@@ -182,58 +199,63 @@ fn region(state: &AppState) -> String {
 }
 
 /// An agent with every field the SDK reads.
-async fn agent_view(state: &AppState, p: &Principal, a: &Agent) -> Result<Value, CoreError> {
+async fn agent_view(state: &AppState, p: &Principal, a: &Agent) -> Result<models::Agent, CoreError> {
     let up = a.is_up(Utc::now(), state.settings.agent_down_after_secs);
     let region = region(state);
     let (last_success, vault_bytes) = vault(state, p, a).await?;
-    Ok(json!({
-        "AgentVersion": env!("CARGO_PKG_VERSION"),
-        "Architecture": std::env::consts::ARCH,
-        "Flavor": "RaxCloudServer",
-        "BackupVaultSize": backups::size(vault_bytes),
-        "BackupContainer": format!("coffer-{}", a.tenant_id.simple()),
-        "CleanupAllowed": true,
-        "Datacenter": region,
-        "IPAddress": a.hostname,
-        "IsDisabled": a.settings.disabled,
-        "IsEncrypted": state.settings.store_key.is_some(),
-        "MachineAgentId": ids::alias_for(&state.db, "agent", a.id).await?,
-        "MachineName": a.name,
-        "OperatingSystem": std::env::consts::OS,
-        "OperatingSystemVersion": "",
-        "PublicKey": { "ModulusHex": "", "ExponentHex": "" },
-        "Status": if up { "Online" } else { "Offline" },
-        "TimeOfLastSuccessfulBackup": last_success.map(date),
-        "UseServiceNet": a.settings.use_service_net,
-        "BackupDataCenter": a.settings.backup_region.clone().unwrap_or_else(|| region.clone()),
-        "UseFailoverUri": false,
-        "HostServerId": a.id,
-        "LastSeen": a.last_seen_at.map(date),
-    }))
+    Ok(models::Agent {
+        agent_version: env!("CARGO_PKG_VERSION").into(),
+        architecture: std::env::consts::ARCH.into(),
+        flavor: "RaxCloudServer".into(),
+        backup_vault_size: backups::size(vault_bytes),
+        backup_container: format!("coffer-{}", a.tenant_id.simple()),
+        cleanup_allowed: true,
+        datacenter: region.clone(),
+        ip_address: a.hostname.clone(),
+        is_disabled: a.settings.disabled,
+        is_encrypted: state.settings.store_key.is_some(),
+        machine_agent_id: ids::alias_for(&state.db, "agent", a.id).await?,
+        machine_name: a.name.clone(),
+        operating_system: std::env::consts::OS.into(),
+        operating_system_version: String::new(),
+        public_key: EncryptionKey::none(),
+        status: if up { AgentStatus::Online } else { AgentStatus::Offline },
+        time_of_last_successful_backup: last_success.map(date),
+        use_service_net: a.settings.use_service_net,
+        backup_data_center: a.settings.backup_region.clone().unwrap_or(region),
+        use_failover_uri: false,
+        host_server_id: a.id.to_string(),
+        last_seen: a.last_seen_at.map(date),
+    })
 }
 
 #[OpenApi(tag = "BackupTag::Agents")]
 impl CloudBackupApi {
     /// The caller's agents.
     #[oai(path = "/v1.0/user/agents", method = "get", operation_id = "cloudbackup_agents")]
-    async fn agents(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Value>> {
+    async fn agents(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Vec<models::Agent>>> {
         let mut out = Vec::new();
         for a in state.engine.list_agents(caller.principal()).await? {
             out.push(agent_view(&state, caller.principal(), &a).await?);
         }
-        Ok(Json(json!(out)))
+        Ok(Json(out))
     }
 
     /// One agent by its id.
     #[oai(path = "/v1.0/agent/:agent_id", method = "get", operation_id = "cloudbackup_agent")]
-    async fn agent(&self, state: Data<&AppState>, caller: Caller, agent_id: Path<String>) -> poem::Result<Json<Value>> {
+    async fn agent(&self, state: Data<&AppState>, caller: Caller, agent_id: Path<String>) -> poem::Result<Json<models::Agent>> {
         let a = agent_by_alias(&state, caller.principal(), &agent_id).await?;
         Ok(Json(agent_view(&state, caller.principal(), &a).await?))
     }
 
     /// One agent by the id of the server it runs on (`HostServerId`).
     #[oai(path = "/v1.0/agent/server/:host_server_id", method = "get", operation_id = "cloudbackup_agent_by_server")]
-    async fn agent_by_server(&self, state: Data<&AppState>, caller: Caller, host_server_id: Path<String>) -> poem::Result<Json<Value>> {
+    async fn agent_by_server(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        host_server_id: Path<String>,
+    ) -> poem::Result<Json<models::Agent>> {
         let p = caller.principal();
         let not_found = || CoreError::not_found("agent", host_server_id.0.clone());
         let uuid = Uuid::parse_str(&host_server_id).map_err(|_| not_found())?;
@@ -243,28 +265,20 @@ impl CloudBackupApi {
 
     /// `{"MachineAgentId", "Enable"}`: a disabled agent starts no backups (204).
     #[oai(path = "/v1.0/agent/enable", method = "post", operation_id = "cloudbackup_enable_agent")]
-    async fn enable(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<NoContent> {
+    async fn enable(&self, state: Data<&AppState>, caller: Caller, body: Json<EnableAgent>) -> poem::Result<NoContent> {
         let p = caller.principal();
-        let agent = agent_by_alias(&state, p, &body_agent(&body)?).await?;
-        let enable = match body.0.get("Enable").or_else(|| body.0.get("Enabled")) {
-            Some(Value::Bool(b)) => *b,
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
-            other => {
-                let got = other.map(Value::to_string).unwrap_or_else(|| "nothing".into());
-                return Err(CoreError::BadRequest(format!("Enable must be true or false, not {got}")).into());
-            }
-        };
-        state.engine.update_agent(p, agent.id, |s| s.disabled = !enable).await?;
+        let agent = agent_by_alias(&state, p, &body.machine_agent_id.0.to_string()).await?;
+        let enable = body.enable.or(body.enabled).ok_or_else(|| CoreError::BadRequest("Enable (true or false) is required".into()))?;
+        state.engine.update_agent(p, agent.id, |s| s.disabled = !enable.0).await?;
         Ok(NoContent::Done)
     }
 
     /// `{"MachineAgentId"}`: removes the agent and its configurations (204); it appears again
     /// when it next registers.
     #[oai(path = "/v1.0/agent/delete", method = "post", operation_id = "cloudbackup_delete_agent")]
-    async fn delete(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<NoContent> {
+    async fn delete(&self, state: Data<&AppState>, caller: Caller, body: Json<AgentRef>) -> poem::Result<NoContent> {
         let p = caller.principal();
-        let agent = agent_by_alias(&state, p, &body_agent(&body)?).await?;
+        let agent = agent_by_alias(&state, p, &body.machine_agent_id.0.to_string()).await?;
         state.engine.delete_agent(p, agent.id).await?;
         Ok(NoContent::Done)
     }
@@ -276,22 +290,22 @@ impl CloudBackupApi {
         state: Data<&AppState>,
         caller: Caller,
         agent_id: Path<String>,
-        body: Json<Value>,
-    ) -> poem::Result<Json<Value>> {
+        body: Json<AgentSettings>,
+    ) -> poem::Result<Json<models::Agent>> {
         let p = caller.principal();
         let agent = agent_by_alias(&state, p, &agent_id).await?;
-        let region = match body.0.get("BackupDataCenter") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(r)) if state.settings.regions.iter().any(|known| known.eq_ignore_ascii_case(r)) => Some(r.to_uppercase()),
+        let region = match &body.backup_data_center {
+            None => None,
+            Some(r) if state.settings.regions.iter().any(|known| known.eq_ignore_ascii_case(r)) => Some(r.to_uppercase()),
             Some(other) => {
                 return Err(CoreError::BadRequest(format!(
-                    "BackupDataCenter must be one of {}, not {other}",
+                    "BackupDataCenter must be one of {}, not '{other}'",
                     state.settings.regions.join(", ")
                 ))
                 .into());
             }
         };
-        let service_net = body.0.get("UseServiceNet").map(|v| boolean(Some(v)));
+        let service_net = body.use_service_net.map(|f| f.0);
         let agent = state
             .engine
             .update_agent(p, agent.id, |s| {

@@ -1,0 +1,338 @@
+//! The Cloud Backup v1.0 request and response bodies, named and cased as the seed and the API
+//! reference write them (PascalCase). Answers carry ids as JSON integers and dates as
+//! `"\/Date(ms)\/"` strings; requests may send ids and codes as numbers or numeric strings
+//! ([`NumericId`]), as the SDK and the reference do. Unknown request keys are ignored: the SDK PUTs
+//! back every field it read, read-only ones included.
+
+use std::borrow::Cow;
+
+use poem_openapi::{
+    Enum, Object,
+    registry::{MetaSchema, MetaSchemaRef, Registry},
+    types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+};
+use serde_json::Value;
+
+mod activity;
+mod agents;
+mod backups;
+mod configurations;
+mod restores;
+
+pub use activity::*;
+pub use agents::*;
+pub use backups::*;
+pub use configurations::*;
+pub use restores::*;
+
+/// A whole number sent as a JSON number (`148325`) or as a numeric string (`"148325"`): the
+/// reference's tables type ids as strings while its examples and the SDK send numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NumericId(pub i64);
+
+const NUMERIC_ID: &str = "CloudBackupNumericId";
+
+impl Type for NumericId {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        NUMERIC_ID.into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Reference(NUMERIC_ID.into())
+    }
+
+    fn register(registry: &mut Registry) {
+        registry.create_schema::<Self, _>(NUMERIC_ID.into(), |_| MetaSchema {
+            description: Some(
+                "A whole number (an id, an hour, a code), sent as a JSON number (148325) or as a string of digits \
+                 (\"148325\"): Cloud Backup's reference types these fields as strings and its examples send numbers. \
+                 Answers always carry numbers.",
+            ),
+            any_of: vec![
+                MetaSchemaRef::Inline(Box::new(MetaSchema { format: Some("int64"), ..MetaSchema::new("integer") })),
+                MetaSchemaRef::Inline(Box::new(MetaSchema {
+                    pattern: Some("^\\s*-?[0-9]{1,18}\\s*$".into()),
+                    ..MetaSchema::new("string")
+                })),
+            ],
+            example: Some(148325.into()),
+            ..MetaSchema::ANY
+        })
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for NumericId {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::Number(n) => n.as_i64().map(NumericId).ok_or_else(|| ParseError::custom(format!("expected a whole number, not {n}"))),
+            Value::String(s) => {
+                s.trim().parse().map(NumericId).map_err(|_| ParseError::custom(format!("expected a whole number, not '{s}'")))
+            }
+            other => Err(ParseError::custom(format!("expected a whole number, not {other}"))),
+        }
+    }
+}
+
+impl ToJSON for NumericId {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.into())
+    }
+}
+
+/// A body read when the handler asks for it, documented as `T`. An operation on an object finds
+/// the object first, so another tenant's is not found (404) whatever the body holds; a body that
+/// is not a `T` is a 400 after that.
+pub struct Later<T>(Result<T, String>);
+
+impl<T> Later<T> {
+    pub fn read(self) -> Result<T, crate::error::CoreError> {
+        self.0.map_err(|e| crate::error::CoreError::BadRequest(format!("parse request payload error: {e}")))
+    }
+}
+
+impl<T: Type> Type for Later<T> {
+    const IS_REQUIRED: bool = T::IS_REQUIRED;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        T::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry)
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl<T: ParseFromJSON> ParseFromJSON for Later<T> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        let missing = missing_fields::<T>(value.as_ref());
+        Ok(Later(T::parse_from_json(value).map_err(|e| match missing.as_slice() {
+            [] => e.into_message(),
+            names => format!("{} is required ({})", names.join(", "), e.into_message()),
+        })))
+    }
+}
+
+/// The required fields of `T`'s schema that `value` lacks (poem-openapi's own message names the
+/// type, not the field).
+fn missing_fields<T: Type>(value: Option<&Value>) -> Vec<&'static str> {
+    let mut registry = Registry::new();
+    T::register(&mut registry);
+    let Some(schema) = registry.schemas.get(T::name().as_ref()) else { return Vec::new() };
+    schema.required.iter().copied().filter(|k| value.and_then(|v| v.get(*k)).is_none_or(Value::is_null)).collect()
+}
+
+/// A closed set of integer codes: read from a number or a numeric string, written as a number,
+/// documented as an integer enum.
+macro_rules! int_codes {
+    ($(#[$doc:meta])* $name:ident, $schema:literal, $description:literal, { $($variant:ident = $code:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $($variant),+
+        }
+
+        impl $name {
+            pub fn code(self) -> i64 {
+                match self {
+                    $($name::$variant => $code),+
+                }
+            }
+
+            pub fn from_code(code: i64) -> Option<Self> {
+                match code {
+                    $($code => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl Type for $name {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = Self;
+            type RawElementValueType = Self;
+
+            fn name() -> Cow<'static, str> {
+                $schema.into()
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                MetaSchemaRef::Reference($schema.into())
+            }
+
+            fn register(registry: &mut Registry) {
+                registry.create_schema::<Self, _>($schema.into(), |_| MetaSchema {
+                    description: Some($description),
+                    format: Some("int32"),
+                    enum_items: vec![$(Value::from($code as i64)),+],
+                    ..MetaSchema::new("integer")
+                })
+            }
+
+            fn as_raw_value(&self) -> Option<&Self> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+                Box::new(self.as_raw_value().into_iter())
+            }
+        }
+
+        impl ParseFromJSON for $name {
+            fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+                let NumericId(code) = NumericId::parse_from_json(value).map_err(ParseError::propagate)?;
+                $name::from_code(code).ok_or_else(|| ParseError::custom(format!("{code} is not one of: {}", $description)))
+            }
+        }
+
+        impl ToJSON for $name {
+            fn to_json(&self) -> Option<Value> {
+                Some(self.code().into())
+            }
+        }
+    };
+}
+
+int_codes!(
+    /// How long a configuration keeps the versions of changed and deleted files.
+    VersionRetention, "CloudBackupVersionRetention", "0 (keep every version), 30 or 60 (days)",
+    { Forever = 0, Days30 = 30, Days60 = 60 }
+);
+
+int_codes!(
+    /// What happens to a scheduled run the agent missed.
+    MissedBackupAction, "CloudBackupMissedBackupActionId",
+    "1 (run it as soon as the agent can: what Coffer does); 2 (skip it and wait for the next scheduled time) is refused with a 400",
+    { RunSoon = 1, Skip = 2 }
+);
+
+int_codes!(
+    /// A restore's state as a number.
+    RestoreStateId, "CloudBackupRestoreStateId",
+    "0 Creating (prepared, not started), 1 Queued, 2 InProgress, 3 Completed, 4 Stopped, 5 Failed, 6 StartRequested, \
+     7 StopRequested, 8 CompletedWithErrors, 9 Preparing",
+    {
+        Creating = 0, Queued = 1, InProgress = 2, Completed = 3, Stopped = 4, Failed = 5, StartRequested = 6,
+        StopRequested = 7, CompletedWithErrors = 8, Preparing = 9,
+    }
+);
+
+int_codes!(
+    /// Whether a restore file filter includes or leaves out its path.
+    RestoreFilter, "CloudBackupRestoreFilter", "1 (include the path) or 2 (leave it out); also sent as \"1\" or \"2\"",
+    { Include = 1, Exclude = 2 }
+);
+
+int_codes!(
+    /// What a restore file filter names.
+    RestoreFileItemType, "CloudBackupRestoreFileItemType",
+    "0 (a file) or 1 (a folder); also sent as \"0\" or \"1\". Database items (2) are not supported",
+    { File = 0, Folder = 1 }
+);
+
+impl RestoreStateId {
+    /// The word for the state, as reports and activity rows write it.
+    pub fn word(self) -> RestoreState {
+        match self {
+            RestoreStateId::Creating => RestoreState::Creating,
+            RestoreStateId::Queued => RestoreState::Queued,
+            RestoreStateId::InProgress => RestoreState::InProgress,
+            RestoreStateId::Completed => RestoreState::Completed,
+            RestoreStateId::Stopped => RestoreState::Stopped,
+            RestoreStateId::Failed => RestoreState::Failed,
+            RestoreStateId::StartRequested => RestoreState::StartRequested,
+            RestoreStateId::StopRequested => RestoreState::StopRequested,
+            RestoreStateId::CompletedWithErrors => RestoreState::CompletedWithErrors,
+            RestoreStateId::Preparing => RestoreState::Preparing,
+        }
+    }
+}
+
+/// A backup's state, as the seed lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[oai(rename = "CloudBackupCurrentState")]
+pub enum CurrentState {
+    /// Waiting again for its agent (a claim that lapsed is being retried).
+    Queued,
+    /// The agent is reading and storing files.
+    InProgress,
+    /// A scheduled run that could not start (the agent was busy or disabled).
+    Skipped,
+    /// A scheduled run that did not happen in time.
+    Missed,
+    /// Stopped on request.
+    Stopped,
+    /// Every selected file was backed up.
+    Completed,
+    /// No usable backup.
+    Failed,
+    /// The agent is scanning the selected folders.
+    Preparing,
+    /// Asked for by a client (StartManual); the agent has not taken it yet.
+    StartRequested,
+    /// Started by the configuration's schedule; the agent has not taken it yet.
+    StartScheduled,
+    /// A stop was asked for; the agent has not stopped yet.
+    StopRequested,
+    /// Restorable, but some files could not be read (they are in the report's ErrorList).
+    CompletedWithErrors,
+}
+
+/// A restore's state as a word (beside its number, [`RestoreStateId`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[oai(rename = "CloudBackupRestoreState")]
+pub enum RestoreState {
+    Creating,
+    Queued,
+    InProgress,
+    Completed,
+    Stopped,
+    Failed,
+    StartRequested,
+    StopRequested,
+    CompletedWithErrors,
+    Preparing,
+}
+
+/// A key pair's public half. Coffer seals the store with a symmetric key of its own and has no
+/// RSA pair: the modulus is empty and the exponent 0.
+#[derive(Clone, Debug, Object)]
+#[oai(rename = "CloudBackupEncryptionKey", rename_all = "PascalCase")]
+pub struct EncryptionKey {
+    /// The modulus, in hexadecimal.
+    pub modulus_hex: String,
+    /// The public exponent, a number as the seed writes it (`20010`).
+    pub exponent_hex: i64,
+}
+
+impl EncryptionKey {
+    /// The key of a vault with no key pair.
+    pub fn none() -> Self {
+        EncryptionKey { modulus_hex: String::new(), exponent_hex: 0 }
+    }
+}
