@@ -24,6 +24,7 @@ pub use destinations::DestinationSpec;
 pub use orchestrate::{BackupDetails, BackupSpec, RestoreSpec, RestoreTarget};
 pub use plans::{PlanSpec, SourceOverview};
 pub use stores::StoreRegistry;
+pub use worker::SCHEMA_CHANGED;
 
 use crate::{
     config::Settings,

@@ -19,6 +19,7 @@ mod listings;
 mod matrix;
 mod ops;
 mod opscenter;
+mod opscenter_options;
 mod pit;
 mod plans;
 mod recovery;
