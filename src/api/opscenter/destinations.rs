@@ -72,7 +72,7 @@ fn spec(body: &DestinationBody) -> Result<DestinationSpec, CoreError> {
 fn saved(edition: Edition, id: String, destination: DestinationView, request_id: String) -> SavedAnswer {
     match edition {
         Edition::Newer => SavedAnswer::Newer(SavedDestination { destination: vec![Destinations([(id, destination)].into())], request_id }),
-        Edition::Older => SavedAnswer::Older(OlderSavedDestination { id, destination, request_id }),
+        Edition::Older => SavedAnswer::Older(OlderSavedDestination { id, destination: Box::new(destination), request_id }),
     }
 }
 

@@ -7,6 +7,7 @@ mod backups;
 mod clusters;
 mod destinations;
 pub mod error;
+mod history;
 pub mod models;
 pub(crate) mod pit;
 mod requests;

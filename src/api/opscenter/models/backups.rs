@@ -258,7 +258,8 @@ pub struct Backup {
     pub keyspaces: BackupKeyspaces,
     /// When it was made, in seconds since the epoch.
     pub time: i64,
-    /// The destinations holding it (Coffer's addition), the one it was written to first.
+    /// The destinations holding it, the one it was written to first (Coffer's addition; always shown).
+    #[oai(default)]
     pub destinations: Vec<String>,
 }
 
@@ -327,6 +328,9 @@ pub struct ActivityEvent {
     pub deleted_at: Option<i64>,
     /// The backup's tag.
     pub backup_id: String,
+    /// The keyspaces and tables it holds (always shown; the seed's running event has them only
+    /// in `full_status`).
+    #[oai(default)]
     pub keyspaces: KeyspaceTables,
     /// Seconds since the epoch.
     pub event_time: i64,

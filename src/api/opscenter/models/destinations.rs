@@ -111,10 +111,12 @@ pub struct DestinationView {
     pub endpoint: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     pub validation_dc_list: Option<Vec<String>>,
-    /// The destination's id.
+    /// The destination's id (Coffer's addition; always shown).
+    #[oai(default)]
     pub id: String,
-    /// Always false.
-    pub delete_this: bool,
+    /// Always false (always shown, as a boolean; older OpsCenter wrote it as the string "False").
+    #[oai(default)]
+    pub delete_this: Truthy,
 }
 
 impl DestinationView {
@@ -166,7 +168,7 @@ pub struct SavedDestination {
 #[derive(Debug)]
 pub struct OlderSavedDestination {
     pub id: String,
-    pub destination: DestinationView,
+    pub destination: Box<DestinationView>,
     pub request_id: String,
 }
 
@@ -200,7 +202,7 @@ impl ParseFromJSON for OlderSavedDestination {
         };
         let (id, destination) = map.into_iter().next().ok_or_else(|| ParseError::custom("the destination is missing"))?;
         let destination = DestinationView::parse_from_json(Some(destination)).map_err(ParseError::propagate)?;
-        Ok(OlderSavedDestination { id, destination, request_id })
+        Ok(OlderSavedDestination { id, destination: Box::new(destination), request_id })
     }
 }
 

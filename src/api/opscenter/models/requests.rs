@@ -110,8 +110,9 @@ pub struct RequestDetails {
 pub struct RequestStatus {
     pub id: String,
     /// What it does: backup, restore, copy, delete, verify, archive, configure, inventory, or
-    /// for requests carried out at once what they changed (`destination.added`, ...).
-    #[oai(rename = "type")]
+    /// for requests carried out at once what they changed (`destination.added`, ...). Coffer's
+    /// addition; always shown.
+    #[oai(rename = "type", default)]
     pub kind: String,
     pub state: RequestState,
     /// Seconds since the epoch.
@@ -127,7 +128,8 @@ pub struct RequestStatus {
     /// The destinations written or read.
     pub destinations: Vec<String>,
     pub keyspaces: KeyspaceTables,
-    /// 0 to 1.
+    /// 0 to 1 (Coffer's addition; always shown).
+    #[oai(default)]
     pub progress: f64,
     pub details: RequestDetails,
 }
