@@ -201,10 +201,11 @@ impl PitApi {
         state: Data<&AppState>,
         caller: Caller,
         cluster_id: Path<String>,
-        body: Json<PitDisable>,
+        body: Json<Option<PitDisable>>,
     ) -> poem::Result<Json<RequestId>> {
         let p = caller.principal();
         let view = cluster(&state, p, &cluster_id).await?;
+        let body = body.0.unwrap_or_default();
         let notes = notes(body.sleep, body.drain_first.map(|d| d.0));
         let op = state.engine.set_archiving_noted(p, view.source.id, None, sleep_secs(body.sleep)?, notes).await?;
         Ok(Json(RequestId::of(op.id)))
