@@ -51,12 +51,12 @@ pub fn opscenter_object(body: Value) -> Result<Map<String, Value>, CoreError> {
 
 /// OpsCenter: `pit` (seconds since the epoch) of a `pit_check` / `pit/run` body.
 pub fn opscenter_pit_moment(body: &Map<String, Value>) -> Result<DateTime<Utc>, CoreError> {
-    opscenter::pit::moment(body)
+    opscenter::pit::moment(opscenter::number(body.get("pit"), "pit")?.map(|n| opscenter::models::Numeric(Some(n))))
 }
 
 /// OpsCenter: `sleep` of a commitlog archiving body.
 pub fn opscenter_pit_sleep_secs(body: &Map<String, Value>) -> Result<u64, CoreError> {
-    opscenter::pit::sleep_secs(body)
+    opscenter::pit::sleep_secs(opscenter::number(body.get("sleep"), "sleep")?.map(|n| opscenter::models::Numeric(Some(n))))
 }
 
 /// Cloud Backup: `/v1.0/{tenant}/x/...` rewritten to `/v1.0/x/...` for `caller`; `None` when `uri`

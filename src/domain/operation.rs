@@ -193,6 +193,9 @@ pub enum TaskSpec {
         /// Also create the (empty) directories of the tables the selection leaves out: the whole schema.
         #[serde(default)]
         all_tables: bool,
+        /// Fail before writing when a restored table was made again since the backup.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        check_schema: bool,
     },
     /// Load a dump into a new database.
     RestoreDatabase { snapshot: String, node_key: String, datastore: String, target: String },

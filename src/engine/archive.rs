@@ -155,6 +155,19 @@ impl Engine {
         request: Option<ArchiveRequest>,
         sleep_secs: u64,
     ) -> CoreResult<Operation> {
+        self.set_archiving_noted(caller, source_id, request, sleep_secs, Default::default()).await
+    }
+
+    /// [`Self::set_archiving`], also recording the client's own settings of this change (`notes`)
+    /// among the settings shown back, on as well as off.
+    pub async fn set_archiving_noted(
+        &self,
+        caller: &Principal,
+        source_id: Uuid,
+        request: Option<ArchiveRequest>,
+        sleep_secs: u64,
+        notes: serde_json::Map<String, Value>,
+    ) -> CoreResult<Operation> {
         let db = &self.inner.db;
         let source = self.source_row(caller, source_id).await?;
         if source.kind != SourceKind::Cluster {
@@ -196,6 +209,14 @@ impl Engine {
             };
         } else {
             settings.enabled = false;
+        }
+        if !notes.is_empty() {
+            if !settings.annotations.is_object() {
+                settings.annotations = json!({});
+            }
+            for (k, v) in notes {
+                settings.annotations[k] = v;
+            }
         }
         let mut config = source.config.clone();
         config["archiving"] = serde_json::to_value(&settings).expect("settings serialise");

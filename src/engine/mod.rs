@@ -29,6 +29,7 @@ pub use orchestrate::{BackupDetails, BackupSpec, RestoreSpec, RestoreTarget};
 pub use plans::{PlanSpec, SourceOverview};
 pub use regions::RegionCopy;
 pub use stores::StoreRegistry;
+pub use worker::SCHEMA_CHANGED;
 
 use crate::{
     config::Settings,

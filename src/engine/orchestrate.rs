@@ -115,6 +115,10 @@ pub enum RestoreTarget {
         /// Keyspaces restored under another name (clusters): backup keyspace → target keyspace.
         #[serde(default)]
         keyspace_renames: std::collections::BTreeMap<String, String>,
+        /// Clusters: fail, before writing, on a node where a restored table was made again since
+        /// the backup (its live directory has another table id).
+        #[serde(default)]
+        check_schema: bool,
     },
     /// A new cluster of the same topology, one data directory per node in order.
     NewCluster {
@@ -579,7 +583,7 @@ impl Engine {
         let snapshot = backup.id.to_string();
         let node_of = |part: &BackupNode| original_nodes.iter().find(|n| n.id == part.node_id).cloned();
         match &spec.target {
-            RestoreTarget::SameNodes { truncate, truncate_only, keyspace_renames } => {
+            RestoreTarget::SameNodes { truncate, truncate_only, keyspace_renames, check_schema } => {
                 for part in &parts {
                     let node = node_of(part).ok_or_else(|| {
                         CoreError::Conflict(format!("node '{}' no longer exists; restore to a new cluster instead", part.node_name))
@@ -594,6 +598,7 @@ impl Engine {
                             truncate_only: truncate_only.clone(),
                             keyspace_renames: keyspace_renames.clone(),
                             all_tables: false,
+                            check_schema: *check_schema,
                         },
                         SourceKind::Machine => TaskSpec::RestoreTree {
                             snapshot: snapshot.clone(),
@@ -672,6 +677,7 @@ impl Engine {
                         truncate_only: None,
                         keyspace_renames: Default::default(),
                         all_tables: *all_tables,
+                        check_schema: false,
                     };
                     tasks.push(new_task(&op, Some(node), node.agent_id, task_spec));
                     if let Some(plan) = &spec.point_in_time {

@@ -67,6 +67,31 @@ pub fn snapshot(progress: &Progress) -> TaskProgress {
     }
 }
 
+/// The words an error starts with when a restore finds a table made again since its backup.
+pub const SCHEMA_CHANGED: &str = "the schema changed since the backup";
+
+/// Fails when a table directory about to be written (`keyspace/<table>-<id>`) has a live
+/// directory of the same table under another id: the table was made again since the backup,
+/// and the live table would not read the backup's files.
+fn schema_unchanged(data_dir: &Path, written: &[String]) -> Result<(), Failed> {
+    if !data_dir.exists() {
+        return Ok(());
+    }
+    let live = cluster::discover(data_dir).map_err(|e| Failed(e.to_string()))?;
+    let mut changed = Vec::new();
+    for dir in written {
+        let Some((ks, table_dir)) = dir.split_once('/') else { continue };
+        let table = cluster::table_name(table_dir);
+        for other in live.get(ks).into_iter().flatten().filter(|t| t.table == table && t.dir != table_dir) {
+            changed.push(format!("table {ks}.{table} is {} now, {table_dir} in the backup", other.dir));
+        }
+    }
+    match changed.is_empty() {
+        true => Ok(()),
+        false => Err(Failed(format!("{SCHEMA_CHANGED} ({}); nothing was written", changed.join("; ")))),
+    }
+}
+
 /// Runs a task to its end. Never panics on bad input: every failure becomes a Failed outcome.
 /// `target` is the destination store of a copy task.
 pub async fn execute(assignment: &Assignment, store: Arc<Store>, target: Option<Arc<Store>>, progress: Arc<Progress>) -> TaskOutcome {
@@ -198,7 +223,17 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
             let summary = store.restore(req, progress.clone()).await?;
             Ok((State::Succeeded, json!({ "files": summary.files, "bytes": summary.bytes, "skipped": summary.skipped })))
         }
-        TaskSpec::RestoreClusterNode { snapshot, node_key, data_dir, selection, truncate, truncate_only, keyspace_renames, all_tables } => {
+        TaskSpec::RestoreClusterNode {
+            snapshot,
+            node_key,
+            data_dir,
+            selection,
+            truncate,
+            truncate_only,
+            keyspace_renames,
+            all_tables,
+            check_schema,
+        } => {
             let manifest = store.manifest(snapshot, node_key).await?;
             let include: Vec<String> = manifest
                 .entries
@@ -228,6 +263,10 @@ async fn run(a: &Assignment, store: &Arc<Store>, target: Option<&Arc<Store>>, pr
             // emptied (a live directory of the same table under another id is not the backup's).
             let written: Vec<String> = include.iter().map(|dir| renamed(dir)).collect();
             let restored: BTreeSet<String> = written.iter().map(|dir| cluster::dotted(dir)).collect();
+            if *check_schema {
+                let (dir, dirs) = (data_dir.clone(), written.clone());
+                blocking(move || schema_unchanged(Path::new(&dir), &dirs)).await?;
+            }
             let req = RestoreRequest {
                 snapshot: snapshot.clone(),
                 node: node_key.clone(),

@@ -23,6 +23,7 @@ mod matrix;
 mod ops;
 mod opscenter;
 mod opscenter_engine;
+mod opscenter_options;
 mod pit;
 mod plans;
 mod recovery;

@@ -18,7 +18,7 @@ pub(crate) async fn login(app: &TestApp) -> String {
     session
 }
 
-async fn answer(resp: reqwest::Response) -> (u16, Value) {
+pub(crate) async fn answer(resp: reqwest::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
 }
@@ -33,7 +33,7 @@ pub(crate) async fn post(app: &TestApp, session: &str, path: &str, body: Value) 
     answer(req.header("content-type", "application/x-www-form-urlencoded").body(body.to_string()).send().await.unwrap()).await
 }
 
-async fn delete(app: &TestApp, session: &str, path: &str) -> (u16, Value) {
+pub(crate) async fn delete(app: &TestApp, session: &str, path: &str) -> (u16, Value) {
     answer(app.client.delete(app.url(path)).header("opscenter-session", session).send().await.unwrap()).await
 }
 
@@ -58,7 +58,7 @@ const TABLES: &[(&str, &str)] = &[
 ];
 
 /// Three node data directories on the server's own agent, registered as cluster `Test_Cluster`.
-async fn cluster(app: &TestApp, session: &str, root: &Path) -> Vec<std::path::PathBuf> {
+pub(crate) async fn cluster(app: &TestApp, session: &str, root: &Path) -> Vec<std::path::PathBuf> {
     let dirs: Vec<_> = (1..=3).map(|n| root.join(format!("node{n}/data"))).collect();
     for (n, dir) in dirs.iter().enumerate() {
         for (i, (ks, table)) in TABLES.iter().enumerate() {
@@ -72,7 +72,7 @@ async fn cluster(app: &TestApp, session: &str, root: &Path) -> Vec<std::path::Pa
     dirs
 }
 
-fn table(dir: &Path, ks: &str, prefix: &str) -> std::path::PathBuf {
+pub(crate) fn table(dir: &Path, ks: &str, prefix: &str) -> std::path::PathBuf {
     dir.join(ks).join(TABLES.iter().find(|(k, t)| *k == ks && t.starts_with(prefix)).unwrap().1)
 }
 

@@ -4,9 +4,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi, Tags, param::Path, payload::Json};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use super::{cluster, object, strings};
+use super::{
+    cluster,
+    models::{
+        AgentStatus, AgentsSection, CassandraView, ClusterConfig, ClusterConfigs, CofferSection, Empty, JmxSection, Keyspace, Keyspaces,
+        NewCluster, NewId, Node, NodeSpecBody, NodeView, names,
+    },
+};
 use crate::{
     api::common::security::Caller,
     domain::{
@@ -31,48 +37,56 @@ pub struct ClustersApi;
 enum Registered {
     /// The new cluster's id.
     #[oai(status = 201)]
-    Created(Json<String>),
+    Created(Json<NewId>),
 }
 
 /// A cluster's configuration as OpsCenter shows it, with Coffer's node map in `coffer`.
-fn config(view: &SourceView) -> Value {
+fn config(view: &SourceView) -> ClusterConfig {
     let hosts: Vec<&str> = view.nodes.iter().map(|n| n.name.as_str()).collect();
-    let nodes: Vec<Value> = view
+    let nodes = view
         .nodes
         .iter()
-        .map(|n| {
-            let mut node = json!({ "name": n.name, "agent": n.agent, "location": n.location, "datacenter": n.datacenter });
-            if let Some(dir) = &n.commitlog_dir {
-                node["commitlog_dir"] = json!(dir);
-            }
-            node
+        .map(|n| NodeView {
+            name: n.name.clone(),
+            agent: n.agent.clone(),
+            location: n.location.clone(),
+            datacenter: n.datacenter.clone(),
+            commitlog_dir: n.commitlog_dir.clone(),
         })
         .collect();
-    json!({
-        "cassandra": { "seed_hosts": hosts.join(", "), "agents": { "use_ssl": "false" } },
-        "cassandra_metrics": {},
-        "jmx": { "port": 7199 },
-        "coffer": { "id": view.source.id, "nodes": nodes },
-    })
+    ClusterConfig {
+        cassandra: CassandraView { seed_hosts: hosts.join(", "), agents: AgentsSection { use_ssl: "false".into() } },
+        cassandra_metrics: Empty {},
+        jmx: JmxSection { port: 7199 },
+        coffer: CofferSection { id: view.source.id.to_string(), nodes },
+    }
+}
+
+fn node_spec(n: NodeSpecBody) -> NodeSpec {
+    NodeSpec {
+        name: n.name,
+        agent: n.agent.unwrap_or_else(crate::domain::source::local_agent),
+        location: n.location,
+        commitlog_dir: n.commitlog_dir,
+        datacenter: n.datacenter,
+        rack: n.rack,
+    }
 }
 
 /// The nodes a registration names: `nodes: [{name, agent, location, datacenter, rack, commitlog_dir}]` (at the
 /// top or under `coffer`), or `cassandra.seed_hosts` with one `data_dir` for all, each host
 /// being the name of the agent that serves it.
-fn node_specs(body: &Map<String, Value>) -> Result<Vec<NodeSpec>, CoreError> {
-    let listed = body.get("nodes").or_else(|| body.get("coffer").and_then(|c| c.get("nodes")));
-    if let Some(nodes) = listed {
-        return serde_json::from_value(nodes.clone()).map_err(|e| {
-            CoreError::BadRequest(format!("nodes must be a list of {{name, agent, location, datacenter, commitlog_dir}}: {e}"))
-        });
+fn node_specs(body: NewCluster) -> Result<Vec<NodeSpec>, CoreError> {
+    if let Some(nodes) = body.nodes.or_else(|| body.coffer.and_then(|c| c.nodes)) {
+        return Ok(nodes.into_iter().map(node_spec).collect());
     }
-    let cassandra = body.get("cassandra").cloned().unwrap_or(Value::Null);
-    let hosts = strings(cassandra.get("seed_hosts"), "cassandra.seed_hosts")?;
-    let data_dir = cassandra.get("data_dir").or_else(|| body.get("data_dir")).and_then(Value::as_str);
+    let cassandra = body.cassandra.unwrap_or_default();
+    let hosts = names(cassandra.seed_hosts);
+    let data_dir = cassandra.data_dir.or(body.data_dir);
     match (hosts.is_empty(), data_dir) {
         (false, Some(dir)) => Ok(hosts
             .into_iter()
-            .map(|h| NodeSpec { agent: h.clone(), name: h, location: dir.to_owned(), commitlog_dir: None, datacenter: None, rack: None })
+            .map(|h| NodeSpec { agent: h.clone(), name: h, location: dir.clone(), commitlog_dir: None, datacenter: None, rack: None })
             .collect()),
         _ => Err(CoreError::BadRequest(
             "a cluster needs its nodes: \"nodes\": [{\"name\", \"agent\", \"location\"}], or cassandra.seed_hosts (agent names) with cassandra.data_dir"
@@ -142,14 +156,14 @@ async fn inventory(state: &AppState, p: &Principal, view: &SourceView) -> Result
 impl ClustersApi {
     /// Every cluster of the caller's tenant: id → configuration.
     #[oai(path = "/cluster-configs", method = "get", operation_id = "opscenter_cluster_configs")]
-    async fn list(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Value>> {
+    async fn list(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<ClusterConfigs>> {
         let views = state.engine.list_sources(caller.principal(), Some(SourceKind::Cluster)).await?;
-        Ok(Json(Value::Object(views.iter().map(|v| (v.source.name.clone(), config(v))).collect())))
+        Ok(Json(views.iter().map(|v| (v.source.name.clone(), config(v))).collect()))
     }
 
     /// One cluster's configuration.
     #[oai(path = "/cluster-configs/:cluster_id", method = "get", operation_id = "opscenter_cluster_config")]
-    async fn get(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>) -> poem::Result<Json<Value>> {
+    async fn get(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>) -> poem::Result<Json<ClusterConfig>> {
         Ok(Json(config(&cluster(&state, caller.principal(), &cluster_id).await?)))
     }
 
@@ -157,52 +171,49 @@ impl ClustersApi {
     /// (`nodes: [{name, agent, location, datacenter, rack, commitlog_dir}]`, or `cassandra.seed_hosts`
     /// naming agents with `cassandra.data_dir`); `commitlog_dir` is where closed commitlog segments appear.
     #[oai(path = "/cluster-configs", method = "post", operation_id = "opscenter_add_cluster")]
-    async fn add(&self, state: Data<&AppState>, caller: Caller, body: Json<Value>) -> poem::Result<Registered> {
-        let body = object(body.0)?;
-        let name = ["cluster_name", "name", "id"]
-            .iter()
-            .find_map(|k| body.get(*k))
-            .or_else(|| body.get("cassandra").and_then(|c| c.get("cluster_name")))
-            .and_then(Value::as_str)
-            .ok_or_else(|| CoreError::BadRequest("the cluster needs a name: cluster_name".into()))?
-            .to_owned();
-        let view = state.engine.add_cluster(caller.principal(), &name, node_specs(&body)?).await?;
-        Ok(Registered::Created(Json(view.source.name)))
+    async fn add(&self, state: Data<&AppState>, caller: Caller, body: Json<NewCluster>) -> poem::Result<Registered> {
+        let mut body = body.0;
+        let name = [body.cluster_name.take(), body.name.take(), body.id.take()]
+            .into_iter()
+            .flatten()
+            .next()
+            .or_else(|| body.cassandra.as_mut().and_then(|c| c.cluster_name.take()))
+            .ok_or_else(|| CoreError::BadRequest("the cluster needs a name: cluster_name".into()))?;
+        let view = state.engine.add_cluster(caller.principal(), &name, node_specs(body)?).await?;
+        Ok(Registered::Created(Json(NewId(view.source.name))))
     }
 
     /// The cluster's nodes, their data centres and whether their agents answer.
     #[oai(path = "/:cluster_id/nodes", method = "get", operation_id = "opscenter_nodes")]
-    async fn nodes(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>) -> poem::Result<Json<Value>> {
+    async fn nodes(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>) -> poem::Result<Json<Vec<Node>>> {
         let p = caller.principal();
         let view = cluster(&state, p, &cluster_id).await?;
         let agents = state.engine.list_agents(p).await?;
         let now = chrono::Utc::now();
-        let nodes: Vec<Value> = view
+        let nodes = view
             .nodes
             .iter()
             .map(|n| {
                 let up = agents.iter().any(|a| a.name == n.agent && a.is_up(now, state.settings.agent_down_after_secs));
-                json!({
-                    "node_ip": n.name,
-                    "node_name": n.name,
-                    "dc": n.datacenter.clone().unwrap_or_else(|| "dc1".into()),
-                    "agent": n.agent,
-                    "agent_status": if up { "up" } else { "down" },
-                    "data_dir": n.location,
-                })
+                Node {
+                    node_ip: n.name.clone(),
+                    node_name: n.name.clone(),
+                    dc: n.datacenter.clone().unwrap_or_else(|| "dc1".into()),
+                    agent: n.agent.clone(),
+                    agent_status: if up { AgentStatus::Up } else { AgentStatus::Down },
+                    data_dir: n.location.clone(),
+                }
             })
             .collect();
-        Ok(Json(json!(nodes)))
+        Ok(Json(nodes))
     }
 
     /// Keyspaces of the cluster with their tables.
     #[oai(path = "/:cluster_id/keyspaces", method = "get", operation_id = "opscenter_keyspaces")]
-    async fn keyspaces(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>) -> poem::Result<Json<Value>> {
+    async fn keyspaces(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>) -> poem::Result<Json<Keyspaces>> {
         let p = caller.principal();
         let view = cluster(&state, p, &cluster_id).await?;
         let found = keyspaces(&state, p, &view).await?;
-        let body: Map<String, Value> =
-            found.into_iter().map(|(ks, tables)| (ks, json!({ "column_families": tables.into_iter().collect::<Vec<_>>() }))).collect();
-        Ok(Json(Value::Object(body)))
+        Ok(Json(found.into_iter().map(|(ks, tables)| (ks, Keyspace { column_families: tables.into_iter().collect() })).collect()))
     }
 }

@@ -8,6 +8,8 @@ mod clusters;
 mod destinations;
 pub mod error;
 mod figures;
+mod history;
+pub mod models;
 pub(crate) mod pit;
 mod requests;
 mod schedules;
@@ -66,7 +68,8 @@ pub async fn destination_ids_in_errors<E: Endpoint>(ep: E, req: Request) -> poem
 
 /// OpsCenter clients send JSON as `application/x-www-form-urlencoded` (`curl -d '{...}'`) and
 /// real forms (`requests.post(data=...)`). Every body reaches the handlers as JSON: a body that
-/// parses as JSON is JSON whatever its label, a form becomes an object of strings.
+/// parses as JSON is JSON whatever its label, a form becomes an object of strings (read by the
+/// lenient types of [`models`]), and no body at all is `{}` (`curl -X DELETE .../backups/pit`).
 /// A trailing `/` is dropped from the path (the docs write `pit/run/`).
 pub async fn normalize_body<E: Endpoint>(ep: E, mut req: Request) -> poem::Result<Response> {
     let path = req.uri().path();
@@ -78,10 +81,13 @@ pub async fn normalize_body<E: Endpoint>(ep: E, mut req: Request) -> poem::Resul
         }
     }
     let is_json = req.content_type().is_some_and(|c| c.starts_with("application/json"));
-    if !is_json && matches!(*req.method(), poem::http::Method::POST | poem::http::Method::PUT | poem::http::Method::DELETE) {
+    if matches!(*req.method(), poem::http::Method::POST | poem::http::Method::PUT | poem::http::Method::DELETE) {
         let bytes = req.take_body().into_bytes().await?;
         let json = if bytes.iter().all(u8::is_ascii_whitespace) {
             None
+        } else if is_json {
+            req.set_body(bytes);
+            return Ok(ep.call(req).await?.into_response());
         } else if serde_json::from_slice::<Value>(&bytes).is_ok() {
             Some(bytes.to_vec())
         } else if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| matches!(b, b'{' | b'[' | b'"')) {
@@ -94,17 +100,8 @@ pub async fn normalize_body<E: Endpoint>(ep: E, mut req: Request) -> poem::Resul
             req.set_body(bytes);
             return Ok(ep.call(req).await?.into_response());
         };
-        match json {
-            Some(body) => {
-                req.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
-                req.set_body(body);
-            }
-            None if *req.method() == poem::http::Method::DELETE => req.set_body(Vec::new()),
-            None => {
-                req.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
-                req.set_body(b"{}".to_vec());
-            }
-        }
+        req.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+        req.set_body(json.unwrap_or_else(|| b"{}".to_vec()));
     }
     Ok(ep.call(req).await?.into_response())
 }

@@ -5,7 +5,14 @@ use poem::web::Data;
 use poem_openapi::{OpenApi, Tags, param::Path, payload::Json};
 use serde_json::{Map, Value, json};
 
-use super::{backups::restore_spec, cluster, flag, number, object, view};
+use super::{
+    backups::restore_spec,
+    cluster,
+    models::{
+        ArchiveTargetView, Numeric, PitCheck, PitDisable, PitEnable, PitLogs, PitRestore, PitSegments, PitSettings, RequestId, numeric,
+    },
+    view,
+};
 use crate::{
     api::common::security::Caller,
     domain::{archive::ArchiveTarget, identity::Principal},
@@ -22,19 +29,9 @@ enum PitTag {
 
 pub struct PitApi;
 
-/// A body that may be absent (`DELETE` sends none): an object, `{}` when empty.
-async fn optional_body(body: poem::Body) -> Result<Map<String, Value>, CoreError> {
-    let bytes = body.into_bytes().await.map_err(|e| CoreError::BadRequest(e.to_string()))?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| CoreError::BadRequest(format!("the body is not valid JSON: {e}")))?;
-    object(value)
-}
-
 /// Seconds between nodes while they are reconfigured (`sleep`, default 0).
-pub(crate) fn sleep_secs(body: &Map<String, Value>) -> Result<u64, CoreError> {
-    match number(body.get("sleep"), "sleep")? {
+pub(crate) fn sleep_secs(sleep: Option<Numeric>) -> Result<u64, CoreError> {
+    match numeric(sleep) {
         None => Ok(0),
         Some(s) if (0.0..=3600.0).contains(&s) => Ok(s as u64),
         Some(s) => Err(CoreError::BadRequest(format!("sleep must be 0 to 3600 seconds, not {s}"))),
@@ -42,8 +39,8 @@ pub(crate) fn sleep_secs(body: &Map<String, Value>) -> Result<u64, CoreError> {
 }
 
 /// `pit` in seconds since the epoch (a number or a numeric string).
-pub(crate) fn moment(body: &Map<String, Value>) -> Result<chrono::DateTime<chrono::Utc>, CoreError> {
-    let secs = number(body.get("pit"), "pit")?.ok_or_else(|| CoreError::BadRequest("pit (seconds since the epoch) is required".into()))?;
+pub(crate) fn moment(pit: Option<Numeric>) -> Result<chrono::DateTime<chrono::Utc>, CoreError> {
+    let secs = numeric(pit).ok_or_else(|| CoreError::BadRequest("pit (seconds since the epoch) is required".into()))?;
     if secs > 32_503_680_000.0 {
         return Err(CoreError::BadRequest(format!("pit is in seconds since the epoch; {secs} looks like milliseconds")));
     }
@@ -52,127 +49,149 @@ pub(crate) fn moment(body: &Map<String, Value>) -> Result<chrono::DateTime<chron
         .ok_or_else(|| CoreError::BadRequest(format!("pit {secs} is not a moment")))
 }
 
-/// The destination a body names under `key` (the server's own when absent or empty).
-async fn destination(state: &AppState, p: &Principal, body: &Map<String, Value>, key: &str) -> Result<Option<uuid::Uuid>, CoreError> {
-    match body.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(d)) if d.is_empty() => Ok(None),
-        Some(Value::String(d)) => Ok(Some(view::find_destination(state, p, d).await?.id)),
-        Some(other) => Err(CoreError::BadRequest(format!("{key} must be a destination id, not {other}"))),
+/// The destination an id names (the server's own when absent or empty).
+async fn destination(state: &AppState, p: &Principal, id: Option<&str>) -> Result<Option<uuid::Uuid>, CoreError> {
+    match id.filter(|d| !d.is_empty()) {
+        None => Ok(None),
+        Some(d) => Ok(Some(view::find_destination(state, p, d).await?.id)),
     }
+}
+
+/// A directory a client names for the nodes: absolute, without `..`.
+fn directory(name: &str, dir: Option<&str>) -> Result<Option<String>, CoreError> {
+    let Some(dir) = dir.map(str::trim).filter(|d| !d.is_empty()) else { return Ok(None) };
+    let p = std::path::Path::new(dir);
+    if !p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        return Err(CoreError::BadRequest(format!("{name} must be an absolute path without '..', not '{dir}'")));
+    }
+    Ok(Some(dir.to_owned()))
 }
 
 /// The plan a `pit_check` or `pit/run` body asks for: the restore (its backup still to be
 /// chosen) and how its keyspaces are served at the moment.
-async fn plan(state: &AppState, p: &Principal, view: &SourceView, body: &Map<String, Value>) -> Result<(RestoreSpec, PitPlan), CoreError> {
-    let at = moment(body)?;
-    let spec = restore_spec(uuid::Uuid::nil(), body, None, None)?;
-    let snapshots = destination(state, p, body, "destination").await?;
-    let pit_destination = destination(state, p, body, "pit_destination").await?.or(snapshots);
+async fn plan(state: &AppState, p: &Principal, view: &SourceView, body: &PitRestore) -> Result<(RestoreSpec, PitPlan), CoreError> {
+    let at = moment(body.pit)?;
+    let spec = restore_spec(uuid::Uuid::nil(), &body.restore, None, None)?;
+    let snapshots = destination(state, p, body.restore.destination.as_deref()).await?;
+    let pit_destination = destination(state, p, body.pit_destination.as_deref()).await?.or(snapshots);
     let ask = PitAsk { at, selection: &spec.selection, snapshot_destination: snapshots, pit_destination, unit: MomentUnit::Seconds };
     let plan = state.engine.pit_plan(p, view.source.id, ask).await?;
     Ok((spec, plan))
 }
 
 /// What a plan would use, for `pit_check`.
-fn plan_view(state: &AppState, view: &SourceView, plan: &PitPlan) -> Value {
-    let commitlogs: Map<String, Value> = view
+fn plan_view(state: &AppState, view: &SourceView, plan: &PitPlan) -> PitCheck {
+    let seconds = |t: chrono::DateTime<chrono::Utc>| t.timestamp_millis() as f64 / 1000.0;
+    let commitlogs = view
         .nodes
         .iter()
         .map(|n| {
             let segments = plan.segments.get(&n.id).cloned().unwrap_or_default();
-            let range = json!({
-                "count": segments.len(),
-                "first": segments.first().map(|s| s.at.timestamp_millis() as f64 / 1000.0),
-                "last": segments.last().map(|s| s.at.timestamp_millis() as f64 / 1000.0),
-                "segments": segments.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
-            });
+            let range = PitSegments {
+                count: segments.len() as u64,
+                first: segments.first().map(|s| seconds(s.at)),
+                last: segments.last().map(|s| seconds(s.at)),
+                segments: segments.iter().map(|s| s.name.clone()).collect(),
+            };
             (n.name.clone(), range)
         })
         .collect();
-    json!({
-        "pit": plan.at.timestamp(),
-        "pit_time": worded(plan.at),
-        "snapshot": view::tag(&plan.backup),
-        "snapshot_time": view::epoch(plan.backup.created_at),
-        "destination": view::destination_id(state, plan.backup.destination_id),
-        "pit_destination": view::destination_id(state, plan.destination_id),
-        "commitlogs": commitlogs,
-    })
+    PitCheck {
+        pit: plan.at.timestamp(),
+        pit_time: worded(plan.at),
+        snapshot: view::tag(&plan.backup),
+        snapshot_time: view::epoch(plan.backup.created_at),
+        destination: view::destination_id(state, plan.backup.destination_id),
+        pit_destination: view::destination_id(state, plan.destination_id),
+        commitlogs,
+    }
+}
+
+/// The settings a change of archiving records beside the engine's own, shown by `GET .../pit`.
+fn notes(sleep: Option<Numeric>, drain_first: Option<bool>) -> Map<String, Value> {
+    let mut out = Map::new();
+    if let Some(s) = numeric(sleep) {
+        out.insert("sleep".into(), json!(s));
+    }
+    if let Some(d) = drain_first {
+        out.insert("drain_first".into(), json!(d));
+    }
+    out
 }
 
 #[OpenApi(tag = "PitTag::PointInTime")]
 impl PitApi {
-    /// The cluster's commitlog archiving settings: `{"enabled", "destinations": {id: {"compressed"}}}`.
+    /// The cluster's commitlog archiving settings: `{"enabled", "destinations": {id: {"compressed"}}}`,
+    /// with the directories, `sleep` and `drain_first` last given.
     #[oai(path = "/:cluster_id/backups/pit", method = "get", operation_id = "opscenter_pit_settings")]
-    async fn settings(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>) -> poem::Result<Json<Value>> {
+    async fn settings(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>) -> poem::Result<Json<PitSettings>> {
         let p = caller.principal();
         let view = cluster(&state, p, &cluster_id).await?;
         let settings = state.engine.archiving(p, view.source.id).await?;
-        let destinations: Map<String, Value> = settings
+        let destinations = settings
             .destinations
             .iter()
             .map(|(id, t)| {
-                let mut d = json!({ "compressed": t.compressed });
-                if let Some(bps) = t.throttle_bytes_per_sec {
-                    d["throttle"] = json!(bps as f64 / 1_048_576.0);
-                }
-                (view::destination_id(&state, *id), d)
+                let target =
+                    ArchiveTargetView { compressed: t.compressed, throttle: t.throttle_bytes_per_sec.map(|bps| bps as f64 / 1_048_576.0) };
+                (view::destination_id(&state, *id), target)
             })
             .collect();
-        let mut out = json!({ "enabled": settings.enabled, "destinations": destinations });
-        for (k, v) in settings.annotations.as_object().into_iter().flatten() {
-            out[k] = v.clone();
-        }
-        Ok(Json(out))
+        let shown = |k: &str| settings.annotations.get(k).and_then(Value::as_str).map(str::to_owned);
+        Ok(Json(PitSettings {
+            enabled: settings.enabled,
+            destinations,
+            backup_staging_dir: shown("backup_staging_dir"),
+            backup_directory: shown("backup_directory"),
+            backup_storage_dir: shown("backup_storage_dir"),
+            drain_first: settings.annotations.get("drain_first").and_then(Value::as_bool),
+            sleep: settings.annotations.get("sleep").and_then(Value::as_f64),
+        }))
     }
 
-    /// Turns archiving on: `{"destinations": {id: {"compressed", "throttle" (MB/s)}}, "backup_staging_dir",
-    /// "backup_storage_dir" (or "backup_directory"), "sleep", "drain_first"}`. Answers the request id of
-    /// the node-by-node reconfiguration.
+    /// Turns archiving on: `{"destinations": {id: {"compressed", "throttle" (MB/s)}}, "backup_staging_dir"
+    /// (or the 6.1 edition's "backup_directory"), "backup_storage_dir", "sleep", "drain_first"}`. Answers the
+    /// request id of the node-by-node reconfiguration.
     #[oai(path = "/:cluster_id/backups/pit", method = "post", operation_id = "opscenter_pit_enable")]
     async fn enable(
         &self,
         state: Data<&AppState>,
         caller: Caller,
         cluster_id: Path<String>,
-        body: Json<Value>,
-    ) -> poem::Result<Json<String>> {
+        body: Json<PitEnable>,
+    ) -> poem::Result<Json<RequestId>> {
         let p = caller.principal();
         let view = cluster(&state, p, &cluster_id).await?;
-        let body = object(body.0)?;
+        let body = body.0;
         let mut request = ArchiveRequest::default();
-        let destinations = match body.get("destinations") {
-            Some(Value::Object(map)) => map.clone(),
-            _ => return Err(CoreError::BadRequest("destinations ({id: {\"compressed\": bool}}) is required".into()).into()),
-        };
+        let destinations =
+            body.destinations.ok_or_else(|| CoreError::BadRequest("destinations ({id: {\"compressed\": bool}}) is required".into()))?;
         for (id, options) in destinations {
             let row = view::find_destination(&state, p, &id).await?;
-            let throttle = number(options.get("throttle"), "throttle")?;
+            let options = options.unwrap_or_default();
+            let throttle = numeric(options.throttle);
             if throttle.is_some_and(|t| t < 0.0) {
                 return Err(CoreError::BadRequest("throttle cannot be negative".into()).into());
             }
             let target = ArchiveTarget {
-                compressed: flag(options.get("compressed")),
+                compressed: options.compressed.is_some_and(|c| c.0),
                 throttle_bytes_per_sec: throttle.filter(|t| *t > 0.0).map(|mb| (mb * 1_048_576.0) as u64),
             };
             request.destinations.insert(row.id, target);
         }
-        let mut annotations = Map::new();
-        for key in ["backup_staging_dir", "backup_storage_dir", "backup_directory", "drain_first"] {
-            if let Some(v) = body.get(key) {
-                annotations.insert(key.to_owned(), v.clone());
+        let staging = directory("backup_staging_dir", body.backup_staging_dir.as_deref())?;
+        let older = directory("backup_directory", body.backup_directory.as_deref())?;
+        let storage = directory("backup_storage_dir", body.backup_storage_dir.as_deref())?;
+        let mut annotations = notes(body.sleep, body.drain_first.map(|d| d.0));
+        for (key, dir) in [("backup_staging_dir", &staging), ("backup_directory", &older), ("backup_storage_dir", &storage)] {
+            if let Some(dir) = dir {
+                annotations.insert(key.to_owned(), json!(dir));
             }
         }
-        request.staging_dir = match body.get("backup_staging_dir").or_else(|| body.get("backup_directory")) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(d)) if d.trim().is_empty() => None,
-            Some(Value::String(d)) => Some(d.trim().to_owned()),
-            Some(other) => return Err(CoreError::BadRequest(format!("backup_staging_dir must be a directory, not {other}")).into()),
-        };
+        request.staging_dir = staging.or(older);
         request.annotations = Value::Object(annotations);
-        let op = state.engine.set_archiving(p, view.source.id, Some(request), sleep_secs(&body)?).await?;
-        Ok(Json(op.id.to_string()))
+        let op = state.engine.set_archiving(p, view.source.id, Some(request), sleep_secs(body.sleep)?).await?;
+        Ok(Json(RequestId::of(op.id)))
     }
 
     /// Turns archiving off (`{"sleep", "drain_first"}`, body optional). Answers the request id.
@@ -182,28 +201,29 @@ impl PitApi {
         state: Data<&AppState>,
         caller: Caller,
         cluster_id: Path<String>,
-        body: poem::Body,
-    ) -> poem::Result<Json<String>> {
+        body: Json<Option<PitDisable>>,
+    ) -> poem::Result<Json<RequestId>> {
         let p = caller.principal();
         let view = cluster(&state, p, &cluster_id).await?;
-        let body = optional_body(body).await?;
-        let op = state.engine.set_archiving(p, view.source.id, None, sleep_secs(&body)?).await?;
-        Ok(Json(op.id.to_string()))
+        let body = body.0.unwrap_or_default();
+        let notes = notes(body.sleep, body.drain_first.map(|d| d.0));
+        let op = state.engine.set_archiving_noted(p, view.source.id, None, sleep_secs(body.sleep)?, notes).await?;
+        Ok(Json(RequestId::of(op.id)))
     }
 
     /// Each node's newest archived commitlog time, in seconds: the latest moment a restore can reach.
     #[oai(path = "/:cluster_id/backups/pit/logs", method = "get", operation_id = "opscenter_pit_logs")]
-    async fn logs(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>) -> poem::Result<Json<Value>> {
+    async fn logs(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>) -> poem::Result<Json<PitLogs>> {
         let p = caller.principal();
         let view = cluster(&state, p, &cluster_id).await?;
-        let newest: Map<String, Value> = state
+        let newest = state
             .engine
             .newest_archived(p, view.source.id)
             .await?
             .into_iter()
-            .filter_map(|(node, at)| at.map(|t| (node.name, json!(t.timestamp_millis() as f64 / 1000.0))))
+            .filter_map(|(node, at)| at.map(|t| (node.name, t.timestamp_millis() as f64 / 1000.0)))
             .collect();
-        Ok(Json(Value::Object(newest)))
+        Ok(Json(newest))
     }
 
     /// Checks a moment (`{"pit", "destination"}`): the snapshot and commitlogs a restore would use,
@@ -214,27 +234,32 @@ impl PitApi {
         state: Data<&AppState>,
         caller: Caller,
         cluster_id: Path<String>,
-        body: Json<Value>,
-    ) -> poem::Result<Json<Value>> {
+        body: Json<PitRestore>,
+    ) -> poem::Result<Json<PitCheck>> {
         let p = caller.principal();
         let view = cluster(&state, p, &cluster_id).await?;
-        let body = object(body.0)?;
         let (_, plan) = plan(&state, p, &view, &body).await?;
         Ok(Json(plan_view(&state, &view, &plan)))
     }
 
     /// Restores the cluster to a moment (`{"keyspaces", "destination", "pit_destination", "pit",
     /// "restart_pause"}`): the snapshot's table files, then the commitlogs to replay and the
-    /// properties file naming the moment. Answers the request id.
+    /// properties file naming the moment. Each node replays them on its next start: Coffer restarts
+    /// no node, so `restart_pause` other than its default (60) is refused. Answers the request id.
     #[oai(path = "/:cluster_id/backups/pit/run", method = "post", operation_id = "opscenter_pit_run")]
-    async fn run(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<String>, body: Json<Value>) -> poem::Result<Json<String>> {
+    async fn run(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        cluster_id: Path<String>,
+        body: Json<PitRestore>,
+    ) -> poem::Result<Json<RequestId>> {
         let p = caller.principal();
         let view = cluster(&state, p, &cluster_id).await?;
-        let body = object(body.0)?;
         let (mut spec, plan) = plan(&state, p, &view, &body).await?;
         spec.backup_id = plan.backup.id;
-        spec.destination_id = destination(&state, p, &body, "destination").await?;
+        spec.destination_id = destination(&state, p, body.restore.destination.as_deref()).await?;
         spec.point_in_time = Some(plan);
-        Ok(Json(state.engine.start_restore(p, spec).await?.id.to_string()))
+        Ok(Json(RequestId::of(state.engine.start_restore(p, spec).await?.id)))
     }
 }

@@ -3,10 +3,13 @@
 
 use poem::web::Data;
 use poem_openapi::{OpenApi, Tags, param::Path, payload::Json};
-use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{cluster_row, view};
+use super::{
+    cluster_row,
+    models::{KeyspaceTables, RequestDetails, RequestState, RequestStatus, Subrequests},
+    view,
+};
 use crate::{
     api::common::security::Caller,
     domain::{identity::Principal, operation::OperationKind},
@@ -27,7 +30,7 @@ fn request_id(id: &str) -> Result<Uuid, CoreError> {
 }
 
 /// An operation's status document, or the record of a request carried out at once.
-async fn status(state: &AppState, p: &Principal, id: &str) -> Result<Value, CoreError> {
+async fn status(state: &AppState, p: &Principal, id: &str) -> Result<RequestStatus, CoreError> {
     let uuid = request_id(id)?;
     match state.engine.operation(p, uuid).await {
         Ok(op) => view::request_status(state, p, &op).await,
@@ -37,21 +40,25 @@ async fn status(state: &AppState, p: &Principal, id: &str) -> Result<Value, Core
                 Some(s) => state.engine.source(p, s).await.map(|v| v.source.name).ok(),
                 None => None,
             };
-            Ok(json!({
-                "id": uuid,
-                "type": event.kind,
-                "state": "success",
-                "started": view::epoch(event.at),
-                "finished": view::epoch(event.at),
-                "cluster_id": cluster_id,
-                "details": { "message": event.message, "subrequests": {} },
-            }))
+            Ok(RequestStatus {
+                id: uuid.to_string(),
+                kind: event.kind,
+                state: RequestState::Success,
+                started: view::epoch(event.at),
+                finished: Some(view::epoch(event.at)),
+                cluster_id,
+                tag: None,
+                destinations: Vec::new(),
+                keyspaces: KeyspaceTables::default(),
+                progress: 1.0,
+                details: RequestDetails { message: event.message, subrequests: Subrequests::default() },
+            })
         }
         Err(other) => Err(other),
     }
 }
 
-async fn cancel(state: &AppState, p: &Principal, id: &str) -> Result<Value, CoreError> {
+async fn cancel(state: &AppState, p: &Principal, id: &str) -> Result<RequestStatus, CoreError> {
     let op = match state.engine.cancel(p, request_id(id)?).await {
         Err(CoreError::NotFound { .. }) => return Err(CoreError::not_found("request", id)),
         other => other?,
@@ -72,19 +79,19 @@ async fn of_cluster(state: &AppState, p: &Principal, cluster_id: &str, id: &str)
 impl RequestsApi {
     /// A request's state with per-node, per-table progress.
     #[oai(path = "/request/:request_id/status", method = "get", operation_id = "opscenter_request_status")]
-    async fn status(&self, state: Data<&AppState>, caller: Caller, request_id: Path<String>) -> poem::Result<Json<Value>> {
+    async fn status(&self, state: Data<&AppState>, caller: Caller, request_id: Path<String>) -> poem::Result<Json<RequestStatus>> {
         Ok(Json(status(&state, caller.principal(), &request_id).await?))
     }
 
     /// Cancels a running request.
     #[oai(path = "/request/:request_id/cancel", method = "post", operation_id = "opscenter_request_cancel")]
-    async fn cancel(&self, state: Data<&AppState>, caller: Caller, request_id: Path<String>) -> poem::Result<Json<Value>> {
+    async fn cancel(&self, state: Data<&AppState>, caller: Caller, request_id: Path<String>) -> poem::Result<Json<RequestStatus>> {
         Ok(Json(cancel(&state, caller.principal(), &request_id).await?))
     }
 
     /// Recent requests of one type (`backup`, `restore`, `copy`, `delete`, `verify`), newest first.
     #[oai(path = "/request/:request_type", method = "get", operation_id = "opscenter_requests_of_type")]
-    async fn of_type(&self, state: Data<&AppState>, caller: Caller, request_type: Path<String>) -> poem::Result<Json<Value>> {
+    async fn of_type(&self, state: Data<&AppState>, caller: Caller, request_type: Path<String>) -> poem::Result<Json<Vec<RequestStatus>>> {
         let p = caller.principal();
         let mut out = Vec::new();
         // A type that names no operation kind has no requests.
@@ -93,7 +100,7 @@ impl RequestsApi {
                 out.push(view::request_status(&state, p, &op).await?);
             }
         }
-        Ok(Json(json!(out)))
+        Ok(Json(out))
     }
 
     /// A request's state (the cluster-scoped form of older OpsCenter versions).
@@ -104,7 +111,7 @@ impl RequestsApi {
         caller: Caller,
         cluster_id: Path<String>,
         request_id: Path<String>,
-    ) -> poem::Result<Json<Value>> {
+    ) -> poem::Result<Json<RequestStatus>> {
         of_cluster(&state, caller.principal(), &cluster_id, &request_id).await?;
         Ok(Json(status(&state, caller.principal(), &request_id).await?))
     }
@@ -117,7 +124,7 @@ impl RequestsApi {
         caller: Caller,
         cluster_id: Path<String>,
         request_id: Path<String>,
-    ) -> poem::Result<Json<Value>> {
+    ) -> poem::Result<Json<RequestStatus>> {
         of_cluster(&state, caller.principal(), &cluster_id, &request_id).await?;
         Ok(Json(cancel(&state, caller.principal(), &request_id).await?))
     }

@@ -8,6 +8,7 @@ use poem_openapi::{
 };
 use serde::Deserialize;
 
+use super::models::Empty;
 use crate::{
     api::common::{edge::client_ip, security::Caller},
     state::AppState,
@@ -24,6 +25,7 @@ pub struct SessionApi;
 
 /// A username and password.
 #[derive(Object, Deserialize)]
+#[oai(rename = "OpsCenterCredentials")]
 struct Credentials {
     username: String,
     password: String,
@@ -37,6 +39,7 @@ enum LoginRequest {
 
 /// The session id to send as `opscenter-session`.
 #[derive(Object)]
+#[oai(rename = "OpsCenterSession")]
 struct Session {
     sessionid: String,
 }
@@ -47,10 +50,6 @@ enum LoginResponse {
     #[oai(status = 200)]
     Ok(Json<Session>, #[oai(header = "Set-Cookie")] String),
 }
-
-/// An empty JSON object.
-#[derive(Object)]
-struct Empty {}
 
 #[OpenApi(tag = "OpsTag::Authentication")]
 impl SessionApi {

@@ -3,9 +3,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
+use super::models::{
+    BackupKeyspace, BackupKeyspaces, CommitlogReplay, DestinationView, KeyspaceTables, Provider, RequestDetails, RequestState,
+    RequestStatus, Subrequest, SubrequestDetails, SubrequestMetadata, Subrequests, TableProgress,
+};
 use crate::{
     domain::{
         backup::{Backup, BackupNode, Selection},
@@ -45,12 +49,12 @@ pub fn epoch(t: DateTime<Utc>) -> i64 {
 }
 
 /// OpsCenter's request and activity states.
-pub fn state_word(state: State) -> &'static str {
+pub fn state_word(state: State) -> RequestState {
     match state {
-        State::Queued | State::Running | State::Cancelling => "running",
-        State::Succeeded | State::SucceededWithErrors => "success",
-        State::Cancelled => "cancelled",
-        State::Failed | State::DeleteFailed | State::Missed | State::Skipped => "error",
+        State::Queued | State::Running | State::Cancelling => RequestState::Running,
+        State::Succeeded | State::SucceededWithErrors => RequestState::Success,
+        State::Cancelled => RequestState::Cancelled,
+        State::Failed | State::DeleteFailed | State::Missed | State::Skipped => RequestState::Error,
     }
 }
 
@@ -86,47 +90,43 @@ pub async fn find_destination(state: &AppState, p: &Principal, id: &str) -> Resu
 }
 
 /// A destination as OpsCenter shows it: provider and its fields, the secret redacted.
-pub fn destination(state: &AppState, row: &DestinationRow) -> Value {
-    let id = destination_id(state, row.id);
+pub fn destination(state: &AppState, row: &DestinationRow) -> DestinationView {
     let c = &row.config;
-    let text = |k: &str| c.get(k).cloned().unwrap_or(Value::Null);
+    let text = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_owned);
     let secret = state.engine.redacted_secret(row);
-    let mut out = match row.kind.as_str() {
-        "server" => json!({ "provider": "server", "path": "" }),
-        "s3" => json!({
-            "provider": "s3",
-            "path": text("path"),
-            "access_key": text("access_key"),
-            "access_secret": secret,
-            "region": text("region"),
-            "server_side_encryption": c.get("server_side_encryption").and_then(Value::as_bool).unwrap_or(false),
-        }),
-        "azure" => json!({
-            "provider": "azure",
-            "storage_account_name": text("storage_account_name"),
-            "storage_key": secret,
-            "container_name": text("container_name"),
-            "subfolder": text("subfolder"),
-        }),
-        other => json!({ "provider": if other == "localfs" { "local" } else { other }, "path": text("path") }),
-    };
-    if row.kind != "server" {
-        out["throttle_bytes_per_second"] = json!(c.get("throttle_bytes_per_second").and_then(Value::as_u64).unwrap_or(0).to_string());
+    let mut out = DestinationView { id: destination_id(state, row.id), ..Default::default() };
+    match row.kind.as_str() {
+        "server" => return DestinationView { path: Some(String::new()), provider: Some(Provider::Server), ..out },
+        "s3" => {
+            out.provider = Some(Provider::S3);
+            out.path = text("path");
+            out.access_key = text("access_key");
+            out.access_secret = secret;
+            out.region = text("region");
+            out.server_side_encryption = Some(c.get("server_side_encryption").and_then(Value::as_bool).unwrap_or(false));
+        }
+        "azure" => {
+            out.provider = Some(Provider::Azure);
+            out.storage_account_name = text("storage_account_name");
+            out.storage_key = secret;
+            out.container_name = text("container_name");
+            out.subfolder = text("subfolder");
+        }
+        _ => {
+            out.provider = Some(Provider::Local);
+            out.path = text("path");
+        }
     }
-    if let Some(endpoint) = c.get("endpoint").filter(|e| !e.is_null()) {
-        out["endpoint"] = endpoint.clone();
-    }
-    if let Some(dcs) = c.get("validation_dc_list").filter(|d| d.as_array().is_some_and(|d| !d.is_empty())) {
-        out["validation_dc_list"] = dcs.clone();
-    }
-    out["id"] = json!(id);
-    out["delete_this"] = json!(false);
+    out.throttle_bytes_per_second = Some(c.get("throttle_bytes_per_second").and_then(Value::as_u64).unwrap_or(0).to_string());
+    out.endpoint = text("endpoint");
+    out.validation_dc_list =
+        c.get("validation_dc_list").and_then(Value::as_array).map(|dcs| dcs.iter().filter_map(Value::as_str).map(str::to_owned).collect());
     out
 }
 
 /// `{ks: {"cfs": [...], "nodes": [...], "size": n}}` from the nodes' per-table counts; a backup
 /// still running shows the keyspaces it was asked for.
-pub fn keyspaces(b: &Backup, parts: &[BackupNode]) -> Value {
+pub fn keyspaces(b: &Backup, parts: &[BackupNode]) -> BackupKeyspaces {
     let mut out: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>, i64)> = BTreeMap::new();
     for part in parts {
         if let Some(tables) = part.detail.get("tables").and_then(Value::as_object) {
@@ -144,25 +144,25 @@ pub fn keyspaces(b: &Backup, parts: &[BackupNode]) -> Value {
             out.entry(ks.clone()).or_default();
         }
     }
-    Value::Object(out.into_iter().map(|(ks, (cfs, nodes, size))| (ks, json!({ "cfs": cfs, "nodes": nodes, "size": size }))).collect())
+    out.into_iter()
+        .map(|(ks, (cfs, nodes, size))| (ks, BackupKeyspace { cfs: cfs.into_iter().collect(), nodes: nodes.into_iter().collect(), size }))
+        .collect()
 }
 
 /// `{ks: [tables]}` of a backup.
-pub fn keyspace_tables(keyspaces: &Value) -> Value {
-    let map: Map<String, Value> =
-        keyspaces.as_object().map(|m| m.iter().map(|(ks, v)| (ks.clone(), v["cfs"].clone())).collect()).unwrap_or_default();
-    Value::Object(map)
+pub fn keyspace_tables(keyspaces: &BackupKeyspaces) -> KeyspaceTables {
+    keyspaces.0.iter().map(|(ks, k)| (ks.clone(), k.cfs.clone())).collect()
 }
 
 /// `{ks: {table: {done_files, total_files, total_size, errors}}}` of one node's task: live from
 /// its progress while it runs, from its result once it ended.
-fn sstables(task: &Task) -> Value {
-    let mut out: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+fn sstables(task: &Task) -> BTreeMap<String, BTreeMap<String, TableProgress>> {
+    let mut out: BTreeMap<String, BTreeMap<String, TableProgress>> = BTreeMap::new();
     for (name, g) in &task.progress.groups {
         if let Some((ks, table)) = name.split_once('.') {
             out.entry(ks.to_owned()).or_default().insert(
                 table.to_owned(),
-                json!({ "done_files": g.files_done, "total_files": g.files_total, "total_size": g.bytes_total, "errors": [] }),
+                TableProgress { done_files: g.files_done, total_files: g.files_total, total_size: g.bytes_total, errors: Vec::new() },
             );
         }
     }
@@ -173,18 +173,23 @@ fn sstables(task: &Task) -> Value {
             if let Some((ks, table)) = name.split_once('.') {
                 let files = counts.get("files").and_then(Value::as_i64).unwrap_or(0);
                 let done = if task.state.is_success() { files } else { 0 };
-                out.entry(ks.to_owned()).or_default().insert(
-                    table.to_owned(),
-                    json!({ "done_files": done, "total_files": files, "total_size": counts.get("bytes").cloned().unwrap_or(json!(0)), "errors": [] }),
-                );
+                let size = counts.get("bytes").and_then(Value::as_i64).unwrap_or(0);
+                out.entry(ks.to_owned())
+                    .or_default()
+                    .insert(table.to_owned(), TableProgress { done_files: done, total_files: files, total_size: size, errors: Vec::new() });
             }
         }
     }
-    json!(out)
+    out
+}
+
+/// An engine error as OpsCenter words it: a changed schema names the option that restores anyway.
+fn worded_error(e: &str) -> String {
+    if e.contains(crate::engine::SCHEMA_CHANGED) { format!("{e}; force_schema: true restores it anyway") } else { e.to_owned() }
 }
 
 /// The request-status document of an operation, with one subrequest per node.
-pub async fn request_status(state: &AppState, p: &Principal, op: &Operation) -> Result<Value, CoreError> {
+pub async fn request_status(state: &AppState, p: &Principal, op: &Operation) -> Result<RequestStatus, CoreError> {
     let engine = &state.engine;
     let cluster_id = match op.source_id {
         Some(id) => engine.source(p, id).await.map(|s| s.source.name).ok(),
@@ -199,7 +204,7 @@ pub async fn request_status(state: &AppState, p: &Principal, op: &Operation) -> 
             let parts = engine.backup_nodes(p, b.id).await.unwrap_or_default();
             (Some(tag(b)), keyspace_tables(&keyspaces(b, &parts)), vec![destination_id(state, b.destination_id)])
         }
-        None => (None, json!({}), Vec::new()),
+        None => (None, KeyspaceTables::default(), Vec::new()),
     };
     // A restore names what it restores and where it reads from.
     if let Some(selection) = op.params.get("selection").and_then(|s| serde_json::from_value::<Selection>(s.clone()).ok()) {
@@ -227,82 +232,75 @@ pub async fn request_status(state: &AppState, p: &Principal, op: &Operation) -> 
     for task in tasks {
         by_node.entry(task.node_name.clone()).or_default().push(task);
     }
-    let mut subrequests = Map::new();
+    let mut subrequests = Subrequests::default();
     for (node, tasks) in by_node {
         let (files, logs): (Vec<&Task>, Vec<&Task>) =
             tasks.iter().partition(|t| !matches!(t.spec, crate::domain::operation::TaskSpec::RestoreCommitlogs { .. }));
         let main = files.first().or(logs.first()).copied().expect("a node has a task");
-        let errors: Vec<String> = tasks.iter().filter_map(|t| t.error.as_deref()).map(|e| ids.apply(e)).collect();
-        let state = tasks.iter().map(|t| t.state).max_by_key(|s| match s {
+        let errors: Vec<String> = tasks.iter().filter_map(|t| t.error.as_deref()).map(|e| worded_error(&ids.apply(e))).collect();
+        let node_state = tasks.iter().map(|t| t.state).max_by_key(|s| match s {
             s if s.is_success() => 0,
             State::Queued => 1,
             s if !s.is_terminal() => 2,
             _ => 3,
         });
-        let mut details = json!({
-            "metadata": { "created": tasks.iter().all(|t| t.state.is_success()), "errors": errors },
-            "sstables": sstables(main),
-            "id": main.id,
-            "state": state_word(state.unwrap_or(main.state)),
+        let listed = |key: &str| -> Option<Vec<String>> {
+            main.result.get(key).and_then(Value::as_array).map(|t| t.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        };
+        let commitlogs = logs.first().map(|replay| CommitlogReplay {
+            state: state_word(replay.state),
+            segments: replay.result.get("segments").and_then(Value::as_i64).unwrap_or(0),
+            restore_dir: replay.result.get("restore_dir").and_then(Value::as_str).map(str::to_owned),
+            replay_list: replay.result.get("replay_list").and_then(Value::as_str).map(str::to_owned),
+            done_files: replay.progress.files_done,
+            total_files: replay.progress.files_total,
         });
-        // A restore says which tables it wrote and which asked-for ones its backup does not hold.
-        for (shown, key) in [("tables_restored", "tables"), ("tables_left_alone", "left_alone")] {
-            if let Some(tables) = main.result.get(key).filter(|t| t.is_array()) {
-                details[shown] = tables.clone();
-            }
-        }
-        if let Some(replay) = logs.first() {
-            details["commitlogs"] = json!({
-                "state": state_word(replay.state),
-                "segments": replay.result.get("segments").cloned().unwrap_or(json!(0)),
-                "restore_dir": replay.result.get("restore_dir").cloned().unwrap_or(Value::Null),
-                "replay_list": replay.result.get("replay_list").cloned().unwrap_or(Value::Null),
-                "done_files": replay.progress.files_done,
-                "total_files": replay.progress.files_total,
-            });
-        }
         let finished = if tasks.iter().all(|t| t.finished_at.is_some()) { tasks.iter().filter_map(|t| t.finished_at).max() } else { None };
-        subrequests.insert(
+        let details = SubrequestDetails {
+            metadata: SubrequestMetadata { created: tasks.iter().all(|t| t.state.is_success()), errors },
+            sstables: sstables(main),
+            id: main.id.to_string(),
+            state: state_word(node_state.unwrap_or(main.state)),
+            // A restore says which tables it wrote and which asked-for ones its backup does not hold.
+            tables_restored: listed("tables"),
+            tables_left_alone: listed("left_alone"),
+            commitlogs,
+        };
+        subrequests.0.insert(
             node,
-            json!({
-                "started": tasks.iter().filter_map(|t| t.started_at).min().map(epoch),
-                "finished": finished.map(epoch),
-                "cluster_id": null,
-                "details": details,
-            }),
+            Subrequest {
+                started: tasks.iter().filter_map(|t| t.started_at).min().map(epoch),
+                finished: finished.map(epoch),
+                cluster_id: None,
+                details,
+            },
         );
     }
-    Ok(json!({
-        "id": op.id,
-        "type": op.kind.as_str(),
-        "state": state_word(op.state),
-        "started": epoch(op.started_at.unwrap_or(op.created_at)),
-        "finished": op.finished_at.map(epoch),
-        "cluster_id": cluster_id,
-        "tag": tag,
-        "destinations": destinations,
-        "keyspaces": keyspaces,
-        "progress": op.progress,
-        "details": { "message": ids.apply(op.error.as_deref().unwrap_or_default()), "subrequests": subrequests },
-    }))
+    Ok(RequestStatus {
+        id: op.id.to_string(),
+        kind: op.kind.as_str().to_owned(),
+        state: state_word(op.state),
+        started: epoch(op.started_at.unwrap_or(op.created_at)),
+        finished: op.finished_at.map(epoch),
+        cluster_id,
+        tag,
+        destinations,
+        keyspaces,
+        progress: op.progress,
+        details: RequestDetails { message: worded_error(&ids.apply(op.error.as_deref().unwrap_or_default())), subrequests },
+    })
 }
 
 /// `{ks: [tables]}` cut down to a selection (whole keyspaces, or `ks.table` names).
-fn restricted(keyspaces: &Value, selection: &Selection) -> Value {
-    let mut out = Map::new();
-    for (ks, tables) in keyspaces.as_object().into_iter().flatten() {
-        let kept: Vec<Value> = tables
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|t| t.as_str().is_some_and(|t| crate::sources::cluster::selected(selection, ks, t)))
-            .cloned()
-            .collect();
-        if !kept.is_empty() {
-            out.insert(ks.clone(), json!(kept));
-        }
-    }
-    Value::Object(out)
+fn restricted(keyspaces: &KeyspaceTables, selection: &Selection) -> KeyspaceTables {
+    keyspaces
+        .0
+        .iter()
+        .map(|(ks, tables)| {
+            (ks.clone(), tables.iter().filter(|t| crate::sources::cluster::selected(selection, ks, t)).cloned().collect::<Vec<_>>())
+        })
+        .filter(|(_, kept)| !kept.is_empty())
+        .collect()
 }
 
 /// The week partition OpsCenter files an event under (`YYYYWW`).

@@ -682,18 +682,18 @@ async fn a_truncating_keyspace_restore_from_a_one_table_backup_leaves_the_other_
     let properties = std::fs::read_to_string(data.with_file_name("commitlog_restore").join("commitlog_archiving.properties")).unwrap();
     assert!(properties.contains("-Dcassandra.replayList=KsA.alpha,KsA.beta"), "{properties}");
 
-    // The table was dropped and made again since: its live directory has another id. A
-    // truncating restore writes the backup's directory and never empties the live one.
+    // The table was dropped and made again since: its live directory has another id. That is a
+    // schema change, so the restore refuses it unless forced; a forced truncating restore writes
+    // the backup's directory and never empties the live one.
     let live = data.join("KsA/beta-fedcba9876543210fedcba9876543210");
     std::fs::create_dir_all(&live).unwrap();
     std::fs::write(live.join("nb-1-big-Data.db"), b"written after the table was made again").unwrap();
-    let (status, request) = opscenter::post(
-        &app,
-        &session,
-        &format!("/{CLUSTER}/backups/restore/{}/KsA/beta", full_backup["tag"].as_str().unwrap()),
-        json!({ "truncate": true }),
-    )
-    .await;
+    let path = format!("/{CLUSTER}/backups/restore/{}/KsA/beta", full_backup["tag"].as_str().unwrap());
+    let (status, request) = opscenter::post(&app, &session, &path, json!({ "truncate": true })).await;
+    assert_eq!(status, 200, "{request}");
+    assert_eq!(opscenter::until_done(&app, &session, &request).await["state"], "error", "refused without force_schema");
+    assert_eq!(std::fs::read(live.join("nb-1-big-Data.db")).unwrap(), b"written after the table was made again");
+    let (status, request) = opscenter::post(&app, &session, &path, json!({ "truncate": true, "force_schema": true })).await;
     assert_eq!(status, 200, "{request}");
     assert_eq!(opscenter::until_done(&app, &session, &request).await["state"], "success");
     assert_eq!(std::fs::read(live.join("nb-1-big-Data.db")).unwrap(), b"written after the table was made again");
