@@ -7,6 +7,7 @@ pub mod edge;
 pub mod lenient;
 pub mod security;
 pub mod spec;
+pub mod strict;
 
 use poem::{
     Request, Response,

@@ -1,0 +1,306 @@
+//! Request bodies read strictly: [`Strict<T>`] checks a body against `T`'s own OpenAPI schema
+//! before `T` parses it, and refuses it with one message naming every field, at any depth, that
+//! the schema does not have, lacks or holds a value of the wrong type (`'target.overwrite_all'`),
+//! so that a setting put in the wrong place is an error instead of being silently dropped.
+
+use std::{borrow::Cow, ops::Deref};
+
+use poem_openapi::{
+    registry::{MetaSchema, MetaSchemaRef, Registry},
+    types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+};
+use serde_json::Value;
+
+/// A body of type `T` that was checked against `T`'s schema first. It documents itself as `T`.
+#[derive(Debug)]
+pub struct Strict<T>(pub T);
+
+impl<T> Strict<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> Deref for Strict<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Type> Type for Strict<T> {
+    const IS_REQUIRED: bool = T::IS_REQUIRED;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        T::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl<T: ParseFromJSON> ParseFromJSON for Strict<T> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        let value = value.unwrap_or_default();
+        let problems = problems::<T>(&value);
+        if !problems.is_empty() {
+            return Err(ParseError::custom(message::<T>(&problems)));
+        }
+        T::parse_from_json(Some(value)).map(Strict).map_err(|e| ParseError::custom(e.into_message()))
+    }
+}
+
+impl<T: ToJSON> ToJSON for Strict<T> {
+    fn to_json(&self) -> Option<Value> {
+        self.0.to_json()
+    }
+}
+
+/// What is wrong with a body, each naming the field by its path (`options.throttle`, `nodes[0].name`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    Unknown(String),
+    Missing { path: String, about: Option<&'static str> },
+    Invalid { path: String, expected: String, found: String },
+}
+
+/// Every problem of `value` as a body of type `T`; none when `T` would read all of it.
+pub fn problems<T: Type>(value: &Value) -> Vec<Problem> {
+    let mut registry = Registry::new();
+    T::register(&mut registry);
+    let mut found = Vec::new();
+    Walk { registry: &registry, found: &mut found }.value(&T::schema_ref(), value, "");
+    found
+}
+
+fn message<T: Type>(problems: &[Problem]) -> String {
+    let quoted = |names: Vec<&str>| names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
+    let unknown: Vec<&str> = problems.iter().filter_map(|p| if let Problem::Unknown(f) = p { Some(f.as_str()) } else { None }).collect();
+    let mut parts = Vec::new();
+    if !unknown.is_empty() {
+        let fields = if unknown.len() == 1 { "field" } else { "fields" };
+        parts.push(format!("unknown {fields} in the {}: {}", T::name(), quoted(unknown)));
+    }
+    for problem in problems {
+        match problem {
+            Problem::Unknown(_) => {}
+            Problem::Missing { path, about: Some(about) } => parts.push(format!("'{path}' is required ({})", lowered(about))),
+            Problem::Missing { path, about: None } => parts.push(format!("'{path}' is required")),
+            Problem::Invalid { path, expected, found } if path.is_empty() => {
+                parts.push(format!("the body must be {expected} (a {}), not {found}", T::name()))
+            }
+            Problem::Invalid { path, expected, found } => parts.push(format!("'{path}' must be {expected}, not {found}")),
+        }
+    }
+    let document = match T::name() {
+        name if name.starts_with("Agent") => "/openapi/agent.json",
+        _ => "/openapi/admin.json",
+    };
+    format!("{} (the bodies are described in {document})", parts.join("; "))
+}
+
+/// A description as a parenthesis: its first letter lowered, its full stop dropped.
+fn lowered(about: &str) -> String {
+    let about = about.trim().trim_end_matches('.');
+    let mut chars = about.chars();
+    chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default()
+}
+
+struct Walk<'a> {
+    registry: &'a Registry,
+    found: &'a mut Vec<Problem>,
+}
+
+/// A field's path below `at`.
+fn below(at: &str, field: &str) -> String {
+    if at.is_empty() { field.to_owned() } else { format!("{at}.{field}") }
+}
+
+fn shown(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 60 { format!("{}...", text.chars().take(60).collect::<String>()) } else { text }
+}
+
+/// The schema `schema` is or names.
+fn resolve<'r>(registry: &'r Registry, schema: &'r MetaSchemaRef) -> Option<&'r MetaSchema> {
+    match schema {
+        MetaSchemaRef::Inline(s) => Some(s),
+        MetaSchemaRef::Reference(name) => registry.schemas.get(name.trim_start_matches("#/components/schemas/")),
+    }
+}
+
+impl Walk<'_> {
+    fn invalid(&mut self, at: &str, expected: impl Into<String>, value: &Value) {
+        self.found.push(Problem::Invalid { path: at.to_owned(), expected: expected.into(), found: shown(value) });
+    }
+
+    fn value(&mut self, schema: &MetaSchemaRef, value: &Value, at: &str) {
+        self.checked(schema, value, at, None);
+    }
+
+    /// Checks `value` against `schema`; `tag` is a discriminator field the object may also hold.
+    fn checked(&mut self, schema: &MetaSchemaRef, value: &Value, at: &str, tag: Option<&str>) {
+        let Some(s) = resolve(self.registry, schema) else { return };
+        if value.is_null() && s.nullable {
+            return;
+        }
+        if let Some(discriminator) = &s.discriminator {
+            let name = discriminator.property_name;
+            let kinds: Vec<&str> = discriminator.mapping.iter().map(|(k, _)| k.as_str()).collect();
+            let given = value.get(name).and_then(Value::as_str);
+            match discriminator.mapping.iter().find(|(k, _)| Some(k.as_str()) == given) {
+                Some((_, variant)) => {
+                    let variant = MetaSchemaRef::Reference(variant.clone());
+                    self.checked(&variant, value, at, Some(name));
+                }
+                None if !value.is_object() => self.invalid(at, "an object", value),
+                None => self.invalid(&below(at, name), format!("one of {}", kinds.join(", ")), value.get(name).unwrap_or(&Value::Null)),
+            }
+            return;
+        }
+        let alternatives = if s.any_of.is_empty() { &s.one_of } else { &s.any_of };
+        if !alternatives.is_empty() {
+            let fits = alternatives.iter().any(|alt| {
+                let mut found = Vec::new();
+                Walk { registry: self.registry, found: &mut found }.checked(alt, value, at, tag);
+                found.is_empty()
+            });
+            if !fits {
+                self.invalid(at, s.description.unwrap_or("one of the forms the document lists"), value);
+            }
+            return;
+        }
+        if !s.all_of.is_empty() {
+            let mut object = ObjectSchema::default();
+            if self.gather(s, &mut object) {
+                self.object(&object, value, at, tag);
+            } else {
+                for part in &s.all_of {
+                    self.checked(part, value, at, tag);
+                }
+            }
+            return;
+        }
+        match s.ty {
+            "object" if s.title.is_some() || !s.properties.is_empty() => {
+                let mut object = ObjectSchema::default();
+                self.gather(s, &mut object);
+                self.object(&object, value, at, tag);
+            }
+            "object" => match (value.as_object(), &s.additional_properties) {
+                (Some(map), Some(values)) => {
+                    for (k, v) in map {
+                        self.value(values, v, &below(at, k));
+                    }
+                }
+                (Some(_), None) => {}
+                (None, _) => self.invalid(at, "an object", value),
+            },
+            "array" => match value.as_array() {
+                Some(items) => {
+                    if let Some(item) = &s.items {
+                        for (i, v) in items.iter().enumerate() {
+                            self.value(item, v, &format!("{at}[{i}]"));
+                        }
+                    }
+                }
+                None => self.invalid(at, "an array", value),
+            },
+            "string" => self.string(s, value, at),
+            "integer" => {
+                let unsigned = s.format.is_some_and(|f| f.starts_with("uint"));
+                let fits = value.is_u64() || (value.is_i64() && !unsigned);
+                if !fits {
+                    self.invalid(at, if unsigned { "a whole number, 0 or more" } else { "a whole number" }, value);
+                }
+            }
+            "number" if !value.is_number() => self.invalid(at, "a number", value),
+            "boolean" if !value.is_boolean() => self.invalid(at, "true or false", value),
+            _ => {}
+        }
+    }
+
+    fn string(&mut self, s: &MetaSchema, value: &Value, at: &str) {
+        let Some(text) = value.as_str() else {
+            return self.invalid(at, "a string", value);
+        };
+        if !s.enum_items.is_empty() && !s.enum_items.iter().any(|e| e.as_str() == Some(text)) {
+            let names: Vec<&str> = s.enum_items.iter().filter_map(Value::as_str).collect();
+            return self.invalid(at, format!("one of {}", names.join(", ")), value);
+        }
+        match s.format {
+            Some("uuid") if uuid::Uuid::parse_str(text).is_err() => self.invalid(at, "a UUID", value),
+            Some("date-time") if chrono::DateTime::parse_from_rfc3339(text).is_err() => {
+                self.invalid(at, "an RFC 3339 moment such as 2026-12-03T10:00:00Z", value)
+            }
+            _ => {}
+        }
+    }
+
+    /// Adds the properties of `s` and of the object schemas it is made of to `object`; false when
+    /// a part is not an object schema (a nullable reference to something else).
+    fn gather(&self, s: &MetaSchema, object: &mut ObjectSchema) -> bool {
+        let mut all_objects = true;
+        for part in &s.all_of {
+            match resolve(self.registry, part) {
+                Some(p) if p.ty == "object" && p.discriminator.is_none() && p.any_of.is_empty() && p.one_of.is_empty() => {
+                    all_objects &= self.gather(p, object)
+                }
+                Some(p) if !p.all_of.is_empty() => all_objects &= self.gather(p, object),
+                _ => all_objects = false,
+            }
+        }
+        object.properties.extend(s.properties.iter().map(|(k, v)| (*k, v.clone())));
+        object.required.extend(s.required.iter().copied());
+        if let Some(extra) = &s.additional_properties {
+            object.additional = Some((**extra).clone());
+        }
+        all_objects
+    }
+
+    fn object(&mut self, schema: &ObjectSchema, value: &Value, at: &str, tag: Option<&str>) {
+        let Some(map) = value.as_object() else {
+            return self.invalid(at, "an object", value);
+        };
+        for (key, v) in map {
+            match schema.properties.iter().find(|(name, _)| name == key) {
+                Some(_) if v.is_null() && !schema.required.contains(&key.as_str()) => {}
+                Some((_, property)) => self.value(property, v, &below(at, key)),
+                None if Some(key.as_str()) == tag => {}
+                None => match &schema.additional {
+                    Some(extra) => self.value(extra, v, &below(at, key)),
+                    None => self.found.push(Problem::Unknown(below(at, key))),
+                },
+            }
+        }
+        for required in &schema.required {
+            if map.get(*required).is_none_or(Value::is_null) {
+                let about =
+                    schema.properties.iter().find(|(name, _)| name == required).and_then(|(_, p)| resolve(self.registry, p)?.description);
+                self.found.push(Problem::Missing { path: below(at, required), about });
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct ObjectSchema {
+    properties: Vec<(&'static str, MetaSchemaRef)>,
+    required: Vec<&'static str>,
+    additional: Option<MetaSchemaRef>,
+}
