@@ -71,8 +71,8 @@ fn admin_service(base: &str) -> OpenApiService<(admin::AccountsApi, admin::Engin
 /// Each dialect's OpenAPI document, by file name stem.
 pub fn specs(base: &str) -> Vec<(&'static str, String)> {
     vec![
-        ("admin", common::spec::complete(&admin_service(base).spec())),
-        ("agent", common::spec::complete(&agent_service(base).spec())),
+        ("admin", common::spec::complete(&common::strict::close_request_bodies(&admin_service(base).spec()))),
+        ("agent", common::spec::complete(&common::strict::close_request_bodies(&agent_service(base).spec()))),
         ("cloudbackup", common::spec::complete(&cloudbackup_service(base).spec())),
         ("clouddatabases", common::spec::complete(&clouddb_service(base).spec())),
         ("identity", common::spec::complete(&identity_service(base).spec())),

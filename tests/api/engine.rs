@@ -415,4 +415,10 @@ fn every_nullable_field_of_the_admin_document_is_marked_nullable() {
     ] {
         assert_eq!(schemas[schema]["properties"][field]["nullable"], true, "{schema}.{field} may be null");
     }
+    // The server refuses unknown fields in requests, and the document says so, variants included.
+    for schema in ["AdminNewBackup", "AdminSelection", "AdminRestoreRequest", "AdminRestoreTarget_AdminPathTarget", "AdminNewKey"] {
+        assert_eq!(schemas[schema]["additionalProperties"], false, "{schema} is closed");
+    }
+    assert_eq!(schemas["AdminRestoreTarget_AdminPathTarget"]["required"], json!(["type", "path"]));
+    assert!(schemas["AdminBackup"].get("additionalProperties").is_none(), "answers are not closed");
 }

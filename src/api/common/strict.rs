@@ -304,3 +304,78 @@ struct ObjectSchema {
     required: Vec<&'static str>,
     additional: Option<MetaSchemaRef>,
 }
+
+/// Says in a document what [`Strict`] does: every object schema a request body reaches gets
+/// `additionalProperties: false`. A discriminated variant (`allOf` of its tag and its object)
+/// becomes one object first, since `additionalProperties` does not see through `allOf`.
+pub fn close_request_bodies(doc: &str) -> String {
+    let Ok(mut doc) = serde_json::from_str::<Value>(doc) else { return doc.to_owned() };
+    let Some(Value::Object(schemas)) = doc.pointer("/components/schemas").cloned() else { return doc.to_string() };
+    let mut flat = schemas.clone();
+    for (name, schema) in &schemas {
+        if let Some(merged) = merged_variant(schema, &schemas) {
+            flat.insert(name.clone(), merged);
+        }
+    }
+    let mut reached = std::collections::BTreeSet::new();
+    let mut pending: Vec<String> = Vec::new();
+    if let Some(Value::Object(paths)) = doc.get("paths") {
+        for operation in paths.values().filter_map(Value::as_object).flat_map(|item| item.values()) {
+            if let Some(body) = operation.get("requestBody") {
+                references(body, &mut pending);
+            }
+        }
+    }
+    while let Some(name) = pending.pop() {
+        if reached.insert(name.clone())
+            && let Some(schema) = flat.get(&name)
+        {
+            references(schema, &mut pending);
+        }
+    }
+    for name in &reached {
+        if let Some(Value::Object(schema)) = flat.get_mut(name)
+            && schema.get("type").and_then(Value::as_str) == Some("object")
+            && schema.contains_key("properties")
+            && !schema.contains_key("additionalProperties")
+        {
+            schema.insert("additionalProperties".into(), Value::Bool(false));
+        }
+    }
+    doc["components"]["schemas"] = Value::Object(flat);
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// The schema names `value` refers to, at any depth.
+fn references(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                out.push(r.trim_start_matches("#/components/schemas/").to_owned());
+            }
+            map.values().for_each(|v| references(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| references(v, out)),
+        _ => {}
+    }
+}
+
+/// A discriminated variant (`allOf: [{tag}, {$ref: object}]`) as one object schema.
+fn merged_variant(schema: &Value, schemas: &serde_json::Map<String, Value>) -> Option<Value> {
+    let [tag, Value::Object(reference)] = schema.get("allOf")?.as_array()?.as_slice() else { return None };
+    let target = schemas.get(reference.get("$ref")?.as_str()?.trim_start_matches("#/components/schemas/"))?;
+    if target.get("type")? != "object" || tag.get("type")? != "object" || target.get("allOf").is_some() {
+        return None;
+    }
+    let mut merged = target.as_object()?.clone();
+    let mut properties = tag.get("properties")?.as_object()?.clone();
+    properties.extend(target.get("properties").and_then(Value::as_object).cloned().unwrap_or_default());
+    let mut required: Vec<Value> = tag.get("required").and_then(Value::as_array).cloned().unwrap_or_default();
+    required.extend(target.get("required").and_then(Value::as_array).cloned().unwrap_or_default());
+    merged.insert("properties".into(), Value::Object(properties));
+    merged.insert("required".into(), Value::Array(required));
+    if let Some(description) = target.get("description").or_else(|| schema.get("description")) {
+        merged.insert("description".into(), description.clone());
+    }
+    Some(Value::Object(merged))
+}
