@@ -6,7 +6,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, Tags, param::Path, payload::Jso
 use uuid::Uuid;
 
 use crate::{
-    api::common::{security::Caller, strict::Strict},
+    api::common::{security::Caller, strict::StrictJson},
     auth::accounts,
     domain::identity::{ApiKey, Principal, Role, Tenant, User},
     error::CoreError,
@@ -228,8 +228,9 @@ impl AccountsApi {
 
     /// Creates a tenant.
     #[oai(path = "/tenants", method = "post", operation_id = "admin_create_tenant", tag = "AdminTag::Tenants")]
-    async fn create_tenant(&self, state: Data<&AppState>, caller: Caller, body: Json<Strict<NewTenant>>) -> poem::Result<TenantCreated> {
+    async fn create_tenant(&self, state: Data<&AppState>, caller: Caller, body: StrictJson<NewTenant>) -> poem::Result<TenantCreated> {
         require_admin(caller.principal())?;
+        let body = body.read()?;
         Ok(TenantCreated::Created(Json(accounts::create_tenant(&state.db, &body.name).await?.into())))
     }
 
@@ -242,9 +243,10 @@ impl AccountsApi {
 
     /// Creates a user.
     #[oai(path = "/users", method = "post", operation_id = "admin_create_user", tag = "AdminTag::Users")]
-    async fn create_user(&self, state: Data<&AppState>, caller: Caller, body: Json<Strict<NewUser>>) -> poem::Result<UserCreated> {
+    async fn create_user(&self, state: Data<&AppState>, caller: Caller, body: StrictJson<NewUser>) -> poem::Result<UserCreated> {
         let p = caller.principal();
         require_admin(p)?;
+        let body = body.read()?;
         let role = body.role.parse::<Role>().map_err(CoreError::BadRequest)?;
         let tenant = body.tenant.clone().unwrap_or_else(|| p.tenant_name.clone());
         let user = accounts::create_user(&state.db, &tenant, &body.name, &body.password, role).await?;
@@ -271,12 +273,13 @@ impl AccountsApi {
         state: Data<&AppState>,
         caller: Caller,
         name: Path<String>,
-        body: Json<Strict<NewPassword>>,
+        body: StrictJson<NewPassword>,
     ) -> poem::Result<NoContent> {
         let p = caller.principal();
         if name.0 != p.user_name {
             require_admin(p)?;
         }
+        let body = body.read()?;
         accounts::set_password(&state.db, &name, &body.password).await?;
         state.auth.forget_cached_credentials().await?;
         Ok(NoContent::Done)
@@ -291,7 +294,8 @@ impl AccountsApi {
 
     /// Creates an API key for the caller; the key is in the answer and never shown again.
     #[oai(path = "/keys", method = "post", operation_id = "admin_create_key", tag = "AdminTag::Keys")]
-    async fn create_key(&self, state: Data<&AppState>, caller: Caller, body: Json<Strict<NewKey>>) -> poem::Result<KeyCreated> {
+    async fn create_key(&self, state: Data<&AppState>, caller: Caller, body: StrictJson<NewKey>) -> poem::Result<KeyCreated> {
+        let body = body.read()?;
         let created = accounts::create_key(&state.db, caller.principal().user_id, &body.name, body.read_only).await?;
         Ok(KeyCreated::Created(Json(CreatedKeyDto { listing: created.key.into(), key: created.secret })))
     }

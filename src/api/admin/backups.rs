@@ -14,10 +14,9 @@ use uuid::Uuid;
 use super::{
     Accepted, EngineTag,
     models::{AdminOperation, AdminOperationOptions, AdminSelection, AdminState},
-    strict_body,
 };
 use crate::{
-    api::common::{security::Caller, strict::Strict},
+    api::common::{security::Caller, strict::StrictJson},
     domain::backup::{Backup, BackupNode},
     engine::{BackupPage, BackupSpec},
     error::CoreError,
@@ -251,9 +250,9 @@ impl BackupsApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        body: Json<Strict<AdminNewBackup>>,
+        body: StrictJson<AdminNewBackup>,
     ) -> poem::Result<Accepted<AdminStartedBackup>> {
-        let (op, backup) = state.engine.start_backup(caller.principal(), strict_body(body).into()).await?;
+        let (op, backup) = state.engine.start_backup(caller.principal(), body.read()?.into()).await?;
         Ok(Accepted::Accepted(Json(AdminStartedBackup { operation: op.into(), backup: backup.into() })))
     }
 
@@ -311,10 +310,11 @@ impl BackupsApi {
         state: Data<&AppState>,
         caller: Caller,
         id: Path<Uuid>,
-        body: Json<Strict<AdminCopyRequest>>,
+        body: StrictJson<AdminCopyRequest>,
     ) -> poem::Result<Accepted<AdminOperation>> {
         let p = caller.principal();
         state.engine.backup(p, id.0).await?;
+        let body = body.read()?;
         let to = match (body.destination_id, body.region.as_deref()) {
             (Some(d), _) => d,
             (None, Some(region)) => state.engine.region_destination(p, region).await?,

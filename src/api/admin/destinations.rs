@@ -5,9 +5,9 @@ use poem::web::Data;
 use poem_openapi::{Object, OpenApi, param::Path, payload::Json, types::Example};
 use uuid::Uuid;
 
-use super::{Created, EngineTag, NoContent, models::AdminRetention, strict_body};
+use super::{Created, EngineTag, NoContent, models::AdminRetention};
 use crate::{
-    api::common::{security::Caller, strict::Strict},
+    api::common::{security::Caller, strict::StrictJson},
     domain::destination::DestinationConfig,
     engine::DestinationSpec,
     persistence::engine::DestinationRow,
@@ -206,9 +206,9 @@ impl DestinationsApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        body: Json<Strict<AdminNewDestination>>,
+        body: StrictJson<AdminNewDestination>,
     ) -> poem::Result<Created<AdminDestination>> {
-        let row = state.engine.add_destination(caller.principal(), strict_body(body).into()).await?;
+        let row = state.engine.add_destination(caller.principal(), body.read()?.into()).await?;
         Ok(Created::Created(Json(destination(&state, row))))
     }
 
@@ -226,10 +226,10 @@ impl DestinationsApi {
         state: Data<&AppState>,
         caller: Caller,
         id: Path<Uuid>,
-        body: Json<Strict<AdminNewDestination>>,
+        body: StrictJson<AdminNewDestination>,
     ) -> poem::Result<Json<AdminDestination>> {
         state.engine.destination_row(caller.principal(), id.0).await?;
-        let row = state.engine.update_destination(caller.principal(), id.0, strict_body(body).into()).await?;
+        let row = state.engine.update_destination(caller.principal(), id.0, body.read()?.into()).await?;
         Ok(Json(destination(&state, row)))
     }
 

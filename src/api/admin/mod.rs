@@ -21,8 +21,6 @@ pub use plans::PlansApi;
 pub use restores::RestoresApi;
 pub use sources::SourcesApi;
 
-use crate::api::common::strict::Strict;
-
 /// The engine part of the admin API, one OpenAPI service per resource.
 pub type EngineApi = (SourcesApi, BackupsApi, RestoresApi, DestinationsApi, PlansApi, OperationsApi);
 
@@ -65,9 +63,4 @@ enum Accepted<T: ToJSON> {
     /// The operation was recorded and runs in the background.
     #[oai(status = 202)]
     Accepted(Json<T>),
-}
-
-/// The body a strictly read payload holds.
-fn strict_body<T>(body: Json<Strict<T>>) -> T {
-    body.0.into_inner()
 }

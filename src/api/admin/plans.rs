@@ -9,10 +9,9 @@ use uuid::Uuid;
 use super::{
     Created, EngineTag, NoContent,
     models::{AdminOperationOptions, AdminRetention, AdminSelection},
-    strict_body,
 };
 use crate::{
-    api::common::{security::Caller, strict::Strict},
+    api::common::{security::Caller, strict::StrictJson},
     domain::plan::{Frequency, Plan, Schedule},
     engine::PlanSpec,
     state::AppState,
@@ -245,9 +244,9 @@ impl PlansApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        body: Json<Strict<AdminNewPlan>>,
+        body: StrictJson<AdminNewPlan>,
     ) -> poem::Result<Created<AdminPlan>> {
-        Ok(Created::Created(Json(state.engine.create_plan(caller.principal(), strict_body(body).into()).await?.into())))
+        Ok(Created::Created(Json(state.engine.create_plan(caller.principal(), body.read()?.into()).await?.into())))
     }
 
     /// Lists the tenant's plans with their next run.
@@ -269,10 +268,10 @@ impl PlansApi {
         state: Data<&AppState>,
         caller: Caller,
         id: Path<Uuid>,
-        body: Json<Strict<AdminNewPlan>>,
+        body: StrictJson<AdminNewPlan>,
     ) -> poem::Result<Json<AdminPlan>> {
         state.engine.plan(caller.principal(), id.0).await?;
-        Ok(Json(state.engine.update_plan(caller.principal(), id.0, strict_body(body).into()).await?.into()))
+        Ok(Json(state.engine.update_plan(caller.principal(), id.0, body.read()?.into()).await?.into()))
     }
 
     /// Deletes a plan.

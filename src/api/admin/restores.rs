@@ -11,10 +11,9 @@ use uuid::Uuid;
 use super::{
     Accepted, EngineTag,
     models::{AdminOperation, AdminOperationOptions, AdminSelection},
-    strict_body,
 };
 use crate::{
-    api::common::{security::Caller, strict::Strict},
+    api::common::{security::Caller, strict::StrictJson},
     engine::{MomentUnit, PitAsk, RestoreSpec, RestoreTarget},
     state::AppState,
 };
@@ -183,11 +182,11 @@ impl RestoresApi {
         state: Data<&AppState>,
         caller: Caller,
         id: Path<Uuid>,
-        body: Json<Strict<AdminRestoreRequest>>,
+        body: StrictJson<AdminRestoreRequest>,
     ) -> poem::Result<Accepted<AdminOperation>> {
         let p = caller.principal();
         state.engine.backup(p, id.0).await?;
-        let body = strict_body(body);
+        let body = body.read()?;
         let spec = RestoreSpec {
             backup_id: id.0,
             target: body.target.into(),
@@ -211,11 +210,11 @@ impl RestoresApi {
         state: Data<&AppState>,
         caller: Caller,
         id: Path<Uuid>,
-        body: Json<Strict<AdminPointInTimeRestore>>,
+        body: StrictJson<AdminPointInTimeRestore>,
     ) -> poem::Result<Accepted<AdminOperation>> {
         let p = caller.principal();
         state.engine.source(p, id.0).await?;
-        let body = strict_body(body);
+        let body = body.read()?;
         let selection = body.selection.into();
         let ask = PitAsk {
             at: body.at,

@@ -12,9 +12,9 @@ use poem_openapi::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{EngineTag, backups::AdminBackup, models::AdminSourceKind, strict_body};
+use super::{EngineTag, backups::AdminBackup, models::AdminSourceKind};
 use crate::{
-    api::common::{security::Caller, strict::Strict},
+    api::common::{security::Caller, strict::StrictJson},
     domain::{
         agent::Agent,
         source::{NodeSpec, Source, SourceKind},
@@ -347,9 +347,9 @@ impl SourcesApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        body: Json<Strict<AdminNewCluster>>,
+        body: StrictJson<AdminNewCluster>,
     ) -> poem::Result<super::Created<AdminSource>> {
-        let body = strict_body(body);
+        let body = body.read()?;
         let nodes = body.nodes.into_iter().map(Into::into).collect();
         Ok(super::Created::Created(Json(state.engine.add_cluster(caller.principal(), &body.name, nodes).await?.into())))
     }
@@ -360,9 +360,9 @@ impl SourcesApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        body: Json<Strict<AdminNewInstance>>,
+        body: StrictJson<AdminNewInstance>,
     ) -> poem::Result<super::Created<AdminSource>> {
-        Ok(super::Created::Created(Json(state.engine.add_instance(caller.principal(), strict_body(body).into()).await?.into())))
+        Ok(super::Created::Created(Json(state.engine.add_instance(caller.principal(), body.read()?.into()).await?.into())))
     }
 
     /// Registers an HA group of instances.
@@ -371,8 +371,9 @@ impl SourcesApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        body: Json<Strict<AdminNewHaGroup>>,
+        body: StrictJson<AdminNewHaGroup>,
     ) -> poem::Result<super::Created<AdminSource>> {
+        let body = body.read()?;
         let source = state.engine.add_ha_group(caller.principal(), &body.name, &body.members).await?;
         Ok(super::Created::Created(Json(source.into())))
     }
@@ -383,8 +384,9 @@ impl SourcesApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        body: Json<Strict<AdminNewMachine>>,
+        body: StrictJson<AdminNewMachine>,
     ) -> poem::Result<super::Created<AdminSource>> {
+        let body = body.read()?;
         let source = state.engine.add_machine(caller.principal(), &body.name, &body.agent, &body.root).await?;
         Ok(super::Created::Created(Json(source.into())))
     }

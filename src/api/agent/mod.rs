@@ -17,7 +17,7 @@ use models::{AgentAssignment, AgentRegistered, AgentRegistration, AgentStop, Age
 pub use store_proxy::routes as store_routes;
 
 use crate::{
-    api::common::{security::Caller, strict::Strict},
+    api::common::{security::Caller, strict::StrictJson},
     auth::accounts,
     error::CoreError,
     state::AppState,
@@ -67,9 +67,10 @@ impl AgentApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        body: Json<Strict<AgentRegistration>>,
+        body: StrictJson<AgentRegistration>,
     ) -> poem::Result<Json<AgentRegistered>> {
         let p = caller.principal();
+        let body = body.read()?;
         if let Some(own) = p.agent.as_deref().filter(|own| *own != body.name) {
             return Err(CoreError::Forbidden(format!("agent '{own}' may not register another agent")).into());
         }
@@ -98,10 +99,10 @@ impl AgentApi {
         task: Path<Uuid>,
         /// The claim being reported on (the assignment's `attempt`); an older claim is told to stop.
         attempt: Query<Option<i32>>,
-        body: Json<Strict<AgentTaskProgress>>,
+        body: StrictJson<AgentTaskProgress>,
     ) -> poem::Result<Json<AgentStop>> {
         let agent = own_agent(&state, caller.principal(), id.0).await?;
-        let progress = body.0.into_inner().into();
+        let progress = body.read()?.into();
         Ok(Json(AgentStop { cancel: state.engine.report(&agent, task.0, attempt.0, &progress).await? }))
     }
 
@@ -115,10 +116,10 @@ impl AgentApi {
         task: Path<Uuid>,
         /// The claim that ended (the assignment's `attempt`); an older claim than the task's latest gets 409.
         attempt: Query<Option<i32>>,
-        body: Json<Strict<AgentTaskOutcome>>,
+        body: StrictJson<AgentTaskOutcome>,
     ) -> poem::Result<Done> {
         let agent = own_agent(&state, caller.principal(), id.0).await?;
-        state.engine.finish(&agent, task.0, attempt.0, body.0.into_inner().into()).await?;
+        state.engine.finish(&agent, task.0, attempt.0, body.read()?.into()).await?;
         Ok(Done::Done)
     }
 }
