@@ -433,3 +433,143 @@ fn merged_variant(schema: &Value, schemas: &serde_json::Map<String, Value>) -> O
     }
     Some(Value::Object(merged))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use poem_openapi::{Object, Union};
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, Object)]
+    #[oai(rename = "TestInner", deny_unknown_fields)]
+    struct Inner {
+        keep: Option<u32>,
+        #[oai(default)]
+        tags: Vec<String>,
+    }
+
+    #[derive(Debug, Object)]
+    #[oai(rename = "TestPath")]
+    struct PathTarget {
+        path: String,
+        #[oai(nullable)]
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, Object)]
+    #[oai(rename = "TestNothing")]
+    struct Nothing {
+        #[oai(default)]
+        all: bool,
+    }
+
+    #[derive(Debug, Union)]
+    #[oai(rename = "TestTarget", discriminator_name = "type")]
+    enum Target {
+        #[oai(mapping = "path")]
+        Path(PathTarget),
+        #[oai(mapping = "nothing")]
+        Nothing(Nothing),
+    }
+
+    #[derive(Debug, Object)]
+    #[oai(rename = "TestBody", deny_unknown_fields)]
+    struct Body {
+        id: uuid::Uuid,
+        target: Target,
+        #[oai(default)]
+        items: Vec<Inner>,
+        #[oai(default)]
+        renames: BTreeMap<String, String>,
+        free: Option<Value>,
+    }
+
+    fn problems_of(value: Value) -> Vec<Problem> {
+        problems::<Body>(&value)
+    }
+
+    fn unknown(path: &str) -> Problem {
+        Problem::Unknown(path.to_owned())
+    }
+
+    #[test]
+    fn a_body_the_type_reads_whole_has_no_problem_and_parses() {
+        let body = json!({
+            "id": "0d6c2f6e-0f7a-4a57-b6a4-5e2b9d1c3e01",
+            "target": { "type": "path", "path": "/x", "inner": { "keep": 3 } },
+            "items": [{ "tags": ["a"] }],
+            "renames": { "a": "b" },
+            "free": { "anything": [1, 2] },
+        });
+        assert_eq!(problems_of(body.clone()), vec![]);
+        assert!(Strict::<Body>::parse_from_json(Some(body)).is_ok());
+        let nothing = json!({ "id": "0d6c2f6e-0f7a-4a57-b6a4-5e2b9d1c3e01", "target": { "type": "nothing", "inner": null } });
+        assert_eq!(problems_of(nothing), vec![unknown("target.inner")], "a field of another variant is not this one's");
+    }
+
+    #[test]
+    fn unknown_fields_are_named_by_their_path_at_every_depth() {
+        let body = json!({
+            "id": "0d6c2f6e-0f7a-4a57-b6a4-5e2b9d1c3e01",
+            "colour": "red",
+            "target": { "type": "path", "path": "/x", "overwrite": true, "inner": { "keep": 1, "kept": 2 } },
+            "items": [{}, { "tag": "a" }],
+        });
+        assert_eq!(
+            problems_of(body),
+            vec![unknown("colour"), unknown("items[1].tag"), unknown("target.inner.kept"), unknown("target.overwrite")]
+        );
+    }
+
+    #[test]
+    fn missing_and_mistyped_fields_are_named_with_what_was_expected() {
+        let body = json!({ "id": "not-a-uuid", "target": { "type": "path" }, "renames": { "a": 1 }, "items": [{ "keep": -1 }] });
+        let found = problems_of(body);
+        let expected = |path: &str, expected: &str, found: &str| Problem::Invalid {
+            path: path.into(),
+            expected: expected.into(),
+            found: found.into(),
+        };
+        assert!(found.contains(&expected("id", "a UUID", "\"not-a-uuid\"")), "{found:?}");
+        assert!(found.contains(&Problem::Missing { path: "target.path".into(), about: None }), "{found:?}");
+        assert!(found.contains(&expected("renames.a", "a string", "1")), "{found:?}");
+        assert!(found.contains(&expected("items[0].keep", "a whole number, 0 or more", "-1")), "{found:?}");
+        let kinds = problems_of(json!({ "id": "0d6c2f6e-0f7a-4a57-b6a4-5e2b9d1c3e01", "target": { "type": "elsewhere" } }));
+        assert_eq!(kinds, vec![expected("target.type", "one of path, nothing", "\"elsewhere\"")]);
+    }
+
+    #[test]
+    fn the_message_names_every_problem_and_the_document() {
+        let err = Strict::<Body>::parse_from_json(Some(json!({ "a": 1, "b": 2, "target": 3 }))).unwrap_err().into_message();
+        assert!(err.contains("unknown fields in the TestBody: 'a', 'b'"), "{err}");
+        assert!(err.contains("'target' must be an object, not 3"), "{err}");
+        assert!(err.contains("'id' is required"), "{err}");
+        assert!(err.contains("/openapi/admin.json"), "{err}");
+    }
+
+    #[test]
+    fn a_document_closes_what_request_bodies_reach_and_merges_variants() {
+        let doc = json!({
+            "paths": { "/x": { "post": { "requestBody": { "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Req" } } } } } } },
+            "components": { "schemas": {
+                "Req": { "type": "object", "properties": { "t": { "$ref": "#/components/schemas/T_P" } } },
+                "T_P": { "allOf": [
+                    { "type": "object", "required": ["type"], "properties": { "type": { "type": "string", "enum": ["p"] } } },
+                    { "$ref": "#/components/schemas/P" }
+                ] },
+                "P": { "type": "object", "description": "p", "required": ["path"], "properties": { "path": { "type": "string" } } },
+                "Answer": { "type": "object", "properties": { "x": { "type": "string" } } }
+            } }
+        });
+        let closed: Value = serde_json::from_str(&close_request_bodies(&doc.to_string())).unwrap();
+        let schemas = &closed["components"]["schemas"];
+        assert_eq!(schemas["Req"]["additionalProperties"], false);
+        assert_eq!(schemas["T_P"]["additionalProperties"], false);
+        assert_eq!(schemas["T_P"]["required"], json!(["type", "path"]));
+        assert!(schemas["T_P"]["properties"]["type"].is_object() && schemas["T_P"]["properties"]["path"].is_object());
+        assert!(schemas["Answer"].get("additionalProperties").is_none());
+    }
+}
