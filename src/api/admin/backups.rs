@@ -265,7 +265,7 @@ impl BackupsApi {
         state: Data<&AppState>,
         caller: Caller,
         source_id: Query<Option<Uuid>>,
-        limit: Query<Option<u64>>,
+        #[oai(validator(minimum(value = "0")))] limit: Query<Option<u64>>,
         marker: Query<Option<Uuid>>,
     ) -> poem::Result<Json<Vec<AdminListedBackup>>> {
         let p = caller.principal();

@@ -70,7 +70,7 @@ pub struct AdminTaskProgress {
     pub bytes_total: i64,
     pub bytes_done: i64,
     /// A cluster node's counts per `keyspace.table`.
-    #[oai(skip_serializing_if_is_empty)]
+    #[oai(default, skip_serializing_if_is_empty)]
     pub groups: BTreeMap<String, AdminGroupProgress>,
 }
 
@@ -165,6 +165,7 @@ impl OperationsApi {
         state: Data<&AppState>,
         caller: Caller,
         /// At most this many (100 unless given, at most 1,000).
+        #[oai(validator(minimum(value = "0")))]
         limit: Query<Option<u64>>,
         /// Only these kinds, comma separated (`backup,restore`); every kind when absent.
         kind: Query<Option<String>>,
@@ -202,6 +203,7 @@ impl OperationsApi {
         state: Data<&AppState>,
         caller: Caller,
         /// At most this many (100 unless given, at most 1,000).
+        #[oai(validator(minimum(value = "0")))]
         limit: Query<Option<u64>>,
     ) -> poem::Result<Json<Vec<AdminEvent>>> {
         Ok(Json(state.engine.events(caller.principal(), limit.0.unwrap_or(100).min(1000)).await?.into_iter().map(Into::into).collect()))

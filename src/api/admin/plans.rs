@@ -33,7 +33,7 @@ pub enum AdminSchedule {
 pub struct AdminIntervalSchedule {
     pub first_run: DateTime<Utc>,
     /// At least 1, at most 100 years.
-    #[oai(nullable)]
+    #[oai(nullable, validator(minimum(value = "1"), maximum(value = "3162240000")))]
     pub every_secs: Option<u64>,
     /// The IANA zone the schedule was written in, to show it back the same way.
     #[oai(skip_serializing_if_is_none)]
@@ -46,13 +46,14 @@ pub struct AdminIntervalSchedule {
 #[oai(rename = "AdminCalendarSchedule")]
 pub struct AdminCalendarSchedule {
     pub frequency: AdminFrequency,
-    #[oai(default)]
+    #[oai(default, validator(maximum(value = "23")))]
     pub hour: u32,
-    #[oai(default)]
+    #[oai(default, validator(maximum(value = "59")))]
     pub minute: u32,
-    #[oai(nullable)]
+    #[oai(nullable, validator(maximum(value = "6")))]
     pub day_of_week: Option<u32>,
-    #[oai(default)]
+    /// Minutes east of UTC, at most 14 hours either way.
+    #[oai(default, validator(minimum(value = "-840"), maximum(value = "840")))]
     pub utc_offset_minutes: i32,
     /// An IANA time zone (`America/New_York`).
     #[oai(skip_serializing_if_is_none)]

@@ -28,6 +28,7 @@ use crate::{
 #[oai(rename = "AdminNewCluster", deny_unknown_fields, example)]
 pub struct AdminNewCluster {
     pub name: String,
+    #[oai(validator(min_items = 1))]
     pub nodes: Vec<AdminNodeSpec>,
 }
 
@@ -138,6 +139,7 @@ impl From<AdminNewInstance> for InstanceSpec {
 pub struct AdminNewHaGroup {
     pub name: String,
     /// The member instances' ids.
+    #[oai(validator(min_items = 1))]
     pub members: Vec<Uuid>,
 }
 
