@@ -72,9 +72,12 @@ fn admin_service(base: &str) -> OpenApiService<(admin::AccountsApi, admin::Engin
 /// Each dialect's OpenAPI document, by file name stem.
 pub fn specs(base: &str) -> Vec<(&'static str, String)> {
     vec![
-        ("admin", common::spec::complete(&admin_service(base).spec(), ErrorDialect::Keystone)),
-        ("agent", common::spec::complete(&agent_service(base).spec(), ErrorDialect::Keystone)),
-        ("cloudbackup", rackspace_backup::with_tenant_paths(&common::spec::complete(&cloudbackup_service(base).spec(), ErrorDialect::CloudBackup))),
+        ("admin", common::spec::complete(&common::strict::close_request_bodies(&admin_service(base).spec()), ErrorDialect::Keystone)),
+        ("agent", common::spec::complete(&common::strict::close_request_bodies(&agent_service(base).spec()), ErrorDialect::Keystone)),
+        (
+            "cloudbackup",
+            rackspace_backup::with_tenant_paths(&common::spec::complete(&cloudbackup_service(base).spec(), ErrorDialect::CloudBackup)),
+        ),
         ("clouddatabases", common::spec::complete(&clouddb_service(base).spec(), ErrorDialect::CloudDatabases)),
         ("identity", common::spec::complete(&identity_service(base).spec(), ErrorDialect::Identity)),
         ("instaclustr", common::spec::complete(&instaclustr_service(base).spec(), ErrorDialect::Instaclustr)),

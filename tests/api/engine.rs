@@ -248,10 +248,38 @@ async fn admin_bodies_with_unknown_fields_are_refused_with_a_400_naming_them() {
     assert_eq!(status, 400, "{body}");
     refused(&body, "seeds");
 
-    // Bodies typed by the OpenAPI models are refused the same way, in the same shape.
     let (status, body) = post(&app, &token, "/admin/v1/keys", json!({ "name": "k", "readonly": true })).await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("unknown field `readonly`"), "{body}");
+    refused(&body, "readonly");
+
+    // Every level is read strictly: a list's items, a map's values, a sub-object of a sub-object.
+    let node = json!({ "name": "n1", "location": src.path(), "data_center": "dc1" });
+    let (status, body) = post(&app, &token, "/admin/v1/clusters", json!({ "name": "c", "nodes": [node] })).await;
+    assert_eq!(status, 400, "{body}");
+    refused(&body, "nodes[0].data_center");
+    let target = json!({ "type": "same_nodes", "truncate": true, "truncate_only": { "keyspaces": ["k"], "table": ["k.t"] } });
+    let (status, body) = post(&app, &token, &format!("/admin/v1/backups/{backup}/restore"), json!({ "target": target })).await;
+    assert_eq!(status, 400, "{body}");
+    refused(&body, "target.truncate_only.table");
+    let plan =
+        json!({ "source_id": id, "schedule": { "type": "interval", "first_run": "2026-12-03T10:00:00Z" }, "retention": { "keep": 3 } });
+    let (status, body) = post(&app, &token, "/admin/v1/plans", plan).await;
+    assert_eq!(status, 400, "{body}");
+    refused(&body, "retention.keep");
+
+    // Wrong types and missing fields are named by their path too.
+    let (status, body) = post(&app, &token, "/admin/v1/backups", json!({ "source_id": id, "options": { "force": "yes" } })).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("'options.force' must be true or false, not \"yes\""), "{body}");
+    let (status, body) = post(&app, &token, &format!("/admin/v1/backups/{backup}/restore"), json!({ "target": { "type": "path" } })).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("'target.path' is required"), "{body}");
+    let (status, body) =
+        post(&app, &token, &format!("/admin/v1/backups/{backup}/restore"), json!({ "target": { "type": "elsewhere" } })).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("'target.type' must be one of"), "{body}");
+    let (_, ops) = get(&app, &token, "/admin/v1/operations?kind=restore").await;
+    assert_eq!(ops.as_array().map(Vec::len), Some(0), "no restore was started: {ops}");
 }
 
 #[tokio::test]
@@ -323,4 +351,74 @@ async fn a_restore_elsewhere_lets_the_source_be_backed_up_but_a_restore_onto_it_
     assert_eq!(status, 422, "{refused}");
     assert!(refused["error"]["message"].as_str().unwrap().contains("a restore into machine 'busy' is in progress"), "{refused}");
     assert_eq!(wait_for(&app, &token, in_place["id"].as_str().unwrap()).await["state"], "succeeded");
+}
+
+/// A schema a generated client can name: a reference to a component, or a list or map of them.
+fn is_named(schema: &Value) -> bool {
+    schema.get("$ref").is_some()
+        || schema.get("items").is_some_and(is_named)
+        || schema.get("additionalProperties").is_some_and(|v| v.is_object() && is_named(v))
+}
+
+#[test]
+fn every_admin_and_agent_body_in_the_committed_documents_is_a_named_schema() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi");
+    for name in ["admin", "agent"] {
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(docs.join(format!("{name}.json"))).unwrap()).unwrap();
+        let mut bodies = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let id = op["operationId"].as_str().unwrap_or(path);
+                let requests = op["requestBody"]["content"].as_object().into_iter().flatten().map(|(_, c)| ("request", c));
+                let answers = op["responses"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .filter(|(code, _)| code.starts_with('2'))
+                    .flat_map(|(_, r)| r["content"].as_object().into_iter().flatten().map(|(_, c)| ("answer", c)));
+                for (what, content) in requests.chain(answers) {
+                    bodies += 1;
+                    assert!(
+                        is_named(&content["schema"]),
+                        "{name}: the {what} of {method} {path} ({id}) is not a named schema: {}",
+                        content["schema"]
+                    );
+                }
+            }
+        }
+        assert!(bodies > 5, "{name}.json describes its bodies ({bodies} found)");
+        for (schema, s) in doc["components"]["schemas"].as_object().unwrap() {
+            let prefix = if name == "admin" { "Admin" } else { "Agent" };
+            assert!(schema.starts_with(prefix), "{name}.json: the schema {schema} is named with the {prefix} prefix");
+            assert!(s.get("description").is_some() || s.get("enum").is_some(), "{name}.json: {schema} says what it is");
+        }
+    }
+}
+
+#[test]
+fn every_nullable_field_of_the_admin_document_is_marked_nullable() {
+    // `GET /admin/v1/keys` answered `"revoked_at": null` where the document said string.
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(docs.join("admin.json")).unwrap()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in [
+        ("AdminKey", "revoked_at"),
+        ("AdminOperation", "error"),
+        ("AdminOperation", "finished_at"),
+        ("AdminBackup", "completed_at"),
+        ("AdminOverviewRow", "last_backup"),
+        ("AdminPointInTimeWindow", "latest"),
+        ("AdminPlan", "next_run_at"),
+        ("AdminDestination", "tenant_id"),
+        ("AdminAgent", "last_seen_at"),
+        ("AdminEvent", "operation_id"),
+    ] {
+        assert_eq!(schemas[schema]["properties"][field]["nullable"], true, "{schema}.{field} may be null");
+    }
+    // The server refuses unknown fields in requests, and the document says so, variants included.
+    for schema in ["AdminNewBackup", "AdminSelection", "AdminRestoreRequest", "AdminRestoreTarget_AdminPathTarget", "AdminNewKey"] {
+        assert_eq!(schemas[schema]["additionalProperties"], false, "{schema} is closed");
+    }
+    assert_eq!(schemas["AdminRestoreTarget_AdminPathTarget"]["required"], json!(["type", "path"]));
+    assert!(schemas["AdminBackup"].get("additionalProperties").is_none(), "answers are not closed");
 }

@@ -246,9 +246,9 @@ async fn commitlogs_are_archived_and_a_cluster_restores_to_a_moment_between_two_
     let to_moment = format!("/admin/v1/sources/{cluster_id}/point-in-time/restore");
     let same = json!({ "type": "same_nodes", "truncate": true });
     for (body, words) in [
-        (json!({ "target": same }), "at (an RFC 3339 moment"),
-        (json!({ "target": same, "at": "yesterday" }), "at must be an RFC 3339 moment"),
-        (json!({ "at": at(250).to_rfc3339() }), "target is required"),
+        (json!({ "target": same }), "'at' is required (the moment to restore to, RFC 3339"),
+        (json!({ "target": same, "at": "yesterday" }), "'at' must be an RFC 3339 moment such as 2026-12-03T10:00:00Z, not \"yesterday\""),
+        (json!({ "at": at(250).to_rfc3339() }), "'target' is required"),
         (json!({ "target": same, "at": at(900).to_rfc3339() }), "the latest valid point in time is"),
     ] {
         let (status, refused) = crate::helpers::post(&app, &admin, &to_moment, body.clone()).await;

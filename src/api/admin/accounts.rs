@@ -2,11 +2,11 @@
 //! user manages its own API keys.
 
 use poem::web::Data;
-use poem_openapi::{ApiResponse, Object, OpenApi, Tags, param::Path, payload::Json};
+use poem_openapi::{ApiResponse, Object, OpenApi, Tags, param::Path, payload::Json, types::Example};
 use uuid::Uuid;
 
 use crate::{
-    api::common::security::Caller,
+    api::common::{security::Caller, strict::StrictJson},
     auth::accounts,
     domain::identity::{ApiKey, Principal, Role, Tenant, User},
     error::CoreError,
@@ -31,11 +31,13 @@ pub struct AccountsApi;
 
 /// The authenticated caller.
 #[derive(Object)]
+#[oai(rename = "AdminWhoAmI")]
 struct WhoAmI {
     user_id: Uuid,
     user: String,
     tenant_id: Uuid,
     tenant: String,
+    /// `admin`, `operator` or `reader`.
     role: String,
     /// `basic_password`, `basic_api_key` or `token`.
     credential: String,
@@ -44,58 +46,94 @@ struct WhoAmI {
 
 /// A tenant; its name is the account id the dialects put in paths.
 #[derive(Object)]
+#[oai(rename = "AdminTenant")]
 struct TenantDto {
     id: Uuid,
     name: String,
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// `POST /tenants`.
 #[derive(Object)]
-#[oai(deny_unknown_fields)]
+#[oai(rename = "AdminNewTenant", deny_unknown_fields, example)]
 struct NewTenant {
+    /// The account id the dialects put in paths (`123456`).
     name: String,
+}
+
+impl Example for NewTenant {
+    fn example() -> Self {
+        NewTenant { name: "123456".into() }
+    }
 }
 
 /// A user.
 #[derive(Object)]
+#[oai(rename = "AdminUser")]
 struct UserDto {
     id: Uuid,
     name: String,
     tenant_id: Uuid,
+    /// `admin`, `operator` or `reader`.
     role: String,
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// `POST /users`.
 #[derive(Object)]
-#[oai(deny_unknown_fields)]
+#[oai(rename = "AdminNewUser", deny_unknown_fields, example)]
 struct NewUser {
     name: String,
     password: String,
     /// `admin`, `operator` or `reader`.
     role: String,
     /// The tenant name; the caller's tenant when absent.
+    #[oai(nullable)]
     tenant: Option<String>,
 }
 
+impl Example for NewUser {
+    fn example() -> Self {
+        NewUser {
+            name: "ops".into(),
+            password: "correct horse battery staple".into(),
+            role: "operator".into(),
+            tenant: Some("123456".into()),
+        }
+    }
+}
+
+/// `PUT /users/{name}/password`.
 #[derive(Object)]
-#[oai(deny_unknown_fields)]
+#[oai(rename = "AdminNewPassword", deny_unknown_fields, example)]
 struct NewPassword {
     password: String,
 }
 
+impl Example for NewPassword {
+    fn example() -> Self {
+        NewPassword { password: "correct horse battery staple".into() }
+    }
+}
+
 /// An API key as listed (the secret is never shown again).
 #[derive(Object)]
+#[oai(rename = "AdminKey")]
 struct KeyDto {
     id: Uuid,
     name: String,
+    /// The key's first characters, to recognise it by.
     prefix: String,
     read_only: bool,
     created_at: chrono::DateTime<chrono::Utc>,
+    /// When it was revoked; null while it works.
+    #[oai(nullable)]
     revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// `POST /keys`.
 #[derive(Object)]
-#[oai(deny_unknown_fields)]
+#[oai(rename = "AdminNewKey", deny_unknown_fields, example)]
 struct NewKey {
     name: String,
     /// A read-only key can only read, whatever the user's role.
@@ -103,8 +141,15 @@ struct NewKey {
     read_only: bool,
 }
 
+impl Example for NewKey {
+    fn example() -> Self {
+        NewKey { name: "nightly script".into(), read_only: true }
+    }
+}
+
 /// A key just created; `key` is shown this once.
 #[derive(Object)]
+#[oai(rename = "AdminCreatedKey")]
 struct CreatedKeyDto {
     #[oai(flatten)]
     listing: KeyDto,
@@ -183,8 +228,9 @@ impl AccountsApi {
 
     /// Creates a tenant.
     #[oai(path = "/tenants", method = "post", operation_id = "admin_create_tenant", tag = "AdminTag::Tenants")]
-    async fn create_tenant(&self, state: Data<&AppState>, caller: Caller, body: Json<NewTenant>) -> poem::Result<TenantCreated> {
+    async fn create_tenant(&self, state: Data<&AppState>, caller: Caller, body: StrictJson<NewTenant>) -> poem::Result<TenantCreated> {
         require_admin(caller.principal())?;
+        let body = body.read()?;
         Ok(TenantCreated::Created(Json(accounts::create_tenant(&state.db, &body.name).await?.into())))
     }
 
@@ -197,9 +243,10 @@ impl AccountsApi {
 
     /// Creates a user.
     #[oai(path = "/users", method = "post", operation_id = "admin_create_user", tag = "AdminTag::Users")]
-    async fn create_user(&self, state: Data<&AppState>, caller: Caller, body: Json<NewUser>) -> poem::Result<UserCreated> {
+    async fn create_user(&self, state: Data<&AppState>, caller: Caller, body: StrictJson<NewUser>) -> poem::Result<UserCreated> {
         let p = caller.principal();
         require_admin(p)?;
+        let body = body.read()?;
         let role = body.role.parse::<Role>().map_err(CoreError::BadRequest)?;
         let tenant = body.tenant.clone().unwrap_or_else(|| p.tenant_name.clone());
         let user = accounts::create_user(&state.db, &tenant, &body.name, &body.password, role).await?;
@@ -226,12 +273,13 @@ impl AccountsApi {
         state: Data<&AppState>,
         caller: Caller,
         name: Path<String>,
-        body: Json<NewPassword>,
+        body: StrictJson<NewPassword>,
     ) -> poem::Result<NoContent> {
         let p = caller.principal();
         if name.0 != p.user_name {
             require_admin(p)?;
         }
+        let body = body.read()?;
         accounts::set_password(&state.db, &name, &body.password).await?;
         state.auth.forget_cached_credentials().await?;
         Ok(NoContent::Done)
@@ -246,7 +294,8 @@ impl AccountsApi {
 
     /// Creates an API key for the caller; the key is in the answer and never shown again.
     #[oai(path = "/keys", method = "post", operation_id = "admin_create_key", tag = "AdminTag::Keys")]
-    async fn create_key(&self, state: Data<&AppState>, caller: Caller, body: Json<NewKey>) -> poem::Result<KeyCreated> {
+    async fn create_key(&self, state: Data<&AppState>, caller: Caller, body: StrictJson<NewKey>) -> poem::Result<KeyCreated> {
+        let body = body.read()?;
         let created = accounts::create_key(&state.db, caller.principal().user_id, &body.name, body.read_only).await?;
         Ok(KeyCreated::Created(Json(CreatedKeyDto { listing: created.key.into(), key: created.secret })))
     }

@@ -1,23 +1,24 @@
 //! The agent protocol under `/agent/v1`: remote agents register, claim tasks, report progress,
 //! finish tasks, and reach the server's store through an object proxy scoped to their tenant.
 
+mod models;
 mod store_proxy;
 
 use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, Object, OpenApi, Tags,
+    ApiResponse, OpenApi, Tags,
     param::{Path, Query},
     payload::Json,
 };
-use serde_json::Value;
 use uuid::Uuid;
+
+use models::{AgentAssignment, AgentRegistered, AgentRegistration, AgentStop, AgentTaskOutcome, AgentTaskProgress};
 
 pub use store_proxy::routes as store_routes;
 
 use crate::{
-    api::common::security::Caller,
+    api::common::{security::Caller, strict::StrictJson},
     auth::accounts,
-    domain::operation::{TaskOutcome, TaskProgress},
     error::CoreError,
     state::AppState,
 };
@@ -31,32 +32,11 @@ enum AgentTag {
 /// Agent registration and task handling.
 pub struct AgentApi;
 
-#[derive(Object)]
-struct Registration {
-    name: String,
-    #[oai(default)]
-    hostname: String,
-}
-
-/// The agent's id and the token it uses from now on (shown once).
-#[derive(Object)]
-struct Registered {
-    agent_id: Uuid,
-    name: String,
-    token: String,
-}
-
-#[derive(Object)]
-struct Stop {
-    /// The agent should stop the task (cancelled, or no longer its own).
-    cancel: bool,
-}
-
 #[derive(ApiResponse)]
 enum Claimed {
     /// A task to run.
     #[oai(status = 200)]
-    Task(Json<Value>),
+    Task(Json<Box<AgentAssignment>>),
     /// Nothing to do now; ask again shortly.
     #[oai(status = 204)]
     Nothing,
@@ -79,22 +59,24 @@ async fn own_agent(state: &AppState, p: &crate::domain::identity::Principal, id:
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> Result<T, CoreError> {
-    serde_json::from_value(body).map_err(|e| CoreError::BadRequest(format!("malformed {what}: {e}")))
-}
-
 #[OpenApi(prefix_path = "/agent/v1", tag = "AgentTag::Agents")]
 impl AgentApi {
     /// Registers an agent under a name in the caller's tenant and issues it a token.
     #[oai(path = "/register", method = "post", operation_id = "agent_register")]
-    async fn register(&self, state: Data<&AppState>, caller: Caller, body: Json<Registration>) -> poem::Result<Json<Registered>> {
+    async fn register(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        body: StrictJson<AgentRegistration>,
+    ) -> poem::Result<Json<AgentRegistered>> {
         let p = caller.principal();
+        let body = body.read()?;
         if let Some(own) = p.agent.as_deref().filter(|own| *own != body.name) {
             return Err(CoreError::Forbidden(format!("agent '{own}' may not register another agent")).into());
         }
         let agent = state.engine.register_agent(p, &body.name, &body.hostname).await?;
         let key = accounts::create_key(&state.db, p.user_id, &format!("{}{}", crate::auth::AGENT_KEY_PREFIX, agent.name), false).await?;
-        Ok(Json(Registered { agent_id: agent.id, name: agent.name, token: key.secret }))
+        Ok(Json(AgentRegistered { agent_id: agent.id, name: agent.name, token: key.secret }))
     }
 
     /// Hands the agent its next task (and counts as a heartbeat).
@@ -102,7 +84,7 @@ impl AgentApi {
     async fn claim(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>) -> poem::Result<Claimed> {
         let agent = own_agent(&state, caller.principal(), id.0).await?;
         Ok(match state.engine.claim(&agent).await? {
-            Some(a) => Claimed::Task(Json(serde_json::to_value(a).map_err(CoreError::internal)?)),
+            Some(a) => Claimed::Task(Json(Box::new(a.into()))),
             None => Claimed::Nothing,
         })
     }
@@ -117,11 +99,11 @@ impl AgentApi {
         task: Path<Uuid>,
         /// The claim being reported on (the assignment's `attempt`); an older claim is told to stop.
         attempt: Query<Option<i32>>,
-        body: Json<Value>,
-    ) -> poem::Result<Json<Stop>> {
+        body: StrictJson<AgentTaskProgress>,
+    ) -> poem::Result<Json<AgentStop>> {
         let agent = own_agent(&state, caller.principal(), id.0).await?;
-        let progress: TaskProgress = parse("progress", body.0)?;
-        Ok(Json(Stop { cancel: state.engine.report(&agent, task.0, attempt.0, &progress).await? }))
+        let progress = body.read()?.into();
+        Ok(Json(AgentStop { cancel: state.engine.report(&agent, task.0, attempt.0, &progress).await? }))
     }
 
     /// Records how a task ended.
@@ -134,11 +116,10 @@ impl AgentApi {
         task: Path<Uuid>,
         /// The claim that ended (the assignment's `attempt`); an older claim than the task's latest gets 409.
         attempt: Query<Option<i32>>,
-        body: Json<Value>,
+        body: StrictJson<AgentTaskOutcome>,
     ) -> poem::Result<Done> {
         let agent = own_agent(&state, caller.principal(), id.0).await?;
-        let outcome: TaskOutcome = parse("outcome", body.0)?;
-        state.engine.finish(&agent, task.0, attempt.0, outcome).await?;
+        state.engine.finish(&agent, task.0, attempt.0, body.read()?.into()).await?;
         Ok(Done::Done)
     }
 }

@@ -9,6 +9,7 @@ pub mod region;
 pub mod security;
 pub mod spec;
 pub mod statuses;
+pub mod strict;
 
 use poem::{
     Request, Response,

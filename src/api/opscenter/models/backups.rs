@@ -405,8 +405,12 @@ impl poem_openapi::types::ToJSON for GraphEntry {
 impl poem_openapi::types::ParseFromJSON for GraphEntry {
     fn parse_from_json(value: Option<Value>) -> poem_openapi::types::ParseResult<Self> {
         match value {
-            Some(Value::Array(_)) => Vec::<String>::parse_from_json(value).map(GraphEntry::Keyspaces).map_err(poem_openapi::types::ParseError::propagate),
-            other => NodeFigures::parse_from_json(other).map(|n| GraphEntry::Node(Box::new(n))).map_err(poem_openapi::types::ParseError::propagate),
+            Some(Value::Array(_)) => {
+                Vec::<String>::parse_from_json(value).map(GraphEntry::Keyspaces).map_err(poem_openapi::types::ParseError::propagate)
+            }
+            other => NodeFigures::parse_from_json(other)
+                .map(|n| GraphEntry::Node(Box::new(n)))
+                .map_err(poem_openapi::types::ParseError::propagate),
         }
     }
 }
