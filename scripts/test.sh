@@ -190,7 +190,7 @@ bash scripts/schemathesis.sh
 # committed documents. Operations not typed yet are reported as untyped; --strict (once every
 # dialect is typed) fails on them too.
 say "the seeds' JSON examples against the OpenAPI documents (scripts/seed_examples.py)"
-"$COFFER_TEST_PYTHON" scripts/seed_examples.py
+"$COFFER_TEST_PYTHON" scripts/seed_examples.py --strict
 
 # The README's examples, in order, on a fresh `serve --demo` (the debug binary cargo test built).
 if ! command -v jq >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

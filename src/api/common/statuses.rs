@@ -218,9 +218,9 @@ pub fn document_errors(doc: &mut Value, dialect: ErrorDialect) {
         }
     }
     let components = doc.as_object_mut().map(|d| d.entry("components").or_insert_with(|| json!({})));
-    if let Some(Value::Object(components)) = components {
-        if let Value::Object(existing) = components.entry("schemas").or_insert_with(|| json!({})) {
-            existing.extend(schemas);
-        }
+    if let Some(Value::Object(components)) = components
+        && let Value::Object(existing) = components.entry("schemas").or_insert_with(|| json!({}))
+    {
+        existing.extend(schemas);
     }
 }

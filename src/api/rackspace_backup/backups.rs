@@ -259,8 +259,8 @@ impl BackupsApi {
             backup_configuration_name: origin.name,
             machine_agent_id: origin.agent.1,
             machine_name: origin.agent.0,
-            datacenter: region(&state),
-            backup_datacenter: region(&state),
+            datacenter: Some(region(&state)),
+            backup_datacenter: Some(region(&state)),
             state_change_time: date(b.updated_at),
             is_encrypted: state.settings.store_key.is_some(),
             encryption_key: EncryptionKey::none(),
@@ -296,8 +296,8 @@ impl BackupsApi {
                 completed_time: b.completed_at.map(date),
                 bytes_searched: b.size_bytes,
                 num_errors: details.nodes_of(b.id).iter().map(|n| n.detail["errors"].as_array().map_or(0, Vec::len) as i64).sum(),
-                datacenter: region(&state),
-                backup_datacenter: region(&state),
+                datacenter: Some(region(&state)),
+                backup_datacenter: Some(region(&state)),
             })
             .collect();
         Ok(Json(out))
@@ -337,9 +337,9 @@ impl BackupsApi {
             backup_configuration_is_deleted: origin.deleted,
             computer_name: origin.agent.0.clone(),
             machine_agent_id: origin.agent.1,
-            machine_name: origin.agent.0,
-            datacenter: region(&state),
-            backup_datacenter: region(&state),
+            machine_name: Some(origin.agent.0),
+            datacenter: Some(region(&state)),
+            backup_datacenter: Some(region(&state)),
             state: state_word,
             can_restore: b.state.is_success(),
             start_time: started.map(date),
@@ -355,7 +355,7 @@ impl BackupsApi {
             reason,
             diagnostics: diagnostics(&b, op.as_ref(), &tasks, stored, &errors),
             error_list: errors,
-            snapshot_id: report_id,
+            snapshot_id: Some(report_id),
         }))
     }
 }

@@ -41,8 +41,12 @@ pub struct BackupDetails {
     #[oai(nullable)]
     pub machine_agent_id: Option<i64>,
     pub machine_name: String,
-    pub datacenter: String,
-    pub backup_datacenter: String,
+    // Always answered; optional in the schema because the seed's example lacks it.
+    #[oai(skip_serializing_if_is_none)]
+    pub datacenter: Option<String>,
+    // Always answered; optional in the schema because the seed's example lacks it.
+    #[oai(skip_serializing_if_is_none)]
+    pub backup_datacenter: Option<String>,
     pub state_change_time: String,
     pub is_encrypted: bool,
     pub encryption_key: EncryptionKey,
@@ -57,8 +61,8 @@ impl Example for BackupDetails {
             backup_configuration_name: "Weekly Website Backup".into(),
             machine_agent_id: Some(224321),
             machine_name: "Web Server".into(),
-            datacenter: "DFW".into(),
-            backup_datacenter: "DFW".into(),
+            datacenter: Some("DFW".into()),
+            backup_datacenter: Some("DFW".into()),
             state_change_time: "/Date(1358530097000)/".into(),
             is_encrypted: false,
             encryption_key: EncryptionKey {
@@ -86,8 +90,12 @@ pub struct CompletedBackup {
     pub bytes_searched: i64,
     /// Files it could not read.
     pub num_errors: i64,
-    pub datacenter: String,
-    pub backup_datacenter: String,
+    // Always answered; optional in the schema because the seed's example lacks it.
+    #[oai(skip_serializing_if_is_none)]
+    pub datacenter: Option<String>,
+    // Always answered; optional in the schema because the seed's example lacks it.
+    #[oai(skip_serializing_if_is_none)]
+    pub backup_datacenter: Option<String>,
 }
 
 impl Example for CompletedBackup {
@@ -101,8 +109,8 @@ impl Example for CompletedBackup {
             completed_time: Some("/Date(1358535352000)/".into()),
             bytes_searched: 10245674584,
             num_errors: 0,
-            datacenter: "DFW".into(),
-            backup_datacenter: "DFW".into(),
+            datacenter: Some("DFW".into()),
+            backup_datacenter: Some("DFW".into()),
         }
     }
 }
@@ -160,9 +168,15 @@ pub struct BackupReport {
     pub computer_name: String,
     #[oai(nullable)]
     pub machine_agent_id: Option<i64>,
-    pub machine_name: String,
-    pub datacenter: String,
-    pub backup_datacenter: String,
+    // Always answered; optional in the schema because the seed's example lacks it.
+    #[oai(skip_serializing_if_is_none)]
+    pub machine_name: Option<String>,
+    // Always answered; optional in the schema because the seed's example lacks it.
+    #[oai(skip_serializing_if_is_none)]
+    pub datacenter: Option<String>,
+    // Always answered; optional in the schema because the seed's example lacks it.
+    #[oai(skip_serializing_if_is_none)]
+    pub backup_datacenter: Option<String>,
     pub state: CurrentState,
     pub can_restore: bool,
     /// When the agent started on it; `null` until one has.
@@ -188,7 +202,8 @@ pub struct BackupReport {
     pub diagnostics: String,
     pub error_list: Vec<ReportError>,
     /// The backup's id again (the SDK reads it).
-    pub snapshot_id: i64,
+    #[oai(skip_serializing_if_is_none)]
+    pub snapshot_id: Option<i64>,
 }
 
 impl Example for BackupReport {
@@ -212,9 +227,9 @@ impl Example for BackupReport {
             backup_configuration_is_deleted: false,
             computer_name: "Database Server".into(),
             machine_agent_id: Some(95874),
-            machine_name: "Database Server".into(),
-            datacenter: "DFW".into(),
-            backup_datacenter: "DFW".into(),
+            machine_name: Some("Database Server".into()),
+            datacenter: Some("DFW".into()),
+            backup_datacenter: Some("DFW".into()),
             state: CurrentState::CompletedWithErrors,
             can_restore: true,
             start_time: Some("/Date(1351118760000)/".into()),
@@ -231,7 +246,7 @@ impl Example for BackupReport {
                 error(3210, "C:\\Program Files\\Microsoft SQL Server\\MSSQL10_50.MSSQLSERVER\\MSSQL\\DATA\\tempdb.mdf"),
                 error(3211, "C:\\Program Files\\Microsoft SQL Server\\MSSQL10_50.MSSQLSERVER\\MSSQL\\DATA\\templog.ldf"),
             ],
-            snapshot_id: 92500,
+            snapshot_id: Some(92500),
         }
     }
 }
