@@ -481,7 +481,7 @@ impl Engine {
             }
             _ => {
                 let server = self.inner.settings.datastores.get(kind.as_str()).ok_or_else(|| {
-                    CoreError::NotImplemented(format!("no {kind} server is configured for new instances (datastores.{kind})"))
+                    CoreError::NotFound { what: "datastore with a server for new instances (datastores.<kind>)", id: kind.to_string() }
                 })?;
                 DatabaseLocation::new(kind, server.clone())
                     .with_database_name(&db_name)

@@ -290,7 +290,7 @@ impl Engine {
                     .into_iter()
                     .find(|b| b.state.is_success() && self.region_of(b) == region)
                     .ok_or_else(|| {
-                        CoreError::Unprocessable(format!(
+                        CoreError::Conflict(format!(
                             "{} '{}' has no completed backup in {region} to base an incremental one on",
                             source.kind, source.name
                         ))

@@ -102,7 +102,8 @@ fn codes(dialect: ErrorDialect, method: &str, operation: &Value) -> Vec<u16> {
         let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
         p.get("in").and_then(Value::as_str) == Some("path") || name == "marker" || name == "id" || name.ends_with("_id")
     };
-    if parameters.iter().any(names_an_object) {
+    // A body or the caller's account may name an object that is not there, too.
+    if secured || parameters.iter().any(names_an_object) {
         codes.push(404);
     }
     if body {

@@ -304,8 +304,8 @@ async fn a_new_empty_instance_is_a_real_database_and_deleting_it_drops_it() {
     }
     let (status, body) =
         post(&app, &token, "/v1.0/default/instances", json!({ "instance": { "name": "m", "datastore": { "type": "mysql" } } })).await;
-    assert_eq!(status, 501, "a datastore with no server configured is one this server does not offer: {body}");
-    assert!(body["notImplemented"]["message"].as_str().unwrap().contains("no mysql server"));
+    assert_eq!(status, 404, "a datastore with no server configured is not found, as Trove answers an unknown datastore: {body}");
+    assert!(body["itemNotFound"]["message"].as_str().unwrap().contains("datastore with a server for new instances"), "{body}");
 }
 
 #[tokio::test]
