@@ -480,8 +480,9 @@ impl Engine {
                 DatabaseLocation::new(kind, std::path::absolute(path).map_err(CoreError::internal)?.display().to_string())
             }
             _ => {
-                let server = self.inner.settings.datastores.get(kind.as_str()).ok_or_else(|| {
-                    CoreError::NotFound { what: "datastore with a server for new instances (datastores.<kind>)", id: kind.to_string() }
+                let server = self.inner.settings.datastores.get(kind.as_str()).ok_or_else(|| CoreError::NotFound {
+                    what: "datastore with a server for new instances (datastores.<kind>)",
+                    id: kind.to_string(),
                 })?;
                 DatabaseLocation::new(kind, server.clone())
                     .with_database_name(&db_name)

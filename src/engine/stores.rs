@@ -160,7 +160,11 @@ impl StoreRegistry {
                     .with_region(config.region.clone().unwrap_or_else(|| "us-east-1".into()))
                     .with_virtual_hosted_style_request(!config.path_style)
                     .with_retry(self.retry());
-                if let Some(endpoint) = &config.endpoint {
+                if let Some(endpoint) = config.endpoint.as_deref().filter(|e| !e.trim().is_empty()) {
+                    // object_store panics on an endpoint it cannot parse as an absolute URL.
+                    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) || url::Url::parse(endpoint).is_err() {
+                        return Err(CoreError::BadRequest(format!("endpoint '{endpoint}' is not an http:// or https:// URL")));
+                    }
                     b = b.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
                 }
                 if let (Some(key), Some(secret)) = (&config.access_key, &secret) {
@@ -186,7 +190,10 @@ impl StoreRegistry {
                 if let Some(key) = &secret {
                     b = b.with_access_key(key);
                 }
-                if let Some(endpoint) = config.endpoint.clone().filter(|_| !config.use_emulator) {
+                if let Some(endpoint) = config.endpoint.clone().filter(|e| !config.use_emulator && !e.trim().is_empty()) {
+                    if url::Url::parse(&endpoint).is_err() {
+                        return Err(CoreError::BadRequest(format!("endpoint '{endpoint}' is not a URL")));
+                    }
                     b = b.with_allow_http(endpoint.starts_with("http://")).with_endpoint(endpoint);
                 }
                 let store: Arc<dyn ObjectStore> = Arc::new(b.build().map_err(|e| invalid(&label, e))?);

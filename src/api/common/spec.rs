@@ -19,7 +19,11 @@ pub fn complete(doc: &str, dialect: ErrorDialect) -> String {
             if dialect == ErrorDialect::OpsCenter {
                 let schemas = doc_schemas.clone();
                 if let Some(body) = operation.get_mut("requestBody").and_then(Value::as_object_mut)
-                    && body.get("content").and_then(|c| c.get("application/json")).and_then(|m| m.get("schema")).is_some_and(|s| !requires_fields(s, &schemas))
+                    && body
+                        .get("content")
+                        .and_then(|c| c.get("application/json"))
+                        .and_then(|m| m.get("schema"))
+                        .is_some_and(|s| !requires_fields(s, &schemas))
                 {
                     body.insert("required".into(), Value::Bool(false));
                 }
@@ -52,8 +56,11 @@ fn requires_fields(schema: &Value, schemas: &Value) -> bool {
 fn optional_is_nullable(doc: &mut Value) {
     fn walk(schema: &mut Value) {
         let Some(object) = schema.as_object_mut() else { return };
-        let required: Vec<String> =
-            object.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+        let required: Vec<String> = object
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
         if let Some(Value::Object(properties)) = object.get_mut("properties") {
             for (name, property) in properties.iter_mut() {
                 walk(property);
