@@ -107,6 +107,20 @@ pub(crate) fn tenantless(mut req: Request) -> poem::Result<Request> {
 /// its `tenant_id` parameter and its `operationId` (`<id>_for_tenant`).
 pub fn with_tenant_paths(doc: &str) -> String {
     let Ok(mut doc) = serde_json::from_str::<Value>(doc) else { return doc.to_owned() };
+    // `Enable` or its other spelling `Enabled`: one of the two is needed.
+    for name in ["CloudBackupEnableAgent", "CloudBackupEnableConfiguration"] {
+        if let Some(schema) = doc.pointer_mut(&format!("/components/schemas/{name}")).and_then(Value::as_object_mut) {
+            let given = |field: &str| {
+                let mut property = schema.get("properties").and_then(|p| p.get(field)).cloned().unwrap_or_default();
+                if let Some(p) = property.as_object_mut() {
+                    p.remove("nullable");
+                }
+                serde_json::json!({ "required": [field], "properties": { field: property } })
+            };
+            let either = serde_json::json!([given("Enable"), given("Enabled")]);
+            schema.insert("anyOf".into(), either);
+        }
+    }
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return doc.to_string() };
     let tenant = serde_json::json!({
         "name": "tenant_id",
@@ -297,13 +311,8 @@ impl CloudBackupApi {
         let region = match &body.backup_data_center {
             None => None,
             Some(r) if state.settings.regions.iter().any(|known| known.eq_ignore_ascii_case(r)) => Some(r.to_uppercase()),
-            Some(other) => {
-                return Err(CoreError::BadRequest(format!(
-                    "BackupDataCenter must be one of {}, not '{other}'",
-                    state.settings.regions.join(", ")
-                ))
-                .into());
-            }
+            // A data centre this server does not serve is not found, as any unknown object.
+            Some(other) => return Err(CoreError::NotFound { what: "BackupDataCenter (data centre)", id: other.clone() }.into()),
         };
         let service_net = body.use_service_net.map(|f| f.0);
         let agent = state
