@@ -21,9 +21,8 @@ pub fn complete(doc: &str, dialect: ErrorDialect) -> String {
                 if let Some(body) = operation.get_mut("requestBody").and_then(Value::as_object_mut)
                     && body
                         .get("content")
-                        .and_then(|c| c.get("application/json"))
-                        .and_then(|m| m.get("schema"))
-                        .is_some_and(|s| !requires_fields(s, &schemas))
+                        .and_then(Value::as_object)
+                        .is_some_and(|media| media.values().filter_map(|m| m.get("schema")).all(|s| !requires_fields(s, &schemas)))
                 {
                     body.insert("required".into(), Value::Bool(false));
                 }
