@@ -40,9 +40,6 @@ pub enum CoreError {
     /// 429: over the request rate; retry after the given whole seconds.
     #[error("too many requests; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
-    /// 501: this server does not offer what was asked (a datastore with no server configured).
-    #[error("{0}")]
-    NotImplemented(String),
     /// 503: a dependency (database, store) is not reachable.
     #[error("{0}")]
     Unavailable(String),
@@ -66,7 +63,6 @@ impl CoreError {
             CoreError::UnsupportedMediaType(_) => 415,
             CoreError::Unprocessable(_) => 422,
             CoreError::RateLimited { .. } => 429,
-            CoreError::NotImplemented(_) => 501,
             CoreError::Unavailable(_) => 503,
             CoreError::Internal(_) => 500,
         }
@@ -92,7 +88,6 @@ impl CoreError {
             CoreError::UnsupportedMediaType(m) => CoreError::UnsupportedMediaType(f(m)),
             CoreError::Unprocessable(m) => CoreError::Unprocessable(f(m)),
             CoreError::Unavailable(m) => CoreError::Unavailable(f(m)),
-            CoreError::NotImplemented(m) => CoreError::NotImplemented(f(m)),
             other => other,
         }
     }

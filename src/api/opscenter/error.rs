@@ -19,7 +19,6 @@ fn type_name(err: &CoreError) -> String {
         CoreError::PayloadTooLarge { .. } => "RequestEntityTooLarge".into(),
         CoreError::UnsupportedMediaType(_) => "UnsupportedMediaType".into(),
         CoreError::RateLimited { .. } => "TooManyRequests".into(),
-        CoreError::NotImplemented(_) => "NotImplemented".into(),
         CoreError::Unavailable(_) => "ServiceUnavailable".into(),
         CoreError::Internal(_) => "InternalError".into(),
     }
