@@ -251,14 +251,13 @@ impl Engine {
     }
 
     /// The destination of a region: the one `region_destinations` names for it, else a
-    /// directory under the data directory (created on first use). Unknown regions are a 400.
+    /// directory under the data directory (created on first use). A region not served here is not
+    /// found (404), as any unknown object the request names.
     pub async fn region_destination(&self, caller: &Principal, region: &str) -> CoreResult<Uuid> {
         let region = region_name(region);
         if !self.inner.settings.regions.iter().any(|r| r.eq_ignore_ascii_case(&region)) {
-            return Err(CoreError::BadRequest(format!(
-                "region '{region}' is not served here (regions: {})",
-                self.inner.settings.regions.join(", ")
-            )));
+            tracing::debug!(%region, served = ?self.inner.settings.regions, "a region not served here");
+            return Err(CoreError::NotFound { what: "region", id: region });
         }
         if let Some(name) = self.inner.settings.region_destinations.iter().find(|(r, _)| r.eq_ignore_ascii_case(&region)).map(|(_, n)| n) {
             let found = self.destinations(caller).await?.into_iter().find(|d| &d.name == name);

@@ -272,7 +272,7 @@ async fn a_backup_copied_to_s3_and_to_a_region_restores_from_either_after_the_or
     let region_op = wait_for(&app, &token, region["id"].as_str().unwrap()).await;
     assert_eq!(region_op["state"], "succeeded", "{region_op}");
     let (status, refused) = post(&app, &token, &format!("/admin/v1/backups/{backup_id}/copy"), json!({ "region": "LON" })).await;
-    assert_eq!(status, 400, "{refused}");
+    assert_eq!(status, 404, "a region not served here is not found: {refused}");
     let (status, again) = post(&app, &token, &format!("/admin/v1/backups/{backup_id}/copy"), json!({ "destination_id": s3_id })).await;
     assert_eq!(status, 409, "{again}");
 

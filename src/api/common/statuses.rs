@@ -59,7 +59,9 @@ const SPECIFIC: &[(&str, u16, &str)] = &[
     ("clouddb_create_backup", 422, "The instance is not ACTIVE, or a backup of it is already running."),
     ("clouddb_delete_instance", 422, "A backup of the instance is running; the seed's rule is that it cannot be deleted then."),
     ("clouddb_delete_backup", 422, "The backup is still running."),
-    ("clouddb_backup_action", 400, "The copy's region is unknown or refused, or an incremental backup's parent is not in that region."),
+    ("clouddb_backup_action", 400, "The copy's region is the backup's own, or an incremental backup's parent is not in that region."),
+    ("clouddb_backup_action", 404, "The backup, or the region to copy to, is not found (a region not served here)."),
+    ("clouddb_create_backup", 404, "The instance, the parent backup or a `copy_to` region is not found (a region not served here)."),
 ];
 
 /// The codes a seed lists on each of its operations, for the dialects whose seeds list them.

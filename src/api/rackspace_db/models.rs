@@ -115,7 +115,7 @@ pub struct InstanceBackup {
     pub parent_id: Option<String>,
     /// `1` (or `true`) without `parent_id`: incremental on the instance's newest complete backup.
     pub incremental: Option<Flag>,
-    /// Regions the completed backup is copied to (DFW, IAD, ORD, HKG, SYD; LON is refused).
+    /// Regions the completed backup is copied to (DFW, IAD, ORD, HKG, SYD by default; one not served here is not found, 404).
     pub copy_to: Option<Vec<String>>,
     /// The same instance again, as some clients send both.
     pub source: Option<BackupSourceRef>,

@@ -180,8 +180,8 @@ async fn an_instance_backup_lifecycle_speaks_trove_shapes_end_to_end() {
     let (status, lon) =
         post(&app, &token, &format!("/v1.0/default/backups/{full}/action"), json!({ "copy-backup": { "target_backup_region": "LON" } }))
             .await;
-    assert_eq!(status, 400);
-    assert_eq!(lon["badRequest"]["code"], 400);
+    assert_eq!(status, 404, "a region not served here is not found: {lon}");
+    assert_eq!(lon["itemNotFound"]["message"], "region 'LON' not found");
 
     // The backup is the engine's: listed by the admin API and it verifies.
     let (status, verify) = post(&app, &token, &format!("/admin/v1/backups/{full}/verify"), json!({})).await;
@@ -231,7 +231,8 @@ async fn cloud_databases_errors_come_as_faults() {
     assert_eq!(body["itemNotFound"]["code"], 404);
     let (status, body) =
         post(&app, &token, "/v1.0/default/backups", json!({ "backup": { "name": "c", "instance": instance, "copy_to": ["LON"] } })).await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 404, "a region not served here is not found: {body}");
+    assert_eq!(body["itemNotFound"]["message"], "region 'LON' not found");
     let (status, body) = get(&app, &token, "/v1.0/other-account/backups").await;
     assert_eq!(status, 404, "{body}");
     let missing = uuid::Uuid::new_v4();
@@ -329,7 +330,7 @@ async fn stock_python_troveclient_runs_the_backup_lifecycle() {
     assert_eq!(r["restore_status"], "BUILD");
     assert_eq!(r["copy_status"], 202);
     assert_eq!(r["iad_copies"], json!(["snapshot"]), "the copy in IAD has the original's name: {r}");
-    assert_eq!(r["copy_lon"], json!(["BadRequest", 400]));
+    assert_eq!(r["copy_lon"], json!(["NotFound", 404]), "a region not served here is not found");
     assert_eq!(r["get_unknown"], json!(["NotFound", 404]));
     assert_eq!(r["long_name"], json!(["BadRequest", 400]));
     assert_eq!(r["incremental_gone"], true);
@@ -365,7 +366,7 @@ async fn rackspace_cdbclient_runs_the_backup_lifecycle() {
     assert_eq!((r["list"].as_u64(), r["list_limit"].as_u64(), r["instance_backups"].as_u64()), (Some(2), Some(1), Some(2)));
     assert_eq!(r["copy"], true);
     assert_eq!(r["iad"], json!(["snapshot", "My Backup"]), "the copy in IAD: {r}");
-    assert_eq!(r["copy_lon"], json!(["BadRequest", 400]));
+    assert_eq!(r["copy_lon"], json!(["NotFound", 404]), "a region not served here is not found");
     assert_eq!(r["restore"], "BUILD");
     assert_eq!(r["get_unknown"], json!(["NotFound", 404]));
     assert_eq!(r["long_name"], json!(["BadRequest", 400]));
