@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\n== %s\n' "$*" >&2; }
 in_ci() { [ "${CI:-}" = "true" ]; }
+# In CI every test must run: a test that would say SKIPPED (its server or tool missing) fails instead.
+if in_ci; then export COFFER_TEST_REQUIRE=1; fi
 
 # --- Python client libraries -------------------------------------------------------------
 VENV="${COFFER_TEST_VENV:-$PWD/.venv-test}"

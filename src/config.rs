@@ -19,7 +19,7 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// When SQLite syncs commits: `normal` (at checkpoints; the last commits before a power loss
     /// may roll back) or `full` (every commit). PostgreSQL follows its own `synchronous_commit`.
-    pub sqlite_synchronous: crate::persistence::SqliteSync,
+    pub sqlite_synchronous: SqliteSync,
     /// The URL clients reach this server at; used in service catalogs and links. Empty (the
     /// default): the address the server bound, see [`Settings::follow_listen_address`].
     pub public_url: String,
@@ -208,7 +208,7 @@ impl Settings {
     /// The name this server goes by among those sharing the database.
     pub fn server_name(&self) -> String {
         match self.server_name.trim() {
-            "" => crate::engine::hostname(),
+            "" => hostname(),
             name => name.to_owned(),
         }
     }
@@ -233,4 +233,28 @@ impl Settings {
     pub fn base_url(&self) -> &str {
         self.public_url.trim_end_matches('/')
     }
+}
+
+/// When SQLite syncs a commit to the disk (its `synchronous` pragma; the database runs in WAL mode).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    /// The log is synced at checkpoints, not at every commit: a commit survives the process
+    /// crashing, and the last commits before a power loss or an OS crash may be rolled back (the
+    /// database stays consistent). Commits that must outlive even that call
+    /// `persistence::make_durable`. A sync's tail on a shared disk is tens of milliseconds, and
+    /// every writer queues behind the one syncing (BENCHMARKS.md, creates).
+    #[default]
+    Normal,
+    /// Every commit is synced before it is answered.
+    Full,
+}
+
+/// The machine's name: `HOSTNAME`, else `/etc/hostname`, else `localhost`.
+pub fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|s| s.trim().to_owned()))
+        .unwrap_or_else(|| "localhost".into())
 }

@@ -7,6 +7,8 @@ use chacha20poly1305::{
     aead::{Aead, KeyInit},
 };
 
+use rand::{Rng, distr::Alphanumeric};
+
 use crate::error::{CoreError, CoreResult};
 
 /// What every sealed value starts with.
@@ -38,7 +40,7 @@ impl SecretBox {
                 match std::fs::read(&path) {
                     Ok(bytes) if bytes.len() >= 32 => bytes,
                     _ => {
-                        let fresh = crate::auth::secrets::random_string(64).into_bytes();
+                        let fresh = random_string(64).into_bytes();
                         write_private(&path, &fresh)
                             .map_err(|e| CoreError::internal(anyhow::Error::new(e).context(format!("writing {}", path.display()))))?;
                         fresh
@@ -95,6 +97,11 @@ pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Re
         opts.mode(0o600);
     }
     opts.open(path)?.write_all(bytes)
+}
+
+/// A random alphanumeric string of `len` characters from the OS generator.
+pub fn random_string(len: usize) -> String {
+    rand::rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect()
 }
 
 #[cfg(test)]

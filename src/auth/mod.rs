@@ -106,42 +106,37 @@ impl Auth {
 
     /// Checks a username with a password or an API key (Instaclustr style, and Rackspace `apiKey`).
     pub async fn login(&self, username: &str, secret: &str, client: IpAddr) -> CoreResult<Principal> {
-        self.refuse_if_locked_out(client)?;
-        let result = match secrets::parse_api_key(secret) {
-            Some((prefix, key_secret)) => self.check_api_key(Some(username), prefix, key_secret).await,
-            None => self.check_password(username, secret).await,
-        };
-        match &result {
-            Err(CoreError::Unauthorized(_)) => self.record_failure(client).await,
-            Ok(_) => {
-                self.inner.streaks.remove(&client);
+        self.counting_failures(client, async {
+            match secrets::parse_api_key(secret) {
+                Some((prefix, key_secret)) => self.check_api_key(Some(username), prefix, key_secret).await,
+                None => self.check_password(username, secret).await,
             }
-            Err(_) => {}
-        }
-        result
+        })
+        .await
     }
 
     /// Checks a username and password only (no API key), as `POST /login` and Keystone password credentials do.
     pub async fn login_with_password(&self, username: &str, password: &str, client: IpAddr) -> CoreResult<Principal> {
-        self.refuse_if_locked_out(client)?;
-        let result = self.check_password(username, password).await;
-        match &result {
-            Err(CoreError::Unauthorized(_)) => self.record_failure(client).await,
-            Ok(_) => {
-                self.inner.streaks.remove(&client);
-            }
-            Err(_) => {}
-        }
-        result
+        self.counting_failures(client, self.check_password(username, password)).await
     }
 
     /// Checks a username and API key only, as Rackspace `RAX-KSKEY:apiKeyCredentials` does.
     pub async fn login_with_api_key(&self, username: &str, key: &str, client: IpAddr) -> CoreResult<Principal> {
+        self.counting_failures(client, async {
+            match secrets::parse_api_key(key) {
+                Some((prefix, secret)) => self.check_api_key(Some(username), prefix, secret).await,
+                None => Err(bad_credentials()),
+            }
+        })
+        .await
+    }
+
+    /// Runs one login attempt from `client` with the lockout's bookkeeping around it: a locked-out
+    /// address is refused before `attempt` runs, a wrong credential counts as a failure (and waits),
+    /// a good one ends the address's streak. Other errors (a database fault) count for nothing.
+    async fn counting_failures(&self, client: IpAddr, attempt: impl Future<Output = CoreResult<Principal>>) -> CoreResult<Principal> {
         self.refuse_if_locked_out(client)?;
-        let result = match secrets::parse_api_key(key) {
-            Some((prefix, secret)) => self.check_api_key(Some(username), prefix, secret).await,
-            None => Err(bad_credentials()),
-        };
+        let result = attempt.await;
         match &result {
             Err(CoreError::Unauthorized(_)) => self.record_failure(client).await,
             Ok(_) => {

@@ -4,7 +4,6 @@ use argon2::{
     Argon2, PasswordHash, PasswordHasher, PasswordVerifier,
     password_hash::{SaltString, rand_core::OsRng},
 };
-use rand::{Rng, distr::Alphanumeric};
 
 use crate::error::{CoreError, CoreResult};
 
@@ -33,10 +32,7 @@ pub async fn verify(secret: &str, phc: &str) -> bool {
     .unwrap_or(false)
 }
 
-/// A random alphanumeric string of `len` characters from the OS generator.
-pub fn random_string(len: usize) -> String {
-    rand::rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect()
-}
+pub use crate::crypto::random_string;
 
 /// A new API key: `ck_<prefix>_<secret>`. The prefix finds the key; only the secret's hash is kept.
 pub struct NewApiKey {

@@ -195,7 +195,7 @@ impl Engine {
 
     /// The server's own agent for a tenant.
     pub async fn local_agent(&self, tenant_id: Uuid) -> CoreResult<Agent> {
-        repo::get_or_create_agent(&self.inner.db, tenant_id, LOCAL_AGENT, &hostname()).await
+        repo::get_or_create_agent(&self.inner.db, tenant_id, LOCAL_AGENT, &crate::config::hostname()).await
     }
 
     /// Registers (or finds again) a remote agent of the caller's tenant.
@@ -707,12 +707,4 @@ fn kind_word(kind: SourceKind) -> &'static str {
 /// What every lease owner name of this server (this run and earlier ones) starts with.
 fn owner_prefix(settings: &Settings) -> String {
     format!("{}:", settings.server_name())
-}
-
-pub(crate) fn hostname() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|s| s.trim().to_owned()))
-        .unwrap_or_else(|| "localhost".into())
 }

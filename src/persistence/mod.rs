@@ -11,6 +11,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, SqlErr};
 pub use sea_orm::{ConnectionTrait, TransactionTrait};
 
+pub use crate::config::SqliteSync;
 use crate::error::CoreError;
 
 /// The database handle shared by the whole process.
@@ -60,20 +61,6 @@ pub async fn connect_with(url: &str, sync: SqliteSync) -> Result<Db, CoreError> 
         .await
         .map_err(|e| CoreError::Unavailable(format!("cannot open database {}: {e}", crate::config::redact_url(url))))?;
     Ok(db)
-}
-
-/// When SQLite syncs a commit to the disk (its `synchronous` pragma; the database runs in WAL mode).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SqliteSync {
-    /// The log is synced at checkpoints, not at every commit: a commit survives the process
-    /// crashing, and the last commits before a power loss or an OS crash may be rolled back (the
-    /// database stays consistent). Commits that must outlive even that call [`make_durable`]. A sync's tail on a shared disk is tens of
-    /// milliseconds, and every writer queues behind the one syncing (BENCHMARKS.md, creates).
-    #[default]
-    Normal,
-    /// Every commit is synced before it is answered.
-    Full,
 }
 
 impl SqliteSync {

@@ -12,8 +12,9 @@ async fn in_chromium_the_docs_page_shows_every_operation_and_schema_of_each_dial
     let playwright = root.join(".tools/node_modules/playwright-core");
     let chromium = std::env::var("COFFER_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !playwright.exists() || !std::path::Path::new(&chromium).exists() {
-        assert!(std::env::var("CI").is_err(), "CI must run the docs end to end, but playwright-core or chromium is missing");
-        eprintln!("SKIPPED: the docs end to end needs .tools/node_modules/playwright-core and {chromium} (scripts/test.sh installs them)");
+        crate::helpers::skipping(&format!(
+            "the docs end to end needs .tools/node_modules/playwright-core and {chromium} (scripts/test.sh installs them)"
+        ));
         return;
     }
     let app = spawn_app().await;

@@ -386,3 +386,16 @@ pub async fn machine(app: &TestApp, token: &str, name: &str, root: &std::path::P
     assert_eq!(status, 201, "{body}");
     body["id"].as_str().unwrap().to_owned()
 }
+
+/// Whether this run must run every test: `COFFER_TEST_REQUIRE=1` (scripts/test.sh sets it in CI)
+/// or `CI=true`.
+pub fn every_test_required() -> bool {
+    std::env::var("COFFER_TEST_REQUIRE").is_ok_and(|v| v == "1") || std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Says a test is skipped because `reason` (what it needs and cannot have), or fails the test when
+/// the run requires every test: a CI run never passes by skipping.
+pub fn skipping(reason: &str) {
+    assert!(!every_test_required(), "this run requires every test (COFFER_TEST_REQUIRE=1 or CI=true), but {reason}");
+    eprintln!("SKIPPED: {reason}");
+}

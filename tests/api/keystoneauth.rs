@@ -28,8 +28,7 @@ fn venv_python(variable: &str, venv: &str) -> Option<String> {
     let local = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(venv).join("bin/python");
     let found = from_env.or_else(|| local.exists().then(|| local.display().to_string()));
     if found.is_none() {
-        assert!(std::env::var("CI").is_err(), "CI must run the client compatibility tests: run scripts/test.sh, which prepares {venv}");
-        eprintln!("SKIPPED: no client virtualenv ({variable}); run scripts/test.sh to include the client tests");
+        crate::helpers::skipping(&format!("no client virtualenv ({variable}, or {venv}); scripts/test.sh prepares it"));
     }
     found
 }

@@ -193,8 +193,7 @@ async fn three_servers_over_one_database_share_work_leases_limits_and_revocation
         return;
     }
     if tokio::net::TcpStream::connect("127.0.0.1:6379").await.is_err() {
-        assert!(std::env::var("CI").is_err(), "CI must run the scale-out test, but Redis is not listening on 127.0.0.1:6379");
-        eprintln!("SKIPPED: the scale-out test needs Redis on 127.0.0.1:6379 (scripts/test.sh starts it)");
+        crate::helpers::skipping("the scale-out test needs Redis on 127.0.0.1:6379 (scripts/test.sh starts it)");
         return;
     }
     let Some(s3) = moto(None).await else { return };
