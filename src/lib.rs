@@ -1,6 +1,8 @@
 //! Coffer: one backup service behind the OpsCenter, Instaclustr, Rackspace Cloud Databases and
 //! Rackspace Cloud Backup APIs.
 
+#![deny(unsafe_code)]
+
 pub mod agent;
 pub mod api;
 pub mod auth;
@@ -31,6 +33,7 @@ pub mod telemetry;
 /// so two arenas do not contend. Elsewhere than glibc this does nothing.
 pub fn limit_allocator_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
     {
         // SAFETY: mallopt only sets a malloc parameter; it is called before other threads allocate.
         unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };

@@ -7,11 +7,13 @@ use std::{
     collections::BTreeMap,
     fmt::Write,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
 };
+
+use parking_lot::Mutex;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
@@ -82,7 +84,7 @@ pub struct Metrics {
 impl Metrics {
     /// Records one finished request.
     pub fn observe(&self, dialect: &'static str, method: &poem::http::Method, route: String, status: u16, elapsed: Duration) {
-        let mut requests = self.inner.requests.lock().expect("metrics lock");
+        let mut requests = self.inner.requests.lock();
         *requests.counts.entry((dialect, method_name(method), route, status)).or_default() += 1;
         requests.latency.entry(dialect).or_default().observe(&BUCKETS, elapsed.as_secs_f64());
         if status == 429 {
@@ -91,13 +93,13 @@ impl Metrics {
     }
 
     pub fn auth_failure(&self, dialect: &'static str) {
-        *self.inner.auth_failures.lock().expect("metrics lock").entry(dialect).or_default() += 1;
+        *self.inner.auth_failures.lock().entry(dialect).or_default() += 1;
     }
 
     /// Records a task that ended here: its kind, end state, the files and bytes it moved and how
     /// long it ran (from its claim).
     pub fn task_ended(&self, kind: &'static str, state: &'static str, files: u64, bytes: u64, ran: Duration) {
-        let mut tasks = self.inner.tasks.lock().expect("metrics lock");
+        let mut tasks = self.inner.tasks.lock();
         let t = tasks.entry((kind, state)).or_default();
         t.files += files;
         t.bytes += bytes;
@@ -106,7 +108,7 @@ impl Metrics {
 
     /// Records an agent's claim or progress report.
     pub fn heartbeat(&self, agent: &str, id: uuid::Uuid) {
-        *self.inner.heartbeats.lock().expect("metrics lock").entry((agent.to_owned(), id)).or_default() += 1;
+        *self.inner.heartbeats.lock().entry((agent.to_owned(), id)).or_default() += 1;
     }
 
     /// Records a task taken back from a claim whose lease ran out (or from this server's earlier run).
@@ -127,7 +129,7 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP coffer_http_requests_total HTTP requests by dialect, method, route and status.\n");
         out.push_str("# TYPE coffer_http_requests_total counter\n");
-        let requests = self.inner.requests.lock().expect("metrics lock");
+        let requests = self.inner.requests.lock();
         for ((dialect, method, route, status), n) in requests.counts.iter() {
             let _ = writeln!(
                 out,
@@ -148,13 +150,13 @@ impl Metrics {
         drop(requests);
         out.push_str("# HELP coffer_auth_failures_total Requests refused for a missing or wrong credential.\n");
         out.push_str("# TYPE coffer_auth_failures_total counter\n");
-        for (dialect, n) in self.inner.auth_failures.lock().expect("metrics lock").iter() {
+        for (dialect, n) in self.inner.auth_failures.lock().iter() {
             let _ = writeln!(out, "coffer_auth_failures_total{{dialect=\"{dialect}\"}} {n}");
         }
         out.push_str("# HELP coffer_http_requests_in_flight Requests being served.\n");
         out.push_str("# TYPE coffer_http_requests_in_flight gauge\n");
         let _ = writeln!(out, "coffer_http_requests_in_flight {}", self.inner.in_flight.load(Ordering::Relaxed));
-        let tasks = self.inner.tasks.lock().expect("metrics lock");
+        let tasks = self.inner.tasks.lock();
         out.push_str("# HELP coffer_task_bytes_total Bytes moved by tasks that ended on this server, by kind and end state.\n");
         out.push_str("# TYPE coffer_task_bytes_total counter\n");
         for ((kind, state), t) in tasks.iter() {
@@ -173,7 +175,7 @@ impl Metrics {
         drop(tasks);
         out.push_str("# HELP coffer_agent_heartbeats_total Claims and progress reports received from each agent.\n");
         out.push_str("# TYPE coffer_agent_heartbeats_total counter\n");
-        for ((agent, id), n) in self.inner.heartbeats.lock().expect("metrics lock").iter() {
+        for ((agent, id), n) in self.inner.heartbeats.lock().iter() {
             let _ = writeln!(out, "coffer_agent_heartbeats_total{{agent=\"{}\",agent_id=\"{id}\"}} {n}", escape(agent));
         }
         out.push_str("# HELP coffer_lease_takeovers_total Tasks taken back after their claim's lease ran out or its server restarted.\n");

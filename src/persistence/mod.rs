@@ -39,6 +39,7 @@ pub async fn connect_with(url: &str, sync: SqliteSync) -> Result<Db, CoreError> 
             pool.after_connect(move |conn, _| {
                 Box::pin(async move {
                     let mut handle = conn.lock_handle().await?;
+                    #[allow(unsafe_code)]
                     // SAFETY: the handle is locked out of sqlx's worker for this call, and the
                     // handler is a plain function that keeps no pointer.
                     unsafe {
@@ -116,7 +117,7 @@ async fn sync_sqlite_files(db: &Db) -> anyhow::Result<()> {
 /// under concurrent writes a writer slept up to 100 ms past the moment the lock was free: 32
 /// clients creating plans at once got 490 answers/s with a p99 of 190 ms, where 4 got 740/s.
 /// Runs on sqlx's thread for the connection, which does nothing else meanwhile.
-unsafe extern "C" fn wait_briefly(_: *mut std::ffi::c_void, tries: std::ffi::c_int) -> std::ffi::c_int {
+extern "C" fn wait_briefly(_: *mut std::ffi::c_void, tries: std::ffi::c_int) -> std::ffi::c_int {
     const SHORT: std::ffi::c_int = 50;
     const ALL: std::ffi::c_int = SHORT + 4_995;
     if tries >= ALL {

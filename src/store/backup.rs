@@ -7,7 +7,7 @@ use std::{
     io::Read,
     path::PathBuf,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -15,6 +15,7 @@ use std::{
 
 use bytes::Bytes;
 use chrono::Utc;
+use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use super::{
@@ -121,7 +122,7 @@ struct Writer {
 
 impl Writer {
     fn send(&self, pack: FinishedPack) -> Result<(), StoreError> {
-        let sender = self.packs.lock().expect("pack sender").clone();
+        let sender = self.packs.lock().clone();
         match sender {
             Some(tx) => tx.blocking_send(pack).map_err(|_| StoreError::Backend("the upload of a pack failed".into())),
             None => Err(StoreError::Backend("uploader closed".into())),
@@ -134,14 +135,14 @@ impl Writer {
             return Err(StoreError::Cancelled);
         }
         let id = self.codec.chunk_id(data);
-        let new = self.known.lock().expect("known chunks").insert(id);
+        let new = self.known.lock().insert(id);
         *fresh |= new;
         if new {
             let sealed = self.codec.seal(data);
             self.counters.new_chunks.fetch_add(1, Ordering::Relaxed);
             self.counters.new_bytes_stored.fetch_add(sealed.len() as u64, Ordering::Relaxed);
             let full = {
-                let mut packer = self.packer.lock().expect("packer");
+                let mut packer = self.packer.lock();
                 packer.add(id, &sealed, data.len());
                 packer.is_full().then(|| std::mem::take(&mut *packer))
             };
@@ -354,13 +355,13 @@ impl Store {
                 let (writer, queue, results) = (writer.clone(), queue.clone(), results.clone());
                 tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
                     loop {
-                        let Some((i, item)) = queue.lock().expect("queue").pop_front() else { return Ok(()) };
+                        let Some((i, item)) = queue.lock().pop_front() else { return Ok(()) };
                         let path = item.path.clone();
                         match writer.process(item) {
-                            Ok(entry) => results.lock().expect("results").push((i, Ok(entry))),
-                            Err(Failure::Item(message)) => results.lock().expect("results").push((i, Err(EntryError { path, message }))),
+                            Ok(entry) => results.lock().push((i, Ok(entry))),
+                            Err(Failure::Item(message)) => results.lock().push((i, Err(EntryError { path, message }))),
                             Err(Failure::Fatal(e)) => {
-                                queue.lock().expect("queue").clear();
+                                queue.lock().clear();
                                 return Err(e);
                             }
                         }
@@ -377,10 +378,10 @@ impl Store {
             }
         }
         if fatal.is_none() {
-            let last = std::mem::take(&mut *writer.packer.lock().expect("packer"));
+            let last = std::mem::take(&mut *writer.packer.lock());
             if !last.is_empty() {
                 let pack = last.finish(|b| writer.codec.seal(b));
-                let tx = writer.packs.lock().expect("pack sender").clone();
+                let tx = writer.packs.lock().clone();
                 if let Some(tx) = tx
                     && tx.send(pack).await.is_err()
                 {
@@ -388,7 +389,7 @@ impl Store {
                 }
             }
         }
-        writer.packs.lock().expect("pack sender").take();
+        writer.packs.lock().take();
         let uploaded = uploader.await.map_err(|e| StoreError::Backend(format!("uploader failed: {e}")))?;
         let headers = match (uploaded, fatal) {
             (Err(e), _) => return Err(e),
@@ -403,7 +404,7 @@ impl Store {
         }
 
         let mut errors = unreadable;
-        for (i, result) in std::mem::take(&mut *results.lock().expect("results")) {
+        for (i, result) in std::mem::take(&mut *results.lock()) {
             match result {
                 Ok(entry) => entries[i] = Some(entry),
                 Err(e) => errors.push(e),

@@ -80,7 +80,7 @@ pub struct Progress {
     cancelled: AtomicBool,
     /// Files are also counted per group, the first `group_depth` components of their path (0: not).
     group_depth: std::sync::atomic::AtomicUsize,
-    groups: std::sync::Mutex<std::collections::BTreeMap<String, GroupCounts>>,
+    groups: parking_lot::Mutex<std::collections::BTreeMap<String, GroupCounts>>,
 }
 
 /// Counts of one group of files (a cluster node's table directory).
@@ -99,7 +99,7 @@ impl Progress {
 
     /// The per-group counts so far.
     pub fn groups(&self) -> std::collections::BTreeMap<String, GroupCounts> {
-        self.groups.lock().map(|g| g.clone()).unwrap_or_default()
+        self.groups.lock().clone()
     }
 
     fn group_of(&self, path: &str) -> Option<String> {
@@ -110,9 +110,8 @@ impl Progress {
 
     /// A file the task will handle.
     pub(crate) fn plan_file(&self, path: &str, size: u64) {
-        if let Some(group) = self.group_of(path)
-            && let Ok(mut groups) = self.groups.lock()
-        {
+        if let Some(group) = self.group_of(path) {
+            let mut groups = self.groups.lock();
             let g = groups.entry(group).or_default();
             g.files_total += 1;
             g.bytes_total += size;
@@ -122,10 +121,8 @@ impl Progress {
     /// A file the task finished.
     pub(crate) fn file_done(&self, path: &str) {
         self.files_done.fetch_add(1, Ordering::Relaxed);
-        if let Some(group) = self.group_of(path)
-            && let Ok(mut groups) = self.groups.lock()
-        {
-            groups.entry(group).or_default().files_done += 1;
+        if let Some(group) = self.group_of(path) {
+            self.groups.lock().entry(group).or_default().files_done += 1;
         }
     }
 
