@@ -442,7 +442,7 @@ async fn rekey_secrets(db: &persistence::Db, settings: &Settings) -> Result<(), 
     if settings.secret_key.is_none() {
         crate::crypto::write_private(&next, material.as_bytes()).map_err(CoreError::internal)?;
     }
-    let (destinations, locations) = match persistence::engine::reseal_secrets(db, |sealed| old.reseal(sealed, &new)).await {
+    let (destinations, locations) = match persistence::catalog::reseal_secrets(db, |sealed| old.reseal(sealed, &new)).await {
         Ok(counts) => counts,
         Err(e) => {
             let _ = std::fs::remove_file(&next);

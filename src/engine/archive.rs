@@ -25,7 +25,7 @@ use crate::{
         state::State,
     },
     error::{CoreError, CoreResult},
-    persistence::engine as repo,
+    persistence::catalog as repo,
 };
 
 /// What turning archiving on asks for.

@@ -12,7 +12,7 @@ use crate::{
         identity::Principal,
     },
     error::{CoreError, CoreResult},
-    persistence::engine::{self as repo, DestinationRow},
+    persistence::catalog::{self as repo, DestinationRow},
     store::StoreError,
 };
 

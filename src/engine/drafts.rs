@@ -15,7 +15,7 @@ use crate::{
         operation::Operation,
     },
     error::{CoreError, CoreResult},
-    persistence::engine as repo,
+    persistence::catalog as repo,
 };
 
 /// An absolute path without `..`: restore directories and file filters name places plainly.

@@ -11,7 +11,7 @@ use super::Engine;
 use crate::{
     domain::{identity::Principal, state::State},
     error::CoreResult,
-    persistence::engine as repo,
+    persistence::catalog as repo,
 };
 
 /// Files and bytes of one table in one node's part.

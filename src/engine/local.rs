@@ -12,7 +12,7 @@ use crate::{
         operation::{Assignment, TaskOutcome},
         state::State,
     },
-    persistence::engine as repo,
+    persistence::catalog as repo,
     store::Progress,
 };
 

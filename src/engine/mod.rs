@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-pub use crate::persistence::engine::BackupPage;
+pub use crate::persistence::catalog::BackupPage;
 pub use archive::{ArchiveRequest, MomentUnit, PitAsk, PitPlan, PitWindow, archive_dir, worded};
 pub use destinations::DestinationSpec;
 pub use figures::{NodeFigures, TableFigures};
@@ -40,7 +40,7 @@ use crate::{
         source::{InstanceConfig, Node, NodeSpec, Source, SourceKind},
     },
     error::{CoreError, CoreResult},
-    persistence::{Db, engine as repo},
+    persistence::{Db, catalog as repo},
     sources::database::{DatabaseLocation, DatastoreKind},
 };
 

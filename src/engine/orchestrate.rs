@@ -21,7 +21,7 @@ use crate::{
     error::{CoreError, CoreResult},
     persistence::{
         ConnectionTrait, TransactionTrait,
-        engine::{self as repo, OperationPatch},
+        catalog::{self as repo, OperationPatch},
     },
     sources::database::{DatabaseLocation, DatastoreKind},
 };

@@ -17,7 +17,7 @@ use crate::{
         source::Node,
     },
     error::{CoreError, CoreResult},
-    persistence::engine as repo,
+    persistence::catalog as repo,
 };
 
 /// The data centres a destination serves, with its name (for messages); `None` when it serves every node.

@@ -18,7 +18,7 @@ use crate::{
         state::State,
     },
     error::{CoreError, CoreResult},
-    persistence::engine as repo,
+    persistence::catalog as repo,
 };
 
 /// At most this many missed runs are recorded at once (after a long outage).

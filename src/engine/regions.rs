@@ -19,7 +19,7 @@ use crate::{
         state::State,
     },
     error::{CoreError, CoreResult},
-    persistence::{ConnectionTrait, engine as repo},
+    persistence::{ConnectionTrait, catalog as repo},
 };
 
 /// A copy of a backup to another region.

@@ -25,7 +25,7 @@ use crate::{
     error::{CoreError, CoreResult},
     persistence::{
         Db,
-        engine::{self as repo, DestinationRow},
+        catalog::{self as repo, DestinationRow},
     },
     store::{Backend, ObjectInfo, ObjectStoreBackend, Store, StoreError},
 };

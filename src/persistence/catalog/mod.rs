@@ -1,7 +1,8 @@
-//! Queries for the engine, one file per table or aggregate: agents, archived segments, restore
-//! drafts, destinations and the copies of backups they hold, sources and nodes, backups,
-//! operations, tasks, locks, plans, events, and whole-database maintenance. Everything is
-//! re-exported here, so callers name `engine::get_backup` and not the file it lives in.
+//! The catalog: what the service records about its work, one file per table or aggregate:
+//! agents, archived segments, restore drafts, destinations and the copies of backups they hold,
+//! sources and nodes, backups, operations, tasks, the locks among servers, plans, events, and
+//! whole-database maintenance. (Accounts are in [`super::identity`].) Everything is re-exported
+//! here: callers write `catalog::get_backup`, not the file it lives in.
 
 mod agents;
 mod backups;
