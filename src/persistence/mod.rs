@@ -1,6 +1,7 @@
 //! Everything that touches the database: connection, migrations, entities and the queries the
 //! rest of the crate calls. Nothing outside this module imports sea-orm.
 
+pub mod aliases;
 pub mod catalog;
 pub mod entities;
 pub mod identity;

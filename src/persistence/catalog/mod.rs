@@ -1,8 +1,9 @@
 //! The catalog: what the service records about its work, one file per table or aggregate:
 //! agents, archived segments, restore drafts, destinations and the copies of backups they hold,
 //! sources and nodes, backups, operations, tasks, the locks among servers, plans, events, and
-//! whole-database maintenance. (Accounts are in [`super::identity`].) Everything is re-exported
-//! here: callers write `catalog::get_backup`, not the file it lives in.
+//! whole-database maintenance. (Accounts are in [`super::identity`], Cloud Backup's integer ids
+//! in [`super::aliases`].) Everything is re-exported here: callers write `catalog::get_backup`,
+//! not the file it lives in.
 
 mod agents;
 mod backups;
