@@ -10,7 +10,7 @@ use crate::{
     crypto::SecretBox,
     domain::identity::Role,
     error::CoreError,
-    persistence::{self, identity as repo},
+    persistence::{self, identity},
     startup::Application,
 };
 
@@ -442,7 +442,7 @@ async fn rekey_secrets(db: &persistence::Db, settings: &Settings) -> Result<(), 
     if settings.secret_key.is_none() {
         crate::crypto::write_private(&next, material.as_bytes()).map_err(CoreError::internal)?;
     }
-    let (destinations, locations) = match persistence::engine::reseal_secrets(db, |sealed| old.reseal(sealed, &new)).await {
+    let (destinations, locations) = match persistence::catalog::reseal_secrets(db, |sealed| old.reseal(sealed, &new)).await {
         Ok(counts) => counts,
         Err(e) => {
             let _ = std::fs::remove_file(&next);
@@ -471,7 +471,7 @@ async fn manage(db: &persistence::Db, command: Command, settings: &Settings) -> 
             println!("created tenant {} ({})", t.name, t.id);
         }
         Command::Tenant(TenantCommand::List) => {
-            for t in repo::list_tenants(db).await? {
+            for t in identity::list_tenants(db).await? {
                 println!("{}\t{}\t{}", t.name, t.id, t.created_at.to_rfc3339());
             }
         }
@@ -481,8 +481,8 @@ async fn manage(db: &persistence::Db, command: Command, settings: &Settings) -> 
             println!("created user {} ({}) in tenant {tenant} with role {}", u.name, u.id, u.role);
         }
         Command::User(UserCommand::List) => {
-            let tenants = repo::list_tenants(db).await?;
-            for u in repo::list_users(db, None).await? {
+            let tenants = identity::list_tenants(db).await?;
+            for u in identity::list_users(db, None).await? {
                 let tenant = tenants.iter().find(|t| t.id == u.tenant_id).map(|t| t.name.as_str()).unwrap_or("?");
                 println!("{}\t{}\t{}\t{}", u.name, tenant, u.role, u.id);
             }
@@ -506,14 +506,14 @@ async fn manage(db: &persistence::Db, command: Command, settings: &Settings) -> 
         }
         Command::Key(KeyCommand::List { user }) => {
             let owner = accounts::user_by_name(db, &user).await?;
-            for k in repo::list_api_keys(db, owner.id).await? {
+            for k in identity::list_api_keys(db, owner.id).await? {
                 let state = if k.revoked_at.is_some() { "revoked" } else { "live" };
                 let access = if k.read_only { "read-only" } else { "read-write" };
                 println!("{}\tck_{}_…\t{}\t{access}\t{state}", k.id, k.prefix, k.name);
             }
         }
         Command::Key(KeyCommand::Revoke { id }) => {
-            repo::revoke_api_key(db, id).await?;
+            identity::revoke_api_key(db, id).await?;
             crate::auth::credentials_changed(db).await?;
             println!("revoked key {id}");
         }

@@ -16,7 +16,7 @@ use crate::{
     },
     engine::{ArchiveRequest, Engine, InstanceSpec},
     error::{CoreError, CoreResult},
-    persistence::identity as repo,
+    persistence::identity,
 };
 
 pub const TENANT: &str = "demo";
@@ -105,11 +105,11 @@ pub fn spawn_commitlog_writer(data_dir: &Path) -> CoreResult<()> {
 /// Creates the demo tenant, user and sources under `data_dir/demo` (once).
 pub async fn seed(engine: &Engine, data_dir: &Path) -> CoreResult<()> {
     let db = engine.db();
-    let tenant = match repo::find_tenant_by_name(db, TENANT).await? {
+    let tenant = match identity::find_tenant_by_name(db, TENANT).await? {
         Some(t) => t,
         None => accounts::create_tenant(db, TENANT).await?,
     };
-    let user = match repo::find_user_by_name(db, USER).await? {
+    let user = match identity::find_user_by_name(db, USER).await? {
         Some(u) => u,
         None => accounts::create_user(db, TENANT, USER, PASSWORD, Role::Operator).await?,
     };

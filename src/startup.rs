@@ -26,7 +26,7 @@ pub async fn prepare(settings: Settings) -> Result<(AppState, Option<String>), C
         .map_err(|e| CoreError::Unavailable(format!("cannot create data directory {}: {e}", settings.data_dir.display())))?;
     let db = persistence::connect_with(&settings.database_url(), settings.sqlite_synchronous).await?;
     // Servers starting together on one PostgreSQL database do this part one at a time.
-    let startup = persistence::engine::lock_startup(&db).await?;
+    let startup = persistence::catalog::lock_startup(&db).await?;
     persistence::migrate(&db).await?;
     let writes_counted = persistence::count_writes(&db).await?;
     let generated = accounts::bootstrap(&db, settings.admin_password.as_deref()).await?;

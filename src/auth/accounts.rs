@@ -6,7 +6,7 @@ use super::secrets;
 use crate::{
     domain::identity::{ApiKey, Role, Tenant, User, validate_tenant_name, validate_user_name},
     error::{CoreError, CoreResult},
-    persistence::{Db, identity as repo},
+    persistence::{Db, identity},
 };
 
 /// The tenant every first start creates.
@@ -23,11 +23,11 @@ fn check_password(password: &str) -> CoreResult<()> {
 
 pub async fn create_tenant(db: &Db, name: &str) -> CoreResult<Tenant> {
     validate_tenant_name(name).map_err(CoreError::BadRequest)?;
-    repo::create_tenant(db, name).await
+    identity::create_tenant(db, name).await
 }
 
 pub async fn tenant_by_name(db: &Db, name: &str) -> CoreResult<Tenant> {
-    repo::find_tenant_by_name(db, name).await?.ok_or_else(|| CoreError::not_found("tenant", name))
+    identity::find_tenant_by_name(db, name).await?.ok_or_else(|| CoreError::not_found("tenant", name))
 }
 
 pub async fn create_user(db: &Db, tenant: &str, name: &str, password: &str, role: Role) -> CoreResult<User> {
@@ -35,23 +35,23 @@ pub async fn create_user(db: &Db, tenant: &str, name: &str, password: &str, role
     check_password(password)?;
     let tenant = tenant_by_name(db, tenant).await?;
     let hash = secrets::hash(password).await?;
-    repo::create_user(db, tenant.id, name, &hash, role).await
+    identity::create_user(db, tenant.id, name, &hash, role).await
 }
 
 pub async fn user_by_name(db: &Db, name: &str) -> CoreResult<User> {
-    repo::find_user_by_name(db, name).await?.ok_or_else(|| CoreError::not_found("user", name))
+    identity::find_user_by_name(db, name).await?.ok_or_else(|| CoreError::not_found("user", name))
 }
 
 pub async fn set_password(db: &Db, name: &str, password: &str) -> CoreResult<()> {
     check_password(password)?;
     let user = user_by_name(db, name).await?;
     let hash = secrets::hash(password).await?;
-    repo::set_password_hash(db, user.id, &hash).await
+    identity::set_password_hash(db, user.id, &hash).await
 }
 
 pub async fn delete_user(db: &Db, name: &str) -> CoreResult<()> {
     let user = user_by_name(db, name).await?;
-    repo::delete_user(db, user.id).await
+    identity::delete_user(db, user.id).await
 }
 
 /// A key just created: the listing fields and the whole secret, shown this once.
@@ -66,18 +66,18 @@ pub async fn create_key(db: &Db, user_id: Uuid, name: &str, read_only: bool) -> 
     }
     let new = secrets::NewApiKey::generate();
     let hash = secrets::hash(&new.secret).await?;
-    let key = repo::create_api_key(db, user_id, name, &new.prefix, &hash, read_only).await?;
+    let key = identity::create_api_key(db, user_id, name, &new.prefix, &hash, read_only).await?;
     Ok(CreatedKey { key, secret: new.full() })
 }
 
 /// On an empty database: creates tenant `default` and user `admin`. Answers the password when it
 /// was generated, so the caller can print it once.
 pub async fn bootstrap(db: &Db, admin_password: Option<&str>) -> CoreResult<Option<String>> {
-    if repo::count_users(db).await? > 0 {
+    if identity::count_users(db).await? > 0 {
         return Ok(None);
     }
-    if repo::find_tenant_by_name(db, DEFAULT_TENANT).await?.is_none() {
-        repo::create_tenant(db, DEFAULT_TENANT).await?;
+    if identity::find_tenant_by_name(db, DEFAULT_TENANT).await?.is_none() {
+        identity::create_tenant(db, DEFAULT_TENANT).await?;
     }
     let (password, generated) = match admin_password {
         Some(p) => (p.to_owned(), false),

@@ -23,7 +23,7 @@ use crate::{
     config::Settings,
     domain::identity::{CredentialKind, Principal, Role, Tenant, TokenInfo, User},
     error::{CoreError, CoreResult},
-    persistence::{Db, identity as repo},
+    persistence::{Db, identity},
 };
 pub use token::{IssuedToken, TokenKeys};
 
@@ -209,7 +209,7 @@ impl Auth {
         let tenant = if claims.tid == home.id {
             home
         } else if user.role == Role::Admin {
-            repo::get_tenant(&self.inner.db, claims.tid)
+            identity::get_tenant(&self.inner.db, claims.tid)
                 .await?
                 .ok_or_else(|| CoreError::Unauthorized("the token's tenant no longer exists".into()))?
         } else {
@@ -219,7 +219,7 @@ impl Auth {
     }
 
     async fn check_password(&self, username: &str, password: &str) -> CoreResult<Principal> {
-        let Some((user, hash)) = repo::find_user_credentials(&self.inner.db, username).await? else {
+        let Some((user, hash)) = identity::find_user_credentials(&self.inner.db, username).await? else {
             // Spend the same time as a real check so user names cannot be probed by timing.
             let _ = secrets::verify(password, DUMMY_HASH).await;
             return Err(bad_credentials());
@@ -232,11 +232,11 @@ impl Auth {
     }
 
     async fn check_api_key(&self, username: Option<&str>, prefix: &str, secret: &str) -> CoreResult<Principal> {
-        let Some((key, hash)) = repo::find_live_api_key(&self.inner.db, prefix).await? else {
+        let Some((key, hash)) = identity::find_live_api_key(&self.inner.db, prefix).await? else {
             let _ = secrets::verify(secret, DUMMY_HASH).await;
             return Err(bad_credentials());
         };
-        let user = repo::get_user(&self.inner.db, key.user_id).await?.ok_or_else(bad_credentials)?;
+        let user = identity::get_user(&self.inner.db, key.user_id).await?.ok_or_else(bad_credentials)?;
         if username.is_some_and(|u| u != user.name) || !secrets::verify(secret, &hash).await {
             return Err(bad_credentials());
         }
@@ -247,7 +247,7 @@ impl Auth {
     }
 
     async fn tenant_of(&self, user: &User) -> CoreResult<Tenant> {
-        repo::get_tenant(&self.inner.db, user.tenant_id)
+        identity::get_tenant(&self.inner.db, user.tenant_id)
             .await?
             .ok_or_else(|| CoreError::internal(anyhow::anyhow!("user {} has no tenant", user.id)))
     }
@@ -259,7 +259,7 @@ impl Auth {
             return Ok(Some((entry.0.clone(), entry.1.clone())));
         }
         let generation = self.generation();
-        let Some(user) = repo::get_user(&self.inner.db, user_id).await? else {
+        let Some(user) = identity::get_user(&self.inner.db, user_id).await? else {
             self.inner.users.remove(&user_id);
             return Ok(None);
         };
@@ -277,7 +277,7 @@ impl Auth {
             return Ok(entry.0);
         }
         let generation = self.generation();
-        let revoked = repo::is_token_revoked(&self.inner.db, jti).await?;
+        let revoked = identity::is_token_revoked(&self.inner.db, jti).await?;
         if revoked || self.generation() == generation {
             self.inner.revoked.insert(jti.to_owned(), (revoked, Instant::now()));
         }
@@ -296,8 +296,8 @@ impl Auth {
         }
         if principal.role == Role::Admin {
             let tenant = match Uuid::parse_str(requested) {
-                Ok(id) => repo::get_tenant(&self.inner.db, id).await?,
-                Err(_) => repo::find_tenant_by_name(&self.inner.db, requested).await?,
+                Ok(id) => identity::get_tenant(&self.inner.db, id).await?,
+                Err(_) => identity::find_tenant_by_name(&self.inner.db, requested).await?,
             };
             if let Some(tenant) = tenant {
                 return Ok(Principal { tenant_id: tenant.id, tenant_name: tenant.name, ..principal });
@@ -314,7 +314,7 @@ impl Auth {
     /// Revokes the token a principal authenticated with; later requests with it get 401, on every
     /// server sharing the database.
     pub async fn revoke(&self, token: &TokenInfo) -> CoreResult<()> {
-        repo::revoke_token(&self.inner.db, &token.jti, token.expires_at).await?;
+        identity::revoke_token(&self.inner.db, &token.jti, token.expires_at).await?;
         self.heard_revocation(&token.jti);
         crate::persistence::announce(&self.inner.db, AUTH_CHANNEL, &format!("{REVOKED}{}", token.jti)).await
     }
@@ -364,7 +364,7 @@ impl Auth {
         self.inner.locked_out.retain(|_, until| *until > Instant::now());
         self.inner.streaks.retain(|_, (_, last)| last.elapsed() < LOCKOUT);
         self.inner.failures.retain_recent();
-        if let Err(e) = repo::purge_expired_revocations(&self.inner.db).await {
+        if let Err(e) = identity::purge_expired_revocations(&self.inner.db).await {
             tracing::warn!(error = %e, "could not purge expired token revocations");
         }
     }

@@ -25,7 +25,7 @@ use crate::{
         state::State,
     },
     error::{CoreError, CoreResult},
-    persistence::engine as repo,
+    persistence::catalog,
 };
 
 /// What turning archiving on asks for.
@@ -176,7 +176,7 @@ impl Engine {
         if sleep_secs > 3600 {
             return Err(CoreError::BadRequest("sleep is at most 3600 seconds between nodes".into()));
         }
-        if repo::has_operation_in_progress(db, source.id, OperationKind::Configure).await? {
+        if catalog::has_operation_in_progress(db, source.id, OperationKind::Configure).await? {
             return Err(CoreError::Unprocessable(format!("archiving of '{}' is being reconfigured; try once that ends", source.name)));
         }
         let mut settings = settings_of(&source);
@@ -194,8 +194,8 @@ impl Engine {
                     return Err(CoreError::BadRequest(format!("the staging directory must be an absolute path without '..', not '{dir}'")));
                 }
                 // The server's own agent reads it: it must lie where users may place data.
-                let agents = repo::list_agents(db, source.tenant_id).await?;
-                for node in repo::nodes_of(db, source.id).await? {
+                let agents = catalog::list_agents(db, source.tenant_id).await?;
+                for node in catalog::nodes_of(db, source.id).await? {
                     if let Some(agent) = agents.iter().find(|a| a.id == node.agent_id) {
                         self.check_local_path(caller, &agent.name, dir)?;
                     }
@@ -220,7 +220,7 @@ impl Engine {
         }
         let mut config = source.config.clone();
         config["archiving"] = serde_json::to_value(&settings).expect("settings serialise");
-        repo::update_source_config(db, source.id, config).await?;
+        catalog::update_source_config(db, source.id, config).await?;
 
         let op = new_operation(
             source.tenant_id,
@@ -231,7 +231,7 @@ impl Engine {
             OperationOptions::default(),
             json!({ "archiving": enabled, "sleep_secs": sleep_secs }),
         );
-        let tasks: Vec<Task> = repo::nodes_of(db, source.id)
+        let tasks: Vec<Task> = catalog::nodes_of(db, source.id)
             .await?
             .iter()
             .enumerate()
@@ -240,9 +240,9 @@ impl Engine {
                 new_task(&op, Some(n), n.agent_id, spec)
             })
             .collect();
-        repo::insert_operation(db, &op, &tasks, None).await?;
+        catalog::insert_operation(db, &op, &tasks, None).await?;
         let word = if enabled { "enabled" } else { "disabled" };
-        repo::add_event(
+        catalog::add_event(
             db,
             source.tenant_id,
             "archiving.changed",
@@ -281,15 +281,15 @@ impl Engine {
         let destination_id = self.archive_of(caller, &source, pit_destination).await?;
         // The whole cluster restores from a backup of every table only.
         let everything = Selection::default();
-        let earliest = repo::list_backups(db, Some(source.tenant_id), Some(source.id))
+        let earliest = catalog::list_backups(db, Some(source.tenant_id), Some(source.id))
             .await?
             .into_iter()
             .filter(|b| b.state.is_success() && b.selection.holds_tables_of(&everything))
             .map(|b| b.created_at)
             .min();
         let mut newest = Vec::new();
-        for node in repo::nodes_of(db, source.id).await? {
-            newest.push(repo::newest_segment(db, node.id, Some(destination_id)).await?.map(|s| s.at));
+        for node in catalog::nodes_of(db, source.id).await? {
+            newest.push(catalog::newest_segment(db, node.id, Some(destination_id)).await?.map(|s| s.at));
         }
         // Every node must have archived something; the window ends where the first of them stops.
         let latest = newest.into_iter().collect::<Option<Vec<_>>>().and_then(|all| all.into_iter().min());
@@ -301,8 +301,8 @@ impl Engine {
     pub async fn newest_archived(&self, caller: &Principal, source_id: Uuid) -> CoreResult<Vec<(Node, Option<DateTime<Utc>>)>> {
         let source = self.source_row(caller, source_id).await?;
         let mut out = Vec::new();
-        for node in repo::nodes_of(&self.inner.db, source.id).await? {
-            let newest = repo::newest_segment(&self.inner.db, node.id, None).await?.map(|s| s.at);
+        for node in catalog::nodes_of(&self.inner.db, source.id).await? {
+            let newest = catalog::newest_segment(&self.inner.db, node.id, None).await?.map(|s| s.at);
             out.push((node, newest));
         }
         Ok(out)
@@ -322,7 +322,7 @@ impl Engine {
         let pit_destination = self.archive_of(caller, &source, pit_destination).await?;
         let mut candidates = Vec::new();
         let mut earliest: Option<DateTime<Utc>> = None;
-        for b in repo::list_backups(db, Some(source.tenant_id), Some(source.id)).await? {
+        for b in catalog::list_backups(db, Some(source.tenant_id), Some(source.id)).await? {
             if !b.state.is_success() || !b.selection.holds_tables_of(selection) {
                 continue;
             }
@@ -333,7 +333,7 @@ impl Engine {
             }
             let held = match snapshot_destination {
                 None => true,
-                Some(d) => b.destination_id == d || repo::backup_copies_of(db, b.id).await?.contains(&d),
+                Some(d) => b.destination_id == d || catalog::backup_copies_of(db, b.id).await?.contains(&d),
             };
             if held {
                 candidates.push(b);
@@ -350,8 +350,8 @@ impl Engine {
             };
             CoreError::BadRequest(format!("No snapshots found{what} before date and time: {}{hint}", worded(at)))
         })?;
-        let all = repo::segments_of(db, source.id, pit_destination).await?;
-        let nodes = repo::nodes_of(db, source.id).await?;
+        let all = catalog::segments_of(db, source.id, pit_destination).await?;
+        let nodes = catalog::nodes_of(db, source.id).await?;
         let mut segments = BTreeMap::new();
         let mut newest_valid: Option<DateTime<Utc>> = None;
         for node in &nodes {
@@ -391,14 +391,14 @@ impl Engine {
         let db = &self.inner.db;
         let interval = Duration::milliseconds(self.inner.settings.archive_interval_ms as i64);
         let now = Utc::now();
-        for source in repo::list_sources(db, None, Some(SourceKind::Cluster)).await? {
+        for source in catalog::list_sources(db, None, Some(SourceKind::Cluster)).await? {
             let settings = settings_of(&source);
             if !settings.enabled || settings.destinations.is_empty() {
                 continue;
             }
             // One server decides a cluster's next round (and says a transition) at a time.
-            let _deciding = repo::lock_starts(db).await?;
-            let recent = repo::source_operations(db, source.tenant_id, source.id, OperationKind::Archive, FAILURES_COUNTED).await?;
+            let _deciding = catalog::lock_starts(db).await?;
+            let recent = catalog::source_operations(db, source.tenant_id, source.id, OperationKind::Archive, FAILURES_COUNTED).await?;
             let failing = failure_streak(&recent);
             if let Some(last) = recent.first()
                 && (!last.state.is_terminal() || last.finished_at.unwrap_or(last.created_at) + backoff(interval, failing) > now)
@@ -414,22 +414,22 @@ impl Engine {
             };
             let op = new_operation(source.tenant_id, OperationKind::Archive, &scheduler, Some(source.id), None, options, Value::Null);
             let mut tasks = Vec::new();
-            for node in repo::nodes_of(db, source.id).await? {
+            for node in catalog::nodes_of(db, source.id).await? {
                 for destination in settings.destinations.keys() {
                     let spec = TaskSpec::ArchiveCommitlogs {
                         snapshot: format!("commitlog-{}", Uuid::new_v4().simple()),
                         node_key: node.id.to_string(),
                         dir: archive_dir(&settings, &node),
                         destination: *destination,
-                        known: repo::segment_names(db, node.id, *destination).await?,
+                        known: catalog::segment_names(db, node.id, *destination).await?,
                     };
                     tasks.push(new_task(&op, Some(&node), node.agent_id, spec));
                 }
             }
-            repo::insert_operation(db, &op, &tasks, None).await?;
+            catalog::insert_operation(db, &op, &tasks, None).await?;
             self.wake_local();
         }
-        repo::prune_idle_archive_rounds(db, now - Duration::hours(IDLE_ROUNDS_KEPT_HOURS)).await
+        catalog::prune_idle_archive_rounds(db, now - Duration::hours(IDLE_ROUNDS_KEPT_HOURS)).await
     }
 
     /// An event when a cluster's archiving starts failing and when it works again, once each:
@@ -448,7 +448,7 @@ impl Engine {
             }
             _ => return Ok(()),
         };
-        repo::add_event(&self.inner.db, source.tenant_id, kind, &message, recent.first().map(|o| o.id), None, Some(source.id)).await?;
+        catalog::add_event(&self.inner.db, source.tenant_id, kind, &message, recent.first().map(|o| o.id), None, Some(source.id)).await?;
         Ok(())
     }
 
@@ -457,7 +457,8 @@ impl Engine {
         if source.kind != SourceKind::Cluster || !settings_of(source).enabled {
             return Ok(None);
         }
-        let recent = repo::source_operations(&self.inner.db, caller.tenant_id, source.id, OperationKind::Archive, FAILURES_COUNTED).await?;
+        let recent =
+            catalog::source_operations(&self.inner.db, caller.tenant_id, source.id, OperationKind::Archive, FAILURES_COUNTED).await?;
         let failing = failure_streak(&recent);
         Ok((failing > 0).then(|| {
             let finished: Vec<&Operation> = recent.iter().skip_while(|o| !o.state.is_terminal()).collect();
@@ -472,8 +473,8 @@ impl Engine {
     pub(crate) async fn record_segments(&self, task: &Task, outcome: &TaskOutcome) -> CoreResult<()> {
         let TaskSpec::ArchiveCommitlogs { snapshot, destination, .. } = &task.spec else { return Ok(()) };
         let (Some(node_id), true) = (task.node_id, outcome.state.is_success()) else { return Ok(()) };
-        let Some(node) = repo::get_node(&self.inner.db, node_id).await? else { return Ok(()) };
-        let Some(source) = repo::get_source(&self.inner.db, None, node.source_id).await? else { return Ok(()) };
+        let Some(node) = catalog::get_node(&self.inner.db, node_id).await? else { return Ok(()) };
+        let Some(source) = catalog::get_source(&self.inner.db, None, node.source_id).await? else { return Ok(()) };
         let segments: Vec<Segment> = outcome.result["segments"]
             .as_array()
             .into_iter()
@@ -489,7 +490,7 @@ impl Engine {
                 })
             })
             .collect();
-        repo::add_segments(&self.inner.db, source.tenant_id, source.id, &segments).await?;
+        catalog::add_segments(&self.inner.db, source.tenant_id, source.id, &segments).await?;
         Ok(())
     }
 }

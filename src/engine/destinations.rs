@@ -12,7 +12,7 @@ use crate::{
         identity::Principal,
     },
     error::{CoreError, CoreResult},
-    persistence::engine::{self as repo, DestinationRow},
+    persistence::catalog::{self, DestinationRow},
     store::StoreError,
 };
 
@@ -54,7 +54,7 @@ impl Engine {
     /// A destination the caller may use: the server's, a region's, or one of its tenant's (not a
     /// detached one).
     pub async fn destination_row(&self, caller: &Principal, id: Uuid) -> CoreResult<DestinationRow> {
-        repo::get_destination(&self.inner.db, id)
+        catalog::get_destination(&self.inner.db, id)
             .await?
             .filter(|d| d.detached_at.is_none())
             .filter(|d| {
@@ -64,7 +64,7 @@ impl Engine {
     }
 
     pub async fn destinations(&self, caller: &Principal) -> CoreResult<Vec<DestinationRow>> {
-        repo::list_destinations(&self.inner.db, caller.tenant_id).await
+        catalog::list_destinations(&self.inner.db, caller.tenant_id).await
     }
 
     fn check_spec(spec: &DestinationSpec) -> CoreResult<&'static str> {
@@ -116,7 +116,7 @@ impl Engine {
     /// id and with the new settings, and the backups kept there are listed again.
     pub async fn add_destination(&self, caller: &Principal, spec: DestinationSpec) -> CoreResult<DestinationRow> {
         let kind = Self::check_spec(&spec)?;
-        let detached = repo::detached_destinations_of(&self.inner.db, caller.tenant_id, kind).await?;
+        let detached = catalog::detached_destinations_of(&self.inner.db, caller.tenant_id, kind).await?;
         if let Some(before) = detached
             .into_iter()
             .find(|d| serde_json::from_value::<DestinationConfig>(d.config.clone()).is_ok_and(|c| c.same_location(&spec.config, kind)))
@@ -132,7 +132,7 @@ impl Engine {
                 ..before
             };
             self.probe(&row, caller.tenant_id).await?;
-            repo::save_destination(&self.inner.db, &row).await?;
+            catalog::save_destination(&self.inner.db, &row).await?;
             self.inner.stores.forget(row.id).await;
             tracing::info!(destination = %row.id, "a detached destination was added again; its backups are listed again");
             return Ok(row);
@@ -150,7 +150,7 @@ impl Engine {
             detached_at: None,
         };
         self.probe(&row, caller.tenant_id).await?;
-        repo::save_destination(&self.inner.db, &row).await?;
+        catalog::save_destination(&self.inner.db, &row).await?;
         Ok(row)
     }
 
@@ -175,7 +175,7 @@ impl Engine {
             ..existing
         };
         self.probe(&row, caller.tenant_id).await?;
-        repo::save_destination(&self.inner.db, &row).await?;
+        catalog::save_destination(&self.inner.db, &row).await?;
         self.inner.stores.forget(row.id).await;
         Ok(row)
     }
@@ -186,10 +186,10 @@ impl Engine {
         if row.tenant_id.is_none() {
             return Err(CoreError::Forbidden("the server's own destinations cannot be removed".into()));
         }
-        if repo::destination_in_use(&self.inner.db, id).await? {
+        if catalog::destination_in_use(&self.inner.db, id).await? {
             return Err(CoreError::Conflict(format!("destination '{}' still holds backups; delete them first", row.name)));
         }
-        repo::delete_destination(&self.inner.db, id).await?;
+        catalog::delete_destination(&self.inner.db, id).await?;
         self.inner.stores.forget(id).await;
         Ok(())
     }
@@ -206,13 +206,13 @@ impl Engine {
             return Err(CoreError::Forbidden("the server's own destinations cannot be removed".into()));
         }
         // A schedule or archiving still writing there would fail at its next run: refused by name.
-        if let Some(plan) = repo::list_plans(db, caller.tenant_id).await?.into_iter().find(|p| p.destination_id == Some(id)) {
+        if let Some(plan) = catalog::list_plans(db, caller.tenant_id).await?.into_iter().find(|p| p.destination_id == Some(id)) {
             return Err(CoreError::Conflict(format!(
                 "job schedule {} backs up to destination '{}'; change or remove it first",
                 plan.id, row.name
             )));
         }
-        let clusters = repo::list_sources(db, Some(caller.tenant_id), Some(crate::domain::source::SourceKind::Cluster)).await?;
+        let clusters = catalog::list_sources(db, Some(caller.tenant_id), Some(crate::domain::source::SourceKind::Cluster)).await?;
         let archiving = |c: &crate::domain::source::Source| {
             let settings: crate::domain::archive::Archiving =
                 serde_json::from_value(c.config.get("archiving").cloned().unwrap_or_default()).unwrap_or_default();
@@ -224,28 +224,28 @@ impl Engine {
                 cluster.name, row.name
             )));
         }
-        if !repo::destination_in_use(db, id).await? {
+        if !catalog::destination_in_use(db, id).await? {
             return self.delete_destination(caller, id).await;
         }
-        if let Some(busy) = repo::backup_being_written_to(db, id).await? {
+        if let Some(busy) = catalog::backup_being_written_to(db, id).await? {
             return Err(CoreError::Unprocessable(format!(
                 "backup {busy} is still being written to destination '{}'; wait for it to end",
                 row.name
             )));
         }
-        repo::detach_destination(db, id).await?;
+        catalog::detach_destination(db, id).await?;
         self.inner.stores.forget(id).await;
         Ok(())
     }
 
     /// Removes a tenant's destination once nothing is kept there (a delete asked for it).
     pub(crate) async fn remove_destination_if_empty(&self, id: Uuid) -> CoreResult<()> {
-        let Some(row) = repo::get_destination(&self.inner.db, id).await? else { return Ok(()) };
-        if row.tenant_id.is_none() || repo::destination_in_use(&self.inner.db, id).await? {
+        let Some(row) = catalog::get_destination(&self.inner.db, id).await? else { return Ok(()) };
+        if row.tenant_id.is_none() || catalog::destination_in_use(&self.inner.db, id).await? {
             tracing::info!(destination = %id, "the destination still holds backups (or is the server's); it stays");
             return Ok(());
         }
-        repo::delete_destination(&self.inner.db, id).await?;
+        catalog::delete_destination(&self.inner.db, id).await?;
         self.inner.stores.forget(id).await;
         Ok(())
     }
@@ -266,7 +266,7 @@ impl Engine {
                 .ok_or_else(|| CoreError::Unavailable(format!("region {region} maps to destination '{name}', which does not exist")));
         }
         let name = format!("region:{region}");
-        if let Some(row) = repo::global_destination_named(&self.inner.db, &name).await? {
+        if let Some(row) = catalog::global_destination_named(&self.inner.db, &name).await? {
             return Ok(row.id);
         }
         let path = self.inner.settings.data_dir.join("regions").join(&region);
@@ -281,7 +281,7 @@ impl Engine {
             created_at: Utc::now(),
             detached_at: None,
         };
-        repo::save_destination(&self.inner.db, &row).await?;
+        catalog::save_destination(&self.inner.db, &row).await?;
         Ok(row.id)
     }
 }

@@ -15,7 +15,7 @@ use crate::{
         operation::Operation,
     },
     error::{CoreError, CoreResult},
-    persistence::engine as repo,
+    persistence::catalog,
 };
 
 /// An absolute path without `..`: restore directories and file filters name places plainly.
@@ -55,17 +55,19 @@ impl Engine {
             operation_id: None,
             created_at: Utc::now(),
         };
-        repo::save_restore_draft(&self.inner.db, &draft).await?;
+        catalog::save_restore_draft(&self.inner.db, &draft).await?;
         Ok(draft)
     }
 
     pub async fn restore_draft(&self, caller: &Principal, id: Uuid) -> CoreResult<RestoreDraft> {
-        repo::get_restore_draft(&self.inner.db, caller.tenant_id, id).await?.ok_or_else(|| CoreError::not_found("restore", id.to_string()))
+        catalog::get_restore_draft(&self.inner.db, caller.tenant_id, id)
+            .await?
+            .ok_or_else(|| CoreError::not_found("restore", id.to_string()))
     }
 
     /// The caller's started restores, newest first.
     pub async fn started_restores(&self, caller: &Principal, limit: u64) -> CoreResult<Vec<RestoreDraft>> {
-        repo::started_restore_drafts(&self.inner.db, caller.tenant_id, limit).await
+        catalog::started_restore_drafts(&self.inner.db, caller.tenant_id, limit).await
     }
 
     /// Changes a restore that has not started: its directory, agent, overwrite choice and files.
@@ -81,7 +83,7 @@ impl Engine {
             plain_absolute(&f.path, "a restore file path")?;
         }
         let draft = RestoreDraft { tenant_id: old.tenant_id, backup_id: old.backup_id, created_at: old.created_at, ..changed };
-        repo::save_restore_draft(&self.inner.db, &draft).await?;
+        catalog::save_restore_draft(&self.inner.db, &draft).await?;
         Ok(draft)
     }
 
@@ -103,7 +105,7 @@ impl Engine {
         let backup = self.backup(caller, draft.backup_id).await?;
         let agent = self.agent_of(caller, draft.agent_id).await?;
         // File paths name places on the backed-up machine; the backup holds them relative to its root.
-        let root = repo::nodes_of(&self.inner.db, backup.source_id).await?.first().map(|n| n.location.clone()).unwrap_or_default();
+        let root = catalog::nodes_of(&self.inner.db, backup.source_id).await?.first().map(|n| n.location.clone()).unwrap_or_default();
         let relative = |f: &RestoreFile| {
             let path = Path::new(&f.path);
             path.strip_prefix(&root).unwrap_or(path).to_string_lossy().trim_matches('/').to_owned()
@@ -123,7 +125,7 @@ impl Engine {
         };
         let op = self.start_restore(caller, spec).await?;
         draft.operation_id = Some(op.id);
-        repo::save_restore_draft(&self.inner.db, &draft).await?;
+        catalog::save_restore_draft(&self.inner.db, &draft).await?;
         Ok(op)
     }
 }

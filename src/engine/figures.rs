@@ -11,7 +11,7 @@ use super::Engine;
 use crate::{
     domain::{identity::Principal, state::State},
     error::CoreResult,
-    persistence::engine as repo,
+    persistence::catalog,
 };
 
 /// Files and bytes of one table in one node's part.
@@ -47,9 +47,9 @@ impl Engine {
     pub async fn backup_figures(&self, caller: &Principal, backup_id: Uuid, at: Option<Uuid>) -> CoreResult<Vec<NodeFigures>> {
         let db = &self.inner.db;
         let backup = self.backup(caller, backup_id).await?;
-        let nodes = repo::nodes_of(db, backup.source_id).await?;
+        let nodes = catalog::nodes_of(db, backup.source_id).await?;
         let tasks = match backup.operation_id {
-            Some(op) => repo::tasks_of(db, op).await?,
+            Some(op) => catalog::tasks_of(db, op).await?,
             None => Vec::new(),
         };
         let only = match at {
@@ -57,7 +57,7 @@ impl Engine {
             None => None,
         };
         let mut out = Vec::new();
-        for part in repo::backup_nodes_of(db, backup.id).await? {
+        for part in catalog::backup_nodes_of(db, backup.id).await? {
             let node = nodes.iter().find(|n| n.id == part.node_id);
             if let (Some(list), Some(node)) = (&only, node)
                 && !list.serves(node)

@@ -12,7 +12,7 @@ use crate::{
         operation::{Assignment, TaskOutcome},
         state::State,
     },
-    persistence::engine as repo,
+    persistence::catalog,
     store::Progress,
 };
 
@@ -58,7 +58,7 @@ pub(super) fn spawn(engine: Engine, shutdown: CancellationToken) {
 async fn work(engine: Engine, shutdown: CancellationToken) {
     while !shutdown.is_cancelled() {
         let mut claimed = None;
-        match repo::agents_named(engine.db(), LOCAL_AGENT).await {
+        match catalog::agents_named(engine.db(), LOCAL_AGENT).await {
             Ok(agents) => {
                 for agent in agents {
                     match engine.claim(&agent).await {

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-pub use crate::persistence::engine::BackupPage;
+pub use crate::persistence::catalog::BackupPage;
 pub use archive::{ArchiveRequest, MomentUnit, PitAsk, PitPlan, PitWindow, archive_dir, worded};
 pub use destinations::DestinationSpec;
 pub use figures::{NodeFigures, TableFigures};
@@ -40,7 +40,7 @@ use crate::{
         source::{InstanceConfig, Node, NodeSpec, Source, SourceKind},
     },
     error::{CoreError, CoreResult},
-    persistence::{Db, engine as repo},
+    persistence::{Db, catalog},
     sources::database::{DatabaseLocation, DatastoreKind},
 };
 
@@ -63,7 +63,7 @@ struct Inner {
     owner: String,
     /// Held while a backup or restore checks for conflicting work and records itself, so two
     /// requests arriving together cannot both pass the check (within this process; servers sharing
-    /// PostgreSQL also take `repo::lock_starts`).
+    /// PostgreSQL also take `catalog::lock_starts`).
     starting: tokio::sync::Mutex<()>,
 }
 
@@ -117,7 +117,7 @@ impl Engine {
     pub async fn new(db: Db, settings: Arc<Settings>) -> CoreResult<Self> {
         let secrets = SecretBox::load(settings.secret_key.as_deref(), &settings.data_dir)?;
         let key = settings.store_key.as_deref().map(|k| crate::crypto::derive_key("coffer 2026-11-23 store key", k.as_bytes()));
-        let server_destination = repo::ensure_server_destination(&db).await?.id;
+        let server_destination = catalog::ensure_server_destination(&db).await?.id;
         let server_store = stores::ServerStore::parse(&settings.server_store, &settings.data_dir)?;
         let stores = StoreRegistry::new(db.clone(), server_store, key, secrets.clone(), settings.storage_retries);
         let owner = format!("{}{}:{}", owner_prefix(&settings), std::process::id(), Uuid::new_v4().simple());
@@ -147,14 +147,14 @@ impl Engine {
         let mut out = String::new();
         out.push_str("# HELP coffer_operations Operations by kind and state, of every server sharing the database.\n");
         out.push_str("# TYPE coffer_operations gauge\n");
-        for (kind, state, n) in repo::operation_counts(&self.inner.db).await? {
+        for (kind, state, n) in catalog::operation_counts(&self.inner.db).await? {
             let (kind, state) = (crate::metrics::escape(&kind), crate::metrics::escape(&state));
             let _ = writeln!(out, "coffer_operations{{kind=\"{kind}\",state=\"{state}\"}} {n}");
         }
         out.push_str("# HELP coffer_agent_last_heartbeat_age_seconds Seconds since an agent last claimed work or reported progress.\n");
         out.push_str("# TYPE coffer_agent_last_heartbeat_age_seconds gauge\n");
         let now = Utc::now();
-        for agent in repo::all_agents(&self.inner.db).await? {
+        for agent in catalog::all_agents(&self.inner.db).await? {
             let Some(seen) = agent.last_seen_at else { continue };
             let age = (now - seen).num_milliseconds().max(0) as f64 / 1000.0;
             let name = crate::metrics::escape(&agent.name);
@@ -195,7 +195,7 @@ impl Engine {
 
     /// The server's own agent for a tenant.
     pub async fn local_agent(&self, tenant_id: Uuid) -> CoreResult<Agent> {
-        repo::get_or_create_agent(&self.inner.db, tenant_id, LOCAL_AGENT, &crate::config::hostname()).await
+        catalog::get_or_create_agent(&self.inner.db, tenant_id, LOCAL_AGENT, &crate::config::hostname()).await
     }
 
     /// Registers (or finds again) a remote agent of the caller's tenant.
@@ -203,18 +203,18 @@ impl Engine {
         if name.is_empty() || name.len() > 128 || name == LOCAL_AGENT || name.contains('/') {
             return Err(CoreError::BadRequest(format!("'{name}' cannot name an agent")));
         }
-        let mut agent = repo::get_or_create_agent(&self.inner.db, caller.tenant_id, name, hostname).await?;
-        repo::set_agent_hostname(&self.inner.db, agent.id, hostname).await?;
+        let mut agent = catalog::get_or_create_agent(&self.inner.db, caller.tenant_id, name, hostname).await?;
+        catalog::set_agent_hostname(&self.inner.db, agent.id, hostname).await?;
         if agent.settings.deleted {
             agent.settings.deleted = false;
-            repo::set_agent_settings(&self.inner.db, agent.id, &agent.settings).await?;
+            catalog::set_agent_settings(&self.inner.db, agent.id, &agent.settings).await?;
         }
         Ok(agent)
     }
 
     /// The caller's agent `id`, or 404 (also once its user deleted it).
     pub async fn agent_of(&self, caller: &Principal, id: Uuid) -> CoreResult<Agent> {
-        repo::get_agent(&self.inner.db, id)
+        catalog::get_agent(&self.inner.db, id)
             .await?
             .filter(|a| caller.can_see_tenant(a.tenant_id) && !a.settings.deleted)
             .ok_or_else(|| CoreError::not_found("agent", id.to_string()))
@@ -222,14 +222,14 @@ impl Engine {
 
     /// The caller's agents, without those its users deleted.
     pub async fn list_agents(&self, caller: &Principal) -> CoreResult<Vec<Agent>> {
-        Ok(repo::list_agents(&self.inner.db, caller.tenant_id).await?.into_iter().filter(|a| !a.settings.deleted).collect())
+        Ok(catalog::list_agents(&self.inner.db, caller.tenant_id).await?.into_iter().filter(|a| !a.settings.deleted).collect())
     }
 
     /// Changes what a client may change about an agent.
     pub async fn update_agent(&self, caller: &Principal, id: Uuid, change: impl FnOnce(&mut AgentSettings)) -> CoreResult<Agent> {
         let mut agent = self.agent_of(caller, id).await?;
         change(&mut agent.settings);
-        repo::set_agent_settings(&self.inner.db, agent.id, &agent.settings).await?;
+        catalog::set_agent_settings(&self.inner.db, agent.id, &agent.settings).await?;
         Ok(agent)
     }
 
@@ -241,13 +241,13 @@ impl Engine {
         if agent.is_local() {
             return Err(CoreError::BadRequest("the server's own agent cannot be deleted".into()));
         }
-        if !repo::running_tasks_of_agent(db, agent.id).await?.is_empty() {
+        if !catalog::running_tasks_of_agent(db, agent.id).await?.is_empty() {
             return Err(CoreError::Conflict(format!("agent '{}' is running a task; stop it first", agent.name)));
         }
-        for plan in repo::list_plans(db, agent.tenant_id).await? {
-            let served = repo::nodes_of(db, plan.source_id).await?;
+        for plan in catalog::list_plans(db, agent.tenant_id).await? {
+            let served = catalog::nodes_of(db, plan.source_id).await?;
             if !served.is_empty() && served.iter().all(|n| n.agent_id == agent.id) {
-                repo::delete_plan(db, plan.id).await?;
+                catalog::delete_plan(db, plan.id).await?;
             }
         }
         self.update_agent(caller, id, |s| s.deleted = true).await?;
@@ -258,7 +258,7 @@ impl Engine {
         if name == LOCAL_AGENT {
             return self.local_agent(tenant_id).await;
         }
-        match repo::agent_by_name(&self.inner.db, tenant_id, name).await? {
+        match catalog::agent_by_name(&self.inner.db, tenant_id, name).await? {
             Some(agent) => Ok(agent),
             None => Err(self.no_such_agent(None, tenant_id, name).await?),
         }
@@ -269,7 +269,7 @@ impl Engine {
     /// agent of that name has registered (a source registered in the wrong tenant is the usual cause).
     async fn check_agents_registered(&self, caller: &Principal, names: &[&str]) -> CoreResult<()> {
         for &name in names {
-            if name != LOCAL_AGENT && repo::agent_by_name(&self.inner.db, caller.tenant_id, name).await?.is_none() {
+            if name != LOCAL_AGENT && catalog::agent_by_name(&self.inner.db, caller.tenant_id, name).await?.is_none() {
                 return Err(self.no_such_agent(Some(caller), caller.tenant_id, name).await?);
             }
         }
@@ -283,7 +283,7 @@ impl Engine {
         let tenants = crate::persistence::identity::list_tenants(db).await?;
         let tenant_name = |id: Uuid| tenants.iter().find(|t| t.id == id).map(|t| t.name.clone()).unwrap_or_else(|| id.to_string());
         let mut elsewhere: Vec<String> = match caller {
-            Some(caller) => repo::agents_named(db, name)
+            Some(caller) => catalog::agents_named(db, name)
                 .await?
                 .into_iter()
                 .filter(|a| a.tenant_id != tenant_id && !a.settings.deleted && caller.can_see_tenant(a.tenant_id))
@@ -339,7 +339,7 @@ impl Engine {
         seal: bool,
     ) -> CoreResult<SourceView> {
         crate::domain::check_name("a name", name).map_err(CoreError::BadRequest)?;
-        if repo::find_source_by_name(&self.inner.db, tenant_id, kind, name).await?.is_some() {
+        if catalog::find_source_by_name(&self.inner.db, tenant_id, kind, name).await?.is_some() {
             return Err(CoreError::Conflict(format!("{} named '{name}' already exists", with_article(kind_word(kind)))));
         }
         let source = Source { id: Uuid::new_v4(), tenant_id, kind, name: name.to_owned(), config, created_at: Utc::now() };
@@ -362,8 +362,8 @@ impl Engine {
                 position: i as i32,
             });
         }
-        repo::create_source(&self.inner.db, &source, &nodes).await?;
-        repo::add_event(
+        catalog::create_source(&self.inner.db, &source, &nodes).await?;
+        catalog::add_event(
             &self.inner.db,
             tenant_id,
             "source.created",
@@ -539,24 +539,24 @@ impl Engine {
             return Err(CoreError::not_found("instance", id.to_string()));
         }
         // While it is backed up, an instance cannot be deleted (Cloud Databases' rule).
-        if repo::has_backup_in_progress(&self.inner.db, id).await? {
+        if catalog::has_backup_in_progress(&self.inner.db, id).await? {
             return Err(CoreError::Unprocessable(format!(
                 "instance '{}' is being backed up; delete it once the backup ends",
                 view.source.name
             )));
         }
         let config: InstanceConfig = serde_json::from_value(view.source.config.clone()).unwrap_or_default();
-        repo::mark_source_deleted(&self.inner.db, id).await?;
+        catalog::mark_source_deleted(&self.inner.db, id).await?;
         if config.managed
             && let (Ok(kind), Some(node)) =
-                (config.datastore.parse::<DatastoreKind>(), repo::nodes_of(&self.inner.db, id).await?.into_iter().next())
+                (config.datastore.parse::<DatastoreKind>(), catalog::nodes_of(&self.inner.db, id).await?.into_iter().next())
         {
             let location = DatabaseLocation::new(kind, self.inner.secrets.open(&node.location)?);
             if let Err(e) = crate::sources::database::drop_database(&location).await {
                 tracing::warn!(instance = %id, error = %e, "could not drop the database of a deleted instance");
             }
         }
-        repo::add_event(
+        catalog::add_event(
             &self.inner.db,
             view.source.tenant_id,
             "source.deleted",
@@ -577,17 +577,17 @@ impl Engine {
         }
         use crate::domain::operation::OperationKind;
         for kind in [OperationKind::Backup, OperationKind::Restore, OperationKind::Copy, OperationKind::Delete] {
-            if repo::has_operation_in_progress(&self.inner.db, id, kind).await? {
+            if catalog::has_operation_in_progress(&self.inner.db, id, kind).await? {
                 return Err(CoreError::Conflict(format!("a {kind} of cluster '{}' is running; try again when it ends", view.source.name)));
             }
         }
         if let Some(op) = view.source.config.get("restore_operation").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok())
-            && repo::get_operation(&self.inner.db, Some(view.source.tenant_id), op).await?.is_some_and(|o| !o.state.is_terminal())
+            && catalog::get_operation(&self.inner.db, Some(view.source.tenant_id), op).await?.is_some_and(|o| !o.state.is_terminal())
         {
             return Err(CoreError::Conflict(format!("cluster '{}' is still being restored", view.source.name)));
         }
-        repo::mark_source_deleted(&self.inner.db, id).await?;
-        repo::add_event(
+        catalog::mark_source_deleted(&self.inner.db, id).await?;
+        catalog::add_event(
             &self.inner.db,
             view.source.tenant_id,
             "source.deleted",
@@ -610,12 +610,12 @@ impl Engine {
             if member.source.kind != SourceKind::Instance {
                 return Err(CoreError::BadRequest(format!("{id} is not an instance")));
             }
-            let node = repo::nodes_of(&self.inner.db, member.source.id)
+            let node = catalog::nodes_of(&self.inner.db, member.source.id)
                 .await?
                 .into_iter()
                 .next()
                 .ok_or_else(|| CoreError::internal(anyhow::anyhow!("instance without node")))?;
-            let agent = repo::get_agent(&self.inner.db, node.agent_id).await?.map(|a| a.name).unwrap_or_else(|| LOCAL_AGENT.into());
+            let agent = catalog::get_agent(&self.inner.db, node.agent_id).await?.map(|a| a.name).unwrap_or_else(|| LOCAL_AGENT.into());
             specs.push(NodeSpec {
                 name: member.source.name.clone(),
                 agent,
@@ -639,7 +639,7 @@ impl Engine {
 
     /// The source alone, without its nodes: what a check that the caller may use it needs.
     pub(crate) async fn source_row(&self, caller: &Principal, id: Uuid) -> CoreResult<Source> {
-        repo::get_source(&self.inner.db, tenant_scope(caller), id).await?.ok_or_else(|| CoreError::not_found("source", id.to_string()))
+        catalog::get_source(&self.inner.db, tenant_scope(caller), id).await?.ok_or_else(|| CoreError::not_found("source", id.to_string()))
     }
 
     pub async fn source_by_name(&self, caller: &Principal, kind: SourceKind, name: &str) -> CoreResult<SourceView> {
@@ -649,44 +649,44 @@ impl Engine {
 
     /// The caller's source of `kind` named `name`, without its nodes.
     pub(crate) async fn source_row_by_name(&self, caller: &Principal, kind: SourceKind, name: &str) -> CoreResult<Source> {
-        repo::find_source_by_name(&self.inner.db, caller.tenant_id, kind, name)
+        catalog::find_source_by_name(&self.inner.db, caller.tenant_id, kind, name)
             .await?
             .ok_or_else(|| CoreError::not_found(kind_word(kind), name))
     }
 
     /// A source as shown: with its nodes and whether their agents are up.
     pub(crate) async fn with_nodes(&self, source: Source) -> CoreResult<SourceView> {
-        let nodes = repo::nodes_of(&self.inner.db, source.id).await?;
-        let agents = repo::list_agents(&self.inner.db, source.tenant_id).await?;
+        let nodes = catalog::nodes_of(&self.inner.db, source.id).await?;
+        let agents = catalog::list_agents(&self.inner.db, source.tenant_id).await?;
         Ok(self.view(source, nodes, &agents))
     }
 
     pub async fn list_sources(&self, caller: &Principal, kind: Option<SourceKind>) -> CoreResult<Vec<SourceView>> {
-        let sources = repo::list_sources(&self.inner.db, Some(caller.tenant_id), kind).await?;
-        let agents = repo::list_agents(&self.inner.db, caller.tenant_id).await?;
+        let sources = catalog::list_sources(&self.inner.db, Some(caller.tenant_id), kind).await?;
+        let agents = catalog::list_agents(&self.inner.db, caller.tenant_id).await?;
         let mut out = Vec::new();
         for s in sources {
-            let nodes = repo::nodes_of(&self.inner.db, s.id).await?;
+            let nodes = catalog::nodes_of(&self.inner.db, s.id).await?;
             out.push(self.view(s, nodes, &agents));
         }
         Ok(out)
     }
 
     pub async fn events(&self, caller: &Principal, limit: u64) -> CoreResult<Vec<crate::domain::operation::Event>> {
-        repo::list_events(&self.inner.db, Some(caller.tenant_id), limit).await
+        catalog::list_events(&self.inner.db, Some(caller.tenant_id), limit).await
     }
 
     /// Records a request that was carried out at once (a destination added, say) under a new
     /// request id, so clients that poll every request id find it done.
     pub async fn record_request(&self, caller: &Principal, kind: &str, message: &str, source_id: Option<Uuid>) -> CoreResult<Uuid> {
         let id = Uuid::new_v4();
-        repo::add_event(&self.inner.db, caller.tenant_id, kind, message, Some(id), None, source_id).await?;
+        catalog::add_event(&self.inner.db, caller.tenant_id, kind, message, Some(id), None, source_id).await?;
         Ok(id)
     }
 
     /// The record of a request carried out at once, by its request id.
     pub async fn recorded_request(&self, caller: &Principal, id: Uuid) -> CoreResult<Option<crate::domain::operation::Event>> {
-        Ok(repo::list_events(&self.inner.db, Some(caller.tenant_id), 10_000).await?.into_iter().find(|e| e.operation_id == Some(id)))
+        Ok(catalog::list_events(&self.inner.db, Some(caller.tenant_id), 10_000).await?.into_iter().find(|e| e.operation_id == Some(id)))
     }
 }
 

@@ -21,7 +21,7 @@ use crate::{
     error::{CoreError, CoreResult},
     persistence::{
         ConnectionTrait, TransactionTrait,
-        engine::{self as repo, OperationPatch},
+        catalog::{self, OperationPatch},
     },
     sources::database::{DatabaseLocation, DatastoreKind},
 };
@@ -249,7 +249,7 @@ impl Engine {
     pub async fn start_backup(&self, caller: &Principal, spec: BackupSpec) -> CoreResult<(Operation, Backup)> {
         let db = &self.inner.db;
         let _starting = self.inner.starting.lock().await;
-        let _everywhere = repo::lock_starts(db).await?;
+        let _everywhere = catalog::lock_starts(db).await?;
         let source = self.source_row(caller, spec.source_id).await?;
         let region = match spec.region.as_deref() {
             Some(r) => self.served_region(r).ok_or_else(|| CoreError::not_found("region", r))?,
@@ -272,7 +272,7 @@ impl Engine {
         }
         let parent = match spec.parent_id {
             Some(id) => {
-                let p = repo::get_backup(db, Some(source.tenant_id), id)
+                let p = catalog::get_backup(db, Some(source.tenant_id), id)
                     .await?
                     .ok_or_else(|| CoreError::not_found("backup", id.to_string()))?;
                 if p.source_id != source.id || !p.state.is_success() {
@@ -285,7 +285,7 @@ impl Engine {
             }
             // The newest complete backup made in (or copied to) the same region.
             None if spec.incremental => Some(
-                repo::list_backups(db, Some(source.tenant_id), Some(source.id))
+                catalog::list_backups(db, Some(source.tenant_id), Some(source.id))
                     .await?
                     .into_iter()
                     .find(|b| b.state.is_success() && self.region_of(b) == region)
@@ -310,11 +310,11 @@ impl Engine {
                 }
             }
         }
-        if repo::has_backup_in_progress(db, source.id).await? {
+        if catalog::has_backup_in_progress(db, source.id).await? {
             return Err(CoreError::Unprocessable(format!("a backup of {} '{}' is already in progress", source.kind, source.name)));
         }
-        let locations: Vec<String> = repo::nodes_of(db, source.id).await?.into_iter().map(|n| n.location).collect();
-        if repo::has_restore_in_place_in_progress(db, source.id, &locations).await? {
+        let locations: Vec<String> = catalog::nodes_of(db, source.id).await?.into_iter().map(|n| n.location).collect();
+        if catalog::has_restore_in_place_in_progress(db, source.id, &locations).await? {
             return Err(CoreError::Unprocessable(format!(
                 "a restore into {} '{}' is in progress; back up once it ends",
                 source.kind, source.name
@@ -326,9 +326,9 @@ impl Engine {
         if source.kind == SourceKind::Machine && !spec.selection.keyspaces.is_empty() {
             return Err(CoreError::BadRequest("keyspaces only apply to clusters".into()));
         }
-        let agents = repo::list_agents(db, source.tenant_id).await?;
+        let agents = catalog::list_agents(db, source.tenant_id).await?;
         let now = Utc::now();
-        let mut nodes = repo::nodes_of(db, source.id).await?;
+        let mut nodes = catalog::nodes_of(db, source.id).await?;
         if source.kind == SourceKind::HaGroup {
             let up = |n: &Node| agents.iter().any(|a| a.id == n.agent_id && a.is_up(now, self.inner.settings.agent_down_after_secs));
             nodes = vec![closest_replica(nodes, up)?];
@@ -366,7 +366,7 @@ impl Engine {
             None if source.kind == SourceKind::Cluster => {
                 // OpsCenter's tag: the schedule (or adhoc) and the second, unique within the cluster.
                 let taken: Vec<String> =
-                    repo::list_backups(db, Some(source.tenant_id), Some(source.id)).await?.into_iter().map(|b| b.tag).collect();
+                    catalog::list_backups(db, Some(source.tenant_id), Some(source.id)).await?.into_iter().map(|b| b.tag).collect();
                 let origin = spec.plan_id.map(|p| p.to_string()).unwrap_or_else(|| "adhoc".into());
                 (0..)
                     .map(|s| format!("opscenter_{origin}_{}", (now + Duration::seconds(s)).format("%Y-%m-%d-%H-%M-%S-UTC")))
@@ -463,8 +463,8 @@ impl Engine {
             return Err(CoreError::Unavailable("every node is down".into()));
         }
         op.params["nodes"] = json!(nodes.len());
-        repo::insert_operation(db, &op, &tasks, Some(&backup)).await?;
-        repo::add_event(
+        catalog::insert_operation(db, &op, &tasks, Some(&backup)).await?;
+        catalog::add_event(
             db,
             source.tenant_id,
             "backup.started",
@@ -482,7 +482,7 @@ impl Engine {
     pub async fn start_restore(&self, caller: &Principal, spec: RestoreSpec) -> CoreResult<Operation> {
         let db = &self.inner.db;
         let _starting = self.inner.starting.lock().await;
-        let _everywhere = repo::lock_starts(db).await?;
+        let _everywhere = catalog::lock_starts(db).await?;
         let backup = self.backup(caller, spec.backup_id).await?;
         if let Some(plan) = &spec.point_in_time {
             if let RestoreTarget::SameNodes { keyspace_renames, .. } = &spec.target
@@ -506,15 +506,15 @@ impl Engine {
                 backup.id, backup.state
             )));
         }
-        let source = repo::get_source(db, Some(backup.tenant_id), backup.source_id)
+        let source = catalog::get_source(db, Some(backup.tenant_id), backup.source_id)
             .await?
             .ok_or_else(|| CoreError::not_found("source", backup.source_id.to_string()))?;
         if matches!(spec.target, RestoreTarget::SameNodes { .. }) {
-            let locations: Vec<String> = repo::nodes_of(db, source.id).await?.into_iter().map(|n| n.location).collect();
-            if repo::has_restore_in_place_in_progress(db, source.id, &locations).await? {
+            let locations: Vec<String> = catalog::nodes_of(db, source.id).await?.into_iter().map(|n| n.location).collect();
+            if catalog::has_restore_in_place_in_progress(db, source.id, &locations).await? {
                 return Err(CoreError::Unprocessable(format!("a restore into {} '{}' is already in progress", source.kind, source.name)));
             }
-            if repo::has_backup_in_progress(db, source.id).await? {
+            if catalog::has_backup_in_progress(db, source.id).await? {
                 return Err(CoreError::Unprocessable(format!(
                     "a backup of {} '{}' is in progress; restore once it ends",
                     source.kind, source.name
@@ -532,7 +532,8 @@ impl Engine {
                 )));
             }
         }
-        let mut parts: Vec<BackupNode> = repo::backup_nodes_of(db, backup.id).await?.into_iter().filter(|n| n.state.is_success()).collect();
+        let mut parts: Vec<BackupNode> =
+            catalog::backup_nodes_of(db, backup.id).await?.into_iter().filter(|n| n.state.is_success()).collect();
         let held: std::collections::BTreeSet<String> = parts
             .iter()
             .flat_map(|p| p.detail.get("tables").and_then(Value::as_object).into_iter().flatten().map(|(k, _)| k.clone()))
@@ -551,7 +552,7 @@ impl Engine {
                 return Err(CoreError::BadRequest(format!("the backup holds no table '{missing}'")));
             }
         }
-        let original_nodes = repo::nodes_of(db, source.id).await?;
+        let original_nodes = catalog::nodes_of(db, source.id).await?;
         if !spec.options.excluded_nodes.is_empty() {
             if !matches!(spec.target, RestoreTarget::SameNodes { .. }) {
                 return Err(CoreError::BadRequest("excluded nodes apply only to a restore onto the same nodes".into()));
@@ -571,7 +572,7 @@ impl Engine {
             params["selection"] = json!(spec.selection);
         }
         if let Some(from) = spec.destination_id {
-            let copies = repo::backup_copies_of(db, backup.id).await?;
+            let copies = catalog::backup_copies_of(db, backup.id).await?;
             if from != backup.destination_id && !copies.contains(&from) {
                 return Err(CoreError::BadRequest(format!("destination {from} holds no copy of backup {}", backup.id)));
             }
@@ -626,7 +627,7 @@ impl Engine {
                         parts.len()
                     )));
                 }
-                let agents = repo::list_agents(db, backup.tenant_id).await?;
+                let agents = catalog::list_agents(db, backup.tenant_id).await?;
                 let specs: Vec<NodeSpec> = parts
                     .iter()
                     .zip(locations)
@@ -666,7 +667,7 @@ impl Engine {
                 config["restored_from"] = json!(backup.id);
                 config["restore_operation"] = json!(op.id);
                 let created = self.create_source(backup.tenant_id, SourceKind::Cluster, name, config, specs, false).await?;
-                let new_nodes = repo::nodes_of(db, created.source.id).await?;
+                let new_nodes = catalog::nodes_of(db, created.source.id).await?;
                 for (part, node) in parts.iter().zip(&new_nodes) {
                     let task_spec = TaskSpec::RestoreClusterNode {
                         snapshot: snapshot.clone(),
@@ -699,7 +700,7 @@ impl Engine {
                         }
                     };
                     let target = if parts.len() > 1 { format!("{}/{}", path.trim_end_matches('/'), part.node_name) } else { path.clone() };
-                    if let Some(a) = repo::get_agent(db, agent_id).await? {
+                    if let Some(a) = catalog::get_agent(db, agent_id).await? {
                         self.check_local_path(caller, &a.name, &target)?;
                     }
                     let task_spec = TaskSpec::RestoreTree {
@@ -730,7 +731,7 @@ impl Engine {
                 let db_name: String =
                     name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).take(40).collect();
                 let db_name = format!("restored_{db_name}_{}", &Uuid::new_v4().simple().to_string()[..8]);
-                let agent = repo::get_agent(db, node.agent_id).await?.map(|a| a.name).unwrap_or_else(crate::domain::source::local_agent);
+                let agent = catalog::get_agent(db, node.agent_id).await?.map(|a| a.name).unwrap_or_else(crate::domain::source::local_agent);
                 let target = self.new_instance_location(backup.tenant_id, &original, &agent, &db_name)?;
                 if let Some(f) = flavor {
                     config.flavor = f.clone();
@@ -761,7 +762,7 @@ impl Engine {
                         true,
                     )
                     .await?;
-                let new_node = repo::nodes_of(db, created.source.id)
+                let new_node = catalog::nodes_of(db, created.source.id)
                     .await?
                     .into_iter()
                     .next()
@@ -779,8 +780,8 @@ impl Engine {
         if tasks.is_empty() {
             return Err(CoreError::Unprocessable("the backup holds no node data to restore".into()));
         }
-        repo::insert_operation(db, &op, &tasks, None).await?;
-        repo::add_event(
+        catalog::insert_operation(db, &op, &tasks, None).await?;
+        catalog::add_event(
             db,
             backup.tenant_id,
             "restore.started",
@@ -802,7 +803,7 @@ impl Engine {
         if source.kind != SourceKind::Cluster {
             return Err(CoreError::BadRequest(format!("{} is not a cluster", source.name)));
         }
-        let agents = repo::list_agents(db, source.tenant_id).await?;
+        let agents = catalog::list_agents(db, source.tenant_id).await?;
         let now = Utc::now();
         let op = new_operation(
             source.tenant_id,
@@ -813,7 +814,7 @@ impl Engine {
             OperationOptions::default(),
             Value::Null,
         );
-        let tasks: Vec<Task> = repo::nodes_of(db, source.id)
+        let tasks: Vec<Task> = catalog::nodes_of(db, source.id)
             .await?
             .iter()
             .filter(|n| agents.iter().any(|a| a.id == n.agent_id && a.is_up(now, self.inner.settings.agent_down_after_secs)))
@@ -822,7 +823,7 @@ impl Engine {
         if tasks.is_empty() {
             return Err(CoreError::Unavailable(format!("no agent of cluster '{}' is up", source.name)));
         }
-        repo::insert_operation(db, &op, &tasks, None).await?;
+        catalog::insert_operation(db, &op, &tasks, None).await?;
         self.wake_local();
         Ok(op)
     }
@@ -847,7 +848,7 @@ impl Engine {
             Value::Null,
         );
         let task = new_task(&op, None, local.id, TaskSpec::Verify { snapshot: backup.id.to_string(), destination: None });
-        repo::insert_operation(&self.inner.db, &op, &[task], None).await?;
+        catalog::insert_operation(&self.inner.db, &op, &[task], None).await?;
         self.wake_local();
         Ok(op)
     }
@@ -868,7 +869,7 @@ impl Engine {
         if destination == backup.destination_id {
             return Err(CoreError::BadRequest(format!("destination {destination} holds the backup itself, not a copy; delete the backup")));
         }
-        if !repo::backup_copies_of(db, backup.id).await?.contains(&destination) {
+        if !catalog::backup_copies_of(db, backup.id).await?.contains(&destination) {
             return Err(CoreError::not_found("backup copy", format!("{backup_id} at {destination}")));
         }
         let local = self.local_agent(backup.tenant_id).await?;
@@ -887,7 +888,7 @@ impl Engine {
             local.id,
             TaskSpec::DeleteSnapshots { snapshots: vec![backup.id.to_string()], destination: Some(destination) },
         );
-        repo::insert_operation(db, &op, &[task], None).await?;
+        catalog::insert_operation(db, &op, &[task], None).await?;
         // The store's copy goes for good: the catalog must not roll back to holding it.
         crate::persistence::make_durable(db).await;
         self.wake_local();
@@ -907,7 +908,7 @@ impl Engine {
         let mut doomed = vec![backup.clone()];
         let mut i = 0;
         while i < doomed.len() {
-            let children = repo::children_of(db, doomed[i].id).await?;
+            let children = catalog::children_of(db, doomed[i].id).await?;
             doomed.extend(children);
             i += 1;
         }
@@ -938,7 +939,7 @@ impl Engine {
         );
         let mut destinations: Vec<Uuid> = Vec::new();
         for b in &doomed {
-            for d in std::iter::once(b.destination_id).chain(repo::backup_copies_of(db, b.id).await?) {
+            for d in std::iter::once(b.destination_id).chain(catalog::backup_copies_of(db, b.id).await?) {
                 if !destinations.contains(&d) {
                     destinations.push(d);
                 }
@@ -949,10 +950,10 @@ impl Engine {
             .iter()
             .map(|d| new_task(&op, None, local.id, TaskSpec::DeleteSnapshots { snapshots: snapshots.clone(), destination: Some(*d) }))
             .collect();
-        repo::insert_operation(db, &op, &tasks, None).await?;
+        catalog::insert_operation(db, &op, &tasks, None).await?;
         // The snapshots go for good: the catalog must not roll back to holding them.
         crate::persistence::make_durable(db).await;
-        repo::add_event(
+        catalog::add_event(
             db,
             backup.tenant_id,
             "backup.deleting",
@@ -975,7 +976,7 @@ impl Engine {
             return Err(CoreError::Unprocessable(format!("backup {} is {}; only complete backups can be copied", backup.id, backup.state)));
         }
         let target = self.destination_row(caller, to).await?;
-        if target.id == backup.destination_id || repo::backup_copies_of(db, backup.id).await?.contains(&target.id) {
+        if target.id == backup.destination_id || catalog::backup_copies_of(db, backup.id).await?.contains(&target.id) {
             return Err(CoreError::Conflict(format!("destination '{}' already holds backup {}", target.name, backup.id)));
         }
         let local = self.local_agent(backup.tenant_id).await?;
@@ -989,15 +990,15 @@ impl Engine {
             json!({ "to": target.id }),
         );
         let nodes: Vec<crate::domain::source::Node> = {
-            let held: Vec<Uuid> = repo::backup_nodes_of(db, backup.id).await?.iter().map(|n| n.node_id).collect();
-            repo::nodes_of(db, backup.source_id).await?.into_iter().filter(|n| held.contains(&n.id)).collect()
+            let held: Vec<Uuid> = catalog::backup_nodes_of(db, backup.id).await?.iter().map(|n| n.node_id).collect();
+            catalog::nodes_of(db, backup.source_id).await?.into_iter().filter(|n| held.contains(&n.id)).collect()
         };
         let only = self.nodes_copied_to(target.id, &nodes).await?;
         let spec =
             TaskSpec::CopySnapshot { snapshot: backup.id.to_string(), to: target.id, nodes: only, as_snapshot: None, as_parent: None };
         let task = new_task(&op, None, local.id, spec);
-        repo::insert_operation(db, &op, &[task], None).await?;
-        repo::add_event(
+        catalog::insert_operation(db, &op, &[task], None).await?;
+        catalog::add_event(
             db,
             backup.tenant_id,
             "copy.started",
@@ -1014,7 +1015,7 @@ impl Engine {
     /// Destinations holding a complete copy of a backup besides its own.
     pub async fn backup_copies(&self, caller: &Principal, backup_id: Uuid) -> CoreResult<Vec<Uuid>> {
         self.backup(caller, backup_id).await?;
-        repo::backup_copies_of(&self.inner.db, backup_id).await
+        catalog::backup_copies_of(&self.inner.db, backup_id).await
     }
 
     /// Asks an operation to stop: queued tasks end at once, running ones at their next report.
@@ -1024,11 +1025,11 @@ impl Engine {
         if op.state.is_terminal() {
             return Err(CoreError::Unprocessable(format!("operation {} already ended ({})", op.id, op.state)));
         }
-        repo::request_task_cancel(db, op.id).await?;
-        for t in repo::tasks_of(db, op.id).await? {
-            repo::set_task_state(db, t.id, &[State::Queued], State::Cancelled, Some("cancelled before it started".into())).await?;
+        catalog::request_task_cancel(db, op.id).await?;
+        for t in catalog::tasks_of(db, op.id).await? {
+            catalog::set_task_state(db, t.id, &[State::Queued], State::Cancelled, Some("cancelled before it started".into())).await?;
         }
-        repo::transition_operation(db, op.id, &[State::Running], State::Cancelling, OperationPatch::default()).await?;
+        catalog::transition_operation(db, op.id, &[State::Running], State::Cancelling, OperationPatch::default()).await?;
         self.maybe_finish(op.id).await?;
         self.operation(caller, operation_id).await
     }
@@ -1036,24 +1037,24 @@ impl Engine {
     // ---- reading ----
 
     pub async fn backup(&self, caller: &Principal, id: Uuid) -> CoreResult<Backup> {
-        repo::get_backup(&self.inner.db, tenant_scope(caller), id).await?.ok_or_else(|| CoreError::not_found("backup", id.to_string()))
+        catalog::get_backup(&self.inner.db, tenant_scope(caller), id).await?.ok_or_else(|| CoreError::not_found("backup", id.to_string()))
     }
 
     /// Where a listing continues after backup `id` (its created time and id); `None` when the
     /// caller has no such backup, and the listing starts from the newest.
     pub async fn backup_cursor(&self, caller: &Principal, id: Uuid) -> CoreResult<Option<(DateTime<Utc>, Uuid)>> {
-        Ok(repo::get_backup(&self.inner.db, Some(caller.tenant_id), id).await?.map(|b| (b.created_at, b.id)))
+        Ok(catalog::get_backup(&self.inner.db, Some(caller.tenant_id), id).await?.map(|b| (b.created_at, b.id)))
     }
 
-    /// One page of the caller's backups (see [`repo::BackupPage`] and [`Engine::backup_cursor`]).
-    pub async fn backups_page(&self, caller: &Principal, page: &repo::BackupPage) -> CoreResult<Vec<Backup>> {
-        repo::list_backups_page(&self.inner.db, caller.tenant_id, page).await
+    /// One page of the caller's backups (see [`catalog::BackupPage`] and [`Engine::backup_cursor`]).
+    pub async fn backups_page(&self, caller: &Principal, page: &catalog::BackupPage) -> CoreResult<Vec<Backup>> {
+        catalog::list_backups_page(&self.inner.db, caller.tenant_id, page).await
     }
 
     /// Every backup of the caller's (of one source), newest first. Listings that can grow without
     /// bound read pages instead ([`Engine::backups_page`]).
     pub async fn backups(&self, caller: &Principal, source_id: Option<Uuid>) -> CoreResult<Vec<Backup>> {
-        repo::list_backups(&self.inner.db, Some(caller.tenant_id), source_id).await
+        catalog::list_backups(&self.inner.db, Some(caller.tenant_id), source_id).await
     }
 
     /// The newest complete backup of a source, made at or before `at` when given.
@@ -1080,7 +1081,8 @@ impl Engine {
         // Just past `at`: the cursor is exclusive, and the nil id sorts first.
         let mut after = at.map(|t| (t + chrono::Duration::microseconds(1), Uuid::nil()));
         loop {
-            let page = repo::BackupPage { source_id: Some(source_id), complete_only: true, after, limit: Some(PAGE), ..Default::default() };
+            let page =
+                catalog::BackupPage { source_id: Some(source_id), complete_only: true, after, limit: Some(PAGE), ..Default::default() };
             let backups = self.backups_page(caller, &page).await?;
             let last = backups.last().map(|b| (b.created_at, b.id));
             let full = backups.len() as u64 == PAGE;
@@ -1103,22 +1105,22 @@ impl Engine {
         tag: &str,
         made_in: Option<DateTime<Utc>>,
     ) -> CoreResult<Vec<Backup>> {
-        repo::backups_tagged(&self.inner.db, caller.tenant_id, source_id, tag, made_in).await
+        catalog::backups_tagged(&self.inner.db, caller.tenant_id, source_id, tag, made_in).await
     }
 
     /// A source's complete backups in sum: when the newest finished and the bytes they store.
     pub async fn complete_backup_totals(&self, caller: &Principal, source_id: Uuid) -> CoreResult<(Option<DateTime<Utc>>, i64)> {
-        repo::complete_backup_totals(&self.inner.db, caller.tenant_id, source_id).await
+        catalog::complete_backup_totals(&self.inner.db, caller.tenant_id, source_id).await
     }
 
     /// When the source's complete backup (of one plan, when given) that finished last finished.
     pub async fn last_completion(&self, caller: &Principal, source_id: Uuid, plan_id: Option<Uuid>) -> CoreResult<Option<DateTime<Utc>>> {
-        repo::last_completion(&self.inner.db, caller.tenant_id, source_id, plan_id).await
+        catalog::last_completion(&self.inner.db, caller.tenant_id, source_id, plan_id).await
     }
 
     /// A source's events of one kind (`backup.deleted`, ...), newest first.
     pub async fn source_events(&self, caller: &Principal, source_id: Uuid, kind: &str) -> CoreResult<Vec<crate::domain::operation::Event>> {
-        repo::source_events(&self.inner.db, caller.tenant_id, source_id, kind).await
+        catalog::source_events(&self.inner.db, caller.tenant_id, source_id, kind).await
     }
 
     /// The per-node parts and the copies of many backups at once, for listings (a few queries,
@@ -1126,28 +1128,28 @@ impl Engine {
     pub async fn backup_details(&self, caller: &Principal, backups: &[Backup]) -> CoreResult<BackupDetails> {
         let ids = visible_ids(caller, backups);
         let db = &self.inner.db;
-        Ok(BackupDetails { nodes: repo::backup_nodes_of_many(db, &ids).await?, copies: repo::backup_copies_of_many(db, &ids).await? })
+        Ok(BackupDetails { nodes: catalog::backup_nodes_of_many(db, &ids).await?, copies: catalog::backup_copies_of_many(db, &ids).await? })
     }
 
     /// Only the copies of many backups (for filtering by destination before reading more).
     pub async fn backup_copies_of_many(&self, caller: &Principal, backups: &[Backup]) -> CoreResult<HashMap<Uuid, Vec<Uuid>>> {
-        repo::backup_copies_of_many(&self.inner.db, &visible_ids(caller, backups)).await
+        catalog::backup_copies_of_many(&self.inner.db, &visible_ids(caller, backups)).await
     }
 
     pub async fn backup_nodes(&self, caller: &Principal, id: Uuid) -> CoreResult<Vec<BackupNode>> {
         self.backup(caller, id).await?;
-        repo::backup_nodes_of(&self.inner.db, id).await
+        catalog::backup_nodes_of(&self.inner.db, id).await
     }
 
     pub async fn operation(&self, caller: &Principal, id: Uuid) -> CoreResult<Operation> {
-        repo::get_operation(&self.inner.db, tenant_scope(caller), id)
+        catalog::get_operation(&self.inner.db, tenant_scope(caller), id)
             .await?
             .ok_or_else(|| CoreError::not_found("operation", id.to_string()))
     }
 
     /// The caller's tenant's newest operations of the given kinds (every kind when none is given).
     pub async fn operations(&self, caller: &Principal, kinds: &[OperationKind], limit: u64) -> CoreResult<Vec<Operation>> {
-        repo::list_operations(&self.inner.db, Some(caller.tenant_id), kinds, limit).await
+        catalog::list_operations(&self.inner.db, Some(caller.tenant_id), kinds, limit).await
     }
 
     /// Operations of one kind on one source of the caller's tenant, newest first.
@@ -1159,13 +1161,13 @@ impl Engine {
         limit: u64,
     ) -> CoreResult<Vec<Operation>> {
         let source = self.source_row(caller, source_id).await?;
-        repo::source_operations(&self.inner.db, source.tenant_id, source.id, kind, limit).await
+        catalog::source_operations(&self.inner.db, source.tenant_id, source.id, kind, limit).await
     }
 
     /// The tasks of many operations the caller may see, by operation (a listing's batch read).
     pub async fn tasks_of_many(&self, caller: &Principal, operations: &[Operation]) -> CoreResult<HashMap<Uuid, Vec<Task>>> {
         let ids: Vec<Uuid> = operations.iter().filter(|o| caller.can_see_tenant(o.tenant_id)).map(|o| o.id).collect();
-        let mut tasks = repo::tasks_of_many(&self.inner.db, &ids).await?;
+        let mut tasks = catalog::tasks_of_many(&self.inner.db, &ids).await?;
         for t in tasks.values_mut().flatten() {
             hide_secrets(&mut t.spec);
         }
@@ -1174,7 +1176,7 @@ impl Engine {
 
     pub async fn tasks(&self, caller: &Principal, operation_id: Uuid) -> CoreResult<Vec<Task>> {
         self.operation(caller, operation_id).await?;
-        let mut tasks = repo::tasks_of(&self.inner.db, operation_id).await?;
+        let mut tasks = catalog::tasks_of(&self.inner.db, operation_id).await?;
         for t in &mut tasks {
             hide_secrets(&mut t.spec);
         }
@@ -1188,7 +1190,7 @@ impl Engine {
     async fn heard_from(&self, agent: &Agent) -> CoreResult<()> {
         let down_after_ms = self.inner.settings.agent_down_after_secs.saturating_mul(1000) as i64;
         let fresh_for = Duration::milliseconds((down_after_ms / 4).min(5_000));
-        repo::touch_agent(&self.inner.db, agent.id, fresh_for).await?;
+        catalog::touch_agent(&self.inner.db, agent.id, fresh_for).await?;
         self.inner.metrics.heartbeat(&agent.name, agent.id);
         Ok(())
     }
@@ -1198,27 +1200,27 @@ impl Engine {
         let db = &self.inner.db;
         self.heard_from(agent).await?;
         let Some(task) =
-            repo::claim_task(db, agent.id, &self.inner.owner, Duration::seconds(self.inner.settings.lease_secs.clamp(2, 3600) as i64))
+            catalog::claim_task(db, agent.id, &self.inner.owner, Duration::seconds(self.inner.settings.lease_secs.clamp(2, 3600) as i64))
                 .await?
         else {
             return Ok(None);
         };
-        let Some(op) = repo::get_operation(db, None, task.operation_id).await? else { return Ok(None) };
-        repo::transition_operation(db, op.id, &[State::Queued], State::Running, OperationPatch { started: true, ..Default::default() })
+        let Some(op) = catalog::get_operation(db, None, task.operation_id).await? else { return Ok(None) };
+        catalog::transition_operation(db, op.id, &[State::Queued], State::Running, OperationPatch { started: true, ..Default::default() })
             .await?;
         // A backup (or a copy to a region, a backup of its own) is BUILDING once its work starts.
         if let Some(backup_id) = op.backup_id.filter(|_| matches!(op.kind, OperationKind::Backup | OperationKind::Copy))
-            && let Some(mut b) = repo::get_backup(db, None, backup_id).await?
+            && let Some(mut b) = catalog::get_backup(db, None, backup_id).await?
             && b.state == State::Queued
         {
             b.state = State::Running;
             b.updated_at = Utc::now();
-            repo::save_backup(db, &b).await?;
+            catalog::save_backup(db, &b).await?;
         }
         let requested = op.params.get("destination_id").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok());
         let destination_id = match (task.spec.destination().or(requested), op.backup_id) {
             (Some(d), _) => d,
-            (None, Some(id)) => repo::get_backup(db, None, id).await?.map(|b| b.destination_id).unwrap_or(self.inner.server_destination),
+            (None, Some(id)) => catalog::get_backup(db, None, id).await?.map(|b| b.destination_id).unwrap_or(self.inner.server_destination),
             (None, None) => self.inner.server_destination,
         };
         // The repository is created here, once, before any agent opens it: agents opening a
@@ -1253,10 +1255,10 @@ impl Engine {
         let db = &self.inner.db;
         self.heard_from(agent).await?;
         let lease = Duration::seconds(self.inner.settings.lease_secs.clamp(2, 3600) as i64);
-        let Some(cancel) = repo::report_progress(db, task_id, agent.id, attempt, progress, lease).await? else {
+        let Some(cancel) = catalog::report_progress(db, task_id, agent.id, attempt, progress, lease).await? else {
             return Ok(true);
         };
-        if let Some(task) = repo::get_task(db, task_id).await? {
+        if let Some(task) = catalog::get_task(db, task_id).await? {
             self.update_progress(task.operation_id).await?;
         }
         Ok(cancel)
@@ -1266,11 +1268,11 @@ impl Engine {
     /// (`attempt`) than the task's latest is refused, so a handed-over task ends exactly once.
     pub async fn finish(&self, agent: &Agent, task_id: Uuid, attempt: Option<i32>, outcome: TaskOutcome) -> CoreResult<()> {
         let db = &self.inner.db;
-        let task = repo::get_task(db, task_id)
+        let task = catalog::get_task(db, task_id)
             .await?
             .filter(|t| t.agent_id == agent.id)
             .ok_or_else(|| CoreError::not_found("task", task_id.to_string()))?;
-        if !repo::finish_task(db, task_id, agent.id, attempt, &outcome).await? {
+        if !catalog::finish_task(db, task_id, agent.id, attempt, &outcome).await? {
             // The same claim reporting its end again (its first report was recorded, then
             // something after it failed): end the operation if it has not ended, and answer as before.
             if task.state.is_terminal() && attempt.is_none_or(|n| n == task.attempts) {
@@ -1297,22 +1299,22 @@ impl Engine {
     }
 
     async fn update_progress(&self, operation_id: Uuid) -> CoreResult<()> {
-        let tasks = repo::tasks_of(&self.inner.db, operation_id).await?;
+        let tasks = catalog::tasks_of(&self.inner.db, operation_id).await?;
         if tasks.is_empty() {
             return Ok(());
         }
         let mean = tasks.iter().map(|t| if t.state.is_terminal() { 1.0 } else { t.progress.fraction() }).sum::<f64>() / tasks.len() as f64;
-        repo::set_operation_progress(&self.inner.db, operation_id, mean).await
+        catalog::set_operation_progress(&self.inner.db, operation_id, mean).await
     }
 
     /// Ends the operation when all its tasks have ended; exactly one caller does the ending.
     pub(crate) async fn maybe_finish(&self, operation_id: Uuid) -> CoreResult<()> {
         let db = &self.inner.db;
-        let tasks = repo::tasks_of(db, operation_id).await?;
+        let tasks = catalog::tasks_of(db, operation_id).await?;
         if tasks.iter().any(|t| !t.state.is_terminal()) {
             return self.update_progress(operation_id).await;
         }
-        let Some(op) = repo::get_operation(db, None, operation_id).await? else { return Ok(()) };
+        let Some(op) = catalog::get_operation(db, None, operation_id).await? else { return Ok(()) };
         if op.state.is_terminal() {
             return Ok(());
         }
@@ -1354,7 +1356,7 @@ impl Engine {
         // operation ended also sees the backup ended.
         let patch = OperationPatch { progress: Some(1.0), error: error.clone(), result: Some(result), started: op.started_at.is_none() };
         let txn = db.begin().await?;
-        if !repo::transition_operation(&txn, op.id, &[State::Queued, State::Running, State::Cancelling], state, patch).await? {
+        if !catalog::transition_operation(&txn, op.id, &[State::Queued, State::Running, State::Cancelling], state, patch).await? {
             txn.rollback().await?;
             return Ok(());
         }
@@ -1375,7 +1377,7 @@ impl Engine {
             && let (Some(backup), Some(to)) =
                 (op.backup_id, op.params.get("to").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok()))
         {
-            repo::add_backup_copy(&txn, backup, to).await?;
+            catalog::add_backup_copy(&txn, backup, to).await?;
         }
         txn.commit().await?;
         if op.kind == OperationKind::Delete
@@ -1417,7 +1419,7 @@ impl Engine {
             return Ok(()); // a round that found nothing new is not news
         }
         tracing::info!(operation = %op.id, kind = %op.kind, state = %state, "{msg}");
-        repo::add_event(db, op.tenant_id, &format!("{}.{state}", op.kind), &msg, Some(op.id), op.backup_id, op.source_id).await
+        catalog::add_event(db, op.tenant_id, &format!("{}.{state}", op.kind), &msg, Some(op.id), op.backup_id, op.source_id).await
     }
 
     /// Records the end of a backup inside the operation's ending transaction.
@@ -1430,7 +1432,7 @@ impl Engine {
         error: Option<String>,
     ) -> CoreResult<Option<Backup>> {
         let Some(backup_id) = op.backup_id else { return Ok(None) };
-        let Some(mut backup) = repo::get_backup(db, None, backup_id).await? else { return Ok(None) };
+        let Some(mut backup) = catalog::get_backup(db, None, backup_id).await? else { return Ok(None) };
         for t in tasks {
             if let Some(node_id) = t.node_id {
                 let node = BackupNode {
@@ -1443,7 +1445,7 @@ impl Engine {
                     stored_bytes: sum(&t.result, "stored_bytes"),
                     detail: json!({ "tables": t.result.get("tables").cloned().unwrap_or(json!({})), "errors": t.result.get("errors").cloned().unwrap_or(json!([])), "error": t.error, "stored_files": t.result.get("stored_files") }),
                 };
-                repo::save_backup_node(db, &node).await?;
+                catalog::save_backup_node(db, &node).await?;
             }
         }
         backup.state = state;
@@ -1455,7 +1457,7 @@ impl Engine {
         if state.is_success() {
             backup.completed_at = Some(backup.updated_at);
         }
-        repo::save_backup(db, &backup).await?;
+        catalog::save_backup(db, &backup).await?;
         Ok(Some(backup))
     }
 
@@ -1482,9 +1484,9 @@ impl Engine {
     pub async fn recover(&self) -> CoreResult<()> {
         let db = &self.inner.db;
         let ours = super::owner_prefix(&self.inner.settings);
-        for op in repo::operations_in(db, &[State::Queued, State::Running, State::Cancelling]).await? {
+        for op in catalog::operations_in(db, &[State::Queued, State::Running, State::Cancelling]).await? {
             let local = self.local_agent(op.tenant_id).await?;
-            for t in repo::running_tasks_of_agent(db, local.id).await? {
+            for t in catalog::running_tasks_of_agent(db, local.id).await? {
                 if t.lease_owner.as_deref().is_none_or(|owner| owner.starts_with(&ours)) {
                     self.requeue_or_fail(&t, false, "the server restarted while it ran").await?;
                 }
@@ -1498,23 +1500,23 @@ impl Engine {
     /// tasks of an agent that went down are skipped (force) or fail.
     pub async fn reap_expired(&self) -> CoreResult<()> {
         let db = &self.inner.db;
-        for t in repo::expired_tasks(db).await? {
+        for t in catalog::expired_tasks(db).await? {
             self.requeue_or_fail(&t, true, "its agent stopped reporting").await?;
             self.maybe_finish(t.operation_id).await?;
         }
         let now = Utc::now();
-        for t in repo::queued_tasks(db).await? {
-            let Some(agent) = repo::get_agent(db, t.agent_id).await? else { continue };
+        for t in catalog::queued_tasks(db).await? {
+            let Some(agent) = catalog::get_agent(db, t.agent_id).await? else { continue };
             if agent.is_up(now, self.inner.settings.agent_down_after_secs) {
                 continue;
             }
-            let force = repo::get_operation(db, None, t.operation_id).await?.is_some_and(|op| op.options.force);
+            let force = catalog::get_operation(db, None, t.operation_id).await?.is_some_and(|op| op.options.force);
             let (state, why) = if force {
                 (State::Skipped, "node down; skipped (force)")
             } else {
                 (State::Failed, "node down: its agent is not reachable")
             };
-            repo::set_task_state(db, t.id, &[State::Queued], state, Some(format!("{}: {why}", agent.name))).await?;
+            catalog::set_task_state(db, t.id, &[State::Queued], state, Some(format!("{}: {why}", agent.name))).await?;
             self.maybe_finish(t.operation_id).await?;
         }
         Ok(())
@@ -1524,9 +1526,9 @@ impl Engine {
         let db = &self.inner.db;
         let taken = if t.attempts >= MAX_ATTEMPTS {
             let why = format!("interrupted {} times; last because {why}", t.attempts);
-            repo::take_back_task(db, t.id, t.attempts, expired_only, State::Failed, Some(why)).await?
+            catalog::take_back_task(db, t.id, t.attempts, expired_only, State::Failed, Some(why)).await?
         } else {
-            let taken = repo::take_back_task(db, t.id, t.attempts, expired_only, State::Queued, None).await?;
+            let taken = catalog::take_back_task(db, t.id, t.attempts, expired_only, State::Queued, None).await?;
             if taken {
                 tracing::warn!(task = %t.id, operation = %t.operation_id, node = %t.node_name, "task interrupted ({why}); queued again");
                 self.wake_local();
@@ -1548,20 +1550,20 @@ async fn finish_delete(db: &impl ConnectionTrait, op: &Operation, state: State, 
             return Ok(());
         }
         // The backup's own place went: a copy kept elsewhere becomes its place.
-        let own_place = repo::get_backup(db, None, backup).await?.is_some_and(|b| b.destination_id == at);
+        let own_place = catalog::get_backup(db, None, backup).await?.is_some_and(|b| b.destination_id == at);
         let asked = op.params.get("kept_at").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
-        let copies = repo::backup_copies_of(db, backup).await?;
+        let copies = catalog::backup_copies_of(db, backup).await?;
         let kept = asked.filter(|k| copies.contains(k)).or_else(|| copies.iter().copied().find(|c| *c != at));
         match kept {
-            Some(kept) if own_place => repo::promote_backup_copy(db, backup, kept).await?,
+            Some(kept) if own_place => catalog::promote_backup_copy(db, backup, kept).await?,
             None if own_place => {
-                if let Some(mut b) = repo::get_backup(db, None, backup).await? {
+                if let Some(mut b) = catalog::get_backup(db, None, backup).await? {
                     b.state = State::Failed;
                     b.error = Some("its data was deleted and no copy was left".into());
-                    repo::save_backup(db, &b).await?;
+                    catalog::save_backup(db, &b).await?;
                 }
             }
-            _ => repo::remove_backup_copy(db, backup, at).await?,
+            _ => catalog::remove_backup_copy(db, backup, at).await?,
         }
         return Ok(());
     }
@@ -1569,8 +1571,8 @@ async fn finish_delete(db: &impl ConnectionTrait, op: &Operation, state: State, 
     for id in ids.iter().rev() {
         if state.is_success() {
             // What the backup was stays in the event log, so histories can show it as deleted.
-            if let Some(b) = repo::get_backup(db, None, *id).await? {
-                let tables: Vec<String> = repo::backup_nodes_of(db, *id)
+            if let Some(b) = catalog::get_backup(db, None, *id).await? {
+                let tables: Vec<String> = catalog::backup_nodes_of(db, *id)
                     .await?
                     .iter()
                     .flat_map(|n| n.detail.get("tables").and_then(Value::as_object).into_iter().flatten().map(|(t, _)| t.clone()))
@@ -1578,13 +1580,14 @@ async fn finish_delete(db: &impl ConnectionTrait, op: &Operation, state: State, 
                     .into_iter()
                     .collect();
                 let record = json!({ "tag": b.tag, "created_at": b.created_at, "destination_id": b.destination_id, "state": b.state, "tables": tables });
-                repo::add_event(db, b.tenant_id, "backup.deleted", &record.to_string(), Some(op.id), Some(b.id), Some(b.source_id)).await?;
+                catalog::add_event(db, b.tenant_id, "backup.deleted", &record.to_string(), Some(op.id), Some(b.id), Some(b.source_id))
+                    .await?;
             }
-            repo::delete_backup_row(db, *id).await?;
-        } else if let Some(mut b) = repo::get_backup(db, None, *id).await? {
+            catalog::delete_backup_row(db, *id).await?;
+        } else if let Some(mut b) = catalog::get_backup(db, None, *id).await? {
             b.state = State::DeleteFailed;
             b.error = error.clone();
-            repo::save_backup(db, &b).await?;
+            catalog::save_backup(db, &b).await?;
         }
     }
     Ok(())

@@ -17,7 +17,7 @@ use crate::{
         source::Node,
     },
     error::{CoreError, CoreResult},
-    persistence::engine as repo,
+    persistence::catalog,
 };
 
 /// The data centres a destination serves, with its name (for messages); `None` when it serves every node.
@@ -39,7 +39,7 @@ impl DcList {
 impl Engine {
     /// The data centres destination `id` is limited to, when it names some.
     pub(super) async fn dc_list(&self, id: Uuid) -> CoreResult<Option<DcList>> {
-        let Some(row) = repo::get_destination(&self.inner.db, id).await? else { return Ok(None) };
+        let Some(row) = catalog::get_destination(&self.inner.db, id).await? else { return Ok(None) };
         let config: DestinationConfig = serde_json::from_value(row.config).unwrap_or_default();
         Ok((!config.validation_dc_list.is_empty()).then_some(DcList { name: row.name, dcs: config.validation_dc_list }))
     }
@@ -111,7 +111,7 @@ impl Engine {
         if at != backup.destination_id {
             return self.delete_copy(caller, backup_id, at, then_remove_destination).await;
         }
-        let Some(kept) = repo::attached_copies_of(db, backup.id).await?.first().copied() else {
+        let Some(kept) = catalog::attached_copies_of(db, backup.id).await?.first().copied() else {
             return self.delete_backup_then(caller, backup_id, then_remove_destination).await;
         };
         if !backup.state.is_terminal() {
@@ -130,7 +130,7 @@ impl Engine {
         );
         let task =
             new_task(&op, None, local.id, TaskSpec::DeleteSnapshots { snapshots: vec![backup.id.to_string()], destination: Some(at) });
-        repo::insert_operation(db, &op, &[task], None).await?;
+        catalog::insert_operation(db, &op, &[task], None).await?;
         // The data goes for good: the catalog must not roll back to holding it.
         crate::persistence::make_durable(db).await;
         self.wake_local();

@@ -18,7 +18,7 @@ use crate::{
         state::State,
     },
     error::{CoreError, CoreResult},
-    persistence::engine as repo,
+    persistence::catalog,
 };
 
 /// At most this many missed runs are recorded at once (after a long outage).
@@ -111,7 +111,7 @@ impl Engine {
 
     pub async fn create_plan(&self, caller: &Principal, spec: PlanSpec) -> CoreResult<Plan> {
         let plan = self.plan_from_spec(caller, Uuid::new_v4(), Utc::now(), spec).await?;
-        repo::insert_plan(&self.inner.db, &plan).await?;
+        catalog::insert_plan(&self.inner.db, &plan).await?;
         Ok(plan)
     }
 
@@ -119,21 +119,21 @@ impl Engine {
         let old = self.plan(caller, id).await?;
         let mut plan = self.plan_from_spec(caller, id, old.created_at, spec).await?;
         plan.last_run_at = old.last_run_at;
-        repo::update_plan(&self.inner.db, &plan).await?;
+        catalog::update_plan(&self.inner.db, &plan).await?;
         Ok(plan)
     }
 
     pub async fn plan(&self, caller: &Principal, id: Uuid) -> CoreResult<Plan> {
-        repo::get_plan(&self.inner.db, Some(caller.tenant_id), id).await?.ok_or_else(|| CoreError::not_found("plan", id.to_string()))
+        catalog::get_plan(&self.inner.db, Some(caller.tenant_id), id).await?.ok_or_else(|| CoreError::not_found("plan", id.to_string()))
     }
 
     pub async fn plans(&self, caller: &Principal) -> CoreResult<Vec<Plan>> {
-        repo::list_plans(&self.inner.db, caller.tenant_id).await
+        catalog::list_plans(&self.inner.db, caller.tenant_id).await
     }
 
     pub async fn delete_plan(&self, caller: &Principal, id: Uuid) -> CoreResult<()> {
         self.plan(caller, id).await?;
-        repo::delete_plan(&self.inner.db, id).await
+        catalog::delete_plan(&self.inner.db, id).await
     }
 
     /// Records a run that did not happen, as an operation that ended at once.
@@ -156,8 +156,8 @@ impl Engine {
             started_at: None,
             finished_at: Some(now),
         };
-        repo::insert_operation(&self.inner.db, &op, &[], None).await?;
-        repo::add_event(
+        catalog::insert_operation(&self.inner.db, &op, &[], None).await?;
+        catalog::add_event(
             &self.inner.db,
             plan.tenant_id,
             &format!("plan.{state}"),
@@ -172,10 +172,10 @@ impl Engine {
     /// Fires every due plan once; called every second by the scheduler loop.
     pub async fn run_due_plans(&self) -> CoreResult<()> {
         let now = Utc::now();
-        for plan in repo::due_plans(&self.inner.db, now).await? {
+        for plan in catalog::due_plans(&self.inner.db, now).await? {
             let Some(seen) = plan.next_run_at else { continue };
             let next = plan.schedule.next_after(now);
-            if !repo::claim_plan_run(&self.inner.db, plan.id, seen, next, now).await? {
+            if !catalog::claim_plan_run(&self.inner.db, plan.id, seen, next, now).await? {
                 continue;
             }
             // Every due time up to now: the latest runs, earlier ones were missed.
@@ -219,8 +219,8 @@ impl Engine {
     /// Applies a plan's retention to its completed backups, then the retention of the
     /// destination they are kept in.
     pub async fn apply_plan_retention(&self, plan_id: Uuid) -> CoreResult<usize> {
-        let Some(plan) = repo::get_plan(&self.inner.db, None, plan_id).await? else { return Ok(0) };
-        let all = repo::list_backups(&self.inner.db, Some(plan.tenant_id), None).await?;
+        let Some(plan) = catalog::get_plan(&self.inner.db, None, plan_id).await? else { return Ok(0) };
+        let all = catalog::list_backups(&self.inner.db, Some(plan.tenant_id), None).await?;
         let mine: Vec<_> = all.iter().filter(|b| b.plan_id == Some(plan.id) && b.state.is_success()).cloned().collect();
         let mut deleted = if plan.retention.is_empty() { 0 } else { self.retain(plan.tenant_id, &plan.retention, &mine).await };
         let destination = plan.destination_id.unwrap_or(self.inner.server_destination);
@@ -230,10 +230,10 @@ impl Engine {
 
     /// Applies a destination's retention to the tenant's completed backups kept there.
     pub async fn apply_destination_retention(&self, tenant_id: Uuid, destination_id: Uuid) -> CoreResult<usize> {
-        let Some(row) = repo::get_destination(&self.inner.db, destination_id).await? else { return Ok(0) };
+        let Some(row) = catalog::get_destination(&self.inner.db, destination_id).await? else { return Ok(0) };
         let config: crate::domain::destination::DestinationConfig = serde_json::from_value(row.config).unwrap_or_default();
         let Some(retention) = config.retention.filter(|r| !r.is_empty()) else { return Ok(0) };
-        let kept_there: Vec<_> = repo::list_backups(&self.inner.db, Some(tenant_id), None)
+        let kept_there: Vec<_> = catalog::list_backups(&self.inner.db, Some(tenant_id), None)
             .await?
             .into_iter()
             .filter(|b| b.destination_id == destination_id && b.state.is_success())
@@ -276,11 +276,11 @@ impl Engine {
     /// Every source of the caller's tenant with its newest backups and whether its plans are kept.
     pub async fn overview(&self, caller: &Principal) -> CoreResult<Vec<SourceOverview>> {
         let now = Utc::now();
-        let plans = repo::list_plans(&self.inner.db, caller.tenant_id).await?;
+        let plans = catalog::list_plans(&self.inner.db, caller.tenant_id).await?;
         let mut out = Vec::new();
         for view in self.list_sources(caller, None).await? {
             let source = view.source;
-            let page = repo::BackupPage { source_id: Some(source.id), limit: Some(1), ..Default::default() };
+            let page = catalog::BackupPage { source_id: Some(source.id), limit: Some(1), ..Default::default() };
             let last_backup = self.backups_page(caller, &page).await?.into_iter().next();
             let last_complete_at = self.newest_complete_backup(caller, source.id, None).await?.map(|b| b.created_at);
             let mine: Vec<&Plan> = plans.iter().filter(|p| p.source_id == source.id && p.enabled).collect();

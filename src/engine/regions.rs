@@ -19,7 +19,7 @@ use crate::{
         state::State,
     },
     error::{CoreError, CoreResult},
-    persistence::{ConnectionTrait, engine as repo},
+    persistence::{ConnectionTrait, catalog},
 };
 
 /// A copy of a backup to another region.
@@ -63,7 +63,7 @@ impl Engine {
         region: &str,
     ) -> CoreResult<Option<Backup>> {
         let line = origin(backup);
-        Ok(repo::list_backups(db, Some(backup.tenant_id), Some(backup.source_id))
+        Ok(catalog::list_backups(db, Some(backup.tenant_id), Some(backup.source_id))
             .await?
             .into_iter()
             .find(|b| b.state.is_success() && origin(b) == line && self.region_of(b) == region))
@@ -73,7 +73,7 @@ impl Engine {
     pub(super) async fn region_copy_running(&self, backups: &[Backup]) -> CoreResult<Option<Backup>> {
         let Some(first) = backups.first() else { return Ok(None) };
         let copy_of = |b: &Backup| b.metadata.get("copy_of").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok());
-        Ok(repo::list_backups(&self.inner.db, Some(first.tenant_id), Some(first.source_id))
+        Ok(catalog::list_backups(&self.inner.db, Some(first.tenant_id), Some(first.source_id))
             .await?
             .into_iter()
             .find(|c| !c.state.is_terminal() && copy_of(c).is_some_and(|of| backups.iter().any(|b| b.id == of))))
@@ -99,7 +99,7 @@ impl Engine {
         }
         let parent = match original.parent_id {
             Some(id) => {
-                let parent = repo::get_backup(db, Some(original.tenant_id), id)
+                let parent = catalog::get_backup(db, Some(original.tenant_id), id)
                     .await?
                     .ok_or_else(|| CoreError::not_found("backup", id.to_string()))?;
                 let there = self.complete_in_region(db, &parent, &region).await?.ok_or_else(|| {
@@ -134,7 +134,7 @@ impl Engine {
                 "region": region,
                 "copy_of": original.id,
                 "destination_id": original.destination_id,
-                "copied_nodes": repo::backup_nodes_of(db, original.id).await?,
+                "copied_nodes": catalog::backup_nodes_of(db, original.id).await?,
                 "size_bytes": original.size_bytes,
                 "file_count": original.file_count,
             }),
@@ -169,8 +169,8 @@ impl Engine {
             as_parent: parent.map(|p| p.to_string()),
         };
         let task = new_task(&op, None, local.id, spec);
-        repo::insert_operation(db, &op, &[task], Some(&backup)).await?;
-        repo::add_event(
+        catalog::insert_operation(db, &op, &[task], Some(&backup)).await?;
+        catalog::add_event(
             db,
             original.tenant_id,
             "copy.started",
@@ -195,12 +195,12 @@ impl Engine {
         error: Option<String>,
     ) -> CoreResult<Option<Backup>> {
         let Some(id) = op.backup_id else { return Ok(None) };
-        let Some(mut backup) = repo::get_backup(db, None, id).await? else { return Ok(None) };
+        let Some(mut backup) = catalog::get_backup(db, None, id).await? else { return Ok(None) };
         if state.is_success() {
             let nodes: Vec<BackupNode> =
                 op.params.get("copied_nodes").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
             for node in nodes {
-                repo::save_backup_node(db, &BackupNode { backup_id: backup.id, ..node }).await?;
+                catalog::save_backup_node(db, &BackupNode { backup_id: backup.id, ..node }).await?;
             }
             backup.size_bytes = op.params.get("size_bytes").and_then(Value::as_i64).unwrap_or(0);
             backup.file_count = op.params.get("file_count").and_then(Value::as_i64).unwrap_or(0);
@@ -210,7 +210,7 @@ impl Engine {
         backup.state = state;
         backup.error = error;
         backup.updated_at = Utc::now();
-        repo::save_backup(db, &backup).await?;
+        catalog::save_backup(db, &backup).await?;
         Ok(Some(backup))
     }
 }

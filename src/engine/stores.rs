@@ -25,7 +25,7 @@ use crate::{
     error::{CoreError, CoreResult},
     persistence::{
         Db,
-        engine::{self as repo, DestinationRow},
+        catalog::{self, DestinationRow},
     },
     store::{Backend, ObjectInfo, ObjectStoreBackend, Store, StoreError},
 };
@@ -209,7 +209,7 @@ impl StoreRegistry {
 
     /// The backend of a tenant's repository in a destination.
     pub async fn backend(&self, destination_id: Uuid, tenant_id: Uuid) -> CoreResult<Arc<dyn Backend>> {
-        let row = repo::get_destination(&self.db, destination_id)
+        let row = catalog::get_destination(&self.db, destination_id)
             .await?
             .ok_or_else(|| CoreError::not_found("destination", destination_id.to_string()))?;
         self.backend_for(&row, tenant_id).await

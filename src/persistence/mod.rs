@@ -1,7 +1,8 @@
 //! Everything that touches the database: connection, migrations, entities and the queries the
 //! rest of the crate calls. Nothing outside this module imports sea-orm.
 
-pub mod engine;
+pub mod aliases;
+pub mod catalog;
 pub mod entities;
 pub mod identity;
 
@@ -319,7 +320,7 @@ mod tests {
 
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-    use super::{SqliteSync, connect, connect_with, count_writes, engine, identity, make_durable, migrate, writes};
+    use super::{SqliteSync, catalog, connect, connect_with, count_writes, identity, make_durable, migrate, writes};
 
     async fn synchronous(db: &super::Db) -> i64 {
         let row = db.query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA synchronous")).await.unwrap().unwrap();
@@ -355,20 +356,20 @@ mod tests {
         // Counting is set up again at every start: the second time must not fail or double count.
         assert!(count_writes(&db).await.unwrap());
         let tenant = identity::create_tenant(&db, "t").await.unwrap();
-        let agent = engine::get_or_create_agent(&db, tenant.id, "a1", "host-1").await.unwrap();
-        let seen = |db| async move { engine::agent_by_name(db, tenant.id, "a1").await.unwrap().unwrap().last_seen_at };
+        let agent = catalog::get_or_create_agent(&db, tenant.id, "a1", "host-1").await.unwrap();
+        let seen = |db| async move { catalog::agent_by_name(db, tenant.id, "a1").await.unwrap().unwrap().last_seen_at };
 
         let before = writes(&db).await.unwrap();
-        engine::touch_agent(&db, agent.id, Duration::seconds(5)).await.unwrap();
+        catalog::touch_agent(&db, agent.id, Duration::seconds(5)).await.unwrap();
         let first = seen(&db).await.expect("never seen: written");
-        engine::touch_agent(&db, agent.id, Duration::seconds(5)).await.unwrap();
+        catalog::touch_agent(&db, agent.id, Duration::seconds(5)).await.unwrap();
         assert_eq!(seen(&db).await, Some(first), "seen just now: not written again");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        engine::touch_agent(&db, agent.id, Duration::milliseconds(10)).await.unwrap();
+        catalog::touch_agent(&db, agent.id, Duration::milliseconds(10)).await.unwrap();
         assert!(seen(&db).await > Some(first), "older than the freshness asked: written");
         assert_eq!(writes(&db).await.unwrap(), before, "last-seen times are not counted");
 
-        engine::set_agent_hostname(&db, agent.id, "host-2").await.unwrap();
+        catalog::set_agent_hostname(&db, agent.id, "host-2").await.unwrap();
         assert_eq!(writes(&db).await.unwrap(), before + 1, "a new hostname is written and counted");
     }
 }

@@ -87,7 +87,7 @@ async fn secrets_rekey_seals_every_destination_secret_again_under_the_new_key() 
     assert_eq!(status, 201, "{dest}");
     let id: uuid::Uuid = dest["id"].as_str().unwrap().parse().unwrap();
     let stored =
-        || async { coffer::persistence::engine::get_destination(&app.state.db, id).await.unwrap().unwrap().sealed_secret.unwrap() };
+        || async { coffer::persistence::catalog::get_destination(&app.state.db, id).await.unwrap().unwrap().sealed_secret.unwrap() };
     let before = stored().await;
     let old_material = std::fs::read(app.data_dir.join("secret.key")).unwrap();
 

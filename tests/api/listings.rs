@@ -86,7 +86,7 @@ async fn what_a_sources_complete_backups_store_is_kept_as_they_complete_and_are_
         let (_, list) = get(&app, &token, &format!("/admin/v1/backups?source_id={id}")).await;
         let tenant = uuid::Uuid::parse_str(list[0]["tenant_id"].as_str().unwrap()).unwrap();
         let summed: i64 = list.as_array().unwrap().iter().map(|b| b["stored_bytes"].as_i64().unwrap()).sum();
-        let kept = coffer::persistence::engine::complete_backup_totals(&app.state.db, tenant, source).await.unwrap();
+        let kept = coffer::persistence::catalog::complete_backup_totals(&app.state.db, tenant, source).await.unwrap();
         (list, summed, kept)
     };
     let (list, summed, (newest, stored)) = totals().await;

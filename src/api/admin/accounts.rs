@@ -10,7 +10,7 @@ use crate::{
     auth::accounts,
     domain::identity::{ApiKey, Principal, Role, Tenant, User},
     error::CoreError,
-    persistence::identity as repo,
+    persistence::identity,
     state::AppState,
 };
 
@@ -223,7 +223,7 @@ impl AccountsApi {
     #[oai(path = "/tenants", method = "get", operation_id = "admin_list_tenants", tag = "AdminTag::Tenants")]
     async fn list_tenants(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Vec<TenantDto>>> {
         require_admin(caller.principal())?;
-        Ok(Json(repo::list_tenants(&state.db).await?.into_iter().map(Into::into).collect()))
+        Ok(Json(identity::list_tenants(&state.db).await?.into_iter().map(Into::into).collect()))
     }
 
     /// Creates a tenant.
@@ -238,7 +238,7 @@ impl AccountsApi {
     #[oai(path = "/users", method = "get", operation_id = "admin_list_users", tag = "AdminTag::Users")]
     async fn list_users(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Vec<UserDto>>> {
         require_admin(caller.principal())?;
-        Ok(Json(repo::list_users(&state.db, None).await?.into_iter().map(Into::into).collect()))
+        Ok(Json(identity::list_users(&state.db, None).await?.into_iter().map(Into::into).collect()))
     }
 
     /// Creates a user.
@@ -288,7 +288,7 @@ impl AccountsApi {
     /// Lists the caller's API keys.
     #[oai(path = "/keys", method = "get", operation_id = "admin_list_keys", tag = "AdminTag::Keys")]
     async fn list_keys(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Vec<KeyDto>>> {
-        let keys = repo::list_api_keys(&state.db, caller.principal().user_id).await?;
+        let keys = identity::list_api_keys(&state.db, caller.principal().user_id).await?;
         Ok(Json(keys.into_iter().map(Into::into).collect()))
     }
 
@@ -304,9 +304,9 @@ impl AccountsApi {
     #[oai(path = "/keys/:id", method = "delete", operation_id = "admin_revoke_key", tag = "AdminTag::Keys")]
     async fn revoke_key(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>) -> poem::Result<NoContent> {
         let p = caller.principal();
-        let key = repo::get_api_key(&state.db, id.0).await?.filter(|k| k.user_id == p.user_id || p.role == Role::Admin);
+        let key = identity::get_api_key(&state.db, id.0).await?.filter(|k| k.user_id == p.user_id || p.role == Role::Admin);
         let key = key.ok_or_else(|| CoreError::not_found("api key", id.0.to_string()))?;
-        repo::revoke_api_key(&state.db, key.id).await?;
+        identity::revoke_api_key(&state.db, key.id).await?;
         state.auth.forget_cached_credentials().await?;
         Ok(NoContent::Done)
     }

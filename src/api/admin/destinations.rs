@@ -10,7 +10,7 @@ use crate::{
     api::common::{security::Caller, strict::StrictJson},
     domain::destination::DestinationConfig,
     engine::DestinationSpec,
-    persistence::engine::DestinationRow,
+    persistence::catalog::DestinationRow,
     state::AppState,
 };
 

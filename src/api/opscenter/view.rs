@@ -18,7 +18,7 @@ use crate::{
         state::State,
     },
     error::CoreError,
-    persistence::engine::DestinationRow,
+    persistence::catalog::DestinationRow,
     state::AppState,
 };
 

@@ -18,7 +18,7 @@ use crate::{
     domain::{agent::Agent, identity::Principal, operation::OperationKind},
     engine::BackupPage,
     error::CoreError,
-    persistence::identity as ids,
+    persistence::aliases as ids,
     state::AppState,
 };
 

@@ -24,7 +24,7 @@ use crate::{
     },
     engine::{BackupPage, BackupSpec},
     error::CoreError,
-    persistence::identity as ids,
+    persistence::aliases as ids,
     state::AppState,
 };
 

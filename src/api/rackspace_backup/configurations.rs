@@ -28,7 +28,7 @@ use crate::{
     },
     engine::{BackupPage, PlanSpec},
     error::CoreError,
-    persistence::identity as ids,
+    persistence::aliases as ids,
     state::AppState,
 };
 

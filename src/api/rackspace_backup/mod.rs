@@ -34,7 +34,7 @@ use crate::{
     domain::{agent::Agent, identity::Principal, source::SourceKind},
     engine::SourceView,
     error::CoreError,
-    persistence::identity as ids,
+    persistence::aliases as ids,
     state::AppState,
 };
 use models::{AgentRef, AgentSettings, AgentStatus, EnableAgent, EncryptionKey};

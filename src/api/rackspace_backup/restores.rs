@@ -24,7 +24,7 @@ use crate::{
         state::State,
     },
     error::CoreError,
-    persistence::identity as ids,
+    persistence::aliases as ids,
     state::AppState,
 };
 
