@@ -7,7 +7,6 @@ pub mod agent;
 pub mod api;
 pub mod auth;
 pub mod cli;
-pub mod cli_client;
 pub mod config;
 pub mod crypto;
 pub mod demo;
