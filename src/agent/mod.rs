@@ -1,8 +1,11 @@
-//! `coffer agent`: the same worker code as the server's own agent, on another machine. It
-//! registers, then claims tasks over HTTP, runs them beside its data, reports progress, and
-//! reaches the server's store through the store proxy.
+//! The agents' side. [`worker`] is the data plane every agent runs (this one and the engine's
+//! in-process one); it depends on domain, sources and store only, so the engine (the control
+//! plane) uses it and nothing here uses the engine. The rest is `coffer agent`: the same worker on
+//! another machine. It registers, then claims tasks over HTTP, runs them beside its data, reports
+//! progress, and reaches the server's store through the store proxy.
 
 mod http_backend;
+pub mod worker;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -14,7 +17,6 @@ use uuid::Uuid;
 
 use crate::{
     domain::operation::{Assignment, TaskOutcome},
-    engine::worker,
     store::{Progress, Store},
 };
 pub use http_backend::HttpBackend;

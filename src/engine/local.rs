@@ -5,7 +5,8 @@ use std::{sync::Arc, time::Duration};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Engine, worker};
+use super::Engine;
+use crate::agent::worker;
 use crate::{
     domain::{
         agent::{Agent, LOCAL_AGENT},

@@ -12,7 +12,6 @@ mod placement;
 mod plans;
 mod regions;
 pub mod stores;
-pub mod worker;
 
 use std::sync::Arc;
 
@@ -21,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+pub use crate::agent::worker::SCHEMA_CHANGED;
 pub use crate::persistence::catalog::BackupPage;
 pub use archive::{ArchiveRequest, MomentUnit, PitAsk, PitPlan, PitWindow, archive_dir, worded};
 pub use destinations::DestinationSpec;
@@ -29,7 +29,6 @@ pub use orchestrate::{BackupDetails, BackupSpec, RestoreSpec, RestoreTarget};
 pub use plans::{PlanSpec, SourceOverview};
 pub use regions::RegionCopy;
 pub use stores::StoreRegistry;
-pub use worker::SCHEMA_CHANGED;
 
 use crate::{
     config::Settings,

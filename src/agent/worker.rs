@@ -1,5 +1,6 @@
-//! Running one task beside the data: what every agent does, in-process or remote. The task's
-//! spec carries everything needed; the store is handed in already opened.
+//! The data plane: running one task beside the data, what every agent does (remote, or the
+//! engine's in-process one). The task's spec carries everything needed; the store is handed in
+//! already opened.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
