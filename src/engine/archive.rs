@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{
     Engine,
-    orchestrate::{new_operation, new_task},
+    lifecycle::{new_operation, new_task},
 };
 use crate::{
     domain::{
@@ -494,8 +494,20 @@ impl Engine {
     }
 }
 
+/// The task that places a node's archived commitlogs beside its data directory for replay.
+pub(super) fn replay_task(plan: &PitPlan, original_node: Uuid, data_dir: &str, tables: &[String]) -> TaskSpec {
+    TaskSpec::RestoreCommitlogs {
+        node_key: original_node.to_string(),
+        restore_dir: crate::domain::archive::restore_dir(data_dir),
+        point_in_time: plan.at,
+        destination: plan.destination_id,
+        segments: replay_list(plan, original_node),
+        tables: tables.to_vec(),
+    }
+}
+
 /// The segments of a plan as restore task specs: (snapshot, name) pairs per node.
-pub(crate) fn replay_list(plan: &PitPlan, node_id: Uuid) -> Vec<(String, String)> {
+fn replay_list(plan: &PitPlan, node_id: Uuid) -> Vec<(String, String)> {
     plan.segments.get(&node_id).into_iter().flatten().map(|s| (s.snapshot.clone(), s.name.clone())).collect()
 }
 

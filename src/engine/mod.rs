@@ -1,18 +1,34 @@
 //! The engine: every data-changing request becomes an operation row first, then per-node tasks
 //! that agents claim with a lease, report progress on and finish. The engine knows nothing of HTTP
-//! or dialects; they all call it through the functions here.
+//! or dialects; they all call it through the methods of [`Engine`], one file per concern:
+//!
+//! - registering what is backed up: `agents`, `sources` (clusters, machines, HA groups),
+//!   `instances` (databases), `destinations`, `regions`, `plans` (schedules and retention);
+//! - starting operations: `backups`, `restores` (one function per target), `placement` (copies
+//!   to other destinations, deleting the data kept at one), `deletes`, `checks` (inventory and
+//!   verify), `archive` (commitlog archiving and point-in-time plans), `drafts`;
+//! - running them: `lifecycle` (tasks handed to agents, progress, the end of an operation),
+//!   `recovery` (after a restart, and leases that ran out), `local` (the server's own agent),
+//!   `worker` (what an agent does with a task), `stores` (the repositories);
+//! - reading: `reads` (backups, operations, tasks), `figures`.
 
 mod agents;
 mod archive;
+mod backups;
+mod checks;
+mod deletes;
 mod destinations;
 mod drafts;
 mod figures;
 mod instances;
+mod lifecycle;
 mod local;
-mod orchestrate;
 mod placement;
 mod plans;
+mod reads;
+mod recovery;
 mod regions;
+mod restores;
 mod sources;
 pub mod stores;
 pub mod worker;
@@ -25,12 +41,14 @@ use uuid::Uuid;
 
 pub use crate::persistence::engine::BackupPage;
 pub use archive::{ArchiveRequest, MomentUnit, PitAsk, PitPlan, PitWindow, archive_dir, worded};
+pub use backups::BackupSpec;
 pub use destinations::DestinationSpec;
 pub use figures::{NodeFigures, TableFigures};
 pub use instances::InstanceSpec;
-pub use orchestrate::{BackupDetails, BackupSpec, RestoreSpec, RestoreTarget};
 pub use plans::{PlanSpec, SourceOverview};
+pub use reads::BackupDetails;
 pub use regions::RegionCopy;
+pub use restores::{RestoreSpec, RestoreTarget};
 pub use sources::{NodeView, SourceView};
 pub use stores::StoreRegistry;
 pub use worker::SCHEMA_CHANGED;

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{
     Engine,
-    orchestrate::{new_operation, new_task},
+    lifecycle::{new_operation, new_task},
 };
 use crate::{
     domain::{
@@ -135,5 +135,98 @@ impl Engine {
         crate::persistence::make_durable(db).await;
         self.wake_local();
         Ok(op)
+    }
+
+    /// Deletes only the copy of a backup kept at one destination (not its own); the backup and
+    /// its other copies stay.
+    /// With `then_remove_destination`, the destination itself is removed once the copy is gone
+    /// (when nothing else is kept there).
+    pub async fn delete_copy(
+        &self,
+        caller: &Principal,
+        backup_id: Uuid,
+        destination: Uuid,
+        then_remove_destination: bool,
+    ) -> CoreResult<Operation> {
+        let db = &self.inner.db;
+        let backup = self.backup(caller, backup_id).await?;
+        if destination == backup.destination_id {
+            return Err(CoreError::BadRequest(format!("destination {destination} holds the backup itself, not a copy; delete the backup")));
+        }
+        if !repo::backup_copies_of(db, backup.id).await?.contains(&destination) {
+            return Err(CoreError::not_found("backup copy", format!("{backup_id} at {destination}")));
+        }
+        let local = self.local_agent(backup.tenant_id).await?;
+        let op = new_operation(
+            backup.tenant_id,
+            OperationKind::Delete,
+            caller,
+            Some(backup.source_id),
+            Some(backup.id),
+            OperationOptions::default(),
+            json!({ "backups": [], "copy_at": destination, "remove_destination": then_remove_destination.then_some(destination) }),
+        );
+        let task = new_task(
+            &op,
+            None,
+            local.id,
+            TaskSpec::DeleteSnapshots { snapshots: vec![backup.id.to_string()], destination: Some(destination) },
+        );
+        repo::insert_operation(db, &op, &[task], None).await?;
+        // The store's copy goes for good: the catalog must not roll back to holding it.
+        crate::persistence::make_durable(db).await;
+        self.wake_local();
+        Ok(op)
+    }
+
+    /// Copies a complete backup into another destination (only chunks it lacks travel); the
+    /// backup then lists that destination among its copies.
+    pub async fn start_copy(&self, caller: &Principal, backup_id: Uuid, to: Uuid) -> CoreResult<Operation> {
+        let db = &self.inner.db;
+        let backup = self.backup(caller, backup_id).await?;
+        if !backup.state.is_success() {
+            return Err(CoreError::Unprocessable(format!("backup {} is {}; only complete backups can be copied", backup.id, backup.state)));
+        }
+        let target = self.destination_row(caller, to).await?;
+        if target.id == backup.destination_id || repo::backup_copies_of(db, backup.id).await?.contains(&target.id) {
+            return Err(CoreError::Conflict(format!("destination '{}' already holds backup {}", target.name, backup.id)));
+        }
+        let local = self.local_agent(backup.tenant_id).await?;
+        let op = new_operation(
+            backup.tenant_id,
+            OperationKind::Copy,
+            caller,
+            Some(backup.source_id),
+            Some(backup.id),
+            OperationOptions::default(),
+            json!({ "to": target.id }),
+        );
+        let nodes: Vec<crate::domain::source::Node> = {
+            let held: Vec<Uuid> = repo::backup_nodes_of(db, backup.id).await?.iter().map(|n| n.node_id).collect();
+            repo::nodes_of(db, backup.source_id).await?.into_iter().filter(|n| held.contains(&n.id)).collect()
+        };
+        let only = self.nodes_copied_to(target.id, &nodes).await?;
+        let spec =
+            TaskSpec::CopySnapshot { snapshot: backup.id.to_string(), to: target.id, nodes: only, as_snapshot: None, as_parent: None };
+        let task = new_task(&op, None, local.id, spec);
+        repo::insert_operation(db, &op, &[task], None).await?;
+        repo::add_event(
+            db,
+            backup.tenant_id,
+            "copy.started",
+            &format!("copying backup '{}' to '{}'", backup.name, target.name),
+            Some(op.id),
+            Some(backup.id),
+            Some(backup.source_id),
+        )
+        .await?;
+        self.wake_local();
+        Ok(op)
+    }
+
+    /// Destinations holding a complete copy of a backup besides its own.
+    pub async fn backup_copies(&self, caller: &Principal, backup_id: Uuid) -> CoreResult<Vec<Uuid>> {
+        self.backup(caller, backup_id).await?;
+        repo::backup_copies_of(&self.inner.db, backup_id).await
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{
     Engine,
-    orchestrate::{new_operation, new_task},
+    lifecycle::{new_operation, new_task},
 };
 use crate::{
     domain::{
