@@ -1,7 +1,7 @@
 //! Backups: checking a request and recording the backup, its operation and one task per node;
 //! recording the backup's end inside its operation's ending transaction.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -9,13 +9,15 @@ use uuid::Uuid;
 use super::{
     Engine,
     lifecycle::{new_operation, new_task, sum},
+    stored::{BackupParams, instance_config},
 };
 use crate::{
     domain::{
+        agent::Agent,
         backup::{Backup, BackupNode, Selection},
         identity::Principal,
         operation::{Operation, OperationKind, OperationOptions, Task, TaskSpec},
-        source::{InstanceConfig, Node, SourceKind},
+        source::{Node, Source, SourceKind},
         state::State,
     },
     error::{CoreError, CoreResult},
@@ -89,97 +91,12 @@ impl Engine {
         let _starting = self.inner.starting.lock().await;
         let _everywhere = repo::lock_starts(db).await?;
         let source = self.source_row(caller, spec.source_id).await?;
-        let region = match spec.region.as_deref() {
-            Some(r) => self.served_region(r).ok_or_else(|| CoreError::not_found("region", r))?,
-            None => self.home_region(),
-        };
-        let mut copy_regions = Vec::new();
-        for r in &spec.copy_to {
-            self.region_destination(caller, r).await?;
-            let r = self.served_region(r).unwrap_or_default();
-            if r == region {
-                return Err(CoreError::BadRequest(format!("the backup is made in {region}; copy_to names other regions")));
-            }
-            if !copy_regions.contains(&r) {
-                copy_regions.push(r);
-            }
-        }
-        let mut copy_to = Vec::new();
-        for id in &spec.copy_to_destinations {
-            copy_to.push(self.destination_row(caller, *id).await?.id);
-        }
-        let parent = match spec.parent_id {
-            Some(id) => {
-                let p = repo::get_backup(db, Some(source.tenant_id), id)
-                    .await?
-                    .ok_or_else(|| CoreError::not_found("backup", id.to_string()))?;
-                if p.source_id != source.id || !p.state.is_success() {
-                    return Err(CoreError::BadRequest(format!("backup {id} is not a completed backup of this source")));
-                }
-                if self.region_of(&p) != region {
-                    return Err(CoreError::BadRequest(format!("backup {id} is in {}, not {region}", self.region_of(&p))));
-                }
-                Some(p)
-            }
-            // The newest complete backup made in (or copied to) the same region.
-            None if spec.incremental => Some(
-                repo::list_backups(db, Some(source.tenant_id), Some(source.id))
-                    .await?
-                    .into_iter()
-                    .find(|b| b.state.is_success() && self.region_of(b) == region)
-                    .ok_or_else(|| {
-                        CoreError::Conflict(format!(
-                            "{} '{}' has no completed backup in {region} to base an incremental one on",
-                            source.kind, source.name
-                        ))
-                    })?,
-            ),
-            None => None,
-        };
-        // An incremental goes to a region only where its parent already is (Cloud Databases' rule):
-        // refused at once rather than by a copy that fails later.
-        if let Some(parent) = &parent {
-            for r in &copy_regions {
-                if self.complete_in_region(db, parent, r).await?.is_none() {
-                    return Err(CoreError::BadRequest(format!(
-                        "the parent backup {} is not in {r}; copy it there before an incremental of it",
-                        parent.id
-                    )));
-                }
-            }
-        }
-        if repo::has_backup_in_progress(db, source.id).await? {
-            return Err(CoreError::Unprocessable(format!("a backup of {} '{}' is already in progress", source.kind, source.name)));
-        }
-        let locations: Vec<String> = repo::nodes_of(db, source.id).await?.into_iter().map(|n| n.location).collect();
-        if repo::has_restore_in_place_in_progress(db, source.id, &locations).await? {
-            return Err(CoreError::Unprocessable(format!(
-                "a restore into {} '{}' is in progress; back up once it ends",
-                source.kind, source.name
-            )));
-        }
-        if let Some(bad) = spec.selection.tables.iter().find(|t| t.split_once('.').is_none_or(|(k, t)| k.is_empty() || t.is_empty())) {
-            return Err(CoreError::BadRequest(format!("table '{bad}' is not written keyspace.table")));
-        }
-        if source.kind == SourceKind::Machine && !spec.selection.keyspaces.is_empty() {
-            return Err(CoreError::BadRequest("keyspaces only apply to clusters".into()));
-        }
+        let (region, copy_regions, copy_to) = self.backup_regions(caller, &spec).await?;
+        let parent = self.backup_parent(&spec, &source, &region, &copy_regions).await?;
+        self.check_backup_may_start(&spec, &source).await?;
         let agents = repo::list_agents(db, source.tenant_id).await?;
         let now = Utc::now();
-        let mut nodes = repo::nodes_of(db, source.id).await?;
-        if source.kind == SourceKind::HaGroup {
-            let up = |n: &Node| agents.iter().any(|a| a.id == n.agent_id && a.is_up(now, self.inner.settings.agent_down_after_secs));
-            nodes = vec![closest_replica(nodes, up)?];
-        }
-        for excluded in &spec.options.excluded_nodes {
-            if !nodes.iter().any(|n| &n.name == excluded) {
-                return Err(CoreError::BadRequest(format!("excluded node '{excluded}' is not a node of '{}'", source.name)));
-            }
-        }
-        nodes.retain(|n| !spec.options.excluded_nodes.contains(&n.name));
-        if nodes.is_empty() {
-            return Err(CoreError::BadRequest("every node is excluded; nothing to back up".into()));
-        }
+        let mut nodes = self.nodes_backed_up(&spec, &source, &agents, now).await?;
         let destination_id = match (spec.destination_id, &parent) {
             (Some(id), _) => self.destination_row(caller, id).await?.id,
             (None, Some(p)) => p.destination_id,
@@ -201,16 +118,7 @@ impl Engine {
         let name = if spec.name.trim().is_empty() { format!("{}-{}", source.name, now.format("%Y%m%d-%H%M%S")) } else { spec.name.clone() };
         let tag = match &spec.tag {
             Some(tag) => tag.clone(),
-            None if source.kind == SourceKind::Cluster => {
-                // OpsCenter's tag: the schedule (or adhoc) and the second, unique within the cluster.
-                let taken: Vec<String> =
-                    repo::list_backups(db, Some(source.tenant_id), Some(source.id)).await?.into_iter().map(|b| b.tag).collect();
-                let origin = spec.plan_id.map(|p| p.to_string()).unwrap_or_else(|| "adhoc".into());
-                (0..)
-                    .map(|s| format!("opscenter_{origin}_{}", (now + Duration::seconds(s)).format("%Y-%m-%d-%H-%M-%S-UTC")))
-                    .find(|t| !taken.contains(t))
-                    .unwrap_or_else(|| backup_id.to_string())
-            }
+            None if source.kind == SourceKind::Cluster => self.opscenter_tag(&source, spec.plan_id, backup_id, now).await?,
             None => backup_id.to_string(),
         };
         let mut backup = Backup {
@@ -240,22 +148,13 @@ impl Engine {
             updated_at: now,
             completed_at: None,
         };
-        let mut op = new_operation(
-            source.tenant_id,
-            OperationKind::Backup,
-            caller,
-            Some(source.id),
-            Some(backup_id),
-            spec.options.clone(),
-            json!({ "incremental": parent.is_some(), "copy_to": copy_to }),
-        );
-        backup.operation_id = Some(op.id);
         if region != self.home_region() {
             backup.metadata["region"] = json!(region);
         }
-        if !copy_regions.is_empty() {
-            op.params["copy_to_regions"] = json!(copy_regions);
-        }
+        let params = BackupParams { incremental: parent.is_some(), copy_to, copy_to_regions: copy_regions, nodes: nodes.len() };
+        let op =
+            new_operation(source.tenant_id, OperationKind::Backup, caller, Some(source.id), Some(backup_id), spec.options.clone(), params);
+        backup.operation_id = Some(op.id);
 
         let mut tasks = Vec::new();
         for node in &nodes {
@@ -277,10 +176,12 @@ impl Engine {
                     selection: spec.selection.clone(),
                     parent: parent_snapshot,
                 },
-                SourceKind::Instance | SourceKind::HaGroup => {
-                    let config: InstanceConfig = serde_json::from_value(source.config.clone()).unwrap_or_default();
-                    TaskSpec::BackupDatabase { snapshot, node_key, datastore: config.datastore, location: node.location.clone() }
-                }
+                SourceKind::Instance | SourceKind::HaGroup => TaskSpec::BackupDatabase {
+                    snapshot,
+                    node_key,
+                    datastore: instance_config(&source)?.datastore,
+                    location: node.location.clone(),
+                },
             };
             let mut task = new_task(&op, Some(node), node.agent_id, task_spec);
             let up = agents.iter().find(|a| a.id == node.agent_id).is_some_and(|a| a.is_up(now, self.inner.settings.agent_down_after_secs));
@@ -300,7 +201,6 @@ impl Engine {
         if tasks.iter().all(|t| t.state == State::Skipped) {
             return Err(CoreError::Unavailable("every node is down".into()));
         }
-        op.params["nodes"] = json!(nodes.len());
         repo::insert_operation(db, &op, &tasks, Some(&backup)).await?;
         repo::add_event(
             db,
@@ -314,6 +214,128 @@ impl Engine {
         .await?;
         self.wake_local();
         Ok((op, backup))
+    }
+
+    /// The region a backup is made in, the other regions and the destinations it is copied to
+    /// once complete.
+    async fn backup_regions(&self, caller: &Principal, spec: &BackupSpec) -> CoreResult<(String, Vec<String>, Vec<Uuid>)> {
+        let region = match spec.region.as_deref() {
+            Some(r) => self.served_region(r).ok_or_else(|| CoreError::not_found("region", r))?,
+            None => self.home_region(),
+        };
+        let mut copy_regions = Vec::new();
+        for r in &spec.copy_to {
+            self.region_destination(caller, r).await?;
+            let r = self.served_region(r).unwrap_or_default();
+            if r == region {
+                return Err(CoreError::BadRequest(format!("the backup is made in {region}; copy_to names other regions")));
+            }
+            if !copy_regions.contains(&r) {
+                copy_regions.push(r);
+            }
+        }
+        let mut copy_to = Vec::new();
+        for id in &spec.copy_to_destinations {
+            copy_to.push(self.destination_row(caller, *id).await?.id);
+        }
+        Ok((region, copy_regions, copy_to))
+    }
+
+    /// The backup an incremental is based on: the one named, else the newest complete one made
+    /// in (or copied to) the region; it must already be in every region the backup is copied to.
+    async fn backup_parent(&self, spec: &BackupSpec, source: &Source, region: &str, copy_regions: &[String]) -> CoreResult<Option<Backup>> {
+        let db = &self.inner.db;
+        let parent = match spec.parent_id {
+            Some(id) => {
+                let p = repo::get_backup(db, Some(source.tenant_id), id)
+                    .await?
+                    .ok_or_else(|| CoreError::not_found("backup", id.to_string()))?;
+                if p.source_id != source.id || !p.state.is_success() {
+                    return Err(CoreError::BadRequest(format!("backup {id} is not a completed backup of this source")));
+                }
+                if self.region_of(&p) != region {
+                    return Err(CoreError::BadRequest(format!("backup {id} is in {}, not {region}", self.region_of(&p))));
+                }
+                p
+            }
+            None if spec.incremental => repo::list_backups(db, Some(source.tenant_id), Some(source.id))
+                .await?
+                .into_iter()
+                .find(|b| b.state.is_success() && self.region_of(b) == region)
+                .ok_or_else(|| {
+                    CoreError::Conflict(format!(
+                        "{} '{}' has no completed backup in {region} to base an incremental one on",
+                        source.kind, source.name
+                    ))
+                })?,
+            None => return Ok(None),
+        };
+        // An incremental goes to a region only where its parent already is (Cloud Databases' rule):
+        // refused at once rather than by a copy that fails later.
+        for r in copy_regions {
+            if self.complete_in_region(db, &parent, r).await?.is_none() {
+                return Err(CoreError::BadRequest(format!(
+                    "the parent backup {} is not in {r}; copy it there before an incremental of it",
+                    parent.id
+                )));
+            }
+        }
+        Ok(Some(parent))
+    }
+
+    /// Refuses a backup while another backup of the source, or a restore into it, runs, and a
+    /// selection that does not fit the source.
+    async fn check_backup_may_start(&self, spec: &BackupSpec, source: &Source) -> CoreResult<()> {
+        let db = &self.inner.db;
+        if repo::has_backup_in_progress(db, source.id).await? {
+            return Err(CoreError::Unprocessable(format!("a backup of {} '{}' is already in progress", source.kind, source.name)));
+        }
+        let locations: Vec<String> = repo::nodes_of(db, source.id).await?.into_iter().map(|n| n.location).collect();
+        if repo::has_restore_in_place_in_progress(db, source.id, &locations).await? {
+            return Err(CoreError::Unprocessable(format!(
+                "a restore into {} '{}' is in progress; back up once it ends",
+                source.kind, source.name
+            )));
+        }
+        if let Some(bad) = spec.selection.tables.iter().find(|t| t.split_once('.').is_none_or(|(k, t)| k.is_empty() || t.is_empty())) {
+            return Err(CoreError::BadRequest(format!("table '{bad}' is not written keyspace.table")));
+        }
+        if source.kind == SourceKind::Machine && !spec.selection.keyspaces.is_empty() {
+            return Err(CoreError::BadRequest("keyspaces only apply to clusters".into()));
+        }
+        Ok(())
+    }
+
+    /// The nodes a backup reads: an HA group's closest replica that is up, else every node but
+    /// the excluded ones.
+    async fn nodes_backed_up(&self, spec: &BackupSpec, source: &Source, agents: &[Agent], now: DateTime<Utc>) -> CoreResult<Vec<Node>> {
+        let mut nodes = repo::nodes_of(&self.inner.db, source.id).await?;
+        if source.kind == SourceKind::HaGroup {
+            let up = |n: &Node| agents.iter().any(|a| a.id == n.agent_id && a.is_up(now, self.inner.settings.agent_down_after_secs));
+            nodes = vec![closest_replica(nodes, up)?];
+        }
+        for excluded in &spec.options.excluded_nodes {
+            if !nodes.iter().any(|n| &n.name == excluded) {
+                return Err(CoreError::BadRequest(format!("excluded node '{excluded}' is not a node of '{}'", source.name)));
+            }
+        }
+        nodes.retain(|n| !spec.options.excluded_nodes.contains(&n.name));
+        if nodes.is_empty() {
+            return Err(CoreError::BadRequest("every node is excluded; nothing to back up".into()));
+        }
+        Ok(nodes)
+    }
+
+    /// OpsCenter's tag of a cluster backup: the schedule (or adhoc) and the second, unique within
+    /// the cluster.
+    async fn opscenter_tag(&self, source: &Source, plan_id: Option<Uuid>, backup_id: Uuid, now: DateTime<Utc>) -> CoreResult<String> {
+        let taken: Vec<String> =
+            repo::list_backups(&self.inner.db, Some(source.tenant_id), Some(source.id)).await?.into_iter().map(|b| b.tag).collect();
+        let origin = plan_id.map(|p| p.to_string()).unwrap_or_else(|| "adhoc".into());
+        Ok((0..)
+            .map(|s| format!("opscenter_{origin}_{}", (now + Duration::seconds(s)).format("%Y-%m-%d-%H-%M-%S-UTC")))
+            .find(|t| !taken.contains(t))
+            .unwrap_or_else(|| backup_id.to_string()))
     }
 
     /// Records the end of a backup inside the operation's ending transaction.

@@ -2,12 +2,12 @@
 //! of a backup (every chunk re-read and its hash checked).
 
 use chrono::Utc;
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
     Engine,
     lifecycle::{new_operation, new_task},
+    stored::NoParams,
 };
 use crate::{
     domain::{
@@ -30,15 +30,8 @@ impl Engine {
         }
         let agents = repo::list_agents(db, source.tenant_id).await?;
         let now = Utc::now();
-        let op = new_operation(
-            source.tenant_id,
-            OperationKind::Inventory,
-            caller,
-            Some(source.id),
-            None,
-            OperationOptions::default(),
-            Value::Null,
-        );
+        let op =
+            new_operation(source.tenant_id, OperationKind::Inventory, caller, Some(source.id), None, OperationOptions::default(), NoParams);
         let tasks: Vec<Task> = repo::nodes_of(db, source.id)
             .await?
             .iter()
@@ -70,7 +63,7 @@ impl Engine {
             Some(backup.source_id),
             Some(backup.id),
             OperationOptions::default(),
-            Value::Null,
+            NoParams,
         );
         let task = new_task(&op, None, local.id, TaskSpec::Verify { snapshot: backup.id.to_string(), destination: None });
         repo::insert_operation(&self.inner.db, &op, &[task], None).await?;

@@ -1,10 +1,9 @@
 //! Database instances: registering one, creating a new empty one, where a restore into a new
 //! instance puts its database, and deleting one (dropping the database Coffer created).
 
-use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{Engine, SourceView};
+use super::{Engine, SourceView, sources::NodeLocations, stored::instance_config};
 use crate::{
     domain::{
         agent::LOCAL_AGENT,
@@ -16,45 +15,38 @@ use crate::{
     sources::database::{DatabaseLocation, DatastoreKind},
 };
 
-/// How to register an instance.
-#[derive(Clone, Debug, Deserialize)]
+/// How to register an instance: its name, where its database is and which agent reaches it,
+/// and what it is.
+#[derive(Clone, Debug)]
 pub struct InstanceSpec {
     pub name: String,
-    /// `sqlite`, `postgresql` or `mysql`.
-    pub datastore: String,
-    #[serde(default)]
-    pub datastore_version: String,
     /// A SQLite file path, or a postgres:// / mysql:// URL.
     pub location: String,
-    #[serde(default = "crate::domain::source::local_agent")]
+    /// The agent that reaches it (`local`: the server's own).
     pub agent: String,
-    #[serde(default)]
-    pub flavor: String,
-    #[serde(default)]
-    pub flavor_ram_mb: u32,
-    #[serde(default)]
-    pub volume_gb: u32,
+    /// Its datastore (`sqlite`, `postgresql` or `mysql`), version, flavor and volume;
+    /// `restored_from` and `managed` are the engine's to set and ignored here.
+    pub config: InstanceConfig,
+}
+
+/// The name of a database Coffer creates for instance `name`: `<prefix>_<name in lower case
+/// letters, digits and _>_<8 random hex digits>`.
+pub(super) fn new_database_name(prefix: &str, name: &str) -> String {
+    let name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).take(40).collect();
+    format!("{prefix}_{name}_{}", &Uuid::new_v4().simple().to_string()[..8])
 }
 
 impl Engine {
     /// Registers a database instance; its location is sealed at rest.
     pub async fn add_instance(&self, caller: &Principal, spec: InstanceSpec) -> CoreResult<SourceView> {
         let kind: DatastoreKind =
-            spec.datastore.parse().map_err(|e: crate::sources::database::DatabaseError| CoreError::BadRequest(e.to_string()))?;
+            spec.config.datastore.parse().map_err(|e: crate::sources::database::DatabaseError| CoreError::BadRequest(e.to_string()))?;
         DatabaseLocation::new(kind, spec.location.clone()).database_name().map_err(|e| CoreError::BadRequest(e.to_string()))?;
         if kind == DatastoreKind::Sqlite {
             self.check_local_path(caller, &spec.agent, &spec.location)?;
         }
         self.check_agents_registered(caller, &[spec.agent.as_str()]).await?;
-        let config = InstanceConfig {
-            datastore: kind.as_str().to_owned(),
-            datastore_version: spec.datastore_version,
-            flavor: spec.flavor,
-            flavor_ram_mb: spec.flavor_ram_mb,
-            volume_gb: spec.volume_gb,
-            restored_from: None,
-            managed: false,
-        };
+        let config = InstanceConfig { datastore: kind.as_str().to_owned(), restored_from: None, managed: false, ..spec.config };
         let node = NodeSpec {
             name: spec.name.clone(),
             agent: spec.agent,
@@ -69,7 +61,7 @@ impl Engine {
             &spec.name,
             serde_json::to_value(config).expect("config"),
             vec![node],
-            true,
+            NodeLocations::Sealed,
         )
         .await
     }
@@ -86,14 +78,9 @@ impl Engine {
         let wanted = datastore.unwrap_or(&self.inner.settings.default_datastore);
         let kind: DatastoreKind =
             wanted.parse().map_err(|e: crate::sources::database::DatabaseError| CoreError::BadRequest(e.to_string()))?;
-        let db_name: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).take(40).collect();
-        let db_name = format!("coffer_{db_name}_{}", &Uuid::new_v4().simple().to_string()[..8]);
+        let db_name = new_database_name("coffer", name);
         let location = match kind {
-            DatastoreKind::Sqlite => {
-                let path =
-                    self.inner.settings.data_dir.join("instances").join(caller.tenant_id.to_string()).join(format!("{db_name}.sqlite"));
-                DatabaseLocation::new(kind, std::path::absolute(path).map_err(CoreError::internal)?.display().to_string())
-            }
+            DatastoreKind::Sqlite => DatabaseLocation::new(kind, self.instance_file(caller.tenant_id, &db_name)?),
             _ => {
                 let server = self.inner.settings.datastores.get(kind.as_str()).ok_or_else(|| CoreError::NotFound {
                     what: "datastore with a server for new instances (datastores.<kind>)",
@@ -116,7 +103,14 @@ impl Engine {
             rack: None,
         };
         match self
-            .create_source(caller.tenant_id, SourceKind::Instance, name, serde_json::to_value(&config).expect("config"), vec![node], true)
+            .create_source(
+                caller.tenant_id,
+                SourceKind::Instance,
+                name,
+                serde_json::to_value(&config).expect("config"),
+                vec![node],
+                NodeLocations::Sealed,
+            )
             .await
         {
             Ok(view) => Ok(view),
@@ -139,11 +133,16 @@ impl Engine {
         db_name: &str,
     ) -> CoreResult<DatabaseLocation> {
         if original.kind == DatastoreKind::Sqlite && agent == LOCAL_AGENT {
-            let path = self.inner.settings.data_dir.join("instances").join(tenant_id.to_string()).join(format!("{db_name}.sqlite"));
-            let path = std::path::absolute(path).map_err(CoreError::internal)?;
-            return Ok(DatabaseLocation::new(original.kind, path.display().to_string()));
+            return Ok(DatabaseLocation::new(original.kind, self.instance_file(tenant_id, db_name)?));
         }
         original.with_database_name(db_name).map_err(|e| CoreError::BadRequest(e.to_string()))
+    }
+
+    /// Where the server keeps the SQLite database `db_name` of an instance it creates:
+    /// `<data_dir>/instances/<tenant>/<db_name>.sqlite`, as an absolute path.
+    fn instance_file(&self, tenant_id: Uuid, db_name: &str) -> CoreResult<String> {
+        let path = self.inner.settings.data_dir.join("instances").join(tenant_id.to_string()).join(format!("{db_name}.sqlite"));
+        Ok(std::path::absolute(path).map_err(CoreError::internal)?.display().to_string())
     }
 
     /// Deletes an instance; a database Coffer created is dropped, a registered one is left alone.
@@ -160,7 +159,7 @@ impl Engine {
                 view.source.name
             )));
         }
-        let config: InstanceConfig = serde_json::from_value(view.source.config.clone()).unwrap_or_default();
+        let config = instance_config(&view.source)?;
         repo::mark_source_deleted(&self.inner.db, id).await?;
         if config.managed
             && let (Ok(kind), Some(node)) =

@@ -2,13 +2,18 @@
 //! recording their progress and ends, cancelling, and finishing the operation exactly once.
 
 use chrono::{Duration, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
-use super::{Engine, deletes::finish_delete};
+use super::{
+    Engine,
+    deletes::finish_delete,
+    stored::{BackupParams, CopyParams, DeleteParams, OperationTotals, Params, RestoreParams},
+};
 use crate::{
     domain::{
         agent::Agent,
+        backup::Backup,
         identity::Principal,
         operation::{Assignment, Operation, OperationKind, OperationOptions, Task, TaskOutcome, TaskProgress, TaskSpec},
         source::Node,
@@ -21,6 +26,7 @@ use crate::{
     },
 };
 
+/// A new operation, queued, with the parameters its kind records.
 pub(super) fn new_operation(
     tenant_id: Uuid,
     kind: OperationKind,
@@ -28,7 +34,7 @@ pub(super) fn new_operation(
     source_id: Option<Uuid>,
     backup_id: Option<Uuid>,
     options: OperationOptions,
-    params: Value,
+    params: impl Params,
 ) -> Operation {
     Operation {
         id: Uuid::new_v4(),
@@ -39,7 +45,7 @@ pub(super) fn new_operation(
         backup_id,
         progress: 0.0,
         options,
-        params,
+        params: params.to_json(),
         result: Value::Null,
         error: None,
         created_by: caller.user_name.clone(),
@@ -49,6 +55,7 @@ pub(super) fn new_operation(
     }
 }
 
+/// A new task of `op`, queued for `agent_id` (on `node`, or on the server when none).
 pub(super) fn new_task(op: &Operation, node: Option<&Node>, agent_id: Uuid, spec: TaskSpec) -> Task {
     Task {
         id: Uuid::new_v4(),
@@ -69,6 +76,7 @@ pub(super) fn new_task(op: &Operation, node: Option<&Node>, agent_id: Uuid, spec
     }
 }
 
+/// A count in a task's report (0 when it has none).
 pub(super) fn sum(v: &Value, key: &str) -> i64 {
     v.get(key).and_then(Value::as_i64).unwrap_or(0)
 }
@@ -122,7 +130,14 @@ impl Engine {
             b.updated_at = Utc::now();
             repo::save_backup(db, &b).await?;
         }
-        let requested = op.params.get("destination_id").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok());
+        let requested = match op.kind {
+            OperationKind::Restore => RestoreParams::of(&op)?.destination_id,
+            OperationKind::Copy => match CopyParams::of(&op)? {
+                CopyParams::ToRegion(copy) => Some(copy.destination_id),
+                CopyParams::ToDestination(_) => None,
+            },
+            _ => None,
+        };
         let destination_id = match (task.spec.destination().or(requested), op.backup_id) {
             (Some(d), _) => d,
             (None, Some(id)) => repo::get_backup(db, None, id).await?.map(|b| b.destination_id).unwrap_or(self.inner.server_destination),
@@ -223,38 +238,16 @@ impl Engine {
         if op.state.is_terminal() {
             return Ok(());
         }
-        let cancelled = tasks.iter().any(|t| t.state == State::Cancelled);
-        let failed: Vec<&Task> = tasks.iter().filter(|t| t.state == State::Failed).collect();
-        let partial = tasks.iter().any(|t| matches!(t.state, State::SucceededWithErrors | State::Skipped));
-        let state = if !failed.is_empty() {
-            State::Failed
-        } else if cancelled {
-            State::Cancelled
-        } else if partial {
-            State::SucceededWithErrors
-        } else {
-            State::Succeeded
-        };
-        let error = if failed.is_empty() {
-            None
-        } else {
-            Some(
-                failed
-                    .iter()
-                    .map(|t| format!("{}: {}", t.node_name, t.error.as_deref().unwrap_or("failed")))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        };
+        let (state, error) = outcome(&tasks);
+        // Everything read from the row first: one that does not decode ends nothing half-way.
+        let ending = Ending::of(&op)?;
         let result = match op.kind {
             OperationKind::Verify | OperationKind::Delete | OperationKind::Copy => {
                 tasks.first().map(|t| t.result.clone()).unwrap_or(Value::Null)
             }
             _ => {
-                let mut r = if op.result.is_object() { op.result.clone() } else { json!({}) };
-                r["files"] = json!(tasks.iter().map(|t| sum(&t.result, "files")).sum::<i64>());
-                r["bytes"] = json!(tasks.iter().map(|t| sum(&t.result, "bytes")).sum::<i64>());
-                r
+                let moved = |key| tasks.iter().map(|t| sum(&t.result, key)).sum::<i64>();
+                OperationTotals { files: Some(moved("files")), bytes: Some(moved("bytes")), ..OperationTotals::of(&op)? }.to_json()
             }
         };
         // The operation's end and its backup's end are one transaction: whoever sees the
@@ -265,59 +258,30 @@ impl Engine {
             txn.rollback().await?;
             return Ok(());
         }
-        let ended_backup = match op.kind {
-            OperationKind::Backup => self.finish_backup(&txn, &op, &tasks, state, error.clone()).await?,
-            OperationKind::Copy if op.params.get("copy_of").is_some() => {
-                self.finish_region_copy(&txn, &op, &tasks, state, error.clone()).await?
-            }
-            OperationKind::Delete => {
-                finish_delete(&txn, &op, state, error.clone()).await?;
+        let ended_backup = match &ending {
+            Ending::Backup(_) => self.finish_backup(&txn, &op, &tasks, state, error.clone()).await?,
+            Ending::Copy(CopyParams::ToRegion(copy)) => self.finish_region_copy(&txn, &op, copy, &tasks, state, error.clone()).await?,
+            Ending::Copy(CopyParams::ToDestination(copy)) => {
+                // A copy is listed from the moment its operation shows it ended.
+                if let (true, Some(backup)) = (state.is_success(), op.backup_id) {
+                    repo::add_backup_copy(&txn, backup, copy.to).await?;
+                }
                 None
             }
-            _ => None,
+            Ending::Delete(delete) => {
+                finish_delete(&txn, &op, delete, state, error.clone()).await?;
+                None
+            }
+            Ending::Other => None,
         };
-        // A copy is listed from the moment its operation shows it ended.
-        if op.kind == OperationKind::Copy
-            && state.is_success()
-            && let (Some(backup), Some(to)) =
-                (op.backup_id, op.params.get("to").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok()))
-        {
-            repo::add_backup_copy(&txn, backup, to).await?;
-        }
         txn.commit().await?;
-        if op.kind == OperationKind::Delete
-            && state.is_success()
-            && let Some(d) = op.params.get("remove_destination").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok())
-        {
-            self.remove_destination_if_empty(d).await?;
-        }
-        if let Some(backup) = ended_backup.as_ref().filter(|b| b.state.is_success()) {
-            let copies: Vec<Uuid> = op.params.get("copy_to").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
-            for to in copies {
-                if let Err(e) = self.start_copy(&super::plans::scheduler(backup.tenant_id), backup.id, to).await {
-                    tracing::warn!(backup = %backup.id, error = %e, "could not start a requested copy");
-                }
-            }
-            let regions: Vec<String> =
-                op.params.get("copy_to_regions").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
-            for region in regions {
-                let copy = super::regions::RegionCopy { backup_id: backup.id, region, ..Default::default() };
-                if let Err(e) = self.start_region_copy(&super::plans::scheduler(backup.tenant_id), copy).await {
-                    tracing::warn!(backup = %backup.id, error = %e, "could not start a requested copy to a region");
-                }
-            }
-            if let Some(plan) = backup.plan_id {
-                self.apply_plan_retention(plan).await?;
-            }
-        }
-        let msg = match (&ended_backup, op.kind) {
+        self.after_end(&ending, state, ended_backup.as_ref()).await?;
+        let msg = match (&ended_backup, &ending) {
             (Some(backup), _) => {
                 self.after_failed_backup(backup).await;
                 format!("backup '{}' {state}{}", backup.name, backup.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default())
             }
-            (None, OperationKind::Delete) if state.is_success() => {
-                format!("deleted {} backup(s)", op.params.get("backups").and_then(Value::as_array).map(Vec::len).unwrap_or(0))
-            }
+            (None, Ending::Delete(delete)) if state.is_success() => format!("deleted {} backup(s)", delete.backups.len()),
             _ => format!("{} {state}{}", op.kind, error.map(|e| format!(": {e}")).unwrap_or_default()),
         };
         if op.kind == OperationKind::Archive && state == State::Succeeded && tasks.iter().all(|t| sum(&t.result, "files") == 0) {
@@ -326,4 +290,74 @@ impl Engine {
         tracing::info!(operation = %op.id, kind = %op.kind, state = %state, "{msg}");
         repo::add_event(db, op.tenant_id, &format!("{}.{state}", op.kind), &msg, Some(op.id), op.backup_id, op.source_id).await
     }
+
+    /// What follows an operation's end outside its transaction: the destination a delete was
+    /// to remove; for a completed backup, the copies it asked for and its plan's retention.
+    async fn after_end(&self, ending: &Ending, state: State, ended_backup: Option<&Backup>) -> CoreResult<()> {
+        if let (Ending::Delete(delete), true) = (ending, state.is_success())
+            && let Some(d) = delete.remove_destination
+        {
+            self.remove_destination_if_empty(d).await?;
+        }
+        let Some(backup) = ended_backup.filter(|b| b.state.is_success()) else { return Ok(()) };
+        if let Ending::Backup(asked) = ending {
+            let scheduler = super::plans::scheduler(backup.tenant_id);
+            for to in &asked.copy_to {
+                if let Err(e) = self.start_copy(&scheduler, backup.id, *to).await {
+                    tracing::warn!(backup = %backup.id, error = %e, "could not start a requested copy");
+                }
+            }
+            for region in &asked.copy_to_regions {
+                let copy = super::regions::RegionCopy { backup_id: backup.id, region: region.clone(), ..Default::default() };
+                if let Err(e) = self.start_region_copy(&scheduler, copy).await {
+                    tracing::warn!(backup = %backup.id, error = %e, "could not start a requested copy to a region");
+                }
+            }
+        }
+        if let Some(plan) = backup.plan_id {
+            self.apply_plan_retention(plan).await?;
+        }
+        Ok(())
+    }
+}
+
+/// What an operation's end does besides recording it, by kind, with the parameters it started with.
+enum Ending {
+    Backup(BackupParams),
+    Copy(CopyParams),
+    Delete(DeleteParams),
+    Other,
+}
+
+impl Ending {
+    fn of(op: &Operation) -> CoreResult<Self> {
+        Ok(match op.kind {
+            OperationKind::Backup => Ending::Backup(BackupParams::of(op)?),
+            OperationKind::Copy => Ending::Copy(CopyParams::of(op)?),
+            OperationKind::Delete => Ending::Delete(DeleteParams::of(op)?),
+            _ => Ending::Other,
+        })
+    }
+}
+
+/// How an operation whose tasks have all ended ends: failed when one failed (the error names
+/// each with its node), else cancelled when one was, else with errors when one was partial or
+/// skipped.
+fn outcome(tasks: &[Task]) -> (State, Option<String>) {
+    let cancelled = tasks.iter().any(|t| t.state == State::Cancelled);
+    let failed: Vec<&Task> = tasks.iter().filter(|t| t.state == State::Failed).collect();
+    let partial = tasks.iter().any(|t| matches!(t.state, State::SucceededWithErrors | State::Skipped));
+    let state = if !failed.is_empty() {
+        State::Failed
+    } else if cancelled {
+        State::Cancelled
+    } else if partial {
+        State::SucceededWithErrors
+    } else {
+        State::Succeeded
+    };
+    let error = (!failed.is_empty()).then(|| {
+        failed.iter().map(|t| format!("{}: {}", t.node_name, t.error.as_deref().unwrap_or("failed"))).collect::<Vec<_>>().join("; ")
+    });
+    (state, error)
 }

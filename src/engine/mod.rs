@@ -30,6 +30,7 @@ mod recovery;
 mod regions;
 mod restores;
 mod sources;
+mod stored;
 pub mod stores;
 pub mod worker;
 
@@ -42,6 +43,7 @@ use uuid::Uuid;
 pub use crate::persistence::engine::BackupPage;
 pub use archive::{ArchiveRequest, MomentUnit, PitAsk, PitPlan, PitWindow, archive_dir, worded};
 pub use backups::BackupSpec;
+pub use deletes::AfterDelete;
 pub use destinations::DestinationSpec;
 pub use figures::{NodeFigures, TableFigures};
 pub use instances::InstanceSpec;
@@ -50,6 +52,10 @@ pub use reads::BackupDetails;
 pub use regions::RegionCopy;
 pub use restores::{RestoreSpec, RestoreTarget};
 pub use sources::{NodeView, SourceView};
+pub use stored::{
+    BackupParams, ConfigureParams, CopyParams, DeleteParams, DestinationCopyParams, MissedRunParams, NoParams, OperationTotals, Params,
+    RegionCopyParams, RestoreParams,
+};
 pub use stores::StoreRegistry;
 pub use worker::SCHEMA_CHANGED;
 

@@ -5,7 +5,7 @@ use chrono::Utc;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Engine, tenant_scope};
+use super::{Engine, stored::restore_operation, tenant_scope};
 use crate::{
     domain::{
         agent::{Agent, LOCAL_AGENT},
@@ -37,6 +37,22 @@ pub struct NodeView {
     pub commitlog_dir: Option<String>,
 }
 
+/// How a source's node locations are kept: database locations hold connection strings
+/// (passwords), so they are sealed at rest and shown redacted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum NodeLocations {
+    Plain,
+    Sealed,
+}
+
+/// A source and its nodes checked and ready to be written ([`Engine::plan_source`]).
+pub(super) struct NewSource {
+    pub source: Source,
+    pub nodes: Vec<Node>,
+    /// The agents of its nodes (for the view of it).
+    agents: Vec<Agent>,
+}
+
 impl Engine {
     fn view(&self, source: Source, nodes: Vec<Node>, agents: &[Agent]) -> SourceView {
         let nodes = nodes
@@ -60,6 +76,7 @@ impl Engine {
         SourceView { source, nodes }
     }
 
+    /// Checks and registers a source with its nodes, at once.
     pub(super) async fn create_source(
         &self,
         tenant_id: Uuid,
@@ -67,8 +84,23 @@ impl Engine {
         name: &str,
         config: serde_json::Value,
         specs: Vec<NodeSpec>,
-        seal: bool,
+        locations: NodeLocations,
     ) -> CoreResult<SourceView> {
+        let planned = self.plan_source(tenant_id, kind, name, config, specs, locations).await?;
+        self.save_source(planned).await
+    }
+
+    /// A source as it will be registered, checked (its name free, its agents known) but not
+    /// written: a restore records its operation before the source it creates.
+    pub(super) async fn plan_source(
+        &self,
+        tenant_id: Uuid,
+        kind: SourceKind,
+        name: &str,
+        config: serde_json::Value,
+        specs: Vec<NodeSpec>,
+        locations: NodeLocations,
+    ) -> CoreResult<NewSource> {
         crate::domain::check_name("a name", name).map_err(CoreError::BadRequest)?;
         if repo::find_source_by_name(&self.inner.db, tenant_id, kind, name).await?.is_some() {
             return Err(CoreError::Conflict(format!("{} named '{name}' already exists", with_article(kind_word(kind)))));
@@ -86,19 +118,28 @@ impl Engine {
                 source_id: source.id,
                 name: spec.name,
                 agent_id: agent.id,
-                location: if seal { self.inner.secrets.seal(&spec.location) } else { spec.location },
+                location: match locations {
+                    NodeLocations::Sealed => self.inner.secrets.seal(&spec.location),
+                    NodeLocations::Plain => spec.location,
+                },
                 commitlog_dir: spec.commitlog_dir,
                 datacenter: spec.datacenter,
                 rack: spec.rack,
                 position: i as i32,
             });
         }
+        Ok(NewSource { source, nodes, agents })
+    }
+
+    /// Writes a planned source and its nodes, and says so in the event log.
+    pub(super) async fn save_source(&self, planned: NewSource) -> CoreResult<SourceView> {
+        let NewSource { source, nodes, agents } = planned;
         repo::create_source(&self.inner.db, &source, &nodes).await?;
         repo::add_event(
             &self.inner.db,
-            tenant_id,
+            source.tenant_id,
             "source.created",
-            &format!("{kind} '{name}' registered with {} node(s)", nodes.len()),
+            &format!("{} '{}' registered with {} node(s)", source.kind, source.name, nodes.len()),
             None,
             None,
             Some(source.id),
@@ -135,7 +176,7 @@ impl Engine {
         self.check_agents_registered(caller, &agents).await?;
         let dcs: Vec<String> = nodes.iter().map(|n| n.datacenter.clone().unwrap_or_else(|| "dc1".into())).collect();
         let config = serde_json::json!({ "datacenters": dcs.iter().collect::<std::collections::BTreeSet<_>>() });
-        self.create_source(caller.tenant_id, SourceKind::Cluster, name, config, nodes, false).await
+        self.create_source(caller.tenant_id, SourceKind::Cluster, name, config, nodes, NodeLocations::Plain).await
     }
 
     /// Registers a machine: an agent's file system under a root directory.
@@ -150,7 +191,15 @@ impl Engine {
             datacenter: None,
             rack: None,
         };
-        self.create_source(caller.tenant_id, SourceKind::Machine, name, serde_json::json!({ "root": root }), vec![node], false).await
+        self.create_source(
+            caller.tenant_id,
+            SourceKind::Machine,
+            name,
+            serde_json::json!({ "root": root }),
+            vec![node],
+            NodeLocations::Plain,
+        )
+        .await
     }
 
     /// Unregisters a cluster (its nodes' data and its backups stay). Refused while an operation
@@ -166,7 +215,7 @@ impl Engine {
                 return Err(CoreError::Conflict(format!("a {kind} of cluster '{}' is running; try again when it ends", view.source.name)));
             }
         }
-        if let Some(op) = view.source.config.get("restore_operation").and_then(|v| v.as_str()).and_then(|s| Uuid::parse_str(s).ok())
+        if let Some(op) = restore_operation(&view.source)?
             && repo::get_operation(&self.inner.db, Some(view.source.tenant_id), op).await?.is_some_and(|o| !o.state.is_terminal())
         {
             return Err(CoreError::Conflict(format!("cluster '{}' is still being restored", view.source.name)));
@@ -213,7 +262,7 @@ impl Engine {
         let first = self.source_row(caller, members[0]).await?.config;
         let mut config = first;
         config["members"] = serde_json::json!(members);
-        self.create_source(caller.tenant_id, SourceKind::HaGroup, name, config, specs, true).await
+        self.create_source(caller.tenant_id, SourceKind::HaGroup, name, config, specs, NodeLocations::Sealed).await
     }
 
     /// A source of the caller's tenant, or 404.
