@@ -173,7 +173,14 @@ impl Engine {
         if let Some(new) = planned.new_source
             && let Err(e) = self.save_source(new).await
         {
-            self.fail_before_start(&op, &format!("the new source could not be recorded: {e}")).await;
+            let why = match &e {
+                CoreError::Internal(_) => {
+                    tracing::error!(operation = %op.id, error = format!("{e:#}"), "the new source of a restore could not be recorded");
+                    "the new source could not be recorded (the server's log says why)".to_owned()
+                }
+                shown => format!("the new source could not be recorded: {shown}"),
+            };
+            self.fail_before_start(&op, &why).await;
             return Err(e);
         }
         repo::add_event(
