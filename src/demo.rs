@@ -12,7 +12,7 @@ use crate::{
     domain::{
         archive::ArchiveTarget,
         identity::{CredentialKind, Principal, Role},
-        source::{NodeSpec, SourceKind},
+        source::{InstanceConfig, NodeSpec, SourceKind},
     },
     engine::{ArchiveRequest, Engine, InstanceSpec},
     error::{CoreError, CoreResult},
@@ -154,13 +154,16 @@ pub async fn seed(engine: &Engine, data_dir: &Path) -> CoreResult<()> {
         write_sqlite(&path).await?;
         let spec = InstanceSpec {
             name: "demo-sqlite".into(),
-            datastore: "sqlite".into(),
-            datastore_version: "3".into(),
             location: path.display().to_string(),
             agent: "local".into(),
-            flavor: "1".into(),
-            flavor_ram_mb: 1024,
-            volume_gb: 2,
+            config: InstanceConfig {
+                datastore: "sqlite".into(),
+                datastore_version: "3".into(),
+                flavor: "1".into(),
+                flavor_ram_mb: 1024,
+                volume_gb: 2,
+                ..Default::default()
+            },
         };
         engine.add_instance(&caller, spec).await?;
     }

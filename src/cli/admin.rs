@@ -269,16 +269,8 @@ pub(super) async fn manage(db: &persistence::Db, command: Command, settings: &Se
         }
         Command::Instance(InstanceCommand::Add { name, tenant, datastore, location, agent, datastore_version }) => {
             let (engine, caller) = engine_for(db, settings, &tenant).await?;
-            let spec = crate::engine::InstanceSpec {
-                name,
-                datastore,
-                datastore_version,
-                location,
-                agent,
-                flavor: String::new(),
-                flavor_ram_mb: 0,
-                volume_gb: 0,
-            };
+            let config = crate::domain::source::InstanceConfig { datastore, datastore_version, ..Default::default() };
+            let spec = crate::engine::InstanceSpec { name, location, agent, config };
             println!("{}", engine.add_instance(&caller, spec).await?.source.id);
         }
         Command::Machine(MachineCommand::Add { name, tenant, root, agent }) => {

@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use super::{
     Engine,
-    orchestrate::{new_operation, new_task},
+    lifecycle::{new_operation, new_task},
+    stored::{ConfigureParams, NoParams, archiving},
 };
 use crate::{
     domain::{
@@ -108,10 +109,6 @@ pub fn archive_dir(settings: &Archiving, node: &Node) -> String {
     })
 }
 
-fn settings_of(source: &Source) -> Archiving {
-    serde_json::from_value(source.config.get("archiving").cloned().unwrap_or(Value::Null)).unwrap_or_default()
-}
-
 /// `MM-DD-YYYY HH:MM:SS UTC`, as OpsCenter words times in its errors.
 pub fn worded(t: DateTime<Utc>) -> String {
     t.format("%m-%d-%Y %H:%M:%S UTC").to_string()
@@ -143,7 +140,7 @@ impl MomentUnit {
 impl Engine {
     /// A cluster's archiving settings.
     pub async fn archiving(&self, caller: &Principal, source_id: Uuid) -> CoreResult<Archiving> {
-        Ok(settings_of(&self.source_row(caller, source_id).await?))
+        archiving(&self.source_row(caller, source_id).await?)
     }
 
     /// Turns archiving on (with its destinations) or off (`None`), then reconfigures each node's
@@ -179,7 +176,7 @@ impl Engine {
         if catalog::has_operation_in_progress(db, source.id, OperationKind::Configure).await? {
             return Err(CoreError::Unprocessable(format!("archiving of '{}' is being reconfigured; try once that ends", source.name)));
         }
-        let mut settings = settings_of(&source);
+        let mut settings = archiving(&source)?;
         let enabled = request.is_some();
         if let Some(request) = request {
             if request.destinations.is_empty() {
@@ -229,7 +226,7 @@ impl Engine {
             Some(source.id),
             None,
             OperationOptions::default(),
-            json!({ "archiving": enabled, "sleep_secs": sleep_secs }),
+            ConfigureParams { archiving: enabled, sleep_secs },
         );
         let tasks: Vec<Task> = catalog::nodes_of(db, source.id)
             .await?
@@ -265,7 +262,7 @@ impl Engine {
         if let Some(d) = named {
             return Ok(self.destination_row(caller, d).await?.id);
         }
-        let settings = settings_of(source);
+        let settings = archiving(source)?;
         let mut ids = settings.destinations.keys();
         Ok(match (ids.next(), ids.next()) {
             (Some(only), None) => *only,
@@ -294,7 +291,7 @@ impl Engine {
         // Every node must have archived something; the window ends where the first of them stops.
         let latest = newest.into_iter().collect::<Option<Vec<_>>>().and_then(|all| all.into_iter().min());
         let latest = latest.filter(|l| earliest.is_some_and(|e| *l >= e));
-        Ok(PitWindow { archiving: settings_of(&source).enabled, destination_id, earliest: latest.and(earliest), latest })
+        Ok(PitWindow { archiving: archiving(&source)?.enabled, destination_id, earliest: latest.and(earliest), latest })
     }
 
     /// Each node's newest archived segment time (none when nothing is archived yet).
@@ -392,7 +389,13 @@ impl Engine {
         let interval = Duration::milliseconds(self.inner.settings.archive_interval_ms as i64);
         let now = Utc::now();
         for source in catalog::list_sources(db, None, Some(SourceKind::Cluster)).await? {
-            let settings = settings_of(&source);
+            let settings = match archiving(&source) {
+                Ok(settings) => settings,
+                Err(e) => {
+                    tracing::warn!(cluster = %source.id, error = %e, "not archiving a cluster whose settings do not read");
+                    continue;
+                }
+            };
             if !settings.enabled || settings.destinations.is_empty() {
                 continue;
             }
@@ -412,7 +415,7 @@ impl Engine {
                 throttle_bytes_per_sec: settings.destinations.values().filter_map(|t| t.throttle_bytes_per_sec).min(),
                 ..Default::default()
             };
-            let op = new_operation(source.tenant_id, OperationKind::Archive, &scheduler, Some(source.id), None, options, Value::Null);
+            let op = new_operation(source.tenant_id, OperationKind::Archive, &scheduler, Some(source.id), None, options, NoParams);
             let mut tasks = Vec::new();
             for node in catalog::nodes_of(db, source.id).await? {
                 for destination in settings.destinations.keys() {
@@ -454,7 +457,7 @@ impl Engine {
 
     /// Why the cluster's commitlog archiving is not working, when its newest round failed.
     pub async fn archive_problem(&self, caller: &Principal, source: &Source) -> CoreResult<Option<String>> {
-        if source.kind != SourceKind::Cluster || !settings_of(source).enabled {
+        if source.kind != SourceKind::Cluster || !archiving(source)?.enabled {
             return Ok(None);
         }
         let recent =
@@ -495,8 +498,20 @@ impl Engine {
     }
 }
 
+/// The task that places a node's archived commitlogs beside its data directory for replay.
+pub(super) fn replay_task(plan: &PitPlan, original_node: Uuid, data_dir: &str, tables: &[String]) -> TaskSpec {
+    TaskSpec::RestoreCommitlogs {
+        node_key: original_node.to_string(),
+        restore_dir: crate::domain::archive::restore_dir(data_dir),
+        point_in_time: plan.at,
+        destination: plan.destination_id,
+        segments: replay_list(plan, original_node),
+        tables: tables.to_vec(),
+    }
+}
+
 /// The segments of a plan as restore task specs: (snapshot, name) pairs per node.
-pub(crate) fn replay_list(plan: &PitPlan, node_id: Uuid) -> Vec<(String, String)> {
+fn replay_list(plan: &PitPlan, node_id: Uuid) -> Vec<(String, String)> {
     plan.segments.get(&node_id).into_iter().flatten().map(|s| (s.snapshot.clone(), s.name.clone())).collect()
 }
 

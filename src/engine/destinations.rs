@@ -5,7 +5,10 @@ use chrono::Utc;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::Engine;
+use super::{
+    Engine,
+    stored::{archiving, destination_config},
+};
 use crate::{
     domain::{
         destination::{Destination, DestinationConfig, normalize_kind, redact_secret},
@@ -34,16 +37,16 @@ fn region_name(region: &str) -> String {
 }
 
 impl Engine {
-    pub(crate) fn destination_view(&self, row: DestinationRow) -> Destination {
-        Destination {
+    pub(crate) fn destination_view(&self, row: DestinationRow) -> CoreResult<Destination> {
+        Ok(Destination {
+            config: destination_config(&row)?,
             id: row.id,
             tenant_id: row.tenant_id,
             name: row.name,
             kind: row.kind,
-            config: serde_json::from_value(row.config).unwrap_or_default(),
             has_secret: row.sealed_secret.is_some(),
             created_at: row.created_at,
-        }
+        })
     }
 
     /// The secret of a destination, redacted for display.
@@ -117,10 +120,14 @@ impl Engine {
     pub async fn add_destination(&self, caller: &Principal, spec: DestinationSpec) -> CoreResult<DestinationRow> {
         let kind = Self::check_spec(&spec)?;
         let detached = catalog::detached_destinations_of(&self.inner.db, caller.tenant_id, kind).await?;
-        if let Some(before) = detached
-            .into_iter()
-            .find(|d| serde_json::from_value::<DestinationConfig>(d.config.clone()).is_ok_and(|c| c.same_location(&spec.config, kind)))
-        {
+        let mut before = None;
+        for d in detached {
+            if destination_config(&d)?.same_location(&spec.config, kind) {
+                before = Some(d);
+                break;
+            }
+        }
+        if let Some(before) = before {
             let row = DestinationRow {
                 name: if spec.name.trim().is_empty() { before.name.clone() } else { spec.name.clone() },
                 config: serde_json::to_value(&spec.config).map_err(CoreError::internal)?,
@@ -213,16 +220,14 @@ impl Engine {
             )));
         }
         let clusters = catalog::list_sources(db, Some(caller.tenant_id), Some(crate::domain::source::SourceKind::Cluster)).await?;
-        let archiving = |c: &crate::domain::source::Source| {
-            let settings: crate::domain::archive::Archiving =
-                serde_json::from_value(c.config.get("archiving").cloned().unwrap_or_default()).unwrap_or_default();
-            settings.enabled && settings.destinations.contains_key(&id)
-        };
-        if let Some(cluster) = clusters.iter().find(|c| archiving(c)) {
-            return Err(CoreError::Conflict(format!(
-                "commitlog archiving of cluster '{}' ships to destination '{}'; change its destinations or turn it off first",
-                cluster.name, row.name
-            )));
+        for cluster in &clusters {
+            let settings = archiving(cluster)?;
+            if settings.enabled && settings.destinations.contains_key(&id) {
+                return Err(CoreError::Conflict(format!(
+                    "commitlog archiving of cluster '{}' ships to destination '{}'; change its destinations or turn it off first",
+                    cluster.name, row.name
+                )));
+            }
         }
         if !catalog::destination_in_use(db, id).await? {
             return self.delete_destination(caller, id).await;

@@ -1,17 +1,16 @@
-//! Where a backup's data is kept: its own destination and the copies elsewhere. Deleting the
-//! data at one place leaves the others; a destination that names data centres
+//! Where a backup's data is kept: its own destination and the copies elsewhere (copied here;
+//! deleting the data at one place is in `deletes`). A destination that names data centres
 //! (`validation_dc_list`) takes and gives back only the data of their nodes.
 
-use serde_json::json;
 use uuid::Uuid;
 
 use super::{
     Engine,
-    orchestrate::{new_operation, new_task},
+    lifecycle::{new_operation, new_task},
+    stored::{CopyParams, DestinationCopyParams, destination_config},
 };
 use crate::{
     domain::{
-        destination::DestinationConfig,
         identity::Principal,
         operation::{Operation, OperationKind, OperationOptions, TaskSpec},
         source::Node,
@@ -40,7 +39,7 @@ impl Engine {
     /// The data centres destination `id` is limited to, when it names some.
     pub(super) async fn dc_list(&self, id: Uuid) -> CoreResult<Option<DcList>> {
         let Some(row) = catalog::get_destination(&self.inner.db, id).await? else { return Ok(None) };
-        let config: DestinationConfig = serde_json::from_value(row.config).unwrap_or_default();
+        let config = destination_config(&row)?;
         Ok((!config.validation_dc_list.is_empty()).then_some(DcList { name: row.name, dcs: config.validation_dc_list }))
     }
 
@@ -94,46 +93,54 @@ impl Engine {
         )))
     }
 
-    /// Deletes the data of a backup kept at one destination and nothing else: a copy goes as
-    /// [`Engine::delete_copy`] removes it; the backup's own place, when a copy is kept elsewhere,
-    /// goes and that copy becomes the backup's place; a backup kept nowhere else is deleted with
-    /// its incrementals ([`Engine::delete_backup_then`]). A destination that does not hold the
-    /// backup is a not-found `backup copy`.
-    pub async fn delete_backup_at(
-        &self,
-        caller: &Principal,
-        backup_id: Uuid,
-        at: Uuid,
-        then_remove_destination: bool,
-    ) -> CoreResult<Operation> {
+    /// Copies a complete backup into another destination (only chunks it lacks travel); the
+    /// backup then lists that destination among its copies.
+    pub async fn start_copy(&self, caller: &Principal, backup_id: Uuid, to: Uuid) -> CoreResult<Operation> {
         let db = &self.inner.db;
         let backup = self.backup(caller, backup_id).await?;
-        if at != backup.destination_id {
-            return self.delete_copy(caller, backup_id, at, then_remove_destination).await;
+        if !backup.state.is_success() {
+            return Err(CoreError::Unprocessable(format!("backup {} is {}; only complete backups can be copied", backup.id, backup.state)));
         }
-        let Some(kept) = catalog::attached_copies_of(db, backup.id).await?.first().copied() else {
-            return self.delete_backup_then(caller, backup_id, then_remove_destination).await;
-        };
-        if !backup.state.is_terminal() {
-            return Err(CoreError::Unprocessable(format!("backup {} is still {}; wait for it to end", backup.id, backup.state)));
+        let target = self.destination_row(caller, to).await?;
+        if target.id == backup.destination_id || catalog::backup_copies_of(db, backup.id).await?.contains(&target.id) {
+            return Err(CoreError::Conflict(format!("destination '{}' already holds backup {}", target.name, backup.id)));
         }
         let local = self.local_agent(backup.tenant_id).await?;
-        let removed = (then_remove_destination && at != self.inner.server_destination).then_some(at);
         let op = new_operation(
             backup.tenant_id,
-            OperationKind::Delete,
+            OperationKind::Copy,
             caller,
             Some(backup.source_id),
             Some(backup.id),
             OperationOptions::default(),
-            json!({ "backups": [], "copy_at": at, "kept_at": kept, "remove_destination": removed }),
+            CopyParams::ToDestination(DestinationCopyParams { to: target.id }),
         );
-        let task =
-            new_task(&op, None, local.id, TaskSpec::DeleteSnapshots { snapshots: vec![backup.id.to_string()], destination: Some(at) });
+        let nodes: Vec<Node> = {
+            let held: Vec<Uuid> = catalog::backup_nodes_of(db, backup.id).await?.iter().map(|n| n.node_id).collect();
+            catalog::nodes_of(db, backup.source_id).await?.into_iter().filter(|n| held.contains(&n.id)).collect()
+        };
+        let only = self.nodes_copied_to(target.id, &nodes).await?;
+        let spec =
+            TaskSpec::CopySnapshot { snapshot: backup.id.to_string(), to: target.id, nodes: only, as_snapshot: None, as_parent: None };
+        let task = new_task(&op, None, local.id, spec);
         catalog::insert_operation(db, &op, &[task], None).await?;
-        // The data goes for good: the catalog must not roll back to holding it.
-        crate::persistence::make_durable(db).await;
+        catalog::add_event(
+            db,
+            backup.tenant_id,
+            "copy.started",
+            &format!("copying backup '{}' to '{}'", backup.name, target.name),
+            Some(op.id),
+            Some(backup.id),
+            Some(backup.source_id),
+        )
+        .await?;
         self.wake_local();
         Ok(op)
+    }
+
+    /// Destinations holding a complete copy of a backup besides its own.
+    pub async fn backup_copies(&self, caller: &Principal, backup_id: Uuid) -> CoreResult<Vec<Uuid>> {
+        self.backup(caller, backup_id).await?;
+        catalog::backup_copies_of(&self.inner.db, backup_id).await
     }
 }

@@ -5,10 +5,12 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::Deserialize;
-use serde_json::json;
 use uuid::Uuid;
 
-use super::{BackupSpec, Engine};
+use super::{
+    BackupSpec, Engine,
+    stored::{MissedRunParams, Params},
+};
 use crate::{
     domain::{
         backup::Selection,
@@ -148,7 +150,7 @@ impl Engine {
             backup_id: None,
             progress: 1.0,
             options: plan.options.clone(),
-            params: json!({ "plan_id": plan.id, "due_at": due }),
+            params: MissedRunParams { plan_id: plan.id, due_at: due }.to_json(),
             result: serde_json::Value::Null,
             error: Some(why.clone()),
             created_by: "scheduler".into(),
@@ -231,7 +233,7 @@ impl Engine {
     /// Applies a destination's retention to the tenant's completed backups kept there.
     pub async fn apply_destination_retention(&self, tenant_id: Uuid, destination_id: Uuid) -> CoreResult<usize> {
         let Some(row) = catalog::get_destination(&self.inner.db, destination_id).await? else { return Ok(0) };
-        let config: crate::domain::destination::DestinationConfig = serde_json::from_value(row.config).unwrap_or_default();
+        let config = super::stored::destination_config(&row)?;
         let Some(retention) = config.retention.filter(|r| !r.is_empty()) else { return Ok(0) };
         let kept_there: Vec<_> = catalog::list_backups(&self.inner.db, Some(tenant_id), None)
             .await?

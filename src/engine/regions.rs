@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use super::{
     Engine,
-    orchestrate::{new_operation, new_task},
+    lifecycle::{new_operation, new_task},
+    stored::{CopyParams, RegionCopyParams},
 };
 use crate::{
     domain::{
@@ -130,13 +131,13 @@ impl Engine {
             OperationOptions::default(),
             // The task reads the original where it is kept (the claim opens `destination_id`); what
             // the copy will hold is taken now, so the original may go while it is copied.
-            json!({
-                "region": region,
-                "copy_of": original.id,
-                "destination_id": original.destination_id,
-                "copied_nodes": catalog::backup_nodes_of(db, original.id).await?,
-                "size_bytes": original.size_bytes,
-                "file_count": original.file_count,
+            CopyParams::ToRegion(RegionCopyParams {
+                region: region.clone(),
+                copy_of: original.id,
+                destination_id: original.destination_id,
+                copied_nodes: catalog::backup_nodes_of(db, original.id).await?,
+                size_bytes: original.size_bytes,
+                file_count: original.file_count,
             }),
         );
         let backup = Backup {
@@ -190,6 +191,7 @@ impl Engine {
         &self,
         db: &impl ConnectionTrait,
         op: &Operation,
+        copy: &RegionCopyParams,
         tasks: &[Task],
         state: State,
         error: Option<String>,
@@ -197,13 +199,11 @@ impl Engine {
         let Some(id) = op.backup_id else { return Ok(None) };
         let Some(mut backup) = catalog::get_backup(db, None, id).await? else { return Ok(None) };
         if state.is_success() {
-            let nodes: Vec<BackupNode> =
-                op.params.get("copied_nodes").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
-            for node in nodes {
-                catalog::save_backup_node(db, &BackupNode { backup_id: backup.id, ..node }).await?;
+            for node in &copy.copied_nodes {
+                catalog::save_backup_node(db, &BackupNode { backup_id: backup.id, ..node.clone() }).await?;
             }
-            backup.size_bytes = op.params.get("size_bytes").and_then(Value::as_i64).unwrap_or(0);
-            backup.file_count = op.params.get("file_count").and_then(Value::as_i64).unwrap_or(0);
+            backup.size_bytes = copy.size_bytes;
+            backup.file_count = copy.file_count;
             backup.stored_bytes = tasks.iter().filter_map(|t| t.result.get("new_bytes_stored").and_then(Value::as_i64)).sum();
             backup.completed_at = Some(Utc::now());
         }

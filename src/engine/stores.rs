@@ -21,7 +21,6 @@ use uuid::Uuid;
 
 use crate::{
     crypto::SecretBox,
-    domain::destination::DestinationConfig,
     error::{CoreError, CoreResult},
     persistence::{
         Db,
@@ -122,7 +121,7 @@ impl StoreRegistry {
 
     /// Builds the backend of a tenant's repository in a destination.
     pub async fn backend_for(&self, row: &DestinationRow, tenant_id: Uuid) -> CoreResult<Arc<dyn Backend>> {
-        let config: DestinationConfig = serde_json::from_value(row.config.clone()).unwrap_or_default();
+        let config = super::stored::destination_config(row)?;
         let secret = row.sealed_secret.as_deref().map(|s| self.secrets.open(s)).transpose()?;
         let label = format!("{} destination '{}'", row.kind, row.name);
         let backend: Arc<dyn Backend> = match row.kind.as_str() {

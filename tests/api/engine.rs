@@ -353,6 +353,143 @@ async fn a_restore_elsewhere_lets_the_source_be_backed_up_but_a_restore_onto_it_
     assert_eq!(wait_for(&app, &token, in_place["id"].as_str().unwrap()).await["state"], "succeeded");
 }
 
+/// Makes the database refuse a restored source (a new cluster or instance) written before the
+/// restore operation that creates it: the operation row comes first.
+async fn refuse_restored_sources_before_their_operation(app: &TestApp) {
+    use sea_orm::ConnectionTrait;
+    let db = &app.state.db;
+    let sql = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        vec![
+            "CREATE FUNCTION operation_first() RETURNS trigger AS $$ BEGIN \
+               IF (NEW.config->>'restored_from') IS NOT NULL AND NOT EXISTS \
+                 (SELECT 1 FROM operations WHERE kind = 'restore' AND result->>'source_id' = NEW.id::text) THEN \
+                 RAISE EXCEPTION 'a restored source was written before its operation'; \
+               END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER operation_first BEFORE INSERT ON sources FOR EACH ROW EXECUTE FUNCTION operation_first()",
+        ]
+    } else {
+        vec![
+            "CREATE TRIGGER operation_first BEFORE INSERT ON sources \
+             WHEN json_extract(NEW.config, '$.restored_from') IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM operations WHERE kind = 'restore' AND ( \
+               json_extract(result, '$.source_id') = NEW.id \
+               OR (typeof(NEW.id) = 'blob' AND replace(json_extract(result, '$.source_id'), '-', '') = lower(hex(NEW.id))))) \
+             BEGIN SELECT RAISE(ABORT, 'a restored source was written before its operation'); END",
+        ]
+    };
+    for statement in sql {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_restore_records_its_operation_before_the_cluster_or_instance_it_creates() {
+    let app = spawn_app().await;
+    let admin = app.login("admin", ADMIN_PASSWORD).await;
+    refuse_restored_sources_before_their_operation(&app).await;
+    let root = tempfile::tempdir().unwrap();
+
+    let data = root.path().join("node1/data");
+    tree::generate(&data.join("Keyspace1/users-0123456789abcdef0123456789abcdef"), 3, 1);
+    let nodes = json!([{ "name": "10.9.0.1", "location": data }]);
+    let (status, cluster) = post(&app, &admin, "/admin/v1/clusters", json!({ "name": "Ordered", "nodes": nodes })).await;
+    assert_eq!(status, 201, "{cluster}");
+    let backup = backup_and_wait(&app, &admin, json!({ "source_id": cluster["id"] })).await;
+    let target = json!({ "target": { "type": "new_cluster", "name": "OrderedCopy", "locations": [root.path().join("copy/data")] } });
+    let restored = restore_and_wait(&app, &admin, backup["backup_id"].as_str().unwrap(), target).await;
+    assert_eq!(restored["state"], "succeeded", "{restored}");
+    let (status, copy) = get(&app, &admin, &format!("/admin/v1/sources/{}", restored["result"]["source_id"].as_str().unwrap())).await;
+    assert_eq!(status, 200, "{copy}");
+    assert_eq!((copy["name"].clone(), copy["config"]["restore_operation"].clone()), (json!("OrderedCopy"), restored["id"].clone()));
+
+    let path = root.path().join("shop.sqlite");
+    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&opts).await.unwrap();
+    sqlx::query("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)").execute(&mut conn).await.unwrap();
+    sqlx::query("INSERT INTO items (name) VALUES ('kept')").execute(&mut conn).await.unwrap();
+    drop(conn);
+    let body = json!({ "name": "shop", "datastore": "sqlite", "location": path });
+    let (status, instance) = post(&app, &admin, "/admin/v1/instances", body).await;
+    assert_eq!(status, 201, "{instance}");
+    let backup = backup_and_wait(&app, &admin, json!({ "source_id": instance["id"] })).await;
+    let target = json!({ "target": { "type": "new_instance", "name": "shop-copy" } });
+    let restored = restore_and_wait(&app, &admin, backup["backup_id"].as_str().unwrap(), target.clone()).await;
+    assert_eq!(restored["state"], "succeeded", "{restored}");
+    let (status, copy) = get(&app, &admin, &format!("/admin/v1/sources/{}", restored["result"]["source_id"].as_str().unwrap())).await;
+    assert_eq!(
+        (status, copy["name"].clone(), copy["config"]["restored_from"].clone()),
+        (200, json!("shop-copy"), backup["backup_id"].clone())
+    );
+
+    // A restore refused before it starts (the name is taken) leaves neither an operation nor a source.
+    let (status, refused) =
+        post(&app, &admin, &format!("/admin/v1/backups/{}/restore", backup["backup_id"].as_str().unwrap()), target).await;
+    assert_eq!(status, 409, "{refused}");
+    let (_, operations) = get(&app, &admin, "/admin/v1/operations?kind=restore").await;
+    assert_eq!(operations.as_array().map(Vec::len), Some(2), "{operations}");
+}
+
+/// Makes every write of a restored source fail, and holds restore tasks back from agents (a
+/// claim of one fails), so that a restore's operation is recorded and its new source is not.
+async fn fail_restored_sources_and_hold_restore_tasks(app: &TestApp) {
+    use sea_orm::ConnectionTrait;
+    let db = &app.state.db;
+    let sql = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        vec![
+            "CREATE FUNCTION no_restored_source() RETURNS trigger AS $$ BEGIN \
+               IF (NEW.config->>'restored_from') IS NOT NULL THEN RAISE EXCEPTION 'the disk is full'; END IF; \
+               RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER no_restored_source BEFORE INSERT ON sources FOR EACH ROW EXECUTE FUNCTION no_restored_source()",
+            "CREATE FUNCTION hold_restores() RETURNS trigger AS $$ BEGIN \
+               IF NEW.state = 'running' AND (SELECT kind FROM operations WHERE id = NEW.operation_id) = 'restore' THEN \
+                 RAISE EXCEPTION 'restore tasks are held'; END IF; \
+               RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER hold_restores BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION hold_restores()",
+        ]
+    } else {
+        vec![
+            "CREATE TRIGGER no_restored_source BEFORE INSERT ON sources \
+             WHEN json_extract(NEW.config, '$.restored_from') IS NOT NULL \
+             BEGIN SELECT RAISE(ABORT, 'the disk is full'); END",
+            "CREATE TRIGGER hold_restores BEFORE UPDATE ON tasks \
+             WHEN NEW.state = 'running' AND (SELECT kind FROM operations WHERE id = NEW.operation_id) = 'restore' \
+             BEGIN SELECT RAISE(ABORT, 'restore tasks are held'); END",
+        ]
+    };
+    for statement in sql {
+        db.execute_unprepared(statement).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_restore_whose_new_instance_cannot_be_written_ends_failed_with_the_reason() {
+    let app = spawn_app().await;
+    let admin = app.login("admin", ADMIN_PASSWORD).await;
+    let root = tempfile::tempdir().unwrap();
+    let path = root.path().join("till.sqlite");
+    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&opts).await.unwrap();
+    sqlx::query("CREATE TABLE sales (id INTEGER PRIMARY KEY)").execute(&mut conn).await.unwrap();
+    drop(conn);
+    let (status, instance) =
+        post(&app, &admin, "/admin/v1/instances", json!({ "name": "till", "datastore": "sqlite", "location": path })).await;
+    assert_eq!(status, 201, "{instance}");
+    let backup = backup_and_wait(&app, &admin, json!({ "source_id": instance["id"] })).await;
+    assert_eq!(backup["state"], "succeeded", "{backup}");
+
+    fail_restored_sources_and_hold_restore_tasks(&app).await;
+    let restore = format!("/admin/v1/backups/{}/restore", backup["backup_id"].as_str().unwrap());
+    let (status, answer) = post(&app, &admin, &restore, json!({ "target": { "type": "new_instance", "name": "till-copy" } })).await;
+    assert_eq!(status, 500, "{answer}");
+    let (_, operations) = get(&app, &admin, "/admin/v1/operations?kind=restore").await;
+    let [op] = operations.as_array().unwrap().as_slice() else { panic!("one restore operation: {operations}") };
+    assert_eq!(op["state"], "failed", "the operation recorded first ends: {op}");
+    let error = op["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("till-copy: the new source could not be recorded"), "{op}");
+    let (_, sources) = get(&app, &admin, "/admin/v1/sources").await;
+    assert!(sources.as_array().unwrap().iter().all(|s| s["name"] != "till-copy"), "{sources}");
+}
+
 /// A schema a generated client can name: a reference to a component, or a list or map of them.
 fn is_named(schema: &Value) -> bool {
     schema.get("$ref").is_some()

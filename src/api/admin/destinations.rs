@@ -10,6 +10,7 @@ use crate::{
     api::common::{security::Caller, strict::StrictJson},
     domain::destination::DestinationConfig,
     engine::DestinationSpec,
+    error::CoreResult,
     persistence::catalog::DestinationRow,
     state::AppState,
 };
@@ -174,10 +175,10 @@ pub struct AdminDestination {
     pub secret: Option<String>,
 }
 
-fn destination(state: &AppState, row: DestinationRow) -> AdminDestination {
+fn destination(state: &AppState, row: DestinationRow) -> CoreResult<AdminDestination> {
     let secret = state.engine.redacted_secret(&row);
-    let d = state.engine.destination_view(row);
-    AdminDestination {
+    let d = state.engine.destination_view(row)?;
+    Ok(AdminDestination {
         id: d.id,
         tenant_id: d.tenant_id,
         name: d.name,
@@ -186,7 +187,7 @@ fn destination(state: &AppState, row: DestinationRow) -> AdminDestination {
         has_secret: d.has_secret,
         created_at: d.created_at,
         secret,
-    }
+    })
 }
 
 /// Destinations.
@@ -198,7 +199,7 @@ impl DestinationsApi {
     #[oai(path = "/destinations", method = "get", operation_id = "admin_list_destinations", tag = "EngineTag::Destinations")]
     async fn list_destinations(&self, state: Data<&AppState>, caller: Caller) -> poem::Result<Json<Vec<AdminDestination>>> {
         let rows = state.engine.destinations(caller.principal()).await?;
-        Ok(Json(rows.into_iter().map(|r| destination(&state, r)).collect()))
+        Ok(Json(rows.into_iter().map(|r| destination(&state, r)).collect::<CoreResult<_>>()?))
     }
 
     /// Adds a destination after writing, reading and deleting a probe object in it.
@@ -210,14 +211,14 @@ impl DestinationsApi {
         body: StrictJson<AdminNewDestination>,
     ) -> poem::Result<Created<AdminDestination>> {
         let row = state.engine.add_destination(caller.principal(), body.read()?.into()).await?;
-        Ok(Created::Created(Json(destination(&state, row))))
+        Ok(Created::Created(Json(destination(&state, row)?)))
     }
 
     /// One destination; its secret is redacted.
     #[oai(path = "/destinations/:id", method = "get", operation_id = "admin_get_destination", tag = "EngineTag::Destinations")]
     async fn get_destination(&self, state: Data<&AppState>, caller: Caller, id: Path<Uuid>) -> poem::Result<Json<AdminDestination>> {
         let row = state.engine.destination_row(caller.principal(), id.0).await?;
-        Ok(Json(destination(&state, row)))
+        Ok(Json(destination(&state, row)?))
     }
 
     /// Replaces a destination's settings (the secret is kept unless a new one is given), validating it again.
@@ -231,7 +232,7 @@ impl DestinationsApi {
     ) -> poem::Result<Json<AdminDestination>> {
         state.engine.destination_row(caller.principal(), id.0).await?;
         let row = state.engine.update_destination(caller.principal(), id.0, body.read()?.into()).await?;
-        Ok(Json(destination(&state, row)))
+        Ok(Json(destination(&state, row)?))
     }
 
     /// Removes a destination that holds no backup.

@@ -17,7 +17,7 @@ use crate::{
     api::common::{security::Caller, strict::StrictJson},
     domain::{
         agent::Agent,
-        source::{NodeSpec, Source, SourceKind},
+        source::{InstanceConfig, NodeSpec, Source, SourceKind},
     },
     engine::{InstanceSpec, NodeView, SourceOverview, SourceView},
     state::AppState,
@@ -122,13 +122,16 @@ impl From<AdminNewInstance> for InstanceSpec {
     fn from(i: AdminNewInstance) -> Self {
         InstanceSpec {
             name: i.name,
-            datastore: i.datastore,
-            datastore_version: i.datastore_version,
             location: i.location,
             agent: i.agent,
-            flavor: i.flavor,
-            flavor_ram_mb: i.flavor_ram_mb,
-            volume_gb: i.volume_gb,
+            config: InstanceConfig {
+                datastore: i.datastore,
+                datastore_version: i.datastore_version,
+                flavor: i.flavor,
+                flavor_ram_mb: i.flavor_ram_mb,
+                volume_gb: i.volume_gb,
+                ..Default::default()
+            },
         }
     }
 }

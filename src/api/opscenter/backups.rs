@@ -29,7 +29,7 @@ use crate::{
         identity::Principal,
         operation::OperationOptions,
     },
-    engine::{BackupSpec, RestoreSpec, RestoreTarget, SourceView},
+    engine::{AfterDelete, BackupSpec, RestoreSpec, RestoreTarget, SourceView},
     error::CoreError,
     state::AppState,
 };
@@ -396,9 +396,12 @@ impl BackupsApi {
         let view = cluster(&state, p, &cluster_id).await?;
         let tag = tag.0.filter(|t| !t.is_empty()).ok_or_else(|| CoreError::BadRequest("tag is required".into()))?;
         let backup = by_tag(&state, p, &view, &tag).await?;
-        let remove = remove_destination.0.is_some_and(|r| r.0);
+        let after = match remove_destination.0.is_some_and(|r| r.0) {
+            true => AfterDelete::RemoveEmptyDestination,
+            false => AfterDelete::KeepDestination,
+        };
         let at = view::find_destination(&state, p, destination.0.as_deref().unwrap_or_default()).await?.id;
-        let op = state.engine.delete_backup_at(p, backup.id, at, remove).await.map_err(|e| match e {
+        let op = state.engine.delete_backup_at(p, backup.id, at, after).await.map_err(|e| match e {
             CoreError::NotFound { .. } => CoreError::BadRequest(format!(
                 "backup {tag} is not stored at destination {}; name one that holds it with destination",
                 view::destination_id(&state, at)
