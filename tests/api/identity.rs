@@ -350,13 +350,13 @@ async fn v3_takes_one_method_with_the_object_it_names_and_a_user_by_name_or_id()
     let app = spawn_app().await;
     let user = json!({ "name": "admin", "password": ADMIN_PASSWORD });
     for (identity, message) in [
-        (
-            json!({ "methods": ["password", "token"], "password": { "user": user.clone() }, "token": { "id": "t" } }),
-            "maxItems(1)",
-        ),
+        (json!({ "methods": ["password", "token"], "password": { "user": user.clone() }, "token": { "id": "t" } }), "maxItems(1)"),
         (json!({ "methods": ["token"], "password": { "user": user.clone() } }), "the token method needs identity.token"),
         (json!({ "methods": ["password"], "token": { "id": "t" } }), "the password method needs identity.password"),
-        (json!({ "methods": ["password"], "password": { "user": { "password": ADMIN_PASSWORD } } }), "identity.password.user needs a name or an id"),
+        (
+            json!({ "methods": ["password"], "password": { "user": { "password": ADMIN_PASSWORD } } }),
+            "identity.password.user needs a name or an id",
+        ),
     ] {
         let resp = app.client.post(app.url("/v3/auth/tokens")).json(&json!({ "auth": { "identity": identity } })).send().await.unwrap();
         assert_eq!(resp.status(), 400, "{identity}");
@@ -365,7 +365,8 @@ async fn v3_takes_one_method_with_the_object_it_names_and_a_user_by_name_or_id()
         assert!(body["error"]["message"].as_str().unwrap().contains(message), "{identity}: {body}");
     }
     // The method named is the one used, whatever else is sent beside it.
-    let with_both = json!({ "auth": { "identity": { "methods": ["password"], "password": { "user": user }, "token": { "id": "not a token" } } } });
+    let with_both =
+        json!({ "auth": { "identity": { "methods": ["password"], "password": { "user": user }, "token": { "id": "not a token" } } } });
     let resp = app.client.post(app.url("/v3/auth/tokens")).json(&with_both).send().await.unwrap();
     assert_eq!(resp.status(), 201);
     let body: Value = resp.json().await.unwrap();

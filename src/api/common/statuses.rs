@@ -53,7 +53,22 @@ fn general(code: u16) -> &'static str {
 /// Codes some operations answer for a reason of their own: (operation id, code, reason).
 const SPECIFIC: &[(&str, u16, &str)] = &[
     ("opscenter_login", 401, "The username or password is wrong."),
-    ("instaclustr_restore", 412, "No backup of the cluster holds every table asked for at or before `pointInTime`."),
+    (
+        "instaclustr_restore",
+        404,
+        "The cluster, a data centre `cdcInfos` names, or a `keyspaceTables` table no backup of the cluster holds.",
+    ),
+    (
+        "instaclustr_restore",
+        409,
+        "`cdcInfos` names a data centre twice or leaves one out (it names every data centre or none), a cluster of that name exists, or a new node's directory is not empty.",
+    ),
+    (
+        "instaclustr_restore",
+        412,
+        "No backup of the cluster at or before `pointInTime` holds every table asked for (a later one may), or the archived commitlogs do not reach the moment.",
+    ),
+    ("instaclustr_trigger_backup", 409, "The cluster is being restored, or a backup or a restore of it is running."),
     ("instaclustr_trigger_backup", 503, "No node's agent can take the backup now."),
     ("instaclustr_delete_cluster", 409, "Work on the cluster (a backup or a restore) is running."),
     ("clouddb_create_backup", 422, "The instance is not ACTIVE, or a backup of it is already running."),

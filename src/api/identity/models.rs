@@ -396,7 +396,9 @@ impl Forms for V3Identity {
 
     fn read(f: V3IdentityFields) -> Result<Self, String> {
         match f.methods.as_slice() {
-            [V3Method::Password] => f.password.map(V3Identity::Password).ok_or_else(|| "the password method needs identity.password".into()),
+            [V3Method::Password] => {
+                f.password.map(V3Identity::Password).ok_or_else(|| "the password method needs identity.password".into())
+            }
             [V3Method::Token] => f.token.map(V3Identity::Token).ok_or_else(|| "the token method needs identity.token".into()),
             _ => Err("identity.methods names one method: password or token".into()),
         }

@@ -7,8 +7,8 @@ use serde_json::Value;
 use super::{
     Tag, catalog,
     models::{
-        AuthenticatedBy, Domain, Role, Tenant, UserRef, V2Access, V2AccessBody, V2Credential, V2Service, V2Token, V2TokensRequest,
-        V2User, V3Identity, V3Method, V3ProjectView, V3ScopeChoice, V3Service, V3Token, V3TokenDocument, V3TokensRequest, V3UserView,
+        AuthenticatedBy, Domain, Role, Tenant, UserRef, V2Access, V2AccessBody, V2Credential, V2Service, V2Token, V2TokensRequest, V2User,
+        V3Identity, V3Method, V3ProjectView, V3ScopeChoice, V3Service, V3Token, V3TokenDocument, V3TokensRequest, V3UserView,
     },
 };
 use crate::{
