@@ -182,7 +182,11 @@ async fn a_backup_configuration_is_created_read_updated_enabled_and_deleted_as_t
     let mut skip = create.clone();
     skip["MissedBackupActionId"] = serde_json::json!(2);
     let (status, refused) = send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(skip)).await;
-    assert!(status == 400 && refused.to_string().contains("MissedBackupActionId 2"), "{status} {refused}");
+    let message = refused["badRequest"]["message"].as_str().unwrap_or_default();
+    assert!(
+        status == 400 && message.contains("MissedBackupActionId\": 2 is not one of: 1 ") && message.contains("2 (skip it"),
+        "{status} {refused}"
+    );
 
     let mut bad = create.clone();
     bad["Frequency"] = serde_json::json!("Fortnightly");
@@ -326,7 +330,11 @@ async fn a_manual_backup_of_a_configuration_runs_on_the_agent_and_is_reported() 
     assert_eq!(restore_report["NumFilesRestored"], expected.len().to_string());
     assert_eq!(restore_report["NumErrors"], "0");
     let (status, again) = send(reqwest::Method::POST, "/v1.0/restore/action-requested".into(), Some(start)).await;
-    assert_eq!(status, 422, "a restore starts once: {again}");
+    assert_eq!(status, 409, "a restore starts once: {again}");
+    assert_eq!(
+        json(&again)["conflictingRequest"]["message"],
+        format!("restore {restore_id} has already been started; create a new one to restore again")
+    );
 
     let (status, activity) = send(reqwest::Method::GET, format!("/v1.0/default/system/activity/{agent_id}"), None).await;
     assert_eq!(status, 200, "{activity}");
@@ -481,7 +489,8 @@ async fn a_stopped_backup_an_unreadable_file_and_a_disabled_or_deleted_agent_rea
     let stopped = send(reqwest::Method::GET, format!("/v1.0/backup/report/{second}"), None).await.1;
     assert_eq!(stopped["Diagnostics"], "Stopped on request before it completed; nothing of it can be restored");
     let (status, body) = send(reqwest::Method::POST, "/v1.0/backup/action-requested".into(), Some(stop)).await;
-    assert_eq!(status, 422, "a stopped backup stops once: {body}");
+    assert_eq!(status, 409, "a stopped backup stops once: {body}");
+    assert_eq!(body["conflictingRequest"]["code"], 409, "a Rackspace fault: {body}");
 
     // Disabled: no backups start, and the agent says so.
     let disable = serde_json::json!({ "MachineAgentId": agent_id, "Enable": false });
@@ -489,8 +498,8 @@ async fn a_stopped_backup_an_unreadable_file_and_a_disabled_or_deleted_agent_rea
     assert_eq!(status, 204, "{body}");
     assert_eq!(send(reqwest::Method::GET, format!("/v1.0/agent/{agent_id}"), None).await.1["IsDisabled"], true);
     let (status, refused) = send(reqwest::Method::POST, "/v1.0/backup/action-requested".into(), Some(start.clone())).await;
-    assert_eq!(status, 422, "{refused}");
-    assert!(refused.to_string().contains("disabled"), "{refused}");
+    assert_eq!(status, 409, "the agent's state forbids it: {refused}");
+    assert!(refused["conflictingRequest"]["message"].as_str().unwrap().contains("disabled"), "{refused}");
     let enable = serde_json::json!({ "MachineAgentId": agent_id.to_string(), "Enable": true });
     assert_eq!(send(reqwest::Method::POST, "/v1.0/agent/enable".into(), Some(enable)).await.0, 204);
     assert_eq!(

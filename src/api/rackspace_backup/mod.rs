@@ -37,7 +37,7 @@ use crate::{
     persistence::identity as ids,
     state::AppState,
 };
-use models::{AgentRef, AgentSettings, AgentStatus, EnableAgent, EncryptionKey};
+use models::{AgentRef, AgentSettings, AgentStatus, EnableAgent, EncryptionKey, PathId};
 
 #[derive(Tags)]
 enum BackupTag {
@@ -146,6 +146,15 @@ pub fn with_tenant_paths(doc: &str) -> String {
     }
     paths.extend(copies);
     serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// What the state of an object forbids (a backup already running, a stop of work that ended,
+/// a disabled agent) is a conflict in Cloud Backup: the engine's 422 becomes a 409.
+fn state_conflict(err: CoreError) -> CoreError {
+    match err {
+        CoreError::Unprocessable(m) => CoreError::Conflict(m),
+        other => other,
+    }
 }
 
 /// `"\/Date(ms)\/"`, as the service writes dates.
@@ -257,7 +266,7 @@ impl CloudBackupApi {
 
     /// One agent by its id.
     #[oai(path = "/v1.0/agent/:agent_id", method = "get", operation_id = "cloudbackup_agent")]
-    async fn agent(&self, state: Data<&AppState>, caller: Caller, agent_id: Path<String>) -> poem::Result<Json<models::Agent>> {
+    async fn agent(&self, state: Data<&AppState>, caller: Caller, agent_id: Path<PathId>) -> poem::Result<Json<models::Agent>> {
         let a = agent_by_alias(&state, caller.principal(), &agent_id).await?;
         Ok(Json(agent_view(&state, caller.principal(), &a).await?))
     }
@@ -293,6 +302,9 @@ impl CloudBackupApi {
     async fn delete(&self, state: Data<&AppState>, caller: Caller, body: Json<AgentRef>) -> poem::Result<NoContent> {
         let p = caller.principal();
         let agent = agent_by_alias(&state, p, &body.machine_agent_id.0.to_string()).await?;
+        if agent.is_local() {
+            return Err(CoreError::Conflict("the server's own agent cannot be deleted".into()).into());
+        }
         state.engine.delete_agent(p, agent.id).await?;
         Ok(NoContent::Done)
     }
@@ -303,7 +315,7 @@ impl CloudBackupApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        agent_id: Path<String>,
+        agent_id: Path<PathId>,
         body: Json<AgentSettings>,
     ) -> poem::Result<Json<models::Agent>> {
         let p = caller.principal();
