@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 EXAMPLES="${SCHEMATHESIS_EXAMPLES:-15}"
-POSITIVE_DOCS="${SCHEMATHESIS_POSITIVE_DOCS:-clouddatabases}"
+POSITIVE_DOCS="${SCHEMATHESIS_POSITIVE_DOCS:-clouddatabases cloudbackup identity instaclustr}"
 VENV="${COFFER_SCHEMATHESIS_VENV:-$PWD/.venv-schemathesis}"
 if ! "$VENV/bin/schemathesis" --version >/dev/null 2>&1; then
   printf '\n== installing schemathesis into %s\n' "$VENV" >&2

@@ -108,6 +108,10 @@ async fn user_demo_backs_up_and_restores_the_demo_machines_files_on_the_demo_alo
     let message = refused["conflictingRequest"]["message"].as_str().unwrap();
     assert!(message.contains("'/etc'") && message.contains(&root), "{message}");
 
+    // The server's own agent stays: deleting it conflicts with what it is.
+    let (status, body) = send(reqwest::Method::POST, "/v1.0/agent/delete".into(), Some(json!({ "MachineAgentId": agent }))).await;
+    assert_eq!((status, body["conflictingRequest"]["message"].as_str()), (409, Some("the server's own agent cannot be deleted")));
+
     let (status, created) = send(reqwest::Method::POST, "/v1.0/demo/backup-configuration".into(), Some(config(&[&root], "site"))).await;
     assert_eq!(status, 200, "{created}");
     assert_eq!((created["MachineAgentId"].as_i64(), created["MachineName"].as_str()), (Some(agent), Some("local")));
@@ -269,7 +273,6 @@ fn the_document_lists_every_operation_in_both_path_forms_with_typed_bodies() {
         ("/v1.0/{tenant_id}/backup/completed/{backupConfigurationId}", "backupConfigurationId"),
         ("/v1.0/backup-configuration/{id}", "id"),
         ("/v1.0/restore/{id}", "id"),
-        ("/v1.0/agent/{agent_id}", "agent_id"),
     ] {
         assert_eq!(parameter(path)["name"], name, "{path}");
         assert_eq!(parameter(path)["schema"], json!({ "type": "integer", "format": "int64" }), "{path}");

@@ -358,3 +358,47 @@ impl RestoreApi {
         Ok(Restored::Ok(Json(RestoreResponse { restored_cluster: restored, point_in_time: Some(ms(reached)) })))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyspace_tables_pass_the_schema_exactly_when_they_read_as_tables() {
+        for list in [
+            "",
+            "ks.t",
+            "ks.t1,ks.t2",
+            " ks.t , ks2.t_2 ",
+            "Keyspace1.users",
+            "ks",
+            "ks.",
+            ".t",
+            "ks.t.x",
+            "ks.t,",
+            ",ks.t",
+            "ks.t,,ks.u",
+            " ",
+            "ks .t",
+            "ks.t\t",
+            "ks-1.t",
+            "ks.é",
+        ] {
+            let body = serde_json::json!({ "keyspaceTables": list });
+            let schema = RestoreRequest::parse_from_json(Some(body)).is_ok();
+            assert_eq!(schema, tables(list).is_ok(), "{list:?}");
+        }
+        assert_eq!(tables(" ks.t , ks2.u").unwrap().tables, ["ks.t", "ks2.u"]);
+    }
+
+    #[test]
+    fn networks_are_ipv4_addresses_or_cidr_blocks() {
+        let network = |n: &str| RestoreRequest::parse_from_json(Some(serde_json::json!({ "clusterNetwork": n }))).is_ok();
+        for ok in ["10.0.0.0/16", "192.168.1.1", "0.0.0.0/0", "255.255.255.255/32"] {
+            assert!(network(ok), "{ok}");
+        }
+        for bad in ["10.0.0.0/33", "10.0.0/16", "256.0.0.0", "010.0.0.0", "10.0.0.0/+5", "10.0.0.0/016", "ten-oh", ""] {
+            assert!(!network(bad), "{bad}");
+        }
+    }
+}

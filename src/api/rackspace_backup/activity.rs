@@ -10,7 +10,7 @@ use super::{
     agent_by_alias,
     backups::current_state,
     date, machine_agent, machines_of,
-    models::{Activity, ActivityType, CurrentState, PathId, RestoreStateId},
+    models::{Activity, ActivityType, CurrentState, RestoreStateId},
     restores::restore_state_id,
 };
 use crate::{
@@ -187,7 +187,7 @@ impl ActivityApi {
 
     /// The activity of one agent.
     #[oai(path = "/v1.0/system/activity/:agent_id", method = "get", operation_id = "cloudbackup_agent_activity")]
-    async fn of_agent(&self, state: Data<&AppState>, caller: Caller, agent_id: Path<PathId>) -> poem::Result<Json<Vec<Activity>>> {
+    async fn of_agent(&self, state: Data<&AppState>, caller: Caller, agent_id: Path<String>) -> poem::Result<Json<Vec<Activity>>> {
         let p = caller.principal();
         let agent = agent_by_alias(&state, p, &agent_id).await?;
         Ok(newest_first(rows_of(&state, p, &agent).await?))

@@ -314,7 +314,7 @@ impl ConfigurationsApi {
 
     /// The configurations of one agent.
     #[oai(path = "/v1.0/backup-configuration/system/:agent_id", method = "get", operation_id = "cloudbackup_agent_configurations")]
-    async fn of_agent(&self, state: Data<&AppState>, caller: Caller, agent_id: Path<PathId>) -> poem::Result<Json<Vec<Configuration>>> {
+    async fn of_agent(&self, state: Data<&AppState>, caller: Caller, agent_id: Path<String>) -> poem::Result<Json<Vec<Configuration>>> {
         let p = caller.principal();
         let agent = agent_by_alias(&state, p, &agent_id).await?;
         let machines: Vec<Uuid> = machines_of(&state, p, &agent).await?.into_iter().map(|m| m.source.id).collect();

@@ -37,7 +37,7 @@ use crate::{
     persistence::identity as ids,
     state::AppState,
 };
-use models::{AgentRef, AgentSettings, AgentStatus, EnableAgent, EncryptionKey, PathId};
+use models::{AgentRef, AgentSettings, AgentStatus, EnableAgent, EncryptionKey};
 
 #[derive(Tags)]
 enum BackupTag {
@@ -266,7 +266,7 @@ impl CloudBackupApi {
 
     /// One agent by its id.
     #[oai(path = "/v1.0/agent/:agent_id", method = "get", operation_id = "cloudbackup_agent")]
-    async fn agent(&self, state: Data<&AppState>, caller: Caller, agent_id: Path<PathId>) -> poem::Result<Json<models::Agent>> {
+    async fn agent(&self, state: Data<&AppState>, caller: Caller, agent_id: Path<String>) -> poem::Result<Json<models::Agent>> {
         let a = agent_by_alias(&state, caller.principal(), &agent_id).await?;
         Ok(Json(agent_view(&state, caller.principal(), &a).await?))
     }
@@ -315,7 +315,7 @@ impl CloudBackupApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        agent_id: Path<PathId>,
+        agent_id: Path<String>,
         body: Json<AgentSettings>,
     ) -> poem::Result<Json<models::Agent>> {
         let p = caller.principal();

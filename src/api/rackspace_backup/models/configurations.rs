@@ -181,7 +181,7 @@ const TIME_ZONE_ID: &str = "CloudBackupTimeZoneId";
 
 impl TimeZoneId {
     /// Every name accepted, Windows ones first.
-    fn names() -> impl Iterator<Item = &'static str> {
+    pub(super) fn names() -> impl Iterator<Item = &'static str> {
         std::iter::once("")
             .chain(WINDOWS_ZONES.iter().map(|(windows, _)| *windows))
             .chain(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).filter(|n| !WINDOWS_ZONES.iter().any(|(w, _)| w == n)))
