@@ -21,7 +21,7 @@ use crate::{
 /// An absolute path without `..`: restore directories and file filters name places plainly.
 fn plain_absolute(path: &str, what: &str) -> CoreResult<()> {
     let p = Path::new(path);
-    if path.len() > 4096 || !p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir)) || path.contains('\0') {
+    if path.chars().count() > 4096 || !p.is_absolute() || p.components().any(|c| matches!(c, Component::ParentDir)) || path.contains('\0') {
         return Err(CoreError::BadRequest(format!("{what} must be an absolute path without '..', not '{path}'")));
     }
     Ok(())

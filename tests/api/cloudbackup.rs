@@ -182,7 +182,11 @@ async fn a_backup_configuration_is_created_read_updated_enabled_and_deleted_as_t
     let mut skip = create.clone();
     skip["MissedBackupActionId"] = serde_json::json!(2);
     let (status, refused) = send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(skip)).await;
-    assert!(status == 400 && refused.to_string().contains("MissedBackupActionId 2"), "{status} {refused}");
+    let message = refused["badRequest"]["message"].as_str().unwrap_or_default();
+    assert!(
+        status == 400 && message.contains("MissedBackupActionId\": 2 is not one of: 1 ") && message.contains("2 (skip it"),
+        "{status} {refused}"
+    );
 
     let mut bad = create.clone();
     bad["Frequency"] = serde_json::json!("Fortnightly");
@@ -326,7 +330,11 @@ async fn a_manual_backup_of_a_configuration_runs_on_the_agent_and_is_reported() 
     assert_eq!(restore_report["NumFilesRestored"], expected.len().to_string());
     assert_eq!(restore_report["NumErrors"], "0");
     let (status, again) = send(reqwest::Method::POST, "/v1.0/restore/action-requested".into(), Some(start)).await;
-    assert_eq!(status, 422, "a restore starts once: {again}");
+    assert_eq!(status, 409, "a restore starts once: {again}");
+    assert_eq!(
+        json(&again)["conflictingRequest"]["message"],
+        format!("restore {restore_id} has already been started; create a new one to restore again")
+    );
 
     let (status, activity) = send(reqwest::Method::GET, format!("/v1.0/default/system/activity/{agent_id}"), None).await;
     assert_eq!(status, 200, "{activity}");
@@ -481,7 +489,8 @@ async fn a_stopped_backup_an_unreadable_file_and_a_disabled_or_deleted_agent_rea
     let stopped = send(reqwest::Method::GET, format!("/v1.0/backup/report/{second}"), None).await.1;
     assert_eq!(stopped["Diagnostics"], "Stopped on request before it completed; nothing of it can be restored");
     let (status, body) = send(reqwest::Method::POST, "/v1.0/backup/action-requested".into(), Some(stop)).await;
-    assert_eq!(status, 422, "a stopped backup stops once: {body}");
+    assert_eq!(status, 409, "a stopped backup stops once: {body}");
+    assert_eq!(body["conflictingRequest"]["code"], 409, "a Rackspace fault: {body}");
 
     // Disabled: no backups start, and the agent says so.
     let disable = serde_json::json!({ "MachineAgentId": agent_id, "Enable": false });
@@ -489,8 +498,8 @@ async fn a_stopped_backup_an_unreadable_file_and_a_disabled_or_deleted_agent_rea
     assert_eq!(status, 204, "{body}");
     assert_eq!(send(reqwest::Method::GET, format!("/v1.0/agent/{agent_id}"), None).await.1["IsDisabled"], true);
     let (status, refused) = send(reqwest::Method::POST, "/v1.0/backup/action-requested".into(), Some(start.clone())).await;
-    assert_eq!(status, 422, "{refused}");
-    assert!(refused.to_string().contains("disabled"), "{refused}");
+    assert_eq!(status, 409, "the agent's state forbids it: {refused}");
+    assert!(refused["conflictingRequest"]["message"].as_str().unwrap().contains("disabled"), "{refused}");
     let enable = serde_json::json!({ "MachineAgentId": agent_id.to_string(), "Enable": true });
     assert_eq!(send(reqwest::Method::POST, "/v1.0/agent/enable".into(), Some(enable)).await.0, 204);
     assert_eq!(
@@ -529,4 +538,71 @@ async fn a_stopped_backup_an_unreadable_file_and_a_disabled_or_deleted_agent_rea
     );
     let (_, agents) = send(reqwest::Method::GET, "/v1.0/user/agents".into(), None).await;
     assert!(!agents.as_array().unwrap().iter().any(|a| a["MachineAgentId"] == agent_id), "{agents}");
+}
+
+#[tokio::test]
+async fn a_configuration_request_is_refused_only_for_what_its_schema_rules_out() {
+    let app = spawn_app().await;
+    let operator = app.user_with_role("ops", "operator", Some("default")).await;
+    let (key, _) = app.api_key(&operator, false).await;
+    let _agent = crate::helpers::start_agent(&app, &key, "web03").await;
+    let (app_ref, token) = (&app, operator.as_str());
+    let send = move |method: reqwest::Method, path: String, body: Option<Value>| async move {
+        let (status, text) = call(app_ref, token, method, &path, body).await;
+        (status, parsed(&text))
+    };
+    let agent_id = agent_id(&app, &operator, "web03").await;
+    let base = serde_json::json!({ "BackupConfigurationName": "x", "MachineAgentId": agent_id, "Inclusions": [{ "FilePath": "/srv" }] });
+    let with = |changes: Value| {
+        let mut body = base.clone();
+        for (k, v) in changes.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+
+    // Accepted: characters, not bytes, count; numbers as strings with leading zeros; AM/PM in any case;
+    // codes as their strings; a Windows or IANA zone; a path kept exactly as sent.
+    let long_name: String = "é".repeat(255);
+    for accepted in [
+        with(serde_json::json!({ "BackupConfigurationName": long_name })),
+        with(serde_json::json!({ "Frequency": "Daily", "StartTimeHour": "07", "StartTimeMinute": " 05 ", "StartTimeAmPm": "pm" })),
+        with(serde_json::json!({ "Frequency": "Weekly", "DayOfWeekId": "0", "VersionRetention": "60", "TimeZoneId": "Europe/Paris" })),
+        with(serde_json::json!({ "Frequency": "Hourly", "HourInterval": 24, "TimeZoneId": "", "MachineAgentId": format!(" {agent_id} ") })),
+        with(serde_json::json!({ "Inclusions": [{ "FilePath": "/srv/a ..b/. /" }] })),
+    ] {
+        let (status, created) = send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(accepted.clone())).await;
+        assert_eq!(status, 200, "{accepted}: {created}");
+        assert_eq!(created["BackupConfigurationName"], accepted["BackupConfigurationName"]);
+        assert_eq!(created["Inclusions"][0]["FilePath"], accepted["Inclusions"][0]["FilePath"], "not trimmed");
+    }
+    let (_, hourly) = send(reqwest::Method::GET, "/v1.0/backup-configuration".into(), None).await;
+    let daily = hourly.as_array().unwrap().iter().find(|c| c["Frequency"] == "Daily").unwrap().clone();
+    assert_eq!(
+        (daily["StartTimeHour"].as_i64(), daily["StartTimeMinute"].as_i64(), daily["StartTimeAmPm"].as_str()),
+        (Some(7), Some(5), Some("PM"))
+    );
+
+    // Refused with a 400 naming the rule: each is outside the schema.
+    for (refused, words) in [
+        (
+            with(serde_json::json!({ "BackupConfigurationName": "é".repeat(256) })),
+            "`BackupConfigurationName` verification failed. maxLength(255)",
+        ),
+        (with(serde_json::json!({ "BackupConfigurationName": " \u{3000} " })), "`BackupConfigurationName` verification failed. pattern"),
+        (with(serde_json::json!({ "BackupConfigurationName": "a\tb" })), "`BackupConfigurationName` verification failed. pattern"),
+        (with(serde_json::json!({ "Frequency": "Weekly" })), "a weekly configuration needs DayOfWeekId"),
+        (with(serde_json::json!({ "Frequency": "Weekly", "DayOfWeekId": null })), "a weekly configuration needs DayOfWeekId"),
+        (with(serde_json::json!({ "DayOfWeekId": 7 })), "expected a whole number from 0 to 6, not 7"),
+        (with(serde_json::json!({ "StartTimeHour": "13" })), "expected a whole number from 1 to 12, not 13"),
+        (with(serde_json::json!({ "StartTimeAmPm": "XM" })), "`StartTimeAmPm` verification failed"),
+        (with(serde_json::json!({ "TimeZoneId": "Mars/Olympus" })), "unknown TimeZoneId \"Mars/Olympus\""),
+        (with(serde_json::json!({ "VersionRetention": " 30" })), "\" 30\" is not one of: 0 (keep every version), 30 or 60 (days)"),
+        (with(serde_json::json!({ "MachineAgentId": "+1" })), "expected a whole number (at most 18 digits), not '+1'"),
+        (with(serde_json::json!({ "Inclusions": [{ "FilePath": "/srv/../etc" }] })), "`FilePath` verification failed"),
+    ] {
+        let (status, body) = send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(refused.clone())).await;
+        assert_eq!(status, 400, "{refused}: {body}");
+        assert!(body["badRequest"]["message"].as_str().unwrap().contains(words), "{refused}: {body}");
+    }
 }

@@ -104,9 +104,13 @@ async fn user_demo_backs_up_and_restores_the_demo_machines_files_on_the_demo_alo
         })
     };
     let (status, refused) = send(reqwest::Method::POST, "/v1.0/backup-configuration".into(), Some(config(&["/etc"], "etc"))).await;
-    assert_eq!(status, 400, "{refused}");
-    let message = refused["badRequest"]["message"].as_str().unwrap();
+    assert_eq!(status, 409, "what the agent backs up does not hold it: {refused}");
+    let message = refused["conflictingRequest"]["message"].as_str().unwrap();
     assert!(message.contains("'/etc'") && message.contains(&root), "{message}");
+
+    // The server's own agent stays: deleting it conflicts with what it is.
+    let (status, body) = send(reqwest::Method::POST, "/v1.0/agent/delete".into(), Some(json!({ "MachineAgentId": agent }))).await;
+    assert_eq!((status, body["conflictingRequest"]["message"].as_str()), (409, Some("the server's own agent cannot be deleted")));
 
     let (status, created) = send(reqwest::Method::POST, "/v1.0/demo/backup-configuration".into(), Some(config(&[&root], "site"))).await;
     assert_eq!(status, 200, "{created}");
@@ -181,13 +185,22 @@ async fn user_demo_backs_up_and_restores_the_demo_machines_files_on_the_demo_alo
     let mut wrong =
         json!({ "BackupId": backup, "BackupMachineId": agent + 1000, "DestinationMachineId": agent, "DestinationPath": "/tmp" });
     let (status, refused) = send(reqwest::Method::PUT, "/v1.0/restore".into(), Some(wrong.clone())).await;
-    assert_eq!(status, 400, "{refused}");
-    assert!(refused.to_string().contains("BackupMachineId"), "{refused}");
+    assert_eq!(status, 409, "the backup's machine is another: {refused}");
+    assert!(refused["conflictingRequest"]["message"].as_str().unwrap().starts_with("BackupMachineId"), "{refused}");
     wrong["BackupMachineId"] = json!(agent);
     wrong["BackupDataCenter"] = json!("SYD");
+    let (status, refused) = send(reqwest::Method::PUT, "/v1.0/restore".into(), Some(wrong.clone())).await;
+    assert_eq!(status, 409, "a region served here, not the backup's: {refused}");
+    assert_eq!(refused["conflictingRequest"]["message"], "BackupDataCenter 'SYD' is not where the backup is kept (DFW)");
+    wrong["BackupDataCenter"] = json!("LON");
+    let (status, refused) = send(reqwest::Method::PUT, "/v1.0/restore".into(), Some(wrong.clone())).await;
+    assert_eq!(status, 404, "a region not served here: {refused}");
+    assert_eq!(refused["itemNotFound"]["message"], "BackupDataCenter (data centre) 'LON' not found");
+    wrong["BackupDataCenter"] = json!("DFW");
+    wrong["DestinationPath"] = json!("/tmp/../etc");
     let (status, refused) = send(reqwest::Method::PUT, "/v1.0/restore".into(), Some(wrong)).await;
     assert_eq!(status, 400, "{refused}");
-    assert!(refused.to_string().contains("BackupDataCenter"), "{refused}");
+    assert!(refused["badRequest"]["message"].as_str().unwrap().contains("field `DestinationPath` verification failed"), "{refused}");
 }
 
 #[test]
@@ -251,4 +264,29 @@ fn the_document_lists_every_operation_in_both_path_forms_with_typed_bodies() {
     let lenient: Vec<&Value> = schemas["CloudBackupNumericId"]["anyOf"].as_array().unwrap().iter().map(|s| &s["type"]).collect();
     assert_eq!(lenient, [&json!("integer"), &json!("string")], "ids as numbers or numeric strings");
     assert_eq!(schemas["CloudBackupBackupAction"]["example"], json!({ "Action": "StartManual", "Id": 148325 }), "the seed's example");
+
+    // Path parameters as the seed names and types them (integers: every id Coffer gives is one).
+    let parameter = |path: &str| doc["paths"][path]["get"]["parameters"].as_array().unwrap().last().unwrap().clone();
+    for (path, name) in [
+        ("/v1.0/{tenant_id}/backup/{backupId}", "backupId"),
+        ("/v1.0/{tenant_id}/backup/report/{backupId}", "backupId"),
+        ("/v1.0/{tenant_id}/backup/completed/{backupConfigurationId}", "backupConfigurationId"),
+        ("/v1.0/backup-configuration/{id}", "id"),
+        ("/v1.0/restore/{id}", "id"),
+    ] {
+        assert_eq!(parameter(path)["name"], name, "{path}");
+        assert_eq!(parameter(path)["schema"], json!({ "type": "integer", "format": "int64" }), "{path}");
+    }
+    // What the handlers check is in the schemas.
+    let request = &schemas["CloudBackupConfigurationRequest"];
+    let name = &request["properties"]["BackupConfigurationName"];
+    assert_eq!((name["minLength"].as_u64(), name["maxLength"].as_u64()), (Some(1), Some(255)));
+    assert!(name["pattern"].as_str().unwrap().starts_with("^[^\\x00-\\x1f"), "no control characters: {name}");
+    assert_eq!(request["anyOf"][1]["required"], json!(["DayOfWeekId"]), "a weekly configuration names its day");
+    assert_eq!(schemas["CloudBackupNumber1To12"]["anyOf"][0], json!({ "type": "integer", "minimum": 1.0, "maximum": 12.0 }));
+    let zones = schemas["CloudBackupTimeZoneId"]["enum"].as_array().unwrap();
+    assert!(["", "Eastern Standard Time", "America/New_York", "UTC"].iter().all(|z| zones.contains(&json!(z))), "{zones:?}");
+    assert_eq!(schemas["CloudBackupMissedBackupActionId"]["anyOf"][0]["enum"], json!([1]), "2 is not supported");
+    let path_pattern = schemas["CloudBackupCreateRestore"]["properties"]["DestinationPath"]["pattern"].as_str().unwrap();
+    assert_eq!(schemas["CloudBackupPath"]["properties"]["FilePath"]["pattern"], path_pattern, "absolute, no '..'");
 }

@@ -282,6 +282,22 @@ async fn v2_accepts_what_each_stock_client_sends_and_refuses_incomplete_credenti
     }
     let no_auth = app.client.post(app.url("/v2.0/tokens")).json(&json!({ "passwordCredentials": password })).send().await.unwrap();
     assert_eq!(no_auth.status(), 400);
+    for (auth, message) in [
+        (
+            json!({ "passwordCredentials": password, "token": { "id": "t" } }),
+            "auth takes one of passwordCredentials, RAX-KSKEY:apiKeyCredentials, token, not several",
+        ),
+        (json!({ "tenantId": "default" }), "auth needs one of passwordCredentials, RAX-KSKEY:apiKeyCredentials, token"),
+    ] {
+        let resp = v2_tokens(&app, auth.clone()).await;
+        assert_eq!(resp.status(), 400, "{auth}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["badRequest"]["code"], 400, "{auth}: {body}");
+        assert!(body["badRequest"]["message"].as_str().unwrap().contains(message), "{auth}: {body}");
+    }
+    // A credential kind sent as null is one left out.
+    let resp = v2_tokens(&app, json!({ "passwordCredentials": password, "token": null })).await;
+    assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test]
@@ -324,10 +340,37 @@ async fn v3_accepts_unscoped_and_project_name_scopes_and_the_token_method() {
     let resp = app.client.post(app.url("/v3/auth/tokens")).json(&totp).send().await.unwrap();
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
-    assert_eq!(
-        (body["error"]["code"].clone(), body["error"]["message"].clone()),
-        (json!(400), json!("supported methods are password and token"))
-    );
+    assert_eq!(body["error"]["code"], 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("\"totp\"") && message.contains("IdentityV3Method"), "names the method and its type: {body}");
+}
+
+#[tokio::test]
+async fn v3_takes_one_method_with_the_object_it_names_and_a_user_by_name_or_id() {
+    let app = spawn_app().await;
+    let user = json!({ "name": "admin", "password": ADMIN_PASSWORD });
+    for (identity, message) in [
+        (json!({ "methods": ["password", "token"], "password": { "user": user.clone() }, "token": { "id": "t" } }), "maxItems(1)"),
+        (json!({ "methods": ["token"], "password": { "user": user.clone() } }), "the token method needs identity.token"),
+        (json!({ "methods": ["password"], "token": { "id": "t" } }), "the password method needs identity.password"),
+        (
+            json!({ "methods": ["password"], "password": { "user": { "password": ADMIN_PASSWORD } } }),
+            "identity.password.user needs a name or an id",
+        ),
+    ] {
+        let resp = app.client.post(app.url("/v3/auth/tokens")).json(&json!({ "auth": { "identity": identity } })).send().await.unwrap();
+        assert_eq!(resp.status(), 400, "{identity}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["title"], "Bad Request", "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains(message), "{identity}: {body}");
+    }
+    // The method named is the one used, whatever else is sent beside it.
+    let with_both =
+        json!({ "auth": { "identity": { "methods": ["password"], "password": { "user": user }, "token": { "id": "not a token" } } } });
+    let resp = app.client.post(app.url("/v3/auth/tokens")).json(&with_both).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["token"]["methods"], json!(["password"]));
 }
 
 #[tokio::test]
@@ -360,5 +403,17 @@ async fn the_version_documents_are_whole_and_the_identity_document_names_every_b
         assert!(v2_auth.get(key).is_some(), "{key}: {v2_auth}");
     }
     assert_eq!(schemas["IdentityAuthenticatedBy"]["enum"], json!(["PASSWORD", "APIKEY", "TOKEN"]));
+    // The rules between fields are in the schemas: one credential kind (not null), one method
+    // with its object, a user by name or id.
+    let required = |forms: &Value| -> Vec<Value> { forms.as_array().unwrap().iter().map(|f| f["required"].clone()).collect() };
+    assert_eq!(
+        required(&schemas["IdentityV2Auth"]["oneOf"]),
+        [json!(["passwordCredentials"]), json!(["RAX-KSKEY:apiKeyCredentials"]), json!(["token"])]
+    );
+    assert_eq!(schemas["IdentityV2Auth"]["oneOf"][2]["properties"]["token"], json!({ "type": "object" }));
+    assert_eq!(required(&schemas["IdentityV3Identity"]["oneOf"]), [json!(["methods", "password"]), json!(["methods", "token"])]);
+    assert_eq!(schemas["IdentityV3Identity"]["oneOf"][1]["properties"]["methods"]["items"]["enum"], json!(["token"]));
+    assert_eq!(schemas["IdentityV3Identity"]["properties"]["methods"]["maxItems"], 1);
+    assert_eq!(required(&schemas["IdentityV3User"]["anyOf"]), [json!(["name"]), json!(["id"])]);
     assert!(schemas["IdentityV2Access"]["example"]["access"]["serviceCatalog"].is_array(), "with an example");
 }

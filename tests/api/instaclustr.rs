@@ -183,8 +183,10 @@ async fn instaclustr_errors_come_in_the_v1_shape() {
     ic.backup(&id, 0).await;
     let (status, body) = ic.post(&restore, json!({ "clusterNameOverride": "-bad name" })).await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = ic.post(&restore, json!({ "cdcInfos": [{ "cdcId": uuid::Uuid::new_v4(), "restoreToSameVpc": true }] })).await;
-    assert_eq!(status, 400, "{body}");
+    let stranger = uuid::Uuid::new_v4();
+    let (status, body) = ic.post(&restore, json!({ "cdcInfos": [{ "cdcId": stranger, "restoreToSameVpc": true }] })).await;
+    assert_eq!((status, body["status"].as_u64()), (404, Some(404)), "{body}");
+    assert_eq!(body["message"], format!("data centre of the cluster (cdcInfos cdcId) '{stranger}' not found"));
     let (status, doc) = ic.get(&format!("/provisioning/v1/{id}")).await;
     assert_eq!(status, 202);
     let (status, body) = ic
@@ -351,16 +353,122 @@ async fn a_restore_to_now_answers_the_moment_it_reached_and_the_new_cluster_show
     // Network settings that cannot be honoured are refused, naming the field.
     let restore = format!("/provisioning/v1/{id}/backups/restore");
     for (body, words) in [
-        (json!({ "clusterNetwork": "ten-oh" }), "clusterNetwork 'ten-oh' must be an IPv4 network"),
-        (json!({ "cdcInfos": [{ "cdcId": cdc, "customVpcNetwork": "10.0.0.0/33" }] }), "customVpcNetwork '10.0.0.0/33'"),
+        (json!({ "clusterNetwork": "ten-oh" }), "field `clusterNetwork` verification failed"),
+        (json!({ "clusterNetwork": "10.0.0.0/+5" }), "field `clusterNetwork` verification failed"),
+        (json!({ "cdcInfos": [{ "cdcId": cdc, "customVpcNetwork": "10.0.0.0/33" }] }), "field `customVpcNetwork` verification failed"),
         (
             json!({ "cdcInfos": [{ "cdcId": cdc, "restoreToSameVpc": true, "customVpcId": "vpc-1" }] }),
             "customVpcId and customVpcNetwork apply only when restoreToSameVpc is false",
         ),
-        (json!({ "cdcInfos": [{ "cdcId": cdc }, { "cdcId": cdc }] }), "cdcInfos must name every data centre"),
     ] {
         let (status, refused) = ic.post(&restore, body.clone()).await;
         assert_eq!((status, refused["status"].as_u64()), (400, Some(400)), "{body}: {refused}");
         assert!(refused["message"].as_str().unwrap().contains(words), "{body}: {refused}");
     }
+    // The same data centre twice conflicts with the cluster's one each.
+    let (status, refused) = ic.post(&restore, json!({ "cdcInfos": [{ "cdcId": cdc }, { "cdcId": cdc }] })).await;
+    assert_eq!((status, refused["status"].as_u64()), (409, Some(409)), "{refused}");
+    assert_eq!(refused["message"], format!("cdcInfos names data centre {cdc} more than once"));
+}
+
+#[tokio::test]
+async fn cdc_infos_name_every_data_centre_or_none_and_keyspace_tables_name_backed_up_tables() {
+    let app = spawn_app().await;
+    app.user_with_role("ops", "operator", Some("default")).await;
+    let ic = Client { app: &app, user: "ops", secret: "ops-password" };
+    let root = tempfile::tempdir().unwrap();
+    let dirs: Vec<_> = ["east", "west"].iter().map(|dc| root.path().join(format!("{dc}/data"))).collect();
+    for (n, d) in dirs.iter().enumerate() {
+        tree::generate(&d.join(TABLES[0].0).join(TABLES[0].1), 3, n as u64);
+    }
+    let nodes: Vec<Value> =
+        dirs.iter().zip(["east", "west"]).map(|(d, dc)| json!({ "name": format!("{dc}-1"), "location": d, "datacenter": dc })).collect();
+    let admin = app.login("admin", crate::helpers::ADMIN_PASSWORD).await;
+    let (status, body) = crate::helpers::post(&app, &admin, "/admin/v1/clusters", json!({ "name": "ic-two", "nodes": nodes })).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let (status, events) = ic.post(&format!("/provisioning/v1/{id}/backups"), json!({})).await;
+    assert_eq!(status, 204, "{events}");
+    for _ in 0..300 {
+        let (_, events) = ic.get(&format!("/provisioning/v1/{id}/backups")).await;
+        let last_states: Vec<Value> = events["clusterDataCentres"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|dc| dc["nodes"].as_array().unwrap().clone())
+            .map(|n| n["events"].as_array().unwrap().last().map_or(Value::Null, |e| e["state"].clone()))
+            .collect();
+        if last_states.len() == 2 && last_states.iter().all(|s| s == "COMPLETED") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, doc) = ic.get(&format!("/provisioning/v1/{id}")).await;
+    let dc = |name: &str| doc["dataCentres"].as_array().unwrap().iter().find(|d| d["name"] == name).unwrap()["id"].clone();
+    let (east, west) = (dc("east"), dc("west"));
+    let restore = format!("/provisioning/v1/{id}/backups/restore");
+
+    let (status, refused) = ic.post(&restore, json!({ "cdcInfos": [{ "cdcId": east, "customVpcNetwork": "10.9.0.0/16" }] })).await;
+    assert_eq!((status, refused["status"].as_u64()), (409, Some(409)), "{refused}");
+    assert_eq!(
+        refused["message"],
+        format!("cdcInfos names every data centre of the cluster or none; it leaves out {}", west.as_str().unwrap())
+    );
+    let (status, refused) = ic.post(&restore, json!({ "keyspaceTables": "Keyspace1.users, Keyspace1.nope" })).await;
+    assert_eq!((status, refused["status"].as_u64()), (404, Some(404)), "{refused}");
+    assert_eq!(refused["message"], "backed-up table (keyspaceTables) 'Keyspace1.nope' not found");
+
+    let body = json!({
+        "clusterNameOverride": "ic-two-restored",
+        "keyspaceTables": "Keyspace1.users",
+        "cdcInfos": [{ "cdcId": west, "restoreToSameVpc": false, "customVpcNetwork": "10.8.0.0/16" }, { "cdcId": east, "restoreToSameVpc": null }],
+        "clusterNetwork": "10.7.0.0/16",
+    });
+    let (status, restored) = ic.post(&restore, body).await;
+    assert_eq!(status, 200, "{restored}");
+    let doc = until_provisioned(&ic, restored["restoredCluster"].as_str().unwrap()).await;
+    let network = |name: &str| doc["dataCentres"].as_array().unwrap().iter().find(|d| d["name"] == name).unwrap()["cdcNetwork"].clone();
+    assert_eq!((network("east"), network("west")), (json!("10.7.0.0/16"), json!("10.8.0.0/16")), "{doc}");
+}
+
+#[tokio::test]
+async fn a_backup_asked_for_while_one_runs_conflicts_and_a_restore_body_may_be_left_out_but_not_null() {
+    let app = spawn_app().await;
+    app.user_with_role("ops", "operator", Some("default")).await;
+    let ic = Client { app: &app, user: "ops", secret: "ops-password" };
+    let root = tempfile::tempdir().unwrap();
+    let (id, _) = cluster(&app, root.path()).await;
+    let admin = app.login("admin", crate::helpers::ADMIN_PASSWORD).await;
+    // Throttled to keep the first backup busy while the second is asked for.
+    let (status, first) =
+        crate::helpers::post(&app, &admin, "/admin/v1/backups", json!({ "source_id": id, "options": { "throttle_bytes_per_sec": 1 } }))
+            .await;
+    assert_eq!(status, 202, "{first}");
+    let (status, second) = ic.post(&format!("/provisioning/v1/{id}/backups"), json!({})).await;
+    assert_eq!((status, second["status"].as_u64()), (409, Some(409)), "{second}");
+    assert_eq!(second["message"], "a backup of cluster 'ic-prod' is already in progress");
+    let op = first["operation"]["id"].as_str().unwrap();
+    let (status, _) = crate::helpers::post(&app, &admin, &format!("/admin/v1/operations/{op}/cancel"), json!({})).await;
+    assert_eq!(status, 202);
+    crate::helpers::wait_for(&app, &admin, op).await;
+
+    let restore = format!("/provisioning/v1/{id}/backups/restore");
+    let resp = app.client.post(app.url(&restore)).basic_auth("ops", Some("ops-password")).send().await.unwrap();
+    assert_eq!(resp.status(), 412, "no body: the newest backup, and there is none");
+    let resp = app
+        .client
+        .post(app.url(&restore))
+        .basic_auth("ops", Some("ops-password"))
+        .header("content-type", "application/json")
+        .body("null")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!((body["status"].as_u64(), body["message"].as_str()), (Some(400), Some("the body is a JSON object, or empty")));
+    let doc: Value = app.client.get(app.url("/openapi/instaclustr.json")).send().await.unwrap().json().await.unwrap();
+    let operation = &doc["paths"]["/provisioning/v1/{clusterId}/backups/restore"]["post"];
+    assert_eq!(operation["requestBody"]["required"], false, "the seed: an empty body restores the newest backup");
+    assert_eq!(operation["parameters"][0]["name"], "clusterId", "named as the seed names it");
 }

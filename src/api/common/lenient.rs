@@ -25,9 +25,10 @@ impl Type for Flag {
 
     fn schema_ref() -> MetaSchemaRef {
         let integer = MetaSchema { enum_items: vec![0.into(), 1.into()], ..MetaSchema::new("integer") };
-        let text = MetaSchema { enum_items: ["true", "false", "1", "0"].map(Value::from).to_vec(), ..MetaSchema::new("string") };
+        // The strings read below: "true" or "false" in any case, "1", "0", or empty (false).
+        let text = MetaSchema { pattern: Some("^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)?$".into()), ..MetaSchema::new("string") };
         MetaSchemaRef::Inline(Box::new(MetaSchema {
-            description: Some("true or false, also written 1 or 0, or as a string"),
+            description: Some("true or false, also written 1 or 0, or as a string (\"true\", \"False\", \"1\", \"0\"; empty is false)"),
             any_of: vec![
                 MetaSchemaRef::Inline(Box::new(MetaSchema::new("boolean"))),
                 MetaSchemaRef::Inline(Box::new(integer)),

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod dialect;
 pub mod edge;
+pub mod forms;
 pub mod lenient;
 pub mod region;
 pub mod security;

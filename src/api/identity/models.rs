@@ -11,33 +11,34 @@ use poem_openapi::{
 };
 use serde_json::Value;
 
+use crate::api::common::forms::{Formed, Forms, constraining, given};
+
 const EXAMPLE_TOKEN: &str = "gAAAAABlkEs8Y2FmZmVyLWV4YW1wbGUtdG9rZW4";
 
 /// `POST /v2.0/tokens`: one of `passwordCredentials`, `RAX-KSKEY:apiKeyCredentials` or `token`.
 #[derive(Debug, Object)]
 #[oai(example, rename = "IdentityV2TokensRequest")]
 pub struct V2TokensRequest {
-    pub auth: V2Auth,
+    pub auth: Formed<V2Auth>,
 }
 
 impl Example for V2TokensRequest {
     fn example() -> Self {
         V2TokensRequest {
-            auth: V2Auth {
-                password_credentials: Some(PasswordCredentials { username: "alice".into(), password: "s3cret".into() }),
-                api_key_credentials: None,
-                token: None,
+            auth: Formed(V2Auth {
+                credential: V2Credential::Password(PasswordCredentials { username: "alice".into(), password: "s3cret".into() }),
                 tenant_id: Some(TenantRef("1234".into())),
                 tenant_name: None,
-            },
+            }),
         }
     }
 }
 
-/// The credentials and the tenant asked for.
+/// The credentials and the tenant asked for: exactly one of `passwordCredentials`,
+/// `RAX-KSKEY:apiKeyCredentials` and `token`.
 #[derive(Debug, Object)]
 #[oai(rename = "IdentityV2Auth")]
-pub struct V2Auth {
+pub struct V2AuthFields {
     /// User name and password (troveclient, keystoneauth, pyrax's fallback).
     #[oai(rename = "passwordCredentials", skip_serializing_if_is_none)]
     pub password_credentials: Option<PasswordCredentials>,
@@ -49,16 +50,70 @@ pub struct V2Auth {
     pub token: Option<TokenRef>,
     /// The tenant to scope to (a string or a number; pyrax may send the user name). Matched
     /// loosely: a user's own tenant is used whatever is sent, an administrator's is the one named.
-    #[oai(rename = "tenantId", skip_serializing_if_is_none)]
+    #[oai(rename = "tenantId", nullable, skip_serializing_if_is_none)]
     pub tenant_id: Option<TenantRef>,
     /// The tenant to scope to, by name.
     #[oai(rename = "tenantName", nullable, skip_serializing_if_is_none)]
     pub tenant_name: Option<String>,
 }
 
+/// The fields of a v2 `auth` that each hold a kind of credential.
+const V2_CREDENTIALS: [&str; 3] = ["passwordCredentials", "RAX-KSKEY:apiKeyCredentials", "token"];
+
+/// The one kind of credential a v2 request carries.
+#[derive(Clone, Debug)]
+pub enum V2Credential {
+    Password(PasswordCredentials),
+    ApiKey(ApiKeyCredentials),
+    Token(TokenRef),
+}
+
+/// A v2 `auth`, read: its credential and the tenant asked for.
+#[derive(Debug)]
+pub struct V2Auth {
+    pub credential: V2Credential,
+    pub tenant_id: Option<TenantRef>,
+    pub tenant_name: Option<String>,
+}
+
+impl Forms for V2Auth {
+    type Fields = V2AuthFields;
+
+    fn one_of() -> Vec<MetaSchema> {
+        V2_CREDENTIALS.iter().map(|field| given(&[(field, "object")])).collect()
+    }
+
+    fn read(f: V2AuthFields) -> Result<Self, String> {
+        let credential = match (f.password_credentials, f.api_key_credentials, f.token) {
+            (Some(c), None, None) => V2Credential::Password(c),
+            (None, Some(c), None) => V2Credential::ApiKey(c),
+            (None, None, Some(t)) => V2Credential::Token(t),
+            (None, None, None) => return Err(format!("auth needs one of {}", V2_CREDENTIALS.join(", "))),
+            _ => return Err(format!("auth takes one of {}, not several", V2_CREDENTIALS.join(", "))),
+        };
+        Ok(V2Auth { credential, tenant_id: f.tenant_id, tenant_name: f.tenant_name })
+    }
+
+    fn fields(&self) -> V2AuthFields {
+        let mut f = V2AuthFields {
+            password_credentials: None,
+            api_key_credentials: None,
+            token: None,
+            tenant_id: self.tenant_id.clone(),
+            tenant_name: self.tenant_name.clone(),
+        };
+        match self.credential.clone() {
+            V2Credential::Password(c) => f.password_credentials = Some(c),
+            V2Credential::ApiKey(c) => f.api_key_credentials = Some(c),
+            V2Credential::Token(t) => f.token = Some(t),
+        }
+        f
+    }
+}
+
 /// A tenant id as clients send it: a string, or a number (troveclient passes what it is given).
 /// Written by hand: poem-openapi's `Union` documents itself as an object.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct TenantRef(pub String);
 
 impl Type for TenantRef {
@@ -106,14 +161,14 @@ impl ToJSON for TenantRef {
     }
 }
 
-#[derive(Debug, Object)]
+#[derive(Clone, Debug, Object)]
 #[oai(rename = "IdentityV2PasswordCredentials")]
 pub struct PasswordCredentials {
     pub username: String,
     pub password: String,
 }
 
-#[derive(Debug, Object)]
+#[derive(Clone, Debug, Object)]
 #[oai(rename = "IdentityV2ApiKeyCredentials")]
 pub struct ApiKeyCredentials {
     pub username: String,
@@ -123,7 +178,7 @@ pub struct ApiKeyCredentials {
 }
 
 /// A token named by its id.
-#[derive(Debug, Object)]
+#[derive(Clone, Debug, Object)]
 #[oai(rename = "IdentityTokenRef")]
 pub struct TokenRef {
     pub id: String,
@@ -260,18 +315,13 @@ impl Example for V3TokensRequest {
     fn example() -> Self {
         V3TokensRequest {
             auth: V3Auth {
-                identity: V3Identity {
-                    methods: vec!["password".into()],
-                    password: Some(V3Password {
-                        user: V3User {
-                            name: Some("alice".into()),
-                            id: None,
-                            password: "s3cret".into(),
-                            domain: Some(DomainRef { id: Some("default".into()), name: None }),
-                        },
+                identity: Formed(V3Identity::Password(V3Password {
+                    user: Formed(V3User {
+                        who: UserRef::Name("alice".into()),
+                        password: "s3cret".into(),
+                        domain: Some(DomainRef { id: Some("default".into()), name: None }),
                     }),
-                    token: None,
-                },
+                })),
                 scope: Some(V3ScopeChoice::Scope(V3Scope {
                     project: Some(ProjectRef { id: Some("1234".into()), name: None, domain: None }),
                     domain: None,
@@ -284,34 +334,95 @@ impl Example for V3TokensRequest {
 #[derive(Debug, Object)]
 #[oai(rename = "IdentityV3Auth")]
 pub struct V3Auth {
-    pub identity: V3Identity,
+    pub identity: Formed<V3Identity>,
     /// The project to scope to; an administrator's token may name any.
     #[oai(skip_serializing_if_is_none)]
     pub scope: Option<V3ScopeChoice>,
 }
 
-/// `password` or `token`.
+/// An authentication method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase", rename = "IdentityV3Method")]
+pub enum V3Method {
+    /// A user's password (`identity.password`).
+    Password,
+    /// A token still valid (`identity.token`), for a fresh one.
+    Token,
+}
+
+/// One method, and the object it names: `password` with `identity.password`, or `token` with
+/// `identity.token`.
 #[derive(Debug, Object)]
 #[oai(rename = "IdentityV3Identity")]
-pub struct V3Identity {
-    /// `password` or `token` (the first one supplied is used).
-    pub methods: Vec<String>,
+pub struct V3IdentityFields {
+    /// The one method used: `["password"]` or `["token"]`.
+    #[oai(validator(min_items = 1, max_items = 1))]
+    pub methods: Vec<V3Method>,
     #[oai(skip_serializing_if_is_none)]
     pub password: Option<V3Password>,
     #[oai(skip_serializing_if_is_none)]
     pub token: Option<TokenRef>,
 }
 
-#[derive(Debug, Object)]
-#[oai(rename = "IdentityV3Password")]
-pub struct V3Password {
-    pub user: V3User,
+/// A v3 `identity`, read: the method and what it needs.
+#[derive(Debug)]
+pub enum V3Identity {
+    Password(V3Password),
+    Token(TokenRef),
 }
 
-/// A user by name or id, with the password.
+impl V3Identity {
+    pub fn method(&self) -> V3Method {
+        match self {
+            V3Identity::Password(_) => V3Method::Password,
+            V3Identity::Token(_) => V3Method::Token,
+        }
+    }
+}
+
+/// The form of an `identity` whose one method is `method` (its word) with the object it names.
+fn method_form(method: &'static str) -> MetaSchema {
+    let items = MetaSchema { enum_items: vec![Value::from(method)], ..MetaSchema::new("string") };
+    let methods = MetaSchema { items: Some(Box::new(MetaSchemaRef::Inline(Box::new(items)))), ..MetaSchema::new("array") };
+    MetaSchema { required: vec!["methods", method], ..constraining(vec![("methods", methods), (method, MetaSchema::new("object"))]) }
+}
+
+impl Forms for V3Identity {
+    type Fields = V3IdentityFields;
+
+    fn one_of() -> Vec<MetaSchema> {
+        vec![method_form("password"), method_form("token")]
+    }
+
+    fn read(f: V3IdentityFields) -> Result<Self, String> {
+        match f.methods.as_slice() {
+            [V3Method::Password] => {
+                f.password.map(V3Identity::Password).ok_or_else(|| "the password method needs identity.password".into())
+            }
+            [V3Method::Token] => f.token.map(V3Identity::Token).ok_or_else(|| "the token method needs identity.token".into()),
+            _ => Err("identity.methods names one method: password or token".into()),
+        }
+    }
+
+    fn fields(&self) -> V3IdentityFields {
+        let (password, token) = match self {
+            V3Identity::Password(p) => (Some(p.clone()), None),
+            V3Identity::Token(t) => (None, Some(t.clone())),
+        };
+        V3IdentityFields { methods: vec![self.method()], password, token }
+    }
+}
+
+#[derive(Clone, Debug, Object)]
+#[oai(rename = "IdentityV3Password")]
+pub struct V3Password {
+    pub user: Formed<V3User>,
+}
+
+/// A user by name or id (the name when both are given), with the password.
 #[derive(Debug, Object)]
 #[oai(rename = "IdentityV3User")]
-pub struct V3User {
+pub struct V3UserFields {
     #[oai(skip_serializing_if_is_none)]
     pub name: Option<String>,
     #[oai(skip_serializing_if_is_none)]
@@ -322,8 +433,48 @@ pub struct V3User {
     pub domain: Option<DomainRef>,
 }
 
+/// How a v3 request names its user.
+#[derive(Clone, Debug)]
+pub enum UserRef {
+    Name(String),
+    Id(String),
+}
+
+/// A v3 user, read.
+#[derive(Clone, Debug)]
+pub struct V3User {
+    pub who: UserRef,
+    pub password: String,
+    pub domain: Option<DomainRef>,
+}
+
+impl Forms for V3User {
+    type Fields = V3UserFields;
+
+    fn any_of() -> Vec<MetaSchema> {
+        vec![given(&[("name", "string")]), given(&[("id", "string")])]
+    }
+
+    fn read(f: V3UserFields) -> Result<Self, String> {
+        let who = match (f.name, f.id) {
+            (Some(name), _) => UserRef::Name(name),
+            (None, Some(id)) => UserRef::Id(id),
+            (None, None) => return Err("identity.password.user needs a name or an id".into()),
+        };
+        Ok(V3User { who, password: f.password, domain: f.domain })
+    }
+
+    fn fields(&self) -> V3UserFields {
+        let (name, id) = match &self.who {
+            UserRef::Name(n) => (Some(n.clone()), None),
+            UserRef::Id(i) => (None, Some(i.clone())),
+        };
+        V3UserFields { name, id, password: self.password.clone(), domain: self.domain.clone() }
+    }
+}
+
 /// A domain by id or name.
-#[derive(Debug, Object)]
+#[derive(Clone, Debug, Object)]
 #[oai(rename = "IdentityDomainRef")]
 pub struct DomainRef {
     #[oai(skip_serializing_if_is_none)]
@@ -473,7 +624,7 @@ pub struct V3Service {
 #[derive(Debug, Object)]
 #[oai(rename = "IdentityV3Token")]
 pub struct V3Token {
-    pub methods: Vec<String>,
+    pub methods: Vec<V3Method>,
     /// `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
     pub expires_at: String,
     pub issued_at: String,
@@ -496,7 +647,7 @@ impl Example for V3TokenDocument {
         let domain = Domain { id: "default".into(), name: "Default".into() };
         V3TokenDocument {
             token: V3Token {
-                methods: vec!["password".into()],
+                methods: vec![V3Method::Password],
                 expires_at: "2099-01-01T00:00:00.000000Z".into(),
                 issued_at: "2098-12-31T00:00:00.000000Z".into(),
                 audit_ids: vec!["3T2dc1CGQxyJsHdDu1xkcw".into()],

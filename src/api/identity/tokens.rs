@@ -7,8 +7,8 @@ use serde_json::Value;
 use super::{
     Tag, catalog,
     models::{
-        AuthenticatedBy, Domain, Role, Tenant, V2Access, V2AccessBody, V2Service, V2Token, V2TokensRequest, V2User, V3ProjectView,
-        V3ScopeChoice, V3Service, V3Token, V3TokenDocument, V3TokensRequest, V3UserView,
+        AuthenticatedBy, Domain, Role, Tenant, UserRef, V2Access, V2AccessBody, V2Credential, V2Service, V2Token, V2TokensRequest, V2User,
+        V3Identity, V3Method, V3ProjectView, V3ScopeChoice, V3Service, V3Token, V3TokenDocument, V3TokensRequest, V3UserView,
     },
 };
 use crate::{
@@ -53,16 +53,12 @@ impl TokensApi {
     /// document and the service catalog.
     #[oai(path = "/v2.0/tokens", method = "post", operation_id = "identity_v2_tokens")]
     async fn v2_tokens(&self, state: Data<&AppState>, req: &Request, body: Json<V2TokensRequest>) -> poem::Result<Json<V2Access>> {
-        let auth = body.0.auth;
+        let auth = body.0.auth.0;
         let client = client_ip(req);
-        let principal = if let Some(c) = auth.password_credentials {
-            state.auth.login_with_password(&c.username, &c.password, client).await?
-        } else if let Some(c) = auth.api_key_credentials {
-            state.auth.login_with_api_key(&c.username, &c.api_key, client).await?
-        } else if let Some(t) = auth.token {
-            state.auth.authenticate(&Credential::Token(t.id), client).await?
-        } else {
-            return Err(CoreError::BadRequest("auth needs passwordCredentials, RAX-KSKEY:apiKeyCredentials or token".into()).into());
+        let principal = match auth.credential {
+            V2Credential::Password(c) => state.auth.login_with_password(&c.username, &c.password, client).await?,
+            V2Credential::ApiKey(c) => state.auth.login_with_api_key(&c.username, &c.api_key, client).await?,
+            V2Credential::Token(t) => state.auth.authenticate(&Credential::Token(t.id), client).await?,
         };
         let tenant = auth.tenant_id.map(|t| t.0).or(auth.tenant_name);
         let principal = state.auth.scope(principal, tenant.as_deref()).await?;
@@ -76,20 +72,18 @@ impl TokensApi {
     async fn v3_tokens(&self, state: Data<&AppState>, req: &Request, body: Json<V3TokensRequest>) -> poem::Result<V3TokenResponse> {
         let auth = body.0.auth;
         let client = client_ip(req);
-        let identity = auth.identity;
-        let principal = if identity.methods.iter().any(|m| m == "password") {
-            let user = identity.password.ok_or_else(|| CoreError::BadRequest("the password method needs identity.password".into()))?.user;
-            let name = match (user.name, user.id) {
-                (Some(name), _) => name,
-                (None, Some(id)) => user_name_by_id(&state, &id).await?,
-                (None, None) => return Err(CoreError::BadRequest("identity.password.user needs a name or an id".into()).into()),
-            };
-            state.auth.login(&name, &user.password, client).await?
-        } else if identity.methods.iter().any(|m| m == "token") {
-            let token = identity.token.ok_or_else(|| CoreError::BadRequest("the token method needs identity.token".into()))?;
-            state.auth.authenticate(&Credential::Token(token.id), client).await?
-        } else {
-            return Err(CoreError::BadRequest("supported methods are password and token".into()).into());
+        let identity = auth.identity.0;
+        let method = identity.method();
+        let principal = match identity {
+            V3Identity::Password(password) => {
+                let user = password.user.0;
+                let name = match user.who {
+                    UserRef::Name(name) => name,
+                    UserRef::Id(id) => user_name_by_id(&state, &id).await?,
+                };
+                state.auth.login(&name, &user.password, client).await?
+            }
+            V3Identity::Token(token) => state.auth.authenticate(&Credential::Token(token.id), client).await?,
         };
         let project = match auth.scope {
             Some(V3ScopeChoice::Scope(scope)) => scope.project.and_then(|p| p.id.or(p.name)),
@@ -98,7 +92,7 @@ impl TokensApi {
         };
         let principal = state.auth.scope(principal, project.as_deref()).await?;
         let issued = state.auth.issue_token(&principal)?;
-        let body = v3_token(&state, &principal, &issued, identity.methods)?;
+        let body = v3_token(&state, &principal, &issued, method)?;
         Ok(V3TokenResponse::Created(Json(body), issued.token))
     }
 }
@@ -131,12 +125,12 @@ fn v2_access(state: &AppState, p: &Principal, issued: &IssuedToken) -> Result<V2
     })
 }
 
-fn v3_token(state: &AppState, p: &Principal, issued: &IssuedToken, methods: Vec<String>) -> Result<V3TokenDocument, CoreError> {
+fn v3_token(state: &AppState, p: &Principal, issued: &IssuedToken, method: V3Method) -> Result<V3TokenDocument, CoreError> {
     let settings = &state.settings;
     let domain = Domain { id: "default".into(), name: "Default".into() };
     Ok(V3TokenDocument {
         token: V3Token {
-            methods,
+            methods: vec![method],
             expires_at: issued.expires_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
             issued_at: issued.issued_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
             audit_ids: vec![issued.jti.clone()],

@@ -55,8 +55,13 @@ fn event(kind: EventType, task: &Task, op: &Operation) -> BackupEvent {
 #[OpenApi(tag = "ProvisioningTag::BackupAndRestore")]
 impl BackupsApi {
     /// Backups and restores of each node over the last 7 days, with live progress.
-    #[oai(path = "/provisioning/v1/:cluster_id/backups", method = "get", operation_id = "instaclustr_backups")]
-    async fn backups(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<Uuid>) -> poem::Result<Json<ClusterBackups>> {
+    #[oai(path = "/provisioning/v1/:clusterId/backups", method = "get", operation_id = "instaclustr_backups")]
+    async fn backups(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        #[oai(name = "clusterId")] cluster_id: Path<Uuid>,
+    ) -> poem::Result<Json<ClusterBackups>> {
         let p = caller.principal();
         let view = cluster(&state, p, cluster_id.0).await?;
         let since = Utc::now() - chrono::Duration::days(EVENT_DAYS);
@@ -108,8 +113,13 @@ impl BackupsApi {
     }
 
     /// Starts a backup of every node (204, no body needed); 503 when no node's agent can take it.
-    #[oai(path = "/provisioning/v1/:cluster_id/backups", method = "post", operation_id = "instaclustr_trigger_backup")]
-    async fn trigger(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<Uuid>) -> poem::Result<Triggered> {
+    #[oai(path = "/provisioning/v1/:clusterId/backups", method = "post", operation_id = "instaclustr_trigger_backup")]
+    async fn trigger(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        #[oai(name = "clusterId")] cluster_id: Path<Uuid>,
+    ) -> poem::Result<Triggered> {
         let p = caller.principal();
         let view = cluster(&state, p, cluster_id.0).await?;
         if cluster_status(&state, p, &view).await == ClusterStatus::Provisioning {
@@ -120,6 +130,8 @@ impl BackupsApi {
         match state.engine.start_backup(p, spec).await {
             Ok(_) => Ok(Triggered::Started),
             Err(CoreError::Unavailable(_)) => Err(CoreError::Unavailable("Backup capability is not available".into()).into()),
+            // A backup or a restore of the cluster already running is the cluster's state.
+            Err(CoreError::Unprocessable(m)) => Err(CoreError::Conflict(m).into()),
             Err(e) => Err(e.into()),
         }
     }

@@ -134,22 +134,37 @@ impl ClustersApi {
     }
 
     /// The cluster's status, data centres and nodes (202, as clients require).
-    #[oai(path = "/provisioning/v1/:cluster_id", method = "get", operation_id = "instaclustr_cluster")]
-    async fn cluster(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<Uuid>) -> poem::Result<ClusterResponse> {
+    #[oai(path = "/provisioning/v1/:clusterId", method = "get", operation_id = "instaclustr_cluster")]
+    async fn cluster(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        #[oai(name = "clusterId")] cluster_id: Path<Uuid>,
+    ) -> poem::Result<ClusterResponse> {
         let p = caller.principal();
         let view = cluster(&state, p, cluster_id.0).await?;
         Ok(ClusterResponse::Ok(Json(status_document(&state, p, &view).await?)))
     }
 
     /// The same document under the path newer Terraform providers read.
-    #[oai(path = "/provisioning/v1/:cluster_id/terraform-description", method = "get", operation_id = "instaclustr_terraform_description")]
-    async fn terraform(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<Uuid>) -> poem::Result<ClusterResponse> {
+    #[oai(path = "/provisioning/v1/:clusterId/terraform-description", method = "get", operation_id = "instaclustr_terraform_description")]
+    async fn terraform(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        #[oai(name = "clusterId")] cluster_id: Path<Uuid>,
+    ) -> poem::Result<ClusterResponse> {
         self.cluster(state, caller, cluster_id).await
     }
 
     /// Removes the cluster from the account (its data and backups stay); 409 while work on it runs.
-    #[oai(path = "/provisioning/v1/:cluster_id", method = "delete", operation_id = "instaclustr_delete_cluster")]
-    async fn delete(&self, state: Data<&AppState>, caller: Caller, cluster_id: Path<Uuid>) -> poem::Result<Removed> {
+    #[oai(path = "/provisioning/v1/:clusterId", method = "delete", operation_id = "instaclustr_delete_cluster")]
+    async fn delete(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        #[oai(name = "clusterId")] cluster_id: Path<Uuid>,
+    ) -> poem::Result<Removed> {
         let p = caller.principal();
         let view = cluster(&state, p, cluster_id.0).await?;
         state.engine.delete_cluster(p, view.source.id).await?;

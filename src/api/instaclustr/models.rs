@@ -4,9 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use poem_openapi::{Enum, Object, types::Example};
+use poem_openapi::{Enum, Object, registry::MetaSchema, types::Example};
 use serde_json::Value;
 use uuid::Uuid;
+
+use crate::api::common::forms::{Formed, Forms, constraining};
 
 /// The seed's example cluster.
 const EXAMPLE_CLUSTER: Uuid = Uuid::from_u128(0x77b5a4e1_c422_4a78_b551_d8fa5c42ad95);
@@ -259,22 +261,80 @@ impl Example for ClusterBackups {
     }
 }
 
-/// A data centre's network settings for a restore.
+/// A data centre's network settings for a restore, as sent.
 #[derive(Debug, Object)]
 #[oai(rename = "InstaclustrRestoreCdcInfo")]
-pub struct RestoreCdcInfo {
+pub struct RestoreCdcInfoFields {
     /// The data centre of the cluster being restored (its `dataCentres[].id`).
     #[oai(rename = "cdcId")]
     pub cdc_id: Uuid,
-    /// Restore into the original data centre's VPC (and network).
+    /// Restore into the original data centre's VPC (and network); then `customVpcId` and
+    /// `customVpcNetwork` are left out.
     #[oai(rename = "restoreToSameVpc", nullable)]
     pub restore_to_same_vpc: Option<bool>,
     /// The VPC to restore into, when not the same one.
     #[oai(rename = "customVpcId", nullable)]
     pub custom_vpc_id: Option<String>,
     /// The network (IPv4 CIDR) of that VPC for the data centre.
-    #[oai(rename = "customVpcNetwork", nullable)]
+    #[oai(
+        rename = "customVpcNetwork",
+        nullable,
+        validator(
+            pattern = r"^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}(/(3[0-2]|[12]?[0-9]))?$"
+        )
+    )]
     pub custom_vpc_network: Option<String>,
+}
+
+/// A data centre's network settings for a restore: its original VPC, or one of its own.
+#[derive(Clone, Debug)]
+pub struct RestoreCdcInfo {
+    pub cdc_id: Uuid,
+    pub place: CdcPlace,
+}
+
+/// Where a restored data centre goes.
+#[derive(Clone, Debug)]
+pub enum CdcPlace {
+    /// The original data centre's VPC and network.
+    SameVpc,
+    /// A VPC of its own (`customVpcId`) and network (`customVpcNetwork`, else `clusterNetwork`).
+    Custom { vpc_id: Option<String>, network: Option<String> },
+}
+
+impl Forms for RestoreCdcInfo {
+    type Fields = RestoreCdcInfoFields;
+
+    /// `restoreToSameVpc` is not true, or neither custom field is given.
+    fn any_of() -> Vec<MetaSchema> {
+        let only = |values: Vec<Value>, ty| MetaSchema { enum_items: values, nullable: true, ..MetaSchema::new(ty) };
+        vec![
+            constraining(vec![("restoreToSameVpc", only(vec![Value::Bool(false), Value::Null], "boolean"))]),
+            constraining(vec![("customVpcId", only(vec![Value::Null], "string")), ("customVpcNetwork", only(vec![Value::Null], "string"))]),
+        ]
+    }
+
+    fn read(f: RestoreCdcInfoFields) -> Result<Self, String> {
+        let place = match (f.restore_to_same_vpc, f.custom_vpc_id, f.custom_vpc_network) {
+            (Some(true), None, None) => CdcPlace::SameVpc,
+            (Some(true), _, _) => {
+                return Err(format!(
+                    "cdcInfos entry {}: customVpcId and customVpcNetwork apply only when restoreToSameVpc is false",
+                    f.cdc_id
+                ));
+            }
+            (_, vpc_id, network) => CdcPlace::Custom { vpc_id, network },
+        };
+        Ok(RestoreCdcInfo { cdc_id: f.cdc_id, place })
+    }
+
+    fn fields(&self) -> RestoreCdcInfoFields {
+        let (same, vpc_id, network) = match &self.place {
+            CdcPlace::SameVpc => (true, None, None),
+            CdcPlace::Custom { vpc_id, network } => (false, vpc_id.clone(), network.clone()),
+        };
+        RestoreCdcInfoFields { cdc_id: self.cdc_id, restore_to_same_vpc: Some(same), custom_vpc_id: vpc_id, custom_vpc_network: network }
+    }
 }
 
 /// `POST /provisioning/v1/{clusterId}/backups/restore`. Every field may be left out: an empty
@@ -285,19 +345,32 @@ pub struct RestoreRequest {
     /// The restored cluster's name; by default the original's with `restored` and the time.
     #[oai(rename = "clusterNameOverride", nullable, validator(max_length = 200, pattern = r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$"))]
     pub cluster_name_override: Option<String>,
-    /// Network settings per data centre: for every data centre of the cluster, or left out.
+    /// Network settings per data centre: for every data centre of the cluster (each once), or
+    /// left out. A `cdcId` that is not a data centre of the cluster is not found (404); a list
+    /// that names one twice or leaves one out conflicts with the cluster (409).
     #[oai(rename = "cdcInfos", nullable)]
-    pub cdc_infos: Option<Vec<RestoreCdcInfo>>,
+    pub cdc_infos: Option<Vec<Formed<RestoreCdcInfo>>>,
     /// Milliseconds since the epoch; the moment the data is restored to (now by default). A
     /// moment past the newest one that can be restored restores that newest one; the answer
-    /// says which.
-    #[oai(rename = "pointInTime", nullable, validator(minimum(value = "1420070400000")))]
+    /// says which. No backup at or before it is a 412.
+    #[oai(rename = "pointInTime", nullable, validator(minimum(value = "1420070400000"), maximum(value = "253402300799999")))]
     pub point_in_time: Option<i64>,
-    /// `<keyspace>.<table>,...`: only these tables' data is restored (the schema is, whole).
-    #[oai(rename = "keyspaceTables", nullable)]
+    /// `<keyspace>.<table>,...`: only these tables' data is restored (the schema is, whole). A
+    /// table no backup of the cluster holds is not found (404).
+    #[oai(
+        rename = "keyspaceTables",
+        nullable,
+        validator(pattern = r"^( *[A-Za-z0-9_]+\.[A-Za-z0-9_]+ *(, *[A-Za-z0-9_]+\.[A-Za-z0-9_]+ *)*)?$")
+    )]
     pub keyspace_tables: Option<String>,
     /// The restored cluster's network (IPv4, usually a CIDR such as `10.0.0.0/16`).
-    #[oai(rename = "clusterNetwork", nullable)]
+    #[oai(
+        rename = "clusterNetwork",
+        nullable,
+        validator(
+            pattern = r"^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}(/(3[0-2]|[12]?[0-9]))?$"
+        )
+    )]
     pub cluster_network: Option<String>,
 }
 
@@ -305,12 +378,10 @@ impl Example for RestoreRequest {
     fn example() -> Self {
         RestoreRequest {
             cluster_name_override: Some("my-restored-cluster".into()),
-            cdc_infos: Some(vec![RestoreCdcInfo {
+            cdc_infos: Some(vec![Formed(RestoreCdcInfo {
                 cdc_id: Uuid::from_u128(0xa8c32b20_5ddc_4f0b_9c2c_2b0bd0b2e0a1),
-                restore_to_same_vpc: Some(false),
-                custom_vpc_id: Some("vpc-002512aa".into()),
-                custom_vpc_network: Some("10.1.0.0/16".into()),
-            }]),
+                place: CdcPlace::Custom { vpc_id: Some("vpc-002512aa".into()), network: Some("10.1.0.0/16".into()) },
+            })]),
             point_in_time: Some(1_420_070_400_000),
             keyspace_tables: Some("keyspace1.test1,keyspace1.test2".into()),
             cluster_network: Some("10.0.0.0/16".into()),

@@ -2,7 +2,7 @@
 //! commitlogs up to that moment on a continuously backed-up cluster), optionally only some
 //! tables' data, with the networks asked for recorded on the new cluster.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeZone, Utc};
 use poem::web::Data;
@@ -13,12 +13,15 @@ use uuid::Uuid;
 
 use super::{
     ProvisioningTag, cluster, dc_id, dc_of,
-    models::{RestoreRequest, RestoreResponse},
+    models::{CdcPlace, RestoreRequest, RestoreResponse},
     ms,
 };
 use crate::{
-    api::common::security::Caller,
-    domain::{backup::Selection, operation::OperationOptions},
+    api::common::{forms::Formed, security::Caller},
+    domain::{
+        backup::{BackupNode, Selection},
+        operation::OperationOptions,
+    },
     engine::{MomentUnit, PitAsk, RestoreSpec, RestoreTarget, SourceView},
     error::CoreError,
     state::AppState,
@@ -79,14 +82,6 @@ impl RestoreRecord {
     }
 }
 
-/// A data centre's settings of `cdcInfos`.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct CdcAsk {
-    pub same_vpc: bool,
-    pub vpc_id: Option<String>,
-    pub network: Option<String>,
-}
-
 /// What an Instaclustr restore body asks for, checked.
 #[derive(Debug)]
 pub(crate) struct RestoreAsk {
@@ -99,15 +94,21 @@ pub(crate) struct RestoreAsk {
     pub selection: Selection,
     pub cluster_network: Option<String>,
     /// `cdcInfos` by `cdcId`.
-    pub cdc: BTreeMap<Uuid, CdcAsk>,
+    pub cdc: BTreeMap<Uuid, CdcPlace>,
 }
 
-/// `ks.t1,ks.t2` as a selection of tables.
+/// `ks.t1, ks.t2` as a selection of tables: entries separated by commas, spaces around them
+/// allowed, each `<keyspace>.<table>` of letters, digits and `_` (the schema's pattern); an
+/// empty list is every table.
 pub(crate) fn tables(list: &str) -> Result<Selection, CoreError> {
     let mut selection = Selection::default();
-    for t in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+    if list.is_empty() {
+        return Ok(selection);
+    }
+    let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    for t in list.split(',').map(|t| t.trim_matches(' ')) {
         match t.split_once('.') {
-            Some((ks, table)) if !ks.is_empty() && !table.is_empty() && !table.contains('.') => selection.tables.push(t.to_owned()),
+            Some((ks, table)) if word(ks) && word(table) => selection.tables.push(t.to_owned()),
             _ => return Err(CoreError::BadRequest(format!("keyspaceTables entry '{t}' is not <keyspace>.<table>"))),
         }
     }
@@ -119,15 +120,10 @@ pub(crate) fn valid_name(name: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// An IPv4 address or network (`10.0.0.0/16`).
-fn ipv4_network(n: &str) -> bool {
-    let (ip, prefix) = n.split_once('/').unwrap_or((n, "32"));
-    ip.parse::<std::net::Ipv4Addr>().is_ok() && prefix.parse::<u8>().is_ok_and(|p| p <= 32)
-}
-
 impl RestoreAsk {
-    /// Checks a parsed restore body against the cluster named `source_name` whose data centres
-    /// are `dcs`, at `now`; every problem is a 400 naming the field.
+    /// Checks a parsed restore body (its fields' forms were checked as it was read) against the
+    /// cluster named `source_name` whose data centres are `dcs`, at `now`: a `cdcId` not among
+    /// them is not found (404), a list that names one twice or leaves one out conflicts (409).
     pub(crate) fn read(body: RestoreRequest, source_name: &str, dcs: &[Uuid], now: DateTime<Utc>) -> Result<RestoreAsk, CoreError> {
         let name = match body.cluster_name_override {
             None => format!("{source_name}-restored-{}", now.format("%Y-%m-%d-%H-%M-%S")),
@@ -136,28 +132,20 @@ impl RestoreAsk {
             Some(n) => return Err(CoreError::BadRequest(format!("clusterNameOverride '{n}' must match [a-zA-Z0-9][a-zA-Z0-9_-]*"))),
         };
         let mut cdc = BTreeMap::new();
-        let infos = body.cdc_infos.unwrap_or_default();
-        for info in &infos {
-            if let Some(network) = info.custom_vpc_network.as_deref().filter(|n| !ipv4_network(n)) {
-                return Err(CoreError::BadRequest(format!(
-                    "cdcInfos customVpcNetwork '{network}' must be an IPv4 network such as 10.0.0.0/16"
-                )));
+        for Formed(info) in body.cdc_infos.unwrap_or_default() {
+            if !dcs.contains(&info.cdc_id) {
+                return Err(CoreError::NotFound { what: "data centre of the cluster (cdcInfos cdcId)", id: info.cdc_id.to_string() });
             }
-            let same_vpc = info.restore_to_same_vpc.unwrap_or(false);
-            if same_vpc && (info.custom_vpc_id.is_some() || info.custom_vpc_network.is_some()) {
-                return Err(CoreError::BadRequest(format!(
-                    "cdcInfos entry {}: customVpcId and customVpcNetwork apply only when restoreToSameVpc is false",
-                    info.cdc_id
-                )));
+            if cdc.insert(info.cdc_id, info.place).is_some() {
+                return Err(CoreError::Conflict(format!("cdcInfos names data centre {} more than once", info.cdc_id)));
             }
-            cdc.insert(info.cdc_id, CdcAsk { same_vpc, vpc_id: info.custom_vpc_id.clone(), network: info.custom_vpc_network.clone() });
         }
-        let mut named: Vec<Uuid> = cdc.keys().copied().collect();
-        let mut all = dcs.to_vec();
-        all.sort();
-        named.sort();
-        if !infos.is_empty() && (named != all || named.len() != infos.len()) {
-            return Err(CoreError::BadRequest("cdcInfos must name every data centre of the cluster (cdcId) once, or be left out".into()));
+        let left_out: Vec<String> = dcs.iter().filter(|dc| !cdc.is_empty() && !cdc.contains_key(dc)).map(Uuid::to_string).collect();
+        if !left_out.is_empty() {
+            return Err(CoreError::Conflict(format!(
+                "cdcInfos names every data centre of the cluster or none; it leaves out {}",
+                left_out.join(", ")
+            )));
         }
         let at = match body.point_in_time {
             None => now,
@@ -172,9 +160,6 @@ impl RestoreAsk {
             None => Selection::default(),
             Some(list) => tables(list)?,
         };
-        if let Some(network) = body.cluster_network.as_deref().filter(|n| !ipv4_network(n)) {
-            return Err(CoreError::BadRequest(format!("clusterNetwork '{network}' must be an IPv4 network such as 10.0.0.0/16")));
-        }
         Ok(RestoreAsk {
             name,
             at,
@@ -193,6 +178,15 @@ pub(crate) fn restore_request(body: &Value, source_name: &str, dcs: &[Uuid], now
     RestoreAsk::read(body, source_name, dcs, now)
 }
 
+/// The `<keyspace>.<table>` names the complete parts of a backup hold.
+fn held_tables(parts: &[BackupNode]) -> BTreeSet<String> {
+    parts
+        .iter()
+        .filter(|part| part.state.is_success())
+        .flat_map(|part| part.detail.get("tables").and_then(Value::as_object).into_iter().flatten().map(|(t, _)| t.clone()))
+        .collect()
+}
+
 /// The data directory a restored node gets: a sibling of the original's (`data` becomes
 /// `data-<new cluster>`), so it can never land inside the live data.
 fn new_location(original: &str, cluster_name: &str) -> String {
@@ -209,13 +203,13 @@ fn networks(view: &SourceView, ask: &RestoreAsk) -> BTreeMap<String, DcNetwork> 
     for node in &view.nodes {
         let dc = dc_of(node.datacenter.as_deref());
         let network = match ask.cdc.get(&dc_id(view.source.id, dc)) {
-            Some(c) if c.same_vpc => {
+            Some(CdcPlace::SameVpc) => {
                 DcNetwork { network: original.as_ref().and_then(|r| r.network_of(dc).network), same_vpc: Some(true), vpc_id: None }
             }
-            Some(c) => DcNetwork {
-                network: c.network.clone().or_else(|| ask.cluster_network.clone()),
+            Some(CdcPlace::Custom { vpc_id, network }) => DcNetwork {
+                network: network.clone().or_else(|| ask.cluster_network.clone()),
                 same_vpc: Some(false),
-                vpc_id: c.vpc_id.clone(),
+                vpc_id: vpc_id.clone(),
             },
             None => DcNetwork { network: ask.cluster_network.clone(), ..Default::default() },
         };
@@ -229,20 +223,22 @@ impl RestoreApi {
     /// Restores the cluster as it was at `pointInTime` (ms; now when absent) into a NEW cluster,
     /// optionally only `keyspaceTables`' data; a moment past the newest restorable one restores
     /// that one. Answers the new cluster's id and the moment its data reaches.
-    #[oai(path = "/provisioning/v1/:cluster_id/backups/restore", method = "post", operation_id = "instaclustr_restore")]
+    #[oai(path = "/provisioning/v1/:clusterId/backups/restore", method = "post", operation_id = "instaclustr_restore")]
     async fn restore(
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        cluster_id: Path<Uuid>,
-        body: Json<RestoreRequest>,
+        #[oai(name = "clusterId")] cluster_id: Path<Uuid>,
+        body: Json<Option<RestoreRequest>>,
     ) -> poem::Result<Restored> {
         let p = caller.principal();
         let view = cluster(&state, p, cluster_id.0).await?;
         let mut dcs: Vec<Uuid> = view.nodes.iter().map(|n| dc_id(view.source.id, dc_of(n.datacenter.as_deref()))).collect();
         dcs.sort();
         dcs.dedup();
-        let ask = RestoreAsk::read(body.0, &view.source.name, &dcs, Utc::now())?;
+        // An empty body reaches here as `{}` (see `json_bodies`); `null` is not a body.
+        let body = body.0.ok_or_else(|| CoreError::BadRequest("the body is a JSON object, or empty".into()))?;
+        let ask = RestoreAsk::read(body, &view.source.name, &dcs, Utc::now())?;
         let selection = &ask.selection;
         // A continuously backed-up cluster replays its commitlogs up to the moment asked for, or
         // up to the newest moment every node archived when the one asked for lies beyond it
@@ -271,8 +267,10 @@ impl RestoreApi {
                         },
                     )
                     .await
+                    // What the archive lacks (a snapshot before the moment, a node's commitlogs)
+                    // is the cluster's state, not the request's form.
                     .map_err(|e| match e {
-                        CoreError::BadRequest(m) if m.starts_with("No snapshots") => CoreError::PreconditionFailed(m),
+                        CoreError::BadRequest(m) => CoreError::PreconditionFailed(m),
                         other => other,
                     })?,
             ),
@@ -298,6 +296,27 @@ impl RestoreApi {
         };
         let reached = point_in_time.as_ref().map_or(backup.created_at, |plan| plan.at);
         let parts = state.engine.backup_nodes(p, backup.id).await?;
+        let missing: Vec<&str> = selection.tables.iter().filter(|t| !held_tables(&parts).contains(*t)).map(String::as_str).collect();
+        if !missing.is_empty() {
+            // A table the newest backup lacks too is not there to restore; one that only newer
+            // backups hold is a moment too early.
+            let newest = state.engine.newest_backup_holding(p, view.source.id, None, None).await?;
+            let newest_parts = match &newest {
+                Some(b) if b.id != backup.id => state.engine.backup_nodes(p, b.id).await?,
+                _ => Vec::new(),
+            };
+            let later = held_tables(&newest_parts);
+            if let (Some(b), true) = (newest, missing.iter().all(|t| later.contains(*t))) {
+                return Err(CoreError::PreconditionFailed(format!(
+                    "the backup at or before {} holds no table {}; the newest, taken at {}, does",
+                    MomentUnit::Milliseconds.write(ask.at),
+                    missing.join(", "),
+                    MomentUnit::Milliseconds.write(b.created_at)
+                ))
+                .into());
+            }
+            return Err(CoreError::NotFound { what: "backed-up table (keyspaceTables)", id: missing.join(", ") }.into());
+        }
         let locations: Vec<String> = parts
             .iter()
             .filter(|part| part.state.is_success())
@@ -337,5 +356,49 @@ impl RestoreApi {
             .and_then(|s| Uuid::parse_str(s).ok())
             .ok_or_else(|| CoreError::internal(anyhow::anyhow!("the restore named no new cluster: {}", op.result)))?;
         Ok(Restored::Ok(Json(RestoreResponse { restored_cluster: restored, point_in_time: Some(ms(reached)) })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyspace_tables_pass_the_schema_exactly_when_they_read_as_tables() {
+        for list in [
+            "",
+            "ks.t",
+            "ks.t1,ks.t2",
+            " ks.t , ks2.t_2 ",
+            "Keyspace1.users",
+            "ks",
+            "ks.",
+            ".t",
+            "ks.t.x",
+            "ks.t,",
+            ",ks.t",
+            "ks.t,,ks.u",
+            " ",
+            "ks .t",
+            "ks.t\t",
+            "ks-1.t",
+            "ks.é",
+        ] {
+            let body = serde_json::json!({ "keyspaceTables": list });
+            let schema = RestoreRequest::parse_from_json(Some(body)).is_ok();
+            assert_eq!(schema, tables(list).is_ok(), "{list:?}");
+        }
+        assert_eq!(tables(" ks.t , ks2.u").unwrap().tables, ["ks.t", "ks2.u"]);
+    }
+
+    #[test]
+    fn networks_are_ipv4_addresses_or_cidr_blocks() {
+        let network = |n: &str| RestoreRequest::parse_from_json(Some(serde_json::json!({ "clusterNetwork": n }))).is_ok();
+        for ok in ["10.0.0.0/16", "192.168.1.1", "0.0.0.0/0", "255.255.255.255/32"] {
+            assert!(network(ok), "{ok}");
+        }
+        for bad in ["10.0.0.0/33", "10.0.0/16", "256.0.0.0", "010.0.0.0", "10.0.0.0/+5", "10.0.0.0/016", "ten-oh", ""] {
+            assert!(!network(bad), "{bad}");
+        }
     }
 }

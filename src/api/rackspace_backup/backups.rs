@@ -9,10 +9,10 @@ use super::{
     configurations::{configurations, plan_by_alias},
     date, duration, int_id, machine_agent,
     models::{
-        ActionKind, AvailableForRestore, BackupAction, BackupDetails, BackupReport, CompletedBackup, CurrentState, EncryptionKey,
+        ActionKind, AvailableForRestore, BackupAction, BackupDetails, BackupReport, CompletedBackup, CurrentState, EncryptionKey, PathId,
         ReportError,
     },
-    region,
+    region, state_conflict,
 };
 use crate::{
     api::common::security::Caller,
@@ -209,13 +209,13 @@ impl BackupsApi {
             ActionKind::StartManual => {
                 let plan = plan_by_alias(&state, p, &id).await?;
                 let spec = BackupSpec::for_plan(&plan);
-                let (_, backup) = state.engine.start_backup(p, spec).await?;
+                let (_, backup) = state.engine.start_backup(p, spec).await.map_err(state_conflict)?;
                 Ok(Action::Started(Json(ids::alias_for(&state.db, "backup", backup.id).await?)))
             }
             ActionKind::StopManual => {
                 let backup = backup_by_alias(&state, p, &id).await?;
-                let op = backup.operation_id.ok_or_else(|| CoreError::Unprocessable("the backup has no running operation".into()))?;
-                state.engine.cancel(p, op).await?;
+                let op = backup.operation_id.ok_or_else(|| CoreError::Conflict(format!("backup {id} has no work to stop")))?;
+                state.engine.cancel(p, op).await.map_err(state_conflict)?;
                 Ok(Action::Stopped)
             }
         }
@@ -246,8 +246,13 @@ impl BackupsApi {
 
     /// A backup's state: StartRequested until its agent takes it, Preparing while the agent scans,
     /// InProgress while it stores, then Completed, CompletedWithErrors, Stopped or Failed.
-    #[oai(path = "/v1.0/backup/:id", method = "get", operation_id = "cloudbackup_backup")]
-    async fn get(&self, state: Data<&AppState>, caller: Caller, id: Path<String>) -> poem::Result<Json<BackupDetails>> {
+    #[oai(path = "/v1.0/backup/:backupId", method = "get", operation_id = "cloudbackup_backup")]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        #[oai(name = "backupId")] id: Path<PathId>,
+    ) -> poem::Result<Json<BackupDetails>> {
         let p = caller.principal();
         let b = backup_by_alias(&state, p, &id).await?;
         let origin = Origin::of(&state, p, &b).await?;
@@ -268,12 +273,12 @@ impl BackupsApi {
     }
 
     /// The completed (restorable) backups of a configuration, newest first.
-    #[oai(path = "/v1.0/backup/completed/:configuration_id", method = "get", operation_id = "cloudbackup_completed_backups")]
+    #[oai(path = "/v1.0/backup/completed/:backupConfigurationId", method = "get", operation_id = "cloudbackup_completed_backups")]
     async fn completed(
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        configuration_id: Path<String>,
+        #[oai(name = "backupConfigurationId")] configuration_id: Path<PathId>,
     ) -> poem::Result<Json<Vec<CompletedBackup>>> {
         let p = caller.principal();
         let plan = plan_by_alias(&state, p, &configuration_id).await?;
@@ -305,8 +310,13 @@ impl BackupsApi {
 
     /// What a backup searched and stored, when its agent started, how long it took, each file it
     /// could not read, and what happened in a sentence (`Diagnostics`).
-    #[oai(path = "/v1.0/backup/report/:id", method = "get", operation_id = "cloudbackup_backup_report")]
-    async fn report(&self, state: Data<&AppState>, caller: Caller, id: Path<String>) -> poem::Result<Json<BackupReport>> {
+    #[oai(path = "/v1.0/backup/report/:backupId", method = "get", operation_id = "cloudbackup_backup_report")]
+    async fn report(
+        &self,
+        state: Data<&AppState>,
+        caller: Caller,
+        #[oai(name = "backupId")] id: Path<PathId>,
+    ) -> poem::Result<Json<BackupReport>> {
         let p = caller.principal();
         let b = backup_by_alias(&state, p, &id).await?;
         let parts = state.engine.backup_nodes(p, b.id).await?;

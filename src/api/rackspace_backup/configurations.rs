@@ -12,13 +12,13 @@ use uuid::Uuid;
 use super::{
     agent_by_alias, date, int_id, machine_agent, machines_of,
     models::{
-        Configuration, ConfigurationPath, ConfigurationRequest, EnableConfiguration, EncryptionKey, FileItemType, Filter, Frequency, Later,
-        MissedBackupAction, PathRequest, VersionRetention,
+        Configuration, ConfigurationPath, ConfigurationRequest, Configured, EnableConfiguration, EncryptionKey, FileItemType, Filter,
+        Frequency, Later, MissedBackupAction, PathId, PathRequest, TimeZoneId, VersionRetention,
     },
     region,
 };
 use crate::{
-    api::common::security::Caller,
+    api::common::{forms::Formed, security::Caller},
     domain::{
         agent::Agent,
         backup::Selection,
@@ -50,30 +50,12 @@ enum Empty {
 /// The date Cloud Backup shows for "never" (a manual configuration's next run).
 const NEVER: &str = "/Date(-62135578800000)/";
 
-/// Windows zone names the service uses, as IANA zones; IANA names are accepted as they are.
-fn time_zone(name: &str) -> Result<String, CoreError> {
-    let iana = match name {
-        "" | "UTC" | "Coordinated Universal Time" => "UTC",
-        "GMT Standard Time" => "Europe/London",
-        "Eastern Standard Time" => "America/New_York",
-        "Central Standard Time" => "America/Chicago",
-        "Mountain Standard Time" => "America/Denver",
-        "Pacific Standard Time" => "America/Los_Angeles",
-        "W. Europe Standard Time" => "Europe/Berlin",
-        "AUS Eastern Standard Time" => "Australia/Sydney",
-        "China Standard Time" => "Asia/Shanghai",
-        other if other.parse::<chrono_tz::Tz>().is_ok() => other,
-        other => return Err(CoreError::BadRequest(format!("unknown TimeZoneId '{other}'"))),
-    };
-    Ok(iana.to_owned())
-}
-
 /// Inclusions or exclusions as (path, kind) pairs, checked.
 fn paths(items: &Option<Vec<PathRequest>>, name: &str) -> Result<Vec<(String, FileItemType)>, CoreError> {
     let mut out = Vec::new();
     for item in items.iter().flatten() {
-        let path = item.file_path.trim().to_owned();
-        if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
+        let path = item.file_path.clone();
+        if !path.starts_with('/') || path.split('/').any(|c| c == "..") || path.contains('\0') {
             return Err(CoreError::BadRequest(format!("{name}: FilePath '{path}' must be an absolute path")));
         }
         out.push((path, item.file_item_type.unwrap_or(FileItemType::Folder)));
@@ -99,7 +81,8 @@ async fn machine_of(state: &AppState, p: &Principal, agent: &Agent, included: &[
             .iter()
             .map(|(path, _)| path.as_str())
             .find(|path| !machines.iter().any(|m| m.nodes.first().is_some_and(|n| std::path::Path::new(path).starts_with(&n.location))));
-        return Err(CoreError::BadRequest(format!(
+        // The agent's machines are what they are: the request conflicts with them.
+        return Err(CoreError::Conflict(format!(
             "Inclusions: '{}' is outside what agent '{}' backs up ({}); one configuration's paths lie under one of them",
             outside.unwrap_or_default(),
             agent.name,
@@ -113,28 +96,14 @@ async fn machine_of(state: &AppState, p: &Principal, agent: &Agent, included: &[
 async fn plan_spec(state: &AppState, p: &Principal, body: &ConfigurationRequest) -> Result<PlanSpec, CoreError> {
     let agent = agent_by_alias(state, p, &body.machine_agent_id.0.to_string()).await?;
     let name = body.backup_configuration_name.clone();
-    if name.trim().is_empty() || name.len() > 255 {
-        return Err(CoreError::BadRequest("BackupConfigurationName is required (at most 255 characters)".into()));
-    }
+    crate::domain::check_name("BackupConfigurationName", &name).map_err(CoreError::BadRequest)?;
     let frequency = body.frequency.unwrap_or(Frequency::Manually);
     let hour12 = body.start_time_hour.map(|h| h.0);
     let minute = body.start_time_minute.map(|m| m.0).unwrap_or(0);
-    let am_pm = body.start_time_am_pm.clone().unwrap_or_default().trim().to_ascii_uppercase();
-    if !matches!(am_pm.as_str(), "" | "AM" | "PM") {
-        return Err(CoreError::BadRequest(format!("StartTimeAmPm is AM or PM, not '{am_pm}'")));
-    }
+    let am_pm = body.start_time_am_pm.clone().unwrap_or_default().trim_matches([' ', '\t', '\r', '\n']).to_ascii_uppercase();
     let day = body.day_of_week_id.map(|d| d.0);
     let every = body.hour_interval.map(|h| h.0);
-    let zone = time_zone(body.time_zone_id.as_deref().unwrap_or_default())?;
-    if hour12.is_some_and(|h| !(1..=12).contains(&h)) || !(0..=59).contains(&minute) || day.is_some_and(|d| !(0..=6).contains(&d)) {
-        return Err(CoreError::BadRequest("StartTimeHour is 1-12, StartTimeMinute 0-59 and DayOfWeekId 0-6".into()));
-    }
-    if every.is_some_and(|h| !(1..=24).contains(&h)) {
-        return Err(CoreError::BadRequest("HourInterval is 1-24 hours".into()));
-    }
-    if frequency == Frequency::Weekly && day.is_none() {
-        return Err(CoreError::BadRequest("a weekly configuration needs DayOfWeekId".into()));
-    }
+    let zone = body.time_zone_id.as_ref().map_or("UTC", TimeZoneId::iana).to_owned();
     let hour24 = match (hour12, am_pm.as_str()) {
         (Some(12), "AM") => 0,
         (Some(12), _) => 12,
@@ -142,11 +111,6 @@ async fn plan_spec(state: &AppState, p: &Principal, body: &ConfigurationRequest)
         (Some(h), _) => h,
         (None, _) => 0,
     };
-    if body.missed_backup_action_id == Some(MissedBackupAction::Skip) {
-        return Err(CoreError::BadRequest(
-            "MissedBackupActionId 2 (skip a missed run) is not supported: a run the server missed starts as soon as it can (1)".into(),
-        ));
-    }
     let retention = body.version_retention.unwrap_or(VersionRetention::Days30);
     let inclusions = paths(&body.inclusions, "Inclusions")?;
     let exclusions = paths(&body.exclusions, "Exclusions")?;
@@ -182,7 +146,7 @@ async fn plan_spec(state: &AppState, p: &Principal, body: &ConfigurationRequest)
         "StartTimeAmPm": am_pm,
         "DayOfWeekId": day,
         "HourInterval": every,
-        "TimeZoneId": body.time_zone_id.clone().filter(|z| !z.trim().is_empty()).unwrap_or_else(|| "UTC".into()),
+        "TimeZoneId": body.time_zone_id.as_ref().map(|z| z.0.clone()).filter(|z| !z.is_empty()).unwrap_or_else(|| "UTC".into()),
         "MissedBackupActionId": body.missed_backup_action_id.unwrap_or(MissedBackupAction::RunSoon).code(),
         "NotifyRecipients": text(&body.notify_recipients),
         "NotifySuccess": body.notify_success.is_some_and(|f| f.0),
@@ -328,10 +292,10 @@ impl ConfigurationsApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        body: Json<Later<ConfigurationRequest>>,
+        body: Json<Later<Formed<Configured>>>,
     ) -> poem::Result<Json<Configuration>> {
         let p = caller.principal();
-        let spec = plan_spec(&state, p, &body.0.read()?).await?;
+        let spec = plan_spec(&state, p, &body.0.read()?.0.0).await?;
         let plan = state.engine.create_plan(p, spec).await?;
         let id = ids::new_alias(&state.db, "configuration", plan.id).await?;
         Ok(Json(shown(&state, &plan, id, machine_agent(&state, p, plan.source_id).await?, None)))
@@ -363,7 +327,7 @@ impl ConfigurationsApi {
 
     /// One configuration.
     #[oai(path = "/v1.0/backup-configuration/:id", method = "get", operation_id = "cloudbackup_configuration")]
-    async fn get(&self, state: Data<&AppState>, caller: Caller, id: Path<String>) -> poem::Result<Json<Configuration>> {
+    async fn get(&self, state: Data<&AppState>, caller: Caller, id: Path<PathId>) -> poem::Result<Json<Configuration>> {
         let p = caller.principal();
         Ok(Json(view(&state, p, &plan_by_alias(&state, p, &id).await?).await?))
     }
@@ -374,19 +338,19 @@ impl ConfigurationsApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        id: Path<String>,
-        body: Json<Later<ConfigurationRequest>>,
+        id: Path<PathId>,
+        body: Json<Later<Formed<Configured>>>,
     ) -> poem::Result<Empty> {
         let p = caller.principal();
         let plan = plan_by_alias(&state, p, &id).await?;
-        let spec = plan_spec(&state, p, &body.0.read()?).await?;
+        let spec = plan_spec(&state, p, &body.0.read()?.0.0).await?;
         state.engine.update_plan(p, plan.id, spec).await?;
         Ok(Empty::Ok)
     }
 
     /// Deletes a configuration. Its backups stay: their reports name it and say it is deleted.
     #[oai(path = "/v1.0/backup-configuration/:id", method = "delete", operation_id = "cloudbackup_delete_configuration")]
-    async fn delete(&self, state: Data<&AppState>, caller: Caller, id: Path<String>) -> poem::Result<Empty> {
+    async fn delete(&self, state: Data<&AppState>, caller: Caller, id: Path<PathId>) -> poem::Result<Empty> {
         let p = caller.principal();
         let plan = plan_by_alias(&state, p, &id).await?;
         state.engine.delete_plan(p, plan.id).await?;
@@ -399,7 +363,7 @@ impl ConfigurationsApi {
         &self,
         state: Data<&AppState>,
         caller: Caller,
-        id: Path<String>,
+        id: Path<PathId>,
         body: Json<EnableConfiguration>,
     ) -> poem::Result<Json<Configuration>> {
         let p = caller.principal();

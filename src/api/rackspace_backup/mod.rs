@@ -148,6 +148,15 @@ pub fn with_tenant_paths(doc: &str) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
+/// What the state of an object forbids (a backup already running, a stop of work that ended,
+/// a disabled agent) is a conflict in Cloud Backup: the engine's 422 becomes a 409.
+fn state_conflict(err: CoreError) -> CoreError {
+    match err {
+        CoreError::Unprocessable(m) => CoreError::Conflict(m),
+        other => other,
+    }
+}
+
 /// `"\/Date(ms)\/"`, as the service writes dates.
 fn date(t: DateTime<Utc>) -> String {
     format!("/Date({})/", t.timestamp_millis())
@@ -293,6 +302,9 @@ impl CloudBackupApi {
     async fn delete(&self, state: Data<&AppState>, caller: Caller, body: Json<AgentRef>) -> poem::Result<NoContent> {
         let p = caller.principal();
         let agent = agent_by_alias(&state, p, &body.machine_agent_id.0.to_string()).await?;
+        if agent.is_local() {
+            return Err(CoreError::Conflict("the server's own agent cannot be deleted".into()).into());
+        }
         state.engine.delete_agent(p, agent.id).await?;
         Ok(NoContent::Done)
     }

@@ -10,10 +10,10 @@ use super::{
     backups::{backup_by_alias, live_state, report_error, size},
     date, duration, int_id, machine_agent,
     models::{
-        ActionKind, CreateRestore, CurrentState, EncryptionKey, ReportError, Restore, RestoreAction, RestoreFile, RestoreFileItemType,
-        RestoreFileRequest, RestoreFilter, RestoreReport, RestoreStateId, UpdateRestore,
+        ActionKind, CreateRestore, CurrentState, EncryptionKey, PathId, ReportError, Restore, RestoreAction, RestoreFile,
+        RestoreFileItemType, RestoreFileRequest, RestoreFilter, RestoreReport, RestoreStateId, UpdateRestore,
     },
-    region,
+    region, state_conflict,
 };
 use crate::{
     api::common::security::Caller,
@@ -158,7 +158,7 @@ async fn placement(
     if let Some(machine) = body.backup_machine_id {
         let (name, agent) = machine_agent(state, p, backup.source_id).await?;
         if agent != Some(machine.0) {
-            return Err(CoreError::BadRequest(format!(
+            return Err(CoreError::Conflict(format!(
                 "BackupMachineId {} is not the agent of the backed-up machine ('{name}', {})",
                 machine.0,
                 agent.map_or("gone".into(), |a| a.to_string())
@@ -168,15 +168,17 @@ async fn placement(
     if let Some(region_asked) = body.backup_data_center.as_deref().filter(|r| !r.trim().is_empty())
         && !region_asked.eq_ignore_ascii_case(&region(state))
     {
-        return Err(CoreError::BadRequest(format!(
-            "BackupDataCenter '{region_asked}' is not where the backup is kept ({})",
-            region(state)
-        )));
+        // A data centre this server does not serve is not found, as any unknown object; one it
+        // serves is not where this backup is.
+        if !state.settings.regions.iter().any(|known| known.eq_ignore_ascii_case(region_asked)) {
+            return Err(CoreError::NotFound { what: "BackupDataCenter (data centre)", id: region_asked.to_owned() });
+        }
+        return Err(CoreError::Conflict(format!("BackupDataCenter '{region_asked}' is not where the backup is kept ({})", region(state))));
+    }
+    if !backup.state.is_success() {
+        return Err(CoreError::Conflict(format!("backup {} is {}; only complete backups can be restored", body.backup_id.0, backup.state)));
     }
     let agent = agent_by_alias(state, p, &body.destination_machine_id.0.to_string()).await?;
-    if body.destination_path.trim().is_empty() {
-        return Err(CoreError::BadRequest("DestinationPath is required".into()));
-    }
     Ok((agent.id, body.destination_path.clone(), body.overwrite_files.is_some_and(|f| f.0)))
 }
 
@@ -200,7 +202,7 @@ impl RestoresApi {
         let mut draft = draft_by_alias(&state, p, &body.restore_id.0.to_string()).await?;
         let backup = backup_by_alias(&state, p, &body.restore.backup_id.0.to_string()).await?;
         if backup.id != draft.backup_id {
-            return Err(CoreError::BadRequest("BackupId cannot change: create a new restore for another backup".into()).into());
+            return Err(CoreError::Conflict("BackupId cannot change: create a new restore for another backup".into()).into());
         }
         (draft.agent_id, draft.path, draft.overwrite) = placement(&state, p, &body.restore, &backup).await?;
         state.engine.update_restore_draft(p, draft).await?;
@@ -216,16 +218,15 @@ impl RestoresApi {
         match body.action {
             ActionKind::StartManual => {
                 if draft.operation_id.is_some() {
-                    return Err(CoreError::Unprocessable(format!(
-                        "restore {id} has already been started; create a new one to restore again"
-                    ))
-                    .into());
+                    return Err(
+                        CoreError::Conflict(format!("restore {id} has already been started; create a new one to restore again")).into()
+                    );
                 }
-                state.engine.start_restore_draft(p, draft.id).await?;
+                state.engine.start_restore_draft(p, draft.id).await.map_err(state_conflict)?;
             }
             ActionKind::StopManual => {
-                let op = draft.operation_id.ok_or_else(|| CoreError::Unprocessable(format!("restore {id} has not started")))?;
-                state.engine.cancel(p, op).await?;
+                let op = draft.operation_id.ok_or_else(|| CoreError::Conflict(format!("restore {id} has not started")))?;
+                state.engine.cancel(p, op).await.map_err(state_conflict)?;
             }
         }
         Ok(Accepted::NoContent)
@@ -233,7 +234,7 @@ impl RestoresApi {
 
     /// A restore and its state (`RestoreStateId`).
     #[oai(path = "/v1.0/restore/:id", method = "get", operation_id = "cloudbackup_restore")]
-    async fn get(&self, state: Data<&AppState>, caller: Caller, id: Path<String>) -> poem::Result<Json<Restore>> {
+    async fn get(&self, state: Data<&AppState>, caller: Caller, id: Path<PathId>) -> poem::Result<Json<Restore>> {
         let p = caller.principal();
         let draft = draft_by_alias(&state, p, &id).await?;
         let (op, tasks) = work_of(&state, p, &draft).await?;
@@ -242,7 +243,7 @@ impl RestoresApi {
 
     /// What a restore wrote, how long it took, and why it ended.
     #[oai(path = "/v1.0/restore/report/:id", method = "get", operation_id = "cloudbackup_restore_report")]
-    async fn report(&self, state: Data<&AppState>, caller: Caller, id: Path<String>) -> poem::Result<Json<RestoreReport>> {
+    async fn report(&self, state: Data<&AppState>, caller: Caller, id: Path<PathId>) -> poem::Result<Json<RestoreReport>> {
         let p = caller.principal();
         let draft = draft_by_alias(&state, p, &id).await?;
         let (op, tasks) = work_of(&state, p, &draft).await?;
@@ -305,7 +306,7 @@ impl RestoresApi {
         let p = caller.principal();
         let draft = draft_by_alias(&state, p, &body.parent_id.0.to_string()).await?;
         let file = backup::RestoreFile {
-            path: body.file_path.trim().to_owned(),
+            path: body.file_path.clone(),
             folder: body.file_item_type.unwrap_or(RestoreFileItemType::Folder) == RestoreFileItemType::Folder,
             exclude: body.filter.unwrap_or(RestoreFilter::Include) == RestoreFilter::Exclude,
         };
@@ -315,7 +316,7 @@ impl RestoresApi {
 
     /// The paths a restore includes and leaves out.
     #[oai(path = "/v1.0/restore/files/:id", method = "get", operation_id = "cloudbackup_restore_files")]
-    async fn files(&self, state: Data<&AppState>, caller: Caller, id: Path<String>) -> poem::Result<Json<Vec<RestoreFile>>> {
+    async fn files(&self, state: Data<&AppState>, caller: Caller, id: Path<PathId>) -> poem::Result<Json<Vec<RestoreFile>>> {
         let p = caller.principal();
         let draft = draft_by_alias(&state, p, &id).await?;
         let restore_id = ids::alias_for(&state.db, "restore", draft.id).await?;
@@ -324,7 +325,7 @@ impl RestoresApi {
 
     /// Forgets a restore's file filters (204).
     #[oai(path = "/v1.0/restore/files/:id", method = "delete", operation_id = "cloudbackup_clear_restore_files")]
-    async fn clear_files(&self, state: Data<&AppState>, caller: Caller, id: Path<String>) -> poem::Result<Accepted> {
+    async fn clear_files(&self, state: Data<&AppState>, caller: Caller, id: Path<PathId>) -> poem::Result<Accepted> {
         let p = caller.principal();
         let mut draft = draft_by_alias(&state, p, &id).await?;
         draft.files.clear();

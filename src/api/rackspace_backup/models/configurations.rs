@@ -1,9 +1,19 @@
 //! Backup configurations: what an agent backs up, when, and how long versions are kept.
 
-use poem_openapi::{Enum, Object, types::Example};
+use std::borrow::Cow;
 
-use super::{EncryptionKey, MissedBackupAction, NumericId, VersionRetention};
-use crate::api::common::lenient::Flag;
+use poem_openapi::{
+    Enum, Object,
+    registry::{MetaSchema, MetaSchemaRef, Registry},
+    types::{Example, ParseError, ParseFromJSON, ParseResult, ToJSON, Type},
+};
+use serde_json::Value;
+
+use super::{EncryptionKey, MissedBackupAction, NumericId, Ranged, VersionRetention};
+use crate::api::common::{
+    forms::{Forms, constraining},
+    lenient::Flag,
+};
 
 /// How often a configuration runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -39,7 +49,10 @@ pub enum Filter {
 #[derive(Clone, Debug, Object)]
 #[oai(rename = "CloudBackupPath", rename_all = "PascalCase")]
 pub struct PathRequest {
-    /// An absolute path on the agent's machine.
+    /// An absolute path on the agent's machine, without a `..` component (and without NUL).
+    #[oai(validator(
+        pattern = r"^/([^/\x00.][^/\x00]*|\.[^/\x00.][^/\x00]*|\.\.[^/\x00]+|\.)?(/([^/\x00.][^/\x00]*|\.[^/\x00.][^/\x00]*|\.\.[^/\x00]+|\.)?)*$"
+    ))]
     pub file_path: String,
     /// `Folder` when left out.
     pub file_item_type: Option<FileItemType>,
@@ -47,11 +60,16 @@ pub struct PathRequest {
 
 /// `POST /backup-configuration` and `PUT /backup-configuration/{id}`: what an agent backs up,
 /// when, and how long versions are kept. A PUT may echo every field a GET answered; the read-only
-/// ones (ids, names, dates, `IsDeleted`...) are ignored.
-#[derive(Debug, Object)]
+/// ones (ids, names, dates, `IsDeleted`...) are ignored. A weekly configuration names its day.
+#[derive(Clone, Debug, Object)]
 #[oai(rename = "CloudBackupConfigurationRequest", rename_all = "PascalCase", example)]
 pub struct ConfigurationRequest {
-    /// At most 255 characters.
+    /// 1 to 255 characters, not all blank, no control characters (line breaks, tabs...).
+    #[oai(validator(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+    ))]
     pub backup_configuration_name: String,
     pub machine_agent_id: NumericId,
     /// Whether the schedule runs (a manual configuration never runs by itself).
@@ -66,22 +84,22 @@ pub struct ConfigurationRequest {
     pub frequency: Option<Frequency>,
     /// 1-12 (Daily, Weekly).
     #[oai(nullable)]
-    pub start_time_hour: Option<NumericId>,
+    pub start_time_hour: Option<Ranged<1, 12>>,
     /// 0-59 (Daily, Weekly).
     #[oai(nullable)]
-    pub start_time_minute: Option<NumericId>,
-    /// `AM` or `PM` (Daily, Weekly); empty or `null` otherwise.
-    #[oai(nullable)]
+    pub start_time_minute: Option<Ranged<0, 59>>,
+    /// `AM` or `PM` (Daily, Weekly), in either case; empty or `null` otherwise.
+    #[oai(nullable, validator(pattern = r"^[ \t\r\n]*([AaPp][Mm])?[ \t\r\n]*$"))]
     pub start_time_am_pm: Option<String>,
-    /// 0 (Sunday) to 6 (Saturday), for Weekly.
+    /// 0 (Sunday) to 6 (Saturday); needed for Weekly.
     #[oai(nullable)]
-    pub day_of_week_id: Option<NumericId>,
-    /// Hours between runs, for Hourly (1 when left out).
+    pub day_of_week_id: Option<Ranged<0, 6>>,
+    /// Hours between runs, 1-24, for Hourly (1 when left out).
     #[oai(nullable)]
-    pub hour_interval: Option<NumericId>,
-    /// A Windows zone name (`Eastern Standard Time`) or an IANA one (`America/New_York`); UTC when left out.
+    pub hour_interval: Option<Ranged<1, 24>>,
+    /// UTC when left out or empty.
     #[oai(nullable)]
-    pub time_zone_id: Option<String>,
+    pub time_zone_id: Option<TimeZoneId>,
     /// Kept and shown; Coffer sends no mail.
     #[oai(nullable)]
     pub notify_recipients: Option<String>,
@@ -101,6 +119,133 @@ pub struct ConfigurationRequest {
     pub exclusions: Option<Vec<PathRequest>>,
 }
 
+/// A configuration request whose schedule is whole: a weekly one names its day.
+#[derive(Clone, Debug)]
+pub struct Configured(pub ConfigurationRequest);
+
+impl Forms for Configured {
+    type Fields = ConfigurationRequest;
+
+    /// Not weekly, or `DayOfWeekId` given.
+    fn any_of() -> Vec<MetaSchema> {
+        let not_weekly = MetaSchema {
+            enum_items: vec!["Manually".into(), "Hourly".into(), "Daily".into(), Value::Null],
+            nullable: true,
+            ..MetaSchema::new("string")
+        };
+        let a_day = MetaSchema {
+            any_of: vec![
+                MetaSchemaRef::Inline(Box::new(MetaSchema::new("integer"))),
+                MetaSchemaRef::Inline(Box::new(MetaSchema::new("string"))),
+            ],
+            ..MetaSchema::ANY
+        };
+        vec![
+            constraining(vec![("Frequency", not_weekly)]),
+            MetaSchema { required: vec!["DayOfWeekId"], ..constraining(vec![("DayOfWeekId", a_day)]) },
+        ]
+    }
+
+    fn read(fields: ConfigurationRequest) -> Result<Self, String> {
+        if fields.frequency == Some(Frequency::Weekly) && fields.day_of_week_id.is_none() {
+            return Err("a weekly configuration needs DayOfWeekId".into());
+        }
+        Ok(Configured(fields))
+    }
+
+    fn fields(&self) -> ConfigurationRequest {
+        self.0.clone()
+    }
+}
+
+/// Windows zone names the service uses, with the IANA zone each is.
+pub const WINDOWS_ZONES: &[(&str, &str)] = &[
+    ("UTC", "UTC"),
+    ("Coordinated Universal Time", "UTC"),
+    ("GMT Standard Time", "Europe/London"),
+    ("Eastern Standard Time", "America/New_York"),
+    ("Central Standard Time", "America/Chicago"),
+    ("Mountain Standard Time", "America/Denver"),
+    ("Pacific Standard Time", "America/Los_Angeles"),
+    ("W. Europe Standard Time", "Europe/Berlin"),
+    ("AUS Eastern Standard Time", "Australia/Sydney"),
+    ("China Standard Time", "Asia/Shanghai"),
+];
+
+/// A time zone: one of the Windows names the service uses, an IANA name (`America/New_York`), or
+/// empty for UTC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeZoneId(pub String);
+
+const TIME_ZONE_ID: &str = "CloudBackupTimeZoneId";
+
+impl TimeZoneId {
+    /// Every name accepted, Windows ones first.
+    pub(super) fn names() -> impl Iterator<Item = &'static str> {
+        std::iter::once("")
+            .chain(WINDOWS_ZONES.iter().map(|(windows, _)| *windows))
+            .chain(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).filter(|n| !WINDOWS_ZONES.iter().any(|(w, _)| w == n)))
+    }
+
+    /// The IANA zone the name is.
+    pub fn iana(&self) -> &str {
+        match self.0.as_str() {
+            "" => "UTC",
+            name => WINDOWS_ZONES.iter().find(|(windows, _)| *windows == name).map_or(name, |(_, iana)| *iana),
+        }
+    }
+}
+
+impl Type for TimeZoneId {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        TIME_ZONE_ID.into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Reference(TIME_ZONE_ID.into())
+    }
+
+    fn register(registry: &mut Registry) {
+        registry.create_schema::<Self, _>(TIME_ZONE_ID.into(), |_| MetaSchema {
+            description: Some(
+                "A Windows zone name the service uses (`Eastern Standard Time`) or an IANA one (`America/New_York`); empty is UTC.",
+            ),
+            enum_items: TimeZoneId::names().map(Value::from).collect(),
+            example: Some("Eastern Standard Time".into()),
+            ..MetaSchema::new("string")
+        })
+    }
+
+    fn as_raw_value(&self) -> Option<&Self> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for TimeZoneId {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::String(name) if TimeZoneId::names().any(|n| n == name) => Ok(TimeZoneId(name)),
+            other => Err(ParseError::custom(format!(
+                "unknown TimeZoneId {other}: a Windows name such as \"Eastern Standard Time\" or an IANA one such as \"America/New_York\""
+            ))),
+        }
+    }
+}
+
+impl ToJSON for TimeZoneId {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
+}
+
 impl Example for ConfigurationRequest {
     fn example() -> Self {
         ConfigurationRequest {
@@ -110,12 +255,12 @@ impl Example for ConfigurationRequest {
             version_retention: Some(VersionRetention::Days30),
             missed_backup_action_id: Some(MissedBackupAction::RunSoon),
             frequency: Some(Frequency::Weekly),
-            start_time_hour: Some(NumericId(11)),
-            start_time_minute: Some(NumericId(30)),
+            start_time_hour: Some(Ranged(11)),
+            start_time_minute: Some(Ranged(30)),
             start_time_am_pm: Some("PM".into()),
-            day_of_week_id: Some(NumericId(4)),
+            day_of_week_id: Some(Ranged(4)),
             hour_interval: None,
-            time_zone_id: Some("Eastern Standard Time".into()),
+            time_zone_id: Some(TimeZoneId("Eastern Standard Time".into())),
             notify_recipients: Some("admin@example.com".into()),
             notify_success: Some(Flag(false)),
             notify_failure: Some(Flag(true)),

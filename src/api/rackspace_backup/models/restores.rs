@@ -15,7 +15,12 @@ pub struct CreateRestore {
     pub backup_machine_id: Option<NumericId>,
     /// The agent that writes the files.
     pub destination_machine_id: NumericId,
-    /// An absolute directory; each file lands under it with its path on the backed-up machine.
+    /// An absolute directory, without a `..` component (at most 4096 characters); each file
+    /// lands under it with its path on the backed-up machine.
+    #[oai(validator(
+        max_length = 4096,
+        pattern = r"^/([^/\x00.][^/\x00]*|\.[^/\x00.][^/\x00]*|\.\.[^/\x00]+|\.)?(/([^/\x00.][^/\x00]*|\.[^/\x00.][^/\x00]*|\.\.[^/\x00]+|\.)?)*$"
+    ))]
     pub destination_path: String,
     /// Replace files that exist; `false` when left out.
     pub overwrite_files: Option<Flag>,
@@ -53,7 +58,12 @@ pub struct RestoreAction {
 pub struct RestoreFileRequest {
     /// The restore's id.
     pub parent_id: NumericId,
-    /// An absolute path on the backed-up machine.
+    /// An absolute path on the backed-up machine, without a `..` component (at most 4096
+    /// characters).
+    #[oai(validator(
+        max_length = 4096,
+        pattern = r"^/([^/\x00.][^/\x00]*|\.[^/\x00.][^/\x00]*|\.\.[^/\x00]+|\.)?(/([^/\x00.][^/\x00]*|\.[^/\x00.][^/\x00]*|\.\.[^/\x00]+|\.)?)*$"
+    ))]
     pub file_path: String,
     /// Folder when left out.
     pub file_item_type: Option<RestoreFileItemType>,
