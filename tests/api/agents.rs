@@ -266,6 +266,21 @@ async fn an_agent_that_vanishes_mid_backup_fails_its_node_with_a_reason_and_forc
         let cluster = small_cluster(&app, &session, root.path(), &format!("Vanish{force}"), &refs, 600_000).await;
         // Throttled, so every node is still copying when the second agent is killed.
         let body = json!({ "source_id": cluster, "options": { "throttle_bytes_per_sec": 200_000, "force": force } });
+        // Every agent must have been heard from just before the backup starts: on a loaded machine
+        // a new agent's poll can come later than `agent_down_after_secs`, and its node counts as down.
+        for _ in 0..100 {
+            let (_, listed) = get(&app, &session, "/admin/v1/agents").await;
+            let up = listed
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|a| names.contains(&a["agent"]["name"].as_str().unwrap_or("").to_owned()) && a["up"] == true)
+                .count();
+            if up == names.len() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         let (status, op) = post(&app, &session, "/admin/v1/backups", body).await;
         assert_eq!(status, 202, "{op}");
         tokio::time::sleep(std::time::Duration::from_millis(800)).await;
